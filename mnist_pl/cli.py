@@ -1,0 +1,62 @@
+"""The command line: LightningCLI with this app's defaults; every value can be changed in config."""
+
+import warnings
+
+from jsonargparse import lazy_instance
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import TensorBoardLogger
+
+from mnist_pl.data import MNISTDataModule
+from mnist_pl.model import MNISTClassifier
+
+# Noise a user cannot act on: Lightning 2.6 calls a pytree API that newer torch deprecates, and
+# in-memory tensors need no DataLoader workers (workers would only copy them).
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+warnings.filterwarnings("ignore", message=r".*does not have many workers")
+
+
+class MNISTCLI(LightningCLI):
+    """``fit``/``validate``/``test``/``predict`` for MNIST; ``fit`` ends by testing its best checkpoint."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(
+            MNISTClassifier, MNISTDataModule, seed_everything_default=0, auto_configure_optimizers=False, **kwargs
+        )
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        # Checkpoints of the best epoch by val/acc and of the last epoch, in the run's version dir.
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "model.net": {"class_path": "mnist_pl.nets.LeNet"},
+                "checkpoint.monitor": "val/acc",
+                "checkpoint.mode": "max",
+                "checkpoint.filename": "best",
+                "checkpoint.save_last": True,
+                "trainer.deterministic": True,
+                "trainer.logger": lazy_instance(
+                    TensorBoardLogger, save_dir="logs", name="mnist", default_hp_metric=False
+                ),
+                "trainer.callbacks": [
+                    {"class_path": "lightning.pytorch.callbacks.ModelSummary", "init_args": {"max_depth": 2}},
+                    {
+                        "class_path": "lightning.pytorch.callbacks.LearningRateMonitor",
+                        "init_args": {"logging_interval": "epoch"},
+                    },
+                ],
+            }
+        )
+
+    def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs) -> LightningArgumentParser:
+        # The one option only `fit` has; LightningCLI's public hook cannot tell subcommands apart.
+        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        if subcommand == "fit":
+            parser.add_argument(
+                "--test_after_fit", type=bool, default=True, help="Test the best checkpoint when fit ends."
+            )
+        return parser
+
+    def after_fit(self) -> None:
+        if self.config.fit.test_after_fit and not self.trainer.interrupted:
+            self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best")

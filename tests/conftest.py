@@ -1,0 +1,37 @@
+"""Shared fixtures: the bundled MNIST, and a quick CLI runner; everything here is real."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLED_RAW = REPO / "data" / "MNIST" / "raw"
+GZ_FILES = sorted(p.name for p in BUNDLED_RAW.glob("*.gz"))
+
+# A short fit: enough steps to learn well past chance in a few seconds.
+QUICK_FIT = [
+    "--trainer.max_epochs=1",
+    "--trainer.limit_train_batches=60",
+    "--trainer.limit_val_batches=2",
+    "--trainer.enable_progress_bar=false",
+]
+
+
+@pytest.fixture
+def gz_dir(tmp_path: Path) -> Path:
+    """A data dir holding only copies of the bundled .gz files, as in a fresh clone."""
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in GZ_FILES:
+        shutil.copy(BUNDLED_RAW / name, raw / name)
+    return tmp_path / "data"
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``python -m mnist_pl ARGS`` in a fresh process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "mnist_pl", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )

@@ -1,0 +1,91 @@
+"""End to end through ``python -m mnist_pl``, in fresh processes, as a user types it."""
+
+import hashlib
+import re
+from pathlib import Path
+
+from conftest import QUICK_FIT, REPO, run_cli
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+CONFIG = str(REPO / "configs" / "lenet.yaml")
+DATA = f"--data.data_dir={REPO / 'data'}"
+
+
+def printed_test_acc(output: str) -> str:
+    """The test/acc figure exactly as printed in Lightning's results table."""
+    return re.search(r"test/acc\s+([0-9.]+)", output).group(1)
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.md5(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def test_fit_checkpoints_logs_and_test_from_checkpoint_alone(tmp_path: Path) -> None:
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
+    fit = run_cli("fit", f"--config={CONFIG}", DATA, logs, *QUICK_FIT, cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr
+    run = tmp_path / "logs" / "lenet" / "version_0"
+    assert {"config.yaml", "hparams.yaml"} <= {p.name for p in run.iterdir()}
+    assert {p.name for p in (run / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
+    fit_acc = printed_test_acc(fit.stdout)
+    assert float(fit_acc) > 0.85
+
+    events = EventAccumulator(str(run))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train/loss_step", "train/loss_epoch", "train/acc", "val/loss", "val/acc", "val/acc_best"} <= tags
+    assert {"test/acc", "test/loss", "lr-SGD"} <= tags
+    assert f"{events.Scalars('test/acc')[0].value:.6f}" == f"{float(fit_acc):.6f}"
+
+    # No --config: the network and its settings come back from the checkpoint.
+    test = run_cli("test", f"--ckpt_path={run / 'checkpoints' / 'best.ckpt'}", DATA, logs, cwd=tmp_path)
+    assert test.returncode == 0, test.stderr
+    assert printed_test_acc(test.stdout) == fit_acc
+
+    validate = run_cli("validate", f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}", DATA, logs, cwd=tmp_path)
+    assert validate.returncode == 0, validate.stderr
+    assert re.search(r"val/acc\s+0\.[89]", validate.stdout)
+
+
+def test_second_fit_gets_its_own_version_and_leaves_the_first_untouched(tmp_path: Path) -> None:
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
+    args = (
+        "fit",
+        f"--config={CONFIG}",
+        DATA,
+        logs,
+        *QUICK_FIT,
+        "--trainer.limit_train_batches=5",
+        "--test_after_fit=false",
+    )
+    assert run_cli(*args, cwd=tmp_path).returncode == 0
+    first = tmp_path / "logs" / "lenet" / "version_0"
+    before = tree_digest(first)
+    second = run_cli(*args, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "test/acc" not in second.stdout
+    assert (tmp_path / "logs" / "lenet" / "version_1" / "checkpoints" / "last.ckpt").exists()
+    assert tree_digest(first) == before
+
+
+def test_help_and_print_config(tmp_path: Path) -> None:
+    help_ = run_cli("--help", cwd=tmp_path)
+    assert help_.returncode == 0
+    assert all(cmd in help_.stdout for cmd in ("fit", "validate", "test", "predict"))
+    printed = run_cli("fit", f"--config={CONFIG}", "--print_config", cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr
+    assert "class_path: mnist_pl.nets.LeNet" in printed.stdout
+    assert "test_after_fit: true" in printed.stdout
+    assert "test_after_fit" not in run_cli("test", "--print_config", cwd=tmp_path).stdout
+
+
+def test_missing_data_is_one_clear_line(tmp_path: Path) -> None:
+    result = run_cli(
+        "fit", f"--config={CONFIG}", f"--data.data_dir={tmp_path / 'empty'}", "--data.download=false", cwd=tmp_path
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "empty/MNIST/raw" in last and "--data.download true" in last

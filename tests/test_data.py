@@ -1,0 +1,141 @@
+"""The data module: offline-first files, a fixed split, batches identical to the tutorial transform."""
+
+import functools
+import hashlib
+import threading
+from collections import Counter
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import GZ_FILES, REPO
+from PIL import Image
+from torchvision import transforms
+from torchvision.datasets import MNIST
+
+from mnist_pl.data import MNIST_MD5, DataError, MNISTDataModule, ensure_mnist_files
+
+DATA_DIR = str(REPO / "data")
+
+
+@pytest.fixture(scope="module")
+def dm() -> MNISTDataModule:
+    dm = MNISTDataModule(data_dir=DATA_DIR)
+    dm.prepare_data()
+    dm.setup("fit")
+    return dm
+
+
+def test_bundled_gz_decompress_to_official_md5(gz_dir: Path) -> None:
+    ensure_mnist_files(gz_dir, download=False)
+    raw = gz_dir / "MNIST" / "raw"
+    for name, md5 in MNIST_MD5.items():
+        assert hashlib.md5((raw / name).read_bytes()).hexdigest() == md5
+    assert not list(raw.glob("*.part"))
+
+
+def test_split_sizes_and_label_counts(dm: MNISTDataModule) -> None:
+    assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (55000, 5000, 10000)
+    test_counts = torch.bincount(dm.test_set.labels, minlength=10).tolist()
+    assert test_counts == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_train_and_val_partition_the_training_set(dm: MNISTDataModule) -> None:
+    """Every one of the 60,000 images is in exactly one of train and val."""
+    original = MNIST(DATA_DIR, train=True)
+
+    def images(data: torch.Tensor, labels: torch.Tensor) -> Counter:
+        return Counter(bytes(x.numpy()) + bytes([int(y)]) for x, y in zip(data, labels, strict=True))
+
+    split = images(dm.train_set.images, dm.train_set.labels) + images(dm.val_set.images, dm.val_set.labels)
+    assert split == images(original.data, original.targets)
+
+
+def test_split_is_stable_and_setup_idempotent(dm: MNISTDataModule) -> None:
+    other = MNISTDataModule(data_dir=DATA_DIR)
+    other.setup("fit")
+    assert torch.equal(other.val_set.images, dm.val_set.images)
+    val_set = other.val_set
+    other.setup("test")
+    assert other.val_set is val_set
+    reseeded = MNISTDataModule(data_dir=DATA_DIR, split_seed=1)
+    reseeded.setup("fit")
+    assert not torch.equal(reseeded.val_set.labels, dm.val_set.labels)
+
+
+def test_batches_match_the_tutorial_transform(dm: MNISTDataModule) -> None:
+    """Normalising a uint8 batch at once equals ToTensor + Normalize per sample, bit for bit."""
+    images, labels = next(iter(dm.val_dataloader()))
+    images, labels = dm.on_after_batch_transfer((images, labels), 0)
+    reference = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    expected = [reference(Image.fromarray(x.numpy(), mode="L")) for x in dm.val_set.images[:8]]
+    assert images.shape == (1000, 1, 28, 28) and images.dtype == torch.float32
+    assert torch.equal(images[:8], torch.stack(expected))
+    assert torch.equal(labels, dm.val_set.labels[:1000])
+
+
+def test_training_order_is_a_function_of_seed_and_epoch(dm: MNISTDataModule) -> None:
+    def epoch_labels(seed: int, epoch: int) -> torch.Tensor:
+        other = MNISTDataModule(data_dir=DATA_DIR, batch_size=5000, shuffle_seed=seed)
+        other.train_set = dm.train_set
+        loader = other.train_dataloader()
+        loader.sampler.set_epoch(epoch)
+        return torch.tensor(list(loader.sampler))
+
+    first = epoch_labels(0, 0)
+    assert torch.equal(first, epoch_labels(0, 0))
+    assert not torch.equal(first, epoch_labels(0, 1))
+    assert not torch.equal(first, epoch_labels(1, 0))
+    assert torch.equal(first.sort().values, torch.arange(55000))  # every sample exactly once
+
+
+def test_missing_files_offline_name_the_dir(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"MNIST/raw.*missing.*put the four MNIST \.gz files"):
+        ensure_mnist_files(tmp_path, download=False)
+
+
+def test_missing_files_are_downloaded_one_by_one(gz_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """Only the missing file is fetched, over HTTP from a mirror on this machine."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    missing = gz_dir / "MNIST" / "raw" / GZ_FILES[0]
+    missing.rename(mirror / GZ_FILES[0])
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(mirror))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(MNIST, "mirrors", [f"http://127.0.0.1:{server.server_port}/"])
+        ensure_mnist_files(gz_dir, download=True)
+    finally:
+        server.shutdown()
+    assert missing.exists() and (gz_dir / "MNIST" / "raw" / missing.stem).exists()
+
+
+def test_unreachable_mirrors_give_one_clear_error(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(MNIST, "mirrors", ["http://127.0.0.1:9/"])  # nothing listens on port 9
+    with pytest.raises(DataError, match=r"could not be downloaded.*copy the four MNIST \.gz files"):
+        ensure_mnist_files(tmp_path, download=True)
+
+
+def test_truncated_gz_is_refused_and_leaves_nothing(gz_dir: Path) -> None:
+    gz = gz_dir / "MNIST" / "raw" / "train-images-idx3-ubyte.gz"
+    gz.write_bytes(gz.read_bytes()[:100_000])
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz is not a valid gzip file"):
+        ensure_mnist_files(gz_dir, download=False)
+    assert not (gz_dir / "MNIST" / "raw" / "train-images-idx3-ubyte").exists()
+    assert not list((gz_dir / "MNIST" / "raw").glob("*.part"))
+
+
+def test_corrupt_decompressed_file_is_refused(gz_dir: Path) -> None:
+    ensure_mnist_files(gz_dir, download=False)
+    idx = gz_dir / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    data = bytearray(idx.read_bytes())
+    data[-1] ^= 1
+    idx.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte is corrupt"):
+        ensure_mnist_files(gz_dir, download=False)
+
+
+def test_bundled_files_are_the_shared_ones() -> None:
+    assert sorted(f"{name}.gz" for name in MNIST_MD5) == GZ_FILES

@@ -1,0 +1,60 @@
+"""The LightningModule trained by a real Trainer on real MNIST: it learns, and seeds decide everything."""
+
+from functools import partial
+from pathlib import Path
+
+import lightning as L
+import torch
+from conftest import REPO
+
+from mnist_pl.data import MNISTDataModule
+from mnist_pl.model import MNISTClassifier
+from mnist_pl.nets import LeNet
+
+
+def train(tmp_path: Path, seed: int, epochs: int = 1, steps: int = 40) -> tuple[MNISTClassifier, dict]:
+    L.seed_everything(seed)
+    model = MNISTClassifier(LeNet(), optimizer=partial(torch.optim.SGD, lr=0.05, momentum=0.9))
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        limit_train_batches=steps,
+        limit_val_batches=2,
+        deterministic=True,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(model, datamodule=MNISTDataModule(data_dir=str(REPO / "data")))
+    return model, {k: v.item() for k, v in trainer.callback_metrics.items()}
+
+
+def test_forward_gives_log_probabilities() -> None:
+    model = MNISTClassifier(LeNet())
+    log_probs = model(torch.randn(4, 1, 28, 28))
+    assert log_probs.shape == (4, 10)
+    assert torch.allclose(log_probs.exp().sum(dim=1), torch.ones(4))
+
+
+def test_short_fit_learns_far_beyond_chance(tmp_path: Path) -> None:
+    _, metrics = train(tmp_path, seed=0, steps=100)
+    assert metrics["val/acc"] > 0.9  # chance is 0.1
+    assert metrics["train/loss_epoch"] < 1.0
+
+
+def test_same_seed_same_weights_and_metrics(tmp_path: Path) -> None:
+    first, first_metrics = train(tmp_path, seed=7)
+    second, second_metrics = train(tmp_path, seed=7)
+    other, _ = train(tmp_path, seed=8)
+    for name, tensor in first.state_dict().items():
+        assert torch.equal(tensor, second.state_dict()[name]), name
+    assert first_metrics == second_metrics
+    assert not torch.equal(first.net.features[0].weight, other.net.features[0].weight)
+
+
+def test_val_acc_best_is_the_running_maximum(tmp_path: Path) -> None:
+    """The sanity check is not counted; afterwards val/acc_best never falls below any epoch's val/acc."""
+    model, metrics = train(tmp_path, seed=0, epochs=2, steps=15)
+    assert metrics["val/acc_best"] >= metrics["val/acc"]
+    assert metrics["val/acc_best"] == model.val_acc_best.compute().item()
