@@ -1,5 +1,6 @@
 """The command line: LightningCLI with this app's defaults; every value can be changed in config."""
 
+import os
 import warnings
 
 from jsonargparse import lazy_instance
@@ -14,6 +15,10 @@ from mnist_pl.model import MNISTClassifier
 # in-memory tensors need no DataLoader workers (workers would only copy them).
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 warnings.filterwarnings("ignore", message=r".*does not have many workers")
+# Redraw the progress bar every 10 steps, not every step: each redraw costs ~0.7 ms of Python
+# (measured, 300 LeNet steps on the CPU) and reads logged values back to the host. Lightning
+# reads this variable; set it to 1 for a bar that moves on every step.
+os.environ.setdefault("TQDM_MINITERS", "10")
 
 
 class MNISTCLI(LightningCLI):

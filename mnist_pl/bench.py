@@ -1,0 +1,161 @@
+"""Benchmark: ``python -m mnist_pl.bench``. Prints one table of speed, accuracy and memory figures.
+
+1. One LeNet epoch (SGD lr 0.01 momentum 0.9, batch 64, no validation) three ways: this app
+   (``fit`` through the CLI, progress bar and logging on, as ``configs/lenet.yaml`` runs it); a
+   bare PyTorch loop over the same in-memory tensors with the same channels-last network (the
+   floor: what is left is Lightning's and the data path's overhead); and the tutorial pipeline
+   (torchvision ``MNIST`` + ``ToTensor``/``Normalize`` + ``DataLoader``, default NCHW network).
+2. ``configs/fast.yaml`` for seeds 0, 1, 2: training time, images per second, test accuracy.
+3. The whole ``python -m mnist_pl fit --config configs/fast.yaml`` in a fresh process: wall time
+   and peak resident memory.
+All figures come from this one run, so their ratios are comparable even on a noisy machine.
+"""
+
+import argparse
+import contextlib
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.callbacks import Callback
+from torch.utils.data import DataLoader, Subset
+from torchvision import datasets, transforms
+
+from mnist_pl.cli import MNISTCLI
+from mnist_pl.data import MNISTDataModule
+from mnist_pl.nets import LeNet
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line]
+        cpu = names[0] if names else cpu
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
+    libs = ", ".join(f"{name} {version(name)}" for name in ("torch", "torchvision", "lightning", "torchmetrics"))
+    return (
+        f"CPU: {cpu}, {torch.get_num_threads()} torch threads on {len(os.sched_getaffinity(0))} cores"
+        f" | GPU: {gpu} | Python {platform.python_version()}, {libs}"
+    )
+
+
+def _sgd_epoch(net: torch.nn.Module, batches, device: torch.device) -> float:
+    """Train ``net`` for one pass over ``batches`` of normalised images; seconds taken."""
+    net.to(device)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    net.train()
+    start = time.perf_counter()
+    for images, labels in batches:
+        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        loss = F.nll_loss(F.log_softmax(net(images), dim=1), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def bare_epoch(dm: MNISTDataModule, device: torch.device) -> float:
+    """The floor: in-memory tensors, a random permutation, one index and one normalisation per batch."""
+    L.seed_everything(0, verbose=False)
+    images, labels = dm.train_set.images.to(device), dm.train_set.labels.to(device)
+    order = torch.randperm(len(labels), device=device)
+    batches = ((dm.normalize(images[i]), labels[i]) for i in order.split(64))
+    return _sgd_epoch(LeNet().to(memory_format=torch.channels_last), batches, device)
+
+
+def classic_epoch(dm: MNISTDataModule, device: torch.device) -> float:
+    """What the tutorials do: per-sample PIL image, ToTensor, Normalize, default collation."""
+    L.seed_everything(0, verbose=False)
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    full = datasets.MNIST(dm.hparams.data_dir, train=True, transform=transform)
+    split = torch.randperm(60000, generator=torch.Generator().manual_seed(dm.hparams.split_seed))
+    train = Subset(full, split[dm.hparams.val_size :].tolist())
+    loader = DataLoader(train, batch_size=64, shuffle=True, pin_memory=device.type == "cuda")
+    return _sgd_epoch(LeNet(), loader, device)
+
+
+class TrainClock(Callback):
+    """Seconds from the first training batch's epoch start to the last epoch's end (validation included)."""
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.start = getattr(self, "start", time.perf_counter())
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+def app_fit(config: str, *args: str) -> tuple[float, float]:
+    """``fit`` through the CLI in this process; (seconds of training, test accuracy or nan)."""
+    clock = TrainClock()
+    # The progress bar draws on stdout; keep stdout for the table.
+    with tempfile.TemporaryDirectory() as logs, contextlib.redirect_stdout(sys.stderr):
+        cli = MNISTCLI(
+            args=["fit", f"--config={CONFIGS / config}", f"--trainer.logger.init_args.save_dir={logs}", *args],
+            trainer_defaults={"callbacks": [clock]},
+        )
+        acc = cli.trainer.callback_metrics.get("test/acc", torch.tensor(float("nan"))).item()
+        return clock.seconds, acc
+
+
+def whole_fit(config: str) -> tuple[float, float]:
+    """``python -m mnist_pl fit`` in a fresh process; (wall seconds, peak resident MiB)."""
+    with tempfile.TemporaryDirectory() as logs:
+        start = time.perf_counter()
+        command = [sys.executable, "-m", "mnist_pl", "fit", f"--config={CONFIGS / config}"]
+        options = [f"--trainer.logger.init_args.save_dir={logs}", "--trainer.enable_progress_bar=false"]
+        subprocess.run([*command, *options], check=True, capture_output=True)
+        wall = time.perf_counter() - start
+    # ru_maxrss of waited-for children: KiB on Linux.
+    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds for fast.yaml")
+    args = parser.parse_args()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dm = MNISTDataModule()
+    dm.prepare_data()
+    dm.setup("fit")
+
+    no_val = ["--trainer.limit_val_batches=0", "--trainer.num_sanity_val_steps=0", "--test_after_fit=false"]
+    app, _ = app_fit("lenet.yaml", "--trainer.max_epochs=1", *no_val)
+    bare = bare_epoch(dm, device)
+    classic = classic_epoch(dm, device)
+    fast = [app_fit("fast.yaml", f"--seed_everything={seed}") for seed in args.seeds]
+    wall, rss = whole_fit("fast.yaml")
+
+    rows = [
+        ("LeNet epoch, batch 64: this app", f"{app:.2f} s"),
+        ("LeNet epoch, batch 64: bare PyTorch loop", f"{bare:.2f} s"),
+        ("LeNet epoch, batch 64: tutorial DataLoader", f"{classic:.2f} s"),
+        ("  app / bare (target <= 1.10)", f"{app / bare:.2f}x"),
+        ("  app / tutorial (target <= 0.65)", f"{app / classic:.2f}x"),
+    ]
+    for seed, (seconds, acc) in zip(args.seeds, fast, strict=True):
+        rows.append((f"fast.yaml seed {seed}: training, 1 epoch", f"{seconds:.2f} s, {55000 / seconds:,.0f} img/s"))
+        rows.append((f"fast.yaml seed {seed}: test accuracy", f"{acc:.2%}"))
+    rows.append(("python -m mnist_pl fit --config configs/fast.yaml", f"{wall:.1f} s wall, {rss:,.0f} MiB peak RSS"))
+    print(f"\n{machine()}\n")
+    width = max(len(name) for name, _ in rows)
+    print(f"| {'measure':<{width}} | result |\n|{'-' * (width + 2)}|--------|")
+    for name, value in rows:
+        print(f"| {name:<{width}} | {value} |")
+
+
+if __name__ == "__main__":
+    main()
