@@ -35,7 +35,7 @@ def test_fit_checkpoints_logs_and_test_from_checkpoint_alone(tmp_path: Path) -> 
     events = EventAccumulator(str(run))
     events.Reload()
     tags = set(events.Tags()["scalars"])
-    assert {"train/loss_step", "train/loss_epoch", "train/acc", "val/loss", "val/acc", "val/acc_best"} <= tags
+    assert {"train/loss_step", "train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best"} <= tags
     assert {"test/acc", "test/loss", "lr-SGD"} <= tags
     assert f"{events.Scalars('test/acc')[0].value:.6f}" == f"{float(fit_acc):.6f}"
 
