@@ -133,6 +133,10 @@ def main() -> None:
     dm.setup("fit")
 
     no_val = ["--trainer.limit_val_batches=0", "--trainer.num_sanity_val_steps=0", "--test_after_fit=false"]
+    # Untimed warm-up: the first steps of a process pay one-time costs (oneDNN kernel generation,
+    # allocator growth) that would otherwise land on whichever measurement runs first.
+    for config in ("lenet.yaml", "fast.yaml"):
+        app_fit(config, "--trainer.max_epochs=1", "--trainer.limit_train_batches=30", *no_val)
     app, _ = app_fit("lenet.yaml", "--trainer.max_epochs=1", *no_val)
     bare = bare_epoch(dm, device)
     classic = classic_epoch(dm, device)

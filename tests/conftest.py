@@ -1,5 +1,6 @@
 """Shared fixtures: the bundled MNIST, and a quick CLI runner; everything here is real."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -31,7 +32,8 @@ def gz_dir(tmp_path: Path) -> Path:
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """``python -m mnist_pl ARGS`` in a fresh process, as a user runs it."""
+    """``python -m mnist_pl ARGS`` in a fresh process, as a user runs it (test helpers importable)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")])}
     return subprocess.run(
-        [sys.executable, "-m", "mnist_pl", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "mnist_pl", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )

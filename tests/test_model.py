@@ -7,6 +7,7 @@ import lightning as L
 import torch
 from conftest import REPO
 
+from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import LeNet
@@ -58,3 +59,23 @@ def test_val_acc_best_is_the_running_maximum(tmp_path: Path) -> None:
     model, metrics = train(tmp_path, seed=0, epochs=2, steps=15)
     assert metrics["val/acc_best"] >= metrics["val/acc"]
     assert metrics["val/acc_best"] == model.val_acc_best.compute().item()
+
+
+def test_fast_recipe_steps_its_one_cycle_schedule_per_batch(tmp_path: Path) -> None:
+    """configs/fast.yaml: OneCycleLR gets this run's step count and is stepped after every batch."""
+    cli = MNISTCLI(
+        args=[
+            "fit",
+            f"--config={REPO / 'configs' / 'fast.yaml'}",
+            f"--data.data_dir={REPO / 'data'}",
+            f"--trainer.logger.init_args.save_dir={tmp_path}",
+            "--trainer.limit_train_batches=6",
+            "--trainer.limit_val_batches=1",
+            "--trainer.enable_progress_bar=false",
+            "--test_after_fit=false",
+        ]
+    )
+    scheduler = cli.trainer.lr_scheduler_configs[0]
+    assert scheduler.interval == "step" and scheduler.scheduler.total_steps == 6
+    assert scheduler.scheduler.last_epoch == 6
+    assert cli.model.net.features[0].weight.is_contiguous(memory_format=torch.channels_last)

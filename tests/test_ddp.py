@@ -1,0 +1,52 @@
+"""Two processes on the CPU (DDP, gloo): disjoint halves of every epoch, metrics over all ranks."""
+
+import hashlib
+import re
+from collections import Counter
+from pathlib import Path
+
+from conftest import REPO, run_cli
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from mnist_pl.data import MNISTDataModule
+
+
+def test_ddp_ranks_read_disjoint_halves_and_reduce_val_acc(tmp_path: Path) -> None:
+    seen = tmp_path / "seen"
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
+    data = f"--data.data_dir={REPO / 'data'}"
+    fit = run_cli(
+        "fit",
+        f"--config={REPO / 'configs' / 'lenet.yaml'}",
+        data,
+        logs,
+        "--trainer.strategy=ddp",
+        "--trainer.devices=2",
+        "--trainer.accelerator=cpu",
+        "--trainer.max_epochs=1",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.callbacks+=batch_recorder.BatchRecorder",
+        f"--trainer.callbacks.out_dir={seen}",
+        "--test_after_fit=false",
+        cwd=tmp_path,
+    )
+    assert fit.returncode == 0, fit.stderr[-3000:]
+
+    # Every training image exactly once per epoch, each rank its own half.
+    dm = MNISTDataModule(data_dir=str(REPO / "data"))
+    dm.setup("fit")
+    expected = Counter(hashlib.md5(x.numpy().tobytes()).hexdigest() for x in dm.normalize(dm.train_set.images))
+    ranks = [(seen / f"rank{r}.txt").read_text().split() for r in (0, 1)]
+    assert len(ranks[0]) == len(ranks[1]) == 27500
+    assert Counter(ranks[0]) + Counter(ranks[1]) == expected
+
+    # val/acc was reduced over both ranks: it equals one process validating the same weights.
+    run = tmp_path / "logs" / "lenet" / "version_0"
+    events = EventAccumulator(str(run))
+    events.Reload()
+    ddp_acc = events.Scalars("val/acc")[-1].value
+    validate = run_cli("validate", f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}", data, logs, cwd=tmp_path)
+    assert validate.returncode == 0, validate.stderr[-3000:]
+    single_acc = float(re.search(r"val/acc\s+([0-9.]+)", validate.stdout).group(1))
+    assert abs(single_acc - ddp_acc) < 1e-6
+    assert ddp_acc > 0.95
