@@ -1,15 +1,15 @@
-"""``python -m mnist_pl``: run the CLI; a data problem the user can fix ends in one line, not a traceback."""
+"""``python -m mnist_pl``: run the CLI; a problem the user can fix ends in one line, not a traceback."""
 
 import sys
 
 from mnist_pl.cli import MNISTCLI
-from mnist_pl.data import DataError
+from mnist_pl.errors import UserError
 
 
 def main() -> None:
     try:
         MNISTCLI()
-    except DataError as err:
+    except UserError as err:
         sys.exit(f"error: {err}")
 
 

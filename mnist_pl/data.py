@@ -19,6 +19,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.datasets import MNIST
 from torchvision.datasets.utils import download_url
 
+from mnist_pl.errors import UserError
+
 # MD5 of the decompressed IDX files: the official sums that loaders check.
 MNIST_MD5 = {
     "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
@@ -28,8 +30,8 @@ MNIST_MD5 = {
 }
 
 
-class DataError(RuntimeError):
-    """A data problem the user can fix; the CLI prints it as one line."""
+class DataError(UserError):
+    """A data problem the user can fix."""
 
 
 def _md5(path: Path) -> str:
