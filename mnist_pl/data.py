@@ -14,7 +14,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from jsonargparse.typing import NonNegativeInt, PositiveInt
-from torch import Tensor
+from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.datasets import MNIST
 from torchvision.datasets.utils import download_url
@@ -123,6 +123,8 @@ class MNISTDataModule(L.LightningDataModule):
         std: normalisation standard deviation.
         num_workers: DataLoader worker processes; 0 is fastest for in-memory tensors.
         download: fetch files that are neither decompressed nor bundled from torchvision's mirrors.
+        augment: applied to training batches only, on the device, to pixel values in [0, 1]
+            before normalisation (e.g. ``mnist_pl.augment.RandomAffine``).
     """
 
     def __init__(
@@ -137,11 +139,13 @@ class MNISTDataModule(L.LightningDataModule):
         std: float = 0.3081,
         num_workers: NonNegativeInt = 0,
         download: bool = True,
+        augment: nn.Module | None = None,
     ) -> None:
         super().__init__()
         if val_size >= 60000:
             raise DataError(f"--data.val_size {val_size} leaves no training images: use fewer than 60000")
         self.save_hyperparameters()
+        self.augment = augment  # hparams hold its config (class path and arguments), this the module
         self.train_set: TensorPairDataset | None = None
         self.val_set: TensorPairDataset | None = None
         self.test_set: TensorPairDataset | None = None
@@ -195,10 +199,14 @@ class MNISTDataModule(L.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         return self.test_dataloader()
 
-    def normalize(self, images: Tensor) -> Tensor:
+    def normalize(self, images: Tensor, augment: nn.Module | None = None) -> Tensor:
         """uint8 (N, 28, 28) -> float (N, 1, 28, 28), exactly as ``ToTensor`` then ``Normalize``."""
-        return images.unsqueeze(1).float().div(255).sub(self.hparams.mean).div(self.hparams.std)
+        pixels = images.unsqueeze(1).float().div(255)
+        if augment is not None:
+            pixels = augment(pixels)
+        return pixels.sub(self.hparams.mean).div(self.hparams.std)
 
     def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> tuple[Tensor, Tensor]:
         images, labels = batch
-        return self.normalize(images), labels
+        training = self.trainer is not None and self.trainer.training
+        return self.normalize(images, self.augment if training else None), labels

@@ -1,0 +1,55 @@
+"""Augmentation for a whole batch on the device it trains on: a different random affine per image.
+
+torchvision's ``RandomAffine`` (v1 and v2) draws one transform per call, so on a batch tensor every
+image gets the same one, and per-image transforms would need a Python loop over samples. Here
+``affine_grid`` + ``grid_sample`` move every image of the batch by its own matrix in one call.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class RandomAffine(nn.Module):
+    """Random rotation, scale, shear and shift, one draw per image, from the global torch RNG.
+
+    Args:
+        degrees: rotation drawn from [-degrees, degrees].
+        translate: shift drawn from [-translate, translate] of the image size, per axis.
+        scale: zoom factor drawn from [scale[0], scale[1]].
+        shear: shear angle in degrees drawn from [-shear, shear].
+    """
+
+    def __init__(
+        self,
+        degrees: float = 10.0,
+        translate: float = 0.1,
+        scale: tuple[float, float] = (0.9, 1.1),
+        shear: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.degrees, self.translate, self.scale, self.shear = degrees, translate, scale, shear
+
+    def forward(self, images: Tensor) -> Tensor:
+        """Images in [0, 1], (N, C, H, W); the area moved in from outside is 0 (background)."""
+        n = images.shape[0]
+
+        def uniform(low: float, high: float) -> Tensor:
+            return torch.empty(n, device=images.device).uniform_(low, high)
+
+        angle = uniform(-self.degrees, self.degrees) * (math.pi / 180)
+        shear = uniform(-self.shear, self.shear) * (math.pi / 180)
+        zoom = uniform(*self.scale)
+        # affine_grid maps output coordinates to input ones, both in [-1, 1]: the inverse transform.
+        cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+        theta = torch.stack(
+            [
+                torch.stack([cos, -sin + torch.tan(shear) * cos, uniform(-self.translate, self.translate) * 2], 1),
+                torch.stack([sin, cos + torch.tan(shear) * sin, uniform(-self.translate, self.translate) * 2], 1),
+            ],
+            1,
+        )
+        grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+        return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
