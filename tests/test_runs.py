@@ -19,6 +19,9 @@ import torch
 from conftest import REPO, run_cli
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from mnist_pl.cli import MNISTCLI
+from mnist_pl.errors import UserError
+
 EPOCHS = 3
 TINY = [
     f"--config={REPO / 'configs' / 'lenet.yaml'}",
@@ -154,13 +157,12 @@ def test_signal_stops_with_a_resume_line_and_the_resume_is_exact(
     assert_same_run(one_go, run)
 
 
-def test_resume_last_with_no_run_is_one_clear_line(tmp_path: Path) -> None:
-    result = fit(tmp_path / "logs", "--ckpt_path=last")
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: --ckpt_path last: no run under ") and "train one first" in last
-    assert not (tmp_path / "logs" / "lenet" / "version_0" / "checkpoints").exists()
+def test_resume_last_with_no_run_is_a_user_error(tmp_path: Path) -> None:
+    """In process (``python -m mnist_pl`` prints any UserError as one line: tests/test_cli.py)."""
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
+    with pytest.raises(UserError, match=r"^--ckpt_path last: no run under .*: train one first, or give a path$"):
+        MNISTCLI(args=["fit", *TINY, logs, "--ckpt_path=last"])
+    assert not (tmp_path / "logs" / "lenet" / "version_0").exists()
 
 
 def test_two_fits_started_together_get_two_runs(tmp_path: Path) -> None:
