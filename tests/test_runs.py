@@ -97,6 +97,7 @@ def one_go(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return logs / "lenet" / "version_0"
 
 
+@pytest.mark.slow  # the resume tests compare other processes' runs with one_go too, so they catch this
 def test_same_config_same_run_in_another_process(one_go: Path, tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     result = fit(logs, f"--trainer.max_epochs={EPOCHS}")
