@@ -8,6 +8,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from mnist_pl import runs
+from mnist_pl.checkpoints import RNGStates
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.model import MNISTClassifier
 
@@ -26,7 +28,13 @@ class MNISTCLI(LightningCLI):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(
-            MNISTClassifier, MNISTDataModule, seed_everything_default=0, auto_configure_optimizers=False, **kwargs
+            MNISTClassifier,
+            MNISTDataModule,
+            seed_everything_default=0,
+            auto_configure_optimizers=False,
+            # Always on, whatever the config's callbacks: without it a resume draws other dropout masks.
+            trainer_defaults={"callbacks": [RNGStates()]},
+            **kwargs,
         )
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
@@ -40,6 +48,7 @@ class MNISTCLI(LightningCLI):
                 "checkpoint.filename": "best",
                 "checkpoint.save_last": True,
                 "trainer.deterministic": True,
+                "trainer.plugins": {"class_path": "mnist_pl.checkpoints.AtomicCheckpointIO"},
                 "trainer.logger": lazy_instance(
                     TensorBoardLogger, save_dir="logs", name="mnist", default_hp_metric=False
                 ),
@@ -61,6 +70,13 @@ class MNISTCLI(LightningCLI):
                 "--test_after_fit", type=bool, default=True, help="Test the best checkpoint when fit ends."
             )
         return parser
+
+    def before_fit(self) -> None:
+        # A new run claims its own version dir; a resume goes on in the run of its checkpoint.
+        self.config_init.fit.ckpt_path = runs.place_run(self.trainer, self.config_init.fit.ckpt_path)
+
+    def fit(self, model: MNISTClassifier, **kwargs) -> None:
+        runs.fit(self.trainer, model, **kwargs)
 
     def after_fit(self) -> None:
         if self.config.fit.test_after_fit and not self.trainer.interrupted:

@@ -48,6 +48,7 @@ class MNISTClassifier(L.LightningModule):
         self.test_acc = MulticlassAccuracy(**metric_args)
         self.train_loss = MeanMetric(nan_strategy="disable")  # its NaN check would sync every step
         self.val_acc_best = MaxMetric()
+        self.val_acc_best.persistent(True)  # in checkpoints, so a resumed run keeps its best so far
 
     def configure_model(self) -> None:
         if self.hparams.compile:
@@ -67,9 +68,8 @@ class MNISTClassifier(L.LightningModule):
         return loss, log_probs.argmax(dim=1), labels
 
     def on_train_start(self) -> None:
-        # The sanity check ran validation already; it must not count towards val/acc_best.
+        # The sanity check ran validation already; it must not count towards val/acc.
         self.val_acc.reset()
-        self.val_acc_best.reset()
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss, preds, labels = self.model_step(batch)
@@ -93,6 +93,8 @@ class MNISTClassifier(L.LightningModule):
         self.log("val/acc", self.val_acc, prog_bar=True)
 
     def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:  # a few batches, before any training: not a best of the run
+            return
         self.val_acc_best(self.val_acc.compute())
         self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
 

@@ -1,4 +1,4 @@
-"""Two processes on the CPU (DDP, gloo): disjoint halves of every epoch, metrics over all ranks."""
+"""Two processes on the CPU (DDP, gloo): disjoint halves of every epoch, metrics over all ranks, one checkpoint."""
 
 import hashlib
 import re
@@ -50,3 +50,11 @@ def test_ddp_ranks_read_disjoint_halves_and_reduce_val_acc(tmp_path: Path) -> No
     single_acc = float(re.search(r"val/acc\s+([0-9.]+)", validate.stdout).group(1))
     assert abs(single_acc - ddp_acc) < 1e-6
     assert ddp_acc > 0.95
+
+    # One run dir and one copy of each checkpoint (rank 0 writes; the other rank claims no version),
+    # and one process tests the best checkpoint with no config.
+    assert [p.name for p in (tmp_path / "logs" / "lenet").iterdir()] == ["version_0"]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+    test = run_cli("test", f"--ckpt_path={run / 'checkpoints' / 'best.ckpt'}", data, logs, cwd=tmp_path)
+    assert test.returncode == 0, test.stderr[-3000:]
+    assert float(re.search(r"test/acc\s+([0-9.]+)", test.stdout).group(1)) > 0.95

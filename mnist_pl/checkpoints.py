@@ -1,0 +1,76 @@
+"""What a checkpoint holds beyond Lightning's defaults, and how it reaches the disk.
+
+Lightning 2.6 saves the weights, optimizer, schedulers, loop counters, callback states and
+metrics, but not the random number generators: a run resumed from a checkpoint would draw other
+dropout masks than the run that wrote it. ``RNGStates`` adds them. ``AtomicCheckpointIO`` makes
+a killed write leave the previous checkpoint in place.
+"""
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.fabric.utilities.cloud_io import _is_local_file_protocol
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+
+class RNGStates(L.Callback):
+    """Saves the global torch/CUDA/NumPy/Python RNG states in every checkpoint; restores them on resume.
+
+    The states are taken when the checkpoint is written, at the end of an epoch's validation, and
+    put back as soon as Lightning restores the checkpoint: before the resumed run creates its
+    first training iterator (which draws a seed from the torch RNG, as the uninterrupted run's
+    next epoch does); the sanity check in between runs under Lightning's ``isolate_rng``. So the
+    resumed run draws what the uninterrupted run drew after that checkpoint. Under DDP every rank
+    was seeded alike and draws alike, so rank 0's states, the ones saved, are every rank's.
+    """
+
+    def state_dict(self) -> dict[str, Any]:
+        # Tensors, ints and tuples only: Lightning loads checkpoints with torch.load(weights_only=True),
+        # which refuses NumPy arrays (so Lightning's own _collect_rng_states cannot be stored).
+        kind, keys, pos, has_gauss, gauss = np.random.get_state()
+        return {
+            "torch": torch.get_rng_state(),
+            "torch.cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
+            "python": random.getstate(),
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        torch.set_rng_state(state_dict["torch"])
+        if state_dict["torch.cuda"]:
+            torch.cuda.set_rng_state_all(state_dict["torch.cuda"])
+        kind, keys, pos, has_gauss, gauss = state_dict["numpy"]
+        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+        random.setstate(state_dict["python"])
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """``torch.save`` to a temporary file next to the checkpoint, flushed to disk, then renamed over it.
+
+    Lightning's own ``_atomic_save`` writes through an fsspec transaction whose temporary file is
+    made by ``tempfile.mkstemp()`` in the system temp dir; when that is another filesystem (a
+    tmpfs ``/tmp``, say) the final move is a copy, and a kill during it truncates the checkpoint.
+    ``os.replace`` within one directory is atomic on POSIX and Windows. Remote paths keep
+    Lightning's way.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        if not _is_local_file_protocol(path):
+            super().save_checkpoint(checkpoint, path, storage_options)
+            return
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        try:
+            with open(tmp, "wb") as file:
+                torch.save(checkpoint, file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)

@@ -1,0 +1,116 @@
+"""Which run a ``fit`` writes to: a new version dir claimed atomically, or the run it resumes.
+
+A run is ``<save_dir>/<name>/version_N/``: its config, TensorBoard curves and checkpoints.
+Lightning's loggers pick ``max(N) + 1`` by listing the folder and create it later, so two fits
+started together can both pick ``version_0``; here the dir is claimed with ``os.mkdir``, which
+only one process can win. A fit resumed from ``version_N/checkpoints/*.ckpt`` goes on in
+``version_N``: same TensorBoard run, steps continuing, its ``best.ckpt``/``last.ckpt`` and their
+bookkeeping (Lightning restores ``ModelCheckpoint``'s best score only if the dir is the same).
+"""
+
+import os
+import warnings
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.fabric.utilities.rank_zero import rank_zero_only
+from lightning.pytorch.cli import SaveConfigCallback
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from mnist_pl.errors import UserError
+
+# A resumed run writes into its own checkpoint dir on purpose; a new run's dir is always new.
+warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+
+
+class InterruptedRunError(UserError):
+    """Ctrl-C or SIGTERM stopped a fit; the message says how to resume it."""
+
+
+def claim_new_version(root: Path) -> int:
+    """The next free ``version_N`` under ``root``, created here so no other process gets it too."""
+    root.mkdir(parents=True, exist_ok=True)
+    taken = [int(d.name[8:]) for d in root.iterdir() if d.name.startswith("version_") and d.name[8:].isdigit()]
+    version = max(taken, default=-1) + 1
+    while True:
+        try:
+            os.mkdir(root / f"version_{version}")
+            return version
+        except FileExistsError:
+            version += 1
+
+
+def find_last_checkpoint(root: Path) -> Path:
+    """The newest ``last.ckpt`` of the runs under ``root`` (by time written, as Lightning picks "last")."""
+    candidates = list(root.glob("version_*/checkpoints/last.ckpt"))
+    if not candidates:
+        raise UserError(f"--ckpt_path last: no run under {root} has a last.ckpt: train one first, or give a path")
+    return max(candidates, key=lambda p: p.stat().st_mtime)
+
+
+def _logged_steps(ckpt_path: Path) -> int:
+    """How many steps the checkpoint's run had logged: where its TensorBoard curves go on."""
+    checkpoint = torch.load(ckpt_path, map_location="cpu", mmap=True, weights_only=False)
+    return checkpoint["loops"]["fit_loop"]["epoch_loop.state_dict"]["_batches_that_stepped"]
+
+
+def place_run(trainer: L.Trainer, ckpt_path: str | None) -> str | None:
+    """Point the trainer's logger (and so its checkpoints and config) at the run dir; returns the checkpoint.
+
+    ``ckpt_path="last"`` becomes the newest ``last.ckpt`` of this logger's runs. Loggers other
+    than TensorBoard/CSV keep Lightning's own behaviour.
+    """
+    logger = trainer.logger
+    if not isinstance(logger, TensorBoardLogger | CSVLogger) or logger._version is not None:
+        return ckpt_path  # no logger, another kind, or a version the user chose
+    root = Path(logger.root_dir)
+    if ckpt_path == "last":
+        ckpt_path = str(find_last_checkpoint(root))
+    if ckpt_path is not None and not Path(ckpt_path).is_file():
+        raise UserError(f"--ckpt_path {ckpt_path}: no such file: give a checkpoint path, or `last`")
+    run_dir = Path(ckpt_path).resolve().parents[1] if ckpt_path else None
+    if run_dir is not None and run_dir.parent == root.resolve() and Path(ckpt_path).parent.name == "checkpoints":
+        # Lightning touches these only through the constructor; it has no setter for either.
+        logger._version = run_dir.name
+        if isinstance(logger, TensorBoardLogger):
+            # Points the interrupted run logged after its checkpoint are hidden, not doubled.
+            logger._kwargs["purge_step"] = _logged_steps(Path(ckpt_path))
+        for callback in trainer.callbacks:
+            if isinstance(callback, SaveConfigCallback):  # keep the run's config.yaml, add this one
+                n = 1
+                while (run_dir / f"config.resume{n}.yaml").exists():
+                    n += 1
+                callback.config_filename = f"config.resume{n}.yaml"
+    elif rank_zero_only.rank == 0:
+        # Other ranks never write logs; the checkpoint dir is broadcast from rank 0.
+        logger._version = claim_new_version(root)
+    return ckpt_path
+
+
+def fit(trainer: L.Trainer, model: L.LightningModule, **kwargs) -> None:
+    """``trainer.fit``; Ctrl-C or SIGTERM end in one line saying how to resume, and a non-zero status.
+
+    Lightning stops at the end of the current batch (SIGTERM: ``SIGTERMException``, which exits
+    with status 0) or at once (Ctrl-C: ``sys.exit(1)``). The interrupted epoch is lost: a
+    checkpoint from the middle of an epoch (``OnExceptionCheckpoint``) does not resume exactly,
+    as Lightning restarts the epoch's data from its first batch. ``last.ckpt``, written at the
+    end of every epoch, does.
+    """
+    try:
+        trainer.fit(model, **kwargs)
+    except SystemExit:
+        if not trainer.interrupted:
+            raise
+        signal = "SIGTERM" if trainer.received_sigterm else "Ctrl-C"
+        last = getattr(trainer.checkpoint_callback, "last_model_path", "")
+        if not last:
+            raise InterruptedRunError(
+                f"fit: stopped by {signal} before an epoch ended: nothing to resume, run it again"
+            ) from None
+        config = next((c.config_filename for c in trainer.callbacks if isinstance(c, SaveConfigCallback)), None)
+        again = f"--config {Path(trainer.log_dir) / config} " if config else ""
+        raise InterruptedRunError(
+            f"fit: stopped by {signal} in epoch {trainer.current_epoch}, which is lost: "
+            f"resume with python -m mnist_pl fit {again}--ckpt_path {last}"
+        ) from None

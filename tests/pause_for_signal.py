@@ -1,0 +1,25 @@
+"""A callback that holds a fit at a known batch until the test has signalled it, so the signal lands there.
+
+It pauses once: the marker file it leaves keeps a resumed run (whose saved config lists it) from pausing.
+"""
+
+import time
+from pathlib import Path
+
+import lightning as L
+
+
+class PauseForSignal(L.Callback):
+    def __init__(self, epoch: int, batch: int, marker: str) -> None:
+        self.epoch, self.batch, self.marker = epoch, batch, Path(marker)
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
+    ) -> None:
+        if (trainer.current_epoch, batch_idx) != (self.epoch, self.batch) or self.marker.exists():
+            return
+        self.marker.write_text("paused")
+        deadline = time.monotonic() + 60
+        # Ctrl-C raises KeyboardInterrupt inside sleep; SIGTERM only sets Lightning's flag.
+        while not trainer.received_sigterm and time.monotonic() < deadline:
+            time.sleep(0.02)

@@ -1,0 +1,57 @@
+"""Checkpoint writes: a process killed with SIGKILL in the middle of one leaves the previous checkpoint whole."""
+
+import contextlib
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from mnist_pl.checkpoints import AtomicCheckpointIO
+
+# Writes a small good checkpoint, then overwrites it with 200 MB ones until killed.
+WRITER = """
+import sys, torch
+from mnist_pl.checkpoints import AtomicCheckpointIO
+io, path = AtomicCheckpointIO(), sys.argv[1]
+io.save_checkpoint({"good": torch.arange(10)}, path)
+while True:
+    io.save_checkpoint({"big": torch.ones(50_000_000)}, path)
+"""
+
+
+def big_write_under_way(folder: Path) -> bool:
+    for tmp in folder.glob(".last.ckpt.tmp*"):
+        with contextlib.suppress(FileNotFoundError):  # renamed meanwhile
+            if tmp.stat().st_size > 10_000_000:
+                return True
+    return False
+
+
+def test_kill_during_a_write_leaves_the_previous_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "last.ckpt"
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)])
+    try:
+        deadline = time.monotonic() + 120
+        # The good checkpoint is there and a big write is under way (its temporary file has grown).
+        while time.monotonic() < deadline and not (path.exists() and big_write_under_way(tmp_path)):
+            time.sleep(0.005)
+        writer.send_signal(signal.SIGKILL)
+    finally:
+        writer.wait()
+    assert writer.returncode == -signal.SIGKILL
+    assert list(tmp_path.glob(".last.ckpt.tmp*")), "the kill did not land during a write"
+    checkpoint = torch.load(path, weights_only=True)  # whole: the first small one (or a whole big one)
+    assert set(checkpoint) in ({"good"}, {"big"})
+    if "good" in checkpoint:
+        assert torch.equal(checkpoint["good"], torch.arange(10))
+
+
+def test_write_replaces_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "last.ckpt"
+    AtomicCheckpointIO().save_checkpoint({"x": torch.zeros(3)}, path)
+    AtomicCheckpointIO().save_checkpoint({"x": torch.ones(3)}, path)
+    assert torch.equal(torch.load(path, weights_only=True)["x"], torch.ones(3))
+    assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]

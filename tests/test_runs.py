@@ -1,0 +1,186 @@
+"""Runs that repeat, resume and stop exactly, in separate processes, compared tensor by tensor and point by point.
+
+The runs are tiny (5 batches of 64 per epoch, 3 epochs) but have everything a resume can get
+wrong: dropout (global torch RNG), shuffled data (a new order every epoch), SGD momentum, a
+StepLR schedule, ``val/acc_best`` and ``best.ckpt``.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from conftest import REPO, run_cli
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from mnist_pl.cli import MNISTCLI
+from mnist_pl.errors import UserError
+
+EPOCHS = 3
+TINY = [
+    f"--config={REPO / 'configs' / 'lenet.yaml'}",
+    f"--data.data_dir={REPO / 'data'}",
+    "--model.net=dropout_net.DropoutNet",
+    "--model.scheduler=torch.optim.lr_scheduler.StepLR",
+    "--model.scheduler.step_size=1",
+    "--model.scheduler.gamma=0.5",
+    "--trainer.limit_train_batches=5",
+    "--trainer.limit_val_batches=1",
+    "--trainer.log_every_n_steps=2",
+    "--trainer.enable_progress_bar=false",
+    "--test_after_fit=false",
+]
+
+
+def fit(logs: Path, *args: str) -> subprocess.CompletedProcess:
+    return run_cli("fit", *TINY, f"--trainer.logger.init_args.save_dir={logs}", *args, cwd=logs.parent)
+
+
+def popen_fit(cwd: Path, *args: str) -> subprocess.Popen:
+    """``python -m mnist_pl fit ARGS`` started in the background (test helpers importable)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
+    command = [sys.executable, "-m", "mnist_pl", "fit", *TINY, *args]
+    return subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def assert_equal(a: Any, b: Any, where: str) -> None:
+    """Equal to the bit: every tensor ``torch.equal``, every other value ``==``, recursively."""
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_equal(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_equal(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+def scalars(run: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every logged point of the run, read back with TensorBoard's own reader (all event files)."""
+    events = EventAccumulator(str(run))
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    """Two run dirs ended in the same state: checkpoints to the bit, and the same curves."""
+    for name in ("last.ckpt", "best.ckpt"):
+        ckpt_a = torch.load(a / "checkpoints" / name, weights_only=True)
+        ckpt_b = torch.load(b / "checkpoints" / name, weights_only=True)
+        for key in ("epoch", "global_step", "state_dict", "optimizer_states", "lr_schedulers"):
+            assert_equal(ckpt_a[key], ckpt_b[key], f"{name}:{key}")
+        assert_equal(ckpt_a["callbacks"]["RNGStates"], ckpt_b["callbacks"]["RNGStates"], f"{name}:rng")
+        best = [v["best_model_score"] for k, v in ckpt_a["callbacks"].items() if k.startswith("ModelCheckpoint")]
+        best_b = [v["best_model_score"] for k, v in ckpt_b["callbacks"].items() if k.startswith("ModelCheckpoint")]
+        assert_equal(best, best_b, f"{name}:best_model_score")
+    curves_a, curves_b = scalars(a), scalars(b)
+    assert curves_a == curves_b  # same tags, steps and values: nothing missing, nothing twice
+    assert len(curves_a["val/acc_best"]) == EPOCHS
+
+
+@pytest.fixture(scope="module")
+def one_go(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference: EPOCHS epochs in one process."""
+    logs = tmp_path_factory.mktemp("one_go") / "logs"
+    result = fit(logs, f"--trainer.max_epochs={EPOCHS}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return logs / "lenet" / "version_0"
+
+
+@pytest.mark.slow  # the resume tests compare other processes' runs with one_go too, so they catch this
+def test_same_config_same_run_in_another_process(one_go: Path, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    result = fit(logs, f"--trainer.max_epochs={EPOCHS}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert_same_run(one_go, logs / "lenet" / "version_0")
+
+
+def test_resume_from_last_continues_the_run_exactly(one_go: Path, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    first = fit(logs, "--trainer.max_epochs=1")
+    assert first.returncode == 0, first.stderr[-3000:]
+    run = logs / "lenet" / "version_0"
+    config_before = (run / "config.yaml").read_bytes()
+
+    resumed = fit(logs, f"--trainer.max_epochs={EPOCHS}", "--ckpt_path=last")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert [p.name for p in (logs / "lenet").iterdir()] == ["version_0"]  # the same run, no new version
+    assert {p.name for p in (run / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
+    assert (run / "config.yaml").read_bytes() == config_before  # the resume's config is saved beside it
+    assert (run / "config.resume1.yaml").exists()
+    assert_same_run(one_go, run)
+
+
+@pytest.mark.parametrize(
+    "signum",
+    [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)],  # Ctrl-C: one more 15 s run
+    ids=["SIGTERM", "Ctrl-C"],
+)
+def test_signal_stops_with_a_resume_line_and_the_resume_is_exact(
+    one_go: Path, tmp_path: Path, signum: signal.Signals
+) -> None:
+    """Signalled in epoch 1 (after some of its points were logged), resumed from the message's command."""
+    logs, marker = tmp_path / "logs", tmp_path / "paused"
+    proc = popen_fit(
+        tmp_path,
+        f"--trainer.logger.init_args.save_dir={logs}",
+        f"--trainer.max_epochs={EPOCHS}",
+        "--trainer.callbacks+=pause_for_signal.PauseForSignal",
+        "--trainer.callbacks.epoch=1",
+        "--trainer.callbacks.batch=3",
+        f"--trainer.callbacks.marker={marker}",
+    )
+    deadline = time.monotonic() + 120
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), proc.communicate()[1][-3000:]
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    run = logs / "lenet" / "version_0"
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("error: fit: stopped by ") and " in epoch 1, which is lost: resume with " in last
+    command = re.search(r"resume with python -m mnist_pl (fit .*)$", last).group(1).split()
+    assert command[-1] == str(run / "checkpoints" / "last.ckpt")
+
+    resumed = run_cli(*command, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert_same_run(one_go, run)
+
+
+def test_resume_last_with_no_run_is_a_user_error(tmp_path: Path) -> None:
+    """In process (``python -m mnist_pl`` prints any UserError as one line: tests/test_cli.py)."""
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
+    with pytest.raises(UserError, match=r"^--ckpt_path last: no run under .*: train one first, or give a path$"):
+        MNISTCLI(args=["fit", *TINY, logs, "--ckpt_path=last"])
+    assert not (tmp_path / "logs" / "lenet" / "version_0").exists()
+
+
+def test_two_fits_started_together_get_two_runs(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    args = [
+        f"--trainer.logger.init_args.save_dir={logs}",
+        "--trainer.max_epochs=1",
+        "--trainer.limit_train_batches=2",
+        "--trainer.num_sanity_val_steps=0",
+    ]
+    procs = [popen_fit(tmp_path, *args) for _ in range(2)]
+    for proc in procs:
+        _, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, stderr[-3000:]
+    runs = sorted(p.name for p in (logs / "lenet").iterdir())
+    assert runs == ["version_0", "version_1"]
+    for run in runs:
+        files = {p.name for p in (logs / "lenet" / run).iterdir()}
+        assert "config.yaml" in files and len([f for f in files if f.startswith("events.out")]) == 1
+        assert {p.name for p in (logs / "lenet" / run / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
