@@ -51,7 +51,7 @@ def find_last_checkpoint(root: Path) -> Path:
 
 def _logged_steps(ckpt_path: Path) -> int:
     """How many steps the checkpoint's run had logged: where its TensorBoard curves go on."""
-    checkpoint = torch.load(ckpt_path, map_location="cpu", mmap=True, weights_only=False)
+    checkpoint = torch.load(ckpt_path, map_location="cpu", mmap=True, weights_only=True)
     return checkpoint["loops"]["fit_loop"]["epoch_loop.state_dict"]["_batches_that_stepped"]
 
 
