@@ -26,14 +26,16 @@ os.environ.setdefault("TQDM_MINITERS", "10")
 class MNISTCLI(LightningCLI):
     """``fit``/``validate``/``test``/``predict`` for MNIST; ``fit`` ends by testing its best checkpoint."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, trainer_defaults: dict | None = None, **kwargs) -> None:
+        trainer_defaults = dict(trainer_defaults or {})
+        # Always on, whatever the config's callbacks: without it a resume draws other dropout masks.
+        trainer_defaults["callbacks"] = [RNGStates(), *trainer_defaults.get("callbacks", [])]
         super().__init__(
             MNISTClassifier,
             MNISTDataModule,
             seed_everything_default=0,
             auto_configure_optimizers=False,
-            # Always on, whatever the config's callbacks: without it a resume draws other dropout masks.
-            trainer_defaults={"callbacks": [RNGStates()]},
+            trainer_defaults=trainer_defaults,
             **kwargs,
         )
 
