@@ -10,24 +10,32 @@ import gzip
 import hashlib
 import shutil
 from pathlib import Path
+from typing import Any, Literal
 
 import lightning as L
 import torch
 from jsonargparse.typing import NonNegativeInt, PositiveInt
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
-from torchvision.datasets import MNIST
+from torchvision.datasets import KMNIST, MNIST, FashionMNIST
 from torchvision.datasets.utils import download_url
 
 from mnist_pl.errors import UserError
 
-# MD5 of the decompressed IDX files: the official sums that loaders check.
+# MD5 of MNIST's decompressed IDX files: the official sums that loaders check. The bundled .gz
+# files were recompressed, so for MNIST the decompressed files are what is checked.
 MNIST_MD5 = {
     "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
     "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
     "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
+# The MNIST family: same IDX files, 28x28 grey images, 10 classes. torchvision's class of each
+# knows its folder, mirrors, archive MD5s and class names.
+DatasetName = Literal["MNIST", "FashionMNIST", "KMNIST"]
+DATASETS: dict[str, type[MNIST]] = {cls.__name__: cls for cls in (MNIST, FashionMNIST, KMNIST)}
+# Mean and standard deviation of each training set's pixels in [0, 1]: the normalisation.
+STATS = {"MNIST": (0.1307, 0.3081), "FashionMNIST": (0.2860, 0.3530), "KMNIST": (0.1918, 0.3483)}
 
 
 class DataError(UserError):
@@ -38,25 +46,34 @@ def _md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
-def ensure_mnist_files(root: Path, download: bool) -> None:
-    """Make the four decompressed IDX files exist under ``root/MNIST/raw`` with their official MD5.
+def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> None:
+    """Make the four decompressed IDX files of ``dataset`` exist under ``root/<dataset>/raw``.
 
-    Order: files already there, then the bundled ``.gz`` next to them, then (if ``download``)
-    torchvision's mirrors. A file is written under a temporary name and renamed once its checksum
-    matches, so a crash or a corrupt archive never leaves a bad file where a good one is expected.
+    Order: files already there, then the ``.gz`` next to them (bundled for MNIST), then (if
+    ``download``) torchvision's mirrors. MNIST's files are checked against the official MD5s, the
+    other datasets' archives against the MD5s torchvision knows. A file is written under a
+    temporary name and renamed once checked, so a crash or a corrupt archive never leaves a bad
+    file where a good one is expected.
     """
-    raw = root / "MNIST" / "raw"
-    for name, md5 in MNIST_MD5.items():
+    cls = DATASETS[dataset]
+    raw = root / dataset / "raw"
+    for gz_name, gz_md5 in cls.resources:
+        name = gz_name.removesuffix(".gz")
         target = raw / name
+        md5 = MNIST_MD5[name] if dataset == "MNIST" else None
         if target.exists():
-            if _md5(target) != md5:
+            if md5 is not None and _md5(target) != md5:
                 raise DataError(f"{target} is corrupt (MD5 mismatch): delete it and run again")
             continue
-        gz = raw / f"{name}.gz"
+        gz = raw / gz_name
         if not gz.exists():
             if not download:
-                raise DataError(f"{gz} is missing: put the four MNIST .gz files in {raw} or set --data.download true")
-            _download(gz)
+                raise DataError(
+                    f"{gz} is missing: put the four {dataset} .gz or IDX files in {raw} or set --data.download true"
+                )
+            _download(cls, gz)
+        if md5 is None and _md5(gz) != gz_md5:
+            raise DataError(f"{gz} is corrupt (MD5 mismatch): replace it with a good copy")
         tmp = target.with_suffix(".part")
         try:
             with gzip.open(gz, "rb") as src, open(tmp, "wb") as dst:
@@ -64,16 +81,16 @@ def ensure_mnist_files(root: Path, download: bool) -> None:
         except (OSError, EOFError) as err:
             tmp.unlink(missing_ok=True)
             raise DataError(f"{gz} is not a valid gzip file ({err}): replace it with a good copy") from err
-        if _md5(tmp) != md5:
+        if md5 is not None and _md5(tmp) != md5:
             tmp.unlink()
             raise DataError(f"{gz} decompresses to the wrong MD5: replace it with a good copy")
         tmp.replace(target)
 
 
-def _download(gz: Path) -> None:
+def _download(cls: type[MNIST], gz: Path) -> None:
     gz.parent.mkdir(parents=True, exist_ok=True)
     errors = []
-    for mirror in MNIST.mirrors:
+    for mirror in cls.mirrors:
         try:
             download_url(f"{mirror}{gz.name}", root=str(gz.parent), filename=gz.name)
             return
@@ -81,7 +98,7 @@ def _download(gz: Path) -> None:
             errors.append(f"{mirror}: {err}")
     raise DataError(
         f"{gz} is missing and could not be downloaded ({'; '.join(errors)}): "
-        f"copy the four MNIST .gz files into {gz.parent}"
+        f"copy the four {cls.__name__} .gz files into {gz.parent}"
     )
 
 
@@ -108,19 +125,21 @@ def _as_batch(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
 
 
 class MNISTDataModule(L.LightningDataModule):
-    """MNIST train/val/test: 60,000 training images split into train and a fixed validation set,
-    and the official 10,000 test images.
+    """MNIST (or FashionMNIST, KMNIST) train/val/test: 60,000 training images split into train and
+    a fixed validation set, and the official 10,000 test images.
 
     Args:
-        data_dir: folder holding ``MNIST/raw``.
+        data_dir: folder holding ``<dataset>/raw``.
+        dataset: which of the MNIST family; MNIST is bundled, the others are read from their four
+            IDX files (or .gz) in ``<data_dir>/<dataset>/raw``, or downloaded.
         batch_size: training batch size.
         eval_batch_size: batch size for validation, test and predict.
         val_size: images held out of the 60,000 for validation.
         split_seed: seed of the train/val split, separate from the training seed so the
             validation images never change between runs.
         shuffle_seed: seed of the per-epoch training order (epoch ``e`` uses ``shuffle_seed + e``).
-        mean: normalisation mean of the pixel values in [0, 1].
-        std: normalisation standard deviation.
+        mean: normalisation mean of the pixel values in [0, 1]; default: the dataset's own.
+        std: normalisation standard deviation; default: the dataset's own.
         num_workers: DataLoader worker processes; 0 is fastest for in-memory tensors.
         download: fetch files that are neither decompressed nor bundled from torchvision's mirrors.
         augment: applied to training batches only, on the device, to pixel values in [0, 1]
@@ -130,13 +149,14 @@ class MNISTDataModule(L.LightningDataModule):
     def __init__(
         self,
         data_dir: str = "data",
+        dataset: DatasetName = "MNIST",
         batch_size: PositiveInt = 64,
         eval_batch_size: PositiveInt = 1000,
         val_size: PositiveInt = 5000,
         split_seed: int = 42,
         shuffle_seed: int = 0,
-        mean: float = 0.1307,
-        std: float = 0.3081,
+        mean: float | None = None,
+        std: float | None = None,
         num_workers: NonNegativeInt = 0,
         download: bool = True,
         augment: nn.Module | None = None,
@@ -146,19 +166,24 @@ class MNISTDataModule(L.LightningDataModule):
             raise DataError(f"--data.val_size {val_size} leaves no training images: use fewer than 60000")
         self.save_hyperparameters()
         self.augment = augment  # hparams hold its config (class path and arguments), this the module
+        default_mean, default_std = STATS[dataset]
+        self.mean = default_mean if mean is None else mean
+        self.std = default_std if std is None else std
+        self.classes: list[str] = DATASETS[dataset].classes
         self.train_set: TensorPairDataset | None = None
         self.val_set: TensorPairDataset | None = None
         self.test_set: TensorPairDataset | None = None
 
     def prepare_data(self) -> None:
-        ensure_mnist_files(Path(self.hparams.data_dir), self.hparams.download)
+        ensure_files(Path(self.hparams.data_dir), self.hparams.download, self.hparams.dataset)
 
     def setup(self, stage: str | None = None) -> None:
         # Idempotent: a second call must not re-split (that could leak validation images).
         if self.train_set is not None:
             return
-        train = MNIST(self.hparams.data_dir, train=True)
-        test = MNIST(self.hparams.data_dir, train=False)
+        cls = DATASETS[self.hparams.dataset]
+        train = cls(self.hparams.data_dir, train=True)
+        test = cls(self.hparams.data_dir, train=False)
         val_size = self.hparams.val_size
         order = torch.randperm(len(train.targets), generator=torch.Generator().manual_seed(self.hparams.split_seed))
         train_idx, val_idx = order[val_size:], order[:val_size]
@@ -204,7 +229,19 @@ class MNISTDataModule(L.LightningDataModule):
         pixels = images.unsqueeze(1).float().div(255)
         if augment is not None:
             pixels = augment(pixels)
-        return pixels.sub(self.hparams.mean).div(self.hparams.std)
+        return pixels.sub(self.mean).div(self.std)
+
+    def state_dict(self) -> dict[str, Any]:
+        # In every checkpoint: a checkpoint is only tested or resumed on the data it learned from.
+        return {"dataset": self.hparams.dataset}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        trained_on = state_dict.get("dataset", "MNIST")
+        if trained_on != self.hparams.dataset:
+            raise DataError(
+                f"the checkpoint was trained on {trained_on}, the data is {self.hparams.dataset}: "
+                f"add --data.dataset {trained_on}"
+            )
 
     def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> tuple[Tensor, Tensor]:
         images, labels = batch

@@ -14,7 +14,8 @@ from PIL import Image
 from torchvision import transforms
 from torchvision.datasets import MNIST
 
-from mnist_pl.data import MNIST_MD5, DataError, MNISTDataModule, ensure_mnist_files
+from mnist_pl.cli import MNISTCLI
+from mnist_pl.data import MNIST_MD5, DataError, MNISTDataModule, ensure_files
 
 DATA_DIR = str(REPO / "data")
 
@@ -28,7 +29,7 @@ def dm() -> MNISTDataModule:
 
 
 def test_bundled_gz_decompress_to_official_md5(gz_dir: Path) -> None:
-    ensure_mnist_files(gz_dir, download=False)
+    ensure_files(gz_dir, download=False)
     raw = gz_dir / "MNIST" / "raw"
     for name, md5 in MNIST_MD5.items():
         assert hashlib.md5((raw / name).read_bytes()).hexdigest() == md5
@@ -91,8 +92,8 @@ def test_training_order_is_a_function_of_seed_and_epoch(dm: MNISTDataModule) -> 
 
 
 def test_missing_files_offline_name_the_dir(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"MNIST/raw.*missing.*put the four MNIST \.gz files"):
-        ensure_mnist_files(tmp_path, download=False)
+    with pytest.raises(DataError, match=r"MNIST/raw.*missing.*put the four MNIST \.gz or IDX files"):
+        ensure_files(tmp_path, download=False)
 
 
 def test_missing_files_are_downloaded_one_by_one(gz_dir: Path, tmp_path: Path, monkeypatch) -> None:
@@ -106,7 +107,7 @@ def test_missing_files_are_downloaded_one_by_one(gz_dir: Path, tmp_path: Path, m
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         monkeypatch.setattr(MNIST, "mirrors", [f"http://127.0.0.1:{server.server_port}/"])
-        ensure_mnist_files(gz_dir, download=True)
+        ensure_files(gz_dir, download=True)
     finally:
         server.shutdown()
     assert missing.exists() and (gz_dir / "MNIST" / "raw" / missing.stem).exists()
@@ -115,27 +116,68 @@ def test_missing_files_are_downloaded_one_by_one(gz_dir: Path, tmp_path: Path, m
 def test_unreachable_mirrors_give_one_clear_error(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(MNIST, "mirrors", ["http://127.0.0.1:9/"])  # nothing listens on port 9
     with pytest.raises(DataError, match=r"could not be downloaded.*copy the four MNIST \.gz files"):
-        ensure_mnist_files(tmp_path, download=True)
+        ensure_files(tmp_path, download=True)
 
 
 def test_truncated_gz_is_refused_and_leaves_nothing(gz_dir: Path) -> None:
     gz = gz_dir / "MNIST" / "raw" / "train-images-idx3-ubyte.gz"
     gz.write_bytes(gz.read_bytes()[:100_000])
     with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz is not a valid gzip file"):
-        ensure_mnist_files(gz_dir, download=False)
+        ensure_files(gz_dir, download=False)
     assert not (gz_dir / "MNIST" / "raw" / "train-images-idx3-ubyte").exists()
     assert not list((gz_dir / "MNIST" / "raw").glob("*.part"))
 
 
 def test_corrupt_decompressed_file_is_refused(gz_dir: Path) -> None:
-    ensure_mnist_files(gz_dir, download=False)
+    ensure_files(gz_dir, download=False)
     idx = gz_dir / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
     data = bytearray(idx.read_bytes())
     data[-1] ^= 1
     idx.write_bytes(bytes(data))
     with pytest.raises(DataError, match="t10k-labels-idx1-ubyte is corrupt"):
-        ensure_mnist_files(gz_dir, download=False)
+        ensure_files(gz_dir, download=False)
 
 
 def test_bundled_files_are_the_shared_ones() -> None:
     assert sorted(f"{name}.gz" for name in MNIST_MD5) == GZ_FILES
+
+
+def fashion_from_mnist_bytes(data_dir: Path) -> None:
+    """FashionMNIST's four IDX files, with MNIST's bytes standing in (the same format)."""
+    ensure_files(data_dir, download=False)
+    raw = data_dir / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in MNIST_MD5:
+        (raw / name).write_bytes((data_dir / "MNIST" / "raw" / name).read_bytes())
+
+
+def test_another_dataset_works_once_its_idx_files_are_there(gz_dir: Path) -> None:
+    with pytest.raises(DataError, match=r"FashionMNIST/raw/train-images-idx3-ubyte\.gz is missing.*FashionMNIST"):
+        ensure_files(gz_dir, download=False, dataset="FashionMNIST")
+    fashion_from_mnist_bytes(gz_dir)
+    dm = MNISTDataModule(data_dir=str(gz_dir), dataset="FashionMNIST", download=False)
+    dm.prepare_data()
+    dm.setup("fit")
+    assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (55000, 5000, 10000)
+    assert (dm.mean, dm.std) == (0.2860, 0.3530) and dm.classes[0] == "T-shirt/top"
+    pixels = dm.val_set.images[:4].unsqueeze(1).float() / 255
+    assert torch.equal(dm.normalize(dm.val_set.images[:4]), (pixels - 0.2860) / 0.3530)
+
+
+def test_a_checkpoint_is_not_tested_on_another_dataset(gz_dir: Path, tmp_path: Path) -> None:
+    fashion_from_mnist_bytes(gz_dir)
+    common = [f"--data.data_dir={gz_dir}", "--trainer.enable_progress_bar=false"]
+    fit = MNISTCLI(
+        args=[
+            "fit",
+            f"--config={REPO / 'configs' / 'minimal.yaml'}",
+            f"--trainer.logger.init_args.save_dir={tmp_path}",
+            "--trainer.max_steps=2",
+            "--test_after_fit=false",
+            *common,
+        ]
+    )
+    ckpt = fit.trainer.checkpoint_callback.last_model_path
+    test = ["test", f"--ckpt_path={ckpt}", f"--trainer.default_root_dir={tmp_path}", *common]
+    with pytest.raises(DataError, match=r"trained on MNIST, the data is FashionMNIST: add --data\.dataset MNIST"):
+        MNISTCLI(args=[*test, "--data.dataset=FashionMNIST"])
