@@ -2,13 +2,22 @@
 
 import sys
 
+from mnist_pl import export
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.errors import UserError
+
+DESCRIPTION = (
+    "Train, test and inspect CNN classifiers for MNIST. One more subcommand: "
+    "export (a checkpoint as ONNX or TorchScript; python -m mnist_pl export --help)."
+)
 
 
 def main() -> None:
     try:
-        MNISTCLI()
+        if sys.argv[1:2] == ["export"]:
+            export.main(sys.argv[2:])
+        else:
+            MNISTCLI(parser_kwargs={"description": DESCRIPTION})
     except UserError as err:
         sys.exit(f"error: {err}")
 

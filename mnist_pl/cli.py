@@ -9,8 +9,10 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from mnist_pl import runs
+from mnist_pl.callbacks import PredictionWriter
 from mnist_pl.checkpoints import RNGStates
 from mnist_pl.data import MNISTDataModule
+from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
 
 # Noise a user cannot act on: Lightning 2.6 calls a pytree API that newer torch deprecates, and
@@ -60,17 +62,20 @@ class MNISTCLI(LightningCLI):
                         "class_path": "lightning.pytorch.callbacks.LearningRateMonitor",
                         "init_args": {"logging_interval": "epoch"},
                     },
+                    {"class_path": "mnist_pl.callbacks.ImageLogger"},
                 ],
             }
         )
 
     def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs) -> LightningArgumentParser:
-        # The one option only `fit` has; LightningCLI's public hook cannot tell subcommands apart.
+        # Options of one subcommand only; LightningCLI's public hook cannot tell subcommands apart.
         parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
         if subcommand == "fit":
             parser.add_argument(
                 "--test_after_fit", type=bool, default=True, help="Test the best checkpoint when fit ends."
             )
+        if subcommand == "predict":  # --predictions.output: where the CSV goes
+            parser.add_lightning_class_args(PredictionWriter, "predictions")
         return parser
 
     def before_fit(self) -> None:
@@ -79,6 +84,11 @@ class MNISTCLI(LightningCLI):
 
     def fit(self, model: MNISTClassifier, **kwargs) -> None:
         runs.fit(self.trainer, model, **kwargs)
+
+    def after_predict(self) -> None:
+        failed = self.datamodule.predict_errors
+        if failed:
+            raise UserError(f"{len(failed)} file(s) could not be read (listed above): the others were predicted")
 
     def after_fit(self) -> None:
         if self.config.fit.test_after_fit and not self.trainer.interrupted:

@@ -9,6 +9,7 @@ of the time an epoch spends outside the network on a CPU.
 import gzip
 import hashlib
 import shutil
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ from torchvision.datasets import KMNIST, MNIST, FashionMNIST
 from torchvision.datasets.utils import download_url
 
 from mnist_pl.errors import UserError
+from mnist_pl.images import find_images, load_digit
 
 # MD5 of MNIST's decompressed IDX files: the official sums that loaders check. The bundled .gz
 # files were recompressed, so for MNIST the decompressed files are what is checked.
@@ -144,6 +146,8 @@ class MNISTDataModule(L.LightningDataModule):
         download: fetch files that are neither decompressed nor bundled from torchvision's mirrors.
         augment: applied to training batches only, on the device, to pixel values in [0, 1]
             before normalisation (e.g. ``mnist_pl.augment.RandomAffine``).
+        predict_path: images for ``predict``: a file, a folder or a glob; preprocessed the MNIST
+            way (``mnist_pl.images``). None: predict the test split.
     """
 
     def __init__(
@@ -160,6 +164,7 @@ class MNISTDataModule(L.LightningDataModule):
         num_workers: NonNegativeInt = 0,
         download: bool = True,
         augment: nn.Module | None = None,
+        predict_path: str | None = None,
     ) -> None:
         super().__init__()
         if val_size >= 60000:
@@ -173,13 +178,21 @@ class MNISTDataModule(L.LightningDataModule):
         self.train_set: TensorPairDataset | None = None
         self.val_set: TensorPairDataset | None = None
         self.test_set: TensorPairDataset | None = None
+        # predict: what each row is (a file, or a test image's index) and the files that failed
+        self.predict_names: list[str] = []
+        self.predict_errors: list[tuple[str, str]] = []
+
+    def _predicting_files(self) -> bool:
+        return self.hparams.predict_path is not None and self.trainer is not None and self.trainer.predicting
 
     def prepare_data(self) -> None:
+        if self._predicting_files():  # the user's images need no dataset
+            return
         ensure_files(Path(self.hparams.data_dir), self.hparams.download, self.hparams.dataset)
 
     def setup(self, stage: str | None = None) -> None:
         # Idempotent: a second call must not re-split (that could leak validation images).
-        if self.train_set is not None:
+        if self.train_set is not None or self._predicting_files():
             return
         cls = DATASETS[self.hparams.dataset]
         train = cls(self.hparams.data_dir, train=True)
@@ -222,7 +235,22 @@ class MNISTDataModule(L.LightningDataModule):
         return self._loader(self.test_set, self.hparams.eval_batch_size, shuffle=False)
 
     def predict_dataloader(self) -> DataLoader:
-        return self.test_dataloader()
+        """The images of ``predict_path`` (labels -1), or else the test split."""
+        if self.hparams.predict_path is None:
+            self.predict_names = [f"test[{i}]" for i in range(len(self.test_set))]
+            return self.test_dataloader()
+        images, self.predict_names, self.predict_errors = [], [], []
+        for path in find_images(self.hparams.predict_path):
+            try:
+                images.append(load_digit(path))
+                self.predict_names.append(str(path))
+            except ValueError as err:
+                self.predict_errors.append((str(path), str(err)))
+                print(f"error: {path}: {err}", file=sys.stderr)
+        if not images:
+            raise UserError(f"--data.predict_path {self.hparams.predict_path}: none of the files is a readable image")
+        dataset = TensorPairDataset(torch.stack(images), torch.full((len(images),), -1))
+        return self._loader(dataset, self.hparams.eval_batch_size, shuffle=False)
 
     def normalize(self, images: Tensor, augment: nn.Module | None = None) -> Tensor:
         """uint8 (N, 28, 28) -> float (N, 1, 28, 28), exactly as ``ToTensor`` then ``Normalize``."""

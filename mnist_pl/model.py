@@ -86,11 +86,13 @@ class MNISTClassifier(L.LightningModule):
         self.train_loss.reset()
         self.train_acc.reset()
 
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        """Returns the predicted classes, for callbacks that draw them."""
         loss, preds, labels = self.model_step(batch)
         self.val_acc(preds, labels)
         self.log("val/loss", loss, prog_bar=True, sync_dist=True)
         self.log("val/acc", self.val_acc, prog_bar=True)
+        return preds
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:  # a few batches, before any training: not a best of the run
@@ -98,16 +100,17 @@ class MNISTClassifier(L.LightningModule):
         self.val_acc_best(self.val_acc.compute())
         self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
 
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss, preds, labels = self.model_step(batch)
         self.test_acc(preds, labels)
         self.log("test/loss", loss, sync_dist=True)
         self.log("test/acc", self.test_acc)
+        return preds
 
     def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        """The predicted digit of each image."""
+        """The probabilities of the 10 classes for each image."""
         images, _ = batch
-        return self(images).argmax(dim=1)
+        return self(images).exp()
 
     def configure_optimizers(self) -> dict:
         optimizer = self.optimizer(self.parameters())

@@ -37,3 +37,20 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "mnist_pl", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One short real fit (97% or so), shared by the tests that need a trained run dir and checkpoint."""
+    root = tmp_path_factory.mktemp("trained")
+    fit = run_cli(
+        "fit",
+        f"--config={REPO / 'configs' / 'lenet.yaml'}",
+        f"--data.data_dir={REPO / 'data'}",
+        f"--trainer.logger.init_args.save_dir={root / 'logs'}",
+        *QUICK_FIT,
+        "--trainer.limit_train_batches=200",
+        cwd=root,
+    )
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    return root / "logs" / "lenet" / "version_0"

@@ -1,0 +1,196 @@
+"""What is shown and written around training, so that the LightningModule stays about learning."""
+
+import csv
+import os
+from pathlib import Path
+
+import lightning as L
+import matplotlib
+import torch
+from lightning.pytorch.callbacks import BasePredictionWriter, Callback
+from lightning.pytorch.loggers import TensorBoardLogger
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch import Tensor
+from torchmetrics.classification import MulticlassConfusionMatrix
+from torchvision.utils import make_grid
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt
+
+
+def free_path(path: Path) -> Path:
+    """``path``, or ``stem-1.suffix``, ``stem-2.suffix``, ... if taken: nothing is ever overwritten."""
+    candidate, n = path, 0
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
+
+
+class PredictionWriter(BasePredictionWriter):
+    """Writes what ``predict`` found to a CSV and prints its first rows.
+
+    One row per image: its file (or ``test[i]``), the true label where known, the predicted
+    class (number and name), its probability and all ten probabilities.
+
+    Args:
+        output: CSV path; if it exists, ``-1``, ``-2``, ... is added to the name.
+        show: rows printed.
+    """
+
+    def __init__(self, output: str = "predictions.csv", show: int = 10) -> None:
+        super().__init__(write_interval="epoch")
+        self.output, self.show = Path(output), show
+
+    def write_on_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, predictions, batch_indices) -> None:
+        dm = trainer.datamodule
+        probs = torch.cat(predictions).float().cpu()
+        labels = dm.test_set.labels.tolist() if dm.hparams.predict_path is None else [""] * len(probs)
+        classes = dm.classes
+        confidence, predicted = probs.max(dim=1)
+        rows = [
+            [name, label, p, classes[p], f"{c:.4f}", *(f"{x:.4f}" for x in row)]
+            for name, label, p, c, row in zip(
+                dm.predict_names, labels, predicted.tolist(), confidence.tolist(), probs.tolist(), strict=True
+            )
+        ]
+        path = free_path(self.output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        with open(tmp, "w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(["file", "label", "predicted", "class", "confidence", *(f"p{i}" for i in range(10))])
+            writer.writerows(rows)
+        tmp.replace(path)
+        width = max(len(name) for name in dm.predict_names[: self.show])
+        print(f"\n{'image':<{width}}  predicted     confidence")
+        for name, _, _, class_name, conf, *_ in rows[: self.show]:
+            print(f"{name:<{width}}  {class_name:<12}  {float(conf):.1%}")
+        more = f" ({len(rows) - self.show} more)" if len(rows) > self.show else ""
+        print(f"{len(rows)} predictions{more} written to {path}")
+
+
+class ImageLogger(Callback):
+    """Pictures in TensorBoard, and PNGs in the run dir for those who would rather not open it.
+
+    TensorBoard: a grid of the first training batch as the model sees it (normalisation
+    undone, augmentation included); after each validation and test, the confusion matrix and
+    the misclassified images titled true -> predicted; the hyperparameters with ``val/acc_best``
+    as their metric. Run dir, when ``fit`` ends: ``curves.png`` (loss and accuracy per epoch, read
+    back from the event files, so a resumed run's curves are whole) and ``confusion_matrix.png``
+    (the last validation). Everything happens at epoch ends: nothing is added to a training step
+    but one ``update`` of the confusion matrix per evaluation batch.
+
+    Args:
+        max_images: images in the training grid and the misclassified grid.
+    """
+
+    def __init__(self, max_images: int = 36) -> None:
+        self.max_images = max_images
+        self.confusion: MulticlassConfusionMatrix | None = None
+        self.wrong: list[tuple[Tensor, int, int]] = []
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        tensorboard = self._tensorboard(trainer)
+        if tensorboard is not None:  # the hparams tab, scored by the best validation accuracy
+            tensorboard.log_hyperparams(pl_module.hparams, {"val/acc_best": 0.0})
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int):
+        tensorboard = self._tensorboard(trainer)
+        if tensorboard is not None and batch_idx == 0 and trainer.current_epoch == 0:
+            images = self._pixels(trainer, batch[0][: self.max_images])
+            tensorboard.experiment.add_image("train/images", make_grid(images, nrow=6, pad_value=0.5), 0)
+
+    def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start(pl_module)
+
+    def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start(pl_module)
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs: Tensor, batch, batch_idx: int, dataloader_idx=0):
+        self._update(trainer, outputs, batch)
+
+    def on_test_batch_end(self, trainer, pl_module, outputs: Tensor, batch, batch_idx: int, dataloader_idx=0):
+        self._update(trainer, outputs, batch)
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._draw(trainer, "val")
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._draw(trainer, "test")
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero and trainer.log_dir is not None and self.confusion is not None:
+            run = Path(trainer.log_dir)
+            self._confusion_figure(trainer).savefig(run / "confusion_matrix.png", dpi=100)
+            self._curves_figure(run).savefig(run / "curves.png", dpi=100)
+            plt.close("all")
+
+    @staticmethod
+    def _tensorboard(trainer: L.Trainer) -> TensorBoardLogger | None:
+        return next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
+
+    @staticmethod
+    def _pixels(trainer: L.Trainer, images: Tensor) -> Tensor:
+        """Normalised images back to [0, 1] pixels."""
+        dm = trainer.datamodule
+        return (images.float() * dm.std + dm.mean).clamp(0, 1).cpu()
+
+    def _start(self, pl_module: L.LightningModule) -> None:
+        self.confusion = MulticlassConfusionMatrix(num_classes=10, validate_args=False).to(pl_module.device)
+        self.wrong = []
+
+    def _update(self, trainer: L.Trainer, preds: Tensor, batch: tuple[Tensor, Tensor]) -> None:
+        images, labels = batch
+        self.confusion.update(preds, labels)
+        if len(self.wrong) < self.max_images:  # one sync per batch while the grid is not full
+            miss = (preds != labels).nonzero().flatten()[: self.max_images - len(self.wrong)].cpu()
+            pixels = self._pixels(trainer, images[miss])
+            self.wrong += zip(pixels, labels[miss].tolist(), preds[miss].tolist(), strict=True)
+
+    def _draw(self, trainer: L.Trainer, stage: str) -> None:
+        tensorboard = self._tensorboard(trainer)
+        if tensorboard is None or self.confusion is None:
+            return
+        step = trainer.global_step
+        tensorboard.experiment.add_figure(f"{stage}/confusion_matrix", self._confusion_figure(trainer), step)
+        tensorboard.experiment.add_figure(f"{stage}/misclassified", self._wrong_figure(trainer), step)
+
+    def _confusion_figure(self, trainer: L.Trainer) -> plt.Figure:
+        fig, ax = plt.subplots(figsize=(6, 6))
+        self.confusion.plot(ax=ax, labels=[str(i) for i in range(10)])
+        ax.set_title(f"confusion matrix, {trainer.datamodule.hparams.dataset}")
+        return fig
+
+    def _wrong_figure(self, trainer: L.Trainer) -> plt.Figure:
+        classes = trainer.datamodule.classes
+        columns = 6
+        rows = max(1, -(-len(self.wrong) // columns))
+        fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.3, rows * 1.5), squeeze=False)
+        for ax in axes.flat:
+            ax.axis("off")
+        for ax, (image, label, pred) in zip(axes.flat, self.wrong, strict=False):
+            ax.imshow(image[0], cmap="gray", vmin=0, vmax=1)
+            ax.set_title(f"{classes[label][:8]} -> {classes[pred][:8]}", fontsize=8, color="red")
+        fig.tight_layout()
+        return fig
+
+    @staticmethod
+    def _curves_figure(run: Path) -> plt.Figure:
+        events = EventAccumulator(str(run))
+        events.Reload()
+        tags = set(events.Tags()["scalars"])
+        fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
+        for ax, metric in ((loss_ax, "loss"), (acc_ax, "acc")):
+            for stage in ("train", "val"):
+                tag = f"{stage}/{metric}"
+                if tag in tags:
+                    points = events.Scalars(tag)
+                    ax.plot([p.step for p in points], [p.value for p in points], marker="o", label=tag)
+            ax.set_xlabel("step")
+            ax.set_title(metric)
+            ax.grid(alpha=0.3)
+            ax.legend()
+        fig.tight_layout()
+        return fig

@@ -1,0 +1,125 @@
+"""``python -m mnist_pl export``: a checkpoint as a model that runs without Lightning (ONNX or TorchScript).
+
+The exported model takes what an image loader gives: float pixels in [0, 1], shape (N, 1, 28, 28),
+white digit on black (``mnist_pl.images.to_mnist`` makes any picture so, divided by 255), any N.
+Normalisation is built in, and it returns the log-probabilities of the 10 classes, exactly
+what the ``MNISTClassifier`` returns. After writing, the file is loaded back by its own runtime
+(onnxruntime, ``torch.jit.load``) and checked against the Lightning model on the 10,000 test images.
+LightningCLI's subcommands are Trainer methods, so this one has a small parser of its own.
+"""
+
+import argparse
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mnist_pl.data import MNISTDataModule
+from mnist_pl.errors import UserError
+from mnist_pl.model import MNISTClassifier
+
+SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
+# Rebuilding the network from the checkpoint's config hands __init__ a module, as the CLI does.
+warnings.filterwarnings("ignore", message=r"Attribute 'net' is an instance of `nn.Module`")
+
+
+class Deployable(nn.Module):
+    """Pixels in [0, 1] -> log-probabilities: the network with its normalisation and ``MNISTClassifier.forward``.
+
+    It holds the plain network, not the LightningModule, whose trainer-bound attributes cannot be traced.
+    """
+
+    def __init__(self, net: nn.Module, mean: float, std: float) -> None:
+        super().__init__()
+        self.net, self.mean, self.std = net, mean, std
+
+    def forward(self, pixels: Tensor) -> Tensor:
+        return F.log_softmax(self.net((pixels - self.mean) / self.std), dim=1)
+
+
+def load_model(ckpt_path: Path, data_dir: str) -> tuple[MNISTClassifier, MNISTDataModule]:
+    """The model and its data module (dataset and normalisation as trained) from a checkpoint alone."""
+    if not ckpt_path.is_file():
+        raise UserError(
+            f"--ckpt_path {ckpt_path}: no such file: give a checkpoint from logs/<name>/version_N/checkpoints"
+        )
+    model = MNISTClassifier.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
+    # The checkpoint records the data module's settings (dataset, mean, std).
+    data_hparams = torch.load(ckpt_path, map_location="cpu", weights_only=True).get("datamodule_hyper_parameters", {})
+    keep = {k: v for k, v in data_hparams.items() if k in ("dataset", "mean", "std")}
+    return model.eval().to(memory_format=torch.contiguous_format), MNISTDataModule(data_dir, **keep)
+
+
+def write(deployable: Deployable, fmt: str, path: Path) -> None:
+    """The file, written under a temporary name and renamed: never half an export where one is expected."""
+    example = torch.rand(2, 1, 28, 28)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        if fmt == "onnx":
+            batch = torch.export.Dim("batch")
+            program = torch.onnx.export(
+                deployable,
+                (example,),
+                dynamo=True,
+                input_names=["pixels"],
+                output_names=["log_probs"],
+                dynamic_shapes=({0: batch},),
+                verbose=False,
+            )
+            program.save(str(tmp))
+        else:
+            torch.jit.save(torch.jit.trace(deployable, example), str(tmp))
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def runner(fmt: str, path: Path):
+    """A function pixels -> log-probabilities that runs the exported file by its own runtime."""
+    if fmt == "onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return lambda pixels: torch.from_numpy(session.run(None, {"pixels": pixels.numpy()})[0])
+    scripted = torch.jit.load(str(path))
+    return lambda pixels: scripted(pixels).detach()
+
+
+def verify(model: MNISTClassifier, run, dm: MNISTDataModule) -> tuple[int, int, float]:
+    """(images with the same class, images, largest log-probability difference) over the test split."""
+    dm.setup("test")
+    images = dm.test_set.images
+    pixels = images.unsqueeze(1).float().div(255)
+    with torch.no_grad():  # the Lightning model, fed as in training: normalised by the data module
+        expected = torch.cat([model(dm.normalize(chunk)) for chunk in images.split(1000)])
+    got = torch.cat([run(chunk) for chunk in pixels.split(1000)])
+    same = int((got.argmax(1) == expected.argmax(1)).sum())
+    return same, len(pixels), float((got - expected).abs().max())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m mnist_pl export", description=__doc__.splitlines()[0])
+    parser.add_argument("--ckpt_path", type=Path, required=True, help="the checkpoint to export")
+    parser.add_argument("--format", choices=sorted(SUFFIX), default="onnx")
+    parser.add_argument("--output", type=Path, help="default: beside the checkpoint, .onnx or .pt")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    parser.add_argument("--data.data_dir", dest="data_dir", default="data", help="MNIST for the check")
+    args = parser.parse_args(argv)
+
+    output = args.output or args.ckpt_path.with_suffix(SUFFIX[args.format])
+    if output.exists() and not args.overwrite:
+        raise UserError(f"--output {output} exists: give another --output, or --overwrite to replace it")
+    model, dm = load_model(args.ckpt_path, args.data_dir)
+    deployable = Deployable(model.net, dm.mean, dm.std).eval()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write(deployable, args.format, output)
+    print(f"wrote {output} ({args.format}): float pixels in [0, 1], (N, 1, 28, 28) -> log-probabilities (N, 10)")
+    dm.prepare_data()
+    same, total, diff = verify(model, runner(args.format, output), dm)
+    print(f"checked on the {total:,} test images: same class for {same:,}, largest difference {diff:.1e}")
+    if same != total or not np.isfinite(diff) or diff > 1e-4:
+        raise UserError(f"{output}: the export differs from the checkpoint's model: report this as a bug")

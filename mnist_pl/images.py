@@ -1,0 +1,79 @@
+"""Your own pictures of digits, made to look like MNIST before the network sees them.
+
+MNIST's digits are white ink on black, scaled to fit a 20x20 box (aspect kept, anti-aliased) and
+placed in a 28x28 image so that their centre of mass is in the middle. A photo or a scan is
+anything but: dark ink on light paper, colour, any size, off centre. ``to_mnist`` does what
+LeCun et al. did to the NIST scans, so a network trained on MNIST sees what it learned from.
+"""
+
+import glob
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from torch import Tensor
+
+from mnist_pl.errors import UserError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+def find_images(spec: str) -> list[Path]:
+    """The files that ``spec`` names: one file, every image file in a folder, or a glob pattern."""
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise UserError(f"--data.predict_path {spec}: the folder has no image files: give PNG or JPEG files")
+        return files
+    if path.exists():
+        return [path]
+    files = sorted(Path(p) for p in glob.glob(str(path)) if Path(p).is_file())
+    if not files:
+        raise UserError(f"--data.predict_path {spec}: no such file, folder or matching files: check the path")
+    return files
+
+
+def to_mnist(image: Image.Image) -> Tensor:
+    """Any picture of one digit -> uint8 (28, 28), bright ink on black, centred like MNIST."""
+    if image.mode in ("RGBA", "LA", "P"):  # transparent areas are paper
+        image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA"))
+    grey = np.asarray(ImageOps.grayscale(image), dtype=np.float32)
+    # Ink is whatever differs from the paper; the paper's shade is the median of the border.
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    ink = np.abs(grey - np.median(border))
+    if ink.max() < 1:
+        return torch.zeros(28, 28, dtype=torch.uint8)  # a blank page
+    ink = np.clip(ink / ink.max(), 0, 1)
+    ink[ink < 0.2] = 0  # paper texture and JPEG noise are not ink
+    rows, cols = np.nonzero(ink)
+    ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    height, width = ink.shape
+    scale = 20 / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    box = np.asarray(Image.fromarray(ink * 255).resize(size, Image.Resampling.LANCZOS), dtype=np.float32)
+    box = np.clip(box, 0, 255)
+    # Centre of mass to the middle of the 28x28 image, as MNIST was made.
+    total = box.sum()
+    cy = (box.sum(axis=1) * np.arange(box.shape[0])).sum() / total
+    cx = (box.sum(axis=0) * np.arange(box.shape[1])).sum() / total
+    top = int(np.clip(round(13.5 - cy), 0, 28 - box.shape[0]))
+    left = int(np.clip(round(13.5 - cx), 0, 28 - box.shape[1]))
+    out = np.zeros((28, 28), dtype=np.float32)
+    out[top : top + box.shape[0], left : left + box.shape[1]] = box
+    return torch.from_numpy(out.round().astype(np.uint8))
+
+
+def load_digit(path: Path) -> Tensor:
+    """``to_mnist`` of the image file at ``path``; a file that is not a readable image raises ``ValueError``.
+
+    Pillow refuses images over ``Image.MAX_IMAGE_PIXELS`` (about 179 million pixels) as possible
+    decompression bombs; that limit is kept.
+    """
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return to_mnist(image)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise ValueError(f"not a readable image ({type(err).__name__}: {err})") from err

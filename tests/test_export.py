@@ -1,0 +1,56 @@
+"""Exports that run without Lightning and agree with the checkpoint on all 10,000 test images."""
+
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+from conftest import REPO, run_cli
+
+from mnist_pl.data import MNISTDataModule
+from mnist_pl.model import MNISTClassifier
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_export_matches_the_lightning_model(trained_run: Path, tmp_path: Path, fmt: str) -> None:
+    ckpt = trained_run / "checkpoints" / "best.ckpt"
+    output = tmp_path / f"model.{fmt}"
+    args = (
+        "export",
+        f"--ckpt_path={ckpt}",
+        f"--format={fmt}",
+        f"--output={output}",
+        f"--data.data_dir={REPO / 'data'}",
+    )
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    checked = re.search(r"same class for ([0-9,]+), largest difference ([0-9.e+-]+)", result.stdout)
+    assert checked.group(1) == "10,000" and float(checked.group(2)) <= 1e-4
+
+    # Run it here too, by its own runtime, from uint8 images as a deployer has them.
+    dm = MNISTDataModule(data_dir=str(REPO / "data"))
+    dm.setup("test")
+    images = dm.test_set.images[:256]
+    pixels = images.unsqueeze(1).float().div(255)
+    if fmt == "onnx":
+        session = onnxruntime.InferenceSession(str(output), providers=["CPUExecutionProvider"])
+        got = torch.from_numpy(session.run(None, {"pixels": pixels.numpy()})[0])
+    else:
+        got = torch.jit.load(str(output))(pixels)
+    model = MNISTClassifier.load_from_checkpoint(ckpt, weights_only=True).eval()
+    with torch.no_grad():
+        expected = model(dm.normalize(images))
+    assert torch.equal(got.argmax(1), expected.argmax(1))
+    assert np.allclose(got.detach().numpy(), expected.numpy(), atol=1e-4)
+
+    # A second export to the same path refuses and leaves the first one as it was.
+    before = hashlib.md5(output.read_bytes()).hexdigest()
+    again = run_cli(*args, cwd=tmp_path)
+    assert again.returncode == 1 and "Traceback" not in again.stderr
+    assert again.stderr.strip().splitlines()[-1] == (
+        f"error: --output {output} exists: give another --output, or --overwrite to replace it"
+    )
+    assert hashlib.md5(output.read_bytes()).hexdigest() == before

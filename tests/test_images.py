@@ -1,0 +1,125 @@
+"""Predicting your own pictures: MNIST-style preprocessing, the CSV, and files that are not images."""
+
+import csv
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import REPO, run_cli
+from PIL import Image, ImageOps
+
+from mnist_pl.data import MNISTDataModule
+from mnist_pl.errors import UserError
+from mnist_pl.images import find_images, to_mnist
+from mnist_pl.model import MNISTClassifier
+
+
+@pytest.fixture(scope="module")
+def test_images() -> tuple[torch.Tensor, torch.Tensor]:
+    dm = MNISTDataModule(data_dir=str(REPO / "data"))
+    dm.setup("test")
+    return dm.test_set.images[:4], dm.test_set.labels[:4]  # 7, 2, 1, 0
+
+
+def photos(images: torch.Tensor, folder: Path) -> list[tuple[Path, int]]:
+    """The test digits as people photograph them: dark on light, in colour, large; names with spaces and unicode."""
+    folder.mkdir(parents=True, exist_ok=True)
+    digit = [Image.fromarray(x.numpy()) for x in images]
+    variants = [
+        ImageOps.invert(digit[0]),  # dark ink on light paper
+        Image.merge("RGB", (digit[1], digit[1].point(lambda v: v // 2), Image.new("L", (28, 28)))),  # colour
+        ImageOps.invert(digit[2]).resize((300, 300), Image.Resampling.BICUBIC),  # large, dark on light
+        digit[3],  # as MNIST has it
+    ]
+    paths = []
+    for i, picture in enumerate(variants):
+        path = folder / f"chiffre n° {i}.{'jpg' if i == 2 else 'png'}"
+        picture.save(path)
+        paths.append(path)
+    return paths
+
+
+def test_test_digits_on_paper_are_read_almost_as_well(trained_run: Path) -> None:
+    """The 500 first test digits printed dark on light and preprocessed: accuracy within 3 points of the originals."""
+    model = MNISTClassifier.load_from_checkpoint(trained_run / "checkpoints" / "best.ckpt", weights_only=True).eval()
+    dm = MNISTDataModule(data_dir=str(REPO / "data"))
+    dm.setup("test")
+    images, labels = dm.test_set.images[:500], dm.test_set.labels[:500]
+    paper = torch.stack([to_mnist(ImageOps.invert(Image.fromarray(x.numpy()))) for x in images])
+    assert paper.dtype == torch.uint8 and paper.shape == images.shape
+    with torch.no_grad():
+        original = (model(dm.normalize(images)).argmax(1) == labels).float().mean()
+        preprocessed = (model(dm.normalize(paper)).argmax(1) == labels).float().mean()
+    assert original > 0.9 and preprocessed > original - 0.03
+
+
+def test_predict_photos_writes_the_csv_with_the_right_digits(trained_run: Path, test_images, tmp_path: Path) -> None:
+    images, labels = test_images
+    paths = photos(images, tmp_path / "my photos")
+    out = tmp_path / "out" / "predictions.csv"
+    ckpt = trained_run / "checkpoints" / "best.ckpt"
+    args = ("predict", f"--ckpt_path={ckpt}", f"--data.predict_path={tmp_path / 'my photos'}")
+    result = run_cli(*args, f"--predictions.output={out}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = list(csv.DictReader(out.open()))
+    assert [Path(r["file"]).name for r in rows] == sorted(p.name for p in paths)
+    by_name = {Path(r["file"]).name: r for r in rows}
+    for path, label in zip(paths, labels.tolist(), strict=True):
+        row = by_name[path.name]
+        assert int(row["predicted"]) == label, row
+        assert abs(sum(float(row[f"p{i}"]) for i in range(10)) - 1) < 1e-3
+    assert "4 predictions written to" in result.stdout
+    again = run_cli(*args, f"--predictions.output={out}", cwd=tmp_path)  # never overwrites
+    assert again.returncode == 0 and (out.parent / "predictions-1.csv").exists()
+
+
+def bomb_png(path: Path) -> None:
+    """A valid small PNG whose header claims 20,000 x 20,000 pixels, beyond Pillow's bomb limit."""
+    buffer = io.BytesIO()
+    Image.new("L", (8, 8)).save(buffer, "PNG")
+    data = bytearray(buffer.getvalue())
+    ihdr = struct.pack(">II", 20000, 20000) + bytes(data[24:29])
+    data[16:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    path.write_bytes(bytes(data))
+
+
+def test_bad_files_are_named_the_others_predicted(trained_run: Path, test_images, tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    photos(test_images[0], folder)
+    (folder / "notes.png").write_text("not an image")
+    (folder / "empty.png").touch()
+    bomb_png(folder / "huge.png")
+    out = tmp_path / "predictions.csv"
+    ckpt = trained_run / "checkpoints" / "best.ckpt"
+    result = run_cli(
+        "predict", f"--ckpt_path={ckpt}", f"--data.predict_path={folder}", f"--predictions.output={out}", cwd=tmp_path
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    for name, reason in (
+        ("notes.png", "not a readable image"),
+        ("empty.png", "not a readable image"),
+        ("huge.png", "DecompressionBomb"),
+    ):
+        assert any(
+            line.startswith(f"error: {folder / name}: ") and reason in line for line in result.stderr.splitlines()
+        ), name
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == "error: 3 file(s) could not be read (listed above): the others were predicted"
+    )
+    assert len(list(csv.DictReader(out.open()))) == 4
+
+
+def test_empty_folder_and_unmatched_glob_are_one_line(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="the folder has no image files"):
+        find_images(str(tmp_path / "empty"))
+    with pytest.raises(UserError, match="no such file, folder or matching files"):
+        find_images(str(tmp_path / "*.png"))
+    (tmp_path / "a.png").touch()
+    assert find_images(str(tmp_path / "*.png")) == [tmp_path / "a.png"]
