@@ -96,8 +96,10 @@ class ImageLogger(Callback):
             tensorboard.log_hyperparams(pl_module.hparams, {"val/acc_best": 0.0})
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int):
+        if batch_idx != 0 or trainer.current_epoch != 0:  # every other step: nothing, at once
+            return
         tensorboard = self._tensorboard(trainer)
-        if tensorboard is not None and batch_idx == 0 and trainer.current_epoch == 0:
+        if tensorboard is not None:
             images = self._pixels(trainer, batch[0][: self.max_images])
             tensorboard.experiment.add_image("train/images", make_grid(images, nrow=6, pad_value=0.5), 0)
 
