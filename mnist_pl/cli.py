@@ -1,14 +1,19 @@
 """The command line: LightningCLI with this app's defaults; every value can be changed in config."""
 
 import os
+import pickle
 import warnings
+from pathlib import Path
 
+import torch
 from jsonargparse import lazy_instance
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from mnist_pl.callbacks import StopOnNonFiniteLoss
 from mnist_pl.data import MNISTDataModule
+from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
 
 # Noise a user cannot act on: Lightning 2.6 calls a pytree API that newer torch deprecates, and
@@ -21,12 +26,20 @@ warnings.filterwarnings("ignore", message=r".*does not have many workers")
 os.environ.setdefault("TQDM_MINITERS", "10")
 
 
+_LOG_DIR_FIX = "make it writable or choose another with --trainer.logger.init_args.save_dir"
+
+
 class MNISTCLI(LightningCLI):
     """``fit``/``validate``/``test``/``predict`` for MNIST; ``fit`` ends by testing its best checkpoint."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(
-            MNISTClassifier, MNISTDataModule, seed_everything_default=0, auto_configure_optimizers=False, **kwargs
+            MNISTClassifier,
+            MNISTDataModule,
+            seed_everything_default=0,
+            auto_configure_optimizers=False,
+            trainer_defaults={"callbacks": [StopOnNonFiniteLoss()]},  # always on, whatever trainer.callbacks says
+            **kwargs,
         )
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
@@ -60,8 +73,57 @@ class MNISTCLI(LightningCLI):
             parser.add_argument(
                 "--test_after_fit", type=bool, default=True, help="Test the best checkpoint when fit ends."
             )
+        # A checkpoint is a pickle: only tensors and plain types may be unpickled, never code.
+        parser.set_defaults(weights_only=True)
         return parser
+
+    def _parse_ckpt_path(self) -> None:
+        # LightningCLI reads the checkpoint's hyperparameters first (weights_only); a missing or
+        # broken file would end there in a traceback, or be skipped and fail later in one.
+        subcommand = self.config.get("subcommand")
+        ckpt_path = subcommand and self.config[subcommand].get("ckpt_path")
+        if ckpt_path and ckpt_path not in ("best", "last", "hpc", "registry"):
+            if not Path(ckpt_path).is_file():
+                raise UserError(f"--ckpt_path {ckpt_path}: no such file: give the path of a .ckpt file")
+            try:
+                torch.load(ckpt_path, weights_only=True, map_location="cpu", mmap=True)
+            except pickle.UnpicklingError as err:
+                raise UserError(
+                    f"--ckpt_path {ckpt_path}: refused: it holds objects other than weights, which could run code "
+                    "when loaded: use a checkpoint written by mnist_pl, from a source you trust"
+                ) from err
+            except (RuntimeError, EOFError) as err:
+                raise UserError(
+                    f"--ckpt_path {ckpt_path}: not a readable checkpoint (truncated or not a checkpoint): "
+                    "give a .ckpt file written by mnist_pl"
+                ) from err
+        super()._parse_ckpt_path()
+
+    def after_instantiate_classes(self) -> None:
+        super().after_instantiate_classes()
+        # The run dir is created deep inside the run (a traceback): check its parent can be written first.
+        for logger in self.trainer.loggers:
+            root = Path(logger.root_dir)
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise UserError(f"log dir {root}: cannot create it ({err.strerror}): {_LOG_DIR_FIX}") from err
+            if not os.access(root, os.W_OK):
+                raise UserError(f"log dir {root}: not writable: {_LOG_DIR_FIX}")
+
+    def before_fit(self) -> None:
+        # torch.optim checks its arguments (lr < 0, betas, ...) only when fit builds the optimizer,
+        # after the run dir exists, and in a traceback: build it once here to fail first, in one line.
+        # lr 0 passes torch's check but trains nothing.
+        lr = getattr(self.model.optimizer, "keywords", {}).get("lr")
+        if isinstance(lr, float | int) and lr <= 0:
+            raise UserError(f"--model.optimizer.init_args.lr {lr}: must be > 0: give a positive learning rate")
+        try:
+            self.model.optimizer(self.model.parameters())
+        except ValueError as err:
+            message = f"--model.optimizer: {err}: give a valid value in the config or on the command line"
+            raise UserError(message) from err
 
     def after_fit(self) -> None:
         if self.config.fit.test_after_fit and not self.trainer.interrupted:
-            self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best")
+            self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best", weights_only=True)
