@@ -18,6 +18,7 @@ import pytest
 import torch
 from conftest import BUNDLED_RAW, QUICK_FIT, REPO, run_cli
 
+from mnist_pl.__main__ import main
 from mnist_pl.cli import MNISTCLI
 
 DATA = f"--data.data_dir={REPO / 'data'}"
@@ -120,16 +121,26 @@ def test_config_mistakes_jsonargparse_reports(
     assert run.snapshot() == before
 
 
+def test_val_size_too_big(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Refused while the DataModule is built, before the Trainer: in this process, through main().
+    monkeypatch.chdir(run.root)
+    monkeypatch.setattr(sys, "argv", ["mnist_pl", "fit", f"--config={run.config}", DATA, "--data.val_size=60000"])
+    before = run.snapshot()
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == "error: --data.val_size 60000 leaves no training images: use fewer than 60000"
+    assert run.snapshot() == before
+
+
 # Ours: checked before anything is written, one line, exit 1.
 OUR_CASES = {
-    "val_size too big": (["--data.val_size=60000"], "--data.val_size 60000 leaves no training images"),
     "lr negative": (["--model.optimizer.init_args.lr=-1"], "lr -1.0: must be > 0"),
-    "lr zero": (["--model.optimizer.init_args.lr=0"], "lr 0.0: must be > 0"),
+    "lr zero": (["--model.optimizer.init_args.lr=0"], "lr 0.0: must be > 0"),  # slow: the lr < 0 code path
     "bad optimizer arg": (["--model.optimizer.init_args.momentum=-0.5"], "--model.optimizer: Invalid momentum value"),
 }
 
 
-@pytest.mark.parametrize("case", OUR_CASES)
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c == "lr zero" else c for c in OUR_CASES])
 def test_config_mistakes_we_report(run: Run, case: str) -> None:
     args, expected = OUR_CASES[case]
     before = run.snapshot()
@@ -150,7 +161,9 @@ class RunsCode:
         return (os.mkdir, (str(self.marker),))
 
 
-@pytest.mark.parametrize("case", ["missing", "truncated", "garbage", "runs code", "other network"])
+@pytest.mark.parametrize(
+    "case", ["missing", "truncated", pytest.param("garbage", marks=pytest.mark.slow), "runs code", "other network"]
+)
 def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
     ckpt = tmp_path / "bad.ckpt"
     marker = tmp_path / "code-ran"
@@ -184,6 +197,7 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         assert after == before
 
 
+@pytest.mark.slow  # the same check as test_bad_checkpoints["runs code"], reached through fit
 def test_code_carrying_checkpoint_is_refused_by_fit_too(run: Run, tmp_path: Path) -> None:
     ckpt, marker = tmp_path / "evil.ckpt", tmp_path / "code-ran"
     payload = torch.load(run.best, weights_only=True)
@@ -253,13 +267,35 @@ def _idx(name: str, count: int) -> bytes:
     return bytes(data[: header + count * item])
 
 
-@pytest.mark.parametrize("case", ["truncated", "wrong count"])
-def test_bad_idx_file_is_named_before_training(gz_dir: Path, run: Run, case: str) -> None:
-    target = gz_dir / "MNIST" / "raw" / "train-labels-idx1-ubyte"
-    good = _idx(target.name, 60000)
-    target.write_bytes(good[:30000] if case == "truncated" else _idx(target.name, 59000))
+# Slow ones: the same check is tested in-process in test_data.py, or by a sibling case.
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param("missing offline", marks=pytest.mark.slow),
+        pytest.param("truncated gz", marks=pytest.mark.slow),
+        pytest.param("truncated idx", marks=pytest.mark.slow),  # the same MD5 check as "wrong count"
+        "wrong count",
+    ],
+)
+def test_bad_data_files_are_named_before_training(gz_dir: Path, run: Run, case: str) -> None:
+    raw = gz_dir / "MNIST" / "raw"
+    target = raw / "train-labels-idx1-ubyte"
+    args = [f"--data.data_dir={gz_dir}"]
+    if case == "missing offline":
+        (raw / f"{target.name}.gz").unlink()
+        args.append("--data.download=false")
+        expected = [f"{target}.gz is missing", "--data.download true"]
+    elif case == "truncated gz":
+        gz = raw / f"{target.name}.gz"
+        gz.write_bytes(gz.read_bytes()[:5000])
+        expected = [f"{gz} is not a valid gzip file", "replace it"]
+    else:
+        good = _idx(target.name, 60000)
+        target.write_bytes(good[:30000] if case == "truncated idx" else _idx(target.name, 59000))
+        expected = [str(target), "corrupt", "delete it"]
     before, run_before = digest(gz_dir), run.snapshot()
-    assert_one_line_error(run.fit(f"--data.data_dir={gz_dir}"), 1, str(target), "corrupt", "delete it")
+    assert_one_line_error(run.fit(*args), 1, *expected)
     after = digest(gz_dir)
     assert {name: after[name] for name in before} == before  # good files may have been decompressed next to it
+    assert not list(raw.glob("*.part"))
     assert run.snapshot() == run_before
