@@ -101,6 +101,8 @@ class MNISTCLI(LightningCLI):
 
     def after_instantiate_classes(self) -> None:
         super().after_instantiate_classes()
+        if self.subcommand == "fit":
+            self._check_optimizer()
         # The run dir is created deep inside the run (a traceback): check its parent can be written first.
         for logger in self.trainer.loggers:
             root = Path(logger.root_dir)
@@ -111,7 +113,7 @@ class MNISTCLI(LightningCLI):
             if not os.access(root, os.W_OK):
                 raise UserError(f"log dir {root}: not writable: {_LOG_DIR_FIX}")
 
-    def before_fit(self) -> None:
+    def _check_optimizer(self) -> None:
         # torch.optim checks its arguments (lr < 0, betas, ...) only when fit builds the optimizer,
         # after the run dir exists, and in a traceback: build it once here to fail first, in one line.
         # lr 0 passes torch's check but trains nothing.

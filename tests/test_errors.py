@@ -25,9 +25,10 @@ DATA = f"--data.data_dir={REPO / 'data'}"
 
 
 def digest(folder: Path) -> dict[str, str]:
-    """MD5 of every file under ``folder``: equal digests mean byte-identical trees."""
+    """MD5 of every file under ``folder`` (and every folder): equal digests mean byte-identical trees."""
     return {
-        str(p.relative_to(folder)): hashlib.md5(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()
+        str(p.relative_to(folder)): hashlib.md5(p.read_bytes()).hexdigest() if p.is_file() else "folder"
+        for p in folder.rglob("*")
     }
 
 
