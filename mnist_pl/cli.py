@@ -1,15 +1,18 @@
 """The command line: LightningCLI with this app's defaults; every value can be changed in config."""
 
 import os
+import pickle
 import warnings
+from pathlib import Path
 
+import torch
 from jsonargparse import lazy_instance
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from mnist_pl import runs
-from mnist_pl.callbacks import PredictionWriter
+from mnist_pl.callbacks import PredictionWriter, StopOnNonFiniteLoss
 from mnist_pl.checkpoints import RNGStates
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
@@ -25,13 +28,18 @@ warnings.filterwarnings("ignore", message=r".*does not have many workers")
 os.environ.setdefault("TQDM_MINITERS", "10")
 
 
+_LOG_DIR_FIX = "make it writable or choose another with --trainer.logger.init_args.save_dir"
+
+
 class MNISTCLI(LightningCLI):
     """``fit``/``validate``/``test``/``predict`` for MNIST; ``fit`` ends by testing its best checkpoint."""
 
     def __init__(self, trainer_defaults: dict | None = None, **kwargs) -> None:
         trainer_defaults = dict(trainer_defaults or {})
-        # Always on, whatever the config's callbacks: without it a resume draws other dropout masks.
-        trainer_defaults["callbacks"] = [RNGStates(), *trainer_defaults.get("callbacks", [])]
+        # Always on, whatever the config's callbacks: without RNGStates a resume draws other dropout
+        # masks; without StopOnNonFiniteLoss a diverged run trains on and checkpoints NaN weights.
+        always = [RNGStates(), StopOnNonFiniteLoss()]
+        trainer_defaults["callbacks"] = [*always, *trainer_defaults.get("callbacks", [])]
         super().__init__(
             MNISTClassifier,
             MNISTDataModule,
@@ -76,6 +84,8 @@ class MNISTCLI(LightningCLI):
             )
         if subcommand == "predict":  # --predictions.output: where the CSV goes
             parser.add_lightning_class_args(PredictionWriter, "predictions")
+        # A checkpoint is a pickle: only tensors and plain types may be unpickled, never code.
+        parser.set_defaults(weights_only=True)
         return parser
 
     def before_fit(self) -> None:
@@ -90,6 +100,55 @@ class MNISTCLI(LightningCLI):
         if failed:
             raise UserError(f"{len(failed)} file(s) could not be read (listed above): the others were predicted")
 
+    def _parse_ckpt_path(self) -> None:
+        # LightningCLI reads the checkpoint's hyperparameters first (weights_only); a missing or
+        # broken file would end there in a traceback, or be skipped and fail later in one.
+        subcommand = self.config.get("subcommand")
+        ckpt_path = subcommand and self.config[subcommand].get("ckpt_path")
+        if ckpt_path and ckpt_path not in ("best", "last", "hpc", "registry"):
+            if not Path(ckpt_path).is_file():
+                raise UserError(f"--ckpt_path {ckpt_path}: no such file: give the path of a .ckpt file")
+            try:
+                torch.load(ckpt_path, weights_only=True, map_location="cpu", mmap=True)
+            except pickle.UnpicklingError as err:
+                raise UserError(
+                    f"--ckpt_path {ckpt_path}: refused: it holds objects other than weights, which could run code "
+                    "when loaded: use a checkpoint written by mnist_pl, from a source you trust"
+                ) from err
+            except (RuntimeError, EOFError) as err:
+                raise UserError(
+                    f"--ckpt_path {ckpt_path}: not a readable checkpoint (truncated or not a checkpoint): "
+                    "give a .ckpt file written by mnist_pl"
+                ) from err
+        super()._parse_ckpt_path()
+
+    def after_instantiate_classes(self) -> None:
+        super().after_instantiate_classes()
+        if self.subcommand == "fit":
+            self._check_optimizer()
+        # The run dir is created deep inside the run (a traceback): check its parent can be written first.
+        for logger in self.trainer.loggers:
+            root = Path(logger.root_dir)
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise UserError(f"log dir {root}: cannot create it ({err.strerror}): {_LOG_DIR_FIX}") from err
+            if not os.access(root, os.W_OK):
+                raise UserError(f"log dir {root}: not writable: {_LOG_DIR_FIX}")
+
+    def _check_optimizer(self) -> None:
+        # torch.optim checks its arguments (lr < 0, betas, ...) only when fit builds the optimizer,
+        # after the run dir exists, and in a traceback: build it once here to fail first, in one line.
+        # lr 0 passes torch's check but trains nothing.
+        lr = getattr(self.model.optimizer, "keywords", {}).get("lr")
+        if isinstance(lr, float | int) and lr <= 0:
+            raise UserError(f"--model.optimizer.init_args.lr {lr}: must be > 0: give a positive learning rate")
+        try:
+            self.model.optimizer(self.model.parameters())
+        except ValueError as err:
+            message = f"--model.optimizer: {err}: give a valid value in the config or on the command line"
+            raise UserError(message) from err
+
     def after_fit(self) -> None:
         if self.config.fit.test_after_fit and not self.trainer.interrupted:
-            self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best")
+            self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best", weights_only=True)

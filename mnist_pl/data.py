@@ -78,7 +78,14 @@ def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> 
             raise DataError(f"{gz} is corrupt (MD5 mismatch): replace it with a good copy")
         tmp = target.with_suffix(".part")
         try:
-            with gzip.open(gz, "rb") as src, open(tmp, "wb") as dst:
+            dst = open(tmp, "wb")  # noqa: SIM115 (closed by the with below)
+        except OSError as err:
+            raise DataError(
+                f"{raw} is not writable ({err.strerror}): make it writable, or decompress the four "
+                f".gz files there yourself (gunzip -k), or point --data.data_dir at a writable copy"
+            ) from err
+        try:
+            with gzip.open(gz, "rb") as src, dst:
                 shutil.copyfileobj(src, dst)
         except (OSError, EOFError) as err:
             tmp.unlink(missing_ok=True)

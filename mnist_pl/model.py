@@ -8,6 +8,8 @@ from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from mnist_pl.errors import UserError
+
 
 class MNISTClassifier(L.LightningModule):
     """Trains any 10-class network with log-softmax + NLL loss and reports accuracy per stage.
@@ -53,6 +55,20 @@ class MNISTClassifier(L.LightningModule):
     def configure_model(self) -> None:
         if self.hparams.compile:
             self.net.compile()  # in place: parameter names, and so checkpoints, stay the same
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # A checkpoint of another network would fail in load_state_dict with a 40-line traceback.
+        # The network's weights only: metric states may come and go between versions of this app.
+        ours = {name: tuple(t.shape) for name, t in self.state_dict().items() if name.startswith("net.")}
+        weights = checkpoint.get("state_dict", {}).items()
+        theirs = {name: tuple(t.shape) for name, t in weights if name.startswith("net.")}
+        if ours != theirs:
+            raise UserError(
+                f"the checkpoint holds other weights than {type(self.net).__name__} "
+                f"({len(set(ours) ^ set(theirs))} names and "
+                f"{sum(ours[k] != theirs[k] for k in set(ours) & set(theirs))} shapes differ): "
+                "give a checkpoint of this network, or leave out --config/--model.net to rebuild its own"
+            )
 
     def forward(self, images: Tensor) -> Tensor:
         """Log-probabilities of the 10 classes."""

@@ -1,0 +1,302 @@
+"""Bad input ends in one line naming the thing and the fix, a non-zero exit, and no damage.
+
+One small trained run is shared by the module; every test runs ``python -m mnist_pl`` as a user
+would and then checks that the run, its checkpoints and the config are byte-identical.
+"""
+
+import contextlib
+import gzip
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import BUNDLED_RAW, QUICK_FIT, REPO, run_cli
+
+from mnist_pl.__main__ import main
+from mnist_pl.cli import MNISTCLI
+
+DATA = f"--data.data_dir={REPO / 'data'}"
+
+
+def digest(folder: Path) -> dict[str, str]:
+    """MD5 of every file under ``folder`` (and every folder): equal digests mean byte-identical trees."""
+    return {
+        str(p.relative_to(folder)): hashlib.md5(p.read_bytes()).hexdigest() if p.is_file() else "folder"
+        for p in folder.rglob("*")
+    }
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, status: int, *fragments: str) -> str:
+    """The exit status, and the last line of stderr is ``error: ...`` holding every fragment."""
+    assert result.returncode == status, result.stderr[-3000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: "), result.stderr[-3000:]
+    for fragment in fragments:
+        assert fragment in last, last
+    if status == 1:  # our own errors: one line, never a traceback
+        assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    return last
+
+
+class Run:
+    """A finished short fit: its folder, config copy and logs root, and their digest."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.config = root / "lenet.yaml"
+        self.logs = root / "logs"
+        self.dir = self.logs / "lenet" / "version_0"
+        self.best = self.dir / "checkpoints" / "best.ckpt"
+        self.logs_arg = f"--trainer.logger.init_args.save_dir={self.logs}"
+
+    def snapshot(self) -> dict[str, str]:
+        return digest(self.root)
+
+    def fit(self, *args: str) -> subprocess.CompletedProcess:
+        return run_cli("fit", f"--config={self.config}", DATA, self.logs_arg, *QUICK_FIT, *args, cwd=self.root)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    trained = Run(tmp_path_factory.mktemp("trained"))
+    shutil.copy(REPO / "configs" / "lenet.yaml", trained.config)
+    result = trained.fit("--trainer.limit_train_batches=20", "--test_after_fit=false")
+    assert result.returncode == 0, result.stderr
+    assert trained.best.is_file()
+    return trained
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """Make ``folder`` unwritable: chmod for a normal user, a read-only bind mount for root."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(0o755)
+        return
+    mount = subprocess.run(["mount", "--bind", folder, folder], capture_output=True)
+    if mount.returncode != 0:
+        pytest.skip("running as root without permission to mount: cannot make a folder read-only")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", folder, folder], check=True, capture_output=True)
+        yield
+    finally:
+        subprocess.run(["umount", folder], check=True)
+
+
+# --- config -----------------------------------------------------------------------------------
+
+# jsonargparse's own messages are clear (the key and why, at most three lines) and exit 2: kept as
+# they are. They fail while parsing, so they run in this process: a fresh one per case costs ~3 s.
+PARSER_CASES = {
+    "unknown key": (["--trainer.max_epochz=1"], "error: unrecognized arguments: --trainer.max_epochz"),
+    "unknown class path": (["--model.net=mnist_pl.nets.NoSuchNet"], "has no attribute 'NoSuchNet'"),
+    "missing yaml": (["--config=nothere.yaml"], 'error: Parser key "config": File does not exist'),
+    "malformed yaml": (["--config=bad.yaml"], "error: Problems parsing config"),
+    "wrong type": (["--data.batch_size=abc"], "Not of type PositiveInt"),
+    "negative batch size": (["--data.batch_size=-5"], "-5 does not conform to restriction v>0"),
+}
+
+
+@pytest.mark.parametrize("case", PARSER_CASES)
+def test_config_mistakes_jsonargparse_reports(
+    run: Run, case: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    args, expected = PARSER_CASES[case]
+    (run.root / "bad.yaml").write_text("trainer:\n  max_epochs: [1\n")
+    monkeypatch.chdir(run.root)
+    monkeypatch.setattr(sys, "argv", ["mnist_pl"])  # the args below are the whole command line
+    before = run.snapshot()
+    with pytest.raises(SystemExit) as exit_:
+        MNISTCLI(args=["fit", f"--config={run.config}", DATA, run.logs_arg, *args])
+    assert exit_.value.code == 2
+    assert expected in capsys.readouterr().err
+    assert run.snapshot() == before
+
+
+def test_val_size_too_big(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Refused while the DataModule is built, before the Trainer: in this process, through main().
+    monkeypatch.chdir(run.root)
+    monkeypatch.setattr(sys, "argv", ["mnist_pl", "fit", f"--config={run.config}", DATA, "--data.val_size=60000"])
+    before = run.snapshot()
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == "error: --data.val_size 60000 leaves no training images: use fewer than 60000"
+    assert run.snapshot() == before
+
+
+# Ours: checked before anything is written, one line, exit 1.
+OUR_CASES = {
+    "lr negative": (["--model.optimizer.init_args.lr=-1"], "lr -1.0: must be > 0"),
+    "lr zero": (["--model.optimizer.init_args.lr=0"], "lr 0.0: must be > 0"),  # slow: the lr < 0 code path
+    "bad optimizer arg": (["--model.optimizer.init_args.momentum=-0.5"], "--model.optimizer: Invalid momentum value"),
+}
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c == "lr zero" else c for c in OUR_CASES])
+def test_config_mistakes_we_report(run: Run, case: str) -> None:
+    args, expected = OUR_CASES[case]
+    before = run.snapshot()
+    assert_one_line_error(run.fit(*args), 1, expected)
+    assert run.snapshot() == before  # no new run dir either: it failed before writing anything
+
+
+# --- checkpoints ------------------------------------------------------------------------------
+
+
+class RunsCode:
+    """Unpickling this makes a folder: proof that loading a checkpoint ran code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (os.mkdir, (str(self.marker),))
+
+
+@pytest.mark.parametrize(
+    "case", ["missing", "truncated", pytest.param("garbage", marks=pytest.mark.slow), "runs code", "other network"]
+)
+def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
+    ckpt = tmp_path / "bad.ckpt"
+    marker = tmp_path / "code-ran"
+    extra: list[str] = []
+    if case == "truncated":
+        ckpt.write_bytes(run.best.read_bytes()[:2000])
+    elif case == "garbage":
+        ckpt.write_bytes(b"not a checkpoint\n" * 300)
+    elif case == "runs code":
+        torch.save({"state_dict": {}, "hyper_parameters": {"x": RunsCode(marker)}}, ckpt)
+    elif case == "other network":
+        # Weights of LeNet with its hyperparameters dropped, given to a FastCNN.
+        checkpoint = torch.load(run.best, weights_only=True)
+        del checkpoint["hyper_parameters"]
+        torch.save(checkpoint, ckpt)
+        extra = ["--model.net=mnist_pl.nets.FastCNN"]
+    before = run.snapshot()
+    result = run_cli("test", f"--ckpt_path={ckpt}", DATA, run.logs_arg, *extra, cwd=run.root)
+    expected = {
+        "missing": "no such file",
+        "truncated": "not a readable checkpoint",
+        "garbage": "not a readable checkpoint",
+        "runs code": "refused: it holds objects other than weights",
+        "other network": "the checkpoint holds other weights than FastCNN",
+    }[case]
+    assert_one_line_error(result, 1, expected)
+    assert not marker.exists()
+    after = run.snapshot()
+    assert {k: v for k, v in after.items() if k in before} == before
+    if case != "other network":  # that one fails inside Trainer.test, after the logger made its folder
+        assert after == before
+
+
+@pytest.mark.slow  # the same check as test_bad_checkpoints["runs code"], reached through fit
+def test_code_carrying_checkpoint_is_refused_by_fit_too(run: Run, tmp_path: Path) -> None:
+    ckpt, marker = tmp_path / "evil.ckpt", tmp_path / "code-ran"
+    payload = torch.load(run.best, weights_only=True)
+    payload["callbacks"] = {"x": RunsCode(marker)}
+    torch.save(payload, ckpt)
+    before = run.snapshot()
+    assert_one_line_error(run.fit(f"--ckpt_path={ckpt}"), 1, "refused")
+    assert not marker.exists()
+    assert run.snapshot() == before
+
+
+# --- training ---------------------------------------------------------------------------------
+
+
+def test_diverging_run_stops_and_keeps_the_last_good_checkpoint(run: Run) -> None:
+    before = run.snapshot()
+    # Epoch 0 trains at lr 0.01; the schedule then multiplies it by 1e6 and epoch 1 diverges.
+    result = run.fit(
+        "--trainer.max_epochs=2",
+        "--trainer.limit_train_batches=10",
+        "--model.scheduler=torch.optim.lr_scheduler.StepLR",
+        "--model.scheduler.init_args.step_size=1",
+        "--model.scheduler.init_args.gamma=1e6",
+    )
+    assert_one_line_error(result, 1, "training diverged", "(epoch 1, lr 10000)", "lower --model.optimizer")
+    after = run.snapshot()
+    assert {k: v for k, v in after.items() if k in before} == before
+    checkpoints = run.logs / "lenet" / "version_1" / "checkpoints"
+    assert {p.name for p in checkpoints.iterdir()} == {"best.ckpt", "last.ckpt"}
+    for name in ("best.ckpt", "last.ckpt"):
+        checkpoint = torch.load(checkpoints / name, weights_only=True)
+        assert checkpoint["epoch"] == 0
+        assert all(torch.isfinite(t).all() for t in checkpoint["state_dict"].values())
+    shutil.rmtree(run.logs / "lenet" / "version_1")
+
+
+def test_unwritable_log_dir(run: Run, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    before = run.snapshot()
+    with read_only(logs):
+        result = run.fit(f"--trainer.logger.init_args.save_dir={logs}")
+    assert_one_line_error(result, 1, f"log dir {logs / 'lenet'}", "--trainer.logger.init_args.save_dir")
+    assert run.snapshot() == before
+    assert not any(logs.iterdir())
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+def test_unwritable_data_dir(gz_dir: Path, run: Run) -> None:
+    raw = gz_dir / "MNIST" / "raw"
+    before = digest(gz_dir)
+    with read_only(raw):
+        result = run.fit(f"--data.data_dir={gz_dir}")
+    assert_one_line_error(result, 1, f"{raw} is not writable", "--data.data_dir")
+    assert digest(gz_dir) == before
+
+
+def _idx(name: str, count: int) -> bytes:
+    """An IDX file as the official one, but holding ``count`` items."""
+    with gzip.open(BUNDLED_RAW / f"{name}.gz") as f:
+        data = bytearray(f.read())
+    item = 28 * 28 if "images" in name else 1
+    header = 16 if "images" in name else 8
+    data[4:8] = count.to_bytes(4, "big")
+    return bytes(data[: header + count * item])
+
+
+# Slow ones: the same check is tested in-process in test_data.py, or by a sibling case.
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param("missing offline", marks=pytest.mark.slow),
+        pytest.param("truncated gz", marks=pytest.mark.slow),
+        pytest.param("truncated idx", marks=pytest.mark.slow),  # the same MD5 check as "wrong count"
+        "wrong count",
+    ],
+)
+def test_bad_data_files_are_named_before_training(gz_dir: Path, run: Run, case: str) -> None:
+    raw = gz_dir / "MNIST" / "raw"
+    target = raw / "train-labels-idx1-ubyte"
+    args = [f"--data.data_dir={gz_dir}"]
+    if case == "missing offline":
+        (raw / f"{target.name}.gz").unlink()
+        args.append("--data.download=false")
+        expected = [f"{target}.gz is missing", "--data.download true"]
+    elif case == "truncated gz":
+        gz = raw / f"{target.name}.gz"
+        gz.write_bytes(gz.read_bytes()[:5000])
+        expected = [f"{gz} is not a valid gzip file", "replace it"]
+    else:
+        good = _idx(target.name, 60000)
+        target.write_bytes(good[:30000] if case == "truncated idx" else _idx(target.name, 59000))
+        expected = [str(target), "corrupt", "delete it"]
+    before, run_before = digest(gz_dir), run.snapshot()
+    assert_one_line_error(run.fit(*args), 1, *expected)
+    after = digest(gz_dir)
+    assert {name: after[name] for name in before} == before  # good files may have been decompressed next to it
+    assert not list(raw.glob("*.part"))
+    assert run.snapshot() == run_before
