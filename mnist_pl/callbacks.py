@@ -7,10 +7,12 @@ from pathlib import Path
 import lightning as L
 import matplotlib
 import torch
+from lightning.fabric.utilities.logger import _convert_params, _flatten_dict
 from lightning.pytorch.callbacks import BasePredictionWriter, Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import Tensor
+from torch.utils.tensorboard.summary import hparams
 from torchmetrics.classification import MulticlassConfusionMatrix
 from torchvision.utils import make_grid
 
@@ -140,8 +142,15 @@ class ImageLogger(Callback):
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         tensorboard = self._tensorboard(trainer)
-        if tensorboard is not None:  # the hparams tab, scored by the best validation accuracy
-            tensorboard.log_hyperparams(pl_module.hparams, {"val/acc_best": 0.0})
+        if tensorboard is None or trainer.ckpt_path is not None or not trainer.is_global_zero:
+            return  # once per run, by the process that writes
+        # The HPARAMS tab, scored by val/acc_best. Lightning's log_hyperparams(params, metrics) also
+        # logs the metric's placeholder value as a first point of the val/acc_best curve; the
+        # hparams summaries alone need no such point.
+        params = tensorboard._sanitize_params(_flatten_dict(_convert_params(pl_module.hparams)))
+        writer = tensorboard.experiment._get_file_writer()
+        for summary in hparams(params, {"val/acc_best": 0.0}):
+            writer.add_summary(summary)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int):
         if batch_idx != 0 or trainer.current_epoch != 0:  # every other step: nothing, at once
@@ -171,8 +180,9 @@ class ImageLogger(Callback):
         self._draw(trainer, "test")
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.is_global_zero and trainer.log_dir is not None and self.confusion is not None:
-            run = Path(trainer.log_dir)
+        log_dir = trainer.log_dir  # a broadcast under DDP: every rank must ask
+        if trainer.is_global_zero and log_dir is not None and self.confusion is not None:
+            run = Path(log_dir)
             self._confusion_figure(trainer).savefig(run / "confusion_matrix.png", dpi=100)
             self._curves_figure(run).savefig(run / "curves.png", dpi=100)
             plt.close("all")

@@ -99,6 +99,13 @@ def fit(trainer: L.Trainer, model: L.LightningModule, **kwargs) -> None:
     """
     try:
         trainer.fit(model, **kwargs)
+    except UserError:
+        # A fit refused before it wrote anything (bad data, say) gives its new version dir back.
+        if rank_zero_only.rank == 0 and isinstance(trainer.logger, TensorBoardLogger | CSVLogger):
+            run = Path(trainer.logger.log_dir)
+            if run.is_dir() and not any(run.iterdir()):
+                run.rmdir()
+        raise
     except SystemExit:
         if not trainer.interrupted:
             raise
