@@ -4,6 +4,7 @@ import hashlib
 import re
 from pathlib import Path
 
+import pytest
 from conftest import QUICK_FIT, REPO, run_cli
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -49,6 +50,7 @@ def test_fit_checkpoints_logs_and_test_from_checkpoint_alone(tmp_path: Path) -> 
     assert re.search(r"val/acc\s+0\.[89]", validate.stdout)
 
 
+@pytest.mark.slow  # the default suite has test_runs' two concurrent fits, which covers the same
 def test_second_fit_gets_its_own_version_and_leaves_the_first_untouched(tmp_path: Path) -> None:
     logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
     args = (

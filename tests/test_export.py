@@ -14,7 +14,7 @@ from mnist_pl.data import MNISTDataModule
 from mnist_pl.model import MNISTClassifier
 
 
-@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+@pytest.mark.parametrize("fmt", ["onnx", pytest.param("torchscript", marks=pytest.mark.slow)])
 def test_export_matches_the_lightning_model(trained_run: Path, tmp_path: Path, fmt: str) -> None:
     ckpt = trained_run / "checkpoints" / "best.ckpt"
     output = tmp_path / f"model.{fmt}"
