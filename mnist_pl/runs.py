@@ -67,8 +67,6 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> str | None:
     root = Path(logger.root_dir)
     if ckpt_path == "last":
         ckpt_path = str(find_last_checkpoint(root))
-    if ckpt_path is not None and not Path(ckpt_path).is_file():
-        raise UserError(f"--ckpt_path {ckpt_path}: no such file: give a checkpoint path, or `last`")
     run_dir = Path(ckpt_path).resolve().parents[1] if ckpt_path else None
     if run_dir is not None and run_dir.parent == root.resolve() and Path(ckpt_path).parent.name == "checkpoints":
         # Lightning touches these only through the constructor; it has no setter for either.
