@@ -1,12 +1,13 @@
 """Benchmark: ``python -m mnist_pl.bench``. Prints one table of speed, accuracy and memory figures.
 
-1. One LeNet epoch (SGD lr 0.01 momentum 0.9, batch 64, no validation; the fastest of
-   ``--repeats``) three ways: this app (``fit`` through the CLI, progress bar and logging on, as
-   ``configs/lenet.yaml`` runs it); a
-   bare PyTorch loop over the same in-memory tensors with the same channels-last network (the
-   floor: what is left is Lightning's and the data path's overhead); and the tutorial pipeline
-   (torchvision ``MNIST`` + ``ToTensor``/``Normalize`` + ``DataLoader``, default NCHW network).
-2. ``configs/fast.yaml`` for seeds 0, 1, 2: training time, images per second, test accuracy.
+1. One LeNet epoch (SGD lr 0.01 momentum 0.9, batch 64, fp32, no validation; the fastest of
+   ``--repeats``) four ways: this app (``fit`` through the CLI, progress bar and logging on, as
+   ``configs/lenet.yaml`` runs it); a minimal LightningModule on a plain Trainer (Lightning's
+   own share of the overhead); a bare PyTorch loop over the same in-memory tensors with the same
+   channels-last network (the floor); and the tutorial pipeline (torchvision ``MNIST`` +
+   ``ToTensor``/``Normalize`` + ``DataLoader``, default NCHW network).
+2. ``configs/fast.yaml`` (bf16 mixed precision) for seeds 0, 1, 2: training time, images per
+   second, test accuracy.
 3. The whole ``python -m mnist_pl fit --config configs/fast.yaml`` in a fresh process: wall time
    and peak resident memory.
 All figures come from this one run, so their ratios are comparable even on a noisy machine.
@@ -89,6 +90,38 @@ def classic_epoch(dm: MNISTDataModule, device: torch.device) -> float:
     return _sgd_epoch(LeNet(), loader, device)
 
 
+class MinimalModule(L.LightningModule):
+    """Lightning's own floor: the bare loop's step as a LightningModule, nothing else."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = LeNet().to(memory_format=torch.channels_last)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        images, labels = batch
+        return F.nll_loss(F.log_softmax(self.net(images), dim=1), labels)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=0.01, momentum=0.9)
+
+
+def lightning_epoch(dm: MNISTDataModule) -> float:
+    """One epoch of ``MinimalModule`` on a plain Trainer: no logger, checkpoints, bar or metrics."""
+    L.seed_everything(0, verbose=False)
+    clock = TrainClock()
+    trainer = L.Trainer(
+        max_epochs=1,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[clock],
+    )
+    trainer.fit(MinimalModule(), datamodule=MNISTDataModule(dm.hparams.data_dir))
+    return clock.seconds
+
+
 class TrainClock(Callback):
     """Seconds from the first training batch's epoch start to the last epoch's end (validation included)."""
 
@@ -127,7 +160,7 @@ def whole_fit(config: str) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds for fast.yaml")
-    parser.add_argument("--repeats", type=int, default=2, help="runs of each LeNet epoch; the fastest counts")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each LeNet epoch; the fastest counts")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dm = MNISTDataModule()
@@ -135,32 +168,41 @@ def main() -> None:
     dm.setup("fit")
 
     no_val = ["--trainer.limit_val_batches=0", "--trainer.num_sanity_val_steps=0", "--test_after_fit=false"]
+    fp32 = "--trainer.precision=32-true"  # the bare loop and the tutorial compute in fp32 too
     # Untimed warm-up, validation included: the first steps of a process, and the first batch of
     # each size, pay one-time costs (oneDNN kernel generation, allocator growth) that would
     # otherwise land on whichever measurement runs first.
     warm_up = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=30", "--trainer.limit_val_batches=2"]
-    for config in ("lenet.yaml", "fast.yaml"):
-        app_fit(config, *warm_up, "--test_after_fit=false")
+    app_fit("lenet.yaml", *warm_up, fp32, "--test_after_fit=false")
+    app_fit("fast.yaml", *warm_up, "--test_after_fit=false")
     # The three LeNet epochs in turn, `--repeats` times, keeping each one's fastest: on a shared
     # machine a neighbour's burst then cannot decide a ratio on its own.
-    app, bare, classic = [], [], []
+    app, lightning, bare, classic = [], [], [], []
     for _ in range(args.repeats):
-        app.append(app_fit("lenet.yaml", "--trainer.max_epochs=1", *no_val)[0])
+        app.append(app_fit("lenet.yaml", "--trainer.max_epochs=1", fp32, *no_val)[0])
+        lightning.append(lightning_epoch(dm))
         bare.append(bare_epoch(dm, device))
         classic.append(classic_epoch(dm, device))
-    app, bare, classic = min(app), min(bare), min(classic)
+    app, lightning, bare, classic = min(app), min(lightning), min(bare), min(classic)
     fast = [app_fit("fast.yaml", f"--seed_everything={seed}") for seed in args.seeds]
     wall, rss = whole_fit("fast.yaml")
 
     rows = [
-        ("LeNet epoch, batch 64: this app", f"{app:.2f} s"),
-        ("LeNet epoch, batch 64: bare PyTorch loop", f"{bare:.2f} s"),
-        ("LeNet epoch, batch 64: tutorial DataLoader", f"{classic:.2f} s"),
+        ("LeNet epoch, batch 64, fp32: this app", f"{app:.2f} s"),
+        ("LeNet epoch, batch 64, fp32: minimal LightningModule", f"{lightning:.2f} s"),
+        ("LeNet epoch, batch 64, fp32: bare PyTorch loop", f"{bare:.2f} s"),
+        ("LeNet epoch, batch 64, fp32: tutorial DataLoader", f"{classic:.2f} s"),
         ("  app / bare (target <= 1.10)", f"{app / bare:.2f}x"),
         ("  app / tutorial (target <= 0.65)", f"{app / classic:.2f}x"),
+        ("  minimal LightningModule / bare", f"{lightning / bare:.2f}x"),
     ]
     for seed, (seconds, acc, _) in zip(args.seeds, fast, strict=True):
-        rows.append((f"fast.yaml seed {seed}: training, 1 epoch", f"{seconds:.2f} s, {55000 / seconds:,.0f} img/s"))
+        rows.append(
+            (
+                f"fast.yaml seed {seed}: training, 1 epoch, bf16-mixed",
+                f"{seconds:.2f} s, {55000 / seconds:,.0f} img/s",
+            )
+        )
         rows.append((f"fast.yaml seed {seed}: test accuracy", f"{acc:.2%}"))
     rows.append(("python -m mnist_pl fit --config configs/fast.yaml", f"{wall:.1f} s wall, {rss:,.0f} MiB peak RSS"))
     print(f"\n{machine()}\n")
