@@ -34,8 +34,9 @@ def test_config_trains_a_few_steps(config: Path, tmp_path: Path) -> None:
     assert cli.trainer.global_step == 3
     assert torch.isfinite(cli.trainer.callback_metrics["train/loss"])
     assert (tmp_path / config.stem / "version_0" / "checkpoints" / "last.ckpt").exists()
-    # What a config leaves out must be the optimizer's own default: LightningCLI resolved Adadelta's
-    # eps to 1e-8 instead of torch's 1e-6, and example.yaml trained 0.4% below its tutorial.
+    # What a config leaves out must be the optimizer's own default: jsonargparse carries shared
+    # init_args over from the default optimizer (Adam's eps 1e-8 into Adadelta, whose default is
+    # 1e-6), and example.yaml trained 0.5% below its tutorial.
     optimizer = cli.trainer.optimizers[0]
     given = yaml.safe_load(config.read_text())["model"]["optimizer"].get("init_args", {})
     own = inspect.signature(type(optimizer).__init__).parameters
