@@ -37,12 +37,17 @@ def test_config_trains_a_few_steps(config: Path, tmp_path: Path) -> None:
     # What a config leaves out must be the optimizer's own default: jsonargparse carries shared
     # init_args over from the default optimizer (Adam's eps 1e-8 into Adadelta, whose default is
     # 1e-6), and example.yaml trained 0.5% below its tutorial.
+    recipe = yaml.safe_load(config.read_text())
     optimizer = cli.trainer.optimizers[0]
-    given = yaml.safe_load(config.read_text())["model"]["optimizer"].get("init_args", {})
+    given = recipe["model"]["optimizer"].get("init_args", {})
     own = inspect.signature(type(optimizer).__init__).parameters
     for name, value in optimizer.defaults.items():
         if name not in given and name in own and own[name].default is not inspect.Parameter.empty:
             assert value == own[name].default, f"{config.name}: optimizer {name} is {value}, not {own[name].default}"
+    # An epoch-wise cosine must reach its end when the run does (bncnn.yaml).
+    scheduler = recipe["model"].get("scheduler") or {}
+    if scheduler.get("class_path", "").endswith("CosineAnnealingLR"):
+        assert scheduler["init_args"]["T_max"] == recipe["trainer"]["max_epochs"], config.name
 
 
 def test_random_affine_moves_each_image_its_own_way() -> None:

@@ -1,0 +1,33 @@
+"""The accuracy table, run as a user runs it, on short fits (options it does not know go to every fit)."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+
+@pytest.mark.slow  # four short fits, each tested on the whole test set: about 30 s
+def test_table_rows_match_the_runs_it_printed(tmp_path) -> None:
+    short = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=150", "--trainer.limit_val_batches=1"]
+    command = [sys.executable, "-m", "mnist_pl.table", "--configs", "minimal", "twoconv", "--seeds", "0", "1"]
+    result = subprocess.run(
+        [*command, f"--data.data_dir={REPO / 'data'}", *short], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert f"options: --data.data_dir={REPO / 'data'} {' '.join(short)}" in out
+    for name, params in (("minimal", "6,422"), ("twoconv", "1,007,590")):
+        accs = [float(a) for a in re.findall(rf"^{name} seed [01]: ([\d.]+)% in \d+ s", out, re.M)]
+        assert len(accs) == 2 and min(accs) > 30, out  # both seeds ran, well above chance (10%)
+        row = re.search(rf"^\| {name} \| (.+) \|$", out, re.M)
+        assert row, out
+        count, epochs, _, acc, reference, reached = row.group(1).split(" | ")
+        assert (count, epochs) == (params, "1")
+        mean, low, high = map(float, re.fullmatch(r"([\d.]+) \(([\d.]+)-([\d.]+)\)", acc).groups())
+        assert (low, high) == (min(accs), max(accs)) and mean == pytest.approx(sum(accs) / 2, abs=0.006)
+        if name == "minimal":
+            assert reference.startswith("95.00") and reached == ("yes" if low >= 95 else "no")
+        else:  # no published figure: the table says so instead of comparing with a guess
+            assert "no published figure" in reference and reached == "-"
