@@ -6,6 +6,9 @@
    own share of the overhead); a bare PyTorch loop over the same in-memory tensors with the same
    channels-last network (the floor); and the tutorial pipeline (torchvision ``MNIST`` +
    ``ToTensor``/``Normalize`` + ``DataLoader``, default NCHW network).
+   Then the app and the minimal module again, each with a bare-loop step run before every one of
+   its training steps and timed apart (``InterleavedBareSteps``): their ratios to the bare loop
+   from epochs that saw the same machine, step by step.
 2. ``configs/fast.yaml`` (bf16 mixed precision) for seeds 0, 1, 2: training time, images per
    second, test accuracy.
 3. The whole ``python -m mnist_pl fit --config configs/fast.yaml`` in a fresh process: wall time
@@ -17,11 +20,12 @@ import argparse
 import contextlib
 import os
 import platform
-import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from unittest import mock
@@ -30,6 +34,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback
+from torch import Tensor
 from torch.utils.data import DataLoader, Subset
 from torchvision import datasets, transforms
 
@@ -54,30 +59,78 @@ def machine() -> str:
     )
 
 
-def _sgd_epoch(net: torch.nn.Module, batches, device: torch.device) -> float:
+def _sgd(net: torch.nn.Module) -> torch.optim.Optimizer:
+    return torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+
+
+def _sgd_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, images: Tensor, labels: Tensor) -> None:
+    loss = F.nll_loss(F.log_softmax(net(images), dim=1), labels)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
+def _sgd_epoch(net: torch.nn.Module, batches: Iterable[tuple[Tensor, Tensor]], device: torch.device) -> float:
     """Train ``net`` for one pass over ``batches`` of normalised images; seconds taken."""
-    net.to(device)
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-    net.train()
+    net.to(device).train()
+    optimizer = _sgd(net)
     start = time.perf_counter()
     for images, labels in batches:
-        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-        loss = F.nll_loss(F.log_softmax(net(images), dim=1), labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        _sgd_step(net, optimizer, images.to(device, non_blocking=True), labels.to(device, non_blocking=True))
     if device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - start
 
 
-def bare_epoch(dm: MNISTDataModule, device: torch.device) -> float:
-    """The floor: in-memory tensors, a random permutation, one index and one normalisation per batch."""
-    L.seed_everything(0, verbose=False)
+def _bare_batches(dm: MNISTDataModule, device: torch.device) -> Iterator[tuple[Tensor, Tensor]]:
+    """In-memory tensors, a random permutation, one index and one normalisation per batch (when drawn)."""
     images, labels = dm.train_set.images.to(device), dm.train_set.labels.to(device)
     order = torch.randperm(len(labels), device=device)
-    batches = ((dm.normalize(images[i]), labels[i]) for i in order.split(64))
-    return _sgd_epoch(LeNet().to(memory_format=torch.channels_last), batches, device)
+    return ((dm.normalize(images[i]), labels[i]) for i in order.split(64))
+
+
+def _bare_net(device: torch.device) -> torch.nn.Module:
+    return LeNet().to(memory_format=torch.channels_last).to(device)
+
+
+def bare_epoch(dm: MNISTDataModule, device: torch.device) -> float:
+    """The floor: the bare loop over ``_bare_batches``."""
+    L.seed_everything(0, verbose=False)
+    return _sgd_epoch(_bare_net(device), _bare_batches(dm, device), device)
+
+
+class InterleavedBareSteps(Callback):
+    """Before each training step of the fit it joins, one step of the bare loop, timed apart.
+
+    This host slows a 9 ms step by 1-3 ms for seconds to minutes at a time, so two epochs run one
+    after the other may see different machines: the fastest of five epochs each gave app/bare
+    between 1.02x and 1.15x in four runs of the same code. Step by step, both loops see the same
+    machine; the fit's epoch less the bare steps inside it is the fit's own time. Their ratio
+    stayed within 1.11-1.15x over a dozen such epochs on the same code. Each loop's step follows
+    one of the other's, so both start with the other's data in the caches; neither is favoured.
+    """
+
+    def __init__(self, dm: MNISTDataModule, device: torch.device) -> None:
+        self.batches = _bare_batches(dm, device)
+        self.cuda = device.type == "cuda"
+        self.net = _bare_net(device).train()
+        self.optimizer = _sgd(self.net)
+        self.bare = 0.0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.start = time.perf_counter()
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: object, batch_idx: int):
+        start = time.perf_counter()
+        _sgd_step(self.net, self.optimizer, *next(self.batches))
+        if self.cuda:
+            torch.cuda.synchronize()
+        self.bare += time.perf_counter() - start
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+        self.ratio = (time.perf_counter() - self.start - self.bare) / self.bare
 
 
 def classic_epoch(dm: MNISTDataModule, device: torch.device) -> float:
@@ -106,7 +159,7 @@ class MinimalModule(L.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.01, momentum=0.9)
 
 
-def lightning_epoch(dm: MNISTDataModule) -> float:
+def lightning_epoch(dm: MNISTDataModule, *callbacks: Callback) -> float:
     """One epoch of ``MinimalModule`` on a plain Trainer: no logger, checkpoints, bar or metrics."""
     L.seed_everything(0, verbose=False)
     clock = TrainClock()
@@ -117,7 +170,7 @@ def lightning_epoch(dm: MNISTDataModule) -> float:
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=[clock],
+        callbacks=[clock, *callbacks],
     )
     trainer.fit(MinimalModule(), datamodule=MNISTDataModule(dm.hparams.data_dir))
     return clock.seconds
@@ -133,7 +186,7 @@ class TrainClock(Callback):
         self.seconds = time.perf_counter() - self.start
 
 
-def app_fit(config: str, *args: str) -> tuple[float, float, MNISTCLI]:
+def app_fit(config: str, *args: str, callbacks: Sequence[Callback] = ()) -> tuple[float, float, MNISTCLI]:
     """``fit`` through the CLI in this process; (seconds of training, test accuracy or nan, the CLI)."""
     clock = TrainClock()
     # The progress bar draws on stdout; keep stdout for the table. LightningCLI warns when it is
@@ -145,7 +198,7 @@ def app_fit(config: str, *args: str) -> tuple[float, float, MNISTCLI]:
     ):
         cli = MNISTCLI(
             args=["fit", f"--config={CONFIGS / config}", f"--trainer.logger.init_args.save_dir={logs}", *args],
-            trainer_defaults={"callbacks": [clock]},
+            trainer_defaults={"callbacks": [clock, *callbacks]},
         )
         acc = cli.trainer.callback_metrics.get("test/acc", torch.tensor(float("nan"))).item()
         return clock.seconds, acc, cli
@@ -153,20 +206,35 @@ def app_fit(config: str, *args: str) -> tuple[float, float, MNISTCLI]:
 
 def whole_fit(config: str) -> tuple[float, float]:
     """``python -m mnist_pl fit`` in a fresh process; (wall seconds, peak resident MiB)."""
+    # A child started from this process would report this process's peak as its own: Linux
+    # carries a forked child's memory high-water mark across exec (a `python -c pass` started
+    # from a 1.5 GB process reports 1.5 GB). A small Python in between starts the fit and
+    # reports the fit's own peak: ru_maxrss of its children, KiB on Linux.
+    starter = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL);"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
     with tempfile.TemporaryDirectory() as logs:
-        start = time.perf_counter()
         command = [sys.executable, "-m", "mnist_pl", "fit", f"--config={CONFIGS / config}"]
         options = [f"--trainer.logger.init_args.save_dir={logs}", "--trainer.enable_progress_bar=false"]
-        subprocess.run([*command, *options], check=True, capture_output=True)
+        start = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, "-c", starter, *command, *options], check=True, capture_output=True, text=True
+        )
         wall = time.perf_counter() - start
-    # ru_maxrss of waited-for children: KiB on Linux.
-    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return wall, int(out.stdout.split()[-1]) / 1024
+
+
+def _median_of(ratios: list[float]) -> str:
+    runs = ", ".join(f"{ratio:.3f}" for ratio in ratios)
+    return f"{statistics.median(ratios):.2f}x (median of {runs})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds for fast.yaml")
     parser.add_argument("--repeats", type=int, default=5, help="runs of each LeNet epoch; the fastest counts")
+    parser.add_argument("--interleaved", type=int, default=3, help="interleaved runs of each; the median counts")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dm = MNISTDataModule()
@@ -182,9 +250,9 @@ def main() -> None:
     app_fit("lenet.yaml", *warm_up, fp32, "--test_after_fit=false")
     app_fit("fast.yaml", *warm_up, "--test_after_fit=false")
     # The four LeNet epochs in turn, `--repeats` times, keeping each one's fastest: on a shared
-    # machine a neighbour's burst then cannot decide a ratio on its own. Five rounds, not three:
-    # this project's host slows a 9 ms step by 1-3 ms for seconds to minutes at a time; with three
-    # rounds app/bare moved between 0.99x and 1.14x from run to run (with five: 1.08x and 1.13x).
+    # machine a neighbour's burst then cannot decide a ratio on its own. Even so, on this
+    # project's host app/bare moved between 0.99x and 1.14x from run to run with three rounds,
+    # and between 1.02x and 1.15x with five; hence the interleaved rounds after them.
     app, lightning, bare, classic = [], [], [], []
     for _ in range(args.repeats):
         app.append(app_fit("lenet.yaml", "--trainer.max_epochs=1", fp32, *no_val)[0])
@@ -192,6 +260,14 @@ def main() -> None:
         bare.append(bare_epoch(dm, device))
         classic.append(classic_epoch(dm, device))
     app, lightning, bare, classic = min(app), min(lightning), min(bare), min(classic)
+    paired_app, paired_lightning = [], []
+    for _ in range(args.interleaved):
+        steps = InterleavedBareSteps(dm, device)
+        app_fit("lenet.yaml", "--trainer.max_epochs=1", fp32, *no_val, callbacks=[steps])
+        paired_app.append(steps.ratio)
+        steps = InterleavedBareSteps(dm, device)
+        lightning_epoch(dm, steps)
+        paired_lightning.append(steps.ratio)
     fast = [app_fit("fast.yaml", f"--seed_everything={seed}") for seed in args.seeds]
     wall, rss = whole_fit("fast.yaml")
 
@@ -203,6 +279,8 @@ def main() -> None:
         ("  app / bare (target <= 1.10)", f"{app / bare:.2f}x"),
         ("  app / tutorial (target <= 0.65)", f"{app / classic:.2f}x"),
         ("  minimal LightningModule / bare", f"{lightning / bare:.2f}x"),
+        ("  app / bare, interleaved step by step", _median_of(paired_app)),
+        ("  minimal LightningModule / bare, interleaved", _median_of(paired_lightning)),
     ]
     for seed, (seconds, acc, _) in zip(args.seeds, fast, strict=True):
         rows.append(

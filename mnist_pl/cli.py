@@ -1,5 +1,6 @@
 """The command line: LightningCLI with this app's defaults; every value can be changed in config."""
 
+import contextlib
 import ctypes
 import os
 import pickle
@@ -11,6 +12,7 @@ from jsonargparse import lazy_instance
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.profilers import PassThroughProfiler
 
 from mnist_pl import runs
 from mnist_pl.callbacks import PredictionWriter, StopOnNonFiniteLoss
@@ -50,6 +52,21 @@ def _keep_freed_memory() -> None:
 _keep_freed_memory()
 
 
+class NoProfiler(PassThroughProfiler):
+    """Lightning's default profiler (it profiles nothing) without its cost.
+
+    Lightning wraps ~140 calls of each training step in ``profiler.profile(name)``; the default
+    enters and leaves a generator-based context each time, ~1 us, ~0.09 ms per step on a 2-core
+    CPU (1% of a LeNet step). This hands out one shared null context instead.
+    ``--trainer.profiler simple`` (or ``advanced``, ``pytorch``) still profiles.
+    """
+
+    _nothing = contextlib.nullcontext()
+
+    def profile(self, action_name: str) -> contextlib.AbstractContextManager:
+        return self._nothing
+
+
 _LOG_DIR_FIX = "make it writable or choose another with --trainer.logger.init_args.save_dir"
 
 
@@ -83,6 +100,7 @@ class MNISTCLI(LightningCLI):
                 "checkpoint.save_last": True,
                 "trainer.deterministic": True,
                 "trainer.plugins": {"class_path": "mnist_pl.checkpoints.AtomicCheckpointIO"},
+                "trainer.profiler": {"class_path": "mnist_pl.cli.NoProfiler"},
                 "trainer.logger": lazy_instance(
                     TensorBoardLogger, save_dir="logs", name="mnist", default_hp_metric=False
                 ),

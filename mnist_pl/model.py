@@ -1,14 +1,43 @@
 """The LightningModule: what is learned and how it is measured; the network itself lives in nets."""
 
+from typing import Any
+
 import lightning as L
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
-from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics import MaxMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
 
 from mnist_pl.errors import UserError
+
+
+class TrainLossAccuracy(Metric):
+    """Mean loss and accuracy of the training batches since the last reset.
+
+    The numbers ``MeanMetric`` and ``MulticlassAccuracy(average="micro")`` give, from four running
+    sums added to in place. Their two updates cost 60 us of Python per training step on a 2-core
+    CPU (argument casting, stat-score bookkeeping), this one 15 us: about 1% of a LeNet step.
+    Under DDP torchmetrics sums the four states across processes, as for its own metrics.
+    """
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("loss_sum", torch.zeros(()), dist_reduce_fx="sum")
+        for count in ("steps", "right", "seen"):
+            self.add_state(count, torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, loss: Tensor, preds: Tensor, labels: Tensor) -> None:
+        self.loss_sum.add_(loss.detach())
+        self.steps.add_(1)
+        self.right.add_((preds == labels).sum())
+        self.seen.add_(labels.numel())
+
+    def compute(self) -> tuple[Tensor, Tensor]:
+        return self.loss_sum / self.steps, self.right / self.seen
 
 
 class MNISTClassifier(L.LightningModule):
@@ -45,12 +74,20 @@ class MNISTClassifier(L.LightningModule):
         # micro: the fraction of images right (torchmetrics' default, macro, averages per class).
         # No argument validation: it reads values back to the host, a sync on every step.
         metric_args = {"num_classes": 10, "average": "micro", "validate_args": False}
-        self.train_acc = MulticlassAccuracy(**metric_args)
+        self.train_metrics = TrainLossAccuracy()
         self.val_acc = MulticlassAccuracy(**metric_args)
         self.test_acc = MulticlassAccuracy(**metric_args)
-        self.train_loss = MeanMetric(nan_strategy="disable")  # its NaN check would sync every step
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # in checkpoints, so a resumed run keeps its best so far
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Lightning names the hook it runs in _current_fx_name, ~40 times per training step.
+        # nn.Module.__setattr__ first checks whether a value is a parameter, buffer or submodule
+        # (1.3 us, 0.05 ms per step); a hook's name is none of those, so it goes straight in.
+        if name == "_current_fx_name":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     def configure_model(self) -> None:
         if self.hparams.compile:
@@ -89,8 +126,7 @@ class MNISTClassifier(L.LightningModule):
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss, preds, labels = self.model_step(batch)
-        self.train_loss.update(loss)
-        self.train_acc.update(preds, labels)
+        self.train_metrics.update(loss, preds, labels)
         # Each self.log call costs ~1 ms of Python on a CPU (Lightning re-walks its result object),
         # 8% of a LeNet step: the step loss is logged only as often as the logger writes it.
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:  # the steps the logger writes
@@ -98,9 +134,9 @@ class MNISTClassifier(L.LightningModule):
         return loss
 
     def on_train_epoch_end(self) -> None:
-        self.log_dict({"train/loss": self.train_loss.compute(), "train/acc": self.train_acc.compute()})
-        self.train_loss.reset()
-        self.train_acc.reset()
+        loss, acc = self.train_metrics.compute()
+        self.log_dict({"train/loss": loss, "train/acc": acc})
+        self.train_metrics.reset()
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         """Returns the predicted classes, for callbacks that draw them."""

@@ -6,10 +6,12 @@ from pathlib import Path
 import lightning as L
 import torch
 from conftest import REPO
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
 
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
-from mnist_pl.model import MNISTClassifier
+from mnist_pl.model import MNISTClassifier, TrainLossAccuracy
 from mnist_pl.nets import LeNet
 
 
@@ -36,6 +38,23 @@ def test_forward_gives_log_probabilities() -> None:
     log_probs = model(torch.randn(4, 1, 28, 28))
     assert log_probs.shape == (4, 10)
     assert torch.allclose(log_probs.exp().sum(dim=1), torch.ones(4))
+
+
+def test_train_metrics_equal_torchmetrics_mean_and_accuracy() -> None:
+    """The running sums give what MeanMetric and micro MulticlassAccuracy give, across resets."""
+    ours, mean, accuracy = TrainLossAccuracy(), MeanMetric(), MulticlassAccuracy(num_classes=10, average="micro")
+    generator = torch.Generator().manual_seed(0)
+    for epoch in range(2):
+        for size in (64, 64, 17):  # a short last batch counts as one step of the mean loss, as in MeanMetric
+            loss = torch.rand((), generator=generator)
+            preds, labels = torch.randint(0, 10, (2, size), generator=generator)
+            ours.update(loss, preds, labels)
+            mean.update(loss)
+            accuracy.update(preds, labels)
+        ours_loss, ours_acc = ours.compute()
+        assert torch.allclose(ours_loss, mean.compute()) and torch.allclose(ours_acc, accuracy.compute()), epoch
+        for metric in (ours, mean, accuracy):
+            metric.reset()
 
 
 def test_short_fit_learns_far_beyond_chance(tmp_path: Path) -> None:
