@@ -161,12 +161,13 @@ class MinimalModule(L.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.01, momentum=0.9)
 
 
-def lightning_epoch(dm: MNISTDataModule, *callbacks: Callback) -> float:
+def lightning_epoch(dm: MNISTDataModule, *callbacks: Callback, limit_train_batches: int | float = 1.0) -> float:
     """One epoch of ``MinimalModule`` on a plain Trainer: no logger, checkpoints, bar or metrics."""
     L.seed_everything(0, verbose=False)
     clock = TrainClock()
     trainer = L.Trainer(
         max_epochs=1,
+        limit_train_batches=limit_train_batches,
         limit_val_batches=0,
         logger=False,
         enable_checkpointing=False,
@@ -174,7 +175,7 @@ def lightning_epoch(dm: MNISTDataModule, *callbacks: Callback) -> float:
         enable_model_summary=False,
         callbacks=[clock, *callbacks],
     )
-    trainer.fit(MinimalModule(), datamodule=MNISTDataModule(dm.hparams.data_dir))
+    trainer.fit(MinimalModule(), datamodule=dm)  # set up once: no file reads per epoch
     return clock.seconds
 
 

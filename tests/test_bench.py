@@ -1,10 +1,9 @@
 """The benchmark's interleaved measurement: a bare step really runs before each training step."""
 
-import lightning as L
 import torch
 from conftest import REPO
 
-from mnist_pl.bench import InterleavedBareSteps, MinimalModule
+from mnist_pl.bench import InterleavedBareSteps, lightning_epoch
 from mnist_pl.data import MNISTDataModule
 
 
@@ -14,17 +13,7 @@ def test_interleaved_bare_steps_train_one_step_per_training_step() -> None:
     dm.setup("fit")
     steps = InterleavedBareSteps(dm, torch.device("cpu"))
     before = [p.detach().clone() for p in steps.net.parameters()]
-    trainer = L.Trainer(
-        max_epochs=1,
-        limit_train_batches=12,
-        limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[steps],
-    )
-    trainer.fit(MinimalModule(), datamodule=dm)
+    lightning_epoch(dm, steps, limit_train_batches=12)
     # 12 bare batches drawn: the 13th is the next one out of 860 (55,000 images / 64).
     assert len(list(steps.batches)) == 860 - 12
     assert all(not torch.equal(a, b) for a, b in zip(before, steps.net.parameters(), strict=True))
