@@ -1,6 +1,7 @@
 """``python -m mnist_pl``: run the CLI; a problem the user can fix ends in one line, not a traceback."""
 
 import sys
+from pathlib import Path
 
 from mnist_pl import export
 from mnist_pl.cli import MNISTCLI
@@ -17,7 +18,9 @@ def main() -> None:
         if sys.argv[1:2] == ["export"]:
             export.main(sys.argv[2:])
         else:
-            MNISTCLI(parser_kwargs={"description": DESCRIPTION})
+            # argparse names the program after sys.argv[0]: "__main__.py" under `python -m`.
+            prog = "python -m mnist_pl" if Path(sys.argv[0]).name == "__main__.py" else None
+            MNISTCLI(parser_kwargs={"description": DESCRIPTION, "prog": prog})
     except UserError as err:
         sys.exit(f"error: {err}")
 

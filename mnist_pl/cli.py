@@ -8,7 +8,8 @@ import warnings
 from pathlib import Path
 
 import torch
-from jsonargparse import lazy_instance
+import yaml
+from jsonargparse import Namespace, lazy_instance
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
@@ -67,6 +68,23 @@ class NoProfiler(PassThroughProfiler):
         return self._nothing
 
 
+class MNISTArgumentParser(LightningArgumentParser):
+    """LightningCLI's parser; a config file with a YAML syntax error is named in a one-line error."""
+
+    def parse_path(self, path: str | os.PathLike, *args, **kwargs) -> Namespace:
+        # jsonargparse parses the file's text as a string: its message names '"<unicode string>"'
+        # instead of the file and spans four lines. A missing file it reports well itself.
+        try:
+            yaml.safe_load(Path(path).read_text())
+        except yaml.MarkedYAMLError as err:
+            mark = err.problem_mark
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise TypeError(f"{path}: not valid YAML{where}: {err.problem}: fix the file") from err
+        except (OSError, yaml.YAMLError):
+            pass
+        return super().parse_path(path, *args, **kwargs)
+
+
 _LOG_DIR_FIX = "make it writable or choose another with --trainer.logger.init_args.save_dir"
 
 
@@ -84,6 +102,7 @@ class MNISTCLI(LightningCLI):
             MNISTDataModule,
             seed_everything_default=0,
             auto_configure_optimizers=False,
+            parser_class=MNISTArgumentParser,
             trainer_defaults=trainer_defaults,
             **kwargs,
         )
@@ -117,6 +136,9 @@ class MNISTCLI(LightningCLI):
 
     def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs) -> LightningArgumentParser:
         # Options of one subcommand only; LightningCLI's public hook cannot tell subcommands apart.
+        # argparse prints the usage line before every parse error; generated, it lists all ~80
+        # options over 80 lines and buries the one-line error. `fit --help` still lists them all.
+        kwargs.setdefault("usage", "%(prog)s [options]")
         parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
         if subcommand == "fit":
             parser.add_argument(
