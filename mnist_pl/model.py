@@ -6,6 +6,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torchmetrics import MaxMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
@@ -48,7 +49,8 @@ class MNISTClassifier(L.LightningModule):
         optimizer: called with the parameters; SGD, Adam, ... and their settings come from config.
         scheduler: optional; called with the optimizer and stepped once per epoch. A schedule
             defined over optimizer steps (one with a ``total_steps`` argument, like ``OneCycleLR``)
-            is given this run's number of steps and stepped after every batch.
+            is given this run's number of steps and stepped after every batch. A cosine over
+            fewer epochs than the run (``T_max`` < ``trainer.max_epochs``) is warned about.
         label_smoothing: weight of the uniform target mixed into the NLL loss (0 = plain NLL).
         channels_last: store conv weights NHWC. On a 2-core Xeon a LeNet step at batch 64 takes
             9.2 instead of 12.4 ms (max-pool and conv kernels vectorise over channels).
@@ -174,4 +176,11 @@ class MNISTClassifier(L.LightningModule):
             scheduler = {"scheduler": self.scheduler(optimizer, total_steps=total_steps), "interval": "step"}
         else:
             scheduler = {"scheduler": self.scheduler(optimizer), "interval": "epoch"}
+            # T_max is a separate setting from max_epochs; changing only the second is easy.
+            t_max, epochs = getattr(self.scheduler, "keywords", {}).get("T_max"), self.trainer.max_epochs
+            if isinstance(t_max, int) and epochs is not None and t_max < epochs:
+                rank_zero_warn(
+                    f"--model.scheduler.init_args.T_max {t_max} < --trainer.max_epochs {epochs}: the cosine lr "
+                    f"rises again after epoch {t_max}; give T_max {epochs} to anneal over the whole run"
+                )
         return {"optimizer": optimizer, "lr_scheduler": scheduler}

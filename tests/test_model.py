@@ -4,6 +4,7 @@ from functools import partial
 from pathlib import Path
 
 import lightning as L
+import pytest
 import torch
 from conftest import REPO
 from torchmetrics import MeanMetric
@@ -13,6 +14,8 @@ from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.model import MNISTClassifier, TrainLossAccuracy
 from mnist_pl.nets import LeNet
+
+QUIET = {"enable_checkpointing": False, "enable_progress_bar": False, "enable_model_summary": False}
 
 
 def train(tmp_path: Path, seed: int, epochs: int = 1, steps: int = 40) -> tuple[MNISTClassifier, dict]:
@@ -24,10 +27,8 @@ def train(tmp_path: Path, seed: int, epochs: int = 1, steps: int = 40) -> tuple[
         limit_val_batches=2,
         deterministic=True,
         logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         default_root_dir=tmp_path,
+        **QUIET,
     )
     trainer.fit(model, datamodule=MNISTDataModule(data_dir=str(REPO / "data")))
     return model, {k: v.item() for k, v in trainer.callback_metrics.items()}
@@ -71,6 +72,20 @@ def test_same_seed_same_weights_and_metrics(tmp_path: Path) -> None:
         assert torch.equal(tensor, second.state_dict()[name]), name
     assert first_metrics == second_metrics
     assert not torch.equal(first.net.features[0].weight, other.net.features[0].weight)
+
+
+@pytest.mark.parametrize("t_max", [1, 2])
+def test_a_cosine_shorter_than_the_run_is_warned_about(t_max: int, recwarn: pytest.WarningsRecorder) -> None:
+    """bncnn.yaml's T_max must follow --trainer.max_epochs by hand; a user who changes only the epochs hears of it."""
+    scheduler = partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=t_max)
+    trainer = L.Trainer(max_epochs=2, limit_train_batches=1, limit_val_batches=0, logger=False, **QUIET)
+    trainer.fit(MNISTClassifier(LeNet(), scheduler=scheduler), datamodule=MNISTDataModule(data_dir=str(REPO / "data")))
+    warned = [str(w.message) for w in recwarn if "T_max" in str(w.message)]
+    expected = [
+        "--model.scheduler.init_args.T_max 1 < --trainer.max_epochs 2: the cosine lr rises again after "
+        "epoch 1; give T_max 2 to anneal over the whole run"
+    ]
+    assert warned == (expected if t_max == 1 else [])
 
 
 def test_val_acc_best_is_the_running_maximum(tmp_path: Path) -> None:
