@@ -14,6 +14,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.profilers import PassThroughProfiler
+from lightning.pytorch.utilities import rank_zero_warn
 
 from mnist_pl import runs
 from mnist_pl.callbacks import PredictionWriter, StopOnNonFiniteLoss
@@ -212,5 +213,11 @@ class MNISTCLI(LightningCLI):
             raise UserError(message) from err
 
     def after_fit(self) -> None:
-        if self.config.fit.test_after_fit and not self.trainer.interrupted:
-            self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best", weights_only=True)
+        if not self.config.fit.test_after_fit or self.trainer.interrupted:
+            return
+        # best.ckpt needs a validation: none ran with --trainer.limit_val_batches 0, or with a
+        # --trainer.max_steps that ends inside the first epoch (Lightning would end in a traceback).
+        ckpt_path = "best" if self.trainer.checkpoint_callback.best_model_path else None
+        if ckpt_path is None:
+            rank_zero_warn("fit: no validation ran, so there is no best checkpoint: testing the final weights")
+        self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt_path, weights_only=True)

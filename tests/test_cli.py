@@ -50,6 +50,16 @@ def test_fit_checkpoints_logs_and_test_from_checkpoint_alone(tmp_path: Path) -> 
     assert re.search(r"val/acc\s+0\.[89]", validate.stdout)
 
 
+def test_fit_without_validation_tests_its_final_weights(tmp_path: Path) -> None:
+    # 5 steps end inside the first epoch: no validation, no best.ckpt for the test after fit.
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
+    fit = run_cli("fit", f"--config={CONFIG}", DATA, logs, "--trainer.max_steps=5", cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    assert "no validation ran, so there is no best checkpoint: testing the final weights" in fit.stderr
+    assert 0.1 < float(printed_test_acc(fit.stdout)) < 1
+    assert [p.name for p in (tmp_path / "logs" / "lenet" / "version_0" / "checkpoints").iterdir()] == ["last.ckpt"]
+
+
 @pytest.mark.slow  # the default suite has test_runs' two concurrent fits, which covers the same
 def test_second_fit_gets_its_own_version_and_leaves_the_first_untouched(tmp_path: Path) -> None:
     logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
