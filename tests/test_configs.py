@@ -24,7 +24,7 @@ def test_config_trains_a_few_steps(config: Path, tmp_path: Path) -> None:
             f"--trainer.logger.init_args.save_dir={tmp_path}",
             "--trainer.max_epochs=1",
             "--trainer.limit_train_batches=3",
-            "--trainer.limit_val_batches=1",
+            "--trainer.limit_val_batches=2",
             "--trainer.num_sanity_val_steps=0",
             "--trainer.enable_progress_bar=false",
             "--trainer.enable_model_summary=false",

@@ -104,7 +104,7 @@ def test_fast_recipe_steps_its_one_cycle_schedule_per_batch(tmp_path: Path) -> N
             f"--data.data_dir={REPO / 'data'}",
             f"--trainer.logger.init_args.save_dir={tmp_path}",
             "--trainer.limit_train_batches=6",
-            "--trainer.limit_val_batches=1",
+            "--trainer.limit_val_batches=2",
             "--trainer.enable_progress_bar=false",
             "--test_after_fit=false",
         ]

@@ -10,7 +10,7 @@ from conftest import REPO
 
 @pytest.mark.slow  # four short fits, each tested on the whole test set: about 30 s
 def test_table_rows_match_the_runs_it_printed(tmp_path) -> None:
-    short = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=150", "--trainer.limit_val_batches=1"]
+    short = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=150", "--trainer.limit_val_batches=2"]
     command = [sys.executable, "-m", "mnist_pl.table", "--configs", "minimal", "twoconv", "--seeds", "0", "1"]
     result = subprocess.run(
         [*command, f"--data.data_dir={REPO / 'data'}", *short], cwd=tmp_path, capture_output=True, text=True
