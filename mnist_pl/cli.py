@@ -191,6 +191,8 @@ class MNISTCLI(LightningCLI):
             self._check_optimizer()
         # The run dir is created deep inside the run (a traceback): check its parent can be written first.
         for logger in self.trainer.loggers:
+            if logger.root_dir is None:  # --trainer.fast_dev_run's stand-in writes nothing
+                continue
             root = Path(logger.root_dir)
             try:
                 root.mkdir(parents=True, exist_ok=True)
@@ -215,9 +217,11 @@ class MNISTCLI(LightningCLI):
     def after_fit(self) -> None:
         if not self.config.fit.test_after_fit or self.trainer.interrupted:
             return
-        # best.ckpt needs a validation: none ran with --trainer.limit_val_batches 0, or with a
-        # --trainer.max_steps that ends inside the first epoch (Lightning would end in a traceback).
+        # No best.ckpt without a validation (--trainer.limit_val_batches 0, a --trainer.max_steps
+        # inside the first epoch) or under --trainer.fast_dev_run: Lightning would end in a traceback.
         ckpt_path = "best" if self.trainer.checkpoint_callback.best_model_path else None
         if ckpt_path is None:
-            rank_zero_warn("fit: no validation ran, so there is no best checkpoint: testing the final weights")
+            rank_zero_warn(
+                "fit: no best checkpoint was written (no validation ran, or fast_dev_run): testing the final weights"
+            )
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt_path, weights_only=True)

@@ -59,8 +59,15 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> str | None:
     """Point the trainer's logger (and so its checkpoints and config) at the run dir; returns the checkpoint.
 
     ``ckpt_path="last"`` becomes the newest ``last.ckpt`` of this logger's runs. Loggers other
-    than TensorBoard/CSV keep Lightning's own behaviour.
+    than TensorBoard/CSV keep Lightning's own behaviour; ``--trainer.fast_dev_run`` writes no run.
     """
+    if trainer.fast_dev_run:
+        # A debugging run writes nothing (Lightning swaps the logger for a stand-in), except that
+        # ModelCheckpoint still saves last.ckpt when training ends (2.6): into ./checkpoints/, over
+        # any file of that name there.
+        for callback in trainer.checkpoint_callbacks:
+            callback.save_last = False
+        return ckpt_path
     logger = trainer.logger
     if not isinstance(logger, TensorBoardLogger | CSVLogger) or logger._version is not None:
         return ckpt_path  # no logger, another kind, or a version the user chose

@@ -158,6 +158,14 @@ def test_signal_stops_with_a_resume_line_and_the_resume_is_exact(
     assert_same_run(one_go, run)
 
 
+def test_fast_dev_run_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Lightning's ModelCheckpoint writes last.ckpt at the end of any fit, into ./checkpoints/ here.
+    monkeypatch.chdir(tmp_path)
+    cli = MNISTCLI(args=["fit", *TINY, "--trainer.fast_dev_run=true", "--test_after_fit=true"])
+    assert cli.trainer.global_step == 1 and "test/acc" in cli.trainer.callback_metrics
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_resume_last_with_no_run_is_a_user_error(tmp_path: Path) -> None:
     """In process (``python -m mnist_pl`` prints any UserError as one line: tests/test_cli.py)."""
     logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
