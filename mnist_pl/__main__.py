@@ -3,6 +3,8 @@
 import sys
 from pathlib import Path
 
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+
 from mnist_pl import export
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.errors import UserError
@@ -21,7 +23,9 @@ def main() -> None:
             # argparse names the program after sys.argv[0]: "__main__.py" under `python -m`.
             prog = "python -m mnist_pl" if Path(sys.argv[0]).name == "__main__.py" else None
             MNISTCLI(parser_kwargs={"description": DESCRIPTION, "prog": prog})
-    except UserError as err:
+    # Lightning's own word for a setting it cannot run with (no GPU backend, more devices than
+    # the machine has, ...): the user's to fix, so one line like ours, not a traceback.
+    except (UserError, MisconfigurationException) as err:
         sys.exit(f"error: {err}")
 
 

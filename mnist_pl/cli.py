@@ -185,6 +185,15 @@ class MNISTCLI(LightningCLI):
                 ) from err
         super()._parse_ckpt_path()
 
+    def before_instantiate_classes(self) -> None:
+        # Lightning's own message for this one names neither the option nor the fix.
+        accelerator = self.config[self.subcommand].trainer.accelerator
+        if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+            raise UserError(
+                f"--trainer.accelerator {accelerator}: PyTorch sees no CUDA GPU on this machine: "
+                "use --trainer.accelerator cpu, or auto (a GPU when there is one)"
+            )
+
     def after_instantiate_classes(self) -> None:
         super().after_instantiate_classes()
         if self.subcommand == "fit":

@@ -138,6 +138,34 @@ def test_val_size_too_big(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     assert run.snapshot() == before
 
 
+TRAINER_CASES = {
+    "gpu without a gpu": (
+        "--trainer.accelerator=gpu",
+        "error: --trainer.accelerator gpu: PyTorch sees no CUDA GPU on this machine: use --trainer.accelerator cpu",
+    ),
+    # Lightning's MisconfigurationException, its message as the one line
+    "lightning refuses": (
+        "--trainer.limit_train_batches=1.5",
+        "error: You have passed invalid value 1.5 for limit_train_batches, it has to be in [0.0, 1.0] or an int.",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", TRAINER_CASES)
+def test_trainer_settings_it_cannot_run_with(run: Run, case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Refused while the Trainer is built: in this process, through main().
+    arg, expected = TRAINER_CASES[case]
+    if case == "gpu without a gpu" and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    monkeypatch.chdir(run.root)
+    monkeypatch.setattr(sys, "argv", ["mnist_pl", "fit", f"--config={run.config}", DATA, run.logs_arg, arg])
+    before = run.snapshot()
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert str(exit_.value.code).startswith(expected)
+    assert run.snapshot() == before
+
+
 # Ours: checked before anything is written, one line, exit 1.
 OUR_CASES = {
     "lr negative": (["--model.optimizer.init_args.lr=-1"], "lr -1.0: must be > 0"),
