@@ -155,6 +155,16 @@ class MNISTCLI(LightningCLI):
         # A new run claims its own version dir; a resume goes on in the run of its checkpoint.
         self.config_init.fit.ckpt_path = runs.place_run(self.trainer, self.config_init.fit.ckpt_path)
 
+    def _warn_if_untrained(self) -> None:
+        # Without a checkpoint, validate/test/predict run the network as built: random weights.
+        if self.config_init[self.subcommand].ckpt_path is None:
+            rank_zero_warn(
+                f"{self.subcommand}: no --ckpt_path, so the network has random weights: "
+                "give --ckpt_path logs/<name>/version_N/checkpoints/best.ckpt for a trained one"
+            )
+
+    before_validate = before_test = before_predict = _warn_if_untrained
+
     def fit(self, model: MNISTClassifier, **kwargs) -> None:
         runs.fit(self.trainer, model, **kwargs)
 

@@ -44,6 +44,7 @@ def test_fit_checkpoints_logs_and_test_from_checkpoint_alone(tmp_path: Path) -> 
     test = run_cli("test", f"--ckpt_path={run / 'checkpoints' / 'best.ckpt'}", DATA, logs, cwd=tmp_path)
     assert test.returncode == 0, test.stderr
     assert printed_test_acc(test.stdout) == fit_acc
+    assert "random weights" not in test.stderr
 
     validate = run_cli("validate", f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}", DATA, logs, cwd=tmp_path)
     assert validate.returncode == 0, validate.stderr

@@ -166,6 +166,16 @@ def test_trainer_settings_it_cannot_run_with(run: Run, case: str, monkeypatch: p
     assert run.snapshot() == before
 
 
+@pytest.mark.parametrize("subcommand, stage", [("validate", "val"), ("test", "test")])
+def test_evaluating_without_a_checkpoint_warns(
+    subcommand: str, stage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    with pytest.warns(UserWarning, match=f"{subcommand}: no --ckpt_path, so the network has random weights"):
+        MNISTCLI(args=[subcommand, DATA, logs, f"--trainer.limit_{stage}_batches=2"])
+
+
 # Ours: checked before anything is written, one line, exit 1.
 OUR_CASES = {
     "lr negative": (["--model.optimizer.init_args.lr=-1"], "lr -1.0: must be > 0"),
