@@ -171,13 +171,14 @@ class MNISTClassifier(L.LightningModule):
         if self.scheduler is None:
             return {"optimizer": optimizer}
         # jsonargparse hands over a functools.partial holding every init argument of the class.
-        if "total_steps" in getattr(self.scheduler, "keywords", {}):
+        given = getattr(self.scheduler, "keywords", {})
+        if "total_steps" in given:
             total_steps = int(self.trainer.estimated_stepping_batches)
             scheduler = {"scheduler": self.scheduler(optimizer, total_steps=total_steps), "interval": "step"}
         else:
             scheduler = {"scheduler": self.scheduler(optimizer), "interval": "epoch"}
             # T_max is a separate setting from max_epochs; changing only the second is easy.
-            t_max, epochs = getattr(self.scheduler, "keywords", {}).get("T_max"), self.trainer.max_epochs
+            t_max, epochs = given.get("T_max"), self.trainer.max_epochs
             if isinstance(t_max, int) and epochs is not None and t_max < epochs:
                 rank_zero_warn(
                     f"--model.scheduler.init_args.T_max {t_max} < --trainer.max_epochs {epochs}: the cosine lr "
