@@ -1,9 +1,13 @@
 """Shared fixtures: the bundled MNIST, and a quick CLI runner; everything here is real."""
 
+import contextlib
+import io
 import os
 import shutil
 import subprocess
 import sys
+import traceback
+import warnings
 from pathlib import Path
 
 import pytest
@@ -39,9 +43,52 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+def run_main(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``python -m mnist_pl ARGS`` run by ``main()`` in this process: what ``run_cli`` gives, ~8 s sooner.
+
+    Starting Python, torch and Lightning costs ~8 s a process on a 2-core CPU; tests of what the
+    CLI does with its arguments need no new process. stderr and the exit status are what the
+    interpreter makes of the run: the warnings (pytest would keep them), then a traceback and 1
+    for an uncaught exception, or the text and 1 for ``sys.exit("error: ...")``. Tests of the
+    process itself (signals, DDP, concurrent runs, a checkpoint read by a process that did not
+    write it) use ``run_cli``.
+    """
+    from mnist_pl.__main__ import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code: int | str | None = 0
+    failure = ""
+    argv, here = sys.argv, Path.cwd()
+    sys.argv = [str(REPO / "mnist_pl" / "__main__.py"), *args]
+    os.chdir(cwd)
+    try:
+        with (
+            warnings.catch_warnings(record=True) as caught,
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
+            try:
+                main()
+            except SystemExit as exit_:
+                code = exit_.code
+            except Exception:
+                failure, code = traceback.format_exc(), 1
+    finally:
+        sys.argv = argv
+        os.chdir(here)
+    for w in caught:
+        err.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno))
+    err.write(failure)
+    if isinstance(code, str):
+        err.write(f"{code}\n")
+    returncode = 1 if isinstance(code, str) else (code or 0)
+    return subprocess.CompletedProcess(args, returncode, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One short real fit (97% or so), shared by the tests that need a trained run dir and checkpoint."""
+    """One short real fit (97% or so) in a fresh process, shared by the tests that need a trained run dir and
+    checkpoint; its stdout is saved beside ``logs/`` as ``fit.stdout``."""
     root = tmp_path_factory.mktemp("trained")
     fit = run_cli(
         "fit",
@@ -53,4 +100,5 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         cwd=root,
     )
     assert fit.returncode == 0, fit.stderr[-3000:]
+    (root / "fit.stdout").write_text(fit.stdout)  # what the user saw, for the tests of the printed results
     return root / "logs" / "lenet" / "version_0"

@@ -25,6 +25,7 @@ def test_config_trains_a_few_steps(config: Path, tmp_path: Path) -> None:
             "--trainer.max_epochs=1",
             "--trainer.limit_train_batches=3",
             "--trainer.limit_val_batches=2",
+            "--data.eval_batch_size=100",  # 200 images: a check that validation runs, not a measure
             "--trainer.num_sanity_val_steps=0",
             "--trainer.enable_progress_bar=false",
             "--trainer.enable_model_summary=false",

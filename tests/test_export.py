@@ -8,7 +8,7 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
-from conftest import REPO, run_cli
+from conftest import REPO, run_cli, run_main
 
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.model import MNISTClassifier
@@ -48,7 +48,7 @@ def test_export_matches_the_lightning_model(trained_run: Path, tmp_path: Path, f
 
     # A second export to the same path refuses and leaves the first one as it was.
     before = hashlib.md5(output.read_bytes()).hexdigest()
-    again = run_cli(*args, cwd=tmp_path)
+    again = run_main(*args, cwd=tmp_path)
     assert again.returncode == 1 and "Traceback" not in again.stderr
     assert again.stderr.strip().splitlines()[-1] == (
         f"error: --output {output} exists: give another --output, or --overwrite to replace it"

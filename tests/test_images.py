@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, run_cli
+from conftest import REPO, run_cli, run_main
 from PIL import Image, ImageOps
 
 from mnist_pl.data import MNISTDataModule
@@ -72,7 +72,7 @@ def test_predict_photos_writes_the_csv_with_the_right_digits(trained_run: Path, 
         assert int(row["predicted"]) == label, row
         assert abs(sum(float(row[f"p{i}"]) for i in range(10)) - 1) < 1e-3
     assert "4 predictions written to" in result.stdout
-    again = run_cli(*args, f"--predictions.output={out}", cwd=tmp_path)  # never overwrites
+    again = run_main(*args, f"--predictions.output={out}", cwd=tmp_path)  # never overwrites
     assert again.returncode == 0 and (out.parent / "predictions-1.csv").exists()
 
 
@@ -95,7 +95,7 @@ def test_bad_files_are_named_the_others_predicted(trained_run: Path, test_images
     bomb_png(folder / "huge.png")
     out = tmp_path / "predictions.csv"
     ckpt = trained_run / "checkpoints" / "best.ckpt"
-    result = run_cli(
+    result = run_main(
         "predict", f"--ckpt_path={ckpt}", f"--data.predict_path={folder}", f"--predictions.output={out}", cwd=tmp_path
     )
     assert result.returncode == 1

@@ -1,4 +1,4 @@
-"""Runs that repeat, resume and stop exactly, in separate processes, compared tensor by tensor and point by point.
+"""Runs that repeat, resume and stop exactly, across processes, compared tensor by tensor and point by point.
 
 The runs are tiny (5 batches of 64 per epoch, 3 epochs) but have everything a resume can get
 wrong: dropout (global torch RNG), shuffled data (a new order every epoch), SGD momentum, a
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import REPO, run_cli
+from conftest import REPO, run_cli, run_main
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_pl.cli import MNISTCLI
@@ -38,8 +38,10 @@ TINY = [
 ]
 
 
-def fit(logs: Path, *args: str) -> subprocess.CompletedProcess:
-    return run_cli("fit", *TINY, f"--trainer.logger.init_args.save_dir={logs}", *args, cwd=logs.parent)
+def fit(logs: Path, *args: str, here: bool = False) -> subprocess.CompletedProcess:
+    """``python -m mnist_pl fit`` in a fresh process, or in this one (``here``)."""
+    run = run_main if here else run_cli
+    return run("fit", *TINY, f"--trainer.logger.init_args.save_dir={logs}", *args, cwd=logs.parent)
 
 
 def popen_fit(cwd: Path, *args: str) -> subprocess.Popen:
@@ -90,9 +92,9 @@ def assert_same_run(a: Path, b: Path) -> None:
 
 @pytest.fixture(scope="module")
 def one_go(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The reference: EPOCHS epochs in one process."""
+    """The reference: EPOCHS epochs in one go, in this process; every run compared with it ran partly in another."""
     logs = tmp_path_factory.mktemp("one_go") / "logs"
-    result = fit(logs, f"--trainer.max_epochs={EPOCHS}")
+    result = fit(logs, f"--trainer.max_epochs={EPOCHS}", here=True)
     assert result.returncode == 0, result.stderr[-3000:]
     return logs / "lenet" / "version_0"
 
@@ -112,7 +114,7 @@ def test_resume_from_last_continues_the_run_exactly(one_go: Path, tmp_path: Path
     run = logs / "lenet" / "version_0"
     config_before = (run / "config.yaml").read_bytes()
 
-    resumed = fit(logs, f"--trainer.max_epochs={EPOCHS}", "--ckpt_path=last")
+    resumed = fit(logs, f"--trainer.max_epochs={EPOCHS}", "--ckpt_path=last", here=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert [p.name for p in (logs / "lenet").iterdir()] == ["version_0"]  # the same run, no new version
     assert {p.name for p in (run / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
@@ -153,7 +155,7 @@ def test_signal_stops_with_a_resume_line_and_the_resume_is_exact(
     command = re.search(r"resume with python -m mnist_pl (fit .*)$", last).group(1).split()
     assert command[-1] == str(run / "checkpoints" / "last.ckpt")
 
-    resumed = run_cli(*command, cwd=tmp_path)
+    resumed = run_main(*command, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert_same_run(one_go, run)
 
