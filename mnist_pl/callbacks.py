@@ -224,16 +224,22 @@ class ImageLogger(Callback):
         return fig
 
     def _wrong_figure(self, trainer: L.Trainer) -> plt.Figure:
-        classes = trainer.datamodule.classes
-        columns = 6
+        # One image of the whole grid with a caption above each cell: a subplot per image with its
+        # own title took 1.5 s per validation on a 2-core CPU (tight_layout measures every title),
+        # this takes 0.2 s.
+        classes = [name.split(" - ")[0][:8] for name in trainer.datamodule.classes]  # MNIST's "7 - seven": 7
+        columns, cell, gap = 6, 28, 12  # the gap above each image holds its caption
         rows = max(1, -(-len(self.wrong) // columns))
-        fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.3, rows * 1.5), squeeze=False)
-        for ax in axes.flat:
-            ax.axis("off")
-        for ax, (image, label, pred) in zip(axes.flat, self.wrong, strict=False):
-            ax.imshow(image[0], cmap="gray", vmin=0, vmax=1)
-            ax.set_title(f"{classes[label][:8]} -> {classes[pred][:8]}", fontsize=8, color="red")
-        fig.tight_layout()
+        grid = torch.ones(rows * (cell + gap), columns * (cell + 2))
+        fig, ax = plt.subplots(figsize=(columns * 1.3, rows * 1.5))
+        for i, (image, label, pred) in enumerate(self.wrong):
+            top, left = (i // columns) * (cell + gap) + gap, (i % columns) * (cell + 2) + 1
+            grid[top : top + cell, left : left + cell] = image[0]
+            caption = f"{classes[label]} -> {classes[pred]}"
+            ax.text(left + cell / 2, top - 2, caption, ha="center", va="bottom", fontsize=7, color="red")
+        ax.imshow(grid, cmap="gray", vmin=0, vmax=1)
+        ax.axis("off")
+        fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.99)
         return fig
 
     @staticmethod
