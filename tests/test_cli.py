@@ -9,6 +9,9 @@ import pytest
 from conftest import QUICK_FIT, REPO, run_cli, run_main
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from mnist_pl import cli
+from mnist_pl.cli import MNISTCLI
+
 CONFIG = str(REPO / "configs" / "lenet.yaml")
 DATA = f"--data.data_dir={REPO / 'data'}"
 
@@ -105,3 +108,28 @@ def test_missing_data_is_one_clear_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and "empty/MNIST/raw" in last and "--data.download true" in last
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["emulated", "native"])
+def test_bf16_runs_only_where_the_cpu_computes_it(
+    native: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recwarn: pytest.WarningsRecorder
+) -> None:
+    # This machine's answer replaced by each of the two: fast.yaml asks for bf16-mixed.
+    monkeypatch.setattr(cli, "native_bf16", lambda: native)
+    run = MNISTCLI(
+        args=[
+            "fit",
+            f"--config={REPO / 'configs' / 'fast.yaml'}",
+            DATA,
+            f"--trainer.logger.init_args.save_dir={tmp_path}",
+            "--trainer.accelerator=cpu",
+            "--trainer.max_steps=2",
+            "--trainer.enable_progress_bar=false",
+            "--test_after_fit=false",
+        ]
+    )
+    assert run.trainer.precision == ("bf16-mixed" if native else "32-true")
+    warned = [w for w in recwarn if "no bf16 instructions" in str(w.message) and "in 32-true instead" in str(w.message)]
+    assert len(warned) == (0 if native else 1)
+    saved = (tmp_path / "fast" / "version_0" / "config.yaml").read_text()
+    assert f"precision: {run.trainer.precision}" in saved  # the config of the run says what ran
