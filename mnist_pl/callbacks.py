@@ -225,8 +225,8 @@ class ImageLogger(Callback):
 
     def _wrong_figure(self, trainer: L.Trainer) -> plt.Figure:
         # One image of the whole grid with a caption above each cell: a subplot per image with its
-        # own title took 1.5 s per validation on a 2-core CPU (tight_layout measures every title),
-        # this takes 0.2 s.
+        # own title took 1.5-1.8 s per validation on a 2-core AVX2 CPU (tight_layout measures every
+        # title), this 0.3 s.
         classes = [name.split(" - ")[0][:8] for name in trainer.datamodule.classes]  # MNIST's "7 - seven": 7
         columns, cell, gap = 6, 28, 12  # the gap above each image holds its caption
         rows = max(1, -(-len(self.wrong) // columns))

@@ -110,6 +110,7 @@ class MNISTCLI(LightningCLI):
             seed_everything_default=0,
             auto_configure_optimizers=False,
             parser_class=MNISTArgumentParser,
+            save_config_callback=runs.SaveConfig,
             trainer_defaults=trainer_defaults,
             **kwargs,
         )
@@ -218,13 +219,20 @@ class MNISTCLI(LightningCLI):
         if str(trainer.precision).startswith("bf16") and on_cpu and not native_bf16():
             rank_zero_warn(
                 f"--trainer.precision {trainer.precision}: this CPU has no bf16 instructions (AVX512-BF16, AMX or "
-                f"Arm BF16) and would emulate it, many times slower: running in 32-true instead"
+                "Arm BF16) and would emulate it, many times slower: running in 32-true instead"
             )
             trainer.precision = "32-true"
 
     def after_instantiate_classes(self) -> None:
         super().after_instantiate_classes()
         if self.subcommand == "fit":
+            # Without a logger Lightning would write config.yaml and checkpoints/ into the current
+            # folder, and LearningRateMonitor then stops the fit in its first step.
+            if not self.trainer.loggers:
+                raise UserError(
+                    "--trainer.logger false: a fit keeps its config, checkpoints and curves in the logger's run dir "
+                    "(logs/<name>/version_N): keep the logger; --trainer.logger.init_args.save_dir chooses the folder"
+                )
             self._check_optimizer()
         # The run dir is created deep inside the run (a traceback): check its parent can be written first.
         for logger in self.trainer.loggers:

@@ -93,6 +93,32 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> str | None:
     return ckpt_path
 
 
+class SaveConfig(SaveConfigCallback):
+    """Lightning's ``config.yaml`` writer; a run dir that holds one already is refused in one line.
+
+    A new run always gets a new dir, but ``--trainer.logger.init_args.version N`` names one, and
+    ``validate``/``test``/``predict`` with ``--trainer.logger false`` write into
+    ``--trainer.default_root_dir`` (the current folder).
+    Lightning refuses to write over the config there, in a traceback whose fix is an argument of
+    ``LightningCLI``, not an option.
+    """
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        try:
+            super().setup(trainer, pl_module, stage)
+        except RuntimeError as err:
+            path = Path(trainer.log_dir) / self.config_filename
+            if not path.is_file():
+                raise
+            new_dir = "a new version_N for every run"
+            fix = (
+                f"give --trainer.default_root_dir a new folder, or keep the logger ({new_dir})"
+                if trainer.logger is None
+                else f"leave out --trainer.logger.init_args.version ({new_dir}), or give an unused one"
+            )
+            raise UserError(f"{path} exists: an earlier run is there, and this one would write over it: {fix}") from err
+
+
 def fit(trainer: L.Trainer, model: L.LightningModule, **kwargs) -> None:
     """``trainer.fit``; Ctrl-C or SIGTERM end in one line saying how to resume, and a non-zero status.
 

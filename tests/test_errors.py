@@ -181,6 +181,7 @@ OUR_CASES = {
     "lr negative": (["--model.optimizer.init_args.lr=-1"], "lr -1.0: must be > 0"),
     "lr zero": (["--model.optimizer.init_args.lr=0"], "lr 0.0: must be > 0"),  # slow: the lr < 0 code path
     "bad optimizer arg": (["--model.optimizer.init_args.momentum=-0.5"], "--model.optimizer: Invalid momentum value"),
+    "no logger": (["--trainer.logger=false"], "--trainer.logger false: a fit keeps its config, checkpoints"),
 }
 
 
@@ -190,6 +191,26 @@ def test_config_mistakes_we_report(run: Run, case: str) -> None:
     before = run.snapshot()
     assert_one_line_error(run.fit(*args), 1, expected)
     assert run.snapshot() == before  # no new run dir either: it failed before writing anything
+
+
+@pytest.mark.parametrize("case", ["a run's version", "no logger"])
+def test_a_run_dir_that_holds_a_run_is_refused(run: Run, tmp_path: Path, case: str) -> None:
+    if case == "a run's version":  # the shared run is logs/lenet/version_0
+        args = ["--trainer.logger.init_args.version=0"]
+        expected = [f"{run.dir / 'config.yaml'} exists", "leave out --trainer.logger.init_args.version"]
+    else:  # `test` without a logger writes its config into default_root_dir: the current folder unless given
+        shutil.copy(run.dir / "config.yaml", tmp_path / "config.yaml")
+        args = ["--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}"]
+        expected = [f"{tmp_path / 'config.yaml'} exists", "give --trainer.default_root_dir a new folder"]
+    before, here = run.snapshot(), digest(tmp_path)
+    if case == "a run's version":
+        result = run.fit(*args)
+    else:
+        result = run_main("test", f"--ckpt_path={run.best}", DATA, *args, cwd=run.root)
+    assert_one_line_error(result, 1, *expected)
+    after = run.snapshot()
+    assert {k: v for k, v in after.items() if k in before} == before  # the logger may have opened an event file
+    assert digest(tmp_path) == here
 
 
 # --- checkpoints ------------------------------------------------------------------------------
