@@ -8,7 +8,7 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
-from conftest import REPO, run_cli, run_main
+from conftest import REPO, run_main
 
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.model import MNISTClassifier
@@ -25,7 +25,7 @@ def test_export_matches_the_lightning_model(trained_run: Path, tmp_path: Path, f
         f"--output={output}",
         f"--data.data_dir={REPO / 'data'}",
     )
-    result = run_cli(*args, cwd=tmp_path)
+    result = run_main(*args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     checked = re.search(r"same class for ([0-9,]+), largest difference ([0-9.e+-]+)", result.stdout)
     assert checked.group(1) == "10,000" and float(checked.group(2)) <= 1e-4
