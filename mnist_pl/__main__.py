@@ -1,6 +1,7 @@
 """``python -m mnist_pl``: run the CLI; a problem the user can fix ends in one line, not a traceback."""
 
 import sys
+import traceback
 from pathlib import Path
 
 from lightning.fabric.utilities.exceptions import MisconfigurationException
@@ -15,6 +16,12 @@ DESCRIPTION = (
 )
 
 
+def _raised_by_lightning(err: BaseException) -> bool:
+    """Whether Lightning's own code raised ``err``: its checks of the settings it is given."""
+    frames = traceback.extract_tb(err.__traceback__)
+    return bool(frames) and "/lightning/" in Path(frames[-1].filename).as_posix()
+
+
 def main() -> None:
     try:
         if sys.argv[1:2] == ["export"]:
@@ -27,6 +34,14 @@ def main() -> None:
     # the machine has, ...): the user's to fix, so one line like ours, not a traceback.
     except (UserError, MisconfigurationException) as err:
         sys.exit(f"error: {err}")
+    # Lightning says the same in a ValueError (--trainer.num_nodes 0, an unknown strategy, a
+    # val_check_interval past the epoch), a TypeError (--trainer.devices -2 on the CPU) or an
+    # ImportError (accelerator tpu without torch_xla). Raised anywhere else, these are bugs:
+    # their traceback stays.
+    except (ValueError, TypeError, ImportError) as err:
+        if not _raised_by_lightning(err):
+            raise
+        sys.exit(f"error: {' '.join(str(err).split())}")
 
 
 if __name__ == "__main__":

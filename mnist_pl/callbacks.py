@@ -43,20 +43,25 @@ class StopOnNonFiniteLoss(Callback):
     the last good epoch.
 
     Reading the loss is a host sync. On a CPU it is free, so every step is checked. On an
-    accelerator the check is folded into a device-side flag every step (no sync) and the flag is
-    read only on the steps the logger writes (``trainer.log_every_n_steps``), which already sync;
-    the run then stops at most that many steps after the first bad one.
+    accelerator each step's check is folded into a device-side flag (no sync), read on the steps
+    the logger writes (``trainer.log_every_n_steps``, which sync anyway) and before every
+    validation and epoch end, where ``ModelCheckpoint`` saves (unless given ``every_n_train_steps``):
+    the run stops at most that many steps after the first bad one, with no checkpoint of it.
     """
 
     def __init__(self) -> None:
         self._bad: Tensor | None = None  # on an accelerator: has any loss since the last check been non-finite
+
+    @staticmethod
+    def _reads_freely(loss: Tensor) -> bool:
+        return loss.device.type == "cpu"
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: dict, batch: object, batch_idx: int
     ) -> None:
         loss = outputs["loss"].detach()
         step = trainer.global_step
-        if loss.device.type == "cpu":
+        if self._reads_freely(loss):
             if not torch.isfinite(loss):
                 self._fail(trainer, f"{loss.item()} at step {step}")
             return
@@ -64,8 +69,19 @@ class StopOnNonFiniteLoss(Callback):
         if self._bad is None:
             self._bad = torch.zeros((), dtype=torch.bool, device=loss.device)
         self._bad |= bad
-        if step % trainer.log_every_n_steps == 0 and self._bad.item():
-            self._fail(trainer, f"not finite by step {step}")
+        every = trainer.log_every_n_steps  # 0: the logger writes no step values
+        if every and step % every == 0:
+            self._check_flag(trainer)
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._check_flag(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._check_flag(trainer)  # Lightning runs the checkpoint callbacks' hooks after the others'
+
+    def _check_flag(self, trainer: L.Trainer) -> None:
+        if self._bad is not None and self._bad.item():
+            self._fail(trainer, f"not finite by step {trainer.global_step}")
 
     @staticmethod
     def _fail(trainer: L.Trainer, where: str) -> None:
@@ -173,7 +189,9 @@ class ImageLogger(Callback):
         self._update(trainer, outputs, batch)
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.sanity_checking:
+        if trainer.sanity_checking:  # a few batches of the untrained network: not a validation to draw
+            self.confusion = None
+        else:
             self._draw(trainer, "val")
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -181,7 +199,10 @@ class ImageLogger(Callback):
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         log_dir = trainer.log_dir  # a broadcast under DDP: every rank must ask
-        if trainer.is_global_zero and log_dir is not None and self.confusion is not None:
+        if self.confusion is None:  # no validation since training started
+            return
+        self.confusion.compute()  # a gather under DDP, so every rank asks; the figure reads the result
+        if trainer.is_global_zero and log_dir is not None:
             run = Path(log_dir)
             self._confusion_figure(trainer).savefig(run / "confusion_matrix.png", dpi=100)
             self._curves_figure(run).savefig(run / "curves.png", dpi=100)

@@ -211,6 +211,11 @@ class MNISTCLI(LightningCLI):
                 f"--trainer.accelerator {accelerator}: PyTorch sees no CUDA GPU on this machine: "
                 "use --trainer.accelerator cpu, or auto (a GPU when there is one)"
             )
+        # Lightning divides by these without checking them first: a ZeroDivisionError deep in its loops.
+        for name in ("accumulate_grad_batches", "check_val_every_n_epoch", "val_check_interval"):
+            value = trainer.get(name)
+            if isinstance(value, int | float) and value <= 0:
+                raise UserError(f"--trainer.{name} {value}: must be greater than 0: give a positive value")
         # bf16 wins only where the hardware computes it. A CPU without bf16 instructions emulates
         # it: a fast.yaml epoch took 144 s instead of 19-21 s in fp32 on a 2-core AVX2 EPYC, LeNet
         # steps 1.4x longer on an AVX-512 Xeon. Like Lightning's own 16-mixed -> bf16-mixed on a CPU.

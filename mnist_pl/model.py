@@ -5,6 +5,7 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
+from jsonargparse.typing import ClosedUnitInterval
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
@@ -62,7 +63,7 @@ class MNISTClassifier(L.LightningModule):
         net: nn.Module,
         optimizer: OptimizerCallable = torch.optim.Adam,
         scheduler: LRSchedulerCallable | None = None,
-        label_smoothing: float = 0.0,
+        label_smoothing: ClosedUnitInterval = 0.0,
         channels_last: bool = True,
         compile: bool = False,
     ) -> None:
@@ -131,7 +132,8 @@ class MNISTClassifier(L.LightningModule):
         self.train_metrics.update(loss, preds, labels)
         # Each self.log call costs ~1 ms of Python on a CPU (Lightning re-walks its result object),
         # 8% of a LeNet step: the step loss is logged only as often as the logger writes it.
-        if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:  # the steps the logger writes
+        every = self.trainer.log_every_n_steps  # 0: the logger writes no step values
+        if every and (self.global_step + 1) % every == 0:  # the steps the logger writes
             self.log("train/loss_step", loss, prog_bar=True)
         return loss
 

@@ -2,8 +2,11 @@
 
 from pathlib import Path
 
+from conftest import QUICK_FIT, REPO, run_main
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+FIT = [f"--config={REPO / 'configs' / 'lenet.yaml'}", f"--data.data_dir={REPO / 'data'}", *QUICK_FIT]
 
 
 def test_tensorboard_has_curves_pictures_and_hparams(trained_run: Path) -> None:
@@ -34,3 +37,25 @@ def test_fit_leaves_curves_and_confusion_matrix_pngs(trained_run: Path) -> None:
     for name in ("curves.png", "confusion_matrix.png"):
         with Image.open(trained_run / name) as image:
             assert image.format == "PNG" and image.width >= 500
+
+
+def test_a_fit_that_stops_before_validating_draws_no_sanity_check(tmp_path: Path) -> None:
+    # The sanity check's two batches of the untrained network are not the run's last validation.
+    fit = run_main("fit", *FIT, "--trainer.max_steps=5", cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    run = tmp_path / "logs" / "lenet" / "version_0"
+    assert not (run / "confusion_matrix.png").exists()
+    events = EventAccumulator(str(run), size_guidance={"images": 0})
+    events.Reload()
+    assert "val/confusion_matrix" not in events.Tags()["images"]
+    assert "test/confusion_matrix" in events.Tags()["images"]  # the test after fit draws its own
+
+
+def test_no_step_values_with_log_every_n_steps_0(tmp_path: Path) -> None:
+    fit = run_main("fit", *FIT, "--trainer.limit_train_batches=20", "--trainer.log_every_n_steps=0", cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    events = EventAccumulator(str(tmp_path / "logs" / "lenet" / "version_0"))
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    assert "train/loss" in scalars and "val/acc" in scalars
+    assert "train/loss_step" not in scalars

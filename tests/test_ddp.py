@@ -59,3 +59,28 @@ def test_ddp_ranks_read_disjoint_halves_and_reduce_val_acc(tmp_path: Path) -> No
     test = run_main("test", f"--ckpt_path={run / 'checkpoints' / 'best.ckpt'}", data, logs, cwd=tmp_path)
     assert test.returncode == 0, test.stderr[-3000:]
     assert float(re.search(r"test/acc\s+([0-9.]+)", test.stdout).group(1)) > 0.95
+
+
+def test_ddp_fit_with_another_logger_ends_cleanly(tmp_path: Path) -> None:
+    # ImageLogger draws into TensorBoard only; with a CSV logger the confusion matrix is first
+    # computed when the fit ends, a gather every rank must join (rank 0 alone crashed the run).
+    fit = run_cli(
+        "fit",
+        f"--config={REPO / 'configs' / 'lenet.yaml'}",
+        f"--data.data_dir={REPO / 'data'}",
+        "--trainer.logger=lightning.pytorch.loggers.CSVLogger",
+        f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}",
+        "--model.net=mnist_pl.nets.MinimalCNN",
+        "--trainer.strategy=ddp",
+        "--trainer.devices=2",
+        "--trainer.accelerator=cpu",
+        "--trainer.max_epochs=1",
+        "--trainer.limit_train_batches=5",
+        "--trainer.limit_val_batches=2",
+        "--trainer.enable_progress_bar=false",
+        "--test_after_fit=false",
+        cwd=tmp_path,
+    )
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    run = tmp_path / "logs" / "lenet" / "version_0"  # the config's logger name carries over
+    assert (run / "confusion_matrix.png").is_file() and (run / "metrics.csv").is_file()

@@ -8,6 +8,7 @@ that the run, its checkpoints and the config are byte-identical.
 import contextlib
 import gzip
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -15,11 +16,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 from conftest import BUNDLED_RAW, QUICK_FIT, REPO, run_main
 
-from mnist_pl.__main__ import main
+from mnist_pl.__main__ import _raised_by_lightning, main
+from mnist_pl.callbacks import StopOnNonFiniteLoss
 from mnist_pl.cli import MNISTCLI
 
 DATA = f"--data.data_dir={REPO / 'data'}"
@@ -105,6 +108,7 @@ PARSER_CASES = {
     "malformed yaml": (["--config=bad.yaml"], "error: bad.yaml: not valid YAML at line 3, column 1"),
     "wrong type": (["--data.batch_size=abc"], "Not of type PositiveInt"),
     "negative batch size": (["--data.batch_size=-5"], "-5 does not conform to restriction v>0"),
+    "label smoothing past 1": (["--model.label_smoothing=2"], "2 does not conform to restriction v>=0 and v<=1"),
 }
 
 
@@ -148,6 +152,15 @@ TRAINER_CASES = {
         "--trainer.limit_train_batches=1.5",
         "error: You have passed invalid value 1.5 for limit_train_batches, it has to be in [0.0, 1.0] or an int.",
     ),
+    # Lightning's ValueError and ImportError as it builds the Trainer, the same way
+    "lightning's ValueError": ("--trainer.num_nodes=0", "error: `num_nodes` must be a positive integer, but got 0."),
+    "tpu without torch_xla": ("--trainer.accelerator=tpu", "error: Requirement 'torch_xla"),
+    "lightning's TypeError": ("--trainer.devices=-2", "error: `devices` selected with `CPUAccelerator` should be"),
+    # Ours: Lightning divides by it unchecked
+    "a zero lightning divides by": (
+        "--trainer.check_val_every_n_epoch=0",
+        "error: --trainer.check_val_every_n_epoch 0: must be greater than 0",
+    ),
 }
 
 
@@ -155,8 +168,10 @@ TRAINER_CASES = {
 def test_trainer_settings_it_cannot_run_with(run: Run, case: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # Refused while the Trainer is built: in this process, through main().
     arg, expected = TRAINER_CASES[case]
-    if case == "gpu without a gpu" and torch.cuda.is_available():
+    if case in ("gpu without a gpu", "lightning's TypeError") and torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
+    if case == "tpu without torch_xla" and importlib.util.find_spec("torch_xla") is not None:
+        pytest.skip("this machine has torch_xla")
     monkeypatch.chdir(run.root)
     monkeypatch.setattr(sys, "argv", ["mnist_pl", "fit", f"--config={run.config}", DATA, run.logs_arg, arg])
     before = run.snapshot()
@@ -164,6 +179,27 @@ def test_trainer_settings_it_cannot_run_with(run: Run, case: str, monkeypatch: p
         main()
     assert str(exit_.value.code).startswith(expected)
     assert run.snapshot() == before
+
+
+def test_only_lightnings_own_value_errors_become_one_line() -> None:
+    # A ValueError from this app's code or from torch is a bug: main() keeps its traceback.
+    errors = []
+    for raise_it in (lambda: L.Trainer(num_nodes=0), lambda: torch.zeros(2).view(3), lambda: int("x")):
+        try:
+            raise_it()
+        except (ValueError, RuntimeError) as err:
+            errors.append(err)
+    assert [_raised_by_lightning(err) for err in errors] == [True, False, False]
+
+
+def test_a_setting_lightning_refuses_when_fit_starts(run: Run) -> None:
+    # Checked by Lightning once it knows the epoch's length, after the run dir was made.
+    before = run.snapshot()
+    result = run.fit("--trainer.val_check_interval=500")
+    assert_one_line_error(result, 1, "error: `val_check_interval` (500) must be less than or equal", "(60)")
+    after = run.snapshot()
+    assert {k: v for k, v in after.items() if k in before} == before
+    shutil.rmtree(run.logs / "lenet" / "version_1")
 
 
 @pytest.mark.parametrize("subcommand, stage", [("validate", "val"), ("test", "test")])
@@ -277,7 +313,12 @@ def test_code_carrying_checkpoint_is_refused_by_fit_too(run: Run, tmp_path: Path
 # --- training ---------------------------------------------------------------------------------
 
 
-def test_diverging_run_stops_and_keeps_the_last_good_checkpoint(run: Run) -> None:
+@pytest.mark.parametrize("reads", ["every loss (CPU)", "a flag (accelerator)"])
+def test_diverging_run_stops_and_keeps_the_last_good_checkpoint(
+    run: Run, reads: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if reads == "a flag (accelerator)":  # read at the logger's steps (every 50: none here) and before validation
+        monkeypatch.setattr(StopOnNonFiniteLoss, "_reads_freely", staticmethod(lambda loss: False))
     before = run.snapshot()
     # Epoch 0 trains at lr 0.01; the schedule then multiplies it by 1e6 and epoch 1 diverges.
     result = run.fit(
@@ -287,7 +328,9 @@ def test_diverging_run_stops_and_keeps_the_last_good_checkpoint(run: Run) -> Non
         "--model.scheduler.init_args.step_size=1",
         "--model.scheduler.init_args.gamma=1e6",
     )
-    assert_one_line_error(result, 1, "training diverged", "(epoch 1, lr 10000)", "lower --model.optimizer")
+    # The flag is read before the epoch's validation, after Lightning stepped the epoch's schedule.
+    lr = "10000" if reads == "every loss (CPU)" else "1e+10"
+    assert_one_line_error(result, 1, "training diverged", f"(epoch 1, lr {lr})", "lower --model.optimizer")
     after = run.snapshot()
     assert {k: v for k, v in after.items() if k in before} == before
     checkpoints = run.logs / "lenet" / "version_1" / "checkpoints"
