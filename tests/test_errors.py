@@ -152,7 +152,7 @@ TRAINER_CASES = {
         "--trainer.limit_train_batches=1.5",
         "error: You have passed invalid value 1.5 for limit_train_batches, it has to be in [0.0, 1.0] or an int.",
     ),
-    # Lightning's ValueError and ImportError as it builds the Trainer, the same way
+    # Lightning's ValueError, ImportError and TypeError as it builds the Trainer, the same way
     "lightning's ValueError": ("--trainer.num_nodes=0", "error: `num_nodes` must be a positive integer, but got 0."),
     "tpu without torch_xla": ("--trainer.accelerator=tpu", "error: Requirement 'torch_xla"),
     "lightning's TypeError": ("--trainer.devices=-2", "error: `devices` selected with `CPUAccelerator` should be"),
