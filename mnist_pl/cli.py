@@ -4,8 +4,10 @@ import contextlib
 import ctypes
 import os
 import pickle
+import re
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 import yaml
@@ -75,8 +77,50 @@ class NoProfiler(PassThroughProfiler):
         return self._nothing
 
 
+_NOT_REASONS = re.compile(
+    r"^(Does not validate against any of the Union subtypes|Subtypes: .*|Errors|Given value type: .*|Given value: .*"
+    r"|Expected a path but .* either not accessible or invalid)$"
+)
+
+
+def _type_name(text: str) -> str:
+    text = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", text).replace("NoneType", "None")
+    text = re.sub(r"dot import path string: .*", "a class path (package.module.Class)", text)
+    return re.sub(r"typing\.Literal\[(.*?)\]", r"one of \1", text)
+
+
+def one_line(message: str) -> str:
+    """jsonargparse's message for a bad value as one line: ``--option value: why``.
+
+    Its own runs to ten lines for a value that fits no type of a Union (``max_epochs: int | None``):
+    each type it tried, the value's type, the value again, and the whole namespace of a class.
+    """
+    keys = re.findall(r'Parser key "([^"]+)":', message)  # nested: an init argument of a class
+    given = re.findall(r"(?:Given|Got) value: (.*?)(?:\. Got value: .*)?$", message, flags=re.M)
+    text = re.sub(r'Parser key "[^"]+":', "", message)
+    text = re.sub(r"Type [^\n]*? expects a function or a callable class:", "", text)
+    text = re.sub(r"\.? ?Got value: .*", "", text)
+    lines = [line.strip(" -:") for line in text.splitlines()]
+    lines = [line for line in lines if line and not _NOT_REASONS.match(line)]
+    expected = list(dict.fromkeys(_type_name(line[11:]) for line in lines if line.startswith("Expected a ")))
+    reasons = [line for line in lines if not line.startswith("Expected a ")]
+    plain = [e for e in expected if e != "None" and not e.startswith("a class path")]
+    if plain:  # the value fits none of these; a class path would fit a Tensor, which nobody means
+        reasons.append("expected " + " or ".join(e for e in expected if not e.startswith("a class path")))
+    elif expected and not reasons:
+        reasons.append("expected " + " or ".join(expected))
+    option = "--" + ".init_args.".join(keys) if keys else ""
+    if option and given and not given[0].startswith("Namespace("):
+        option += f" {given[0]}"
+    return ": ".join([option, *reasons] if option else reasons)
+
+
 class MNISTArgumentParser(LightningArgumentParser):
-    """LightningCLI's parser; a config file with a YAML syntax error is named in a one-line error."""
+    """LightningCLI's parser; its errors, a YAML syntax error in a config file included, are one line."""
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        # Nested parsers (a class's init arguments) raise to the top one, which prints and exits.
+        super().error(one_line(message) if self.exit_on_error else message, ex)
 
     def parse_path(self, path: str | os.PathLike, *args, **kwargs) -> Namespace:
         # jsonargparse parses the file's text as a string: its message names '"<unicode string>"'
@@ -160,7 +204,7 @@ class MNISTCLI(LightningCLI):
 
     def before_fit(self) -> None:
         # A new run claims its own version dir; a resume goes on in the run of its checkpoint.
-        self.config_init.fit.ckpt_path = runs.place_run(self.trainer, self.config_init.fit.ckpt_path)
+        self.config_init.fit.ckpt_path, self.claimed_run = runs.place_run(self.trainer, self.config_init.fit.ckpt_path)
 
     def _warn_if_untrained(self) -> None:
         # Without a checkpoint, validate/test/predict run the network as built: random weights.
@@ -173,7 +217,7 @@ class MNISTCLI(LightningCLI):
     before_validate = before_test = before_predict = _warn_if_untrained
 
     def fit(self, model: MNISTClassifier, **kwargs) -> None:
-        runs.fit(self.trainer, model, **kwargs)
+        runs.fit(self.trainer, model, claimed=self.claimed_run, **kwargs)
 
     def after_predict(self) -> None:
         failed = self.datamodule.predict_errors
@@ -239,6 +283,7 @@ class MNISTCLI(LightningCLI):
                     "(logs/<name>/version_N): keep the logger; --trainer.logger.init_args.save_dir chooses the folder"
                 )
             self._check_optimizer()
+        runs.refuse_a_chosen_run_dir_in_use(self.trainer)
         # The run dir is created deep inside the run (a traceback): check its parent can be written first.
         for logger in self.trainer.loggers:
             if logger.root_dir is None:  # --trainer.fast_dev_run's stand-in writes nothing

@@ -9,6 +9,7 @@ bookkeeping (Lightning restores ``ModelCheckpoint``'s best score only if the dir
 """
 
 import os
+import shutil
 import warnings
 from pathlib import Path
 
@@ -55,9 +56,10 @@ def _logged_steps(ckpt_path: Path) -> int:
     return checkpoint["loops"]["fit_loop"]["epoch_loop.state_dict"]["_batches_that_stepped"]
 
 
-def place_run(trainer: L.Trainer, ckpt_path: str | None) -> str | None:
-    """Point the trainer's logger (and so its checkpoints and config) at the run dir; returns the checkpoint.
+def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Path | None]:
+    """Point the trainer's logger (and so its checkpoints and config) at the run dir.
 
+    Returns the checkpoint to start from, and the run dir if this fit claimed a new one.
     ``ckpt_path="last"`` becomes the newest ``last.ckpt`` of this logger's runs. Loggers other
     than TensorBoard/CSV keep Lightning's own behaviour; ``--trainer.fast_dev_run`` writes no run.
     """
@@ -67,10 +69,10 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> str | None:
         # any file of that name there.
         for callback in trainer.checkpoint_callbacks:
             callback.save_last = False
-        return ckpt_path
+        return ckpt_path, None
     logger = trainer.logger
     if not isinstance(logger, TensorBoardLogger | CSVLogger) or logger._version is not None:
-        return ckpt_path  # no logger, another kind, or a version the user chose
+        return ckpt_path, None  # no logger, another kind, or a version the user chose
     root = Path(logger.root_dir)
     if ckpt_path == "last":
         ckpt_path = str(find_last_checkpoint(root))
@@ -90,7 +92,17 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> str | None:
     elif rank_zero_only.rank == 0:
         # Other ranks never write logs; the checkpoint dir is broadcast from rank 0.
         logger._version = claim_new_version(root)
-    return ckpt_path
+        return ckpt_path, Path(logger.log_dir)
+    return ckpt_path, None
+
+
+def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer) -> None:
+    """``--trainer.logger.init_args.version N`` where a run is: refused before Lightning opens an event file there."""
+    logger = trainer.logger
+    if isinstance(logger, TensorBoardLogger | CSVLogger) and logger._version is not None and rank_zero_only.rank == 0:
+        for callback in trainer.callbacks:
+            if isinstance(callback, SaveConfig):
+                callback.refuse_a_run_dir_in_use(logger.log_dir)
 
 
 class SaveConfig(SaveConfigCallback):
@@ -103,39 +115,43 @@ class SaveConfig(SaveConfigCallback):
     ``LightningCLI``, not an option.
     """
 
+    def refuse_a_run_dir_in_use(self, log_dir: str | os.PathLike, logger: bool = True) -> None:
+        """One line naming the config file of the run in ``log_dir``, if there is one."""
+        path = Path(log_dir) / self.config_filename
+        if not path.is_file():
+            return
+        new_dir = "a new version_N for every run"
+        fix = (
+            f"leave out --trainer.logger.init_args.version ({new_dir}), or give an unused one"
+            if logger
+            else f"give --trainer.default_root_dir a new folder, or keep the logger ({new_dir})"
+        )
+        raise UserError(f"{path} exists: an earlier run is there, and this one would write over it: {fix}")
+
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         try:
             super().setup(trainer, pl_module, stage)
-        except RuntimeError as err:
-            path = Path(trainer.log_dir) / self.config_filename
-            if not path.is_file():
-                raise
-            new_dir = "a new version_N for every run"
-            fix = (
-                f"give --trainer.default_root_dir a new folder, or keep the logger ({new_dir})"
-                if trainer.logger is None
-                else f"leave out --trainer.logger.init_args.version ({new_dir}), or give an unused one"
-            )
-            raise UserError(f"{path} exists: an earlier run is there, and this one would write over it: {fix}") from err
+        except RuntimeError:
+            self.refuse_a_run_dir_in_use(trainer.log_dir, logger=trainer.logger is not None)
+            raise
 
 
-def fit(trainer: L.Trainer, model: L.LightningModule, **kwargs) -> None:
+def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = None, **kwargs) -> None:
     """``trainer.fit``; Ctrl-C or SIGTERM end in one line saying how to resume, and a non-zero status.
 
     Lightning stops at the end of the current batch (SIGTERM: ``SIGTERMException``, which exits
     with status 0) or at once (Ctrl-C: ``sys.exit(1)``). The interrupted epoch is lost: a
     checkpoint from the middle of an epoch (``OnExceptionCheckpoint``) does not resume exactly,
     as Lightning restarts the epoch's data from its first batch. ``last.ckpt``, written at the
-    end of every epoch, does.
+    end of every epoch, does. ``claimed``: the new run dir ``place_run`` made for this fit.
     """
     try:
         trainer.fit(model, **kwargs)
-    except UserError:
-        # A fit refused before it wrote anything (bad data, say) gives its new version dir back.
-        if rank_zero_only.rank == 0 and isinstance(trainer.logger, TensorBoardLogger | CSVLogger):
-            run = Path(trainer.logger.log_dir)
-            if run.is_dir() and not any(run.iterdir()):
-                run.rmdir()
+    except Exception:
+        # A fit refused before its first step (bad data, a setting Lightning checks at the start)
+        # gives back the version dir it claimed: it holds only a config and empty curves.
+        if claimed is not None and trainer.global_step == 0:
+            shutil.rmtree(claimed, ignore_errors=True)
         raise
     except SystemExit:
         if not trainer.interrupted:

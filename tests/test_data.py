@@ -178,6 +178,6 @@ def test_a_checkpoint_is_not_tested_on_another_dataset(gz_dir: Path, tmp_path: P
         ]
     )
     ckpt = fit.trainer.checkpoint_callback.last_model_path
-    test = ["test", f"--ckpt_path={ckpt}", f"--trainer.default_root_dir={tmp_path}", *common]
+    test = ["test", f"--ckpt_path={ckpt}", f"--trainer.logger.init_args.save_dir={tmp_path}", *common]
     with pytest.raises(DataError, match=r"trained on MNIST, the data is FashionMNIST: add --data\.dataset MNIST"):
         MNISTCLI(args=[*test, "--data.dataset=FashionMNIST"])
