@@ -111,13 +111,16 @@ class PredictionWriter(BasePredictionWriter):
     def write_on_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, predictions, batch_indices) -> None:
         dm = trainer.datamodule
         probs = torch.cat(predictions).float().cpu()
-        labels = dm.test_set.labels.tolist() if dm.hparams.predict_path is None else [""] * len(probs)
+        # The dataset index of each prediction: not all of them under --trainer.limit_predict_batches.
+        indices = [i for batch in batch_indices[0] for i in batch]
+        names = [dm.predict_names[i] for i in indices]
+        labels = dm.test_set.labels[indices].tolist() if dm.hparams.predict_path is None else [""] * len(probs)
         classes = dm.classes
         confidence, predicted = probs.max(dim=1)
         rows = [
             [name, label, p, classes[p], f"{c:.4f}", *(f"{x:.4f}" for x in row)]
             for name, label, p, c, row in zip(
-                dm.predict_names, labels, predicted.tolist(), confidence.tolist(), probs.tolist(), strict=True
+                names, labels, predicted.tolist(), confidence.tolist(), probs.tolist(), strict=True
             )
         ]
         path = free_path(self.output)
@@ -128,7 +131,7 @@ class PredictionWriter(BasePredictionWriter):
             writer.writerow(["file", "label", "predicted", "class", "confidence", *(f"p{i}" for i in range(10))])
             writer.writerows(rows)
         tmp.replace(path)
-        width = max(len(name) for name in dm.predict_names[: self.show])
+        width = max(len(name) for name in names[: self.show])
         print(f"\n{'image':<{width}}  predicted     confidence")
         for name, _, _, class_name, conf, *_ in rows[: self.show]:
             print(f"{name:<{width}}  {class_name:<12}  {float(conf):.1%}")

@@ -206,15 +206,22 @@ class MNISTCLI(LightningCLI):
         # A new run claims its own version dir; a resume goes on in the run of its checkpoint.
         self.config_init.fit.ckpt_path, self.claimed_run = runs.place_run(self.trainer, self.config_init.fit.ckpt_path)
 
-    def _warn_if_untrained(self) -> None:
+    def _before_evaluating(self) -> None:
         # Without a checkpoint, validate/test/predict run the network as built: random weights.
         if self.config_init[self.subcommand].ckpt_path is None:
             rank_zero_warn(
                 f"{self.subcommand}: no --ckpt_path, so the network has random weights: "
                 "give --ckpt_path logs/<name>/version_N/checkpoints/best.ckpt for a trained one"
             )
+        self.claimed_run = runs.claim_run(self.trainer)
 
-    before_validate = before_test = before_predict = _warn_if_untrained
+    before_validate = before_test = before_predict = _before_evaluating
+
+    def _evaluate(self, **kwargs) -> None:
+        with runs.given_back_on_failure(self.trainer, self.claimed_run):
+            getattr(self.trainer, self.subcommand)(**kwargs)
+
+    validate = test = predict = _evaluate
 
     def fit(self, model: MNISTClassifier, **kwargs) -> None:
         runs.fit(self.trainer, model, claimed=self.claimed_run, **kwargs)

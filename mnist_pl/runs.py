@@ -1,5 +1,8 @@
 """Which run a ``fit`` writes to: a new version dir claimed atomically, or the run it resumes.
 
+``validate``, ``test`` and ``predict`` claim a new version dir too. A run that fails before its
+first training step gives its dir back.
+
 A run is ``<save_dir>/<name>/version_N/``: its config, TensorBoard curves and checkpoints.
 Lightning's loggers pick ``max(N) + 1`` by listing the folder and create it later, so two fits
 started together can both pick ``version_0``; here the dir is claimed with ``os.mkdir``, which
@@ -8,9 +11,11 @@ only one process can win. A fit resumed from ``version_N/checkpoints/*.ckpt`` go
 bookkeeping (Lightning restores ``ModelCheckpoint``'s best score only if the dir is the same).
 """
 
+import contextlib
 import os
 import shutil
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import lightning as L
@@ -89,11 +94,31 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Pa
                 while (run_dir / f"config.resume{n}.yaml").exists():
                     n += 1
                 callback.config_filename = f"config.resume{n}.yaml"
-    elif rank_zero_only.rank == 0:
-        # Other ranks never write logs; the checkpoint dir is broadcast from rank 0.
-        logger._version = claim_new_version(root)
-        return ckpt_path, Path(logger.log_dir)
-    return ckpt_path, None
+        return ckpt_path, None
+    return ckpt_path, claim_run(trainer)
+
+
+def claim_run(trainer: L.Trainer) -> Path | None:
+    """A new version dir for the trainer's TensorBoard/CSV logger, unless it has chosen one; the dir or None."""
+    logger = trainer.logger
+    if trainer.fast_dev_run or not isinstance(logger, TensorBoardLogger | CSVLogger) or logger._version is not None:
+        return None
+    if rank_zero_only.rank != 0:  # other ranks never write logs; the checkpoint dir is broadcast from rank 0
+        return None
+    logger._version = claim_new_version(Path(logger.root_dir))
+    return Path(logger.log_dir)
+
+
+@contextlib.contextmanager
+def given_back_on_failure(trainer: L.Trainer, claimed: Path | None) -> Iterator[None]:
+    """A stage that fails before a training step (bad data, a setting Lightning checks at the start,
+    any failed evaluation) removes the run dir it claimed: only a config and empty curves are there."""
+    try:
+        yield
+    except Exception:
+        if claimed is not None and trainer.global_step == 0:
+            shutil.rmtree(claimed, ignore_errors=True)
+        raise
 
 
 def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer) -> None:
@@ -146,13 +171,8 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
     end of every epoch, does. ``claimed``: the new run dir ``place_run`` made for this fit.
     """
     try:
-        trainer.fit(model, **kwargs)
-    except Exception:
-        # A fit refused before its first step (bad data, a setting Lightning checks at the start)
-        # gives back the version dir it claimed: it holds only a config and empty curves.
-        if claimed is not None and trainer.global_step == 0:
-            shutil.rmtree(claimed, ignore_errors=True)
-        raise
+        with given_back_on_failure(trainer, claimed):
+            trainer.fit(model, **kwargs)
     except SystemExit:
         if not trainer.interrupted:
             raise

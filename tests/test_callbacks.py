@@ -1,10 +1,12 @@
 """What a fit shows: every TensorBoard tag read back with TensorBoard's own reader, and the run dir's PNGs."""
 
+import csv
 from pathlib import Path
 
 from conftest import QUICK_FIT, REPO, run_main
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torchvision.datasets import MNIST
 
 FIT = [f"--config={REPO / 'configs' / 'lenet.yaml'}", f"--data.data_dir={REPO / 'data'}", *QUICK_FIT]
 
@@ -59,3 +61,18 @@ def test_no_step_values_with_log_every_n_steps_0(tmp_path: Path) -> None:
     scalars = set(events.Tags()["scalars"])
     assert "train/loss" in scalars and "val/acc" in scalars
     assert "train/loss_step" not in scalars
+
+
+def test_predict_limited_to_some_batches_writes_their_rows(trained_run: Path, tmp_path: Path) -> None:
+    ckpt = trained_run / "checkpoints" / "best.ckpt"
+    out = tmp_path / "predictions.csv"
+    args = [f"--ckpt_path={ckpt}", f"--data.data_dir={REPO / 'data'}", "--data.eval_batch_size=50"]
+    limits = ["--trainer.limit_predict_batches=2", f"--trainer.logger.init_args.save_dir={tmp_path}"]
+    result = run_main("predict", *args, *limits, f"--predictions.output={out}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(out, newline="") as file:
+        rows = list(csv.DictReader(file))
+    labels = MNIST(str(REPO / "data"), train=False).targets[:100].tolist()
+    assert [row["file"] for row in rows] == [f"test[{i}]" for i in range(100)]
+    assert [int(row["label"]) for row in rows] == labels
+    assert sum(row["predicted"] == row["label"] for row in rows) > 90  # a trained network, not chance

@@ -181,3 +181,4 @@ def test_a_checkpoint_is_not_tested_on_another_dataset(gz_dir: Path, tmp_path: P
     test = ["test", f"--ckpt_path={ckpt}", f"--trainer.logger.init_args.save_dir={tmp_path}", *common]
     with pytest.raises(DataError, match=r"trained on MNIST, the data is FashionMNIST: add --data\.dataset MNIST"):
         MNISTCLI(args=[*test, "--data.dataset=FashionMNIST"])
+    assert list((tmp_path / "mnist").glob("version_*")) == []  # the refused test left no run behind
