@@ -3,7 +3,8 @@
 Lightning 2.6 saves the weights, optimizer, schedulers, loop counters, callback states and
 metrics, but not the random number generators: a run resumed from a checkpoint would draw other
 dropout masks than the run that wrote it. ``RNGStates`` adds them. ``AtomicCheckpointIO`` makes
-a killed write leave the previous checkpoint in place.
+a killed write leave the previous checkpoint in place. ``ModelCheckpoint`` writes ``last.ckpt``
+after every epoch, as Lightning did before 2.6.
 """
 
 import os
@@ -15,6 +16,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.fabric.utilities.cloud_io import _is_local_file_protocol
+from lightning.pytorch import callbacks
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 
@@ -74,3 +76,30 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
+
+
+class ModelCheckpoint(callbacks.ModelCheckpoint):
+    """Lightning's, with ``save_last=True`` meaning the latest epoch again.
+
+    Lightning 2.6 writes ``last.ckpt`` only when it writes a top-k checkpoint at the same step. With
+    ``save_top_k: 1`` on ``val/acc`` that is only when the accuracy improves, so ``last.ckpt`` was
+    the best epoch's, and a run resumed from it trained again every epoch after the best one. Here
+    ``last.ckpt`` is written wherever Lightning would have written a top-k checkpoint (the end of
+    a validation, or of a training epoch), as in Lightning 2.5.
+    """
+
+    def _save_last_if_skipped(self, trainer: L.Trainer, at_train_epoch_end: bool) -> None:
+        # After Lightning's own saving: if it saved anything at this step, it saved last.ckpt too,
+        # and _should_skip_saving_checkpoint says so.
+        if self.save_last is not True or self._should_skip_saving_checkpoint(trainer):
+            return
+        if self._should_save_on_train_epoch_end(trainer) == at_train_epoch_end:
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        self._save_last_if_skipped(trainer, at_train_epoch_end=True)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        self._save_last_if_skipped(trainer, at_train_epoch_end=False)

@@ -12,7 +12,6 @@ from typing import NoReturn
 import torch
 import yaml
 from jsonargparse import Namespace, lazy_instance
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.profilers import PassThroughProfiler
@@ -20,7 +19,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 
 from mnist_pl import runs
 from mnist_pl.callbacks import PredictionWriter, StopOnNonFiniteLoss
-from mnist_pl.checkpoints import RNGStates
+from mnist_pl.checkpoints import ModelCheckpoint, RNGStates
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier

@@ -1,4 +1,5 @@
-"""Checkpoint writes: a process killed with SIGKILL in the middle of one leaves the previous checkpoint whole."""
+"""Checkpoint writes: a process killed with SIGKILL in the middle of one leaves the previous checkpoint whole;
+``last.ckpt`` is the last epoch's."""
 
 import contextlib
 import signal
@@ -8,6 +9,7 @@ import time
 from pathlib import Path
 
 import torch
+from conftest import REPO, run_main
 
 from mnist_pl.checkpoints import AtomicCheckpointIO
 
@@ -55,3 +57,18 @@ def test_write_replaces_and_leaves_no_temporary_file(tmp_path: Path) -> None:
     AtomicCheckpointIO().save_checkpoint({"x": torch.ones(3)}, path)
     assert torch.equal(torch.load(path, weights_only=True)["x"], torch.ones(3))
     assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]
+
+
+def test_last_ckpt_is_the_last_epoch_when_it_is_not_the_best(tmp_path: Path) -> None:
+    # mode min on val/acc: the best is an early epoch, and Lightning 2.6 on its own would leave
+    # last.ckpt there too, so a resume would train the later epochs again.
+    config, data = REPO / "configs" / "minimal.yaml", REPO / "data"
+    short = ["--trainer.max_epochs=3", "--trainer.limit_train_batches=10", "--trainer.limit_val_batches=2"]
+    quiet = ["--trainer.enable_progress_bar=false", "--test_after_fit=false", "--checkpoint.mode=min"]
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    result = run_main("fit", f"--config={config}", f"--data.data_dir={data}", logs, *short, *quiet, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (checkpoints,) = tmp_path.glob("*/version_0/checkpoints")
+    best, last = (torch.load(checkpoints / name, weights_only=True) for name in ("best.ckpt", "last.ckpt"))
+    assert (last["epoch"], last["global_step"]) == (2, 30)
+    assert best["epoch"] < 2
