@@ -9,6 +9,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from jsonargparse.typing import NonNegativeFloat, PositiveFloat
 from torch import Tensor, nn
 
 
@@ -18,19 +19,20 @@ class RandomAffine(nn.Module):
     Args:
         degrees: rotation drawn from [-degrees, degrees].
         translate: shift drawn from [-translate, translate] of the image size, per axis.
-        scale: zoom factor drawn from [scale[0], scale[1]].
+        scale: zoom factor drawn between scale[0] and scale[1].
         shear: shear angle in degrees drawn from [-shear, shear].
     """
 
     def __init__(
         self,
-        degrees: float = 10.0,
-        translate: float = 0.1,
-        scale: tuple[float, float] = (0.9, 1.1),
-        shear: float = 0.0,
+        degrees: NonNegativeFloat = 10.0,
+        translate: NonNegativeFloat = 0.1,
+        scale: tuple[PositiveFloat, PositiveFloat] = (0.9, 1.1),
+        shear: NonNegativeFloat = 0.0,
     ) -> None:
         super().__init__()
-        self.degrees, self.translate, self.scale, self.shear = degrees, translate, scale, shear
+        self.degrees, self.translate, self.shear = degrees, translate, shear
+        self.scale = min(scale), max(scale)  # either order: uniform_ needs the low end first
 
     def forward(self, images: Tensor) -> Tensor:
         """Images in [0, 1], (N, C, H, W); the area moved in from outside is 0 (background)."""

@@ -108,6 +108,15 @@ class PredictionWriter(BasePredictionWriter):
         super().__init__(write_interval="epoch")
         self.output, self.show = Path(output), show
 
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        # Before predicting, not after: the folder the CSV goes into must be one.
+        try:
+            self.output.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UserError(
+                f"--predictions.output {self.output}: cannot make its folder ({err.strerror}): give another path"
+            ) from err
+
     def write_on_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, predictions, batch_indices) -> None:
         dm = trainer.datamodule
         probs = torch.cat(predictions).float().cpu()
@@ -124,7 +133,6 @@ class PredictionWriter(BasePredictionWriter):
             )
         ]
         path = free_path(self.output)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         with open(tmp, "w", newline="") as file:
             writer = csv.writer(file)

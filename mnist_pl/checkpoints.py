@@ -8,6 +8,7 @@ after every epoch, as Lightning did before 2.6.
 """
 
 import os
+import pickle
 import random
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,26 @@ import torch
 from lightning.fabric.utilities.cloud_io import _is_local_file_protocol
 from lightning.pytorch import callbacks
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from mnist_pl.errors import UserError
+
+
+def check_readable(ckpt_path: str | os.PathLike) -> dict[str, Any]:
+    """The checkpoint's contents, loaded as weights only; a missing, broken or code-carrying file in one line."""
+    if not Path(ckpt_path).is_file():
+        raise UserError(f"--ckpt_path {ckpt_path}: no such file: give the path of a .ckpt file")
+    try:
+        return torch.load(ckpt_path, weights_only=True, map_location="cpu", mmap=True)
+    except pickle.UnpicklingError as err:
+        raise UserError(
+            f"--ckpt_path {ckpt_path}: refused: it holds objects other than weights, which could run code "
+            "when loaded: use a checkpoint written by mnist_pl, from a source you trust"
+        ) from err
+    except (RuntimeError, EOFError) as err:
+        raise UserError(
+            f"--ckpt_path {ckpt_path}: not a readable checkpoint (truncated or not a checkpoint): "
+            "give a .ckpt file written by mnist_pl"
+        ) from err
 
 
 class RNGStates(L.Callback):

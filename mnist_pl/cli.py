@@ -3,7 +3,6 @@
 import contextlib
 import ctypes
 import os
-import pickle
 import re
 import warnings
 from pathlib import Path
@@ -19,7 +18,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 
 from mnist_pl import runs
 from mnist_pl.callbacks import PredictionWriter, StopOnNonFiniteLoss
-from mnist_pl.checkpoints import ModelCheckpoint, RNGStates
+from mnist_pl.checkpoints import ModelCheckpoint, RNGStates, check_readable
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
@@ -109,8 +108,9 @@ def one_line(message: str) -> str:
     elif expected and not reasons:
         reasons.append("expected " + " or ".join(expected))
     option = "--" + ".init_args.".join(keys) if keys else ""
-    if option and given and not given[0].startswith("Namespace("):
-        option += f" {given[0]}"
+    value = re.sub(r"^NestedArg\(key='.*?', val='(.*)'\)$", r"\1", given[0]) if given else ""
+    if option and value and not value.startswith("Namespace("):
+        option += f" {value}"
     return ": ".join([option, *reasons] if option else reasons)
 
 
@@ -235,21 +235,14 @@ class MNISTCLI(LightningCLI):
         # broken file would end there in a traceback, or be skipped and fail later in one.
         subcommand = self.config.get("subcommand")
         ckpt_path = subcommand and self.config[subcommand].get("ckpt_path")
+        if ckpt_path == "last" and subcommand != "fit":
+            # Lightning would find no last checkpoint of this new run, warn, and go on with random weights.
+            raise UserError(
+                f"--ckpt_path last: {subcommand} needs a checkpoint file: "
+                "give logs/<name>/version_N/checkpoints/last.ckpt (or best.ckpt)"
+            )
         if ckpt_path and ckpt_path not in ("best", "last", "hpc", "registry"):
-            if not Path(ckpt_path).is_file():
-                raise UserError(f"--ckpt_path {ckpt_path}: no such file: give the path of a .ckpt file")
-            try:
-                torch.load(ckpt_path, weights_only=True, map_location="cpu", mmap=True)
-            except pickle.UnpicklingError as err:
-                raise UserError(
-                    f"--ckpt_path {ckpt_path}: refused: it holds objects other than weights, which could run code "
-                    "when loaded: use a checkpoint written by mnist_pl, from a source you trust"
-                ) from err
-            except (RuntimeError, EOFError) as err:
-                raise UserError(
-                    f"--ckpt_path {ckpt_path}: not a readable checkpoint (truncated or not a checkpoint): "
-                    "give a .ckpt file written by mnist_pl"
-                ) from err
+            check_readable(ckpt_path)
         super()._parse_ckpt_path()
 
     def before_instantiate_classes(self) -> None:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import lightning as L
 import torch
-from jsonargparse.typing import NonNegativeInt, PositiveInt
+from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.datasets import KMNIST, MNIST, FashionMNIST
@@ -59,6 +59,8 @@ def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> 
     """
     cls = DATASETS[dataset]
     raw = root / dataset / "raw"
+    if root.exists() and not root.is_dir():
+        raise DataError(f"--data.data_dir {root} is a file: give the folder that holds {dataset}/raw")
     for gz_name, gz_md5 in cls.resources:
         name = gz_name.removesuffix(".gz")
         target = raw / name
@@ -167,7 +169,7 @@ class MNISTDataModule(L.LightningDataModule):
         split_seed: int = 42,
         shuffle_seed: int = 0,
         mean: float | None = None,
-        std: float | None = None,
+        std: PositiveFloat | None = None,
         num_workers: NonNegativeInt = 0,
         download: bool = True,
         augment: nn.Module | None = None,
@@ -280,5 +282,9 @@ class MNISTDataModule(L.LightningDataModule):
 
     def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> tuple[Tensor, Tensor]:
         images, labels = batch
-        training = self.trainer is not None and self.trainer.training
-        return self.normalize(images, self.augment if training else None), labels
+        if self.trainer is None:
+            return self.normalize(images), labels
+        images = self.normalize(images, self.augment if self.trainer.training else None)
+        # Lightning casts a batch to the input dtype of bf16-true or 64-true before the transfer
+        # hooks, when the images are still uint8: the float images are cast here.
+        return self.trainer.precision_plugin.convert_input(images), labels

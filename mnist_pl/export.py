@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mnist_pl.checkpoints import check_readable
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
@@ -43,13 +44,9 @@ class Deployable(nn.Module):
 
 def load_model(ckpt_path: Path, data_dir: str) -> tuple[MNISTClassifier, MNISTDataModule]:
     """The model and its data module (dataset and normalisation as trained) from a checkpoint alone."""
-    if not ckpt_path.is_file():
-        raise UserError(
-            f"--ckpt_path {ckpt_path}: no such file: give a checkpoint from logs/<name>/version_N/checkpoints"
-        )
-    model = MNISTClassifier.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
     # The checkpoint records the data module's settings (dataset, mean, std).
-    data_hparams = torch.load(ckpt_path, map_location="cpu", weights_only=True).get("datamodule_hyper_parameters", {})
+    data_hparams = check_readable(ckpt_path).get("datamodule_hyper_parameters", {})
+    model = MNISTClassifier.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
     keep = {k: v for k, v in data_hparams.items() if k in ("dataset", "mean", "std")}
     return model.eval().to(memory_format=torch.contiguous_format), MNISTDataModule(data_dir, **keep)
 

@@ -39,7 +39,10 @@ def to_mnist(image: Image.Image) -> Tensor:
     """Any picture of one digit -> uint8 (28, 28), bright ink on black, centred like MNIST."""
     if image.mode in ("RGBA", "LA", "P"):  # transparent areas are paper
         image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA"))
-    grey = np.asarray(ImageOps.grayscale(image), dtype=np.float32)
+    if image.mode == "I" or image.mode.startswith("I;16"):  # 16-bit grey: Pillow's grayscale clips it to 255
+        grey = np.asarray(image, dtype=np.float32) / 257
+    else:
+        grey = np.asarray(ImageOps.grayscale(image), dtype=np.float32)
     # Ink is whatever differs from the paper; the paper's shade is the median of the border.
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     ink = np.abs(grey - np.median(border))

@@ -126,6 +126,17 @@ class MNISTClassifier(L.LightningModule):
     def on_train_start(self) -> None:
         # The sanity check ran validation already; it must not count towards val/acc.
         self.val_acc.reset()
+        # A resumed run's schedule is the checkpoint's; torch ends a one-cycle run past its last
+        # step in a ValueError, mid-epoch.
+        steps = self.trainer.estimated_stepping_batches
+        for config in self.trainer.lr_scheduler_configs:
+            total = getattr(config.scheduler, "total_steps", None)
+            if isinstance(total, int) and total < steps:
+                raise UserError(
+                    f"--model.scheduler: the checkpoint's {type(config.scheduler).__name__} ends after {total} steps, "
+                    f"this run takes {int(steps)}: resume with the run's own --trainer.max_epochs, "
+                    "or start a new run for more epochs"
+                )
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss, preds, labels = self.model_step(batch)
@@ -175,7 +186,13 @@ class MNISTClassifier(L.LightningModule):
         # jsonargparse hands over a functools.partial holding every init argument of the class.
         given = getattr(self.scheduler, "keywords", {})
         if "total_steps" in given:
-            total_steps = int(self.trainer.estimated_stepping_batches)
+            total_steps = self.trainer.estimated_stepping_batches
+            if total_steps == float("inf"):
+                raise UserError(
+                    "--model.scheduler: this schedule is laid out over the run's steps (total_steps), and the run "
+                    "has no end: give --trainer.max_epochs or --trainer.max_steps"
+                )
+            total_steps = int(total_steps)
             scheduler = {"scheduler": self.scheduler(optimizer, total_steps=total_steps), "interval": "step"}
         else:
             scheduler = {"scheduler": self.scheduler(optimizer), "interval": "epoch"}

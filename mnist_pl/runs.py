@@ -24,6 +24,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+from mnist_pl.checkpoints import check_readable
 from mnist_pl.errors import UserError
 
 # A resumed run writes into its own checkpoint dir on purpose; a new run's dir is always new.
@@ -81,6 +82,7 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Pa
     root = Path(logger.root_dir)
     if ckpt_path == "last":
         ckpt_path = str(find_last_checkpoint(root))
+        check_readable(ckpt_path)
     run_dir = Path(ckpt_path).resolve().parents[1] if ckpt_path else None
     if run_dir is not None and run_dir.parent == root.resolve() and Path(ckpt_path).parent.name == "checkpoints":
         # Lightning touches these only through the constructor; it has no setter for either.
@@ -118,6 +120,8 @@ def given_back_on_failure(trainer: L.Trainer, claimed: Path | None) -> Iterator[
     except Exception:
         if claimed is not None and trainer.global_step == 0:
             shutil.rmtree(claimed, ignore_errors=True)
+            with contextlib.suppress(OSError):  # and logs/<name>/ too, if this run was its only one
+                claimed.parent.rmdir()
         raise
 
 

@@ -76,3 +76,15 @@ def test_predict_limited_to_some_batches_writes_their_rows(trained_run: Path, tm
     assert [row["file"] for row in rows] == [f"test[{i}]" for i in range(100)]
     assert [int(row["label"]) for row in rows] == labels
     assert sum(row["predicted"] == row["label"] for row in rows) > 90  # a trained network, not chance
+
+
+def test_predict_into_a_folder_that_is_a_file_stops_before_predicting(trained_run: Path, tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("a file")
+    ckpt = trained_run / "checkpoints" / "best.ckpt"
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    args = [f"--ckpt_path={ckpt}", f"--data.data_dir={REPO / 'data'}", logs]
+    result = run_main("predict", *args, f"--predictions.output={tmp_path / 'taken' / 'p.csv'}", cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: --predictions.output {tmp_path / 'taken' / 'p.csv'}: cannot make its folder")
+    assert list(tmp_path.glob("mnist/version_*")) == []  # its run dir given back

@@ -14,6 +14,15 @@ from mnist_pl.data import MNISTDataModule
 from mnist_pl.model import MNISTClassifier
 
 
+def test_export_refuses_a_file_that_is_not_a_checkpoint(tmp_path: Path) -> None:
+    onnx = tmp_path / "model.onnx"
+    onnx.write_bytes(b"an ONNX file, say")
+    result = run_main("export", f"--ckpt_path={onnx}", f"--output={tmp_path / 'out.onnx'}", cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: --ckpt_path {onnx}: not a readable checkpoint")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
+
 @pytest.mark.parametrize("fmt", ["onnx", pytest.param("torchscript", marks=pytest.mark.slow)])
 def test_export_matches_the_lightning_model(trained_run: Path, tmp_path: Path, fmt: str) -> None:
     ckpt = trained_run / "checkpoints" / "best.ckpt"

@@ -6,6 +6,7 @@ import struct
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import REPO, run_cli, run_main
@@ -40,6 +41,16 @@ def photos(images: torch.Tensor, folder: Path) -> list[tuple[Path, int]]:
         picture.save(path)
         paths.append(path)
     return paths
+
+
+def test_a_16_bit_scan_reads_as_its_8_bit_copy(test_images, tmp_path: Path) -> None:
+    paper = ImageOps.invert(Image.fromarray(test_images[0][0].numpy()))  # dark ink on light paper
+    deep = Image.fromarray(np.asarray(paper, dtype=np.uint16) * 200)  # 16-bit: ink 0, paper 51,000
+    deep.save(tmp_path / "scan16.png")
+    with Image.open(tmp_path / "scan16.png") as image:
+        assert image.mode.startswith("I")
+        read = to_mnist(image)
+    assert (read.int() - to_mnist(paper).int()).abs().max() <= 2  # rounding of 16-bit levels only
 
 
 def test_test_digits_on_paper_are_read_almost_as_well(trained_run: Path) -> None:

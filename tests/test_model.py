@@ -95,6 +95,25 @@ def test_val_acc_best_is_the_running_maximum(tmp_path: Path) -> None:
     assert metrics["val/acc_best"] == model.val_acc_best.compute().item()
 
 
+@pytest.mark.parametrize("precision", ["64-true", "bf16-true"])
+def test_true_precisions_train(precision: str, tmp_path: Path) -> None:
+    """The images are cast to the weights' dtype (normalised after Lightning's own cast of the batch)."""
+    cli = MNISTCLI(
+        args=[
+            "fit",
+            f"--config={REPO / 'configs' / 'minimal.yaml'}",
+            f"--data.data_dir={REPO / 'data'}",
+            f"--trainer.logger.init_args.save_dir={tmp_path}",
+            f"--trainer.precision={precision}",
+            "--trainer.max_steps=3",
+            "--trainer.limit_val_batches=2",
+            "--trainer.enable_progress_bar=false",
+            "--test_after_fit=false",
+        ]
+    )
+    assert cli.trainer.global_step == 3
+
+
 def test_fast_recipe_steps_its_one_cycle_schedule_per_batch(tmp_path: Path) -> None:
     """configs/fast.yaml: OneCycleLR gets this run's step count and is stepped after every batch."""
     cli = MNISTCLI(

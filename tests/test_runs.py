@@ -176,6 +176,16 @@ def test_resume_last_with_no_run_is_a_user_error(tmp_path: Path) -> None:
     assert not (tmp_path / "logs" / "lenet" / "version_0").exists()
 
 
+def test_a_one_cycle_run_resumed_for_more_epochs_is_refused(tmp_path: Path) -> None:
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    one_cycle = ["--model.scheduler=torch.optim.lr_scheduler.OneCycleLR", "--model.scheduler.max_lr=0.01"]
+    MNISTCLI(args=["fit", *TINY, logs, *one_cycle, "--trainer.max_epochs=1"])
+    (last,) = tmp_path.glob("*/version_0/checkpoints/last.ckpt")
+    more = ["--trainer.max_epochs=2", f"--ckpt_path={last}"]
+    with pytest.raises(UserError, match=r"OneCycleLR ends after 5 steps, this run takes 10: resume with the run's own"):
+        MNISTCLI(args=["fit", *TINY, logs, *one_cycle, *more])
+
+
 def test_two_fits_started_together_get_two_runs(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     args = [
