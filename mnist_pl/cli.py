@@ -241,9 +241,29 @@ class MNISTCLI(LightningCLI):
                 f"--ckpt_path last: {subcommand} needs a checkpoint file: "
                 "give logs/<name>/version_N/checkpoints/last.ckpt (or best.ckpt)"
             )
-        if ckpt_path and ckpt_path not in ("best", "last", "hpc", "registry"):
-            check_readable(ckpt_path)
+        if not ckpt_path or ckpt_path in ("best", "last", "hpc", "registry"):
+            super()._parse_ckpt_path()
+            return
+        check_readable(ckpt_path)
+        given = self.config[subcommand].model.clone()
         super()._parse_ckpt_path()
+        self._refuse_model_settings_the_checkpoint_replaced(subcommand, given)
+
+    def _refuse_model_settings_the_checkpoint_replaced(self, subcommand: str, given: Namespace) -> None:
+        # LightningCLI rebuilds the model from the checkpoint's hyperparameters, over what the config
+        # or command line said: another net or lr given with --ckpt_path was dropped without a word.
+        defaults = self._parser(subcommand).get_defaults().model
+        rebuilt = self.config[subcommand].model
+        leaves = given.keys()  # a jsonargparse Namespace: dotted keys of every leaf; it cannot be iterated
+        replaced = [key for key in leaves if given.get(key) not in (defaults.get(key), rebuilt.get(key))]
+        if not replaced:
+            return
+        key = next((k for k in replaced if k.endswith("class_path")), replaced[0])
+        raise UserError(
+            f"--model.{key.removesuffix('.class_path')} {given.get(key)}: the checkpoint's model has "
+            f"{rebuilt.get(key)}, and a run from a checkpoint keeps the model it was trained with: leave out "
+            f"the model settings that differ ({len(replaced)}), or train a new run without --ckpt_path"
+        )
 
     def before_instantiate_classes(self) -> None:
         trainer = self.config[self.subcommand].trainer

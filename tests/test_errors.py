@@ -321,6 +321,28 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
     assert run.snapshot() == before
 
 
+REPLACED = {  # what LightningCLI replaced by the checkpoint's model settings without a word
+    "another recipe's config": ("fit", "--config=fast", "--model.net mnist_pl.nets.FastCNN: the checkpoint's model"),
+    "another lr": ("fit", "--model.optimizer.init_args.lr=0.05", "--model.optimizer.init_args.lr 0.05: the checkpoint"),
+    "another net for test": ("test", "--model.net=mnist_pl.nets.FastCNN", "--model.net mnist_pl.nets.FastCNN: the"),
+}
+
+
+@pytest.mark.parametrize("case", REPLACED)
+def test_model_settings_the_checkpoint_would_replace_are_refused(run: Run, case: str) -> None:
+    subcommand, arg, expected = REPLACED[case]
+    before = run.snapshot()
+    if subcommand == "test":
+        result = run_main("test", f"--ckpt_path={run.best}", DATA, run.logs_arg, arg, cwd=run.root)
+    elif arg == "--config=fast":  # a resume with another recipe than the run's
+        fast = f"--config={REPO / 'configs' / 'fast.yaml'}"
+        result = run_main("fit", fast, DATA, run.logs_arg, *QUICK_FIT, f"--ckpt_path={run.best}", cwd=run.root)
+    else:
+        result = run.fit(arg, f"--ckpt_path={run.best}")
+    assert_one_line_error(result, 1, expected, "keeps the model it was trained with")
+    assert run.snapshot() == before
+
+
 @pytest.mark.slow  # the same check as test_bad_checkpoints["runs code"], reached through fit
 def test_code_carrying_checkpoint_is_refused_by_fit_too(run: Run, tmp_path: Path) -> None:
     ckpt, marker = tmp_path / "evil.ckpt", tmp_path / "code-ran"
