@@ -191,10 +191,11 @@ class MNISTCLI(LightningCLI):
         # options over 80 lines and buries the one-line error. `fit --help` still lists them all.
         kwargs.setdefault("usage", "%(prog)s [options]")
         parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
-        if subcommand == "fit":
-            parser.add_argument(
-                "--test_after_fit", type=bool, default=True, help="Test the best checkpoint when fit ends."
-            )
+        # Every subcommand takes it, so that a recipe (configs/lenet.yaml) is a valid --config for
+        # validate/test/predict too; only fit acts on it.
+        parser.add_argument(
+            "--test_after_fit", type=bool, default=True, help="fit: test the best checkpoint when fit ends."
+        )
         if subcommand == "predict":  # --predictions.output: where the CSV goes
             parser.add_lightning_class_args(PredictionWriter, "predictions")
         # A checkpoint is a pickle: only tensors and plain types may be unpickled, never code.
@@ -334,7 +335,12 @@ class MNISTCLI(LightningCLI):
         # No best.ckpt without a validation (--trainer.limit_val_batches 0, a --trainer.max_steps
         # inside the first epoch) or under --trainer.fast_dev_run: Lightning would end in a traceback.
         ckpt_path = "best" if self.trainer.checkpoint_callback.best_model_path else None
-        if ckpt_path is None:
+        if ckpt_path is None and self.trainer.global_step == 0:
+            rank_zero_warn(
+                "fit: no training step ran (--trainer.max_epochs, max_steps or limit_train_batches 0?): "
+                "testing the untrained network"
+            )
+        elif ckpt_path is None:
             rank_zero_warn(
                 "fit: no best checkpoint was written (no validation ran, or fast_dev_run): testing the final weights"
             )

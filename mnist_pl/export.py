@@ -108,14 +108,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     output = args.output or args.ckpt_path.with_suffix(SUFFIX[args.format])
+    if output.exists() and output.resolve() == args.ckpt_path.resolve():
+        raise UserError(f"--output {output} is the checkpoint itself: give another --output")
     if output.exists() and not args.overwrite:
         raise UserError(f"--output {output} exists: give another --output, or --overwrite to replace it")
     model, dm = load_model(args.ckpt_path, args.data_dir)
+    dm.prepare_data()  # the test images of the check, before a file is written that could not be checked
     deployable = Deployable(model.net, dm.mean, dm.std).eval()
     output.parent.mkdir(parents=True, exist_ok=True)
     write(deployable, args.format, output)
     print(f"wrote {output} ({args.format}): float pixels in [0, 1], (N, 1, 28, 28) -> log-probabilities (N, 10)")
-    dm.prepare_data()
     same, total, diff = verify(model, runner(args.format, output), dm)
     print(f"checked on the {total:,} test images: same class for {same:,}, largest difference {diff:.1e}")
     if same != total or not np.isfinite(diff) or diff > 1e-4:

@@ -150,6 +150,8 @@ class SaveConfig(SaveConfigCallback):
         if not path.is_file():
             return
         new_dir = "a new version_N for every run"
+        if self.config_filename.startswith("config.resume"):  # two resumes of one run at once
+            raise UserError(f"{path} exists: another fit is resuming this run: let it end, then resume again")
         fix = (
             f"leave out --trainer.logger.init_args.version ({new_dir}), or give an unused one"
             if logger

@@ -343,6 +343,13 @@ def test_model_settings_the_checkpoint_would_replace_are_refused(run: Run, case:
     assert run.snapshot() == before
 
 
+def test_a_recipe_is_a_config_for_validate_too(run: Run, tmp_path: Path) -> None:
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    args = [f"--config={run.config}", f"--ckpt_path={run.best}", DATA, logs, "--trainer.limit_val_batches=2"]
+    result = run_main("validate", *args, cwd=run.root)
+    assert result.returncode == 0 and "val/acc" in result.stdout, result.stderr[-3000:]
+
+
 @pytest.mark.slow  # the same check as test_bad_checkpoints["runs code"], reached through fit
 def test_code_carrying_checkpoint_is_refused_by_fit_too(run: Run, tmp_path: Path) -> None:
     ckpt, marker = tmp_path / "evil.ckpt", tmp_path / "code-ran"

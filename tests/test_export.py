@@ -23,6 +23,14 @@ def test_export_refuses_a_file_that_is_not_a_checkpoint(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
 
 
+def test_export_without_the_test_images_writes_no_unchecked_file(trained_run: Path, tmp_path: Path) -> None:
+    ckpt, output = trained_run / "checkpoints" / "best.ckpt", tmp_path / "model.onnx"
+    not_a_folder = f"--data.data_dir={REPO / 'README.md'}"
+    result = run_main("export", f"--ckpt_path={ckpt}", f"--output={output}", not_a_folder, cwd=tmp_path)
+    assert result.returncode == 1 and "is a file" in result.stderr.strip().splitlines()[-1], result.stderr[-2000:]
+    assert not output.exists()
+
+
 @pytest.mark.parametrize("fmt", ["onnx", pytest.param("torchscript", marks=pytest.mark.slow)])
 def test_export_matches_the_lightning_model(trained_run: Path, tmp_path: Path, fmt: str) -> None:
     ckpt = trained_run / "checkpoints" / "best.ckpt"

@@ -114,6 +114,24 @@ def test_true_precisions_train(precision: str, tmp_path: Path) -> None:
     assert cli.trainer.global_step == 3
 
 
+def minimal_fit(tmp_path: Path, *args: str) -> MNISTCLI:
+    config, data, logs = REPO / "configs" / "minimal.yaml", REPO / "data", tmp_path
+    quick = ["--trainer.limit_train_batches=5", "--trainer.limit_val_batches=2", "--trainer.limit_test_batches=2"]
+    common = [f"--config={config}", f"--data.data_dir={data}", f"--trainer.logger.init_args.save_dir={logs}"]
+    return MNISTCLI(args=["fit", *common, *quick, "--trainer.enable_progress_bar=false", *args])
+
+
+def test_reduce_lr_on_plateau_watches_val_loss(tmp_path: Path) -> None:
+    plateau = ["--model.scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau", "--model.scheduler.patience=0"]
+    cli = minimal_fit(tmp_path, *plateau, "--trainer.max_epochs=3", "--test_after_fit=false")
+    assert cli.trainer.lr_scheduler_configs[0].monitor == "val/loss" and cli.trainer.current_epoch == 3
+
+
+def test_a_fit_with_no_training_step_says_it_tests_an_untrained_network(tmp_path: Path) -> None:
+    with pytest.warns(UserWarning, match="no training step ran .*: testing the untrained network"):
+        minimal_fit(tmp_path, "--trainer.max_epochs=0")
+
+
 def test_fast_recipe_steps_its_one_cycle_schedule_per_batch(tmp_path: Path) -> None:
     """configs/fast.yaml: OneCycleLR gets this run's step count and is stepped after every batch."""
     cli = MNISTCLI(

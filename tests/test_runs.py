@@ -17,10 +17,13 @@ from typing import Any
 import pytest
 import torch
 from conftest import REPO, run_cli, run_main
+from jsonargparse import Namespace
+from lightning.pytorch.cli import LightningArgumentParser
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.errors import UserError
+from mnist_pl.runs import SaveConfig
 
 EPOCHS = 3
 TINY = [
@@ -184,6 +187,13 @@ def test_a_one_cycle_run_resumed_for_more_epochs_is_refused(tmp_path: Path) -> N
     more = ["--trainer.max_epochs=2", f"--ckpt_path={last}"]
     with pytest.raises(UserError, match=r"OneCycleLR ends after 5 steps, this run takes 10: resume with the run's own"):
         MNISTCLI(args=["fit", *TINY, logs, *one_cycle, *more])
+
+
+def test_a_second_resume_of_a_run_at_once_is_told_so(tmp_path: Path) -> None:
+    (tmp_path / "config.resume1.yaml").write_text("the other resume's config\n")
+    save = SaveConfig(LightningArgumentParser(), Namespace(), config_filename="config.resume1.yaml")
+    with pytest.raises(UserError, match=r"exists: another fit is resuming this run: let it end, then resume again$"):
+        save.refuse_a_run_dir_in_use(tmp_path)
 
 
 def test_two_fits_started_together_get_two_runs(tmp_path: Path) -> None:
