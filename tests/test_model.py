@@ -95,30 +95,18 @@ def test_val_acc_best_is_the_running_maximum(tmp_path: Path) -> None:
     assert metrics["val/acc_best"] == model.val_acc_best.compute().item()
 
 
-@pytest.mark.parametrize("precision", ["64-true", "bf16-true"])
-def test_true_precisions_train(precision: str, tmp_path: Path) -> None:
-    """The images are cast to the weights' dtype (normalised after Lightning's own cast of the batch)."""
-    cli = MNISTCLI(
-        args=[
-            "fit",
-            f"--config={REPO / 'configs' / 'minimal.yaml'}",
-            f"--data.data_dir={REPO / 'data'}",
-            f"--trainer.logger.init_args.save_dir={tmp_path}",
-            f"--trainer.precision={precision}",
-            "--trainer.max_steps=3",
-            "--trainer.limit_val_batches=2",
-            "--trainer.enable_progress_bar=false",
-            "--test_after_fit=false",
-        ]
-    )
-    assert cli.trainer.global_step == 3
-
-
 def minimal_fit(tmp_path: Path, *args: str) -> MNISTCLI:
     config, data, logs = REPO / "configs" / "minimal.yaml", REPO / "data", tmp_path
     quick = ["--trainer.limit_train_batches=5", "--trainer.limit_val_batches=2", "--trainer.limit_test_batches=2"]
     common = [f"--config={config}", f"--data.data_dir={data}", f"--trainer.logger.init_args.save_dir={logs}"]
     return MNISTCLI(args=["fit", *common, *quick, "--trainer.enable_progress_bar=false", *args])
+
+
+@pytest.mark.parametrize("precision", ["64-true", "bf16-true"])
+def test_true_precisions_train(precision: str, tmp_path: Path) -> None:
+    """The images are cast to the weights' dtype (normalised after Lightning's own cast of the batch)."""
+    cli = minimal_fit(tmp_path, f"--trainer.precision={precision}", "--trainer.max_steps=3", "--test_after_fit=false")
+    assert cli.trainer.global_step == 3
 
 
 def test_reduce_lr_on_plateau_watches_val_loss(tmp_path: Path) -> None:
