@@ -80,6 +80,20 @@ _NOT_REASONS = re.compile(
     r"|Expected a path but .* either not accessible or invalid)$"
 )
 
+# jsonargparse.typing's restricted numbers as a reader says them; its own words are
+# "Not of type PositiveInt: 0 does not conform to restriction v>0".
+_RESTRICTED = {
+    "PositiveInt": "an int > 0",
+    "NonNegativeInt": "an int >= 0",
+    "PositiveFloat": "a number > 0",
+    "NonNegativeFloat": "a number >= 0",
+    "ClosedUnitInterval": "a number from 0 to 1",
+}
+_NOT_RESTRICTED = re.compile(
+    rf"^Not of type ({'|'.join(_RESTRICTED)}): "
+    r"(?:(\S+) does not conform to restriction .*|.*?'(.*)'|.*)$"  # the value: -5, or 'abc' of a failed int()
+)
+
 
 def _type_name(text: str) -> str:
     text = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", text).replace("NoneType", "None")
@@ -100,6 +114,11 @@ def one_line(message: str) -> str:
     text = re.sub(r"\.? ?Got value: .*", "", text)
     lines = [line.strip(" -:") for line in text.splitlines()]
     lines = [line for line in lines if line and not _NOT_REASONS.match(line)]
+    if restricted := next(filter(None, map(_NOT_RESTRICTED.match, lines)), None):
+        # The value is out of range; the class around it (an augment's, say) is fine.
+        others = [line for line in lines if not line.startswith(("Not of type", "Problem with given class_path"))]
+        lines = ["expected " + _RESTRICTED[restricted[1]], *others]
+        given = given or [value for value in restricted.groups()[1:] if value]
     expected = list(dict.fromkeys(_type_name(line[11:]) for line in lines if line.startswith("Expected a ")))
     reasons = [line for line in lines if not line.startswith("Expected a ")]
     plain = [e for e in expected if e != "None" and not e.startswith("a class path")]

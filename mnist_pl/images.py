@@ -7,6 +7,7 @@ LeCun et al. did to the NIST scans, so a network trained on MNIST sees what it l
 """
 
 import glob
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,17 +20,22 @@ from mnist_pl.errors import UserError
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
+def _listed(path: Path) -> bool:
+    # A broken link is listed so that predict names it, rather than leaving it out unsaid.
+    return path.is_file() or (path.is_symlink() and not path.exists())
+
+
 def find_images(spec: str) -> list[Path]:
     """The files that ``spec`` names: one file, every image file in a folder, or a glob pattern."""
     path = Path(spec).expanduser()
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(p for p in path.iterdir() if _listed(p) and p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise UserError(f"--data.predict_path {spec}: the folder has no image files: give PNG or JPEG files")
         return files
-    if path.exists():
+    if path.exists() or path.is_symlink():
         return [path]
-    files = sorted(Path(p) for p in glob.glob(str(path)) if Path(p).is_file())
+    files = sorted(Path(p) for p in glob.glob(str(path)) if _listed(Path(p)))
     if not files:
         raise UserError(f"--data.predict_path {spec}: no such file, folder or matching files: check the path")
     return files
@@ -74,6 +80,8 @@ def load_digit(path: Path) -> Tensor:
     Pillow refuses images over ``Image.MAX_IMAGE_PIXELS`` (about 179 million pixels) as possible
     decompression bombs; that limit is kept.
     """
+    if path.is_symlink() and not path.exists():
+        raise ValueError(f"a link to {os.readlink(path)}, which does not exist or loops")
     try:
         with Image.open(path) as image:
             image.load()

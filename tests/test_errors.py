@@ -107,17 +107,20 @@ PARSER_CASES = {
     "unknown class path": (["--model.net=mnist_pl.nets.NoSuchNet"], "has no attribute 'NoSuchNet'"),
     "missing yaml": (["--config=nothere.yaml"], "error: --config: File does not exist: "),
     "malformed yaml": (["--config=bad.yaml"], "error: bad.yaml: not valid YAML at line 3, column 1"),
-    "wrong type": (["--data.batch_size=abc"], "Not of type PositiveInt"),
-    "negative batch size": (["--data.batch_size=-5"], "-5 does not conform to restriction v>0"),
-    "label smoothing past 1": (["--model.label_smoothing=2"], "2 does not conform to restriction v>=0 and v<=1"),
+    "wrong type": (["--data.batch_size=abc"], "error: --data.batch_size abc: expected an int > 0"),
+    "negative batch size": (["--data.batch_size=-5"], "error: --data.batch_size -5: expected an int > 0"),
+    "label smoothing past 1": (
+        ["--model.label_smoothing=2"],
+        "error: --model.label_smoothing 2: expected a number from 0 to 1",
+    ),
     "fits no type of a union": (["--trainer.max_epochs=abc"], "error: --trainer.max_epochs abc: expected int or None"),
     "class argument": (["--model.optimizer.init_args.lr=abc"], "--model.optimizer.init_args.lr abc: expected float"),
     "unknown class argument": (["--model.net.init_args.width=3"], "error: --model.net: Problem with given class_path"),
     "not one of": (["--data.dataset=Foo"], "--data.dataset Foo: expected one of 'MNIST', 'FashionMNIST', 'KMNIST'"),
-    "std zero": (["--data.std=0"], "--data.std 0: Not of type PositiveFloat"),
+    "std zero": (["--data.std=0"], "error: --data.std 0: expected a number > 0"),
     "negative rotation": (
         ["--data.augment=mnist_pl.augment.RandomAffine", "--data.augment.degrees=-10"],
-        "--data.augment.init_args.degrees -10: Problem with given class_path",
+        "error: --data.augment.init_args.degrees -10: expected a number >= 0",
     ),
 }
 

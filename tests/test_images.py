@@ -104,6 +104,8 @@ def test_bad_files_are_named_the_others_predicted(trained_run: Path, test_images
     (folder / "notes.png").write_text("not an image")
     (folder / "empty.png").touch()
     bomb_png(folder / "huge.png")
+    (folder / "gone.png").symlink_to(tmp_path / "deleted.png")
+    (folder / "loop.png").symlink_to(folder / "loop.png")
     out = tmp_path / "predictions.csv"
     ckpt = trained_run / "checkpoints" / "best.ckpt"
     result = run_main(
@@ -115,13 +117,15 @@ def test_bad_files_are_named_the_others_predicted(trained_run: Path, test_images
         ("notes.png", "not a readable image"),
         ("empty.png", "not a readable image"),
         ("huge.png", "DecompressionBomb"),
+        ("gone.png", f"a link to {tmp_path / 'deleted.png'}, which does not exist"),
+        ("loop.png", "a link to"),
     ):
         assert any(
             line.startswith(f"error: {folder / name}: ") and reason in line for line in result.stderr.splitlines()
         ), name
     assert (
         result.stderr.strip().splitlines()[-1]
-        == "error: 3 file(s) could not be read (listed above): the others were predicted"
+        == "error: 5 file(s) could not be read (listed above): the others were predicted"
     )
     assert len(list(csv.DictReader(out.open()))) == 4
 
@@ -134,3 +138,6 @@ def test_empty_folder_and_unmatched_glob_are_one_line(tmp_path: Path) -> None:
         find_images(str(tmp_path / "*.png"))
     (tmp_path / "a.png").touch()
     assert find_images(str(tmp_path / "*.png")) == [tmp_path / "a.png"]
+    (tmp_path / "b.png").symlink_to(tmp_path / "deleted.png")  # named, to be reported, not skipped
+    assert find_images(str(tmp_path / "*.png")) == [tmp_path / "a.png", tmp_path / "b.png"]
+    assert find_images(str(tmp_path / "b.png")) == [tmp_path / "b.png"]
