@@ -223,7 +223,8 @@ class MNISTCLI(LightningCLI):
 
     def before_fit(self) -> None:
         # A new run claims its own version dir; a resume goes on in the run of its checkpoint.
-        self.config_init.fit.ckpt_path, self.claimed_run = runs.place_run(self.trainer, self.config_init.fit.ckpt_path)
+        placed = runs.place_run(self.trainer, self.config_init.fit.ckpt_path)
+        self.config_init.fit.ckpt_path, self.claimed_run, self.resumed_run = placed
 
     def _before_evaluating(self) -> None:
         # Without a checkpoint, validate/test/predict run the network as built: random weights.
@@ -243,7 +244,7 @@ class MNISTCLI(LightningCLI):
     validate = test = predict = _evaluate
 
     def fit(self, model: MNISTClassifier, **kwargs) -> None:
-        runs.fit(self.trainer, model, claimed=self.claimed_run, **kwargs)
+        runs.fit(self.trainer, model, claimed=self.claimed_run, resumed=self.resumed_run, **kwargs)
 
     def after_predict(self) -> None:
         failed = self.datamodule.predict_errors

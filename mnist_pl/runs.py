@@ -62,10 +62,15 @@ def _logged_steps(ckpt_path: Path) -> int:
     return checkpoint["loops"]["fit_loop"]["epoch_loop.state_dict"]["_batches_that_stepped"]
 
 
-def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Path | None]:
+def _checkpoint_step(ckpt_path: Path) -> int:
+    return torch.load(ckpt_path, map_location="cpu", mmap=True, weights_only=True)["global_step"]
+
+
+def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Path | None, Path | None]:
     """Point the trainer's logger (and so its checkpoints and config) at the run dir.
 
-    Returns the checkpoint to start from, and the run dir if this fit claimed a new one.
+    Returns the checkpoint to start from, the run dir if this fit claimed a new one, and the run
+    dir if this fit resumes the run there.
     ``ckpt_path="last"`` becomes the newest ``last.ckpt`` of this logger's runs. Loggers other
     than TensorBoard/CSV keep Lightning's own behaviour; ``--trainer.fast_dev_run`` writes no run.
     """
@@ -75,10 +80,10 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Pa
         # any file of that name there.
         for callback in trainer.checkpoint_callbacks:
             callback.save_last = False
-        return ckpt_path, None
+        return ckpt_path, None, None
     logger = trainer.logger
     if not isinstance(logger, TensorBoardLogger | CSVLogger) or logger._version is not None:
-        return ckpt_path, None  # no logger, another kind, or a version the user chose
+        return ckpt_path, None, None  # no logger, another kind, or a version the user chose
     root = Path(logger.root_dir)
     if ckpt_path == "last":
         ckpt_path = str(find_last_checkpoint(root))
@@ -96,8 +101,8 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Pa
                 while (run_dir / f"config.resume{n}.yaml").exists():
                     n += 1
                 callback.config_filename = f"config.resume{n}.yaml"
-        return ckpt_path, None
-    return ckpt_path, claim_run(trainer)
+        return ckpt_path, None, run_dir
+    return ckpt_path, claim_run(trainer), None
 
 
 def claim_run(trainer: L.Trainer) -> Path | None:
@@ -112,9 +117,17 @@ def claim_run(trainer: L.Trainer) -> Path | None:
 
 
 @contextlib.contextmanager
-def given_back_on_failure(trainer: L.Trainer, claimed: Path | None) -> Iterator[None]:
+def given_back_on_failure(
+    trainer: L.Trainer, claimed: Path | None, resumed: Path | None = None, ckpt_path: str | None = None
+) -> Iterator[None]:
     """A stage that fails before a training step (bad data, a setting Lightning checks at the start,
-    any failed evaluation) removes the run dir it claimed: only a config and empty curves are there."""
+    any failed evaluation) removes the run dir it claimed: only a config and empty curves are there.
+
+    A resume of the run in ``resumed`` from ``ckpt_path`` that fails before its first step (a
+    one-cycle schedule resumed for more epochs, say) removes the files it added there: its
+    ``config.resumeN.yaml`` and an event file whose purge marker would hide the run's later points.
+    """
+    before = set(resumed.iterdir()) if resumed is not None and rank_zero_only.rank == 0 else None
     try:
         yield
     except Exception:
@@ -122,6 +135,10 @@ def given_back_on_failure(trainer: L.Trainer, claimed: Path | None) -> Iterator[
             shutil.rmtree(claimed, ignore_errors=True)
             with contextlib.suppress(OSError):  # and logs/<name>/ too, if this run was its only one
                 claimed.parent.rmdir()
+        if before is not None and trainer.global_step in (0, _checkpoint_step(Path(ckpt_path))):
+            for added in set(resumed.iterdir()) - before:
+                if added.is_file():
+                    added.unlink()
         raise
 
 
@@ -167,17 +184,20 @@ class SaveConfig(SaveConfigCallback):
             raise
 
 
-def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = None, **kwargs) -> None:
+def fit(
+    trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = None, resumed: Path | None = None, **kwargs
+) -> None:
     """``trainer.fit``; Ctrl-C or SIGTERM end in one line saying how to resume, and a non-zero status.
 
     Lightning stops at the end of the current batch (SIGTERM: ``SIGTERMException``, which exits
     with status 0) or at once (Ctrl-C: ``sys.exit(1)``). The interrupted epoch is lost: a
     checkpoint from the middle of an epoch (``OnExceptionCheckpoint``) does not resume exactly,
     as Lightning restarts the epoch's data from its first batch. ``last.ckpt``, written at the
-    end of every epoch, does. ``claimed``: the new run dir ``place_run`` made for this fit.
+    end of every epoch, does. ``claimed``, ``resumed``: the run dir ``place_run`` made for this
+    fit, or the one it goes on in.
     """
     try:
-        with given_back_on_failure(trainer, claimed):
+        with given_back_on_failure(trainer, claimed, resumed, kwargs.get("ckpt_path")):
             trainer.fit(model, **kwargs)
     except SystemExit:
         if not trainer.interrupted:

@@ -184,9 +184,13 @@ def test_a_one_cycle_run_resumed_for_more_epochs_is_refused(tmp_path: Path) -> N
     one_cycle = ["--model.scheduler=torch.optim.lr_scheduler.OneCycleLR", "--model.scheduler.max_lr=0.01"]
     MNISTCLI(args=["fit", *TINY, logs, *one_cycle, "--trainer.max_epochs=1"])
     (last,) = tmp_path.glob("*/version_0/checkpoints/last.ckpt")
+    run = last.parents[1]
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     more = ["--trainer.max_epochs=2", f"--ckpt_path={last}"]
     with pytest.raises(UserError, match=r"OneCycleLR ends after 5 steps, this run takes 10: resume with the run's own"):
         MNISTCLI(args=["fit", *TINY, logs, *one_cycle, *more])
+    # Nothing left in the run: a config.resume1.yaml, or an event file whose purge marker hides its later points.
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
 def test_a_second_resume_of_a_run_at_once_is_told_so(tmp_path: Path) -> None:
