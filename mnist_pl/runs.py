@@ -8,7 +8,8 @@ Lightning's loggers pick ``max(N) + 1`` by listing the folder and create it late
 started together can both pick ``version_0``; here the dir is claimed with ``os.mkdir``, which
 only one process can win. A fit resumed from ``version_N/checkpoints/*.ckpt`` goes on in
 ``version_N``: same TensorBoard run, steps continuing, its ``best.ckpt``/``last.ckpt`` and their
-bookkeeping (Lightning restores ``ModelCheckpoint``'s best score only if the dir is the same).
+bookkeeping (Lightning restores ``ModelCheckpoint``'s best score only if the dir is the same). A
+fit from any other checkpoint (``best.ckpt``) starts a new version dir, leaving the run as it was.
 """
 
 import contextlib
@@ -89,7 +90,10 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Pa
         ckpt_path = str(find_last_checkpoint(root))
         check_readable(ckpt_path)
     run_dir = Path(ckpt_path).resolve().parents[1] if ckpt_path else None
-    if run_dir is not None and run_dir.parent == root.resolve() and Path(ckpt_path).parent.name == "checkpoints":
+    # Only the run's latest state goes on in place. From an earlier one (best.ckpt) the run would
+    # fork: its later points hidden in TensorBoard, its pictures drawn over. That starts a new run.
+    latest = ckpt_path is not None and Path(ckpt_path).name == "last.ckpt"
+    if latest and run_dir.parent == root.resolve() and Path(ckpt_path).parent.name == "checkpoints":
         # Lightning touches these only through the constructor; it has no setter for either.
         logger._version = run_dir.name
         if isinstance(logger, TensorBoardLogger):

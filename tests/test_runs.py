@@ -193,6 +193,25 @@ def test_a_one_cycle_run_resumed_for_more_epochs_is_refused(tmp_path: Path) -> N
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
+def test_a_fit_from_best_ckpt_starts_a_new_run_and_leaves_the_old_one_as_it_was(tmp_path: Path) -> None:
+    # mode min on val/acc: best.ckpt is an earlier epoch than last.ckpt
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=3", "--checkpoint.mode=min"])
+    (old,) = tmp_path.glob("*/version_0")
+    before = {p: p.read_bytes() for p in old.rglob("*") if p.is_file()}
+    best = torch.load(old / "checkpoints" / "best.ckpt", weights_only=True)
+    assert best["epoch"] < 2
+    cli = MNISTCLI(
+        args=["fit", *TINY, logs, "--trainer.max_epochs=3", f"--ckpt_path={old / 'checkpoints' / 'best.ckpt'}"]
+    )
+    assert {p: p.read_bytes() for p in old.rglob("*") if p.is_file()} == before
+    new = old.parent / "version_1"
+    assert Path(cli.trainer.log_dir) == new and (new / "config.yaml").is_file()
+    assert torch.load(new / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 15
+    steps = EventAccumulator(str(new)).Reload().Scalars("train/loss")
+    assert min(s.step for s in steps) > best["global_step"]  # its curves go on from the checkpoint's step
+
+
 def test_a_second_resume_of_a_run_at_once_is_told_so(tmp_path: Path) -> None:
     (tmp_path / "config.resume1.yaml").write_text("the other resume's config\n")
     save = SaveConfig(LightningArgumentParser(), Namespace(), config_filename="config.resume1.yaml")
