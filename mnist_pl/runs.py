@@ -132,6 +132,7 @@ def given_back_on_failure(
     ``config.resumeN.yaml`` and an event file whose purge marker would hide the run's later points.
     """
     before = set(resumed.iterdir()) if resumed is not None and rank_zero_only.rank == 0 else None
+    start = _checkpoint_step(Path(ckpt_path)) if before is not None else None
     try:
         yield
     except Exception:
@@ -139,7 +140,7 @@ def given_back_on_failure(
             shutil.rmtree(claimed, ignore_errors=True)
             with contextlib.suppress(OSError):  # and logs/<name>/ too, if this run was its only one
                 claimed.parent.rmdir()
-        if before is not None and trainer.global_step in (0, _checkpoint_step(Path(ckpt_path))):
+        if before is not None and trainer.global_step in (0, start):
             for added in set(resumed.iterdir()) - before:
                 if added.is_file():
                     added.unlink()
