@@ -28,17 +28,25 @@ def check_readable(ckpt_path: str | os.PathLike) -> dict[str, Any]:
     if not Path(ckpt_path).is_file():
         raise UserError(f"--ckpt_path {ckpt_path}: no such file: give the path of a .ckpt file")
     try:
-        return torch.load(ckpt_path, weights_only=True, map_location="cpu", mmap=True)
+        checkpoint = torch.load(ckpt_path, weights_only=True, map_location="cpu", mmap=True)
+    except PermissionError as err:
+        raise UserError(f"--ckpt_path {ckpt_path}: not readable (permission denied): make it readable") from err
     except pickle.UnpicklingError as err:
         raise UserError(
             f"--ckpt_path {ckpt_path}: refused: it holds objects other than weights, which could run code "
             "when loaded: use a checkpoint written by mnist_pl, from a source you trust"
         ) from err
-    except (RuntimeError, EOFError) as err:
+    except (RuntimeError, EOFError, OSError) as err:  # OSError: mmap of some truncated files
         raise UserError(
             f"--ckpt_path {ckpt_path}: not a readable checkpoint (truncated or not a checkpoint): "
             "give a .ckpt file written by mnist_pl"
         ) from err
+    if not isinstance(checkpoint, dict) or not {"state_dict", "pytorch-lightning_version"} <= checkpoint.keys():
+        raise UserError(
+            f"--ckpt_path {ckpt_path}: a torch file, but not a Lightning checkpoint (no state_dict and version): "
+            "give a .ckpt file written by mnist_pl"
+        )
+    return checkpoint
 
 
 class RNGStates(L.Callback):

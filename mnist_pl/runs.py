@@ -132,11 +132,12 @@ def given_back_on_failure(
     ``config.resumeN.yaml`` and an event file whose purge marker would hide the run's later points.
     """
     before = set(resumed.iterdir()) if resumed is not None and rank_zero_only.rank == 0 else None
-    start = _checkpoint_step(Path(ckpt_path)) if before is not None else None
+    # The step a fit from a checkpoint starts at: no step was trained while global_step is 0 or this.
+    start = _checkpoint_step(Path(ckpt_path)) if ckpt_path and Path(ckpt_path).is_file() else 0
     try:
         yield
     except Exception:
-        if claimed is not None and trainer.global_step == 0:
+        if claimed is not None and trainer.global_step in (0, start):
             shutil.rmtree(claimed, ignore_errors=True)
             with contextlib.suppress(OSError):  # and logs/<name>/ too, if this run was its only one
                 claimed.parent.rmdir()

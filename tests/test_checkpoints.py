@@ -1,5 +1,5 @@
 """Checkpoint writes: a process killed with SIGKILL in the middle of one leaves the previous checkpoint whole;
-``last.ckpt`` is the last epoch's."""
+``last.ckpt`` is the last epoch's; a truncated or foreign file given as a checkpoint is refused in one line."""
 
 import contextlib
 import signal
@@ -8,10 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from conftest import REPO, run_main
 
-from mnist_pl.checkpoints import AtomicCheckpointIO
+from mnist_pl.checkpoints import AtomicCheckpointIO, check_readable
+from mnist_pl.errors import UserError
 
 # Writes a small good checkpoint, then overwrites it with 200 MB ones until killed.
 WRITER = """
@@ -72,3 +74,17 @@ def test_last_ckpt_is_the_last_epoch_when_it_is_not_the_best(tmp_path: Path) -> 
     best, last = (torch.load(checkpoints / name, weights_only=True) for name in ("best.ckpt", "last.ckpt"))
     assert (last["epoch"], last["global_step"]) == (2, 30)
     assert best["epoch"] < 2
+
+
+def test_any_truncation_or_a_plain_torch_file_is_refused_in_one_line(tmp_path: Path) -> None:
+    # Depending on where the cut falls, torch.load raises RuntimeError, EOFError or (mmap) OSError.
+    path = tmp_path / "cut.ckpt"
+    torch.save({"state_dict": {f"w{i}": torch.randn(1000) for i in range(20)}, "pytorch-lightning_version": "2"}, path)
+    data = path.read_bytes()
+    for cut in range(0, len(data), len(data) // 40):
+        path.write_bytes(data[:cut])
+        with pytest.raises(UserError, match=r"not a readable checkpoint \(truncated or not a checkpoint\)"):
+            check_readable(path)
+    torch.save({"a": torch.zeros(2)}, path)
+    with pytest.raises(UserError, match="a torch file, but not a Lightning checkpoint"):
+        check_readable(path)

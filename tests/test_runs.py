@@ -201,9 +201,11 @@ def test_a_fit_from_best_ckpt_starts_a_new_run_and_leaves_the_old_one_as_it_was(
     before = {p: p.read_bytes() for p in old.rglob("*") if p.is_file()}
     best = torch.load(old / "checkpoints" / "best.ckpt", weights_only=True)
     assert best["epoch"] < 2
-    cli = MNISTCLI(
-        args=["fit", *TINY, logs, "--trainer.max_epochs=3", f"--ckpt_path={old / 'checkpoints' / 'best.ckpt'}"]
-    )
+    fork = ["fit", *TINY, logs, "--trainer.max_epochs=3", f"--ckpt_path={old / 'checkpoints' / 'best.ckpt'}"]
+    with pytest.raises(ValueError, match="val_check_interval"):  # fails after the restore: its dir given back
+        MNISTCLI(args=[*fork, "--trainer.val_check_interval=1000"])
+    assert [p.name for p in old.parent.iterdir()] == ["version_0"]
+    cli = MNISTCLI(args=fork)
     assert {p: p.read_bytes() for p in old.rglob("*") if p.is_file()} == before
     new = old.parent / "version_1"
     assert Path(cli.trainer.log_dir) == new and (new / "config.yaml").is_file()
