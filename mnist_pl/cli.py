@@ -262,6 +262,9 @@ class MNISTCLI(LightningCLI):
                 f"--ckpt_path last: {subcommand} needs a checkpoint file: "
                 "give logs/<name>/version_N/checkpoints/last.ckpt (or best.ckpt)"
             )
+        if ckpt_path == "last" and subcommand == "fit":
+            last = runs.find_last_checkpoint(self.config.fit.trainer)
+            ckpt_path = self.config.fit.ckpt_path = str(last) if last else ckpt_path
         if not ckpt_path or ckpt_path in ("best", "last", "hpc", "registry"):
             super()._parse_ckpt_path()
             return

@@ -13,6 +13,7 @@ fit from any other checkpoint (``best.ckpt``) starts a new version dir, leaving 
 """
 
 import contextlib
+import importlib
 import os
 import shutil
 import warnings
@@ -21,11 +22,11 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from jsonargparse import Namespace
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from mnist_pl.checkpoints import check_readable
 from mnist_pl.errors import UserError
 
 # A resumed run writes into its own checkpoint dir on purpose; a new run's dir is always new.
@@ -49,8 +50,21 @@ def claim_new_version(root: Path) -> int:
             version += 1
 
 
-def find_last_checkpoint(root: Path) -> Path:
-    """The newest ``last.ckpt`` of the runs under ``root`` (by time written, as Lightning picks "last")."""
+def find_last_checkpoint(trainer: Namespace) -> Path | None:
+    """``--ckpt_path last`` of a fit: the newest ``last.ckpt`` (by time written, as Lightning picks
+    "last") of the runs of the configured TensorBoard/CSV logger; None for another logger, a chosen
+    version or a debugging run, where Lightning's own meaning of "last" holds.
+
+    Read from the config, before the model is built: its settings are then checked against the
+    checkpoint's as for a path (``MNISTCLI._parse_ckpt_path``).
+    """
+    logger = trainer.get("logger")
+    if trainer.get("fast_dev_run") or not isinstance(logger, Namespace) or logger.init_args.get("version") is not None:
+        return None
+    module, _, name = logger.class_path.rpartition(".")
+    if not issubclass(getattr(importlib.import_module(module), name), TensorBoardLogger | CSVLogger):
+        return None
+    root = Path(logger.init_args.save_dir) / (logger.init_args.get("name") or "")
     candidates = list(root.glob("version_*/checkpoints/last.ckpt"))
     if not candidates:
         raise UserError(f"--ckpt_path last: no run under {root} has a last.ckpt: train one first, or give a path")
@@ -71,9 +85,8 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Pa
     """Point the trainer's logger (and so its checkpoints and config) at the run dir.
 
     Returns the checkpoint to start from, the run dir if this fit claimed a new one, and the run
-    dir if this fit resumes the run there.
-    ``ckpt_path="last"`` becomes the newest ``last.ckpt`` of this logger's runs. Loggers other
-    than TensorBoard/CSV keep Lightning's own behaviour; ``--trainer.fast_dev_run`` writes no run.
+    dir if this fit resumes the run there. Loggers other than TensorBoard/CSV keep Lightning's own
+    behaviour; ``--trainer.fast_dev_run`` writes no run.
     """
     if trainer.fast_dev_run:
         # A debugging run writes nothing (Lightning swaps the logger for a stand-in), except that
@@ -86,19 +99,16 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Pa
     if not isinstance(logger, TensorBoardLogger | CSVLogger) or logger._version is not None:
         return ckpt_path, None, None  # no logger, another kind, or a version the user chose
     root = Path(logger.root_dir)
-    if ckpt_path == "last":
-        ckpt_path = str(find_last_checkpoint(root))
-        check_readable(ckpt_path)
     run_dir = Path(ckpt_path).resolve().parents[1] if ckpt_path else None
     # Only the run's latest state goes on in place. From an earlier one (best.ckpt) the run would
     # fork: its later points hidden in TensorBoard, its pictures drawn over. That starts a new run.
-    latest = ckpt_path is not None and Path(ckpt_path).name == "last.ckpt"
+    # So does a CSVLogger's: its writer starts the run's metrics.csv afresh.
+    latest = ckpt_path is not None and Path(ckpt_path).name == "last.ckpt" and isinstance(logger, TensorBoardLogger)
     if latest and run_dir.parent == root.resolve() and Path(ckpt_path).parent.name == "checkpoints":
         # Lightning touches these only through the constructor; it has no setter for either.
         logger._version = run_dir.name
-        if isinstance(logger, TensorBoardLogger):
-            # Points the interrupted run logged after its checkpoint are hidden, not doubled.
-            logger._kwargs["purge_step"] = _logged_steps(Path(ckpt_path))
+        # Points the interrupted run logged after its checkpoint are hidden, not doubled.
+        logger._kwargs["purge_step"] = _logged_steps(Path(ckpt_path))
         for callback in trainer.callbacks:
             if isinstance(callback, SaveConfigCallback):  # keep the run's config.yaml, add this one
                 n = 1

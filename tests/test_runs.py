@@ -179,6 +179,33 @@ def test_resume_last_with_no_run_is_a_user_error(tmp_path: Path) -> None:
     assert not (tmp_path / "logs" / "lenet" / "version_0").exists()
 
 
+def files(run: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+
+
+def test_resume_last_checks_the_model_settings_as_a_path_does(tmp_path: Path) -> None:
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1"])
+    (run,) = tmp_path.glob("*/version_0")
+    before = files(run)
+    more = ["--trainer.max_epochs=2", "--ckpt_path=last", "--model.optimizer.init_args.lr=0.5"]
+    with pytest.raises(UserError, match=r"^--model.optimizer.init_args.lr 0.5: the checkpoint's model has 0.01,"):
+        MNISTCLI(args=["fit", *TINY, logs, *more])
+    assert files(run) == before
+
+
+def test_a_csv_logged_run_resumes_in_a_new_dir_and_keeps_its_metrics(tmp_path: Path) -> None:
+    # Lightning's CSV writer would start the run's metrics.csv afresh.
+    csv = ["--trainer.logger=lightning.pytorch.loggers.CSVLogger", f"--trainer.logger.init_args.save_dir={tmp_path}"]
+    MNISTCLI(args=["fit", *TINY, *csv, "--trainer.max_epochs=1"])
+    (run,) = tmp_path.glob("*/version_0")
+    before = files(run)
+    cli = MNISTCLI(args=["fit", *TINY, *csv, "--trainer.max_epochs=2", "--ckpt_path=last"])
+    assert files(run) == before
+    assert Path(cli.trainer.log_dir) == run.parent / "version_1"
+    assert cli.trainer.current_epoch == 2 and (run.parent / "version_1" / "metrics.csv").is_file()
+
+
 def test_a_one_cycle_run_resumed_for_more_epochs_is_refused(tmp_path: Path) -> None:
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
     one_cycle = ["--model.scheduler=torch.optim.lr_scheduler.OneCycleLR", "--model.scheduler.max_lr=0.01"]
