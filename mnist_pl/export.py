@@ -108,6 +108,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     output = args.output or args.ckpt_path.with_suffix(SUFFIX[args.format])
+    if output.is_dir():
+        raise UserError(
+            f"--output {output} is a folder: give a file name, e.g. {output / ('model' + SUFFIX[args.format])}"
+        )
     if output.exists() and output.resolve() == args.ckpt_path.resolve():
         raise UserError(f"--output {output} is the checkpoint itself: give another --output")
     if output.exists() and not args.overwrite:
@@ -115,8 +119,11 @@ def main(argv: list[str] | None = None) -> None:
     model, dm = load_model(args.ckpt_path, args.data_dir)
     dm.prepare_data()  # the test images of the check, before a file is written that could not be checked
     deployable = Deployable(model.net, dm.mean, dm.std).eval()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    write(deployable, args.format, output)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        write(deployable, args.format, output)
+    except OSError as err:  # a file where its folder should be, no permission, a full disk
+        raise UserError(f"--output {output}: cannot be written ({err.strerror or err}): give another --output") from err
     print(f"wrote {output} ({args.format}): float pixels in [0, 1], (N, 1, 28, 28) -> log-probabilities (N, 10)")
     same, total, diff = verify(model, runner(args.format, output), dm)
     print(f"checked on the {total:,} test images: same class for {same:,}, largest difference {diff:.1e}")

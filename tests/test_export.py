@@ -31,6 +31,19 @@ def test_export_without_the_test_images_writes_no_unchecked_file(trained_run: Pa
     assert not output.exists()
 
 
+def test_export_to_a_folder_or_under_a_file_is_one_line(trained_run: Path, tmp_path: Path) -> None:
+    ckpt, data = trained_run / "checkpoints" / "best.ckpt", f"--data.data_dir={REPO / 'data'}"
+    (tmp_path / "afile").write_text("not a folder")
+    for output, expected in (
+        (tmp_path, f"--output {tmp_path} is a folder: give a file name, e.g. {tmp_path / 'model.onnx'}"),
+        (tmp_path / "afile" / "m.onnx", f"--output {tmp_path / 'afile' / 'm.onnx'}: cannot be written"),
+    ):
+        result = run_main("export", f"--ckpt_path={ckpt}", f"--output={output}", "--overwrite", data, cwd=tmp_path)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+        assert result.stderr.strip().splitlines()[-1].startswith(f"error: {expected}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
 @pytest.mark.parametrize("fmt", ["onnx", pytest.param("torchscript", marks=pytest.mark.slow)])
 def test_export_matches_the_lightning_model(trained_run: Path, tmp_path: Path, fmt: str) -> None:
     ckpt = trained_run / "checkpoints" / "best.ckpt"
