@@ -256,16 +256,21 @@ class MNISTCLI(LightningCLI):
         # broken file would end there in a traceback, or be skipped and fail later in one.
         subcommand = self.config.get("subcommand")
         ckpt_path = subcommand and self.config[subcommand].get("ckpt_path")
-        if ckpt_path == "last" and subcommand != "fit":
-            # Lightning would find no last checkpoint of this new run, warn, and go on with random weights.
+        if (ckpt_path == "last" and subcommand != "fit") or ckpt_path == "best":
+            # Lightning's words for this process's own checkpoints, and a new process has none: "last"
+            # would run random weights, "best" fail saying ModelCheckpoint cannot save a best.
             raise UserError(
-                f"--ckpt_path last: {subcommand} needs a checkpoint file: "
-                "give logs/<name>/version_N/checkpoints/last.ckpt (or best.ckpt)"
+                f"--ckpt_path {ckpt_path}: {subcommand} needs a checkpoint file: "
+                "give logs/<name>/version_N/checkpoints/best.ckpt (or last.ckpt)"
+            )
+        if ckpt_path == "registry" or str(ckpt_path).startswith("registry:"):
+            raise UserError(
+                f"--ckpt_path {ckpt_path}: Lightning's online model registry is not used here: give a .ckpt file"
             )
         if ckpt_path == "last" and subcommand == "fit":
             last = runs.find_last_checkpoint(self.config.fit.trainer)
             ckpt_path = self.config.fit.ckpt_path = str(last) if last else ckpt_path
-        if not ckpt_path or ckpt_path in ("best", "last", "hpc", "registry"):
+        if not ckpt_path or ckpt_path in ("last", "hpc"):
             super()._parse_ckpt_path()
             return
         check_readable(ckpt_path)

@@ -288,7 +288,16 @@ class RunsCode:
 
 @pytest.mark.parametrize(
     "case",
-    ["missing", "truncated", pytest.param("garbage", marks=pytest.mark.slow), "runs code", "other network", "last"],
+    [
+        "missing",
+        "truncated",
+        pytest.param("garbage", marks=pytest.mark.slow),
+        "runs code",
+        "other network",
+        "last",
+        "best",
+        "registry",
+    ],
 )
 def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
     ckpt = tmp_path / "bad.ckpt"
@@ -306,8 +315,8 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         del checkpoint["hyper_parameters"]
         torch.save(checkpoint, ckpt)
         extra = ["--model.net=mnist_pl.nets.FastCNN"]
-    elif case == "last":  # Lightning's word for this run's own last checkpoint: a test has none
-        ckpt = "last"
+    elif case in ("last", "best", "registry"):  # Lightning's words: this run's own (a test has none), an online one
+        ckpt = case
     before = run.snapshot()
     result = run_main("test", f"--ckpt_path={ckpt}", DATA, run.logs_arg, *extra, cwd=run.root)
     expected = {
@@ -317,6 +326,8 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         "runs code": "refused: it holds objects other than weights",
         "other network": "the checkpoint holds other weights than FastCNN",
         "last": "--ckpt_path last: test needs a checkpoint file",
+        "best": "--ckpt_path best: test needs a checkpoint file",
+        "registry": "--ckpt_path registry: Lightning's online model registry is not used here",
     }[case]
     assert_one_line_error(result, 1, expected)
     assert not marker.exists()
