@@ -352,10 +352,23 @@ class MNISTCLI(LightningCLI):
         if isinstance(lr, float | int) and lr <= 0:
             raise UserError(f"--model.optimizer.init_args.lr {lr}: must be > 0: give a positive learning rate")
         try:
-            self.model.optimizer(self.model.parameters())
+            optimizer = self.model.optimizer(self.model.parameters())
         except ValueError as err:
             message = f"--model.optimizer: {err}: give a valid value in the config or on the command line"
             raise UserError(message) from err
+        if isinstance(optimizer, torch.optim.LBFGS) and self.model.hparams.channels_last:
+            raise UserError(
+                "--model.optimizer torch.optim.LBFGS flattens gradients with view(), which channels-last weights "
+                "refuse: add --model.channels_last false"
+            )
+        # Periods the schedulers divide by: 0 passes their constructors and ends the first epoch in
+        # a ZeroDivisionError.
+        given = getattr(self.model.scheduler, "keywords", {})
+        for name in ("step_size", "T_max", "T_0"):
+            if isinstance(given.get(name), int) and given[name] < 1:
+                raise UserError(
+                    f"--model.scheduler.init_args.{name} {given[name]}: a period of 0 or less: give 1 or more"
+                )
 
     def after_fit(self) -> None:
         if not self.config.fit.test_after_fit or self.trainer.interrupted:

@@ -2,9 +2,11 @@
 
 They know nothing about training, so any of them drops into ``MNISTClassifier`` by config
 (``model.net.class_path``) and exports as it is. Each tutorial's network is here as that tutorial
-builds it; ``configs/README.md`` says where each comes from and what it reaches.
+builds it; ``configs/README.md`` says where each comes from and what it reaches. Their argument
+types (``PositiveInt``: ints, checked) let the CLI refuse a width of 0 in one line.
 """
 
+from jsonargparse.typing import ClosedUnitInterval, PositiveInt
 from torch import Tensor, nn
 
 
@@ -14,7 +16,7 @@ class LeNet(nn.Module):
     conv 1->20 5x5, max-pool 2, conv 20->50 5x5, max-pool 2, fc 800->500, fc 500->10, ReLU.
     """
 
-    def __init__(self, num_classes: int = 10) -> None:
+    def __init__(self, num_classes: PositiveInt = 10) -> None:
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(1, 20, kernel_size=5),
@@ -41,7 +43,7 @@ class MinimalCNN(nn.Module):
     conv 1->n 5x5, max-pool 2, conv n->n 5x5, max-pool 2, fc 16n->50, fc 50->10, ReLU.
     """
 
-    def __init__(self, width: int = 6, num_classes: int = 10) -> None:
+    def __init__(self, width: PositiveInt = 6, num_classes: PositiveInt = 10) -> None:
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(1, width, kernel_size=5),
@@ -68,7 +70,7 @@ class TwoConvNet(nn.Module):
     conv 1->10 5x5, max-pool 2, conv 10->20 3x3 (no second pool), fc 2000->500, fc 500->10, ReLU.
     """
 
-    def __init__(self, num_classes: int = 10) -> None:
+    def __init__(self, num_classes: PositiveInt = 10) -> None:
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(1, 10, kernel_size=5),
@@ -94,7 +96,7 @@ class ExampleNet(nn.Module):
     conv 1->32 3x3, conv 32->64 3x3, max-pool 2, dropout 0.25, fc 9216->128, dropout 0.5, fc 128->10.
     """
 
-    def __init__(self, num_classes: int = 10) -> None:
+    def __init__(self, num_classes: PositiveInt = 10) -> None:
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(1, 32, kernel_size=3),
@@ -133,7 +135,7 @@ class BatchNormCNN(nn.Module):
     fc 6272->1024, dropout 0.5, fc 1024->10.
     """
 
-    def __init__(self, num_classes: int = 10) -> None:
+    def __init__(self, num_classes: PositiveInt = 10) -> None:
         super().__init__()
         self.features = nn.Sequential(*_conv_bn_pool(1, 64), *_conv_bn_pool(64, 128))
         self.classifier = nn.Sequential(
@@ -164,7 +166,9 @@ class DeepBNCNN(nn.Module):
     small enough (width 32: 0.2M parameters) to train 15 epochs on a 2-core CPU.
     """
 
-    def __init__(self, width: int = 32, dropout: float = 0.25, num_classes: int = 10) -> None:
+    def __init__(
+        self, width: PositiveInt = 32, dropout: ClosedUnitInterval = 0.25, num_classes: PositiveInt = 10
+    ) -> None:
         super().__init__()
         self.features = nn.Sequential(
             *_conv_bn(1, width),
@@ -190,7 +194,7 @@ class FastCNN(nn.Module):
     schedule take large steps, which is what reaches 99% in one epoch.
     """
 
-    def __init__(self, width: int = 16, hidden: int = 128, num_classes: int = 10) -> None:
+    def __init__(self, width: PositiveInt = 16, hidden: PositiveInt = 128, num_classes: PositiveInt = 10) -> None:
         super().__init__()
         self.features = nn.Sequential(
             *_conv_bn_pool(1, width), *_conv_bn_pool(width, 2 * width), *_conv_bn_pool(2 * width, 4 * width)

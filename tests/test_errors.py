@@ -118,6 +118,10 @@ PARSER_CASES = {
     "unknown class argument": (["--model.net.init_args.width=3"], "error: --model.net: Problem with given class_path"),
     "not one of": (["--data.dataset=Foo"], "--data.dataset Foo: expected one of 'MNIST', 'FashionMNIST', 'KMNIST'"),
     "std zero": (["--data.std=0"], "error: --data.std 0: expected a number > 0"),
+    "zero width": (
+        ["--model.net=mnist_pl.nets.MinimalCNN", "--model.net.width=0"],
+        "error: --model.net.init_args.width 0: expected an int > 0",
+    ),
     "negative rotation": (
         ["--data.augment=mnist_pl.augment.RandomAffine", "--data.augment.degrees=-10"],
         "error: --data.augment.init_args.degrees -10: expected a number >= 0",
@@ -232,6 +236,11 @@ OUR_CASES = {
     "bad optimizer arg": (["--model.optimizer.init_args.momentum=-0.5"], "--model.optimizer: Invalid momentum value"),
     "no logger": (["--trainer.logger=false"], "--trainer.logger false: a fit keeps its config, checkpoints"),
     "data dir is a file": ([f"--data.data_dir={REPO / 'README.md'}"], "is a file: give the folder that holds MNIST"),
+    "zero step size": (
+        ["--model.scheduler=torch.optim.lr_scheduler.StepLR", "--model.scheduler.step_size=0"],
+        "--model.scheduler.init_args.step_size 0: a period of 0 or less: give 1 or more",
+    ),
+    "LBFGS on channels-last weights": (["--model.optimizer=torch.optim.LBFGS"], "add --model.channels_last false"),
     "one-cycle without an end": (  # fails in configure_optimizers, once the run dir is made: given back
         [
             "--model.scheduler=torch.optim.lr_scheduler.OneCycleLR",
