@@ -6,7 +6,7 @@ import os
 import re
 import warnings
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import torch
 import yaml
@@ -112,7 +112,7 @@ def one_line(message: str) -> str:
     text = re.sub(r'Parser key "[^"]+":', "", message)
     text = re.sub(r"Type [^\n]*? expects a function or a callable class:", "", text)
     text = re.sub(r"\.? ?Got value: .*", "", text)
-    lines = [line.strip(" -:") for line in text.splitlines()]
+    lines = [line.strip().removeprefix("- ").strip(" :") for line in text.splitlines()]  # "- ": list items
     lines = [line for line in lines if line and not _NOT_REASONS.match(line)]
     if restricted := next(filter(None, map(_NOT_RESTRICTED.match, lines)), None):
         # The value is out of range; the class around it (an augment's, say) is fine.
@@ -122,12 +122,18 @@ def one_line(message: str) -> str:
     expected = list(dict.fromkeys(_type_name(line[11:]) for line in lines if line.startswith("Expected a ")))
     reasons = [line for line in lines if not line.startswith("Expected a ")]
     plain = [e for e in expected if e != "None" and not e.startswith("a class path")]
-    if plain:  # the value fits none of these; a class path would fit a Tensor, which nobody means
+    reasons = list(dict.fromkeys(reasons))  # each Union member that takes a class says it again
+    if plain and not any("class_path" in reason for reason in reasons):
+        # the value fits none of these; a class path would fit a Tensor, which nobody means
         reasons.append("expected " + " or ".join(e for e in expected if not e.startswith("a class path")))
     elif expected and not reasons:
         reasons.append("expected " + " or ".join(expected))
+    value = given[0] if given else ""
+    # An init argument of a class given on its own (--trainer.logger.init_args.save_dri x): its key and value.
+    if nested := re.match(r"^NestedArg\(key='(.*?)', val=(?:'(.*)'|(.*))\)$", value):
+        keys += [] if keys[-1:] == [nested[1]] else [nested[1]]
+        value = nested[2] if nested[2] is not None else nested[3]
     option = "--" + ".init_args.".join(keys) if keys else ""
-    value = re.sub(r"^NestedArg\(key='.*?', val='(.*)'\)$", r"\1", given[0]) if given else ""
     if option and value and not value.startswith("Namespace("):
         option += f" {value}"
     return ": ".join([option, *reasons] if option else reasons)
@@ -220,6 +226,14 @@ class MNISTCLI(LightningCLI):
         # A checkpoint is a pickle: only tensors and plain types may be unpickled, never code.
         parser.set_defaults(weights_only=True)
         return parser
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        super().parse_arguments(parser, args)
+        # Lightning refuses a seed numpy cannot take only when it seeds, in words that name no option.
+        subcommand = self.config.get("subcommand")
+        seed = self.config[subcommand].get("seed_everything") if subcommand else None
+        if isinstance(seed, int) and not isinstance(seed, bool) and not 0 <= seed < 2**32:
+            self._parser(subcommand).error(f"--seed_everything {seed}: expected an int from 0 to {2**32 - 1}")
 
     def before_fit(self) -> None:
         # A new run claims its own version dir; a resume goes on in the run of its checkpoint.

@@ -118,6 +118,19 @@ PARSER_CASES = {
     "unknown class argument": (["--model.net.init_args.width=3"], "error: --model.net: Problem with given class_path"),
     "not one of": (["--data.dataset=Foo"], "--data.dataset Foo: expected one of 'MNIST', 'FashionMNIST', 'KMNIST'"),
     "std zero": (["--data.std=0"], "error: --data.std 0: expected a number > 0"),
+    "seed numpy cannot take": (
+        ["--seed_everything=-1"],
+        "error: --seed_everything -1: expected an int from 0 to 4294967295",
+    ),
+    "misspelled class argument": (
+        ["--trainer.logger.init_args.save_dri=x"],
+        "error: --trainer.logger.init_args.save_dri x: Problem with given class_path "
+        "'lightning.pytorch.loggers.TensorBoardLogger': Option 'save_dri' is not accepted",
+    ),
+    "a list for a number": (
+        ["--data.augment=mnist_pl.augment.RandomAffine", "--data.augment.scale=[0, 1]"],
+        "error: --data.augment.init_args.scale [0, 1]: expected a number > 0",
+    ),
     "zero width": (
         ["--model.net=mnist_pl.nets.MinimalCNN", "--model.net.width=0"],
         "error: --model.net.init_args.width 0: expected an int > 0",
