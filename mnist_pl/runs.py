@@ -140,6 +140,8 @@ def given_back_on_failure(
     A resume of the run in ``resumed`` from ``ckpt_path`` that fails before its first step (a
     one-cycle schedule resumed for more epochs, say) removes the files it added there: its
     ``config.resumeN.yaml`` and an event file whose purge marker would hide the run's later points.
+    Without a logger, the ``config.yaml`` written into ``--trainer.default_root_dir`` is removed:
+    left there, it would refuse every later run in that folder.
     """
     before = set(resumed.iterdir()) if resumed is not None and rank_zero_only.rank == 0 else None
     # The step a fit from a checkpoint starts at: no step was trained while global_step is 0 or this.
@@ -155,6 +157,10 @@ def given_back_on_failure(
             for added in set(resumed.iterdir()) - before:
                 if added.is_file():
                     added.unlink()
+        if trainer.logger is None and trainer.global_step in (0, start):
+            for callback in trainer.callbacks:
+                if isinstance(callback, SaveConfig) and callback.written is not None:
+                    callback.written.unlink(missing_ok=True)
         raise
 
 
@@ -192,12 +198,17 @@ class SaveConfig(SaveConfigCallback):
         )
         raise UserError(f"{path} exists: an earlier run is there, and this one would write over it: {fix}")
 
+    written: Path | None = None  # the file this process wrote, for given_back_on_failure
+
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        path = Path(trainer.log_dir or "") / self.config_filename
+        existed = path.exists()
         try:
             super().setup(trainer, pl_module, stage)
         except RuntimeError:
             self.refuse_a_run_dir_in_use(trainer.log_dir, logger=trainer.logger is not None)
             raise
+        self.written = path if not existed and path.exists() else None
 
 
 def fit(

@@ -295,6 +295,15 @@ def test_a_run_dir_that_holds_a_run_is_refused(run: Run, tmp_path: Path, case: s
     assert digest(tmp_path) == here
 
 
+def test_a_failed_predict_without_a_logger_leaves_no_config_behind(run: Run, tmp_path: Path) -> None:
+    # It would refuse every later run in that folder.
+    no_logger = ["--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}"]
+    missing = f"--data.predict_path={tmp_path / 'nope.png'}"
+    result = run_main("predict", f"--ckpt_path={run.best}", DATA, *no_logger, missing, cwd=run.root)
+    assert_one_line_error(result, 1, "no such file, folder or matching files")
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- checkpoints ------------------------------------------------------------------------------
 
 
