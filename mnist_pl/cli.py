@@ -282,7 +282,7 @@ class MNISTCLI(LightningCLI):
                 f"--ckpt_path {ckpt_path}: Lightning's online model registry is not used here: give a .ckpt file"
             )
         if ckpt_path == "last" and subcommand == "fit":
-            last = runs.find_last_checkpoint(self.config.fit.trainer)
+            last = runs.find_last_checkpoint(self.config.fit.trainer, self.config.fit.get("config"))
             ckpt_path = self.config.fit.ckpt_path = str(last) if last else ckpt_path
         if not ckpt_path or ckpt_path in ("last", "hpc"):
             super()._parse_ckpt_path()

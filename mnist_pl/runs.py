@@ -50,10 +50,11 @@ def claim_new_version(root: Path) -> int:
             version += 1
 
 
-def find_last_checkpoint(trainer: Namespace) -> Path | None:
-    """``--ckpt_path last`` of a fit: the newest ``last.ckpt`` (by time written, as Lightning picks
-    "last") of the runs of the configured TensorBoard/CSV logger; None for another logger, a chosen
-    version or a debugging run, where Lightning's own meaning of "last" holds.
+def find_last_checkpoint(trainer: Namespace, configs: list[os.PathLike] | None = None) -> Path | None:
+    """``--ckpt_path last`` of a fit: with a run's own saved config among ``configs``, that run's
+    ``last.ckpt``; else the newest ``last.ckpt`` (by time written, as Lightning picks "last") of
+    the runs of the configured TensorBoard/CSV logger. None for another logger, a chosen version
+    or a debugging run, where Lightning's own meaning of "last" holds.
 
     Read from the config, before the model is built: its settings are then checked against the
     checkpoint's as for a path (``MNISTCLI._parse_ckpt_path``).
@@ -65,6 +66,10 @@ def find_last_checkpoint(trainer: Namespace) -> Path | None:
     if not issubclass(getattr(importlib.import_module(module), name), TensorBoardLogger | CSVLogger):
         return None
     root = Path(logger.init_args.save_dir) / (logger.init_args.get("name") or "")
+    for config in reversed(configs or []):  # the last --config wins, as for its values
+        run = Path(os.fspath(config)).parent
+        if run.parent.resolve() == root.resolve() and (run / "checkpoints" / "last.ckpt").is_file():
+            return run / "checkpoints" / "last.ckpt"
     candidates = list(root.glob("version_*/checkpoints/last.ckpt"))
     if not candidates:
         raise UserError(f"--ckpt_path last: no run under {root} has a last.ckpt: train one first, or give a path")

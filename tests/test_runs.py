@@ -194,6 +194,16 @@ def test_resume_last_checks_the_model_settings_as_a_path_does(tmp_path: Path) ->
     assert files(run) == before
 
 
+def test_resume_last_with_a_runs_own_config_resumes_that_run(tmp_path: Path) -> None:
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    for _ in range(2):
+        MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1"])
+    first = next(tmp_path.glob("*/version_0"))
+    config = ["--config", str(first / "config.yaml")]  # the newest run is version_1
+    cli = MNISTCLI(args=["fit", *config, logs, "--trainer.max_epochs=2", "--ckpt_path=last"])
+    assert Path(cli.trainer.log_dir) == first and cli.trainer.global_step == 10
+
+
 def test_a_csv_logged_run_resumes_in_a_new_dir_and_keeps_its_metrics(tmp_path: Path) -> None:
     # Lightning's CSV writer would start the run's metrics.csv afresh.
     csv = ["--trainer.logger=lightning.pytorch.loggers.CSVLogger", f"--trainer.logger.init_args.save_dir={tmp_path}"]
