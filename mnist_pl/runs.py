@@ -6,10 +6,11 @@ first training step gives its dir back.
 A run is ``<save_dir>/<name>/version_N/``: its config, TensorBoard curves and checkpoints.
 Lightning's loggers pick ``max(N) + 1`` by listing the folder and create it later, so two fits
 started together can both pick ``version_0``; here the dir is claimed with ``os.mkdir``, which
-only one process can win. A fit resumed from ``version_N/checkpoints/*.ckpt`` goes on in
+only one process can win. A fit resumed from ``version_N/checkpoints/last.ckpt`` goes on in
 ``version_N``: same TensorBoard run, steps continuing, its ``best.ckpt``/``last.ckpt`` and their
 bookkeeping (Lightning restores ``ModelCheckpoint``'s best score only if the dir is the same). A
-fit from any other checkpoint (``best.ckpt``) starts a new version dir, leaving the run as it was.
+fit from any other checkpoint (``best.ckpt``), or with a CSV logger, starts a new version dir,
+leaving the run as it was.
 """
 
 import contextlib
