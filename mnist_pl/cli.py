@@ -172,6 +172,9 @@ class MNISTCLI(LightningCLI):
         # masks; without StopOnNonFiniteLoss a diverged run trains on and checkpoints NaN weights.
         always = [RNGStates(), StopOnNonFiniteLoss()]
         trainer_defaults["callbacks"] = [*always, *trainer_defaults.get("callbacks", [])]
+        # argparse takes a prefix of an option for the option (--trainer.max_epoch ran a whole fit);
+        # jsonargparse gives the main parser's choice to the subcommands'.
+        kwargs["parser_kwargs"] = {"allow_abbrev": False, **(kwargs.get("parser_kwargs") or {})}
         super().__init__(
             MNISTClassifier,
             MNISTDataModule,

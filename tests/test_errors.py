@@ -104,6 +104,7 @@ def read_only(folder: Path) -> Iterator[None]:
 TIP = "tip: For details of accepted options run: mnist_pl fit --help"
 PARSER_CASES = {
     "unknown key": (["--trainer.max_epochz=1"], "error: unrecognized arguments: --trainer.max_epochz"),
+    "a prefix of an option": (["--trainer.max_epoch=1"], "error: unrecognized arguments: --trainer.max_epoch=1"),
     "unknown class path": (["--model.net=mnist_pl.nets.NoSuchNet"], "has no attribute 'NoSuchNet'"),
     "missing yaml": (["--config=nothere.yaml"], "error: --config: File does not exist: "),
     "malformed yaml": (["--config=bad.yaml"], "error: bad.yaml: not valid YAML at line 3, column 1"),
