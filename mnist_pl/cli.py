@@ -139,14 +139,39 @@ def one_line(message: str) -> str:
     return ": ".join([option, *reasons] if option else reasons)
 
 
+# The --config files of the parse in progress (MNISTCLI empties it), newest last: an unknown key
+# is reported by the top parser, which no longer knows the file it came from.
+_CONFIG_FILES: list[Path] = []
+
+
+def _in_config_file(message: str) -> str:
+    """jsonargparse's message for an unknown key, naming the --config file that holds it."""
+    unknown = re.fullmatch(r"Subcommand '(\w+)' does not accept option '([^']+)'", message)
+    for path in reversed(_CONFIG_FILES if unknown else []):
+        try:
+            node = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError):
+            continue
+        for part in unknown[2].split("."):
+            node = node[part] if isinstance(node, dict) and part in node else KeyError
+        if node is not KeyError:
+            subcommand = unknown[1]
+            return (
+                f"{path}: {unknown[2]} is not an option of {subcommand}: "
+                f"fix the key (python -m mnist_pl {subcommand} --help lists them)"
+            )
+    return message
+
+
 class MNISTArgumentParser(LightningArgumentParser):
     """LightningCLI's parser; its errors, a YAML syntax error in a config file included, are one line."""
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
         # Nested parsers (a class's init arguments) raise to the top one, which prints and exits.
-        super().error(one_line(message) if self.exit_on_error else message, ex)
+        super().error(_in_config_file(one_line(message)) if self.exit_on_error else message, ex)
 
     def parse_path(self, path: str | os.PathLike, *args, **kwargs) -> Namespace:
+        _CONFIG_FILES.append(Path(path))
         # jsonargparse parses the file's text as a string: its message names '"<unicode string>"'
         # instead of the file and spans four lines. A missing file it reports well itself.
         try:
@@ -175,6 +200,7 @@ class MNISTCLI(LightningCLI):
         # argparse takes a prefix of an option for the option (--trainer.max_epoch ran a whole fit);
         # jsonargparse gives the main parser's choice to the subcommands'.
         kwargs["parser_kwargs"] = {"allow_abbrev": False, **(kwargs.get("parser_kwargs") or {})}
+        _CONFIG_FILES.clear()
         super().__init__(
             MNISTClassifier,
             MNISTDataModule,

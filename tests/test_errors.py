@@ -108,6 +108,10 @@ PARSER_CASES = {
     "unknown class path": (["--model.net=mnist_pl.nets.NoSuchNet"], "has no attribute 'NoSuchNet'"),
     "missing yaml": (["--config=nothere.yaml"], "error: --config: File does not exist: "),
     "malformed yaml": (["--config=bad.yaml"], "error: bad.yaml: not valid YAML at line 3, column 1"),
+    "unknown key in a config": (
+        ["--config=badkey.yaml"],
+        "error: badkey.yaml: trainer.max_epoch is not an option of fit",
+    ),
     "wrong type": (["--data.batch_size=abc"], "error: --data.batch_size abc: expected an int > 0"),
     "negative batch size": (["--data.batch_size=-5"], "error: --data.batch_size -5: expected an int > 0"),
     "label smoothing past 1": (
@@ -149,6 +153,7 @@ def test_config_mistakes_jsonargparse_reports(
 ) -> None:
     args, expected = PARSER_CASES[case]
     (run.root / "bad.yaml").write_text("trainer:\n  max_epochs: [1\n")
+    (run.root / "badkey.yaml").write_text("trainer:\n  max_epoch: 3\n")
     monkeypatch.chdir(run.root)
     monkeypatch.setattr(sys, "argv", ["mnist_pl"])  # the args below are the whole command line
     before = run.snapshot()
