@@ -120,9 +120,9 @@ def one_line(message: str) -> str:
         lines = ["expected " + _RESTRICTED[restricted[1]], *others]
         given = given or [value for value in restricted.groups()[1:] if value]
     expected = list(dict.fromkeys(_type_name(line[11:]) for line in lines if line.startswith("Expected a ")))
-    reasons = [line for line in lines if not line.startswith("Expected a ")]
+    # Each Union member that takes a class gives the same reason again.
+    reasons = list(dict.fromkeys(line for line in lines if not line.startswith("Expected a ")))
     plain = [e for e in expected if e != "None" and not e.startswith("a class path")]
-    reasons = list(dict.fromkeys(reasons))  # each Union member that takes a class says it again
     if plain and not any("class_path" in reason for reason in reasons):
         # the value fits none of these; a class path would fit a Tensor, which nobody means
         reasons.append("expected " + " or ".join(e for e in expected if not e.startswith("a class path")))
@@ -373,7 +373,7 @@ class MNISTCLI(LightningCLI):
                     "--trainer.logger false: a fit keeps its config, checkpoints and curves in the logger's run dir "
                     "(logs/<name>/version_N): keep the logger; --trainer.logger.init_args.save_dir chooses the folder"
                 )
-            self._check_optimizer()
+            self._check_optimizer_and_scheduler()
         runs.refuse_a_chosen_run_dir_in_use(self.trainer)
         # The run dir is created deep inside the run (a traceback): check its parent can be written first.
         for logger in self.trainer.loggers:
@@ -387,7 +387,7 @@ class MNISTCLI(LightningCLI):
             if not os.access(root, os.W_OK):
                 raise UserError(f"log dir {root}: not writable: {_LOG_DIR_FIX}")
 
-    def _check_optimizer(self) -> None:
+    def _check_optimizer_and_scheduler(self) -> None:
         # torch.optim checks its arguments (lr < 0, betas, ...) only when fit builds the optimizer,
         # after the run dir exists, and in a traceback: build it once here to fail first, in one line.
         # lr 0 passes torch's check but trains nothing.

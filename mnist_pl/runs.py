@@ -155,15 +155,17 @@ def given_back_on_failure(
     try:
         yield
     except Exception:
-        if claimed is not None and trainer.global_step in (0, start):
+        if trainer.global_step not in (0, start):  # it trained: what it wrote is a run's
+            raise
+        if claimed is not None:
             shutil.rmtree(claimed, ignore_errors=True)
             with contextlib.suppress(OSError):  # and logs/<name>/ too, if this run was its only one
                 claimed.parent.rmdir()
-        if before is not None and trainer.global_step in (0, start):
+        if before is not None:
             for added in set(resumed.iterdir()) - before:
                 if added.is_file():
                     added.unlink()
-        if trainer.logger is None and trainer.global_step in (0, start):
+        if trainer.logger is None:
             for callback in trainer.callbacks:
                 if isinstance(callback, SaveConfig) and callback.written is not None:
                     callback.written.unlink(missing_ok=True)
