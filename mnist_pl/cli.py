@@ -4,6 +4,7 @@ import contextlib
 import ctypes
 import os
 import re
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, NoReturn
@@ -144,21 +145,39 @@ def one_line(message: str) -> str:
 _CONFIG_FILES: list[Path] = []
 
 
-def _in_config_file(message: str) -> str:
-    """jsonargparse's message for an unknown key, naming the --config file that holds it."""
-    unknown = re.fullmatch(r"Subcommand '(\w+)' does not accept option '([^']+)'", message)
-    for path in reversed(_CONFIG_FILES if unknown else []):
-        try:
-            node = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError):
-            continue
-        for part in unknown[2].split("."):
-            node = node[part] if isinstance(node, dict) and part in node else KeyError
-        if node is not KeyError:
-            subcommand = unknown[1]
+def _lookup(path: Path, dotted: str) -> object:
+    """The value at ``dotted`` in the YAML file ``path``; KeyError (the class) where there is none."""
+    try:
+        node = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return KeyError
+    for part in dotted.split("."):
+        node = node[part] if isinstance(node, dict) and part in node else KeyError
+    return node
+
+
+def _in_config_file(message: str, raw: str) -> str:
+    """One line for an unknown key or class argument, naming the --config file that holds it.
+
+    ``message`` is the one line so far; ``raw`` jsonargparse's own message.
+    """
+    if unknown := re.fullmatch(r"Subcommand '(\w+)' does not accept option '([^']+)'", message):
+        subcommand, key = unknown.groups()
+        for path in reversed(_CONFIG_FILES):
+            if _lookup(path, key) is not KeyError:
+                return (
+                    f"{path}: {key} is not an option of {subcommand}: "
+                    f"fix the key (python -m mnist_pl {subcommand} --help lists them)"
+                )
+    # A misspelled argument of a class: jsonargparse's message holds the class as it was resolved.
+    argument = re.fullmatch(r"--([\w.]+): Option '(\w+)' is not accepted", message)
+    class_path = re.search(r"Got value: Namespace\(.*?\bclass_path='([\w.]+)'", raw)
+    for path in reversed(_CONFIG_FILES if argument and class_path else []):
+        key, name = argument.groups()
+        if _lookup(path, f"{key}.init_args.{name}") is not KeyError:
             return (
-                f"{path}: {unknown[2]} is not an option of {subcommand}: "
-                f"fix the key (python -m mnist_pl {subcommand} --help lists them)"
+                f"{path}: {key}.init_args.{name}: {class_path[1]} takes no argument {name!r}: "
+                f"fix the key (--{key}.help {class_path[1]} lists them)"
             )
     return message
 
@@ -166,9 +185,16 @@ def _in_config_file(message: str) -> str:
 class MNISTArgumentParser(LightningArgumentParser):
     """LightningCLI's parser; its errors, a YAML syntax error in a config file included, are one line."""
 
+    # The main parser: the parser of the subcommand on its command line (MNISTCLI sets it).
+    subcommand_parser: "MNISTArgumentParser | None" = None
+
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        if self.subcommand_parser is not None and self.exit_on_error:
+            # Found after the subcommand's own parse (a required class argument left out): under
+            # the subcommand's one-line usage, not the main parser's list of subcommands.
+            self.subcommand_parser.error(message, ex)
         # Nested parsers (a class's init arguments) raise to the top one, which prints and exits.
-        super().error(_in_config_file(one_line(message)) if self.exit_on_error else message, ex)
+        super().error(_in_config_file(one_line(message), message) if self.exit_on_error else message, ex)
 
     def parse_path(self, path: str | os.PathLike, *args, **kwargs) -> Namespace:
         _CONFIG_FILES.append(Path(path))
@@ -257,6 +283,9 @@ class MNISTCLI(LightningCLI):
         return parser
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        argv = sys.argv[1:] if args is None else args
+        if isinstance(argv, list | tuple):
+            parser.subcommand_parser = next((self._parser(arg) for arg in argv if arg in self.subcommands()), None)
         super().parse_arguments(parser, args)
         # Lightning refuses a seed numpy cannot take only when it seeds, in words that name no option.
         subcommand = self.config.get("subcommand")

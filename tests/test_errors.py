@@ -112,6 +112,16 @@ PARSER_CASES = {
         ["--config=badkey.yaml"],
         "error: badkey.yaml: trainer.max_epoch is not an option of fit",
     ),
+    "misspelled class argument in a config": (
+        ["--config=badarg.yaml"],
+        "error: badarg.yaml: model.optimizer.init_args.momentun: torch.optim.SGD takes no argument 'momentun': "
+        "fix the key (--model.optimizer.help torch.optim.SGD lists them)",
+    ),
+    # Found by the main parser after fit's own parse: still under fit's usage line.
+    "a required class argument left out": (
+        ["--model.scheduler=torch.optim.lr_scheduler.OneCycleLR"],
+        "error: --model.scheduler: the following arguments are required: max_lr",
+    ),
     "wrong type": (["--data.batch_size=abc"], "error: --data.batch_size abc: expected an int > 0"),
     "negative batch size": (["--data.batch_size=-5"], "error: --data.batch_size -5: expected an int > 0"),
     "label smoothing past 1": (
@@ -154,6 +164,7 @@ def test_config_mistakes_jsonargparse_reports(
     args, expected = PARSER_CASES[case]
     (run.root / "bad.yaml").write_text("trainer:\n  max_epochs: [1\n")
     (run.root / "badkey.yaml").write_text("trainer:\n  max_epoch: 3\n")
+    (run.root / "badarg.yaml").write_text("model:\n  optimizer:\n    init_args:\n      momentun: 0.9\n")
     monkeypatch.chdir(run.root)
     monkeypatch.setattr(sys, "argv", ["mnist_pl"])  # the args below are the whole command line
     before = run.snapshot()
