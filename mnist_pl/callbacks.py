@@ -154,7 +154,7 @@ class ImageLogger(Callback):
     undone, augmentation included); after each validation and test, the confusion matrix and
     the misclassified images titled true -> predicted; the hyperparameters with ``val/acc_best``
     as their metric. Run dir, when ``fit`` ends: ``curves.png`` (loss and accuracy per epoch, read
-    back from the event files, so a resumed run's curves are whole) and ``confusion_matrix.png``
+    back from the logger's files, so a resumed run's curves are whole) and ``confusion_matrix.png``
     (the last validation). Everything happens at epoch ends: nothing is added to a training step
     but one ``update`` of the confusion matrix per evaluation batch.
 
@@ -216,7 +216,8 @@ class ImageLogger(Callback):
         if trainer.is_global_zero and log_dir is not None:
             run = Path(log_dir)
             self._confusion_figure(trainer).savefig(run / "confusion_matrix.png", dpi=100)
-            self._curves_figure(run).savefig(run / "curves.png", dpi=100)
+            if curves := self.curves(run):
+                self._curves_figure(curves).savefig(run / "curves.png", dpi=100)
             plt.close("all")
 
     @staticmethod
@@ -275,17 +276,34 @@ class ImageLogger(Callback):
         return fig
 
     @staticmethod
-    def _curves_figure(run: Path) -> plt.Figure:
-        events = EventAccumulator(str(run))
-        events.Reload()
-        tags = set(events.Tags()["scalars"])
+    def curves(run: Path) -> dict[str, list[tuple[int, float]]]:
+        """(step, value) of the run's loss and accuracy per epoch, as its logger wrote them.
+
+        TensorBoard's event files (all of them: a resumed run's curves are whole), else a
+        CSVLogger's ``metrics.csv``; none for other loggers.
+        """
+        tags = [f"{stage}/{metric}" for metric in ("loss", "acc") for stage in ("train", "val")]
+        if any(run.glob("events.out.tfevents.*")):
+            events = EventAccumulator(str(run))
+            events.Reload()
+            logged = set(events.Tags()["scalars"])
+            return {tag: [(p.step, p.value) for p in events.Scalars(tag)] for tag in tags if tag in logged}
+        if (run / "metrics.csv").is_file():
+            with open(run / "metrics.csv", newline="") as file:
+                rows = list(csv.DictReader(file))
+            logged = {tag for tag in tags if any(row.get(tag) for row in rows)}
+            return {tag: [(int(row["step"]), float(row[tag])) for row in rows if row.get(tag)] for tag in logged}
+        return {}
+
+    @staticmethod
+    def _curves_figure(curves: dict[str, list[tuple[int, float]]]) -> plt.Figure:
         fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
         for ax, metric in ((loss_ax, "loss"), (acc_ax, "acc")):
             for stage in ("train", "val"):
                 tag = f"{stage}/{metric}"
-                if tag in tags:
-                    points = events.Scalars(tag)
-                    ax.plot([p.step for p in points], [p.value for p in points], marker="o", label=tag)
+                if tag in curves:
+                    steps, values = zip(*curves[tag], strict=True)
+                    ax.plot(steps, values, marker="o", label=tag)
             ax.set_xlabel("step")
             ax.set_title(metric)
             ax.grid(alpha=0.3)

@@ -8,6 +8,8 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torchvision.datasets import MNIST
 
+from mnist_pl.callbacks import ImageLogger
+
 FIT = [f"--config={REPO / 'configs' / 'lenet.yaml'}", f"--data.data_dir={REPO / 'data'}", *QUICK_FIT]
 
 
@@ -39,6 +41,23 @@ def test_fit_leaves_curves_and_confusion_matrix_pngs(trained_run: Path) -> None:
     for name in ("curves.png", "confusion_matrix.png"):
         with Image.open(trained_run / name) as image:
             assert image.format == "PNG" and image.width >= 500
+    curves = ImageLogger.curves(trained_run)
+    assert set(curves) == {"train/loss", "train/acc", "val/loss", "val/acc"}
+    assert all(len(points) == 1 for points in curves.values())  # one epoch
+
+
+def test_curves_of_a_csv_logged_fit_come_from_its_metrics_csv(tmp_path: Path) -> None:
+    csv_logger = ["--trainer.logger=lightning.pytorch.loggers.CSVLogger", "--trainer.max_epochs=2"]
+    fit = run_main("fit", *FIT, *csv_logger, "--trainer.limit_train_batches=10", "--test_after_fit=false", cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    run = tmp_path / "logs" / "lenet" / "version_0"
+    with open(run / "metrics.csv", newline="") as file:
+        val_acc = [(int(row["step"]), float(row["val/acc"])) for row in csv.DictReader(file) if row["val/acc"]]
+    curves = ImageLogger.curves(run)
+    assert curves["val/acc"] == val_acc and [step for step, _ in val_acc] == [9, 19]
+    assert set(curves) == {"train/loss", "train/acc", "val/loss", "val/acc"}
+    with Image.open(run / "curves.png") as image:
+        assert image.format == "PNG"
 
 
 def test_a_fit_that_stops_before_validating_draws_no_sanity_check(tmp_path: Path) -> None:
