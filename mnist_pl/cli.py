@@ -12,6 +12,8 @@ from typing import Any, NoReturn
 import torch
 import yaml
 from jsonargparse import Namespace, lazy_instance
+from lightning.pytorch import callbacks
+from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.profilers import PassThroughProfiler
@@ -403,6 +405,7 @@ class MNISTCLI(LightningCLI):
                     "(logs/<name>/version_N): keep the logger; --trainer.logger.init_args.save_dir chooses the folder"
                 )
             self._check_optimizer_and_scheduler()
+            self._check_monitored_metrics()
         runs.refuse_a_chosen_run_dir_in_use(self.trainer)
         # The run dir is created deep inside the run (a traceback): check its parent can be written first.
         for logger in self.trainer.loggers:
@@ -440,6 +443,27 @@ class MNISTCLI(LightningCLI):
             if isinstance(given.get(name), int) and given[name] < 1:
                 raise UserError(
                     f"--model.scheduler.init_args.{name} {given[name]}: a period of 0 or less: give 1 or more"
+                )
+
+    def _check_monitored_metrics(self) -> None:
+        # The model owns the train/ and val/ names; other keys (lr-SGD, a callback's own) are left
+        # to Lightning, which checks them at the end of the first epoch.
+        monitored = [("--checkpoint.monitor", self.config_init.fit.checkpoint.monitor)]
+        monitored += [
+            (f"--trainer.callbacks {type(callback).__name__} monitor", callback.monitor)
+            for callback in self.trainer.callbacks
+            if isinstance(callback, EarlyStopping | callbacks.ModelCheckpoint)
+            and callback is not self.config_init.fit.checkpoint
+        ]
+        monitored.append(
+            ("--model.scheduler.init_args.monitor", getattr(self.model.scheduler, "keywords", {}).get("monitor"))
+        )
+        for option, key in monitored:
+            owned = isinstance(key, str) and key.split("/")[0] in ("train", "val")
+            if owned and key not in MNISTClassifier.FIT_METRICS:
+                raise UserError(
+                    f"{option} {key}: the model logs no metric of that name: give one of "
+                    + ", ".join(MNISTClassifier.FIT_METRICS)
                 )
 
     def after_fit(self) -> None:

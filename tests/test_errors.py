@@ -204,6 +204,12 @@ TRAINER_CASES = {
     "lightning's ValueError": ("--trainer.num_nodes=0", "error: `num_nodes` must be a positive integer, but got 0."),
     "tpu without torch_xla": ("--trainer.accelerator=tpu", "error: Requirement 'torch_xla"),
     "lightning's TypeError": ("--trainer.devices=-2", "error: `devices` selected with `CPUAccelerator` should be"),
+    # Ours: Lightning would find it missing after the first epoch, leaving a run without checkpoints
+    "a monitored metric the model does not log": (
+        "--checkpoint.monitor=val/accuracy",
+        "error: --checkpoint.monitor val/accuracy: the model logs no metric of that name: give one of "
+        "train/loss_step, train/loss, train/acc, val/loss, val/acc, val/acc_best",
+    ),
     # Ours: Lightning divides by it unchecked
     "a zero lightning divides by": (
         "--trainer.check_val_every_n_epoch=0",
