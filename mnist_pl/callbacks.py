@@ -154,7 +154,7 @@ class ImageLogger(Callback):
     undone, augmentation included); after each validation and test, the confusion matrix and
     the misclassified images titled true -> predicted; the hyperparameters with ``val/acc_best``
     as their metric. Run dir, when ``fit`` ends: ``curves.png`` (loss and accuracy per epoch, read
-    back from the logger's files, so a resumed run's curves are whole) and ``confusion_matrix.png``
+    back from the logger's files, so a run resumed in its own dir has whole curves) and ``confusion_matrix.png``
     (the last validation). Everything happens at epoch ends: nothing is added to a training step
     but one ``update`` of the confusion matrix per evaluation batch.
 

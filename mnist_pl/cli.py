@@ -148,14 +148,19 @@ _CONFIG_FILES: list[Path] = []
 
 
 def _lookup(path: Path, dotted: str) -> object:
-    """The value at ``dotted`` in the YAML file ``path``; KeyError (the class) where there is none."""
+    """The value at ``dotted`` in the YAML file ``path``, or in its section of a subcommand (a --config
+    of the main parser); KeyError (the class) where there is none."""
     try:
-        node = yaml.safe_load(path.read_text())
+        tree = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError):
         return KeyError
-    for part in dotted.split("."):
-        node = node[part] if isinstance(node, dict) and part in node else KeyError
-    return node
+    for prefix in ("", *(f"{subcommand}." for subcommand in LightningCLI.subcommands())):
+        node = tree
+        for part in (prefix + dotted).split("."):
+            node = node[part] if isinstance(node, dict) and part in node else KeyError
+        if node is not KeyError:
+            return node
+    return KeyError
 
 
 def _in_config_file(message: str, raw: str) -> str:
@@ -171,15 +176,21 @@ def _in_config_file(message: str, raw: str) -> str:
                     f"{path}: {key} is not an option of {subcommand}: "
                     f"fix the key (python -m mnist_pl {subcommand} --help lists them)"
                 )
-    # A misspelled argument of a class: jsonargparse's message holds the class as it was resolved.
-    argument = re.fullmatch(r"--([\w.]+): Option '(\w+)' is not accepted", message)
-    class_path = re.search(r"Got value: Namespace\(.*?\bclass_path='([\w.]+)'", raw)
-    for path in reversed(_CONFIG_FILES if argument and class_path else []):
-        key, name = argument.groups()
+    # A misspelled argument of a class: the class as it was resolved is in jsonargparse's message.
+    argument = re.fullmatch(
+        r"--([\w.]+)(?: .*?)?: (?:Problem with given class_path '([\w.]+)': )?Option '(\w+)' is not accepted", message
+    )
+    got = re.search(r"Got value: Namespace\(.*?\bclass_path='([\w.]+)'", raw)
+    resolved = argument and (argument[2] or (got and got[1]))
+    for path in reversed(_CONFIG_FILES if resolved else []):
+        key, name = argument[1], argument[3]
+        written_for = _lookup(path, f"{key}.class_path")
+        if written_for is not KeyError and str(written_for).split(".")[-1] != resolved.split(".")[-1]:
+            continue  # its arguments are for its own class: another one chosen after it is not its fault
         if _lookup(path, f"{key}.init_args.{name}") is not KeyError:
             return (
-                f"{path}: {key}.init_args.{name}: {class_path[1]} takes no argument {name!r}: "
-                f"fix the key (--{key}.help {class_path[1]} lists them)"
+                f"{path}: {key}.init_args.{name}: {resolved} takes no argument {name!r}: "
+                f"fix the key (--{key}.help {resolved} lists them)"
             )
     return message
 
@@ -191,9 +202,9 @@ class MNISTArgumentParser(LightningArgumentParser):
     subcommand_parser: "MNISTArgumentParser | None" = None
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
-        if self.subcommand_parser is not None and self.exit_on_error:
-            # Found after the subcommand's own parse (a required class argument left out): under
-            # the subcommand's one-line usage, not the main parser's list of subcommands.
+        if self.subcommand_parser is not None and self.exit_on_error and one_line(message).startswith("--"):
+            # An option of the subcommand found wrong after its own parse (a required class argument
+            # left out): under the subcommand's one-line usage, not the main parser's list of subcommands.
             self.subcommand_parser.error(message, ex)
         # Nested parsers (a class's init arguments) raise to the top one, which prints and exits.
         super().error(_in_config_file(one_line(message), message) if self.exit_on_error else message, ex)
@@ -285,9 +296,14 @@ class MNISTCLI(LightningCLI):
         return parser
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
-        argv = sys.argv[1:] if args is None else args
-        if isinstance(argv, list | tuple):
-            parser.subcommand_parser = next((self._parser(arg) for arg in argv if arg in self.subcommands()), None)
+        # The subcommand is the first word that is not an option of the main parser or its value.
+        words = iter(sys.argv[1:] if args is None else args if isinstance(args, list | tuple) else [])
+        for word in words:
+            if word in ("-c", "--config"):
+                next(words, None)
+            elif not word.startswith("-"):
+                parser.subcommand_parser = self._parser(word) if word in self.subcommands() else None
+                break
         super().parse_arguments(parser, args)
         # Lightning refuses a seed numpy cannot take only when it seeds, in words that name no option.
         subcommand = self.config.get("subcommand")
@@ -460,10 +476,10 @@ class MNISTCLI(LightningCLI):
         )
         for option, key in monitored:
             owned = isinstance(key, str) and key.split("/")[0] in ("train", "val")
-            if owned and key not in MNISTClassifier.FIT_METRICS:
+            if owned and key not in MNISTClassifier.EPOCH_METRICS:
                 raise UserError(
-                    f"{option} {key}: the model logs no metric of that name: give one of "
-                    + ", ".join(MNISTClassifier.FIT_METRICS)
+                    f"{option} {key}: the model logs no metric of that name once per epoch: give one of "
+                    + ", ".join(MNISTClassifier.EPOCH_METRICS)
                 )
 
     def after_fit(self) -> None:

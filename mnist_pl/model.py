@@ -59,9 +59,10 @@ class MNISTClassifier(L.LightningModule):
         compile: ``torch.compile`` the network when training starts.
     """
 
-    # Every metric training_step and validation log, so that a monitored key (--checkpoint.monitor)
-    # is checked before a fit starts: Lightning finds a misspelled one after the first epoch.
-    FIT_METRICS = ("train/loss_step", "train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best")
+    # What a fit logs once per epoch, the values a checkpoint or early stopping can watch: a monitored
+    # key is checked against them before a fit starts (Lightning finds a wrong one after the first
+    # epoch). train/loss_step is logged only every trainer.log_every_n_steps steps.
+    EPOCH_METRICS = ("train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best")
 
     def __init__(
         self,

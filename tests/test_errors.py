@@ -117,6 +117,15 @@ PARSER_CASES = {
         "error: badarg.yaml: model.optimizer.init_args.momentun: torch.optim.SGD takes no argument 'momentun': "
         "fix the key (--model.optimizer.help torch.optim.SGD lists them)",
     ),
+    "misspelled network argument in a config": (
+        ["--config=badnet.yaml"],
+        "error: badnet.yaml: model.net.init_args.widht: mnist_pl.nets.MinimalCNN takes no argument 'widht'",
+    ),
+    # lenet.yaml's momentum is SGD's: the Adam chosen after it, with a momentum of its own, is not the file's fault.
+    "an argument the class chosen on the command line does not take": (
+        ["--model.optimizer=torch.optim.Adam", "--model.optimizer.init_args.momentum=0.9"],
+        "error: --model.optimizer: Option 'momentum' is not accepted",
+    ),
     # Found by the main parser after fit's own parse: still under fit's usage line.
     "a required class argument left out": (
         ["--model.scheduler=torch.optim.lr_scheduler.OneCycleLR"],
@@ -165,6 +174,9 @@ def test_config_mistakes_jsonargparse_reports(
     (run.root / "bad.yaml").write_text("trainer:\n  max_epochs: [1\n")
     (run.root / "badkey.yaml").write_text("trainer:\n  max_epoch: 3\n")
     (run.root / "badarg.yaml").write_text("model:\n  optimizer:\n    init_args:\n      momentun: 0.9\n")
+    (run.root / "badnet.yaml").write_text(
+        "model:\n  net:\n    class_path: mnist_pl.nets.MinimalCNN\n    init_args:\n      widht: 3\n"
+    )
     monkeypatch.chdir(run.root)
     monkeypatch.setattr(sys, "argv", ["mnist_pl"])  # the args below are the whole command line
     before = run.snapshot()
@@ -177,6 +189,29 @@ def test_config_mistakes_jsonargparse_reports(
     assert err.splitlines()[:2] == ["usage: mnist_pl [options] fit [options]", TIP], err
     assert len(err.splitlines()) == 3 and err.splitlines()[2].startswith("error: "), err
     assert run.snapshot() == before
+
+
+def test_a_main_parser_config_named_like_a_subcommand(
+    run: Run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # `-c test fit`: the subcommand is fit, and a mistake in the file is named with the file.
+    (run.root / "test").write_text("fit:\n  model:\n    optimizer:\n      init_args:\n        momentun: 0.9\n")
+    monkeypatch.chdir(run.root)
+    monkeypatch.setattr(sys, "argv", ["mnist_pl"])
+    with pytest.raises(SystemExit):
+        MNISTCLI(args=["-c", "test", "fit", DATA, run.logs_arg])  # the default optimizer: Adam
+    assert capsys.readouterr().err.splitlines() == [
+        "usage: mnist_pl [options] fit [options]",
+        TIP,
+        "error: test: model.optimizer.init_args.momentun: torch.optim.Adam takes no argument 'momentun': "
+        "fix the key (--model.optimizer.help torch.optim.Adam lists them)",
+    ]
+    (run.root / "test").write_text("fit:\n  trainer:\n    max_epochs: 1\n")
+    with pytest.raises(SystemExit):
+        MNISTCLI(
+            args=["-c", "test", "fit", DATA, run.logs_arg, "--model.scheduler=torch.optim.lr_scheduler.OneCycleLR"]
+        )
+    assert capsys.readouterr().err.splitlines()[0] == "usage: mnist_pl [options] fit [options]"
 
 
 def test_val_size_too_big(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -207,8 +242,8 @@ TRAINER_CASES = {
     # Ours: Lightning would find it missing after the first epoch, leaving a run without checkpoints
     "a monitored metric the model does not log": (
         "--checkpoint.monitor=val/accuracy",
-        "error: --checkpoint.monitor val/accuracy: the model logs no metric of that name: give one of "
-        "train/loss_step, train/loss, train/acc, val/loss, val/acc, val/acc_best",
+        "error: --checkpoint.monitor val/accuracy: the model logs no metric of that name once per epoch: "
+        "give one of train/loss, train/acc, val/loss, val/acc, val/acc_best",
     ),
     # Ours: Lightning divides by it unchecked
     "a zero lightning divides by": (
