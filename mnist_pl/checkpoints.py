@@ -117,6 +117,13 @@ class ModelCheckpoint(callbacks.ModelCheckpoint):
     a validation, or of a training epoch), as in Lightning 2.5.
     """
 
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        # A fit from another run's checkpoint is a new run (runs.place_run), whose best is its own.
+        # Lightning keeps the other run's best_model_path (and warns that the dirpath changed): a
+        # fit that then never validated tested the other run's best.ckpt instead of its own weights.
+        if Path(state_dict.get("dirpath", self.dirpath)).resolve() == Path(self.dirpath).resolve():
+            super().load_state_dict({**state_dict, "dirpath": self.dirpath})
+
     def _save_last_if_skipped(self, trainer: L.Trainer, at_train_epoch_end: bool) -> None:
         # After Lightning's own saving: if it saved anything at this step, it saved last.ckpt too,
         # and _should_skip_saving_checkpoint says so.

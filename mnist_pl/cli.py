@@ -393,6 +393,16 @@ class MNISTCLI(LightningCLI):
                 f"--trainer.accelerator {accelerator}: PyTorch sees no CUDA GPU on this machine: "
                 "use --trainer.accelerator cpu, or auto (a GPU when there is one)"
             )
+        # Lightning 2.6 treats a fit with max_steps as always restarting mid-epoch: from a checkpoint,
+        # all of which are written at an epoch's end, it ran that finished epoch again without a batch,
+        # logged NaN for its training loss and counted it as one more epoch.
+        max_steps = trainer.get("max_steps")
+        if self.subcommand == "fit" and self.config.fit.ckpt_path and max_steps not in (None, -1):
+            raise UserError(
+                f"--trainer.max_steps {max_steps} with --ckpt_path: Lightning 2.6 resumes a step-limited fit "
+                "wrongly (it runs the checkpoint's finished epoch again): give --trainer.max_steps -1 and a "
+                "--trainer.max_epochs"
+            )
         # Lightning divides by these without checking them first: a ZeroDivisionError deep in its loops.
         for name in ("accumulate_grad_batches", "check_val_every_n_epoch", "val_check_interval"):
             value = trainer.get(name)

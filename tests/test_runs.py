@@ -249,6 +249,22 @@ def test_a_fit_from_best_ckpt_starts_a_new_run_and_leaves_the_old_one_as_it_was(
     assert torch.load(new / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 15
     steps = EventAccumulator(str(new)).Reload().Scalars("train/loss")
     assert min(s.step for s in steps) > best["global_step"]  # its curves go on from the checkpoint's step
+    # A fork that never validates has no best of its own; Lightning kept the old run's best.ckpt as its best,
+    # which the test after fit then tested.
+    cli = MNISTCLI(args=[*fork, "--checkpoint.mode=min", "--trainer.limit_val_batches=0"])  # its state restored
+    assert cli.trainer.checkpoint_callback.best_model_path == ""
+
+
+def test_a_fit_from_a_checkpoint_with_max_steps_is_refused(tmp_path: Path) -> None:
+    # Lightning 2.6 ran the checkpoint's finished epoch again, without a batch, and logged a NaN loss for it.
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1"])
+    (run,) = tmp_path.glob("*/version_0")
+    before = files(run)
+    resume = ["fit", *TINY, logs, "--trainer.max_steps=8", f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}"]
+    with pytest.raises(UserError, match=r"^--trainer.max_steps 8 with --ckpt_path: Lightning 2.6 resumes"):
+        MNISTCLI(args=resume)
+    assert files(run) == before and [p.name for p in run.parent.iterdir()] == ["version_0"]
 
 
 def test_a_second_resume_of_a_run_at_once_is_told_so(tmp_path: Path) -> None:
