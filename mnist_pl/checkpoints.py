@@ -60,6 +60,9 @@ class RNGStates(L.Callback):
     was seeded alike and draws alike, so rank 0's states, the ones saved, are every rank's.
     """
 
+    def __init__(self) -> None:
+        self._loaded: dict[str, Any] | None = None  # the states of the checkpoint a fit starts from
+
     def state_dict(self) -> dict[str, Any]:
         # Tensors, ints and tuples only: Lightning loads checkpoints with torch.load(weights_only=True),
         # which refuses NumPy arrays (so Lightning's own _collect_rng_states cannot be stored).
@@ -72,6 +75,19 @@ class RNGStates(L.Callback):
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._loaded = state_dict
+        self._apply(state_dict)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # From the middle of an epoch the uninterrupted run made no new training iterator; the
+        # resumed run just did, and drew its seed: the states again, as they were at the checkpoint.
+        batches = trainer.fit_loop.epoch_loop.batch_progress.current.ready
+        if self._loaded is not None and 0 < batches < trainer.num_training_batches:
+            self._apply(self._loaded)
+        self._loaded = None
+
+    @staticmethod
+    def _apply(state_dict: dict[str, Any]) -> None:
         torch.set_rng_state(state_dict["torch"])
         if state_dict["torch.cuda"]:
             torch.cuda.set_rng_state_all(state_dict["torch.cuda"])

@@ -30,6 +30,8 @@ from mnist_pl.model import MNISTClassifier
 # in-memory tensors need no DataLoader workers (workers would only copy them).
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 warnings.filterwarnings("ignore", message=r".*does not have many workers")
+# data.EpochSampler resumes an epoch from a checkpoint of its middle where its batches stopped.
+warnings.filterwarnings("ignore", message=r"You're resuming from a checkpoint that ended before the epoch ended")
 # Redraw the progress bar every 10 steps, not every step: each redraw costs ~0.7 ms of Python
 # (measured, 300 LeNet steps on the CPU) and reads logged values back to the host. Lightning
 # reads this variable; set it to 1 for a bar that moves on every step.

@@ -8,8 +8,10 @@ of the time an epoch spends outside the network on a CPU.
 
 import gzip
 import hashlib
+import itertools
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -135,6 +137,22 @@ def _as_batch(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
     return batch
 
 
+class EpochSampler(DistributedSampler):
+    """Lightning's restart of an epoch from a checkpoint of its middle, made exact.
+
+    Lightning goes on counting from the checkpoint's batch, but a DataLoader that keeps no state
+    starts the epoch's order again from its first batch: the resumed epoch trained its first
+    batches twice and never saw its last ones. ``skip``, set by the DataModule from the
+    checkpoint, leaves out the samples already trained, once.
+    """
+
+    skip = 0
+
+    def __iter__(self) -> Iterator[int]:
+        skip, self.skip = self.skip, 0
+        return itertools.islice(super().__iter__(), skip, None)
+
+
 class MNISTDataModule(L.LightningDataModule):
     """MNIST (or FashionMNIST, KMNIST) train/val/test: 60,000 training images split into train and
     a fixed validation set, and the official 10,000 test images.
@@ -190,6 +208,7 @@ class MNISTDataModule(L.LightningDataModule):
         # predict: what each row is (a file, or a test image's index) and the files that failed
         self.predict_names: list[str] = []
         self.predict_errors: list[tuple[str, str]] = []
+        self._resume_batches = 0  # batches of the epoch a checkpoint from its middle had trained
 
     def _predicting_files(self) -> bool:
         return self.hparams.predict_path is not None and self.trainer is not None and self.trainer.predicting
@@ -218,7 +237,7 @@ class MNISTDataModule(L.LightningDataModule):
         # Lightning calls set_epoch on it every epoch (so a resumed run replays the right order),
         # and under DDP each rank reads its own shard. Lightning keeps a sampler it is given.
         trainer = self.trainer
-        sampler = DistributedSampler(
+        sampler = EpochSampler(
             dataset,
             num_replicas=trainer.world_size if trainer else 1,
             rank=trainer.global_rank if trainer else 0,
@@ -235,7 +254,9 @@ class MNISTDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, self.hparams.batch_size, shuffle=True)
+        loader = self._loader(self.train_set, self.hparams.batch_size, shuffle=True)
+        loader.sampler.skip, self._resume_batches = self._resume_batches * self.hparams.batch_size, 0
+        return loader
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, self.hparams.eval_batch_size, shuffle=False)
@@ -270,9 +291,16 @@ class MNISTDataModule(L.LightningDataModule):
 
     def state_dict(self) -> dict[str, Any]:
         # In every checkpoint: a checkpoint is only tested or resumed on the data it learned from.
-        return {"dataset": self.hparams.dataset}
+        state: dict[str, Any] = {"dataset": self.hparams.dataset}
+        trainer = self.trainer
+        if trainer is not None and trainer.state.fn == "fit":
+            # Written in the middle of an epoch (--trainer.val_check_interval): where its batches stopped.
+            done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+            state["batches_done"] = done if done < trainer.num_training_batches else 0
+        return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._resume_batches = state_dict.get("batches_done", 0)
         trained_on = state_dict.get("dataset", "MNIST")
         if trained_on != self.hparams.dataset:
             raise DataError(
