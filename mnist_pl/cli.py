@@ -395,9 +395,10 @@ class MNISTCLI(LightningCLI):
                 f"--trainer.accelerator {accelerator}: PyTorch sees no CUDA GPU on this machine: "
                 "use --trainer.accelerator cpu, or auto (a GPU when there is one)"
             )
-        # Lightning 2.6 treats a fit with max_steps as always restarting mid-epoch: from a checkpoint,
-        # all of which are written at an epoch's end, it ran that finished epoch again without a batch,
-        # logged NaN for its training loss and counted it as one more epoch.
+        # Lightning 2.6 treats a fit with max_steps as always restarting mid-epoch: from a checkpoint
+        # written at an epoch's end (all but those of a shorter val_check_interval), it ran that
+        # finished epoch again without a batch, logged NaN for its training loss and counted it as
+        # one more epoch.
         max_steps = trainer.get("max_steps")
         if self.subcommand == "fit" and self.config.fit.ckpt_path and max_steps not in (None, -1):
             raise UserError(
