@@ -225,11 +225,10 @@ def fit(
     """``trainer.fit``; Ctrl-C or SIGTERM end in one line saying how to resume, and a non-zero status.
 
     Lightning stops at the end of the current batch (SIGTERM: ``SIGTERMException``, which exits
-    with status 0) or at once (Ctrl-C: ``sys.exit(1)``). The interrupted epoch is lost: a
-    checkpoint from the middle of an epoch (``OnExceptionCheckpoint``) does not resume exactly,
-    as Lightning restarts the epoch's data from its first batch. ``last.ckpt``, written at the
-    end of every epoch, does. ``claimed``, ``resumed``: the run dir ``place_run`` made for this
-    fit, or the one it goes on in.
+    with status 0) or at once (Ctrl-C: ``sys.exit(1)``, possibly in the middle of a step, so no
+    checkpoint is written then). The steps since ``last.ckpt``, written at the end of every epoch
+    and after every validation, are lost; the resume from it is exact. ``claimed``, ``resumed``:
+    the run dir ``place_run`` made for this fit, or the one it goes on in.
     """
     try:
         with given_back_on_failure(trainer, claimed, resumed, kwargs.get("ckpt_path")):
@@ -246,6 +245,7 @@ def fit(
         config = next((c.config_filename for c in trainer.callbacks if isinstance(c, SaveConfigCallback)), None)
         again = f"--config {Path(trainer.log_dir) / config} " if config else ""
         raise InterruptedRunError(
-            f"fit: stopped by {signal} in epoch {trainer.current_epoch}, which is lost: "
+            f"fit: stopped by {signal} in epoch {trainer.current_epoch} at step {trainer.global_step}; the steps "
+            f"after its last checkpoint (step {_checkpoint_step(Path(last))}) are lost: "
             f"resume with python -m mnist_pl fit {again}--ckpt_path {last}"
         ) from None

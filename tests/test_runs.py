@@ -172,7 +172,10 @@ def test_signal_stops_with_a_resume_line_and_the_resume_is_exact(
     assert proc.returncode != 0
     run = logs / "lenet" / "version_0"
     last = stderr.strip().splitlines()[-1]
-    assert last.startswith("error: fit: stopped by ") and " in epoch 1, which is lost: resume with " in last
+    assert last.startswith("error: fit: stopped by ")
+    assert re.search(
+        r" in epoch 1 at step \d+; the steps after its last checkpoint \(step 5\) are lost: resume with ", last
+    )
     command = re.search(r"resume with python -m mnist_pl (fit .*)$", last).group(1).split()
     assert command[-1] == str(run / "checkpoints" / "last.ckpt")
 
