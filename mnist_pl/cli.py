@@ -3,6 +3,7 @@
 import contextlib
 import ctypes
 import os
+import random
 import re
 import sys
 import warnings
@@ -312,6 +313,10 @@ class MNISTCLI(LightningCLI):
         seed = self.config[subcommand].get("seed_everything") if subcommand else None
         if isinstance(seed, int) and not isinstance(seed, bool) and not 0 <= seed < 2**32:
             self._parser(subcommand).error(f"--seed_everything {seed}: expected an int from 0 to {2**32 - 1}")
+        if seed is True:
+            # "True to use a random seed", says LightningCLI's help; Lightning 2.6 seeds 0 for it. A
+            # drawn seed is written into the run's config.yaml, like any other.
+            self.config[subcommand]["seed_everything"] = random.SystemRandom().randrange(2**32)
 
     def before_fit(self) -> None:
         # A new run claims its own version dir; a resume goes on in the run of its checkpoint.

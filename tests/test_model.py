@@ -6,6 +6,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+import yaml
 from conftest import REPO
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
@@ -102,6 +103,17 @@ def minimal_fit(tmp_path: Path, *args: str) -> MNISTCLI:
     quick = ["--trainer.limit_train_batches=5", "--trainer.limit_val_batches=2", "--trainer.limit_test_batches=2"]
     common = [f"--config={config}", f"--data.data_dir={data}", f"--trainer.logger.init_args.save_dir={logs}"]
     return MNISTCLI(args=["fit", *common, *quick, "--trainer.enable_progress_bar=false", *args])
+
+
+def test_seed_everything_true_draws_a_seed_and_records_it(tmp_path: Path) -> None:
+    # LightningCLI's help promises a random seed; Lightning 2.6 alone seeded 0.
+    seeds = []
+    for _ in range(2):
+        cli = minimal_fit(tmp_path, "--seed_everything=true", "--trainer.max_steps=1", "--test_after_fit=false")
+        seed = cli.config.fit.seed_everything
+        assert yaml.safe_load((Path(cli.trainer.log_dir) / "config.yaml").read_text())["seed_everything"] == seed
+        seeds.append(seed)
+    assert all(type(seed) is int for seed in seeds) and seeds[0] != seeds[1]
 
 
 @pytest.mark.parametrize("precision", ["64-true", "bf16-true"])
