@@ -283,17 +283,17 @@ class ImageLogger(Callback):
         CSVLogger's ``metrics.csv``; none for other loggers.
         """
         tags = [f"{stage}/{metric}" for metric in ("loss", "acc") for stage in ("train", "val")]
+        points: dict[str, list[tuple[int, float]]] = {}
         if any(run.glob("events.out.tfevents.*")):
             events = EventAccumulator(str(run))
             events.Reload()
             logged = set(events.Tags()["scalars"])
-            return {tag: [(p.step, p.value) for p in events.Scalars(tag)] for tag in tags if tag in logged}
-        if (run / "metrics.csv").is_file():
+            points = {tag: [(p.step, p.value) for p in events.Scalars(tag)] for tag in tags if tag in logged}
+        elif (run / "metrics.csv").is_file():
             with open(run / "metrics.csv", newline="") as file:
                 rows = list(csv.DictReader(file))
-            logged = {tag for tag in tags if any(row.get(tag) for row in rows)}
-            return {tag: [(int(row["step"]), float(row[tag])) for row in rows if row.get(tag)] for tag in logged}
-        return {}
+            points = {tag: [(int(row["step"]), float(row[tag])) for row in rows if row.get(tag)] for tag in tags}
+        return {tag: values for tag, values in points.items() if values}
 
     @staticmethod
     def _curves_figure(curves: dict[str, list[tuple[int, float]]]) -> plt.Figure:

@@ -482,12 +482,15 @@ class MNISTCLI(LightningCLI):
     def _check_monitored_metrics(self) -> None:
         # The model owns the train/ and val/ names; other keys (lr-SGD, a callback's own) are left
         # to Lightning, which checks them at the end of the first epoch.
-        monitored = [("--checkpoint.monitor", self.config_init.fit.checkpoint.monitor)]
-        monitored += [
-            (f"--trainer.callbacks {type(callback).__name__} monitor", callback.monitor)
+        monitored = [
+            (
+                "--checkpoint.monitor"
+                if callback is self.config_init.fit.checkpoint
+                else f"--trainer.callbacks {type(callback).__name__} monitor",
+                callback.monitor,
+            )
             for callback in self.trainer.callbacks
             if isinstance(callback, EarlyStopping | callbacks.ModelCheckpoint)
-            and callback is not self.config_init.fit.checkpoint
         ]
         monitored.append(
             ("--model.scheduler.init_args.monitor", getattr(self.model.scheduler, "keywords", {}).get("monitor"))

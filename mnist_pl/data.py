@@ -255,7 +255,8 @@ class MNISTDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         loader = self._loader(self.train_set, self.hparams.batch_size, shuffle=True)
-        loader.sampler.skip, self._resume_batches = self._resume_batches * self.hparams.batch_size, 0
+        loader.sampler.skip = self._resume_batches * self.hparams.batch_size
+        self._resume_batches = 0  # once: the next epochs start at their first batch
         return loader
 
     def val_dataloader(self) -> DataLoader:
