@@ -61,6 +61,8 @@ def find_last_checkpoint(trainer: Namespace, configs: list[os.PathLike] | None =
     checkpoint's as for a path (``MNISTCLI._parse_ckpt_path``).
     """
     logger = trainer.get("logger")
+    if isinstance(logger, list):  # several loggers: the run is the first one's, as trainer.logger
+        logger = logger[0] if logger else None
     if trainer.get("fast_dev_run") or not isinstance(logger, Namespace) or logger.init_args.get("version") is not None:
         return None
     module, _, name = logger.class_path.rpartition(".")
@@ -108,8 +110,9 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Pa
     run_dir = Path(ckpt_path).resolve().parents[1] if ckpt_path else None
     # Only the run's latest state goes on in place. From an earlier one (best.ckpt) the run would
     # fork: its later points hidden in TensorBoard, its pictures drawn over. That starts a new run.
-    # So does a CSVLogger's: its writer starts the run's metrics.csv afresh.
-    latest = ckpt_path is not None and Path(ckpt_path).name == "last.ckpt" and isinstance(logger, TensorBoardLogger)
+    # So does a run with a CSVLogger: its writer starts the run's metrics.csv afresh.
+    latest = ckpt_path is not None and Path(ckpt_path).name == "last.ckpt"
+    latest = latest and not any(isinstance(other, CSVLogger) for other in trainer.loggers)
     if latest and run_dir.parent == root.resolve() and Path(ckpt_path).parent.name == "checkpoints":
         # Lightning touches these only through the constructor; it has no setter for either.
         logger._version = run_dir.name
@@ -126,13 +129,23 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Pa
 
 
 def claim_run(trainer: L.Trainer) -> Path | None:
-    """A new version dir for the trainer's TensorBoard/CSV logger, unless it has chosen one; the dir or None."""
+    """A new version dir for the trainer's TensorBoard/CSV logger, unless it has chosen one; the dir or None.
+
+    Further TensorBoard/CSV loggers of the same ``save_dir`` and ``name`` write into the same dir:
+    one run, one dir. Each would otherwise pick the next free version for itself.
+    """
     logger = trainer.logger
     if trainer.fast_dev_run or not isinstance(logger, TensorBoardLogger | CSVLogger) or logger._version is not None:
         return None
     if rank_zero_only.rank != 0:  # other ranks never write logs; the checkpoint dir is broadcast from rank 0
         return None
-    logger._version = claim_new_version(Path(logger.root_dir))
+    root = Path(logger.root_dir)
+    version = claim_new_version(root)
+    for other in trainer.loggers:
+        if isinstance(other, TensorBoardLogger | CSVLogger) and other._version is None and Path(other.root_dir) == root:
+            other._version = version
+            if isinstance(other, CSVLogger):
+                _ = other.experiment  # opened now, in the empty dir: later, it warns that it would delete files there
     return Path(logger.log_dir)
 
 
