@@ -295,8 +295,9 @@ class MNISTDataModule(L.LightningDataModule):
         state: dict[str, Any] = {"dataset": self.hparams.dataset}
         trainer = self.trainer
         if trainer is not None and trainer.state.fn == "fit":
-            # Written in the middle of an epoch (--trainer.val_check_interval): where its batches stopped.
-            done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+            # Written in the middle of an epoch (--trainer.val_check_interval, --checkpoint.every_n_train_steps):
+            # the batches trained. "processed": a save at a batch's end comes before Lightning counts it completed.
+            done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
             state["batches_done"] = done if done < trainer.num_training_batches else 0
         return state
 

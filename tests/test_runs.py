@@ -126,16 +126,24 @@ def test_resume_from_last_continues_the_run_exactly(one_go: Path, tmp_path: Path
     assert_same_run(one_go, run)
 
 
-def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path: Path) -> None:
-    # Validation (and so a checkpoint) every 2 of the epoch's 5 batches. Lightning alone trained the
-    # resumed epoch's first batches again, and drew other dropout masks.
-    every_2 = "--trainer.val_check_interval=2"
-    one_go = fit(tmp_path / "one_go", "--trainer.max_epochs=2", every_2, here=True)
-    stopped = fit(tmp_path / "logs", "--trainer.max_steps=3", every_2, here=True)
+@pytest.mark.parametrize(
+    ("every", "step"),
+    [
+        # Validation, and so a checkpoint, after every 2 of the epoch's 5 batches.
+        (["--trainer.val_check_interval=2"], 2),
+        # A checkpoint at the end of every 3rd batch, before Lightning counts that batch completed.
+        (["--checkpoint.every_n_train_steps=3", "--checkpoint.monitor=null", "--checkpoint.save_top_k=-1"], 3),
+    ],
+    ids=["val_check_interval", "every_n_train_steps"],
+)
+def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path: Path, every: list[str], step: int) -> None:
+    # Lightning alone trained the resumed epoch's first batches again, and drew other dropout masks.
+    one_go = fit(tmp_path / "one_go", "--trainer.max_epochs=2", *every, here=True)
+    stopped = fit(tmp_path / "logs", "--trainer.max_steps=3", *every, here=True)
     assert one_go.returncode == 0 and stopped.returncode == 0, one_go.stderr[-3000:] + stopped.stderr[-3000:]
     last = tmp_path / "logs" / "lenet" / "version_0" / "checkpoints" / "last.ckpt"
-    assert torch.load(last, weights_only=True)["global_step"] == 2  # in the middle of epoch 0
-    resumed = fit(tmp_path / "logs", "--trainer.max_epochs=2", every_2, "--ckpt_path=last", here=True)
+    assert torch.load(last, weights_only=True)["global_step"] == step  # in the middle of epoch 0
+    resumed = fit(tmp_path / "logs", "--trainer.max_epochs=2", *every, "--ckpt_path=last", here=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     a = torch.load(tmp_path / "one_go" / "lenet" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
     b = torch.load(last, weights_only=True)
