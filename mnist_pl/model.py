@@ -84,6 +84,9 @@ class MNISTClassifier(L.LightningModule):
         # No argument validation: it reads values back to the host, a sync on every step.
         metric_args = {"num_classes": 10, "average": "micro", "validate_args": False}
         self.train_metrics = TrainLossAccuracy()
+        # In checkpoints: a run resumed in the middle of an epoch averages that whole epoch. (Under
+        # DDP each rank resumes with rank 0's sums: counts exact, loss and accuracy close.)
+        self.train_metrics.persistent(True)
         self.val_acc = MulticlassAccuracy(**metric_args)
         self.test_acc = MulticlassAccuracy(**metric_args)
         self.val_acc_best = MaxMetric()
@@ -154,10 +157,15 @@ class MNISTClassifier(L.LightningModule):
             self.log("train/loss_step", loss, prog_bar=True)
         return loss
 
+    def on_train_batch_start(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        # Not at the epoch's end: a checkpoint written there holds the finished epoch's sums.
+        # Resumed in the middle of an epoch, batch_idx goes on from the checkpoint's batch.
+        if batch_idx == 0:
+            self.train_metrics.reset()
+
     def on_train_epoch_end(self) -> None:
         loss, acc = self.train_metrics.compute()
         self.log_dict({"train/loss": loss, "train/acc": acc})
-        self.train_metrics.reset()
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         """Returns the predicted classes, for callbacks that draw them."""
