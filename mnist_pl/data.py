@@ -9,8 +9,10 @@ of the time an epoch spends outside the network on a CPU.
 import gzip
 import hashlib
 import itertools
+import os
 import shutil
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -80,7 +82,9 @@ def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> 
             _download(cls, gz)
         if md5 is None and _md5(gz) != gz_md5:
             raise DataError(f"{gz} is corrupt (MD5 mismatch): replace it with a good copy")
-        tmp = target.with_suffix(".part")
+        # A name of its own (not mkstemp's: its files are private to their owner): two fits started
+        # together decompress the same file at once.
+        tmp = target.with_name(f"{name}.{os.getpid()}.{threading.get_ident()}.part")
         try:
             dst = open(tmp, "wb")  # noqa: SIM115 (closed by the with below)
         except OSError as err:

@@ -36,6 +36,29 @@ def test_bundled_gz_decompress_to_official_md5(gz_dir: Path) -> None:
     assert not list(raw.glob("*.part"))
 
 
+def test_two_fits_decompressing_at_once_both_succeed(gz_dir: Path) -> None:
+    # Two fits started together in a fresh clone decompress the same files. With one shared
+    # temporary name, one moved the other's half-written file away (FileNotFoundError) or
+    # found it the wrong MD5.
+    errors: list[Exception] = []
+
+    def prepare() -> None:
+        try:
+            ensure_files(gz_dir, download=False)
+        except Exception as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=prepare) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    raw = gz_dir / "MNIST" / "raw"
+    assert all(hashlib.md5((raw / name).read_bytes()).hexdigest() == md5 for name, md5 in MNIST_MD5.items())
+    assert not list(raw.glob("*.part*"))
+
+
 def test_split_sizes_and_label_counts(dm: MNISTDataModule) -> None:
     assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (55000, 5000, 10000)
     test_counts = torch.bincount(dm.test_set.labels, minlength=10).tolist()
