@@ -246,6 +246,9 @@ class ImageLogger(Callback):
         tensorboard = self._tensorboard(trainer)
         if tensorboard is None or self.confusion is None:
             return
+        self.confusion.compute()  # a gather under DDP, so every rank asks; the figure reads the result
+        if not trainer.is_global_zero:  # its logger writes nothing: the figures would stay open
+            return
         step = trainer.global_step
         tensorboard.experiment.add_figure(f"{stage}/confusion_matrix", self._confusion_figure(trainer), step)
         tensorboard.experiment.add_figure(f"{stage}/misclassified", self._wrong_figure(trainer), step)

@@ -28,10 +28,14 @@ def test_ddp_ranks_read_disjoint_halves_and_reduce_val_acc(tmp_path: Path) -> No
         "--trainer.enable_progress_bar=false",
         "--trainer.callbacks+=batch_recorder.BatchRecorder",
         f"--trainer.callbacks.out_dir={seen}",
+        "--trainer.callbacks+=open_figures.OpenFigures",
+        f"--trainer.callbacks.out_dir={tmp_path / 'figures'}",
         "--test_after_fit=false",
         cwd=tmp_path,
     )
     assert fit.returncode == 0, fit.stderr[-3000:]
+    # The validation's pictures are drawn by rank 0, which writes them; rank 1 left its two open.
+    assert [(tmp_path / "figures" / f"rank{r}.txt").read_text() for r in (0, 1)] == ["0", "0"]
 
     # Every training image exactly once per epoch, each rank its own half.
     dm = MNISTDataModule(data_dir=str(REPO / "data"))
