@@ -7,6 +7,7 @@ from pathlib import Path
 import lightning as L
 import matplotlib
 import torch
+from jsonargparse.typing import NonNegativeInt
 from lightning.fabric.utilities.logger import _convert_params, _flatten_dict
 from lightning.pytorch.callbacks import BasePredictionWriter, Callback
 from lightning.pytorch.loggers import TensorBoardLogger
@@ -104,7 +105,7 @@ class PredictionWriter(BasePredictionWriter):
         show: rows printed.
     """
 
-    def __init__(self, output: str = "predictions.csv", show: int = 10) -> None:
+    def __init__(self, output: str = "predictions.csv", show: NonNegativeInt = 10) -> None:
         super().__init__(write_interval="epoch")
         self.output, self.show = Path(output), show
 
@@ -139,11 +140,14 @@ class PredictionWriter(BasePredictionWriter):
             writer.writerow(["file", "label", "predicted", "class", "confidence", *(f"p{i}" for i in range(10))])
             writer.writerows(rows)
         tmp.replace(path)
-        width = max(len(name) for name in names[: self.show])
-        print(f"\n{'image':<{width}}  predicted     confidence")
-        for name, _, _, class_name, conf, *_ in rows[: self.show]:
-            print(f"{name:<{width}}  {class_name:<12}  {float(conf):.1%}")
-        more = f" ({len(rows) - self.show} more)" if len(rows) > self.show else ""
+        shown = rows[: self.show]
+        print()  # off the progress bar's line
+        if shown:
+            width = max(len(row[0]) for row in shown)
+            print(f"{'image':<{width}}  predicted     confidence")
+            for name, _, _, class_name, conf, *_ in shown:
+                print(f"{name:<{width}}  {class_name:<12}  {float(conf):.1%}")
+        more = f" ({len(rows) - len(shown)} more)" if shown and len(rows) > len(shown) else ""
         print(f"{len(rows)} predictions{more} written to {path}")
 
 
