@@ -306,8 +306,9 @@ def test_a_fit_from_best_ckpt_starts_a_new_run_and_leaves_the_old_one_as_it_was(
     new = old.parent / "version_1"
     assert Path(cli.trainer.log_dir) == new and (new / "config.yaml").is_file()
     assert torch.load(new / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 15
-    steps = EventAccumulator(str(new)).Reload().Scalars("train/loss")
-    assert min(s.step for s in steps) > best["global_step"]  # its curves go on from the checkpoint's step
+    events = EventAccumulator(str(new)).Reload()
+    assert min(s.step for s in events.Scalars("train/loss")) > best["global_step"]  # on from the checkpoint's step
+    assert events.SummaryMetadata("_hparams_/experiment").plugin_data.plugin_name == "hparams"  # a run's own
     # A fork that never validates has no best of its own; Lightning kept the old run's best.ckpt as its best,
     # which the test after fit then tested.
     cli = MNISTCLI(args=[*fork, "--checkpoint.mode=min", "--trainer.limit_val_batches=0"])  # its state restored
