@@ -91,11 +91,52 @@ def test_a_cosine_shorter_than_the_run_is_warned_about(t_max: int, recwarn: pyte
     assert warned == (expected if t_max == 1 else [])
 
 
+class ValidationPoints(L.Callback):
+    """(val/acc, val/acc_best) after each validation of the fit, the sanity check left out."""
+
+    def __init__(self) -> None:
+        self.points: list[tuple[float, float]] = []
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self.points.append(
+                (trainer.callback_metrics["val/acc"].item(), trainer.callback_metrics["val/acc_best"].item())
+            )
+
+
+def fit_points(model: MNISTClassifier, tmp_path: Path) -> list[tuple[float, float]]:
+    """Two epochs of 15 batches, validated on 2,000 images; what each validation logged."""
+    L.seed_everything(0)
+    points = ValidationPoints()
+    trainer = L.Trainer(
+        max_epochs=2,
+        limit_train_batches=15,
+        limit_val_batches=2,
+        logger=False,
+        default_root_dir=tmp_path,
+        callbacks=[points],
+        **QUIET,
+    )
+    trainer.fit(model, datamodule=MNISTDataModule(data_dir=str(REPO / "data")))
+    return points.points
+
+
 def test_val_acc_best_is_the_running_maximum(tmp_path: Path) -> None:
-    """The sanity check is not counted; afterwards val/acc_best never falls below any epoch's val/acc."""
-    model, metrics = train(tmp_path, seed=0, epochs=2, steps=15)
-    assert metrics["val/acc_best"] >= metrics["val/acc"]
-    assert metrics["val/acc_best"] == model.val_acc_best.compute().item()
+    # Epoch 1 at 1000x the learning rate (lr 1 for Adam) wrecks the network: val/acc falls, the best stays.
+    wrecking = partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=1000.0)
+    model = MNISTClassifier(LeNet(), optimizer=partial(torch.optim.Adam, lr=1e-3), scheduler=wrecking)
+    (acc0, best0), (acc1, best1) = fit_points(model, tmp_path)
+    assert acc0 > 0.5 and acc1 < acc0 - 0.2
+    assert (best0, best1) == (acc0, acc0)
+
+
+def test_val_acc_best_leaves_out_the_sanity_check(trained_run: Path, tmp_path: Path) -> None:
+    # A trained network (97%, the sanity check's accuracy) wrecked from the first epoch: its best is the epochs' best.
+    model = MNISTClassifier.load_from_checkpoint(trained_run / "checkpoints" / "best.ckpt")
+    model.val_acc_best.reset()  # the checkpoint's run's best
+    model.optimizer = partial(torch.optim.Adam, lr=1.0)
+    points = fit_points(model, tmp_path)
+    assert points[-1][1] == max(acc for acc, _ in points) < 0.9
 
 
 def minimal_fit(tmp_path: Path, *args: str) -> MNISTCLI:
