@@ -23,7 +23,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from mnist_pl import runs
 from mnist_pl.callbacks import PredictionWriter, StopOnNonFiniteLoss
 from mnist_pl.checkpoints import ModelCheckpoint, RNGStates, check_readable
-from mnist_pl.data import MNISTDataModule
+from mnist_pl.data import STATS, MNISTDataModule
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
 
@@ -370,10 +370,33 @@ class MNISTCLI(LightningCLI):
         if not ckpt_path or ckpt_path in ("last", "hpc"):
             super()._parse_ckpt_path()
             return
-        check_readable(ckpt_path)
+        checkpoint = check_readable(ckpt_path)
         given = self.config[subcommand].model.clone()
         super()._parse_ckpt_path()
         self._refuse_model_settings_the_checkpoint_replaced(subcommand, given)
+        self._take_the_checkpoints_data_settings(subcommand, checkpoint.get("datamodule_hyper_parameters", {}))
+
+    # What the network's inputs mean (the normalisation) and which images it never trained on (the
+    # split). LightningCLI takes only the model's settings from a checkpoint: tested with the default
+    # normalisation, a network trained with another scored 87.5% instead of 92%, without a word.
+    CHECKPOINT_DATA_SETTINGS = ("mean", "std", "val_size", "split_seed")
+
+    def _take_the_checkpoints_data_settings(self, subcommand: str, trained: dict[str, Any]) -> None:
+        """The checkpoint's data settings where none were given; one that differs is refused in one line."""
+        data, defaults = self.config[subcommand].data, self._parser(subcommand).get_defaults().data
+        stats = dict(zip(("mean", "std"), STATS.get(data.dataset, (None, None)), strict=True))
+        for key in self.CHECKPOINT_DATA_SETTINGS:
+            if key not in trained:
+                continue
+            given, theirs = data.get(key), trained[key]
+            if given == defaults.get(key):
+                data[key] = theirs
+            elif given != (stats[key] if theirs is None and key in stats else theirs):
+                theirs = f"the dataset's own {key}" if theirs is None else theirs
+                raise UserError(
+                    f"--data.{key} {given}: the checkpoint was trained with {theirs}, and a run from a checkpoint "
+                    f"keeps it: leave out --data.{key}"
+                )
 
     def _refuse_model_settings_the_checkpoint_replaced(self, subcommand: str, given: Namespace) -> None:
         # LightningCLI rebuilds the model from the checkpoint's hyperparameters, over what the config

@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -444,6 +445,26 @@ def test_model_settings_the_checkpoint_would_replace_are_refused(run: Run, case:
         result = run.fit(arg, f"--ckpt_path={run.best}")
     assert_one_line_error(result, 1, expected, "keeps the model it was trained with")
     assert run.snapshot() == before
+
+
+def test_a_checkpoints_normalisation_is_taken_and_another_refused(run: Run, tmp_path: Path) -> None:
+    # LightningCLI takes only the model's settings from a checkpoint: a network trained with another
+    # normalisation was tested with the default one, and scored less, without a word.
+    checkpoint = torch.load(run.best, weights_only=True)
+    checkpoint["datamodule_hyper_parameters"].update(mean=0.5, std=0.05)
+    other = tmp_path / "other.ckpt"
+    torch.save(checkpoint, other)
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
+
+    def test_loss(*args: str) -> float:
+        result = run_main("test", *args, DATA, logs, "--trainer.limit_test_batches=2", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return float(re.search(r"test/loss\s+([0-9.]+)", result.stdout).group(1))
+
+    given = test_loss(f"--ckpt_path={other}", "--data.mean=0.5", "--data.std=0.05")
+    assert test_loss(f"--ckpt_path={other}") == given != test_loss(f"--ckpt_path={run.best}")
+    result = run_main("test", f"--ckpt_path={other}", "--data.mean=0.3", DATA, logs, cwd=tmp_path)
+    assert_one_line_error(result, 1, "--data.mean 0.3: the checkpoint was trained with 0.5", "leave out --data.mean")
 
 
 def test_a_recipe_is_a_config_for_validate_too(run: Run, tmp_path: Path) -> None:
