@@ -145,7 +145,10 @@ class ModelCheckpoint(callbacks.ModelCheckpoint):
         # and _should_skip_saving_checkpoint says so.
         if self.save_last is not True or self._should_skip_saving_checkpoint(trainer):
             return
-        if self._should_save_on_train_epoch_end(trainer) == at_train_epoch_end:
+        # At the end of every whole epoch too: with a --trainer.val_check_interval that does not
+        # divide the epoch, its last validation came before its last batches, which no checkpoint held.
+        whole_epoch = trainer.fit_loop.epoch_loop.batch_progress.current.ready == trainer.num_training_batches
+        if self._should_save_on_train_epoch_end(trainer) == at_train_epoch_end or (at_train_epoch_end and whole_epoch):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
