@@ -335,8 +335,7 @@ class MNISTCLI(LightningCLI):
     before_validate = before_test = before_predict = _before_evaluating
 
     def _evaluate(self, **kwargs) -> None:
-        with runs.given_back_on_failure(self.trainer, self.claimed_run):
-            getattr(self.trainer, self.subcommand)(**kwargs)
+        runs.evaluate(self.trainer, self.subcommand, self.claimed_run, **kwargs)
 
     validate = test = predict = _evaluate
 
@@ -541,4 +540,10 @@ class MNISTCLI(LightningCLI):
             rank_zero_warn(
                 "fit: no best checkpoint was written (no validation ran, or fast_dev_run): testing the final weights"
             )
-        self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt_path, weights_only=True)
+        callback = self.trainer.checkpoint_callback
+        tested = callback.best_model_path or callback.last_model_path
+        again = f"the fit itself ended, and is saved in {self.trainer.log_dir}" + (
+            f": test it with python -m mnist_pl test --ckpt_path {tested}" if tested else ""
+        )
+        kwargs = {"datamodule": self.datamodule, "ckpt_path": ckpt_path, "weights_only": True}
+        runs.evaluate(self.trainer, "test", again=again, model=self.model, **kwargs)

@@ -170,7 +170,7 @@ def given_back_on_failure(
     start = _checkpoint_step(Path(ckpt_path)) if ckpt_path and Path(ckpt_path).is_file() else 0
     try:
         yield
-    except Exception:
+    except BaseException:  # Ctrl-C and SIGTERM too: Lightning ends them in SystemExit
         if trainer.global_step not in (0, start):  # it trained: what it wrote is a run's
             raise
         if claimed is not None:
@@ -235,6 +235,26 @@ class SaveConfig(SaveConfigCallback):
         self.written = path if not existed and path.exists() else None
 
 
+def _signal(trainer: L.Trainer) -> str:
+    return "SIGTERM" if trainer.received_sigterm else "Ctrl-C"
+
+
+def evaluate(
+    trainer: L.Trainer, stage: str, claimed: Path | None = None, again: str = "run it again", **kwargs
+) -> None:
+    """``trainer.validate``/``test``/``predict``; Ctrl-C or SIGTERM end in one line and a non-zero
+    status (Lightning exits with 0 after SIGTERM, without a word), the run dir given back."""
+    try:
+        with given_back_on_failure(trainer, claimed):
+            getattr(trainer, stage)(**kwargs)
+    except SystemExit:
+        if not trainer.interrupted:
+            raise
+        raise InterruptedRunError(
+            f"{stage}: stopped by {_signal(trainer)} before it ended, with no results: {again}"
+        ) from None
+
+
 def fit(
     trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = None, resumed: Path | None = None, **kwargs
 ) -> None:
@@ -252,7 +272,7 @@ def fit(
     except SystemExit:
         if not trainer.interrupted:
             raise
-        signal = "SIGTERM" if trainer.received_sigterm else "Ctrl-C"
+        signal = _signal(trainer)
         last = getattr(trainer.checkpoint_callback, "last_model_path", "")
         if not last:
             raise InterruptedRunError(

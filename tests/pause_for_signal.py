@@ -10,12 +10,22 @@ import lightning as L
 
 
 class PauseForSignal(L.Callback):
-    def __init__(self, epoch: int, batch: int, marker: str) -> None:
-        self.epoch, self.batch, self.marker = epoch, batch, Path(marker)
+    def __init__(self, epoch: int, batch: int, marker: str, stage: str = "train") -> None:
+        self.epoch, self.batch, self.marker, self.stage = epoch, batch, Path(marker), stage
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
     ) -> None:
+        if self.stage == "train":
+            self._pause(trainer, batch_idx)
+
+    def on_test_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        if self.stage == "test":
+            self._pause(trainer, batch_idx)
+
+    def _pause(self, trainer: L.Trainer, batch_idx: int) -> None:
         if (trainer.current_epoch, batch_idx) != (self.epoch, self.batch) or self.marker.exists():
             return
         self.marker.write_text("paused")

@@ -47,11 +47,25 @@ def fit(logs: Path, *args: str, here: bool = False) -> subprocess.CompletedProce
     return run("fit", *TINY, f"--trainer.logger.init_args.save_dir={logs}", *args, cwd=logs.parent)
 
 
-def popen_fit(cwd: Path, *args: str) -> subprocess.Popen:
-    """``python -m mnist_pl fit ARGS`` started in the background (test helpers importable)."""
+def popen_cli(cwd: Path, *args: str) -> subprocess.Popen:
+    """``python -m mnist_pl ARGS`` started in the background (test helpers importable)."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
-    command = [sys.executable, "-m", "mnist_pl", "fit", *TINY, *args]
+    command = [sys.executable, "-m", "mnist_pl", *args]
     return subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def popen_fit(cwd: Path, *args: str) -> subprocess.Popen:
+    return popen_cli(cwd, "fit", *TINY, *args)
+
+
+def signal_when_paused(proc: subprocess.Popen, marker: Path, signum: signal.Signals) -> str:
+    """Sends ``signum`` once ``PauseForSignal`` holds the process; its stderr once it ended."""
+    deadline = time.monotonic() + 120
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), proc.communicate()[1][-3000:]
+    proc.send_signal(signum)
+    return proc.communicate(timeout=120)[1]
 
 
 def assert_equal(a: Any, b: Any, where: str) -> None:
@@ -194,12 +208,7 @@ def test_signal_stops_with_a_resume_line_and_the_resume_is_exact(
         "--trainer.callbacks.batch=3",
         f"--trainer.callbacks.marker={marker}",
     )
-    deadline = time.monotonic() + 120
-    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert marker.exists(), proc.communicate()[1][-3000:]
-    proc.send_signal(signum)
-    _, stderr = proc.communicate(timeout=120)
+    stderr = signal_when_paused(proc, marker, signum)
     assert proc.returncode != 0
     run = logs / "lenet" / "version_0"
     last = stderr.strip().splitlines()[-1]
@@ -213,6 +222,40 @@ def test_signal_stops_with_a_resume_line_and_the_resume_is_exact(
     resumed = run_main(*command, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert_same_run(one_go, run)
+
+
+@pytest.mark.parametrize(
+    "signum",
+    [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)],
+    ids=["SIGTERM", "Ctrl-C"],
+)
+def test_signal_during_a_test_stops_in_one_line_and_leaves_no_run_dir(
+    trained_run: Path, tmp_path: Path, signum: signal.Signals
+) -> None:
+    # Lightning exits with status 0 after SIGTERM in an evaluation, without a word; both left a run dir.
+    marker, logs = tmp_path / "paused", tmp_path / "logs"
+    proc = popen_cli(
+        tmp_path,
+        "test",
+        f"--ckpt_path={trained_run / 'checkpoints' / 'best.ckpt'}",
+        f"--data.data_dir={REPO / 'data'}",
+        "--data.eval_batch_size=100",
+        "--trainer.limit_test_batches=3",
+        f"--trainer.logger.init_args.save_dir={logs}",
+        "--trainer.callbacks+=pause_for_signal.PauseForSignal",
+        "--trainer.callbacks.epoch=0",
+        "--trainer.callbacks.batch=0",
+        f"--trainer.callbacks.marker={marker}",
+        "--trainer.callbacks.stage=test",
+    )
+    stderr = signal_when_paused(proc, marker, signum)
+    assert proc.returncode == 1, stderr[-3000:]
+    name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+    assert (
+        stderr.strip().splitlines()[-1]
+        == f"error: test: stopped by {name} before it ended, with no results: run it again"
+    )
+    assert list(logs.glob("*/version_*")) == []
 
 
 def test_fast_dev_run_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
