@@ -2,6 +2,7 @@
 
 import csv
 import os
+import tempfile
 from pathlib import Path
 
 import lightning as L
@@ -110,12 +111,23 @@ class PredictionWriter(BasePredictionWriter):
         self.output, self.show = Path(output), show
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        # Before predicting, not after: the folder the CSV goes into must be one.
+        # Before predicting, not after: the CSV must be a file, in a folder it can be written to.
+        if self.output.is_dir():
+            raise UserError(
+                f"--predictions.output {self.output} is a folder: give a file name, "
+                f"e.g. {self.output / 'predictions.csv'}"
+            )
         try:
             self.output.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise UserError(
                 f"--predictions.output {self.output}: cannot make its folder ({err.strerror}): give another path"
+            ) from err
+        try:  # os.access says yes to root on a read-only mount: try it
+            tempfile.TemporaryFile(dir=self.output.parent).close()
+        except OSError as err:
+            raise UserError(
+                f"--predictions.output {self.output}: its folder cannot be written ({err.strerror}): give another path"
             ) from err
 
     def write_on_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, predictions, batch_indices) -> None:

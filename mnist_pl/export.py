@@ -69,7 +69,8 @@ def write(deployable: Deployable, fmt: str, path: Path) -> None:
             )
             program.save(str(tmp))
         else:
-            torch.jit.save(torch.jit.trace(deployable, example), str(tmp))
+            with open(tmp, "wb") as file:  # an unwritable path: OSError here, not torch's RuntimeError
+                torch.jit.save(torch.jit.trace(deployable, example), file)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)

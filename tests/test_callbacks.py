@@ -110,3 +110,10 @@ def test_predict_into_a_folder_that_is_a_file_stops_before_predicting(trained_ru
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: --predictions.output {tmp_path / 'taken' / 'p.csv'}: cannot make its folder")
     assert list(tmp_path.glob("mnist/version_*")) == []  # its run dir given back
+    # A folder given for the file: it wrote the CSV beside it, as "<folder>-1".
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    result = run_main("predict", *args, f"--predictions.output={folder}", cwd=tmp_path)
+    expected = f"--predictions.output {folder} is a folder: give a file name, e.g. {folder / 'predictions.csv'}"
+    assert result.stderr.strip().splitlines()[-1] == f"error: {expected}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "taken"] and not any(folder.iterdir())

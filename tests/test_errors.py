@@ -529,6 +529,24 @@ def test_unwritable_log_dir(run: Run, tmp_path: Path) -> None:
     assert not any(logs.iterdir())
 
 
+@pytest.mark.parametrize("command", ["predict", "export"])
+def test_an_output_in_an_unwritable_folder_is_one_line(run: Run, tmp_path: Path, command: str) -> None:
+    # predict found out after predicting, TorchScript's export in a RuntimeError: both a traceback.
+    out = tmp_path / "out"
+    out.mkdir()
+    if command == "predict":
+        logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
+        args = ["predict", f"--ckpt_path={run.best}", DATA, logs, f"--predictions.output={out / 'p.csv'}"]
+        expected = f"--predictions.output {out / 'p.csv'}: its folder cannot be written"
+    else:
+        args = ["export", f"--ckpt_path={run.best}", "--format=torchscript", f"--output={out / 'm.pt'}", DATA]
+        expected = f"--output {out / 'm.pt'}: cannot be written"
+    with read_only(out):
+        result = run_main(*args, cwd=tmp_path)
+    assert_one_line_error(result, 1, expected)
+    assert list(out.iterdir()) == [] and list(tmp_path.glob("logs/*/version_*")) == []
+
+
 # --- data -------------------------------------------------------------------------------------
 
 
