@@ -217,14 +217,30 @@ class MNISTArgumentParser(LightningArgumentParser):
         # jsonargparse parses the file's text as a string: its message names '"<unicode string>"'
         # instead of the file and spans four lines. A missing file it reports well itself.
         try:
-            yaml.safe_load(Path(path).read_text())
+            loaded = yaml.safe_load(Path(path).read_text())
         except yaml.MarkedYAMLError as err:
             mark = err.problem_mark
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             raise TypeError(f"{path}: not valid YAML{where}: {err.problem}: fix the file") from err
+        except UnicodeDecodeError as err:
+            raise TypeError(f"{path}: not a text file (UTF-8): give a YAML config") from err
         except (OSError, yaml.YAMLError):
-            pass
+            return super().parse_path(path, *args, **kwargs)
+        # jsonargparse says only "Unexpected config" for a file that is not a mapping, and a section
+        # that is a number or list fails in a traceback when the classes are built.
+        if not isinstance(loaded, dict):
+            holds = "nothing" if loaded is None else f"a {type(loaded).__name__}"
+            raise TypeError(f"{path}: holds {holds}, not settings (trainer:, model:, data:, ...): fix the file")
+        for parent, section in [(None, loaded), *((k, v) for k, v in loaded.items() if k in _SUBCOMMANDS)]:
+            for key in _SECTIONS & (section.keys() if isinstance(section, dict) else set()):
+                if section[key] is not None and not isinstance(section[key], dict | str):
+                    where = f"{parent}.{key}" if parent else key
+                    raise TypeError(f"{path}: {where}: {section[key]!r} is not its settings (a mapping): fix the file")
         return super().parse_path(path, *args, **kwargs)
+
+
+_SUBCOMMANDS = {"fit", "validate", "test", "predict"}  # sections of a main-parser -c file
+_SECTIONS = {"trainer", "model", "data", "checkpoint"}  # settings of a class each
 
 
 _LOG_DIR_FIX = "make it writable or choose another with --trainer.logger.init_args.save_dir"

@@ -109,6 +109,11 @@ PARSER_CASES = {
     "unknown class path": (["--model.net=mnist_pl.nets.NoSuchNet"], "has no attribute 'NoSuchNet'"),
     "missing yaml": (["--config=nothere.yaml"], "error: --config: File does not exist: "),
     "malformed yaml": (["--config=bad.yaml"], "error: bad.yaml: not valid YAML at line 3, column 1"),
+    # These were "Unexpected config", tracebacks (a UnicodeDecodeError, a TypeError when data was built).
+    "not a text file": (["--config=binary.yaml"], "error: binary.yaml: not a text file (UTF-8): give a YAML config"),
+    "empty config": (["--config=empty.yaml"], "error: empty.yaml: holds nothing, not settings (trainer:, model:"),
+    "a list for a config": (["--config=list.yaml"], "error: list.yaml: holds a list, not settings"),
+    "a number for a section": (["--config=section.yaml"], "error: section.yaml: data: 5 is not its settings"),
     "unknown key in a config": (
         ["--config=badkey.yaml"],
         "error: badkey.yaml: trainer.max_epoch is not an option of fit",
@@ -173,6 +178,10 @@ def test_config_mistakes_jsonargparse_reports(
 ) -> None:
     args, expected = PARSER_CASES[case]
     (run.root / "bad.yaml").write_text("trainer:\n  max_epochs: [1\n")
+    (run.root / "binary.yaml").write_bytes(b"\xff\xfe garbage")
+    (run.root / "empty.yaml").write_text("")
+    (run.root / "list.yaml").write_text("- 1\n")
+    (run.root / "section.yaml").write_text("data: 5\n")
     (run.root / "badkey.yaml").write_text("trainer:\n  max_epoch: 3\n")
     (run.root / "badarg.yaml").write_text("model:\n  optimizer:\n    init_args:\n      momentun: 0.9\n")
     (run.root / "badnet.yaml").write_text(
