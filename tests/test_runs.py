@@ -297,6 +297,7 @@ def test_resume_last_with_a_runs_own_config_resumes_that_run(tmp_path: Path) -> 
     config = ["--config", str(first / "config.yaml")]  # the newest run is version_1
     cli = MNISTCLI(args=["fit", *config, logs, "--trainer.max_epochs=2", "--ckpt_path=last"])
     assert Path(cli.trainer.log_dir) == first and cli.trainer.global_step == 10
+    assert cli.trainer.logger.version == 0  # the progress bar's v_num (it showed "on_0")
 
 
 def test_a_csv_logged_run_resumes_in_a_new_dir_and_keeps_its_metrics(tmp_path: Path) -> None:
