@@ -303,6 +303,7 @@ class MNISTDataModule(L.LightningDataModule):
             # the batches trained. "processed": a save at a batch's end comes before Lightning counts it completed.
             done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
             state["batches_done"] = done if done < trainer.num_training_batches else 0
+            state["batch_size"] = self.hparams.batch_size
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -312,6 +313,14 @@ class MNISTDataModule(L.LightningDataModule):
             raise DataError(
                 f"the checkpoint was trained on {trained_on}, the data is {self.hparams.dataset}: "
                 f"add --data.dataset {trained_on}"
+            )
+        # Lightning goes on counting the epoch's batches: in batches of another size it would skip
+        # the wrong images, and end the epoch at the wrong one.
+        trained_in = state_dict.get("batch_size", self.hparams.batch_size)
+        if self._resume_batches and trained_in != self.hparams.batch_size:
+            raise DataError(
+                f"--data.batch_size {self.hparams.batch_size}: the checkpoint is from the middle of an epoch trained "
+                f"in batches of {trained_in}: resume with --data.batch_size {trained_in}, or from an epoch's end"
             )
 
     def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> tuple[Tensor, Tensor]:

@@ -157,6 +157,8 @@ def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path: Path, every: list
     assert one_go.returncode == 0 and stopped.returncode == 0, one_go.stderr[-3000:] + stopped.stderr[-3000:]
     last = tmp_path / "logs" / "lenet" / "version_0" / "checkpoints" / "last.ckpt"
     assert torch.load(last, weights_only=True)["global_step"] == step  # in the middle of epoch 0
+    mid = tmp_path / "mid.ckpt"
+    mid.write_bytes(last.read_bytes())
     resumed = fit(tmp_path / "logs", "--trainer.max_epochs=2", *every, "--ckpt_path=last", here=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     a = torch.load(tmp_path / "one_go" / "lenet" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
@@ -168,6 +170,19 @@ def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path: Path, every: list
     # train/loss and train/acc average all its batches. (Stopped by max_steps right after a
     # checkpoint at a batch's end, the stopped run logs its partial epoch's train/loss at the step
     # before the checkpoint's, where no purge can hide it: a real interruption logs no epoch end.)
+    # In batches of another size the resumed epoch would skip the wrong images: refused, the run left as it was.
+    before = files(last.parents[1])
+    other = fit(
+        tmp_path / "logs", "--trainer.max_epochs=2", *every, f"--ckpt_path={mid}", "--data.batch_size=32", here=True
+    )
+    assert (
+        other.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "error: --data.batch_size 32: the checkpoint is from the middle of an epoch trained in batches of 64"
+        )
+    )
+    assert files(last.parents[1]) == before and [p.name for p in last.parents[2].iterdir()] == ["version_0"]
     if curves:
         assert scalars(last.parents[1]) == scalars(tmp_path / "one_go" / "lenet" / "version_0")
 
