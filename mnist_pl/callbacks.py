@@ -117,6 +117,8 @@ class PredictionWriter(BasePredictionWriter):
                 f"--predictions.output {self.output} is a folder: give a file name, "
                 f"e.g. {self.output / 'predictions.csv'}"
             )
+        if file := next((parent for parent in self.output.parents if parent.is_file()), None):
+            raise UserError(f"--predictions.output {self.output}: {file} is a file, not a folder: give another path")
         try:
             self.output.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:

@@ -25,6 +25,8 @@ from mnist_pl.errors import UserError
 
 def check_readable(ckpt_path: str | os.PathLike) -> dict[str, Any]:
     """The checkpoint's contents, loaded as weights only; a missing, broken or code-carrying file in one line."""
+    if Path(ckpt_path).is_dir():
+        raise UserError(f"--ckpt_path {ckpt_path} is a folder: give a .ckpt file, e.g. checkpoints/best.ckpt of a run")
     if not Path(ckpt_path).is_file():
         raise UserError(f"--ckpt_path {ckpt_path}: no such file: give the path of a .ckpt file")
     try:

@@ -382,6 +382,8 @@ class MNISTCLI(LightningCLI):
         if ckpt_path == "last" and subcommand == "fit":
             last = runs.find_last_checkpoint(self.config.fit.trainer, self.config.fit.get("config"))
             ckpt_path = self.config.fit.ckpt_path = str(last) if last else ckpt_path
+        if ckpt_path == "":
+            raise UserError("--ckpt_path is empty: give the path of a .ckpt file")
         if not ckpt_path or ckpt_path in ("last", "hpc"):
             super()._parse_ckpt_path()
             return

@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> None:
         raise UserError(
             f"--output {output} is a folder: give a file name, e.g. {output / ('model' + SUFFIX[args.format])}"
         )
+    if file := next((parent for parent in output.parents if parent.is_file()), None):
+        raise UserError(f"--output {output}: {file} is a file, not a folder: give another --output")
     if output.exists() and output.resolve() == args.ckpt_path.resolve():
         raise UserError(f"--output {output} is the checkpoint itself: give another --output")
     if output.exists() and not args.overwrite:

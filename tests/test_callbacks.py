@@ -108,7 +108,8 @@ def test_predict_into_a_folder_that_is_a_file_stops_before_predicting(trained_ru
     result = run_main("predict", *args, f"--predictions.output={tmp_path / 'taken' / 'p.csv'}", cwd=tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"error: --predictions.output {tmp_path / 'taken' / 'p.csv'}: cannot make its folder")
+    output, taken = tmp_path / "taken" / "p.csv", tmp_path / "taken"
+    assert last == f"error: --predictions.output {output}: {taken} is a file, not a folder: give another path"
     assert list(tmp_path.glob("mnist/version_*")) == []  # its run dir given back
     # A folder given for the file: it wrote the CSV beside it, as "<folder>-1".
     folder = tmp_path / "folder"

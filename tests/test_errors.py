@@ -396,6 +396,8 @@ class RunsCode:
         "last",
         "best",
         "registry",
+        "a folder",
+        "empty",
     ],
 )
 def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
@@ -416,6 +418,10 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         extra = ["--model.net=mnist_pl.nets.FastCNN"]
     elif case in ("last", "best", "registry"):  # Lightning's words: this run's own (a test has none), an online one
         ckpt = case
+    elif case == "a folder":  # was "no such file"
+        ckpt = run.dir
+    elif case == "empty":  # was Lightning's message for its Python API: ".test(ckpt_path=PATH)"
+        ckpt = ""
     before = run.snapshot()
     result = run_main("test", f"--ckpt_path={ckpt}", DATA, run.logs_arg, *extra, cwd=run.root)
     expected = {
@@ -427,6 +433,8 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         "last": "--ckpt_path last: test needs a checkpoint file",
         "best": "--ckpt_path best: test needs a checkpoint file",
         "registry": "--ckpt_path registry: Lightning's online model registry is not used here",
+        "a folder": f"--ckpt_path {run.dir} is a folder: give a .ckpt file",
+        "empty": "--ckpt_path is empty: give the path of a .ckpt file",
     }[case]
     assert_one_line_error(result, 1, expected)
     assert not marker.exists()
