@@ -194,8 +194,11 @@ def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer) -> None:
     """``--trainer.logger.init_args.version N`` where a run is: refused before Lightning opens an event file there."""
     logger = trainer.logger
     if isinstance(logger, TensorBoardLogger | CSVLogger) and logger._version is not None and rank_zero_only.rank == 0:
+        version = logger.version if isinstance(logger.version, str) else f"version_{logger.version}"
         for callback in trainer.callbacks:
             if isinstance(callback, SaveConfig):
+                # The version dir itself too: with a sub_dir the config goes below it, the checkpoints into it.
+                callback.refuse_a_run_dir_in_use(Path(logger.root_dir) / version)
                 callback.refuse_a_run_dir_in_use(logger.log_dir)
 
 

@@ -341,17 +341,18 @@ def test_config_mistakes_we_report(run: Run, case: str) -> None:
     assert run.snapshot() == before  # no new run dir either: it failed before writing anything
 
 
-@pytest.mark.parametrize("case", ["a run's version", "a run's version (test)", "no logger"])
+@pytest.mark.parametrize("case", ["a run's version", "a run's version (test)", "a sub_dir of it", "no logger"])
 def test_a_run_dir_that_holds_a_run_is_refused(run: Run, tmp_path: Path, case: str) -> None:
-    if case.startswith("a run's version"):  # the shared run is logs/lenet/version_0
+    if case.startswith("a run's version") or case == "a sub_dir of it":  # the shared run is logs/lenet/version_0
         args = ["--trainer.logger.init_args.version=0"]
+        args += ["--trainer.logger.init_args.sub_dir=x"] if case == "a sub_dir of it" else []  # its checkpoints went in
         expected = [f"{run.dir / 'config.yaml'} exists", "leave out --trainer.logger.init_args.version"]
     else:  # `test` without a logger writes its config into default_root_dir: the current folder unless given
         shutil.copy(run.dir / "config.yaml", tmp_path / "config.yaml")
         args = ["--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}"]
         expected = [f"{tmp_path / 'config.yaml'} exists", "give --trainer.default_root_dir a new folder"]
     before, here = run.snapshot(), digest(tmp_path)
-    if case == "a run's version":
+    if case in ("a run's version", "a sub_dir of it"):
         result = run.fit(*args)
     elif case == "a run's version (test)":
         test = ["test", f"--ckpt_path={run.best}", DATA, run.logs_arg, "--trainer.logger.init_args.name=lenet"]
