@@ -59,7 +59,10 @@ class RNGStates(L.Callback):
     first training iterator (which draws a seed from the torch RNG, as the uninterrupted run's
     next epoch does); the sanity check in between runs under Lightning's ``isolate_rng``. So the
     resumed run draws what the uninterrupted run drew after that checkpoint. Under DDP every rank
-    was seeded alike and draws alike, so rank 0's states, the ones saved, are every rank's.
+    was seeded alike and draws alike on the CPU, so rank 0's CPU states, the ones saved, are every
+    rank's. Not so the CUDA generator of each rank's own GPU: rank 0 saves its process's, in which
+    the other ranks' devices were seeded but never drawn from, so a multi-GPU resume draws other
+    GPU random numbers (dropout on the GPU) than the run that was not stopped.
     """
 
     def __init__(self) -> None:

@@ -17,4 +17,6 @@ def test_interleaved_bare_steps_train_one_step_per_training_step() -> None:
     # 12 bare batches drawn: the 13th is the next one out of 860 (55,000 images / 64).
     assert len(list(steps.batches)) == 860 - 12
     assert all(not torch.equal(a, b) for a, b in zip(before, steps.net.parameters(), strict=True))
-    assert steps.bare > 0 and steps.ratio > 0
+    # The fit's own time over the bare steps': the same work plus Lightning's (1.04-1.12 here); 2 if the
+    # bare steps inside the epoch were not taken out of it.
+    assert steps.bare > 0 and 0.5 < steps.ratio < 1.8

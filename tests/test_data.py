@@ -100,17 +100,17 @@ def test_batches_match_the_tutorial_transform(dm: MNISTDataModule) -> None:
 
 
 def test_training_order_is_a_function_of_seed_and_epoch(dm: MNISTDataModule) -> None:
-    def epoch_labels(seed: int, epoch: int) -> torch.Tensor:
+    def epoch_order(seed: int, epoch: int) -> torch.Tensor:
         other = MNISTDataModule(data_dir=DATA_DIR, batch_size=5000, shuffle_seed=seed)
         other.train_set = dm.train_set
         loader = other.train_dataloader()
         loader.sampler.set_epoch(epoch)
         return torch.tensor(list(loader.sampler))
 
-    first = epoch_labels(0, 0)
-    assert torch.equal(first, epoch_labels(0, 0))
-    assert not torch.equal(first, epoch_labels(0, 1))
-    assert not torch.equal(first, epoch_labels(1, 0))
+    first = epoch_order(0, 0)
+    assert torch.equal(first, epoch_order(0, 0))
+    assert not torch.equal(first, epoch_order(0, 1))
+    assert not torch.equal(first, epoch_order(1, 0))
     assert torch.equal(first.sort().values, torch.arange(55000))  # every sample exactly once
 
 
