@@ -120,7 +120,7 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Pa
         # Lightning touches these only through the constructor; it has no setter for either.
         # version_N as N, as the logger's own: the progress bar shows its last four characters ("on_0").
         number = run_dir.name.removeprefix("version_")
-        logger._version = int(number) if number.isdigit() else run_dir.name
+        logger._version = int(number) if number.isdigit() and str(int(number)) == number else run_dir.name
         # Points the interrupted run logged after its checkpoint are hidden, not doubled.
         logger._kwargs["purge_step"] = _logged_steps(Path(ckpt_path))
         for callback in trainer.callbacks:
