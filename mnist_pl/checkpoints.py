@@ -84,10 +84,11 @@ class RNGStates(L.Callback):
         self._apply(state_dict)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # From the middle of an epoch the uninterrupted run made no new training iterator; the
-        # resumed run just did, and drew its seed: the states again, as they were at the checkpoint.
-        batches = trainer.fit_loop.epoch_loop.batch_progress.current.ready
-        if self._loaded is not None and 0 < batches < trainer.num_training_batches:
+        # From a checkpoint written inside an epoch's loop (the middle of the epoch, or a validation
+        # after its last batch) the uninterrupted run made no new training iterator before going on;
+        # the resumed run just did, and drew its seed: the states again, as they were at the checkpoint.
+        epoch = trainer.fit_loop.epoch_progress.current
+        if self._loaded is not None and epoch.processed < epoch.ready:
             self._apply(self._loaded)
         self._loaded = None
 
@@ -146,14 +147,21 @@ class ModelCheckpoint(callbacks.ModelCheckpoint):
             super().load_state_dict({**state_dict, "dirpath": self.dirpath})
 
     def _save_last_if_skipped(self, trainer: L.Trainer, at_train_epoch_end: bool) -> None:
-        # After Lightning's own saving: if it saved anything at this step, it saved last.ckpt too,
-        # and _should_skip_saving_checkpoint says so.
-        if self.save_last is not True or self._should_skip_saving_checkpoint(trainer):
+        # After Lightning's own saving: if it saved anything at this step, it saved last.ckpt too.
+        if self.save_last is not True or trainer.state.fn != "fit" or trainer.fast_dev_run or trainer.sanity_checking:
             return
-        # At the end of every whole epoch too: with a --trainer.val_check_interval that does not
-        # divide the epoch, its last validation came before its last batches, which no checkpoint held.
+        saved_here = self._last_global_step_saved == trainer.global_step
+        on_epoch_end = self._should_save_on_train_epoch_end(trainer)  # Lightning's choice of where it saves
+        if not at_train_epoch_end:
+            if not saved_here and not on_epoch_end:
+                self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+            return
+        # At the end of every whole epoch, by its end hooks, also where Lightning saves after
+        # validations (a --trainer.val_check_interval in batches): one before the epoch's last batches
+        # left them in no checkpoint, and one after its last batch, saved inside the epoch's loop,
+        # was resumed by running the epoch's end again (its points logged twice).
         whole_epoch = trainer.fit_loop.epoch_loop.batch_progress.current.ready == trainer.num_training_batches
-        if self._should_save_on_train_epoch_end(trainer) == at_train_epoch_end or (at_train_epoch_end and whole_epoch):
+        if (on_epoch_end and not saved_here) or (not on_epoch_end and whole_epoch):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

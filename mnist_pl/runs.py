@@ -82,10 +82,13 @@ def find_last_checkpoint(trainer: Namespace, configs: list[os.PathLike] | None =
 def _logged_steps(ckpt_path: Path) -> int:
     """How many steps the checkpoint's run had logged: where its TensorBoard curves go on."""
     checkpoint = torch.load(ckpt_path, map_location="cpu", mmap=True, weights_only=True)
-    logged = checkpoint["loops"]["fit_loop"]["epoch_loop.state_dict"]["_batches_that_stepped"]
-    # In the middle of an epoch Lightning saves before counting the batch, and counts it on resuming:
-    # the points of that step were logged before the checkpoint, and stay.
-    return logged + (1 if checkpoint.get("MNISTDataModule", {}).get("batches_done") else 0)
+    fit_loop = checkpoint["loops"]["fit_loop"]
+    logged = fit_loop["epoch_loop.state_dict"]["_batches_that_stepped"]
+    # Saved inside the epoch's loop (after a validation there, or at a batch's end), Lightning had
+    # not yet counted the batch, and counts it on resuming: the points of that step were logged
+    # before the checkpoint, and stay. Saved by the epoch's end hooks, it had counted it.
+    epoch = fit_loop["epoch_progress"]["current"]
+    return logged + (1 if epoch["processed"] < epoch["ready"] else 0)
 
 
 def _checkpoint_step(ckpt_path: Path) -> int:

@@ -187,15 +187,23 @@ def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path: Path, every: list
         assert scalars(last.parents[1]) == scalars(tmp_path / "one_go" / "lenet" / "version_0")
 
 
-def test_last_ckpt_holds_the_batches_after_an_epochs_last_validation(tmp_path: Path) -> None:
-    # Validation after batches 2 and 4 of 5: last.ckpt was written there, and batch 5 was in no checkpoint.
-    every_2 = "--trainer.val_check_interval=2"
-    one_go = fit(tmp_path / "one_go", "--trainer.max_epochs=2", every_2, here=True)
-    first = fit(tmp_path / "logs", "--trainer.max_epochs=1", every_2, here=True)
+@pytest.mark.parametrize(
+    "every",
+    [
+        # Validation after batches 2 and 4 of 5: last.ckpt was written there, and batch 5 was in no checkpoint.
+        "--trainer.val_check_interval=2",
+        # Validation after the epoch's last batch, inside Lightning's epoch loop: last.ckpt written there was
+        # resumed with that validation's points hidden in TensorBoard.
+        "--trainer.val_check_interval=5",
+    ],
+)
+def test_a_run_resumed_from_its_epoch_end_is_the_run_never_stopped(tmp_path: Path, every: str) -> None:
+    one_go = fit(tmp_path / "one_go", "--trainer.max_epochs=2", every, here=True)
+    first = fit(tmp_path / "logs", "--trainer.max_epochs=1", every, here=True)
     assert one_go.returncode == 0 and first.returncode == 0, one_go.stderr[-3000:] + first.stderr[-3000:]
     last = tmp_path / "logs" / "lenet" / "version_0" / "checkpoints" / "last.ckpt"
     assert torch.load(last, weights_only=True)["global_step"] == 5
-    resumed = fit(tmp_path / "logs", "--trainer.max_epochs=2", every_2, "--ckpt_path=last", here=True)
+    resumed = fit(tmp_path / "logs", "--trainer.max_epochs=2", every, "--ckpt_path=last", here=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     a = torch.load(tmp_path / "one_go" / "lenet" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
     b = torch.load(last, weights_only=True)
