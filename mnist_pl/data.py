@@ -317,7 +317,8 @@ class MNISTDataModule(L.LightningDataModule):
         # Lightning goes on counting the epoch's batches: in batches of another size it would skip
         # the wrong images, and end the epoch at the wrong one.
         trained_in = state_dict.get("batch_size", self.hparams.batch_size)
-        if self._resume_batches and trained_in != self.hparams.batch_size:
+        fitting = self.trainer is not None and self.trainer.state.fn == "fit"  # test/validate/predict train no batch
+        if fitting and self._resume_batches and trained_in != self.hparams.batch_size:
             raise DataError(
                 f"--data.batch_size {self.hparams.batch_size}: the checkpoint is from the middle of an epoch trained "
                 f"in batches of {trained_in}: resume with --data.batch_size {trained_in}, or from an epoch's end"

@@ -183,6 +183,11 @@ def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path: Path, every: list
         )
     )
     assert files(last.parents[1]) == before and [p.name for p in last.parents[2].iterdir()] == ["version_0"]
+    # Tested in batches of another size it is fine: no training batch is skipped.
+    data, logs = f"--data.data_dir={REPO / 'data'}", f"--trainer.logger.init_args.save_dir={tmp_path / 'tests'}"
+    args = [f"--ckpt_path={mid}", data, logs, "--data.batch_size=32", "--trainer.limit_test_batches=1"]
+    test = run_main("test", *args, cwd=tmp_path)
+    assert test.returncode == 0, test.stderr[-3000:]
     if curves:
         assert scalars(last.parents[1]) == scalars(tmp_path / "one_go" / "lenet" / "version_0")
 
