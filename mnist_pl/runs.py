@@ -175,14 +175,15 @@ def given_back_on_failure(
     start = _checkpoint_step(Path(ckpt_path)) if ckpt_path and Path(ckpt_path).is_file() else 0
     try:
         yield
-    except BaseException:  # Ctrl-C and SIGTERM too: Lightning ends them in SystemExit
+    except BaseException as err:  # Ctrl-C and SIGTERM too: Lightning ends them in SystemExit
         if trainer.global_step not in (0, start):  # it trained: what it wrote is a run's
             raise
         if claimed is not None:
             shutil.rmtree(claimed, ignore_errors=True)
             with contextlib.suppress(OSError):  # and logs/<name>/ too, if this run was its only one
                 claimed.parent.rmdir()
-        if before is not None:
+        # A stopped resume is resumed again with its config.resumeN.yaml, which the line after it names.
+        if before is not None and isinstance(err, Exception):
             for added in set(resumed.iterdir()) - before:
                 if added.is_file():
                     added.unlink()

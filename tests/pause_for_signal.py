@@ -25,6 +25,10 @@ class PauseForSignal(L.Callback):
         if self.stage == "test":
             self._pause(trainer, batch_idx)
 
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
+        if self.stage == "before train":  # before the batch's step
+            self._pause(trainer, batch_idx)
+
     def _pause(self, trainer: L.Trainer, batch_idx: int) -> None:
         if (trainer.current_epoch, batch_idx) != (self.epoch, self.batch) or self.marker.exists():
             return

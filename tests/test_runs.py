@@ -252,6 +252,28 @@ def test_signal_stops_with_a_resume_line_and_the_resume_is_exact(
     assert_same_run(one_go, run)
 
 
+def test_a_resume_stopped_before_its_first_step_keeps_the_config_its_resume_line_names(tmp_path: Path) -> None:
+    # Stopped before its first step, the resume gave back its config.resume1.yaml, and the line said to use it.
+    logs, marker = tmp_path / "logs", tmp_path / "paused"
+    assert fit(logs, "--trainer.max_epochs=1", here=True).returncode == 0
+    run = logs / "lenet" / "version_0"
+    proc = popen_fit(
+        tmp_path,
+        f"--trainer.logger.init_args.save_dir={logs}",
+        "--trainer.max_epochs=2",
+        f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
+        "--trainer.callbacks+=pause_for_signal.PauseForSignal",
+        "--trainer.callbacks.epoch=1",
+        "--trainer.callbacks.batch=0",
+        f"--trainer.callbacks.marker={marker}",
+        "--trainer.callbacks.stage=before train",
+    )
+    last = signal_when_paused(proc, marker, signal.SIGINT).strip().splitlines()[-1]  # SIGTERM waits for a batch
+    assert proc.returncode == 1 and "at step 5;" in last  # before its first step
+    assert f"resume with python -m mnist_pl fit --config {run / 'config.resume1.yaml'} " in last
+    assert (run / "config.resume1.yaml").is_file()
+
+
 @pytest.mark.parametrize(
     "signum",
     [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)],
