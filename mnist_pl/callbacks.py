@@ -190,8 +190,8 @@ class ImageLogger(Callback):
         if tensorboard is None or not trainer.is_global_zero:
             return
         ckpt = trainer.ckpt_path
-        if ckpt is not None and Path(ckpt).resolve().parents[1] == Path(tensorboard.log_dir).resolve():
-            return  # once per run: a resume in the run's own dir has it; a fork to a new dir does not
+        if ckpt is not None and Path(tensorboard.log_dir).resolve().is_relative_to(Path(ckpt).resolve().parents[1]):
+            return  # once per run: a resume in the run's own dir (or its sub_dir) has it; a fork to a new dir does not
         # The HPARAMS tab, scored by val/acc_best. Lightning's log_hyperparams(params, metrics) also
         # logs the metric's placeholder value as a first point of the val/acc_best curve; the
         # hparams summaries alone need no such point.

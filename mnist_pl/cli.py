@@ -240,7 +240,7 @@ class MNISTArgumentParser(LightningArgumentParser):
 
 
 _SUBCOMMANDS = {"fit", "validate", "test", "predict"}  # sections of a main-parser -c file
-_SECTIONS = {"trainer", "model", "data", "checkpoint"}  # settings of a class each
+_SECTIONS = {"trainer", "model", "data", "checkpoint", "predictions"}  # settings of a class each
 
 
 _LOG_DIR_FIX = "make it writable or choose another with --trainer.logger.init_args.save_dir"

@@ -98,6 +98,9 @@ def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> 
         except (OSError, EOFError) as err:
             tmp.unlink(missing_ok=True)
             raise DataError(f"{gz} is not a valid gzip file ({err}): replace it with a good copy") from err
+        except BaseException:  # Ctrl-C: no half-written file left behind under a name of its own
+            tmp.unlink(missing_ok=True)
+            raise
         if md5 is not None and _md5(tmp) != md5:
             tmp.unlink()
             raise DataError(f"{gz} decompresses to the wrong MD5: replace it with a good copy")

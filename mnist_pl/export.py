@@ -108,6 +108,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data.data_dir", dest="data_dir", default="data", help="MNIST for the check")
     args = parser.parse_args(argv)
 
+    if not args.ckpt_path.name or args.ckpt_path.is_dir():  # "" is Path("."): no name for the default output
+        raise UserError(
+            f"--ckpt_path '{args.ckpt_path}' is no file: give a .ckpt file, e.g. checkpoints/best.ckpt of a run"
+        )
     output = args.output or args.ckpt_path.with_suffix(SUFFIX[args.format])
     if output.is_dir():
         raise UserError(

@@ -139,8 +139,9 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Pa
 def claim_run(trainer: L.Trainer) -> Path | None:
     """A new version dir for the trainer's TensorBoard/CSV logger, unless it has chosen one; the dir or None.
 
-    Further TensorBoard/CSV loggers of the same ``save_dir`` and ``name`` write into the same dir:
-    one run, one dir. Each would otherwise pick the next free version for itself.
+    A TensorBoard and a CSV logger of the same ``save_dir`` and ``name`` write into the same dir:
+    one run, one dir. Each would otherwise pick the next free version for itself. A second logger
+    of a kind already there keeps its own dir: two event files in one dir show every point twice.
     """
     logger = trainer.logger
     if trainer.fast_dev_run or not isinstance(logger, TensorBoardLogger | CSVLogger) or logger._version is not None:
@@ -149,11 +150,15 @@ def claim_run(trainer: L.Trainer) -> Path | None:
         return None
     root = Path(logger.root_dir)
     version = claim_new_version(root)
+    kinds: set[type] = set()
     for other in trainer.loggers:
-        if isinstance(other, TensorBoardLogger | CSVLogger) and other._version is None and Path(other.root_dir) == root:
-            other._version = version
-            if isinstance(other, CSVLogger):
-                _ = other.experiment  # opened now, in the empty dir: later, it warns that it would delete files there
+        kind = next((k for k in (TensorBoardLogger, CSVLogger) if isinstance(other, k)), None)
+        if kind is None or kind in kinds or other._version is not None or Path(other.root_dir) != root:
+            continue
+        kinds.add(kind)
+        other._version = version
+        if kind is CSVLogger:
+            _ = other.experiment  # opened now, in the empty dir: later, it warns that it would delete files there
     return Path(logger.log_dir)
 
 

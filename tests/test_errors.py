@@ -114,6 +114,7 @@ PARSER_CASES = {
     "empty config": (["--config=empty.yaml"], "error: empty.yaml: holds nothing, not settings (trainer:, model:"),
     "a list for a config": (["--config=list.yaml"], "error: list.yaml: holds a list, not settings"),
     "a number for a section": (["--config=section.yaml"], "error: section.yaml: data: 5 is not its settings"),
+    "a list for predict's section": (["--config=predictions.yaml"], "predictions.yaml: predictions: [1, 2] is not its"),
     "unknown key in a config": (
         ["--config=badkey.yaml"],
         "error: badkey.yaml: trainer.max_epoch is not an option of fit",
@@ -182,6 +183,7 @@ def test_config_mistakes_jsonargparse_reports(
     (run.root / "empty.yaml").write_text("")
     (run.root / "list.yaml").write_text("- 1\n")
     (run.root / "section.yaml").write_text("data: 5\n")
+    (run.root / "predictions.yaml").write_text("predictions: [1, 2]\n")
     (run.root / "badkey.yaml").write_text("trainer:\n  max_epoch: 3\n")
     (run.root / "badarg.yaml").write_text("model:\n  optimizer:\n    init_args:\n      momentun: 0.9\n")
     (run.root / "badnet.yaml").write_text(

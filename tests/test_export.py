@@ -42,6 +42,8 @@ def test_export_to_a_folder_or_under_a_file_is_one_line(trained_run: Path, tmp_p
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
         assert result.stderr.strip().splitlines()[-1].startswith(f"error: {expected}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+    result = run_main("export", "--ckpt_path=", data, cwd=tmp_path)  # was a ValueError: '.' has an empty name
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --ckpt_path '.' is no file: give a .ckpt file")
 
 
 @pytest.mark.parametrize("fmt", ["onnx", pytest.param("torchscript", marks=pytest.mark.slow)])

@@ -363,27 +363,28 @@ def test_a_csv_logged_run_resumes_in_a_new_dir_and_keeps_its_metrics(tmp_path: P
 
 
 def test_tensorboard_and_csv_loggers_of_one_run_write_into_its_one_dir(tmp_path: Path, recwarn: Any) -> None:
-    # Each logger picked its own next version: the CSV in version_1, beside the run in version_0.
+    # Each logger picked its own next version: the CSV in version_1, beside the run in version_0. A
+    # second TensorBoard logger keeps a dir of its own: two event files in one dir double every point.
     loggers = tmp_path / "loggers.yaml"
     loggers.write_text(
         "trainer:\n  logger:\n"
         + "".join(
             f"    - class_path: lightning.pytorch.loggers.{kind}\n"
             f"      init_args: {{save_dir: {tmp_path / 'logs'}, name: both}}\n"
-            for kind in ("TensorBoardLogger", "CSVLogger")
+            for kind in ("TensorBoardLogger", "CSVLogger", "TensorBoardLogger")
         )
     )
     MNISTCLI(args=["fit", *TINY, f"--config={loggers}", "--trainer.max_epochs=1"])
-    (run,) = (tmp_path / "logs" / "both").iterdir()
-    assert (run / "metrics.csv").is_file() and list(run.glob("events.out.tfevents.*"))
+    run, second = tmp_path / "logs" / "both" / "version_0", tmp_path / "logs" / "both" / "version_1"
+    assert (run / "metrics.csv").is_file() and len(list(run.glob("events.out.tfevents.*"))) == 1
+    assert [p.name for p in second.iterdir() if p.name.startswith("events.")] and not (second / "metrics.csv").exists()
     assert not [w for w in recwarn if "exists and is not empty" in str(w.message)]  # the CSV writer's
     # Resumed as a CSV-logged run is: in a new dir, the run left as it was.
     before = files(run)
     cli = MNISTCLI(args=["fit", *TINY, f"--config={loggers}", "--trainer.max_epochs=2", "--ckpt_path=last"])
     assert files(run) == before and cli.trainer.current_epoch == 2
     assert Path(cli.trainer.ckpt_path) == run / "checkpoints" / "last.ckpt"  # the first logger's run
-    assert {p.name for p in run.parent.iterdir()} == {"version_0", "version_1"}
-    assert (run.parent / "version_1" / "metrics.csv").is_file()
+    assert (run.parent / "version_2" / "metrics.csv").is_file()
 
 
 def test_a_one_cycle_run_resumed_for_more_epochs_is_refused(tmp_path: Path) -> None:
