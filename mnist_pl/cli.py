@@ -480,7 +480,7 @@ class MNISTCLI(LightningCLI):
                 )
             self._check_optimizer_and_scheduler()
             self._check_monitored_metrics()
-        runs.refuse_a_chosen_run_dir_in_use(self.trainer)
+        runs.refuse_a_chosen_run_dir_in_use(self.trainer, fitting=self.subcommand == "fit")
         # The run dir is created deep inside the run (a traceback): check its parent can be written first.
         for logger in self.trainer.loggers:
             if logger.root_dir is None:  # --trainer.fast_dev_run's stand-in writes nothing

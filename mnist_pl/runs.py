@@ -199,7 +199,7 @@ def given_back_on_failure(
         raise
 
 
-def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer) -> None:
+def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool) -> None:
     """``--trainer.logger.init_args.version N`` where a run is: refused before Lightning opens an event file there."""
     logger = trainer.logger
     if isinstance(logger, TensorBoardLogger | CSVLogger) and logger._version is not None and rank_zero_only.rank == 0:
@@ -209,6 +209,12 @@ def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer) -> None:
                 # The version dir itself too: with a sub_dir the config goes below it, the checkpoints into it.
                 callback.refuse_a_run_dir_in_use(Path(logger.root_dir) / version)
                 callback.refuse_a_run_dir_in_use(logger.log_dir)
+        checkpoints = Path(logger.root_dir) / version / "checkpoints"
+        if fitting and checkpoints.is_dir() and any(checkpoints.iterdir()):
+            raise UserError(
+                f"{checkpoints} holds an earlier run's checkpoints, and this one would write beside them: leave out "
+                "--trainer.logger.init_args.version (a new version_N for every run), or give an unused one"
+            )
 
 
 class SaveConfig(SaveConfigCallback):

@@ -343,6 +343,17 @@ def test_config_mistakes_we_report(run: Run, case: str) -> None:
     assert run.snapshot() == before  # no new run dir either: it failed before writing anything
 
 
+def test_a_chosen_version_with_another_sub_dir_is_refused(run: Run, tmp_path: Path) -> None:
+    # The config of each went into its sub_dir, the checkpoints of both into version_7/checkpoints.
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    version = "--trainer.logger.init_args.version=7"
+    assert run.fit(logs, version, "--trainer.logger.init_args.sub_dir=a").returncode == 0
+    before = digest(tmp_path)
+    result = run.fit(logs, version, "--trainer.logger.init_args.sub_dir=b")
+    assert_one_line_error(result, 1, f"{tmp_path / 'lenet' / 'version_7' / 'checkpoints'} holds an earlier run's")
+    assert digest(tmp_path) == before
+
+
 @pytest.mark.parametrize("case", ["a run's version", "a run's version (test)", "a sub_dir of it", "no logger"])
 def test_a_run_dir_that_holds_a_run_is_refused(run: Run, tmp_path: Path, case: str) -> None:
     if case.startswith("a run's version") or case == "a sub_dir of it":  # the shared run is logs/lenet/version_0
