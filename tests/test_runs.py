@@ -58,6 +58,23 @@ def popen_fit(cwd: Path, *args: str) -> subprocess.Popen:
     return popen_cli(cwd, "fit", *TINY, *args)
 
 
+def pause_at(marker: Path, epoch: int, batch: int, stage: str = "train") -> list[str]:
+    """Options adding ``PauseForSignal``: the run holds at that batch of that stage until signalled."""
+    return [
+        "--trainer.callbacks+=pause_for_signal.PauseForSignal",
+        f"--trainer.callbacks.epoch={epoch}",
+        f"--trainer.callbacks.batch={batch}",
+        f"--trainer.callbacks.marker={marker}",
+        f"--trainer.callbacks.stage={stage}",
+    ]
+
+
+# Ctrl-C takes one more process run of ~15 s: a slow check.
+SIGNALS = pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)], ids=["SIGTERM", "Ctrl-C"]
+)
+
+
 def signal_when_paused(proc: subprocess.Popen, marker: Path, signum: signal.Signals) -> str:
     """Sends ``signum`` once ``PauseForSignal`` holds the process; its stderr once it ended."""
     deadline = time.monotonic() + 120
@@ -217,11 +234,7 @@ def test_a_run_resumed_from_its_epoch_end_is_the_run_never_stopped(tmp_path: Pat
     assert scalars(last.parents[1]) == scalars(tmp_path / "one_go" / "lenet" / "version_0")
 
 
-@pytest.mark.parametrize(
-    "signum",
-    [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)],  # Ctrl-C: one more 15 s run
-    ids=["SIGTERM", "Ctrl-C"],
-)
+@SIGNALS
 def test_signal_stops_with_a_resume_line_and_the_resume_is_exact(
     one_go: Path, tmp_path: Path, signum: signal.Signals
 ) -> None:
@@ -231,10 +244,7 @@ def test_signal_stops_with_a_resume_line_and_the_resume_is_exact(
         tmp_path,
         f"--trainer.logger.init_args.save_dir={logs}",
         f"--trainer.max_epochs={EPOCHS}",
-        "--trainer.callbacks+=pause_for_signal.PauseForSignal",
-        "--trainer.callbacks.epoch=1",
-        "--trainer.callbacks.batch=3",
-        f"--trainer.callbacks.marker={marker}",
+        *pause_at(marker, epoch=1, batch=3),
     )
     stderr = signal_when_paused(proc, marker, signum)
     assert proc.returncode != 0
@@ -262,11 +272,7 @@ def test_a_resume_stopped_before_its_first_step_keeps_the_config_its_resume_line
         f"--trainer.logger.init_args.save_dir={logs}",
         "--trainer.max_epochs=2",
         f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
-        "--trainer.callbacks+=pause_for_signal.PauseForSignal",
-        "--trainer.callbacks.epoch=1",
-        "--trainer.callbacks.batch=0",
-        f"--trainer.callbacks.marker={marker}",
-        "--trainer.callbacks.stage=before train",
+        *pause_at(marker, epoch=1, batch=0, stage="before train"),
     )
     last = signal_when_paused(proc, marker, signal.SIGINT).strip().splitlines()[-1]  # SIGTERM waits for a batch
     assert proc.returncode == 1 and "at step 5;" in last  # before its first step
@@ -274,11 +280,7 @@ def test_a_resume_stopped_before_its_first_step_keeps_the_config_its_resume_line
     assert (run / "config.resume1.yaml").is_file()
 
 
-@pytest.mark.parametrize(
-    "signum",
-    [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)],
-    ids=["SIGTERM", "Ctrl-C"],
-)
+@SIGNALS
 def test_signal_during_a_test_stops_in_one_line_and_leaves_no_run_dir(
     trained_run: Path, tmp_path: Path, signum: signal.Signals
 ) -> None:
@@ -292,11 +294,7 @@ def test_signal_during_a_test_stops_in_one_line_and_leaves_no_run_dir(
         "--data.eval_batch_size=100",
         "--trainer.limit_test_batches=3",
         f"--trainer.logger.init_args.save_dir={logs}",
-        "--trainer.callbacks+=pause_for_signal.PauseForSignal",
-        "--trainer.callbacks.epoch=0",
-        "--trainer.callbacks.batch=0",
-        f"--trainer.callbacks.marker={marker}",
-        "--trainer.callbacks.stage=test",
+        *pause_at(marker, epoch=0, batch=0, stage="test"),
     )
     stderr = signal_when_paused(proc, marker, signum)
     assert proc.returncode == 1, stderr[-3000:]
