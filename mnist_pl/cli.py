@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 from typing import Any, NoReturn
 
+import lightning as L
 import torch
 import yaml
 from jsonargparse import Namespace, lazy_instance
@@ -79,6 +80,42 @@ class NoProfiler(PassThroughProfiler):
 
     def profile(self, action_name: str) -> contextlib.AbstractContextManager:
         return self._nothing
+
+
+class Trainer(L.Trainer):
+    """Lightning's Trainer, its batch limits read as Lightning documents them: 1 is one batch, 1.0 all.
+
+    Lightning declares them ``Optional[Union[int, float]]``, but its Fabric, imported first,
+    declares ``Optional[Union[float, int]]``, and Python's typing cache (equal unions share one
+    entry) hands the Trainer that float-first union: jsonargparse parsed ``1`` as 1.0, every batch.
+    ``int | float`` is not cached.
+
+    Args:
+        limit_train_batches: training batches per epoch: an int counts them, a float is a fraction.
+        limit_val_batches: validation batches: an int counts them, a float is a fraction.
+        limit_test_batches: test batches: an int counts them, a float is a fraction.
+        limit_predict_batches: predict batches: an int counts them, a float is a fraction.
+        overfit_batches: train and validate on these training batches only (int) or this fraction.
+    """
+
+    def __init__(
+        self,
+        *,
+        limit_train_batches: int | float | None = None,
+        limit_val_batches: int | float | None = None,
+        limit_test_batches: int | float | None = None,
+        limit_predict_batches: int | float | None = None,
+        overfit_batches: int | float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            limit_train_batches=limit_train_batches,
+            limit_val_batches=limit_val_batches,
+            limit_test_batches=limit_test_batches,
+            limit_predict_batches=limit_predict_batches,
+            overfit_batches=overfit_batches,
+            **kwargs,
+        )
 
 
 _NOT_REASONS = re.compile(
@@ -262,6 +299,7 @@ class MNISTCLI(LightningCLI):
         super().__init__(
             MNISTClassifier,
             MNISTDataModule,
+            trainer_class=Trainer,
             seed_everything_default=0,
             auto_configure_optimizers=False,
             parser_class=MNISTArgumentParser,

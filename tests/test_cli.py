@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import QUICK_FIT, REPO, run_cli, run_main
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -64,6 +65,19 @@ def test_fit_without_validation_tests_its_final_weights(tmp_path: Path) -> None:
     )
     assert 0.1 < float(printed_test_acc(fit.stdout)) < 1
     assert [p.name for p in (tmp_path / "logs" / "lenet" / "version_0" / "checkpoints").iterdir()] == ["last.ckpt"]
+
+
+def test_batch_limit_1_is_one_batch_and_1_0_all(tmp_path: Path) -> None:
+    # Lightning's meaning (an int counts batches, a float is a fraction); parsed float first, 1 was all.
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
+    one = ["--trainer.limit_train_batches=1", "--trainer.limit_val_batches=1", "--trainer.limit_test_batches=1"]
+    fit = run_main("fit", f"--config={CONFIG}", DATA, logs, "--trainer.max_epochs=2", *one, cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    run = tmp_path / "logs" / "lenet" / "version_0"
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 2
+    assert "limit_train_batches: 1\n" in (run / "config.yaml").read_text()
+    printed = run_main("fit", f"--config={CONFIG}", "--trainer.limit_val_batches=1.0", "--print_config", cwd=tmp_path)
+    assert "limit_val_batches: 1.0\n" in printed.stdout
 
 
 @pytest.mark.slow  # the default suite has test_runs' two concurrent fits, which covers the same
