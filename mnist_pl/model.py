@@ -133,10 +133,9 @@ class MNISTClassifier(L.LightningModule):
         return loss, log_probs.argmax(dim=1), labels
 
     def on_train_start(self) -> None:
-        # The sanity check ran validation already; it must not count towards val/acc.
-        self.val_acc.reset()
         # A resumed run's schedule is the checkpoint's; torch ends a one-cycle run past its last
-        # step in a ValueError, mid-epoch.
+        # step in a ValueError, mid-epoch. (val_acc needs no reset after the sanity check: Lightning
+        # resets a logged Metric after every evaluation epoch, the sanity check's included.)
         steps = self.trainer.estimated_stepping_batches
         for config in self.trainer.lr_scheduler_configs:
             total = getattr(config.scheduler, "total_steps", None)

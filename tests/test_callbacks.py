@@ -3,12 +3,15 @@
 import csv
 from pathlib import Path
 
+import torch
 from conftest import QUICK_FIT, REPO, run_main
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torchvision.datasets import MNIST
 
 from mnist_pl.callbacks import ImageLogger
+from mnist_pl.data import MNISTDataModule
+from mnist_pl.model import MNISTClassifier
 
 FIT = [f"--config={REPO / 'configs' / 'lenet.yaml'}", f"--data.data_dir={REPO / 'data'}", *QUICK_FIT]
 
@@ -98,6 +101,16 @@ def test_predict_limited_to_some_batches_writes_their_rows(trained_run: Path, tm
     assert [row["file"] for row in rows] == [f"test[{i}]" for i in range(100)]
     assert [int(row["label"]) for row in rows] == labels
     assert sum(row["predicted"] == row["label"] for row in rows) > 90  # a trained network, not chance
+    # p0..p9 are the checkpoint's probabilities of the classes 0..9; predicted and confidence are their top one.
+    dm = MNISTDataModule(data_dir=str(REPO / "data"))
+    dm.setup("test")
+    model = MNISTClassifier.load_from_checkpoint(ckpt, weights_only=True).eval()
+    with torch.no_grad():
+        probs = model(dm.normalize(dm.test_set.images[:100])).exp()
+    written = torch.tensor([[float(row[f"p{i}"]) for i in range(10)] for row in rows])
+    assert torch.allclose(written, probs, atol=1e-4)
+    assert [int(row["predicted"]) for row in rows] == probs.argmax(1).tolist()
+    assert torch.allclose(torch.tensor([float(row["confidence"]) for row in rows]), probs.max(1).values, atol=1e-4)
 
 
 def test_predict_into_a_folder_that_is_a_file_stops_before_predicting(trained_run: Path, tmp_path: Path) -> None:

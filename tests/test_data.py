@@ -7,6 +7,7 @@ from collections import Counter
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 from conftest import GZ_FILES, REPO
@@ -14,8 +15,11 @@ from PIL import Image
 from torchvision import transforms
 from torchvision.datasets import MNIST
 
+from mnist_pl.augment import RandomAffine
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNIST_MD5, DataError, MNISTDataModule, ensure_files
+from mnist_pl.model import MNISTClassifier
+from mnist_pl.nets import MinimalCNN
 
 DATA_DIR = str(REPO / "data")
 
@@ -205,3 +209,43 @@ def test_a_checkpoint_is_not_tested_on_another_dataset(gz_dir: Path, tmp_path: P
     with pytest.raises(DataError, match=r"trained on MNIST, the data is FashionMNIST: add --data\.dataset MNIST"):
         MNISTCLI(args=[*test, "--data.dataset=FashionMNIST"])
     assert list((tmp_path / "mnist").glob("version_*")) == []  # the refused test left no run behind
+
+
+class FirstBatches(L.Callback):
+    """The images of each stage's first batch as the model gets them (after on_after_batch_transfer)."""
+
+    def __init__(self) -> None:
+        self.images: dict[str, torch.Tensor] = {}
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        indices = list(trainer.train_dataloader.sampler)[: len(batch[0])]  # this epoch's order again
+        plain = trainer.datamodule.normalize(trainer.datamodule.train_set.images[indices])
+        self.images.setdefault("train", batch[0].clone())
+        self.images.setdefault("train unaugmented", plain)
+
+    def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self.images.setdefault("val", batch[0].clone())
+
+    def on_test_batch_start(self, trainer, pl_module, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self.images.setdefault("test", batch[0].clone())
+
+    def on_predict_batch_start(self, trainer, pl_module, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self.images.setdefault("predict", batch[0].clone())
+
+
+def test_augmentation_moves_training_images_only(dm: MNISTDataModule) -> None:
+    """--data.augment: validation, test and predict see the images as they are (and so score and predict them)."""
+    L.seed_everything(0)
+    data = MNISTDataModule(data_dir=DATA_DIR, eval_batch_size=100, augment=RandomAffine(degrees=30))
+    first = FirstBatches()
+    limits = {f"limit_{stage}_batches": 1 for stage in ("train", "val", "test", "predict")}
+    quiet = {"enable_progress_bar": False, "enable_model_summary": False, "enable_checkpointing": False}
+    trainer = L.Trainer(max_epochs=1, num_sanity_val_steps=0, logger=False, callbacks=[first], **limits, **quiet)
+    model = MNISTClassifier(MinimalCNN())
+    trainer.fit(model, datamodule=data)
+    trainer.test(model, datamodule=data)
+    trainer.predict(model, datamodule=data)
+    assert not torch.equal(first.images["train"], first.images["train unaugmented"])  # augmented
+    assert torch.equal(first.images["val"], dm.normalize(dm.val_set.images[:100]))
+    assert torch.equal(first.images["test"], dm.normalize(dm.test_set.images[:100]))
+    assert torch.equal(first.images["predict"], dm.normalize(dm.test_set.images[:100]))

@@ -86,3 +86,37 @@ def test_export_matches_the_lightning_model(trained_run: Path, tmp_path: Path, f
         f"error: --output {output} exists: give another --output, or --overwrite to replace it"
     )
     assert hashlib.md5(output.read_bytes()).hexdigest() == before
+
+
+def test_export_never_writes_over_its_checkpoint(trained_run: Path, tmp_path: Path) -> None:
+    ckpt = tmp_path / "model.ckpt"  # a copy: the shared run's checkpoint stays whole whatever happens here
+    ckpt.write_bytes((trained_run / "checkpoints" / "best.ckpt").read_bytes())
+    before = hashlib.md5(ckpt.read_bytes()).hexdigest()
+    data = f"--data.data_dir={REPO / 'data'}"
+    result = run_main("export", f"--ckpt_path={ckpt}", f"--output={ckpt}", "--overwrite", data, cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: --output {ckpt} is the checkpoint itself: give another --output"
+    )
+    assert hashlib.md5(ckpt.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.ckpt"]
+
+
+def test_export_builds_in_the_checkpoints_own_normalisation(trained_run: Path, tmp_path: Path) -> None:
+    """A run trained with --data.mean/--data.std of its own: the exported model normalises as that run did."""
+    checkpoint = torch.load(trained_run / "checkpoints" / "best.ckpt", weights_only=True)
+    checkpoint["datamodule_hyper_parameters"].update(mean=0.5, std=0.5)
+    ckpt, output = tmp_path / "own_stats.ckpt", tmp_path / "own_stats.onnx"
+    torch.save(checkpoint, ckpt)
+    data = f"--data.data_dir={REPO / 'data'}"
+    result = run_main("export", f"--ckpt_path={ckpt}", f"--output={output}", data, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    dm = MNISTDataModule(data_dir=str(REPO / "data"), mean=0.5, std=0.5)
+    dm.setup("test")
+    images = dm.test_set.images[:64]
+    session = onnxruntime.InferenceSession(str(output), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"pixels": images.unsqueeze(1).float().div(255).numpy()})[0]
+    model = MNISTClassifier.load_from_checkpoint(ckpt, weights_only=True).eval()
+    with torch.no_grad():
+        expected = model(dm.normalize(images)).numpy()
+    assert np.allclose(got, expected, atol=1e-4)

@@ -6,6 +6,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+import torch.nn.functional as F
 import yaml
 from conftest import REPO
 from torchmetrics import MeanMetric
@@ -14,7 +15,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.model import MNISTClassifier, TrainLossAccuracy
-from mnist_pl.nets import LeNet
+from mnist_pl.nets import LeNet, MinimalCNN
 
 QUIET = {"enable_checkpointing": False, "enable_progress_bar": False, "enable_model_summary": False}
 
@@ -57,6 +58,49 @@ def test_train_metrics_equal_torchmetrics_mean_and_accuracy() -> None:
         assert torch.allclose(ours_loss, mean.compute()) and torch.allclose(ours_acc, accuracy.compute()), epoch
         for metric in (ours, mean, accuracy):
             metric.reset()
+
+
+def test_label_smoothing_is_torchs_cross_entropy_with_smoothing() -> None:
+    """--model.label_smoothing s: torch's cross_entropy(label_smoothing=s), the target mixed towards uniform."""
+    torch.manual_seed(0)
+    images, labels = torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))
+    for smoothing in (0.0, 0.1, 0.5):
+        model = MNISTClassifier(LeNet(), label_smoothing=smoothing)
+        loss, _, _ = model.model_step((images, labels))
+        expected = F.cross_entropy(model.net(images), labels, label_smoothing=smoothing)
+        assert torch.allclose(loss, expected, atol=1e-6), smoothing
+
+
+class BatchLosses(L.Callback):
+    """Each epoch's training losses, and the train/loss the model logged for it."""
+
+    def __init__(self) -> None:
+        self.losses: list[list[float]] = []
+        self.logged: list[float] = []
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.losses:  # the previous epoch's value, logged by its end hooks
+            self.logged.append(trainer.callback_metrics["train/loss"].item())
+        self.losses.append([])
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        self.losses[-1].append(outputs["loss"].item())
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.logged.append(trainer.callback_metrics["train/loss"].item())
+
+
+def test_train_loss_is_the_mean_of_its_own_epoch(tmp_path: Path) -> None:
+    """train/loss (and train/acc, from the same sums) of each epoch averages that epoch's batches only."""
+    L.seed_everything(0)
+    recorder = BatchLosses()
+    trainer = L.Trainer(
+        max_epochs=3, limit_train_batches=4, limit_val_batches=0, logger=False, callbacks=[recorder], **QUIET
+    )
+    trainer.fit(MNISTClassifier(MinimalCNN()), datamodule=MNISTDataModule(data_dir=str(REPO / "data")))
+    assert [len(epoch) for epoch in recorder.losses] == [4, 4, 4]
+    expected = [sum(epoch) / len(epoch) for epoch in recorder.losses]
+    assert recorder.logged == pytest.approx(expected, rel=1e-5)
 
 
 def test_short_fit_learns_far_beyond_chance(tmp_path: Path) -> None:
@@ -193,3 +237,25 @@ def test_fast_recipe_steps_its_one_cycle_schedule_per_batch(tmp_path: Path) -> N
     assert scheduler.interval == "step" and scheduler.scheduler.total_steps == 6
     assert scheduler.scheduler.last_epoch == 6
     assert cli.model.net.features[0].weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_best_ckpt_is_the_best_epoch_and_the_fit_tests_it(tmp_path: Path) -> None:
+    """With the app's own defaults (no --config): best.ckpt is the epoch of highest val/acc, not the latest,
+    and the test that ends the fit tests it."""
+    data, logs = f"--data.data_dir={REPO / 'data'}", f"--trainer.logger.init_args.save_dir={tmp_path}"
+    quick = ["--trainer.limit_val_batches=2", "--trainer.limit_test_batches=2", "--trainer.enable_progress_bar=false"]
+    # Epoch 1 at 1000x the learning rate (lr 1 for Adam) wrecks the network: epoch 0 is the best.
+    wrecking = [
+        "--model.scheduler=torch.optim.lr_scheduler.StepLR",
+        "--model.scheduler.init_args.step_size=1",
+        "--model.scheduler.init_args.gamma=1000",
+    ]
+    fit = MNISTCLI(
+        args=["fit", data, logs, *quick, *wrecking, "--trainer.max_epochs=2", "--trainer.limit_train_batches=15"]
+    )
+    checkpoints = Path(fit.trainer.checkpoint_callback.dirpath)
+    best, last = (torch.load(checkpoints / name, weights_only=True) for name in ("best.ckpt", "last.ckpt"))
+    assert (best["epoch"], last["epoch"]) == (0, 1)
+    fit_acc = fit.trainer.callback_metrics["test/acc"].item()
+    test = MNISTCLI(args=["test", f"--ckpt_path={checkpoints / 'best.ckpt'}", data, logs, *quick])
+    assert test.trainer.callback_metrics["test/acc"].item() == fit_acc > 0.5

@@ -348,6 +348,16 @@ def test_resume_last_with_a_runs_own_config_resumes_that_run(tmp_path: Path) -> 
     assert cli.trainer.logger.version == 0  # the progress bar's v_num (it showed "on_0")
 
 
+def test_resume_last_without_a_config_resumes_the_newest_run(tmp_path: Path) -> None:
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    for _ in range(2):
+        MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1"])
+    (newest,) = tmp_path.glob("*/version_1")
+    cli = MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=2", "--ckpt_path=last"])
+    assert Path(cli.trainer.log_dir) == newest and cli.trainer.global_step == 10
+    assert sorted(p.name for p in newest.parent.iterdir()) == ["version_0", "version_1"]
+
+
 def test_a_csv_logged_run_resumes_in_a_new_dir_and_keeps_its_metrics(tmp_path: Path) -> None:
     # Lightning's CSV writer would start the run's metrics.csv afresh.
     csv = ["--trainer.logger=lightning.pytorch.loggers.CSVLogger", f"--trainer.logger.init_args.save_dir={tmp_path}"]
