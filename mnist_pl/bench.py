@@ -204,6 +204,7 @@ def app_fit(config: str, *args: str, callbacks: Sequence[Callback] = ()) -> tupl
         cli = MNISTCLI(
             args=["fit", f"--config={CONFIGS / config}", f"--trainer.logger.init_args.save_dir={logs}", *args],
             trainer_defaults={"callbacks": [clock, *callbacks]},
+            parser_kwargs={"prog": "python -m mnist_pl"},  # in its errors' usage and tip lines
         )
         acc = cli.trainer.callback_metrics.get("test/acc", torch.tensor(float("nan"))).item()
         return clock.seconds, acc, cli
@@ -236,7 +237,7 @@ def _median_of(ratios: list[float]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m mnist_pl.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds for fast.yaml")
     parser.add_argument("--repeats", type=int, default=5, help="runs of each LeNet epoch; the fastest counts")
     parser.add_argument("--interleaved", type=int, default=3, help="interleaved runs of each; the median counts")

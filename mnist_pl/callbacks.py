@@ -1,6 +1,7 @@
 """What is checked, shown and written around training, so that the LightningModule stays about learning."""
 
 import csv
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -310,7 +311,15 @@ class ImageLogger(Callback):
         points: dict[str, list[tuple[int, float]]] = {}
         if any(run.glob("events.out.tfevents.*")):
             events = EventAccumulator(str(run))
-            events.Reload()
+            # A resumed run's files hold the points its resume logged again; the reader drops the
+            # older ones, as TensorBoard does, and warns of "out of order" events: by design here.
+            reader_log = logging.getLogger("tensorboard")
+            level = reader_log.level
+            reader_log.setLevel(logging.ERROR)
+            try:
+                events.Reload()
+            finally:
+                reader_log.setLevel(level)
             logged = set(events.Tags()["scalars"])
             points = {tag: [(p.step, p.value) for p in events.Scalars(tag)] for tag in tags if tag in logged}
         elif (run / "metrics.csv").is_file():

@@ -6,6 +6,7 @@ tutorial pipeline (per-sample PIL image, ``ToTensor``, ``Normalize``, collation)
 of the time an epoch spends outside the network on a CPU.
 """
 
+import contextlib
 import gzip
 import hashlib
 import itertools
@@ -108,6 +109,7 @@ def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> 
 
 
 def _download(cls: type[MNIST], gz: Path) -> None:
+    made = [folder for folder in (gz.parent, *gz.parent.parents) if not folder.exists()]  # deepest first
     gz.parent.mkdir(parents=True, exist_ok=True)
     errors = []
     for mirror in cls.mirrors:
@@ -116,6 +118,9 @@ def _download(cls: type[MNIST], gz: Path) -> None:
             return
         except Exception as err:  # every mirror is tried before giving up
             errors.append(f"{mirror}: {err}")
+    for folder in made:  # a mistyped --data.data_dir leaves no empty folders behind
+        with contextlib.suppress(OSError):
+            folder.rmdir()
     raise DataError(
         f"{gz} is missing and could not be downloaded ({'; '.join(errors)}): "
         f"copy the four {cls.__name__} .gz files into {gz.parent}"
@@ -315,7 +320,7 @@ class MNISTDataModule(L.LightningDataModule):
         if trained_on != self.hparams.dataset:
             raise DataError(
                 f"the checkpoint was trained on {trained_on}, the data is {self.hparams.dataset}: "
-                f"add --data.dataset {trained_on}"
+                f"use --data.dataset {trained_on}"
             )
         # Lightning goes on counting the epoch's batches: in batches of another size it would skip
         # the wrong images, and end the epoch at the wrong one.

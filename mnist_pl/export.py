@@ -100,7 +100,10 @@ def verify(model: MNISTClassifier, run, dm: MNISTDataModule) -> tuple[int, int, 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m mnist_pl export", description=__doc__.splitlines()[0])
+    # No abbreviations, as in the main CLI: --ckpt would be taken for --ckpt_path.
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_pl export", description=__doc__.splitlines()[0], allow_abbrev=False
+    )
     parser.add_argument("--ckpt_path", type=Path, required=True, help="the checkpoint to export")
     parser.add_argument("--format", choices=sorted(SUFFIX), default="onnx")
     parser.add_argument("--output", type=Path, help="default: beside the checkpoint, .onnx or .pt")
@@ -119,6 +122,12 @@ def main(argv: list[str] | None = None) -> None:
         )
     if file := next((parent for parent in output.parents if parent.is_file()), None):
         raise UserError(f"--output {output}: {file} is a file, not a folder: give another --output")
+    named_as = next((fmt for fmt, suffix in SUFFIX.items() if output.suffix == suffix and fmt != args.format), None)
+    if named_as:  # a file that the other format's tools would try to open, and fail on
+        raise UserError(
+            f"--output {output}: {output.suffix} is the {named_as} suffix, and this is the {args.format} export: "
+            f"name it {output.with_suffix(SUFFIX[args.format]).name}, or give --format {named_as}"
+        )
     if output.exists() and output.resolve() == args.ckpt_path.resolve():
         raise UserError(f"--output {output} is the checkpoint itself: give another --output")
     if output.exists() and not args.overwrite:

@@ -75,7 +75,8 @@ def to_mnist(image: Image.Image) -> Tensor:
 
 
 def load_digit(path: Path) -> Tensor:
-    """``to_mnist`` of the image file at ``path``; a file that is not a readable image raises ``ValueError``.
+    """``to_mnist`` of the image file at ``path``; a file that is not a readable image, or a blank one,
+    raises ``ValueError``.
 
     Pillow refuses images over ``Image.MAX_IMAGE_PIXELS`` (about 179 million pixels) as possible
     decompression bombs; that limit is kept.
@@ -85,6 +86,9 @@ def load_digit(path: Path) -> Tensor:
     try:
         with Image.open(path) as image:
             image.load()
-            return to_mnist(image)
+            digit = to_mnist(image)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise ValueError(f"not a readable image ({type(err).__name__}: {err})") from err
+    if not digit.any():  # the network would still name a digit, with 10-20% confidence
+        raise ValueError("a blank image: nothing on it differs from the paper")
+    return digit

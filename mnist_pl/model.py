@@ -175,7 +175,8 @@ class MNISTClassifier(L.LightningModule):
         return preds
 
     def on_validation_epoch_end(self) -> None:
-        if self.trainer.sanity_checking:  # a few batches, before any training: not a best of the run
+        # The sanity check: a few batches, before any training. `validate`: one validation, no run's best.
+        if self.trainer.sanity_checking or self.trainer.state.fn != "fit":
             return
         self.val_acc_best(self.val_acc.compute())
         self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)

@@ -220,37 +220,36 @@ def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool) -> None:
 class SaveConfig(SaveConfigCallback):
     """Lightning's ``config.yaml`` writer; a run dir that holds one already is refused in one line.
 
-    A new run always gets a new dir, but ``--trainer.logger.init_args.version N`` names one, and
-    ``validate``/``test``/``predict`` with ``--trainer.logger false`` write into
-    ``--trainer.default_root_dir`` (the current folder).
+    A new run always gets a new dir, but ``--trainer.logger.init_args.version N`` names one.
     Lightning refuses to write over the config there, in a traceback whose fix is an argument of
-    ``LightningCLI``, not an option.
+    ``LightningCLI``, not an option. ``validate``/``test``/``predict`` with ``--trainer.logger
+    false`` write no config: Lightning put it in the current folder, where it refused the next one.
+    (A ``fit`` without a logger is refused before it starts.)
     """
 
-    def refuse_a_run_dir_in_use(self, log_dir: str | os.PathLike, logger: bool = True) -> None:
+    def refuse_a_run_dir_in_use(self, log_dir: str | os.PathLike) -> None:
         """One line naming the config file of the run in ``log_dir``, if there is one."""
         path = Path(log_dir) / self.config_filename
         if not path.is_file():
             return
-        new_dir = "a new version_N for every run"
         if self.config_filename.startswith("config.resume"):  # two resumes of one run at once
             raise UserError(f"{path} exists: another fit is resuming this run: let it end, then resume again")
-        fix = (
-            f"leave out --trainer.logger.init_args.version ({new_dir}), or give an unused one"
-            if logger
-            else f"give --trainer.default_root_dir a new folder, or keep the logger ({new_dir})"
+        raise UserError(
+            f"{path} exists: an earlier run is there, and this one would write over it: leave out "
+            "--trainer.logger.init_args.version (a new version_N for every run), or give an unused one"
         )
-        raise UserError(f"{path} exists: an earlier run is there, and this one would write over it: {fix}")
 
     written: Path | None = None  # the file this process wrote, for given_back_on_failure
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        path = Path(trainer.log_dir or "") / self.config_filename
+        if trainer.logger is None:
+            return
+        path = Path(trainer.log_dir) / self.config_filename
         existed = path.exists()
         try:
             super().setup(trainer, pl_module, stage)
         except RuntimeError:
-            self.refuse_a_run_dir_in_use(trainer.log_dir, logger=trainer.logger is not None)
+            self.refuse_a_run_dir_in_use(trainer.log_dir)
             raise
         self.written = path if not existed and path.exists() else None
 

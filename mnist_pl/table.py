@@ -10,7 +10,7 @@ import argparse
 import statistics
 import time
 
-from mnist_pl.bench import app_fit, machine
+from mnist_pl.bench import CONFIGS, app_fit, machine
 
 # Accuracy each recipe's source reports (or the target it must reach), in %; None where none is known.
 REFERENCE: dict[str, tuple[float | None, str]] = {
@@ -25,8 +25,11 @@ REFERENCE: dict[str, tuple[float | None, str]] = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", nargs="+", default=list(REFERENCE), help="config names in configs/")
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_pl.table", description=__doc__.splitlines()[0], allow_abbrev=False
+    )
+    names = sorted(path.stem for path in CONFIGS.glob("*.yaml"))
+    parser.add_argument("--configs", nargs="+", default=list(REFERENCE), choices=names, help="config names in configs/")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     # Any other option goes to every fit, e.g. --trainer.precision=bf16-mixed.
     args, overrides = parser.parse_known_args()

@@ -88,7 +88,7 @@ def run_main(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One short real fit (97% or so) in a fresh process, shared by the tests that need a trained run dir and
-    checkpoint; its stdout is saved beside ``logs/`` as ``fit.stdout``."""
+    checkpoint; its stdout and stderr are saved beside ``logs/`` as ``fit.stdout`` and ``fit.stderr``."""
     root = tmp_path_factory.mktemp("trained")
     fit = run_cli(
         "fit",
@@ -101,4 +101,5 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert fit.returncode == 0, fit.stderr[-3000:]
     (root / "fit.stdout").write_text(fit.stdout)  # what the user saw, for the tests of the printed results
+    (root / "fit.stderr").write_text(fit.stderr)
     return root / "logs" / "lenet" / "version_0"

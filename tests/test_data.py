@@ -18,6 +18,7 @@ from torchvision.datasets import MNIST
 from mnist_pl.augment import RandomAffine
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNIST_MD5, DataError, MNISTDataModule, ensure_files
+from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import MinimalCNN
 
@@ -143,7 +144,8 @@ def test_missing_files_are_downloaded_one_by_one(gz_dir: Path, tmp_path: Path, m
 def test_unreachable_mirrors_give_one_clear_error(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(MNIST, "mirrors", ["http://127.0.0.1:9/"])  # nothing listens on port 9
     with pytest.raises(DataError, match=r"could not be downloaded.*copy the four MNIST \.gz files"):
-        ensure_files(tmp_path, download=True)
+        ensure_files(tmp_path / "mistyped" / "data", download=True)
+    assert list(tmp_path.iterdir()) == []  # no folders made for the download left behind
 
 
 def test_truncated_gz_is_refused_and_leaves_nothing(gz_dir: Path) -> None:
@@ -206,9 +208,17 @@ def test_a_checkpoint_is_not_tested_on_another_dataset(gz_dir: Path, tmp_path: P
     )
     ckpt = fit.trainer.checkpoint_callback.last_model_path
     test = ["test", f"--ckpt_path={ckpt}", f"--trainer.logger.init_args.save_dir={tmp_path}", *common]
-    with pytest.raises(DataError, match=r"trained on MNIST, the data is FashionMNIST: add --data\.dataset MNIST"):
+    refused = r"--data\.dataset {}: the checkpoint was trained with MNIST, .* leave out --data\.dataset$"
+    with pytest.raises(UserError, match=refused.format("FashionMNIST")):
         MNISTCLI(args=[*test, "--data.dataset=FashionMNIST"])
-    assert list((tmp_path / "mnist").glob("version_*")) == []  # the refused test left no run behind
+    # Checked before the data files are looked for: offline, KMNIST's missing files were the error.
+    with pytest.raises(UserError, match=refused.format("KMNIST")):
+        MNISTCLI(args=[*test, "--data.dataset=KMNIST", "--data.download=false"])
+    assert list((tmp_path / "mnist").glob("version_*")) == []  # the refused tests left no run behind
+    # Left out, it is the checkpoint's; the DataModule itself refuses another (Python API, no CLI).
+    assert MNISTCLI(args=test).datamodule.hparams.dataset == "MNIST"
+    with pytest.raises(DataError, match=r"trained on MNIST, the data is FashionMNIST: use --data\.dataset MNIST"):
+        MNISTDataModule(dataset="FashionMNIST").load_state_dict({"dataset": "MNIST"})
 
 
 class FirstBatches(L.Callback):

@@ -21,6 +21,12 @@ def test_export_refuses_a_file_that_is_not_a_checkpoint(tmp_path: Path) -> None:
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: --ckpt_path {onnx}: not a readable checkpoint")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+    # No abbreviations, as in the main CLI: --ckpt is not taken for --ckpt_path.
+    abbreviated = run_main("export", f"--ckpt={onnx}", cwd=tmp_path)
+    assert abbreviated.returncode == 2
+    assert abbreviated.stderr.strip().splitlines()[-1] == (
+        "python -m mnist_pl export: error: the following arguments are required: --ckpt_path"
+    )
 
 
 def test_export_without_the_test_images_writes_no_unchecked_file(trained_run: Path, tmp_path: Path) -> None:
@@ -37,6 +43,11 @@ def test_export_to_a_folder_or_under_a_file_is_one_line(trained_run: Path, tmp_p
     for output, expected in (
         (tmp_path, f"--output {tmp_path} is a folder: give a file name, e.g. {tmp_path / 'model.onnx'}"),
         (tmp_path / "afile" / "m.onnx", f"--output {tmp_path / 'afile' / 'm.onnx'}: {tmp_path / 'afile'} is a file"),
+        (
+            tmp_path / "m.pt",
+            f"--output {tmp_path / 'm.pt'}: .pt is the torchscript suffix, and this is the onnx export: "
+            "name it m.onnx, or give --format torchscript",
+        ),
     ):
         result = run_main("export", f"--ckpt_path={ckpt}", f"--output={output}", "--overwrite", data, cwd=tmp_path)
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]

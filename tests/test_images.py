@@ -106,6 +106,8 @@ def test_bad_files_are_named_the_others_predicted(trained_run: Path, test_images
     bomb_png(folder / "huge.png")
     (folder / "gone.png").symlink_to(tmp_path / "deleted.png")
     (folder / "loop.png").symlink_to(folder / "loop.png")
+    Image.new("L", (40, 30), 255).save(folder / "white.png")
+    Image.new("LA", (28, 28), (0, 0)).save(folder / "transparent.png")
     out = tmp_path / "predictions.csv"
     ckpt = trained_run / "checkpoints" / "best.ckpt"
     result = run_main(
@@ -119,13 +121,15 @@ def test_bad_files_are_named_the_others_predicted(trained_run: Path, test_images
         ("huge.png", "DecompressionBomb"),
         ("gone.png", f"a link to {tmp_path / 'deleted.png'}, which does not exist"),
         ("loop.png", "a link to"),
+        ("white.png", "a blank image"),
+        ("transparent.png", "a blank image"),
     ):
         assert any(
             line.startswith(f"error: {folder / name}: ") and reason in line for line in result.stderr.splitlines()
         ), name
     assert (
         result.stderr.strip().splitlines()[-1]
-        == "error: 5 file(s) could not be read (listed above): the others were predicted"
+        == "error: 7 file(s) could not be read (listed above): the others were predicted"
     )
     assert len(list(csv.DictReader(out.open()))) == 4
 

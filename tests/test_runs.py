@@ -141,7 +141,9 @@ def test_same_config_same_run_in_another_process(one_go: Path, tmp_path: Path) -
     assert_same_run(one_go, logs / "lenet" / "version_0")
 
 
-def test_resume_from_last_continues_the_run_exactly(one_go: Path, tmp_path: Path) -> None:
+def test_resume_from_last_continues_the_run_exactly(
+    one_go: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     logs = tmp_path / "logs"
     first = fit(logs, "--trainer.max_epochs=1")
     assert first.returncode == 0, first.stderr[-3000:]
@@ -154,6 +156,7 @@ def test_resume_from_last_continues_the_run_exactly(one_go: Path, tmp_path: Path
     assert {p.name for p in (run / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
     assert (run / "config.yaml").read_bytes() == config_before  # the resume's config is saved beside it
     assert (run / "config.resume1.yaml").exists()
+    assert "Purging expired" not in caplog.text  # the reader's words for the points a resume logs again
     assert_same_run(one_go, run)
 
 

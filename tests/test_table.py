@@ -3,6 +3,7 @@
 import re
 import subprocess
 import sys
+from unittest import mock
 
 import pytest
 from conftest import REPO
@@ -31,3 +32,14 @@ def test_table_rows_match_the_runs_it_printed(tmp_path) -> None:
             assert reference.startswith("95.00") and reached == ("yes" if low >= 95 else "no")
         else:  # no published figure: the table says so instead of comparing with a guess
             assert "no published figure" in reference and reached == "-"
+
+
+def test_a_config_that_is_not_there_is_named_with_those_that_are(capsys: pytest.CaptureFixture[str]) -> None:
+    from mnist_pl import table
+
+    with mock.patch.object(sys, "argv", ["table", "--configs", "lenet", "nosuch"]), pytest.raises(SystemExit) as exit_:
+        table.main()
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: python -m mnist_pl.table ")
+    assert "invalid choice: 'nosuch' (choose from 'best', 'bncnn', 'example', 'fast', 'lenet'," in err
