@@ -533,6 +533,12 @@ class MNISTCLI(LightningCLI):
             value = trainer.get(name)
             if isinstance(value, int | float) and value <= 0:
                 raise UserError(f"--trainer.{name} {value}: must be greater than 0: give a positive value")
+        # Lightning reads a negative clip value as no clipping and a negative log interval as its
+        # absolute value (x % -2 == 0 every other step), both without a word.
+        for name, off in (("gradient_clip_val", "no clipping"), ("log_every_n_steps", "no per-step values")):
+            value = trainer.get(name)
+            if isinstance(value, int | float) and value < 0:
+                raise UserError(f"--trainer.{name} {value}: must be 0 or more: give a positive value, or 0 for {off}")
         # bf16 wins only where the hardware computes it. A CPU without bf16 instructions emulates
         # it: a fast.yaml epoch took 144 s instead of 19-21 s in fp32 on a 2-core AVX2 EPYC, LeNet
         # steps 1.4x longer on an AVX-512 Xeon. Like Lightning's own 16-mixed -> bf16-mixed on a CPU.

@@ -262,6 +262,11 @@ TRAINER_CASES = {
         "--trainer.check_val_every_n_epoch=0",
         "error: --trainer.check_val_every_n_epoch 0: must be greater than 0",
     ),
+    # Ours: Lightning would not clip, without a word
+    "a negative clip value": (
+        "--trainer.gradient_clip_val=-1",
+        "error: --trainer.gradient_clip_val -1: must be 0 or more: give a positive value, or 0 for no clipping",
+    ),
 }
 
 
