@@ -184,6 +184,12 @@ def one_line(message: str) -> str:
     Its own runs to ten lines for a value that fits no type of a Union (``max_epochs: int | None``):
     each type it tried, the value's type, the value again, and the whole namespace of a class.
     """
+    # A group's own option takes a file of its options: --data abc is neither such a file nor YAML of them.
+    if group := re.match(r"Parser key \"(\w+)\":\nUnable to load config '(.*)'", message):
+        return (
+            f"--{group[1]} {group[2]}: expected a YAML file of {group[1]} options: "
+            f"give one that exists, or the options one by one (--{group[1]}.<option> value)"
+        )
     keys = re.findall(r'Parser key "([^"]+)":', message)  # nested: an init argument of a class
     given = re.findall(r"(?:Given|Got) value: (.*?)(?:\. Got value: .*)?$", message, flags=re.M)
     text = re.sub(r'Parser key "[^"]+":', "", message)

@@ -147,6 +147,10 @@ PARSER_CASES = {
     "fits no type of a union": (["--trainer.max_epochs=abc"], "error: --trainer.max_epochs abc: expected int or None"),
     "class argument": (["--model.optimizer.init_args.lr=abc"], "--model.optimizer.init_args.lr abc: expected float"),
     "unknown class argument": (["--model.net.init_args.width=3"], "error: --model.net: Problem with given class_path"),
+    "a group's option that is not a file": (
+        ["--data=abc"],
+        "error: --data abc: expected a YAML file of data options: give one that exists, or the options one by one",
+    ),
     "not one of": (["--data.dataset=Foo"], "--data.dataset Foo: expected one of 'MNIST', 'FashionMNIST', 'KMNIST'"),
     "std zero": (["--data.std=0"], "error: --data.std 0: expected a number > 0"),
     "seed numpy cannot take": (
