@@ -272,6 +272,14 @@ def _in_config_file(message: str, raw: str) -> str:
                 f"{path}: {key}.init_args.{name}: {resolved} takes no argument {name!r}: "
                 f"fix the key (--{key}.help {resolved} lists them)"
             )
+    # A class that cannot be imported or built, written in a config file: that file, and the class.
+    bad_class = re.fullmatch(
+        r"--([\w.]+): (?:Problem with given class_path '([\w.]+)': (?!Option ')|Import path ([\w.]+) )(.*)", message
+    )
+    for path in reversed(_CONFIG_FILES if bad_class else []):
+        key, class_path = bad_class[1], bad_class[2] or bad_class[3]
+        if class_path in (_lookup(path, key), _lookup(path, f"{key}.class_path")):
+            return f"{path}: {key} {class_path}: {bad_class[4].removeprefix(f'{class_path} ')}"
     return message
 
 

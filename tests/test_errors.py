@@ -128,6 +128,10 @@ PARSER_CASES = {
         ["--config=badnet.yaml"],
         "error: badnet.yaml: model.net.init_args.widht: mnist_pl.nets.MinimalCNN takes no argument 'widht'",
     ),
+    "a class in a config that cannot be imported": (
+        ["--config=badclass.yaml"],
+        "error: badclass.yaml: model.net mnist_pl.nets.LeNet5: module 'mnist_pl.nets' has no attribute 'LeNet5'",
+    ),
     # lenet.yaml's momentum is SGD's: the Adam chosen after it, with a momentum of its own, is not the file's fault.
     "an argument the class chosen on the command line does not take": (
         ["--model.optimizer=torch.optim.Adam", "--model.optimizer.init_args.momentum=0.9"],
@@ -190,6 +194,7 @@ def test_config_mistakes_jsonargparse_reports(
     (run.root / "predictions.yaml").write_text("predictions: [1, 2]\n")
     (run.root / "badkey.yaml").write_text("trainer:\n  max_epoch: 3\n")
     (run.root / "badarg.yaml").write_text("model:\n  optimizer:\n    init_args:\n      momentun: 0.9\n")
+    (run.root / "badclass.yaml").write_text("model:\n  net: mnist_pl.nets.LeNet5\n")
     (run.root / "badnet.yaml").write_text(
         "model:\n  net:\n    class_path: mnist_pl.nets.MinimalCNN\n    init_args:\n      widht: 3\n"
     )
