@@ -1,5 +1,6 @@
 """What is checked, shown and written around training, so that the LightningModule stays about learning."""
 
+import contextlib
 import csv
 import logging
 import os
@@ -13,6 +14,7 @@ from jsonargparse.typing import NonNegativeInt
 from lightning.fabric.utilities.logger import _convert_params, _flatten_dict
 from lightning.pytorch.callbacks import BasePredictionWriter, Callback
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import Tensor
 from torch.utils.tensorboard.summary import hparams
@@ -110,6 +112,7 @@ class PredictionWriter(BasePredictionWriter):
     def __init__(self, output: str = "predictions.csv", show: NonNegativeInt = 10) -> None:
         super().__init__(write_interval="epoch")
         self.output, self.show = Path(output), show
+        self.made: list[Path] = []  # the folders setup makes, deepest first: given back if predict stops
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         # Before predicting, not after: the CSV must be a file, in a folder it can be written to.
@@ -120,6 +123,7 @@ class PredictionWriter(BasePredictionWriter):
             )
         if file := next((parent for parent in self.output.parents if parent.is_file()), None):
             raise UserError(f"--predictions.output {self.output}: {file} is a file, not a folder: give another path")
+        self.made = [folder for folder in [self.output.parent, *self.output.parent.parents] if not folder.exists()]
         try:
             self.output.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -132,6 +136,19 @@ class PredictionWriter(BasePredictionWriter):
             raise UserError(
                 f"--predictions.output {self.output}: its folder cannot be written ({err.strerror}): give another path"
             ) from err
+
+    def on_predict_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        # Lightning's validation and test loops stop after the batch SIGTERM came in; its predict loop
+        # ran to its end and exited with status 0. Stopped, it writes nothing, as after Ctrl-C.
+        if trainer.received_sigterm:
+            raise SIGTERMException
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        for folder in self.made:
+            with contextlib.suppress(OSError):  # not empty: something else was put there meanwhile
+                folder.rmdir()
 
     def write_on_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, predictions, batch_indices) -> None:
         dm = trainer.datamodule

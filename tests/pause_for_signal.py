@@ -25,6 +25,12 @@ class PauseForSignal(L.Callback):
         if self.stage == "test":
             self._pause(trainer, batch_idx)
 
+    def on_predict_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        if self.stage == "predict":
+            self._pause(trainer, batch_idx)
+
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
         if self.stage == "before train":  # before the batch's step
             self._pause(trainer, batch_idx)

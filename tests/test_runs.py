@@ -284,29 +284,33 @@ def test_a_resume_stopped_before_its_first_step_keeps_the_config_its_resume_line
 
 
 @SIGNALS
-def test_signal_during_a_test_stops_in_one_line_and_leaves_no_run_dir(
-    trained_run: Path, tmp_path: Path, signum: signal.Signals
+@pytest.mark.parametrize("stage", ["test", "predict"])
+def test_signal_during_a_test_or_predict_stops_in_one_line_and_leaves_nothing(
+    trained_run: Path, tmp_path: Path, signum: signal.Signals, stage: str
 ) -> None:
-    # Lightning exits with status 0 after SIGTERM in an evaluation, without a word; both left a run dir.
-    marker, logs = tmp_path / "paused", tmp_path / "logs"
+    # Lightning exits with status 0 after SIGTERM in a test, without a word, and does not stop a
+    # predict for it; both left a run dir, and predict the folder it made for its CSV.
+    marker, logs, output = tmp_path / "paused", tmp_path / "logs", tmp_path / "out" / "p.csv"
     proc = popen_cli(
         tmp_path,
-        "test",
+        stage,
         f"--ckpt_path={trained_run / 'checkpoints' / 'best.ckpt'}",
         f"--data.data_dir={REPO / 'data'}",
         "--data.eval_batch_size=100",
-        "--trainer.limit_test_batches=3",
+        f"--trainer.limit_{stage}_batches=3",
         f"--trainer.logger.init_args.save_dir={logs}",
-        *pause_at(marker, epoch=0, batch=0, stage="test"),
+        *pause_at(marker, epoch=0, batch=0, stage=stage),
+        *([f"--predictions.output={output}"] if stage == "predict" else []),
     )
     stderr = signal_when_paused(proc, marker, signum)
     assert proc.returncode == 1, stderr[-3000:]
     name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
     assert (
         stderr.strip().splitlines()[-1]
-        == f"error: test: stopped by {name} before it ended, with no results: run it again"
+        == f"error: {stage}: stopped by {name} before it ended, with no results: run it again"
     )
     assert list(logs.glob("*/version_*")) == []
+    assert not output.parent.exists()
 
 
 def test_fast_dev_run_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
