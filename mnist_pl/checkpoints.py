@@ -4,7 +4,7 @@ Lightning 2.6 saves the weights, optimizer, schedulers, loop counters, callback 
 metrics, but not the random number generators: a run resumed from a checkpoint would draw other
 dropout masks than the run that wrote it. ``RNGStates`` adds them. ``AtomicCheckpointIO`` makes
 a killed write leave the previous checkpoint in place. ``ModelCheckpoint`` writes ``last.ckpt``
-after every epoch, as Lightning did before 2.6.
+after every epoch, as Lightning did before 2.6, and at the batch a SIGTERM stops the fit after.
 """
 
 import os
@@ -162,6 +162,25 @@ class ModelCheckpoint(callbacks.ModelCheckpoint):
         # was resumed by running the epoch's end again (its points logged twice).
         whole_epoch = trainer.fit_loop.epoch_loop.batch_progress.current.ready == trainer.num_training_batches
         if (on_epoch_end and not saved_here) or (not on_epoch_end and whole_epoch):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int):
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        # SIGTERM (a preemption, docker stop, kill) stops Lightning's fit right after this batch,
+        # where it would otherwise lose every step since the last checkpoint. Saved here, where an
+        # every_n_train_steps checkpoint is, the resume goes on from this batch. Not where Lightning
+        # goes on to the epoch's end first (its last batch, max_steps: that end saves), nor between
+        # accumulated batches (their gradients are in no checkpoint), nor under DDP (the other
+        # ranks learn of the signal only at their next batch, and would not join the save).
+        loop = trainer.fit_loop.epoch_loop
+        if (
+            trainer.received_sigterm
+            and self.save_last is True
+            and trainer.world_size == 1
+            and not loop._is_training_done
+            and not loop._should_accumulate()
+            and self._last_global_step_saved != trainer.global_step
+        ):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

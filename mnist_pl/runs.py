@@ -280,9 +280,10 @@ def fit(
     """``trainer.fit``; Ctrl-C or SIGTERM end in one line saying how to resume, and a non-zero status.
 
     Lightning stops at the end of the current batch (SIGTERM: ``SIGTERMException``, which exits
-    with status 0) or at once (Ctrl-C: ``sys.exit(1)``, possibly in the middle of a step, so no
-    checkpoint is written then). The steps since ``last.ckpt``, written at the end of every epoch
-    and after every validation, are lost; the resume from it is exact. ``claimed``, ``resumed``:
+    with status 0; ``checkpoints.ModelCheckpoint`` saves ``last.ckpt`` there) or at once (Ctrl-C:
+    ``sys.exit(1)``, possibly in the middle of a step, so no checkpoint is written then: the steps
+    since ``last.ckpt``, written at the end of every epoch and after every validation, are lost).
+    The resume from ``last.ckpt`` is exact. ``claimed``, ``resumed``:
     the run dir ``place_run`` made for this fit, or the one it goes on in.
     """
     try:
@@ -299,8 +300,13 @@ def fit(
             ) from None
         config = next((c.config_filename for c in trainer.callbacks if isinstance(c, SaveConfigCallback)), None)
         again = f"--config {Path(trainer.log_dir) / config} " if config else ""
+        saved = _checkpoint_step(Path(last))
+        lost = (
+            "checkpointed there"
+            if saved == trainer.global_step
+            else f"the steps after its last checkpoint (step {saved}) are lost"
+        )
         raise InterruptedRunError(
-            f"fit: stopped by {signal} in epoch {trainer.current_epoch} at step {trainer.global_step}; the steps "
-            f"after its last checkpoint (step {_checkpoint_step(Path(last))}) are lost: "
+            f"fit: stopped by {signal} in epoch {trainer.current_epoch} at step {trainer.global_step}; {lost}: "
             f"resume with python -m mnist_pl fit {again}--ckpt_path {last}"
         ) from None

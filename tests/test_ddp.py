@@ -5,6 +5,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from conftest import REPO, run_cli, run_main
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -65,6 +66,7 @@ def test_ddp_ranks_read_disjoint_halves_and_reduce_val_acc(tmp_path: Path) -> No
     assert float(re.search(r"test/acc\s+([0-9.]+)", test.stdout).group(1)) > 0.95
 
 
+@pytest.mark.slow  # a second 2-process fit: the default suite has the first, with TensorBoard
 def test_ddp_fit_with_another_logger_ends_cleanly(tmp_path: Path) -> None:
     # ImageLogger draws into TensorBoard only; with a CSV logger the confusion matrix is first
     # computed when the fit ends, a gather every rank must join (rank 0 alone crashed the run).
