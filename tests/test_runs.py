@@ -38,7 +38,12 @@ TINY = [
     "--trainer.log_every_n_steps=2",
     "--trainer.enable_progress_bar=false",
     "--test_after_fit=false",
+    # ImageLogger's pictures took 1.5 s of a tiny fit's 2.5 s, and have no part in its checkpoints
+    # or curves: these runs draw none, but where a test adds PICTURES (a resume, a fork's HPARAMS).
+    '--trainer.callbacks=[{"class_path": "lightning.pytorch.callbacks.LearningRateMonitor", '
+    '"init_args": {"logging_interval": "epoch"}}]',
 ]
+PICTURES = "--trainer.callbacks+=mnist_pl.callbacks.ImageLogger"
 
 
 def fit(logs: Path, *args: str, here: bool = False) -> subprocess.CompletedProcess:
@@ -55,7 +60,7 @@ def popen_cli(cwd: Path, *args: str) -> subprocess.Popen:
 
 
 def popen_fit(cwd: Path, *args: str) -> subprocess.Popen:
-    return popen_cli(cwd, "fit", *TINY, *args)
+    return popen_cli(cwd, "fit", *TINY, PICTURES, *args)
 
 
 def pause_at(marker: Path, epoch: int, batch: int, stage: str = "train") -> list[str]:
@@ -145,13 +150,14 @@ def test_resume_from_last_continues_the_run_exactly(
     one_go: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     logs = tmp_path / "logs"
-    first = fit(logs, "--trainer.max_epochs=1")
+    first = fit(logs, "--trainer.max_epochs=1", PICTURES)
     assert first.returncode == 0, first.stderr[-3000:]
     run = logs / "lenet" / "version_0"
     config_before = (run / "config.yaml").read_bytes()
 
-    resumed = fit(logs, f"--trainer.max_epochs={EPOCHS}", "--ckpt_path=last", here=True)
+    resumed = fit(logs, f"--trainer.max_epochs={EPOCHS}", PICTURES, "--ckpt_path=last", here=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert (run / "curves.png").is_file()
     assert [p.name for p in (logs / "lenet").iterdir()] == ["version_0"]  # the same run, no new version
     assert {p.name for p in (run / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
     assert (run / "config.yaml").read_bytes() == config_before  # the resume's config is saved beside it
@@ -424,12 +430,12 @@ def test_a_one_cycle_run_resumed_for_more_epochs_is_refused(tmp_path: Path) -> N
 def test_a_fit_from_best_ckpt_starts_a_new_run_and_leaves_the_old_one_as_it_was(tmp_path: Path) -> None:
     # mode min on val/acc: best.ckpt is an earlier epoch than last.ckpt
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
-    MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=3", "--checkpoint.mode=min"])
+    MNISTCLI(args=["fit", *TINY, PICTURES, logs, "--trainer.max_epochs=3", "--checkpoint.mode=min"])
     (old,) = tmp_path.glob("*/version_0")
     before = {p: p.read_bytes() for p in old.rglob("*") if p.is_file()}
     best = torch.load(old / "checkpoints" / "best.ckpt", weights_only=True)
     assert best["epoch"] < 2
-    fork = ["fit", *TINY, logs, "--trainer.max_epochs=3", f"--ckpt_path={old / 'checkpoints' / 'best.ckpt'}"]
+    fork = ["fit", *TINY, PICTURES, logs, "--trainer.max_epochs=3", f"--ckpt_path={old / 'checkpoints' / 'best.ckpt'}"]
     with pytest.raises(ValueError, match="val_check_interval"):  # fails after the restore: its dir given back
         MNISTCLI(args=[*fork, "--trainer.val_check_interval=1000"])
     assert [p.name for p in old.parent.iterdir()] == ["version_0"]
