@@ -172,6 +172,8 @@ class ModelCheckpoint(callbacks.ModelCheckpoint):
         # goes on to the epoch's end first (its last batch, max_steps: that end saves), nor between
         # accumulated batches (their gradients are in no checkpoint), nor under DDP (the other
         # ranks learn of the signal only at their next batch, and would not join the save).
+        # Lightning's save_on_exception saves on any exception, Ctrl-C in the middle of a step
+        # included, and under the top-k name too (here best.ckpt): not what a resume needs.
         loop = trainer.fit_loop.epoch_loop
         if (
             trainer.received_sigterm
@@ -179,7 +181,7 @@ class ModelCheckpoint(callbacks.ModelCheckpoint):
             and trainer.world_size == 1
             and not loop._is_training_done
             and not loop._should_accumulate()
-            and self._last_global_step_saved != trainer.global_step
+            and not self._should_skip_saving_checkpoint(trainer)  # fast_dev_run, or saved at this step
         ):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
