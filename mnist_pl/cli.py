@@ -186,6 +186,8 @@ def one_line(message: str) -> str:
     """
     # A group's own option takes a file of its options: --data abc is neither such a file nor YAML of them.
     if group := re.match(r"Parser key \"(\w+)\":\nUnable to load config '(.*)'", message):
+        if inner := re.search(r'- (Parser key "\w+\.[\s\S]*)', message):  # YAML of its options, one of them wrong
+            return one_line(inner[1])
         return (
             f"--{group[1]} {group[2]}: expected a YAML file of {group[1]} options: "
             f"give one that exists, or the options one by one (--{group[1]}.<option> value)"

@@ -155,6 +155,10 @@ PARSER_CASES = {
         ["--data=abc"],
         "error: --data abc: expected a YAML file of data options: give one that exists, or the options one by one",
     ),
+    "a wrong option in a group's YAML": (
+        ["--data={batch_size: abc}"],
+        "error: --data.batch_size abc: expected an int > 0",
+    ),
     "not one of": (["--data.dataset=Foo"], "--data.dataset Foo: expected one of 'MNIST', 'FashionMNIST', 'KMNIST'"),
     "std zero": (["--data.std=0"], "error: --data.std 0: expected a number > 0"),
     "seed numpy cannot take": (
