@@ -86,7 +86,7 @@ def _bare_batches(dm: MNISTDataModule, device: torch.device) -> Iterator[tuple[T
     """In-memory tensors, a random permutation, one index and one normalisation per batch (when drawn)."""
     images, labels = dm.train_set.images.to(device), dm.train_set.labels.to(device)
     order = torch.randperm(len(labels), device=device)
-    return ((dm.normalize(images[i]), labels[i]) for i in order.split(64))
+    return ((dm.normalize(images.index_select(0, i)), labels.index_select(0, i)) for i in order.split(64))
 
 
 def _bare_net(device: torch.device) -> torch.nn.Module:
