@@ -112,10 +112,19 @@ class MNISTClassifier(L.LightningModule):
         weights = checkpoint.get("state_dict", {}).items()
         theirs = {name: tuple(t.shape) for name, t in weights if name.startswith("net.")}
         if ours != theirs:
+            differ = (
+                f"{len(set(ours) ^ set(theirs))} names and "
+                f"{sum(ours[k] != theirs[k] for k in set(ours) & set(theirs))} shapes differ"
+            )
+            name, net = type(self.net).__name__, checkpoint.get("hyper_parameters", {}).get("net")
+            if isinstance(net, dict) and net.get("class_path") == f"{type(self.net).__module__}.{name}":
+                # Its own class, rebuilt from its own settings: the class's layers changed since.
+                raise UserError(
+                    f"the checkpoint's {name} has other layers than this version's {name} ({differ}): "
+                    "it was written by another version of mnist_pl; train it again with this one"
+                )
             raise UserError(
-                f"the checkpoint holds other weights than {type(self.net).__name__} "
-                f"({len(set(ours) ^ set(theirs))} names and "
-                f"{sum(ours[k] != theirs[k] for k in set(ours) & set(theirs))} shapes differ): "
+                f"the checkpoint holds other weights than {name} ({differ}): "
                 "give a checkpoint of this network, or leave out --config/--model.net to rebuild its own"
             )
 

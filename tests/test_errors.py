@@ -422,6 +422,7 @@ class RunsCode:
         pytest.param("garbage", marks=pytest.mark.slow),
         "runs code",
         "other network",
+        "older network",
         "last",
         "best",
         "registry",
@@ -445,6 +446,11 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         del checkpoint["hyper_parameters"]
         torch.save(checkpoint, ckpt)
         extra = ["--model.net=mnist_pl.nets.FastCNN"]
+    elif case == "older network":  # its own network's class, of a version whose layers had other names
+        checkpoint = torch.load(run.best, weights_only=True)
+        weights = checkpoint["state_dict"]
+        weights["net.renamed.weight"] = weights.pop(next(k for k in weights if k.startswith("net.")))
+        torch.save(checkpoint, ckpt)
     elif case in ("last", "best", "registry"):  # Lightning's words: this run's own (a test has none), an online one
         ckpt = case
     elif case == "a folder":  # was "no such file"
@@ -459,6 +465,7 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         "garbage": "not a readable checkpoint",
         "runs code": "refused: it holds objects other than weights",
         "other network": "the checkpoint holds other weights than FastCNN",
+        "older network": "LeNet has other layers than this version's LeNet (2 names and 0 shapes differ): it was",
         "last": "--ckpt_path last: test needs a checkpoint file",
         "best": "--ckpt_path best: test needs a checkpoint file",
         "registry": "--ckpt_path registry: Lightning's online model registry is not used here",
