@@ -25,6 +25,13 @@ QUICK_FIT = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _no_pytest_argv(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that build ``MNISTCLI(args=...)`` give it their whole command line: pytest's own options
+    in ``sys.argv`` (``-k``, ``-x``) would make LightningCLI warn that both were given."""
+    monkeypatch.setattr(sys, "argv", sys.argv[:1])
+
+
 @pytest.fixture
 def gz_dir(tmp_path: Path) -> Path:
     """A data dir holding only copies of the bundled .gz files, as in a fresh clone."""
