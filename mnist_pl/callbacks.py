@@ -212,8 +212,11 @@ class ImageLogger(Callback):
             return  # once per run: a resume in the run's own dir (or its sub_dir) has it; a fork to a new dir does not
         # The HPARAMS tab, scored by val/acc_best. Lightning's log_hyperparams(params, metrics) also
         # logs the metric's placeholder value as a first point of the val/acc_best curve; the
-        # hparams summaries alone need no such point.
-        params = tensorboard._sanitize_params(_flatten_dict(_convert_params(pl_module.hparams)))
+        # hparams summaries alone need no such point. The settings are hparams.yaml's (the model's
+        # and the data's, merged as Lightning merges them) and the seed, so runs compare by batch size too.
+        settings = {**pl_module.hparams, **trainer.datamodule.hparams, "seed": os.environ.get("PL_GLOBAL_SEED")}
+        settings.pop("_instantiator", None)  # LightningCLI's, the same in every run
+        params = tensorboard._sanitize_params(_flatten_dict(_convert_params(settings)))
         writer = tensorboard.experiment._get_file_writer()
         for summary in hparams(params, {"val/acc_best": 0.0}):
             writer.add_summary(summary)

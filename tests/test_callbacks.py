@@ -7,6 +7,7 @@ import torch
 from conftest import QUICK_FIT, REPO, run_main
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
 from torchvision.datasets import MNIST
 
 from mnist_pl.callbacks import ImageLogger
@@ -38,6 +39,11 @@ def test_tensorboard_has_curves_pictures_and_hparams(trained_run: Path) -> None:
     # The HPARAMS tab, scored by val/acc_best.
     assert events.SummaryMetadata("_hparams_/experiment").plugin_data.plugin_name == "hparams"
     assert b"val/acc_best" in events.SummaryMetadata("_hparams_/experiment").plugin_data.content
+    content = events.SummaryMetadata("_hparams_/session_start_info").plugin_data.content
+    settings = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams
+    assert settings["optimizer/init_args/lr"].number_value == 0.01  # the model's
+    assert settings["batch_size"].number_value == 64  # the data's
+    assert settings["seed"].string_value == "0"
 
 
 def test_fit_leaves_curves_and_confusion_matrix_pngs(trained_run: Path) -> None:
