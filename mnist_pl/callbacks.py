@@ -155,6 +155,17 @@ class PredictionWriter(BasePredictionWriter):
         probs = torch.cat(predictions).float().cpu()
         # The dataset index of each prediction: not all of them under --trainer.limit_predict_batches.
         indices = [i for batch in batch_indices[0] for i in batch]
+        if trainer.world_size > 1:
+            # Each rank predicted its own shard (DistributedSampler repeats the first images to fill
+            # the last one): rank 0 writes one CSV, each image once, in order. all_gather_object, not
+            # Lightning's all_gather: that one calls a torch.distributed function torch 2.14 warns about.
+            shards: list = [None] * trainer.world_size
+            torch.distributed.all_gather_object(shards, (indices, probs))
+            if not trainer.is_global_zero:
+                return
+            by_index = {i: row for shard_indices, shard in shards for i, row in zip(shard_indices, shard, strict=True)}
+            indices = sorted(by_index)
+            probs = torch.stack([by_index[i] for i in indices])
         names = [dm.predict_names[i] for i in indices]
         labels = dm.test_set.labels[indices].tolist() if dm.hparams.predict_path is None else [""] * len(probs)
         classes = dm.classes

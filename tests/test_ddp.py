@@ -1,5 +1,6 @@
 """Two processes on the CPU (DDP, gloo): disjoint halves of every epoch, metrics over all ranks, one checkpoint."""
 
+import csv
 import hashlib
 import re
 from collections import Counter
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, run_cli, run_main
+from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_pl.data import MNISTDataModule
@@ -90,3 +92,36 @@ def test_ddp_fit_with_another_logger_ends_cleanly(tmp_path: Path) -> None:
     assert fit.returncode == 0, fit.stderr[-3000:]
     run = tmp_path / "logs" / "lenet" / "version_0"  # the config's logger name carries over
     assert (run / "confusion_matrix.png").is_file() and (run / "metrics.csv").is_file()
+
+
+@pytest.mark.slow  # a third 2-process run
+def test_ddp_predict_writes_one_csv_with_each_image_once(trained_run: Path, tmp_path: Path) -> None:
+    # Each rank wrote the CSV of its own shard: two files, each image in one of them, and an image
+    # the sampler repeats to fill the last shard in both.
+    dm = MNISTDataModule(data_dir=str(REPO / "data"))
+    dm.setup("test")
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    for i in range(5):  # on 2 ranks: 0, 2, 4 and 1, 3, 0
+        Image.fromarray(dm.test_set.images[i].numpy()).save(folder / f"digit{i}.png")
+    common = [
+        "predict",
+        f"--ckpt_path={trained_run / 'checkpoints' / 'best.ckpt'}",
+        f"--data.data_dir={REPO / 'data'}",
+        f"--data.predict_path={folder}",
+        "--data.eval_batch_size=2",
+        "--trainer.enable_progress_bar=false",
+    ]
+    ddp = ["--trainer.strategy=ddp", "--trainer.devices=2", "--trainer.accelerator=cpu"]
+    predicted = run_cli(*common, *ddp, "--predictions.output=ddp.csv", cwd=tmp_path)
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    assert "5 predictions written to" in predicted.stdout
+    one = run_main(*common, "--predictions.output=one.csv", cwd=tmp_path)
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.glob("*.csv")) == ["ddp.csv", "one.csv"]
+    rows = {name: list(csv.reader((tmp_path / name).open())) for name in ("ddp.csv", "one.csv")}
+    assert [row[0] for row in rows["ddp.csv"][1:]] == [str(folder / f"digit{i}.png") for i in range(5)]
+    for ddp_row, one_row in zip(rows["ddp.csv"], rows["one.csv"], strict=True):
+        assert ddp_row[:4] == one_row[:4]  # file, label, predicted class
+        if ddp_row[0] != "file":
+            assert [float(x) for x in ddp_row[4:]] == pytest.approx([float(x) for x in one_row[4:]], abs=2e-4)
