@@ -10,10 +10,12 @@ only one process can win. A fit resumed from ``version_N/checkpoints/last.ckpt``
 ``version_N``: same TensorBoard run, steps continuing, its ``best.ckpt``/``last.ckpt`` and their
 bookkeeping (Lightning restores ``ModelCheckpoint``'s best score only if the dir is the same). A
 fit from any other checkpoint (``best.ckpt``), or with a CSV logger, starts a new version dir,
-leaving the run as it was.
+leaving the run as it was; a CSV logger's ``metrics.csv`` there starts with the run's rows up to
+the checkpoint.
 """
 
 import contextlib
+import csv
 import importlib
 import os
 import shutil
@@ -133,7 +135,34 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Pa
                     n += 1
                 callback.config_filename = f"config.resume{n}.yaml"
         return ckpt_path, None, run_dir
-    return ckpt_path, claim_run(trainer), None
+    claimed = claim_run(trainer)
+    if claimed is not None and ckpt_path is not None:
+        carry_csv_rows(trainer, Path(ckpt_path))
+    return ckpt_path, claimed, None
+
+
+def carry_csv_rows(trainer: L.Trainer, ckpt_path: Path) -> None:
+    """A CSV run started from a run's checkpoint begins with the rows that run logged up to it.
+
+    Its ``metrics.csv`` (and ``curves.png``) then holds the whole training of its weights, as the
+    run's own would had it never stopped: Lightning's CSV writer cannot go on in the run's dir
+    without first deleting the file there, so a resume with a CSV logger gets a new dir.
+    """
+    old = ckpt_path.resolve().parents[1] / "metrics.csv"
+    if ckpt_path.parent.name != "checkpoints" or not old.is_file():
+        return
+    until = _logged_steps(ckpt_path)  # the steps the checkpoint's run had logged: later rows are not its weights'
+    try:
+        with open(old, newline="") as file:
+            rows = [row for row in csv.DictReader(file) if int(row["step"]) < until]
+    except (OSError, csv.Error, KeyError, TypeError, ValueError) as err:  # not a metrics.csv Lightning wrote
+        warnings.warn(f"{old} is not readable ({err!r}): this run's metrics.csv starts at the checkpoint", stacklevel=1)
+        return
+    for logger in trainer.loggers:
+        if isinstance(logger, CSVLogger) and Path(logger.log_dir).resolve() != old.parent:
+            for row in rows:  # the values as they were written: the same text
+                logger.experiment.log_metrics({k: v for k, v in row.items() if v and k != "step"}, int(row["step"]))
+            logger.save()
 
 
 def claim_run(trainer: L.Trainer) -> Path | None:

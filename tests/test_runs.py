@@ -21,6 +21,7 @@ from jsonargparse import Namespace
 from lightning.pytorch.cli import LightningArgumentParser
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from mnist_pl.callbacks import ImageLogger
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.errors import UserError
 from mnist_pl.runs import SaveConfig
@@ -377,15 +378,35 @@ def test_resume_last_without_a_config_resumes_the_newest_run(tmp_path: Path) -> 
 
 
 def test_a_csv_logged_run_resumes_in_a_new_dir_and_keeps_its_metrics(tmp_path: Path) -> None:
-    # Lightning's CSV writer would start the run's metrics.csv afresh.
+    # Lightning's CSV writer would start the run's metrics.csv afresh. The new run's metrics.csv holds
+    # the run's rows up to its checkpoint, then its own: the file of a run never stopped.
     csv = ["--trainer.logger=lightning.pytorch.loggers.CSVLogger", f"--trainer.logger.init_args.save_dir={tmp_path}"]
     MNISTCLI(args=["fit", *TINY, *csv, "--trainer.max_epochs=1"])
     (run,) = tmp_path.glob("*/version_0")
     before = files(run)
     cli = MNISTCLI(args=["fit", *TINY, *csv, "--trainer.max_epochs=2", "--ckpt_path=last"])
     assert files(run) == before
-    assert Path(cli.trainer.log_dir) == run.parent / "version_1"
-    assert cli.trainer.current_epoch == 2 and (run.parent / "version_1" / "metrics.csv").is_file()
+    resumed = run.parent / "version_1"
+    assert Path(cli.trainer.log_dir) == resumed and cli.trainer.current_epoch == 2
+    whole = tmp_path / "whole"
+    MNISTCLI(args=["fit", *TINY, *csv, f"--trainer.logger.init_args.save_dir={whole}", "--trainer.max_epochs=2"])
+    (never_stopped,) = whole.glob("*/version_0/metrics.csv")
+    assert (resumed / "metrics.csv").read_text() == never_stopped.read_text()
+    assert [len(points) for points in ImageLogger.curves(resumed).values()] == [2, 2, 2, 2]  # both epochs
+
+
+def test_a_csv_resume_from_a_run_whose_metrics_csv_is_unreadable_starts_at_the_checkpoint(
+    tmp_path: Path, recwarn: Any
+) -> None:
+    csv = ["--trainer.logger=lightning.pytorch.loggers.CSVLogger", f"--trainer.logger.init_args.save_dir={tmp_path}"]
+    MNISTCLI(args=["fit", *TINY, *csv, "--trainer.max_epochs=1"])
+    (run,) = tmp_path.glob("*/version_0")
+    (run / "metrics.csv").write_text("step,val/acc\nnot a step,0.5\n")
+    MNISTCLI(args=["fit", *TINY, *csv, "--trainer.max_epochs=2", "--ckpt_path=last"])
+    assert any("metrics.csv is not readable" in str(w.message) for w in recwarn)
+    header, *rows = (run.parent / "version_1" / "metrics.csv").read_text().splitlines()
+    step = header.split(",").index("step")
+    assert min(int(row.split(",")[step]) for row in rows) == 5  # its own rows only: the checkpoint's step on
 
 
 def test_tensorboard_and_csv_loggers_of_one_run_write_into_its_one_dir(tmp_path: Path, recwarn: Any) -> None:
