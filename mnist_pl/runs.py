@@ -10,8 +10,8 @@ only one process can win. A fit resumed from ``version_N/checkpoints/last.ckpt``
 ``version_N``: same TensorBoard run, steps continuing, its ``best.ckpt``/``last.ckpt`` and their
 bookkeeping (Lightning restores ``ModelCheckpoint``'s best score only if the dir is the same). A
 fit from any other checkpoint (``best.ckpt``), or with a CSV logger, starts a new version dir,
-leaving the run as it was; a CSV logger's ``metrics.csv`` there starts with the run's rows up to
-the checkpoint.
+leaving the run as it was; a CSV-logged resume's ``metrics.csv`` there starts with the run's
+rows up to the checkpoint.
 """
 
 import contextlib
@@ -118,10 +118,11 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Pa
     run_dir = Path(ckpt_path).resolve().parents[1] if ckpt_path else None
     # Only the run's latest state goes on in place. From an earlier one (best.ckpt) the run would
     # fork: its later points hidden in TensorBoard, its pictures drawn over. That starts a new run.
-    # So does a run with a CSVLogger: its writer starts the run's metrics.csv afresh.
+    # So does a resume with a CSVLogger: its writer starts the run's metrics.csv afresh.
     latest = ckpt_path is not None and Path(ckpt_path).name == "last.ckpt"
-    latest = latest and not any(isinstance(other, CSVLogger) for other in trainer.loggers)
-    if latest and run_dir.parent == root.resolve() and Path(ckpt_path).parent.name == "checkpoints":
+    resume = latest and run_dir.parent == root.resolve() and Path(ckpt_path).parent.name == "checkpoints"
+    csv_logged = any(isinstance(other, CSVLogger) for other in trainer.loggers)
+    if resume and not csv_logged:
         # Lightning touches these only through the constructor; it has no setter for either.
         # version_N as N, as the logger's own: the progress bar shows its last four characters ("on_0").
         number = run_dir.name.removeprefix("version_")
@@ -136,20 +137,19 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Pa
                 callback.config_filename = f"config.resume{n}.yaml"
         return ckpt_path, None, run_dir
     claimed = claim_run(trainer)
-    if claimed is not None and ckpt_path is not None:
+    if resume and claimed is not None:
         carry_csv_rows(trainer, Path(ckpt_path))
     return ckpt_path, claimed, None
 
 
 def carry_csv_rows(trainer: L.Trainer, ckpt_path: Path) -> None:
-    """A CSV run started from a run's checkpoint begins with the rows that run logged up to it.
+    """A CSV-logged resume of a run, in a new dir, begins with the rows the run logged up to its checkpoint.
 
-    Its ``metrics.csv`` (and ``curves.png``) then holds the whole training of its weights, as the
-    run's own would had it never stopped: Lightning's CSV writer cannot go on in the run's dir
-    without first deleting the file there, so a resume with a CSV logger gets a new dir.
+    Its ``metrics.csv`` (and ``curves.png``) is then the run's own had it never stopped: Lightning's
+    CSV writer cannot go on in the run's dir without first deleting the file there.
     """
     old = ckpt_path.resolve().parents[1] / "metrics.csv"
-    if ckpt_path.parent.name != "checkpoints" or not old.is_file():
+    if not old.is_file():
         return
     until = _logged_steps(ckpt_path)  # the steps the checkpoint's run had logged: later rows are not its weights'
     try:
