@@ -174,8 +174,18 @@ def test_resume_from_last_continues_the_run_exactly(
         (["--trainer.val_check_interval=2"], 2, True),
         # A checkpoint at the end of every 3rd batch, before Lightning counts that batch completed.
         (["--checkpoint.every_n_train_steps=3", "--checkpoint.monitor=null", "--checkpoint.save_top_k=-1"], 3, False),
+        # Two batches a step, 9 an epoch: validation after the 4th batch, at step 2; stopped at step 3.
+        (
+            [
+                "--trainer.accumulate_grad_batches=2",
+                "--trainer.limit_train_batches=9",
+                "--trainer.val_check_interval=4",
+            ],
+            2,
+            True,
+        ),
     ],
-    ids=["val_check_interval", "every_n_train_steps"],
+    ids=["val_check_interval", "every_n_train_steps", "accumulate_grad_batches"],
 )
 def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path: Path, every: list[str], step: int, curves: bool) -> None:
     # Lightning alone trained the resumed epoch's first batches again, and drew other dropout masks.
