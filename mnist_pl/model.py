@@ -91,6 +91,10 @@ class MNISTClassifier(L.LightningModule):
         self.test_acc = MulticlassAccuracy(**metric_args)
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # in checkpoints, so a resumed run keeps its best so far
+        # One normalised image: the model summary then shows each layer's output size and FLOPs.
+        # Not for a compiled network: a batch of one would compile it once more.
+        if not compile:
+            self.example_input_array = torch.zeros(1, 1, 28, 28)
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Lightning names the hook it runs in _current_fx_name, ~40 times per training step.

@@ -37,7 +37,11 @@ def test_fit_checkpoints_logs_and_test_from_checkpoint_alone(trained_run: Path, 
     assert float(fit_acc) > 0.85
     # Lightning's lines a user cannot act on: its cloud logger's advert, the ModelSummary replaced.
     noise = ("💡 Tip", "Trainer already configured with", "could not find the monitored key")
-    assert not [line for line in (run.parents[2] / "fit.stderr").read_text().splitlines() if line.startswith(noise)]
+    stderr = (run.parents[2] / "fit.stderr").read_text()
+    assert not [line for line in stderr.splitlines() if line.startswith(noise)]
+    # The model summary sizes each layer from one example image: LeNet is 2.3M multiply-adds an image.
+    assert re.search(r"net\.features .* \[1, 1, 28, 28\] +\| \[1, 50, 4, 4\]", stderr)
+    assert re.search(r"4\.6 M +Total Flops", stderr)
 
     events = EventAccumulator(str(run))
     events.Reload()
