@@ -645,8 +645,30 @@ class MNISTCLI(LightningCLI):
                 )
 
     def after_fit(self) -> None:
-        if not self.config.fit.test_after_fit or self.trainer.interrupted:
+        if self.trainer.interrupted:
             return
+        if self.config.fit.test_after_fit:
+            self._test_after_fit()
+        self._print_where_the_run_is()
+
+    def _print_where_the_run_is(self) -> None:
+        """The last lines of a fit: its run dir, what is in it, and how to see its curves."""
+        callback = self.trainer.checkpoint_callback
+        if self.trainer.fast_dev_run or not self.trainer.is_global_zero or callback is None:
+            return  # a debugging run writes nothing
+        saved = []
+        if callback.best_model_path:
+            score = callback.best_model_score
+            scored = f" ({callback.monitor} {float(score):.4f})" if score is not None and callback.monitor else ""
+            saved.append(Path(callback.best_model_path).name + scored)
+        if callback.last_model_path and callback.last_model_path != callback.best_model_path:
+            saved.append(Path(callback.last_model_path).name)
+        print(f"\nRun saved in {self.trainer.log_dir}: {', '.join([*saved, 'config.yaml'])}")
+        tensorboard = next((lg for lg in self.trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
+        if tensorboard is not None:
+            print(f"Its curves and pictures: tensorboard --logdir {tensorboard.save_dir}")
+
+    def _test_after_fit(self) -> None:
         # No best.ckpt without a validation (--trainer.limit_val_batches 0, a --trainer.max_steps
         # inside the first epoch) or under --trainer.fast_dev_run: Lightning would end in a traceback.
         ckpt_path = "best" if self.trainer.checkpoint_callback.best_model_path else None

@@ -33,8 +33,12 @@ def test_fit_checkpoints_logs_and_test_from_checkpoint_alone(trained_run: Path, 
     run = trained_run
     assert {"config.yaml", "hparams.yaml"} <= {p.name for p in run.iterdir()}
     assert {p.name for p in (run / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
-    fit_acc = printed_test_acc((run.parents[2] / "fit.stdout").read_text())
+    stdout = (run.parents[2] / "fit.stdout").read_text()
+    fit_acc = printed_test_acc(stdout)
     assert float(fit_acc) > 0.85
+    # Its last lines: where the run is, and how to see it.
+    assert f"Run saved in {run}: best.ckpt (val/acc 0.9" in stdout
+    assert stdout.rstrip().endswith(f"tensorboard --logdir {run.parents[1]}")
     # Lightning's lines a user cannot act on: its cloud logger's advert, the ModelSummary replaced.
     noise = ("💡 Tip", "Trainer already configured with", "could not find the monitored key")
     stderr = (run.parents[2] / "fit.stderr").read_text()
