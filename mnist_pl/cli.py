@@ -654,8 +654,11 @@ class MNISTCLI(LightningCLI):
     def _print_where_the_run_is(self) -> None:
         """The last lines of a fit: its run dir, what is in it, and how to see its curves."""
         callback = self.trainer.checkpoint_callback
-        if self.trainer.fast_dev_run or not self.trainer.is_global_zero or callback is None:
+        if self.trainer.fast_dev_run or callback is None:
             return  # a debugging run writes nothing
+        log_dir = self.trainer.log_dir  # every rank: under DDP a broadcast from rank 0
+        if not self.trainer.is_global_zero:
+            return
         saved = []
         if callback.best_model_path:
             score = callback.best_model_score
@@ -663,7 +666,7 @@ class MNISTCLI(LightningCLI):
             saved.append(Path(callback.best_model_path).name + scored)
         if callback.last_model_path and callback.last_model_path != callback.best_model_path:
             saved.append(Path(callback.last_model_path).name)
-        print(f"\nRun saved in {self.trainer.log_dir}: {', '.join([*saved, 'config.yaml'])}")
+        print(f"\nRun saved in {log_dir}: {', '.join([*saved, 'config.yaml'])}")
         tensorboard = next((lg for lg in self.trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
         if tensorboard is not None:
             print(f"Its curves and pictures: tensorboard --logdir {tensorboard.save_dir}")
