@@ -120,8 +120,9 @@ class MNISTClassifier(L.LightningModule):
                 f"{len(set(ours) ^ set(theirs))} names and "
                 f"{sum(ours[k] != theirs[k] for k in set(ours) & set(theirs))} shapes differ"
             )
-            name, net = type(self.net).__name__, checkpoint.get("hyper_parameters", {}).get("net")
-            if isinstance(net, dict) and net.get("class_path") == f"{type(self.net).__module__}.{name}":
+            name = type(self.net).__name__
+            trained = checkpoint.get("hyper_parameters", {}).get("net")
+            if isinstance(trained, dict) and trained.get("class_path") == f"{type(self.net).__module__}.{name}":
                 # Its own class, rebuilt from its own settings: the class's layers changed since.
                 raise UserError(
                     f"the checkpoint's {name} has other layers than this version's {name} ({differ}): "

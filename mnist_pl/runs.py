@@ -119,8 +119,12 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Pa
     # Only the run's latest state goes on in place. From an earlier one (best.ckpt) the run would
     # fork: its later points hidden in TensorBoard, its pictures drawn over. That starts a new run.
     # So does a resume with a CSVLogger: its writer starts the run's metrics.csv afresh.
-    latest = ckpt_path is not None and Path(ckpt_path).name == "last.ckpt"
-    resume = latest and run_dir.parent == root.resolve() and Path(ckpt_path).parent.name == "checkpoints"
+    resume = (
+        ckpt_path is not None
+        and Path(ckpt_path).name == "last.ckpt"
+        and run_dir.parent == root.resolve()
+        and Path(ckpt_path).parent.name == "checkpoints"
+    )
     csv_logged = any(isinstance(other, CSVLogger) for other in trainer.loggers)
     if resume and not csv_logged:
         # Lightning touches these only through the constructor; it has no setter for either.
