@@ -326,7 +326,7 @@ class ImageLogger(Callback):
             grid[top : top + cell, left : left + cell] = image[0]
             caption = f"{classes[label]} -> {classes[pred]}"
             ax.text(left + cell / 2, top - 2, caption, ha="center", va="bottom", fontsize=7, color="red")
-        ax.imshow(grid, cmap="gray", vmin=0, vmax=1)
+        ax.imshow(grid.numpy(), cmap="gray", vmin=0, vmax=1)  # of a Tensor, numpy 2 warns (its __array__ takes no copy)
         ax.axis("off")
         fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.99)
         return fig

@@ -57,7 +57,14 @@ def popen_cli(cwd: Path, *args: str) -> subprocess.Popen:
     """``python -m mnist_pl ARGS`` started in the background (test helpers importable)."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
     command = [sys.executable, "-m", "mnist_pl", *args]
-    return subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    return subprocess.Popen(command, cwd=cwd, env=env, preexec_fn=_ctrl_c_on, **pipes)
+
+
+def _ctrl_c_on() -> None:
+    # A shell starts a background job (`pytest &`) with SIGINT ignored, which its children inherit
+    # and Python then leaves so: the Ctrl-C tests would wait out their pause, then fail.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def popen_fit(cwd: Path, *args: str) -> subprocess.Popen:
