@@ -166,8 +166,9 @@ class ModelCheckpoint(callbacks.ModelCheckpoint):
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int):
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
-        # SIGTERM (a preemption, docker stop, kill) stops Lightning's fit right after this batch,
-        # where it would otherwise lose every step since the last checkpoint. Saved here, where an
+        # SIGTERM (a preemption, docker stop, kill) or a first Ctrl-C (runs.CtrlCAsSigterm) stops
+        # Lightning's fit right after this batch, where it would otherwise lose every step since
+        # the last checkpoint. Saved here, where an
         # every_n_train_steps checkpoint is, the resume goes on from this batch. Not where Lightning
         # goes on instead: at max_steps it ends the fit; after the epoch's last batch it validates,
         # stops in the validation, and a fit resumed from this batch's checkpoint skipped the epoch's

@@ -19,9 +19,13 @@ import csv
 import importlib
 import os
 import shutil
+import signal
+import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import lightning as L
 import torch
@@ -307,29 +311,62 @@ def evaluate(
         ) from None
 
 
+class CtrlCAsSigterm:
+    """In a one-process fit, a first Ctrl-C stops it as SIGTERM does: after the batch in progress,
+    checkpointed there. Lightning stops at once, in the middle of a step if need be, and the
+    steps since the last checkpoint (up to an epoch's) were trained again. A second Ctrl-C stops
+    at once. Not under DDP, where each process would see its Ctrl-C at another batch; nor where
+    Ctrl-C is not Python's own (ignored in a background job, or the caller's handler), nor
+    outside the main thread, which cannot set a signal handler.
+    """
+
+    def __init__(self, trainer: L.Trainer) -> None:
+        self.trainer, self.pressed = trainer, False
+        self.previous: signal.Handlers | None = None
+
+    def __enter__(self) -> "CtrlCAsSigterm":
+        own = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        if own and self.trainer.world_size == 1 and threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._first)
+        return self
+
+    def _first(self, signum: int, frame: FrameType | None) -> None:
+        self.pressed = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.trainer._signal_connector.received_sigterm = True  # what Lightning's SIGTERM handler sets
+        print("\nCtrl-C: stopping after this batch (Ctrl-C again: at once)", file=sys.stderr)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
 def fit(
     trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = None, resumed: Path | None = None, **kwargs
 ) -> None:
     """``trainer.fit``; Ctrl-C or SIGTERM end in one line saying how to resume, and a non-zero status.
 
-    Lightning stops at the end of the current batch (SIGTERM: ``SIGTERMException``, which exits
-    with status 0; ``checkpoints.ModelCheckpoint`` saves ``last.ckpt`` there) or at once (Ctrl-C:
-    ``sys.exit(1)``, possibly in the middle of a step, so no checkpoint is written then: the steps
-    since ``last.ckpt``, written at the end of every epoch and after every validation, are lost).
-    The resume from ``last.ckpt`` is exact. ``claimed``, ``resumed``:
-    the run dir ``place_run`` made for this fit, or the one it goes on in.
+    Lightning stops at the end of the current batch (SIGTERM and, here, a first Ctrl-C:
+    ``SIGTERMException``, which exits with status 0; ``checkpoints.ModelCheckpoint`` saves
+    ``last.ckpt`` there) or at once (a second Ctrl-C: ``sys.exit(1)``, possibly in the middle of
+    a step, so no checkpoint is written then: the steps since ``last.ckpt``, written at the end of
+    every epoch and after every validation, are lost). The resume from ``last.ckpt`` is exact.
+    ``claimed``, ``resumed``: the run dir ``place_run`` made for this fit, or the one it goes on in.
     """
     try:
-        with given_back_on_failure(trainer, claimed, resumed, kwargs.get("ckpt_path")):
+        with (
+            CtrlCAsSigterm(trainer) as ctrl_c,
+            given_back_on_failure(trainer, claimed, resumed, kwargs.get("ckpt_path")),
+        ):
             trainer.fit(model, **kwargs)
     except SystemExit:
         if not trainer.interrupted:
             raise
-        signal = _signal(trainer)
+        by = "Ctrl-C" if ctrl_c.pressed else _signal(trainer)
         last = getattr(trainer.checkpoint_callback, "last_model_path", "")
         if not last:
             raise InterruptedRunError(
-                f"fit: stopped by {signal} before an epoch ended: nothing to resume, run it again"
+                f"fit: stopped by {by} before an epoch ended: nothing to resume, run it again"
             ) from None
         config = next((c.config_filename for c in trainer.callbacks if isinstance(c, SaveConfigCallback)), None)
         again = f"--config {Path(trainer.log_dir) / config} " if config else ""
@@ -340,6 +377,6 @@ def fit(
             else f"the steps after its last checkpoint (step {saved}) are lost"
         )
         raise InterruptedRunError(
-            f"fit: stopped by {signal} in epoch {trainer.current_epoch} at step {trainer.global_step}; {lost}: "
+            f"fit: stopped by {by} in epoch {trainer.current_epoch} at step {trainer.global_step}; {lost}: "
             f"resume with python -m mnist_pl fit {again}--ckpt_path {last}"
         ) from None

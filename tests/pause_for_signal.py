@@ -10,8 +10,13 @@ import lightning as L
 
 
 class PauseForSignal(L.Callback):
-    def __init__(self, epoch: int, batch: int, marker: str, stage: str = "train") -> None:
+    """``until_interrupted``: hold on after a first Ctrl-C, which only sets Lightning's SIGTERM flag, until a second."""
+
+    def __init__(
+        self, epoch: int, batch: int, marker: str, stage: str = "train", until_interrupted: bool = False
+    ) -> None:
         self.epoch, self.batch, self.marker, self.stage = epoch, batch, Path(marker), stage
+        self.until_interrupted = until_interrupted
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
@@ -40,6 +45,6 @@ class PauseForSignal(L.Callback):
             return
         self.marker.write_text("paused")
         deadline = time.monotonic() + 60
-        # Ctrl-C raises KeyboardInterrupt inside sleep; SIGTERM only sets Lightning's flag.
-        while not trainer.received_sigterm and time.monotonic() < deadline:
+        # SIGTERM and a first Ctrl-C set Lightning's flag; a second Ctrl-C raises KeyboardInterrupt inside sleep.
+        while (self.until_interrupted or not trainer.received_sigterm) and time.monotonic() < deadline:
             time.sleep(0.02)

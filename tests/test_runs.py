@@ -71,7 +71,7 @@ def popen_fit(cwd: Path, *args: str) -> subprocess.Popen:
     return popen_cli(cwd, "fit", *TINY, PICTURES, *args)
 
 
-def pause_at(marker: Path, epoch: int, batch: int, stage: str = "train") -> list[str]:
+def pause_at(marker: Path, epoch: int, batch: int, stage: str = "train", until_interrupted: bool = False) -> list[str]:
     """Options adding ``PauseForSignal``: the run holds at that batch of that stage until signalled."""
     return [
         "--trainer.callbacks+=pause_for_signal.PauseForSignal",
@@ -79,6 +79,7 @@ def pause_at(marker: Path, epoch: int, batch: int, stage: str = "train") -> list
         f"--trainer.callbacks.batch={batch}",
         f"--trainer.callbacks.marker={marker}",
         f"--trainer.callbacks.stage={stage}",
+        f"--trainer.callbacks.until_interrupted={until_interrupted}",
     ]
 
 
@@ -88,13 +89,15 @@ SIGNALS = pytest.mark.parametrize(
 )
 
 
-def signal_when_paused(proc: subprocess.Popen, marker: Path, signum: signal.Signals) -> str:
-    """Sends ``signum`` once ``PauseForSignal`` holds the process; its stderr once it ended."""
+def signal_when_paused(proc: subprocess.Popen, marker: Path, signum: signal.Signals, times: int = 1) -> str:
+    """Sends ``signum`` (``times`` times, 0.5 s apart) once ``PauseForSignal`` holds the process; its stderr."""
     deadline = time.monotonic() + 120
     while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert marker.exists(), proc.communicate()[1][-3000:]
-    proc.send_signal(signum)
+    for i in range(times):
+        time.sleep(0.5 if i else 0)
+        proc.send_signal(signum)
     return proc.communicate(timeout=120)[1]
 
 
@@ -278,13 +281,12 @@ def test_signal_stops_with_a_resume_line_and_the_resume_is_exact(
     run = logs / "lenet" / "version_0"
     last = stderr.strip().splitlines()[-1]
     assert last.startswith("error: fit: stopped by ")
-    # SIGTERM stops after the paused batch, checkpointed there; Ctrl-C anywhere in it (the sleep).
-    if signum == signal.SIGTERM:
-        assert " in epoch 1 at step 9; checkpointed there: resume with " in last
-    else:
-        assert re.search(
-            r" in epoch 1 at step \d+; the steps after its last checkpoint \(step 5\) are lost: resume with ", last
-        )
+    # Both stop after the paused batch, checkpointed there (Lightning stopped a Ctrl-C at once, the
+    # steps since the epoch's end lost).
+    assert " in epoch 1 at step 9; checkpointed there: resume with " in last
+    if signum == signal.SIGINT:
+        assert "Ctrl-C: stopping after this batch (Ctrl-C again: at once)" in stderr
+        assert last.startswith("error: fit: stopped by Ctrl-C ")
     command = re.search(r"resume with python -m mnist_pl (fit .*)$", last).group(1).split()
     assert command[-1] == str(run / "checkpoints" / "last.ckpt")
 
@@ -295,6 +297,7 @@ def test_signal_stops_with_a_resume_line_and_the_resume_is_exact(
 
 def test_a_resume_stopped_before_its_first_step_keeps_the_config_its_resume_line_names(tmp_path: Path) -> None:
     # Stopped before its first step, the resume gave back its config.resume1.yaml, and the line said to use it.
+    # A second Ctrl-C stops at once: in the pause, before the batch.
     logs, marker = tmp_path / "logs", tmp_path / "paused"
     assert fit(logs, "--trainer.max_epochs=1", here=True).returncode == 0
     run = logs / "lenet" / "version_0"
@@ -303,10 +306,10 @@ def test_a_resume_stopped_before_its_first_step_keeps_the_config_its_resume_line
         f"--trainer.logger.init_args.save_dir={logs}",
         "--trainer.max_epochs=2",
         f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
-        *pause_at(marker, epoch=1, batch=0, stage="before train"),
+        *pause_at(marker, epoch=1, batch=0, stage="before train", until_interrupted=True),
     )
-    last = signal_when_paused(proc, marker, signal.SIGINT).strip().splitlines()[-1]  # SIGTERM waits for a batch
-    assert proc.returncode == 1 and "at step 5;" in last  # before its first step
+    last = signal_when_paused(proc, marker, signal.SIGINT, times=2).strip().splitlines()[-1]
+    assert proc.returncode == 1 and "stopped by Ctrl-C in epoch 1 at step 5;" in last  # before its first step
     assert f"resume with python -m mnist_pl fit --config {run / 'config.resume1.yaml'} " in last
     assert (run / "config.resume1.yaml").is_file()
 
