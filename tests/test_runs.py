@@ -295,6 +295,7 @@ def test_signal_stops_with_a_resume_line_and_the_resume_is_exact(
     assert_same_run(one_go, run)
 
 
+@pytest.mark.slow  # a Ctrl-C check, as the others
 def test_a_resume_stopped_before_its_first_step_keeps_the_config_its_resume_line_names(tmp_path: Path) -> None:
     # Stopped before its first step, the resume gave back its config.resume1.yaml, and the line said to use it.
     # A second Ctrl-C stops at once: in the pause, before the batch.
