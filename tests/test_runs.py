@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -293,6 +294,32 @@ def test_signal_stops_with_a_resume_line_and_the_resume_is_exact(
     resumed = run_main(*command, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert_same_run(one_go, run)
+
+
+def test_a_first_ctrl_c_stops_a_fit_after_its_batch_checkpointed_there(tmp_path: Path) -> None:
+    # In this process, a Ctrl-C from a thread once the fit holds in epoch 1: a second or so. The
+    # slow Ctrl-C checks resume from such a stop, and stop a fit with a second Ctrl-C.
+    logs, marker = tmp_path / "logs", tmp_path / "paused"
+
+    def press() -> None:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a background pytest ignores SIGINT
+    threading.Thread(target=press, daemon=True).start()
+    try:
+        stopped = fit(logs, "--trainer.max_epochs=2", *pause_at(marker, epoch=1, batch=2), here=True)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back after the fit
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert stopped.returncode == 1, stopped.stderr[-3000:]
+    assert "\nCtrl-C: stopping after this batch (Ctrl-C again: at once)\n" in stopped.stderr
+    last = stopped.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: fit: stopped by Ctrl-C in epoch 1 at step 8; checkpointed there: resume with ")
+    checkpoint = torch.load(logs / "lenet" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["global_step"] == 8
 
 
 @pytest.mark.slow  # a Ctrl-C check, as the others
