@@ -168,13 +168,12 @@ class ModelCheckpoint(callbacks.ModelCheckpoint):
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
         # SIGTERM (a preemption, docker stop, kill) or a first Ctrl-C (runs.CtrlCAsSigterm) stops
         # Lightning's fit right after this batch, where it would otherwise lose every step since
-        # the last checkpoint. Saved here, where an
-        # every_n_train_steps checkpoint is, the resume goes on from this batch. Not where Lightning
-        # goes on instead: at max_steps it ends the fit; after the epoch's last batch it validates,
-        # stops in the validation, and a fit resumed from this batch's checkpoint skipped the epoch's
-        # end (its curves' points missing). Nor between accumulated batches (their gradients are in
-        # no checkpoint), nor under DDP (the other ranks learn of the signal at their next batch,
-        # and would not join the save).
+        # the last checkpoint. Saved here, where an every_n_train_steps checkpoint is, the resume
+        # goes on from this batch. Not where Lightning goes on instead: at max_steps it ends the
+        # fit; after the epoch's last batch it validates, stops in the validation, and a fit resumed
+        # from this batch's checkpoint skipped the epoch's end (its curves' points missing). Nor
+        # between accumulated batches (their gradients are in no checkpoint), nor under DDP (the
+        # other ranks learn of the signal at their next batch, and would not join the save).
         # Lightning's save_on_exception saves on any exception, Ctrl-C in the middle of a step
         # included, and under the top-k name too (here best.ckpt): not what a resume needs.
         loop = trainer.fit_loop.epoch_loop

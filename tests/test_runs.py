@@ -301,11 +301,13 @@ def test_a_first_ctrl_c_stops_a_fit_after_its_batch_checkpointed_there(tmp_path:
     # slow Ctrl-C checks resume from such a stop, and stop a fit with a second Ctrl-C.
     logs, marker = tmp_path / "logs", tmp_path / "paused"
 
-    def press() -> None:
-        deadline = time.monotonic() + 120
-        while not marker.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        os.kill(os.getpid(), signal.SIGINT)
+    ended = threading.Event()
+
+    def press() -> None:  # only while the fit holds: a fit that failed first must not interrupt pytest
+        while not marker.exists() and not ended.wait(0.02):
+            pass
+        if not ended.is_set():
+            os.kill(os.getpid(), signal.SIGINT)
 
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a background pytest ignores SIGINT
     threading.Thread(target=press, daemon=True).start()
@@ -313,6 +315,7 @@ def test_a_first_ctrl_c_stops_a_fit_after_its_batch_checkpointed_there(tmp_path:
         stopped = fit(logs, "--trainer.max_epochs=2", *pause_at(marker, epoch=1, batch=2), here=True)
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back after the fit
     finally:
+        ended.set()
         signal.signal(signal.SIGINT, previous)
     assert stopped.returncode == 1, stopped.stderr[-3000:]
     assert "\nCtrl-C: stopping after this batch (Ctrl-C again: at once)\n" in stopped.stderr
