@@ -34,6 +34,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+from mnist_pl.checkpoints import ModelCheckpoint
 from mnist_pl.errors import UserError
 
 # A resumed run writes into its own checkpoint dir on purpose; a new run's dir is always new.
@@ -313,11 +314,11 @@ def evaluate(
 
 class CtrlCAsSigterm:
     """In a one-process fit, a first Ctrl-C stops it as SIGTERM does: after the batch in progress,
-    checkpointed there. Lightning stops at once, in the middle of a step if need be, and the
-    steps since the last checkpoint (up to an epoch's) were trained again. A second Ctrl-C stops
-    at once. Not under DDP, where each process would see its Ctrl-C at another batch; nor where
-    Ctrl-C is not Python's own (ignored in a background job, or the caller's handler), nor
-    outside the main thread, which cannot set a signal handler.
+    or at the end of the validation in progress, checkpointed there. Lightning stops at once, in
+    the middle of a step if need be, and the steps since the last checkpoint (up to an epoch's)
+    were trained again. A second Ctrl-C stops at once. Not under DDP, where each process would
+    see its Ctrl-C at another batch; nor where Ctrl-C is not Python's own (ignored in a background
+    job, or the caller's handler), nor outside the main thread, which cannot set a signal handler.
     """
 
     def __init__(self, trainer: L.Trainer) -> None:
@@ -334,7 +335,13 @@ class CtrlCAsSigterm:
         self.pressed = True
         signal.signal(signal.SIGINT, signal.default_int_handler)
         self.trainer._signal_connector.received_sigterm = True  # what Lightning's SIGTERM handler sets
-        print("\nCtrl-C: stopping after this batch (Ctrl-C again: at once)", file=sys.stderr)
+        checkpoint = self.trainer.checkpoint_callback
+        when = (
+            "this validation"
+            if isinstance(checkpoint, ModelCheckpoint) and checkpoint.defers_stops(self.trainer)
+            else "this batch"
+        )
+        print(f"\nCtrl-C: stopping after {when} (Ctrl-C again: at once)", file=sys.stderr)
 
     def __exit__(self, *exc: object) -> None:
         if self.previous is not None:
@@ -348,9 +355,10 @@ def fit(
 
     Lightning stops at the end of the current batch (SIGTERM and, here, a first Ctrl-C:
     ``SIGTERMException``, which exits with status 0; ``checkpoints.ModelCheckpoint`` saves
-    ``last.ckpt`` there) or at once (a second Ctrl-C: ``sys.exit(1)``, possibly in the middle of
-    a step, so no checkpoint is written then: the steps since ``last.ckpt``, written at the end of
-    every epoch and after every validation, are lost). The resume from ``last.ckpt`` is exact.
+    ``last.ckpt`` there, and holds a stop during a validation until its end, where it saves) or
+    at once (a second Ctrl-C: ``sys.exit(1)``, possibly in the middle of a step, so no checkpoint
+    is written then: the steps since ``last.ckpt``, written at the end of every epoch and after
+    every validation, are lost). The resume from ``last.ckpt`` is exact.
     ``claimed``, ``resumed``: the run dir ``place_run`` made for this fit, or the one it goes on in.
     """
     try:

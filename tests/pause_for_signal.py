@@ -24,6 +24,12 @@ class PauseForSignal(L.Callback):
         if self.stage == "train":
             self._pause(trainer, batch_idx)
 
+    def on_validation_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        if self.stage == "validate" and not trainer.sanity_checking:  # a fit's validation
+            self._pause(trainer, batch_idx)
+
     def on_test_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int, dataloader_idx: int = 0
     ) -> None:

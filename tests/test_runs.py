@@ -125,7 +125,7 @@ def scalars(run: Path) -> dict[str, list[tuple[int, float]]]:
     return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
 
 
-def assert_same_run(a: Path, b: Path) -> None:
+def assert_same_run(a: Path, b: Path, validations: int = EPOCHS) -> None:
     """Two run dirs ended in the same state: checkpoints to the bit, and the same curves."""
     for name in ("last.ckpt", "best.ckpt"):
         ckpt_a = torch.load(a / "checkpoints" / name, weights_only=True)
@@ -138,7 +138,7 @@ def assert_same_run(a: Path, b: Path) -> None:
         assert_equal(best, best_b, f"{name}:best_model_score")
     curves_a, curves_b = scalars(a), scalars(b)
     assert curves_a == curves_b  # same tags, steps and values: nothing missing, nothing twice
-    assert len(curves_a["val/acc_best"]) == EPOCHS
+    assert len(curves_a["val/acc_best"]) == validations
 
 
 @pytest.fixture(scope="module")
@@ -323,6 +323,53 @@ def test_a_first_ctrl_c_stops_a_fit_after_its_batch_checkpointed_there(tmp_path:
     assert last.startswith("error: fit: stopped by Ctrl-C in epoch 1 at step 8; checkpointed there: resume with ")
     checkpoint = torch.load(logs / "lenet" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
     assert checkpoint["global_step"] == 8
+
+
+@pytest.mark.parametrize(
+    ("signum", "every", "stop", "validations"),
+    [
+        (signal.SIGTERM, [], "in epoch 1 at step 5", 2),  # after the epoch's end: all of it checkpointed
+        (signal.SIGINT, [], "in epoch 1 at step 5", 2),
+        (signal.SIGTERM, ["--trainer.val_check_interval=2"], "in epoch 0 at step 2", 4),  # after batch 2 of 5
+    ],
+    ids=["SIGTERM", "Ctrl-C", "SIGTERM-inside-an-epoch"],
+)
+def test_a_stop_during_a_validation_waits_for_its_end_and_the_resume_is_exact(
+    tmp_path: Path, signum: signal.Signals, every: list[str], stop: str, validations: int
+) -> None:
+    # Lightning stopped in the validation, before any checkpoint of the batches it validates (at the
+    # epoch's end: the whole epoch). Signalled in this process, in a validation's first batch of two.
+    one_go = fit(tmp_path / "one_go", "--trainer.max_epochs=2", *every, here=True)
+    assert one_go.returncode == 0, one_go.stderr[-3000:]
+    logs, marker = tmp_path / "logs", tmp_path / "paused"
+    ended = threading.Event()
+
+    def send() -> None:  # only while the fit holds (its handlers set): a fit that failed first must not stop pytest
+        while not marker.exists() and not ended.wait(0.02):
+            pass
+        if not ended.is_set():
+            os.kill(os.getpid(), signum)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a background pytest ignores SIGINT
+    threading.Thread(target=send, daemon=True).start()
+    try:
+        pause = pause_at(marker, epoch=0, batch=0, stage="validate")
+        stopped = fit(logs, "--trainer.max_epochs=2", *every, *pause, here=True)
+    finally:
+        ended.set()
+        signal.signal(signal.SIGINT, previous)
+    assert stopped.returncode == 1, stopped.stderr[-3000:]
+    if signum == signal.SIGINT:
+        assert "\nCtrl-C: stopping after this validation (Ctrl-C again: at once)\n" in stopped.stderr
+    last = stopped.stderr.strip().splitlines()[-1]
+    assert f" {stop}; checkpointed there: resume with " in last
+    run = logs / "lenet" / "version_0"
+    assert len(scalars(run)["val/acc"]) == 1  # the validation it stopped in, whole
+
+    command = re.search(r"resume with python -m mnist_pl (fit .*)$", last).group(1).split()
+    resumed = run_main(*command, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert_same_run(tmp_path / "one_go" / "lenet" / "version_0", run, validations)
 
 
 @pytest.mark.slow  # a Ctrl-C check, as the others
