@@ -5,6 +5,7 @@ wrong: dropout (global torch RNG), shuffled data (a new order every epoch), SGD 
 StepLR schedule, ``val/acc_best`` and ``best.ckpt``.
 """
 
+import contextlib
 import os
 import re
 import signal
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +102,27 @@ def signal_when_paused(proc: subprocess.Popen, marker: Path, signum: signal.Sign
         time.sleep(0.5 if i else 0)
         proc.send_signal(signum)
     return proc.communicate(timeout=120)[1]
+
+
+@contextlib.contextmanager
+def signalled_here_when_paused(marker: Path, signum: signal.Signals) -> Iterator[None]:
+    """Sends ``signum`` to this process once ``PauseForSignal`` holds the fit run in it, and only
+    then: a fit that failed before pausing must not interrupt pytest. Ctrl-C is Python's own inside."""
+    ended = threading.Event()
+
+    def send() -> None:
+        while not marker.exists() and not ended.wait(0.02):
+            pass
+        if not ended.is_set():
+            os.kill(os.getpid(), signum)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a background pytest ignores SIGINT
+    threading.Thread(target=send, daemon=True).start()
+    try:
+        yield
+    finally:
+        ended.set()
+        signal.signal(signal.SIGINT, previous)
 
 
 def assert_equal(a: Any, b: Any, where: str) -> None:
@@ -300,23 +323,9 @@ def test_a_first_ctrl_c_stops_a_fit_after_its_batch_checkpointed_there(tmp_path:
     # In this process, a Ctrl-C from a thread once the fit holds in epoch 1: a second or so. The
     # slow Ctrl-C checks resume from such a stop, and stop a fit with a second Ctrl-C.
     logs, marker = tmp_path / "logs", tmp_path / "paused"
-
-    ended = threading.Event()
-
-    def press() -> None:  # only while the fit holds: a fit that failed first must not interrupt pytest
-        while not marker.exists() and not ended.wait(0.02):
-            pass
-        if not ended.is_set():
-            os.kill(os.getpid(), signal.SIGINT)
-
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a background pytest ignores SIGINT
-    threading.Thread(target=press, daemon=True).start()
-    try:
+    with signalled_here_when_paused(marker, signal.SIGINT):
         stopped = fit(logs, "--trainer.max_epochs=2", *pause_at(marker, epoch=1, batch=2), here=True)
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back after the fit
-    finally:
-        ended.set()
-        signal.signal(signal.SIGINT, previous)
     assert stopped.returncode == 1, stopped.stderr[-3000:]
     assert "\nCtrl-C: stopping after this batch (Ctrl-C again: at once)\n" in stopped.stderr
     last = stopped.stderr.strip().splitlines()[-1]
@@ -342,22 +351,9 @@ def test_a_stop_during_a_validation_waits_for_its_end_and_the_resume_is_exact(
     one_go = fit(tmp_path / "one_go", "--trainer.max_epochs=2", *every, here=True)
     assert one_go.returncode == 0, one_go.stderr[-3000:]
     logs, marker = tmp_path / "logs", tmp_path / "paused"
-    ended = threading.Event()
-
-    def send() -> None:  # only while the fit holds (its handlers set): a fit that failed first must not stop pytest
-        while not marker.exists() and not ended.wait(0.02):
-            pass
-        if not ended.is_set():
-            os.kill(os.getpid(), signum)
-
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a background pytest ignores SIGINT
-    threading.Thread(target=send, daemon=True).start()
-    try:
+    with signalled_here_when_paused(marker, signum):
         pause = pause_at(marker, epoch=0, batch=0, stage="validate")
         stopped = fit(logs, "--trainer.max_epochs=2", *every, *pause, here=True)
-    finally:
-        ended.set()
-        signal.signal(signal.SIGINT, previous)
     assert stopped.returncode == 1, stopped.stderr[-3000:]
     if signum == signal.SIGINT:
         assert "\nCtrl-C: stopping after this validation (Ctrl-C again: at once)\n" in stopped.stderr
