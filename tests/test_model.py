@@ -237,8 +237,8 @@ def test_fast_recipe_steps_its_one_cycle_schedule_per_batch(tmp_path: Path) -> N
 
 @pytest.mark.slow  # one whole epoch: 10-25 s of training on 2 CPU cores
 def test_fast_recipe_reaches_99_percent_in_one_epoch(tmp_path: Path) -> None:
-    """configs/fast.yaml's promise, on seed 2: the lowest of seeds 0-4 (99.18-99.33%) when FastCNN last changed."""
-    cli = fast_fit(tmp_path, "--seed_everything=2")
+    """configs/fast.yaml's promise, on seed 1: the lowest of seeds 0-4 (99.16-99.32%) when the recipe last changed."""
+    cli = fast_fit(tmp_path, "--seed_everything=1")
     assert cli.trainer.current_epoch == 1
     assert cli.trainer.callback_metrics["test/acc"] >= 0.99
 
