@@ -205,7 +205,7 @@ class FastCNN(nn.Module):
     and ReLU (as fast CIFAR-10 nets do) runs them on a quarter of the values: on the AVX2 EPYC a
     step at batch 128 took 42 instead of 61 ms (median, interleaved), and seeds 0-4 reached
     99.18-99.33% against 99.18-99.25% for seeds 0-2 in the tutorials' order (fp32). In bf16 on
-    the Zen 5 EPYC: 4.6-5.4 s of training, seeds 0-4 at 99.18-99.27%.
+    the Zen 5 EPYC at batch 128: 4.6-5.4 s of training, seeds 0-4 at 99.18-99.27%.
     """
 
     def __init__(self, width: PositiveInt = 16, hidden: PositiveInt = 128, num_classes: PositiveInt = 10) -> None:
