@@ -22,6 +22,13 @@ def _raised_by_lightning(err: BaseException) -> bool:
     return bool(frames) and "/lightning/" in Path(frames[-1].filename).as_posix()
 
 
+def _fail(message: str) -> None:
+    # One write of the whole line: under DDP every rank says it, and sys.exit(message) writes the
+    # newline apart, so two ranks' lines ran into one ("...an epoch's enderror: ...").
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
 def main() -> None:
     try:
         if sys.argv[1:2] == ["export"]:
@@ -33,7 +40,7 @@ def main() -> None:
     # Lightning's own word for a setting it cannot run with (no GPU backend, more devices than
     # the machine has, ...): the user's to fix, so one line like ours, not a traceback.
     except (UserError, MisconfigurationException) as err:
-        sys.exit(f"error: {err}")
+        _fail(str(err))
     # Lightning says the same in a ValueError (--trainer.num_nodes 0, an unknown strategy, a
     # val_check_interval past the epoch), a TypeError (--trainer.devices -2 on the CPU) or an
     # ImportError (accelerator tpu without torch_xla). Raised anywhere else, these are bugs:
@@ -41,7 +48,7 @@ def main() -> None:
     except (ValueError, TypeError, ImportError) as err:
         if not _raised_by_lightning(err):
             raise
-        sys.exit(f"error: {' '.join(str(err).split())}")
+        _fail(" ".join(str(err).split()))
 
 
 if __name__ == "__main__":

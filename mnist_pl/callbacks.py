@@ -156,8 +156,8 @@ class PredictionWriter(BasePredictionWriter):
         # The dataset index of each prediction: not all of them under --trainer.limit_predict_batches.
         indices = [i for batch in batch_indices[0] for i in batch]
         if trainer.world_size > 1:
-            # Each rank predicted its own shard (DistributedSampler repeats the first images to fill
-            # the last one): rank 0 writes one CSV, each image once, in order. all_gather_object, not
+            # Each rank predicted its own shard (with fewer images than ranks, some twice: see
+            # MNISTDataModule._loader): rank 0 writes one CSV, each image once, in order. all_gather_object, not
             # Lightning's all_gather: that one calls a torch.distributed function torch 2.14 warns about.
             shards: list = [None] * trainer.world_size
             torch.distributed.all_gather_object(shards, (indices, probs))

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 import lightning as L
 import torch
 import yaml
-from jsonargparse import Namespace, lazy_instance
+from jsonargparse import ArgumentError, Namespace, lazy_instance
 from lightning.pytorch import callbacks
 from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
@@ -226,6 +226,25 @@ def one_line(message: str) -> str:
     return ": ".join([option, *reasons] if option else reasons)
 
 
+def _not_built(message: str) -> str | None:
+    """One line for a class jsonargparse could not build, or None for another message."""
+    problem = re.search(r"Problem with given class_path '([\w.]+)':\s*(.+)", message)
+    union = re.match(r"Does not validate against any of the Union subtypes\nSubtypes: (.*)\nErrors:\n  - (.+)", message)
+    if problem:
+        cls, reason = problem[1], problem[2]
+    elif union and (given := re.search(r"class_path='([\w.]+)'", message)):
+        cls, reason = given[1], union[2]
+    else:
+        return None
+    subtypes = union[1] if union else ""
+    option = next((o for word, o in _CLASS_OPTIONS if word in subtypes or f".{word}s." in cls), "a class of the config")
+    fix = "" if "install" in reason.lower() else ": fix its settings, or leave it out"
+    return f"{option} {cls}: cannot be built: {reason.strip().rstrip('.')}{fix}"
+
+
+_CLASS_OPTIONS = (("callback", "--trainer.callbacks"), ("logger", "--trainer.logger"), ("plugin", "--trainer.plugins"))
+
+
 # The --config files of the parse in progress (MNISTCLI empties it), newest last: an unknown key
 # is reported by the top parser, which no longer knows the file it came from.
 _CONFIG_FILES: list[Path] = []
@@ -417,11 +436,14 @@ class MNISTCLI(LightningCLI):
                 parser.subcommand_parser = self._parser(word) if word in self.subcommands() else None
                 break
         super().parse_arguments(parser, args)
-        # Lightning refuses a seed numpy cannot take only when it seeds, in words that name no option.
+        # Lightning refuses a seed numpy cannot take only when it seeds, in words that name no option;
+        # torch's generators, seeded with the data's, ended in a traceback (an int past 64 bits).
         subcommand = self.config.get("subcommand")
+        for option in ("seed_everything", "data.split_seed", "data.shuffle_seed") if subcommand else ():
+            seed = self.config[subcommand].get(option)
+            if isinstance(seed, int) and not isinstance(seed, bool) and not 0 <= seed < 2**32:
+                self._parser(subcommand).error(f"--{option} {seed}: expected an int from 0 to {2**32 - 1}")
         seed = self.config[subcommand].get("seed_everything") if subcommand else None
-        if isinstance(seed, int) and not isinstance(seed, bool) and not 0 <= seed < 2**32:
-            self._parser(subcommand).error(f"--seed_everything {seed}: expected an int from 0 to {2**32 - 1}")
         if seed is True:
             # "True to use a random seed", says LightningCLI's help; Lightning 2.6 seeds 0 for it. A
             # drawn seed is written into the run's config.yaml, like any other.
@@ -482,9 +504,35 @@ class MNISTCLI(LightningCLI):
             return
         checkpoint = check_readable(ckpt_path)
         given = self.config[subcommand].model.clone()
-        super()._parse_ckpt_path()
+        # A checkpoint of another version (a network class since renamed, an argument since dropped)
+        # failed in the parser's usage, its error and Lightning's "Parsing of ckpt_path
+        # hyperparameters failed!", blaming a --model.net the command line did not have.
+        self.parser.exit_on_error = False
+        try:
+            super()._parse_ckpt_path()
+        except ArgumentError as err:
+            raise UserError(
+                f"--ckpt_path {ckpt_path}: its model settings do not fit this version of mnist_pl "
+                f"({one_line(str(err)).removeprefix('--')}): train it again with this version"
+            ) from err
+        finally:
+            self.parser.exit_on_error = True
         self._refuse_model_settings_the_checkpoint_replaced(subcommand, given)
         self._take_the_checkpoints_data_settings(subcommand, checkpoint.get("datamodule_hyper_parameters", {}))
+        if subcommand == "fit":
+            self._refuse_a_fit_with_nothing_left(ckpt_path, checkpoint)
+
+    def _refuse_a_fit_with_nothing_left(self, ckpt_path: str, checkpoint: dict[str, Any]) -> None:
+        # Lightning counts an epoch done once its end hooks ran; from such a checkpoint at max_epochs
+        # it trained nothing, tested again and added the files of a resume to the run, exit status 0.
+        max_epochs = self.config.fit.trainer.get("max_epochs")
+        progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
+        done = progress.get("processed", 0)
+        if isinstance(max_epochs, int) and 0 <= max_epochs <= done:
+            raise UserError(
+                f"--trainer.max_epochs {max_epochs}: {ckpt_path} has trained {done} epoch(s) already, so this fit "
+                f"would train nothing: give --trainer.max_epochs {done + 1} or more"
+            )
 
     # What the network's inputs are (the dataset, the normalisation) and which images it never trained
     # on (the split). LightningCLI takes only the model's settings from a checkpoint: tested with the
@@ -546,6 +594,19 @@ class MNISTCLI(LightningCLI):
                 "wrongly (it runs the checkpoint's finished epoch again): give --trainer.max_steps -1 and a "
                 "--trainer.max_epochs"
             )
+        # Lightning saved the best epoch as last.ckpt and the latest as last-v1.ckpt: --ckpt_path last took the best.
+        filename = self.config[self.subcommand].get("checkpoint", {}).get("filename")
+        if filename == ModelCheckpoint.CHECKPOINT_NAME_LAST:
+            raise UserError(
+                f"--checkpoint.filename {filename}: the name of the latest checkpoint: give the best one another name"
+            )
+        # Lightning runs no batch, prints nothing and exits 0, leaving an empty run dir.
+        stage = {"validate": "val", "test": "test", "predict": "predict"}.get(self.subcommand)
+        if stage and trainer.get(f"limit_{stage}_batches") == 0:
+            raise UserError(
+                f"--trainer.limit_{stage}_batches 0: {self.subcommand} would run no batch: "
+                "give a number of batches, or a fraction of them (1.0: all)"
+            )
         # Lightning divides by these without checking them first: a ZeroDivisionError deep in its loops.
         for name in ("accumulate_grad_batches", "check_val_every_n_epoch", "val_check_interval"):
             value = trainer.get(name)
@@ -568,6 +629,16 @@ class MNISTCLI(LightningCLI):
                 "Arm BF16) and would emulate it, many times slower: running in 32-true instead"
             )
             trainer.precision = "32-true"
+
+    def instantiate_classes(self) -> None:
+        try:
+            super().instantiate_classes()
+        except ValueError as err:
+            # A class of the config that fails as it is built (a callback's bad argument, a logger's
+            # package not installed): jsonargparse's 20 lines under a traceback, naming no option.
+            if built := _not_built(str(err)):
+                raise UserError(built) from err
+            raise
 
     def after_instantiate_classes(self) -> None:
         super().after_instantiate_classes()
@@ -647,18 +718,17 @@ class MNISTCLI(LightningCLI):
     def after_fit(self) -> None:
         if self.trainer.interrupted:
             return
+        # Read before the test, which restores the checkpoint callback's state from best.ckpt: as
+        # it was when best.ckpt was written, before that epoch's last.ckpt (which went unnamed).
+        saved = self._checkpoints_saved()
         if self.config.fit.test_after_fit:
             self._test_after_fit()
-        self._print_where_the_run_is()
+        self._print_where_the_run_is(saved)
 
-    def _print_where_the_run_is(self) -> None:
-        """The last lines of a fit: its run dir, what is in it, and how to see its curves."""
+    def _checkpoints_saved(self) -> list[str]:
         callback = self.trainer.checkpoint_callback
-        if self.trainer.fast_dev_run or callback is None:
-            return  # a debugging run writes nothing
-        log_dir = self.trainer.log_dir  # every rank: under DDP a broadcast from rank 0
-        if not self.trainer.is_global_zero:
-            return
+        if callback is None:
+            return []
         saved = []
         if callback.best_model_path:
             score = callback.best_model_score
@@ -666,6 +736,15 @@ class MNISTCLI(LightningCLI):
             saved.append(Path(callback.best_model_path).name + scored)
         if callback.last_model_path and callback.last_model_path != callback.best_model_path:
             saved.append(Path(callback.last_model_path).name)
+        return saved
+
+    def _print_where_the_run_is(self, saved: list[str]) -> None:
+        """The last lines of a fit: its run dir, what is in it, and how to see its curves."""
+        if self.trainer.fast_dev_run or self.trainer.checkpoint_callback is None:
+            return  # a debugging run writes nothing
+        log_dir = self.trainer.log_dir  # every rank: under DDP a broadcast from rank 0
+        if not self.trainer.is_global_zero:
+            return
         print(f"\nRun saved in {log_dir}: {', '.join([*saved, 'config.yaml'])}")
         tensorboard = next((lg for lg in self.trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
         if tensorboard is not None:

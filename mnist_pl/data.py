@@ -21,6 +21,7 @@ from typing import Any, Literal
 import lightning as L
 import torch
 from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.datasets import KMNIST, MNIST, FashionMNIST
@@ -252,13 +253,17 @@ class MNISTDataModule(L.LightningDataModule):
         # Lightning calls set_epoch on it every epoch (so a resumed run replays the right order),
         # and under DDP each rank reads its own shard. Lightning keeps a sampler it is given.
         trainer = self.trainer
-        sampler = EpochSampler(
-            dataset,
-            num_replicas=trainer.world_size if trainer else 1,
-            rank=trainer.global_rank if trainer else 0,
-            shuffle=shuffle,
-            seed=self.hparams.shuffle_seed,
-        )
+        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
+        if shuffle:  # training: shards of equal length, as DDP's gradient sync needs every rank's steps
+            sampler = EpochSampler(dataset, replicas, rank, shuffle=True, seed=self.hparams.shuffle_seed)
+        elif len(dataset) >= replicas:
+            # Evaluation: each image once. DistributedSampler evens out the shards by repeating the
+            # first images, which then counted twice in val/test accuracy and loss (5000 images on
+            # 3 ranks: 5001). Shards one image apart are safe: nothing syncs between evaluation
+            # batches (DDP syncs buffers in the first forward only; metrics reduce at the epoch's end).
+            sampler = UnrepeatedDistributedSampler(dataset, replicas, rank, shuffle=False)
+        else:  # fewer images than ranks: each rank needs one (predict writes each image once)
+            sampler = DistributedSampler(dataset, replicas, rank, shuffle=False)
         return DataLoader(
             dataset,
             batch_size=batch_size,
@@ -312,9 +317,16 @@ class MNISTDataModule(L.LightningDataModule):
         if trainer is not None and trainer.state.fn == "fit":
             # Written in the middle of an epoch (--trainer.val_check_interval, --checkpoint.every_n_train_steps):
             # the batches trained. "processed": a save at a batch's end comes before Lightning counts it completed.
+            # Written by the epoch's end hooks, the epoch is over for Lightning, which resumes with the next one:
+            # also one cut short by --trainer.max_steps (its skip was applied to the next epoch's order).
             done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
-            state["batches_done"] = done if done < trainer.num_training_batches else 0
+            epoch = trainer.fit_loop.epoch_progress.current
+            in_epoch = epoch.processed < epoch.ready and done < trainer.num_training_batches
+            state["batches_done"] = done if in_epoch else 0
+            # What the skip of a resumed epoch assumes: the same order, cut into the same shards and batches.
             state["batch_size"] = self.hparams.batch_size
+            state["processes"] = trainer.world_size
+            state["shuffle_seed"] = self.hparams.shuffle_seed
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -325,14 +337,30 @@ class MNISTDataModule(L.LightningDataModule):
                 f"the checkpoint was trained on {trained_on}, the data is {self.hparams.dataset}: "
                 f"use --data.dataset {trained_on}"
             )
-        # Lightning goes on counting the epoch's batches: in batches of another size it would skip
-        # the wrong images, and end the epoch at the wrong one.
-        trained_in = state_dict.get("batch_size", self.hparams.batch_size)
         fitting = self.trainer is not None and self.trainer.state.fn == "fit"  # test/validate/predict train no batch
-        if fitting and self._resume_batches and trained_in != self.hparams.batch_size:
+        if not (fitting and self._resume_batches):
+            return
+        # Lightning goes on counting the epoch's batches: in another order, shards or batch size the
+        # resumed epoch would skip other images than those trained, and train some twice.
+        batch_size, seed = self.hparams.batch_size, self.hparams.shuffle_seed
+        trained_in = state_dict.get("batch_size", batch_size)
+        if trained_in != batch_size:
             raise DataError(
-                f"--data.batch_size {self.hparams.batch_size}: the checkpoint is from the middle of an epoch trained "
+                f"--data.batch_size {batch_size}: the checkpoint is from the middle of an epoch trained "
                 f"in batches of {trained_in}: resume with --data.batch_size {trained_in}, or from an epoch's end"
+            )
+        processes = state_dict.get("processes", self.trainer.world_size)
+        if processes != self.trainer.world_size:
+            raise DataError(
+                f"--trainer.devices: the checkpoint is from the middle of an epoch trained in {processes} processes, "
+                f"this run has {self.trainer.world_size}: resume with as many (--trainer.devices x "
+                "--trainer.num_nodes), or from an epoch's end"
+            )
+        trained_seed = state_dict.get("shuffle_seed", seed)
+        if trained_seed != seed:
+            raise DataError(
+                f"--data.shuffle_seed {seed}: the checkpoint is from the middle of an epoch shuffled with "
+                f"seed {trained_seed}: resume with --data.shuffle_seed {trained_seed}, or from an epoch's end"
             )
 
     def on_after_batch_transfer(

@@ -9,7 +9,7 @@ from jsonargparse.typing import ClosedUnitInterval
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
-from torchmetrics import MaxMetric, Metric
+from torchmetrics import MaxMetric, MeanMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
 
 from mnist_pl.errors import UserError
@@ -74,6 +74,18 @@ class MNISTClassifier(L.LightningModule):
         compile: bool = False,
     ) -> None:
         super().__init__()
+        # The datasets have 10 classes, and so do the metrics, pictures and CSV columns: a network
+        # with fewer outputs failed in its first step, one with more trained and broke the CSV.
+        training, _ = net.training, net.eval()  # eval: no batch-norm statistics or dropout drawn
+        with torch.no_grad():
+            outputs = tuple(net(torch.zeros(1, 1, 28, 28)).shape)
+        net.train(training)
+        if outputs != (1, 10):
+            gives = f"{outputs[1]} class scores" if len(outputs) == 2 else f"outputs of shape {outputs}"
+            raise UserError(
+                f"--model.net {type(net).__name__}: gives {gives} for an image, the datasets have 10 classes: "
+                "give --model.net.init_args.num_classes 10"
+            )
         # LightningCLI stores the config (class paths and arguments) as hparams, so a checkpoint
         # alone rebuilds this module, network included.
         self.save_hyperparameters()
@@ -89,6 +101,12 @@ class MNISTClassifier(L.LightningModule):
         self.train_metrics.persistent(True)
         self.val_acc = MulticlassAccuracy(**metric_args)
         self.test_acc = MulticlassAccuracy(**metric_args)
+        # Per-image mean losses from sums over all ranks. Lightning's sync_dist averages each rank's
+        # mean, off when the shards differ in size (10,000 test images on 3 ranks). A NaN stays NaN,
+        # without a check that reads every batch's loss back to the host. Updated with the batch's
+        # mean once per image: torchmetrics 1.9 drops update(weight=) under nan_strategy="disable".
+        self.val_loss = MeanMetric(nan_strategy="disable")
+        self.test_loss = MeanMetric(nan_strategy="disable")
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # in checkpoints, so a resumed run keeps its best so far
         # One normalised image: the model summary then shows each layer's output size and FLOPs.
@@ -184,7 +202,8 @@ class MNISTClassifier(L.LightningModule):
         """Returns the predicted classes, for callbacks that draw them."""
         loss, preds, labels = self.model_step(batch)
         self.val_acc(preds, labels)
-        self.log("val/loss", loss, prog_bar=True, sync_dist=True)
+        self.val_loss.update(loss.expand(len(labels)))
+        self.log("val/loss", self.val_loss, prog_bar=True)
         self.log("val/acc", self.val_acc, prog_bar=True)
         return preds
 
@@ -198,7 +217,8 @@ class MNISTClassifier(L.LightningModule):
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss, preds, labels = self.model_step(batch)
         self.test_acc(preds, labels)
-        self.log("test/loss", loss, sync_dist=True)
+        self.test_loss.update(loss.expand(len(labels)))
+        self.log("test/loss", self.test_loss)
         self.log("test/acc", self.test_acc)
         return preds
 

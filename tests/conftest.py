@@ -62,7 +62,7 @@ def run_main(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     Starting Python, torch and Lightning costs ~8 s a process on a 2-core CPU; tests of what the
     CLI does with its arguments need no new process. stderr and the exit status are what the
     interpreter makes of the run: the warnings (pytest would keep them), then a traceback and 1
-    for an uncaught exception, or the text and 1 for ``sys.exit("error: ...")``. Tests of the
+    for an uncaught exception, or the error line and 1 for a mistake. Tests of the
     process itself (signals, DDP, concurrent runs, a checkpoint read by a process that did not
     write it) use ``run_cli``.
     """
@@ -89,13 +89,11 @@ def run_main(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     finally:
         sys.argv = argv
         os.chdir(here)
-    for w in caught:
-        err.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno))
-    err.write(failure)
-    if isinstance(code, str):
-        err.write(f"{code}\n")
+    # The warnings first, as a process prints them when raised: an error line stays the last.
+    stderr = "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno) for w in caught)
+    stderr += err.getvalue() + failure + (f"{code}\n" if isinstance(code, str) else "")
     returncode = 1 if isinstance(code, str) else (code or 0)
-    return subprocess.CompletedProcess(args, returncode, out.getvalue(), err.getvalue())
+    return subprocess.CompletedProcess(args, returncode, out.getvalue(), stderr)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import threading
 from collections import Counter
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
 import lightning as L
 import pytest
@@ -117,6 +118,28 @@ def test_training_order_is_a_function_of_seed_and_epoch(dm: MNISTDataModule) -> 
     assert not torch.equal(first, epoch_order(0, 1))
     assert not torch.equal(first, epoch_order(1, 0))
     assert torch.equal(first.sort().values, torch.arange(55000))  # every sample exactly once
+
+
+def test_ddp_shards_hold_each_image_once(dm: MNISTDataModule) -> None:
+    # Three ranks: none of the splits divides evenly. Each rank's loaders, as Lightning asks for them.
+    def shards(split: str) -> list[list[int]]:
+        ranks = []
+        for rank in range(3):
+            other = MNISTDataModule(data_dir=DATA_DIR)
+            other.train_set, other.val_set, other.test_set = dm.train_set, dm.val_set, dm.test_set
+            other.trainer = SimpleNamespace(world_size=3, global_rank=rank)
+            ranks.append(list(getattr(other, f"{split}_dataloader")().sampler))
+        return ranks
+
+    # Validation and test: every image exactly once (padding counted the first images twice).
+    for split, size in (("val", 5000), ("test", 10000)):
+        ranks = shards(split)
+        assert sorted(i for rank in ranks for i in rank) == list(range(size))
+        assert max(map(len, ranks)) - min(map(len, ranks)) == 1
+    # Training: shards of equal length (DDP's gradient sync needs each rank's steps), every image in one.
+    ranks = shards("train")
+    assert len(ranks[0]) == len(ranks[1]) == len(ranks[2]) == 18334
+    assert set(ranks[0]) | set(ranks[1]) | set(ranks[2]) == set(range(55000))
 
 
 def test_missing_files_offline_name_the_dir(tmp_path: Path) -> None:

@@ -107,6 +107,11 @@ PARSER_CASES = {
     "unknown key": (["--trainer.max_epochz=1"], "error: unrecognized arguments: --trainer.max_epochz"),
     "a prefix of an option": (["--trainer.max_epoch=1"], "error: unrecognized arguments: --trainer.max_epoch=1"),
     "unknown class path": (["--model.net=mnist_pl.nets.NoSuchNet"], "has no attribute 'NoSuchNet'"),
+    # torch's generator took it, in a traceback
+    "a data seed past 32 bits": (
+        ["--data.split_seed=99999999999999999999"],
+        "error: --data.split_seed 99999999999999999999: expected an int from 0 to 4294967295",
+    ),
     "missing yaml": (["--config=nothere.yaml"], "error: --config: File does not exist: "),
     "malformed yaml": (["--config=bad.yaml"], "error: bad.yaml: not valid YAML at line 3, column 1"),
     # These were "Unexpected config", tracebacks (a UnicodeDecodeError, a TypeError when data was built).
@@ -239,14 +244,16 @@ def test_a_main_parser_config_named_like_a_subcommand(
     assert capsys.readouterr().err.splitlines()[0] == "usage: mnist_pl [options] fit [options]"
 
 
-def test_val_size_too_big(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_val_size_too_big(run: Run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     # Refused while the DataModule is built, before the Trainer: in this process, through main().
     monkeypatch.chdir(run.root)
     monkeypatch.setattr(sys, "argv", ["mnist_pl", "fit", f"--config={run.config}", DATA, "--data.val_size=60000"])
     before = run.snapshot()
     with pytest.raises(SystemExit) as exit_:
         main()
-    assert exit_.value.code == "error: --data.val_size 60000 leaves no training images: use fewer than 60000"
+    assert exit_.value.code == 1
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last == "error: --data.val_size 60000 leaves no training images: use fewer than 60000"
     assert run.snapshot() == before
 
 
@@ -284,7 +291,9 @@ TRAINER_CASES = {
 
 
 @pytest.mark.parametrize("case", TRAINER_CASES)
-def test_trainer_settings_it_cannot_run_with(run: Run, case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_trainer_settings_it_cannot_run_with(
+    run: Run, case: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     # Refused while the Trainer is built: in this process, through main().
     arg, expected = TRAINER_CASES[case]
     if case in ("gpu without a gpu", "lightning's TypeError") and torch.cuda.is_available():
@@ -296,7 +305,7 @@ def test_trainer_settings_it_cannot_run_with(run: Run, case: str, monkeypatch: p
     before = run.snapshot()
     with pytest.raises(SystemExit) as exit_:
         main()
-    assert str(exit_.value.code).startswith(expected)
+    assert exit_.value.code == 1 and capsys.readouterr().err.splitlines()[-1].startswith(expected)
     assert run.snapshot() == before
 
 
@@ -342,6 +351,27 @@ OUR_CASES = {
         "--model.scheduler.init_args.step_size 0: a period of 0 or less: give 1 or more",
     ),
     "LBFGS on channels-last weights": (["--model.optimizer=torch.optim.LBFGS"], "add --model.channels_last false"),
+    # jsonargparse's 20 lines under a traceback
+    "a callback that cannot be built": (
+        [
+            "--trainer.callbacks+=lightning.pytorch.callbacks.EarlyStopping",
+            "--trainer.callbacks.monitor=val/acc",
+            "--trainer.callbacks.mode=maxx",
+        ],
+        "error: --trainer.callbacks lightning.pytorch.callbacks.EarlyStopping: cannot be built: "
+        "`mode` can be min, max, got maxx: fix its settings, or leave it out",
+    ),
+    # Lightning saved the best as last.ckpt, the latest as last-v1.ckpt
+    "the best checkpoint named last": (
+        ["--checkpoint.filename=last"],
+        "error: --checkpoint.filename last: the name of the latest checkpoint: give the best one another name",
+    ),
+    # failed in its first step (fewer), or trained and wrote a CSV of the wrong width (more)
+    "a network of other than 10 classes": (
+        ["--model.net.init_args.num_classes=5"],
+        "error: --model.net LeNet: gives 5 class scores for an image, the datasets have 10 classes: "
+        "give --model.net.init_args.num_classes 10",
+    ),
     "one-cycle without an end": (  # fails in configure_optimizers, once the run dir is made: given back
         [
             "--model.scheduler=torch.optim.lr_scheduler.OneCycleLR",
@@ -359,6 +389,26 @@ def test_config_mistakes_we_report(run: Run, case: str) -> None:
     before = run.snapshot()
     assert_one_line_error(run.fit(*args), 1, expected)
     assert run.snapshot() == before  # no new run dir either: it failed before writing anything
+
+
+def test_a_fit_with_nothing_left_to_train_is_refused(run: Run) -> None:
+    # Lightning trained nothing, tested again and added a resume's files to the run, exit status 0.
+    before = run.snapshot()
+    result = run.fit(f"--ckpt_path={run.best}", "--trainer.max_epochs=1")
+    assert_one_line_error(
+        result, 1, f"--trainer.max_epochs 1: {run.best} has trained 1 epoch(s) already, so this fit would train nothing"
+    )
+    assert run.snapshot() == before
+
+
+@pytest.mark.parametrize("subcommand, stage", [("validate", "val"), ("test", "test"), ("predict", "predict")])
+def test_evaluating_no_batch_is_refused(run: Run, subcommand: str, stage: str) -> None:
+    # Lightning ran nothing, printed nothing and exited 0, leaving an empty run dir.
+    before = run.snapshot()
+    args = [f"--ckpt_path={run.best}", DATA, run.logs_arg, f"--trainer.limit_{stage}_batches=0"]
+    result = run_main(subcommand, *args, cwd=run.root)
+    assert_one_line_error(result, 1, f"error: --trainer.limit_{stage}_batches 0: {subcommand} would run no batch")
+    assert run.snapshot() == before
 
 
 def test_a_chosen_version_with_another_sub_dir_is_refused(run: Run, tmp_path: Path) -> None:
@@ -423,6 +473,7 @@ class RunsCode:
         "runs code",
         "other network",
         "older network",
+        "a network class gone",
         "last",
         "best",
         "registry",
@@ -451,6 +502,10 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         weights = checkpoint["state_dict"]
         weights["net.renamed.weight"] = weights.pop(next(k for k in weights if k.startswith("net.")))
         torch.save(checkpoint, ckpt)
+    elif case == "a network class gone":  # of a version with a class this one lacks: its usage and 2 lines
+        checkpoint = torch.load(run.best, weights_only=True)
+        checkpoint["hyper_parameters"]["net"] = {"class_path": "mnist_pl.nets.Gone", "init_args": {}}
+        torch.save(checkpoint, ckpt)
     elif case in ("last", "best", "registry"):  # Lightning's words: this run's own (a test has none), an online one
         ckpt = case
     elif case == "a folder":  # was "no such file"
@@ -466,6 +521,9 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         "runs code": "refused: it holds objects other than weights",
         "other network": "the checkpoint holds other weights than FastCNN",
         "older network": "LeNet has other layers than this version's LeNet (2 names and 0 shapes differ): it was",
+        "a network class gone": f"--ckpt_path {ckpt}: its model settings do not fit this version of mnist_pl "
+        "(model.net: Problem with given class_path 'mnist_pl.nets.Gone': module 'mnist_pl.nets' has no attribute "
+        "'Gone'): train it again with this version",
         "last": "--ckpt_path last: test needs a checkpoint file",
         "best": "--ckpt_path best: test needs a checkpoint file",
         "registry": "--ckpt_path registry: Lightning's online model registry is not used here",

@@ -6,6 +6,7 @@ StepLR schedule, ``val/acc_best`` and ``best.ckpt``.
 """
 
 import contextlib
+import hashlib
 import os
 import re
 import signal
@@ -26,6 +27,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from mnist_pl.callbacks import ImageLogger
 from mnist_pl.cli import MNISTCLI
+from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
 from mnist_pl.runs import SaveConfig
 
@@ -261,6 +263,66 @@ def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path: Path, every: list
     assert test.returncode == 0, test.stderr[-3000:]
     if curves:
         assert scalars(last.parents[1]) == scalars(tmp_path / "one_go" / "lenet" / "version_0")
+
+
+def test_a_fit_cut_by_max_steps_resumes_with_the_next_epoch_whole(tmp_path: Path) -> None:
+    # Lightning counts an epoch that --trainer.max_steps cut short as finished, and resumes its
+    # checkpoint with the next epoch; the data then also skipped the cut epoch's 3 batches in it.
+    record = "--trainer.callbacks+=batch_recorder.BatchRecorder"
+    stopped = fit(
+        tmp_path / "logs", "--trainer.max_steps=3", record, f"--trainer.callbacks.out_dir={tmp_path}", here=True
+    )
+    assert stopped.returncode == 0, stopped.stderr[-3000:]
+    resumed_dir = tmp_path / "resumed"
+    resumed = fit(
+        tmp_path / "logs",
+        "--trainer.max_epochs=2",
+        "--ckpt_path=last",
+        record,
+        f"--trainer.callbacks.out_dir={resumed_dir}",
+        here=True,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    dm = MNISTDataModule(data_dir=str(REPO / "data"))
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    loader.sampler.set_epoch(1)
+    images = dm.normalize(dm.train_set.images[list(loader.sampler)[: 5 * 64]])
+    expected = [hashlib.md5(image.numpy().tobytes()).hexdigest() for image in images]
+    assert (resumed_dir / "rank0.txt").read_text().split() == expected  # epoch 1, all 5 of its batches
+    last = torch.load(tmp_path / "logs" / "lenet" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert (last["epoch"], last["global_step"]) == (1, 3 + 5)
+
+
+def test_a_resume_that_would_skip_other_images_is_refused(tmp_path: Path) -> None:
+    # From the middle of an epoch the resumed run skips the batches trained: only in the same order
+    # and shards. (Another batch size: test_resume_from_the_middle_of_an_epoch_is_exact.)
+    every = ["--checkpoint.every_n_train_steps=3", "--checkpoint.monitor=null", "--trainer.max_steps=3"]
+    stopped = fit(tmp_path / "logs", *every, here=True)
+    assert stopped.returncode == 0, stopped.stderr[-3000:]
+    run = tmp_path / "logs" / "lenet" / "version_0"
+    mid = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert mid["MNISTDataModule"]["batches_done"] == 3
+    mid["MNISTDataModule"]["processes"] = 2  # as a 2-process DDP fit writes it
+    torch.save(mid, tmp_path / "ddp.ckpt")
+    before = files(run)
+    for ckpt, args, error in [
+        (
+            "last",
+            ["--data.shuffle_seed=1"],
+            "error: --data.shuffle_seed 1: the checkpoint is from the middle of an epoch shuffled with seed 0: "
+            "resume with --data.shuffle_seed 0, or from an epoch's end",
+        ),
+        (
+            tmp_path / "ddp.ckpt",
+            [],
+            "error: --trainer.devices: the checkpoint is from the middle of an epoch trained in 2 processes, "
+            "this run has 1: resume with as many (--trainer.devices x --trainer.num_nodes), or from an epoch's end",
+        ),
+    ]:
+        resumed = fit(tmp_path / "logs", "--trainer.max_epochs=2", f"--ckpt_path={ckpt}", *args, here=True)
+        assert resumed.returncode == 1 and resumed.stderr.strip().splitlines()[-1] == error
+    assert files(run) == before and [p.name for p in run.parent.iterdir()] == ["version_0"]
 
 
 @pytest.mark.parametrize(
