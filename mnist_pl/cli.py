@@ -303,6 +303,12 @@ def _in_config_file(message: str, raw: str) -> str:
         key, class_path = bad_class[1], bad_class[2] or bad_class[3]
         if class_path in (_lookup(path, key), _lookup(path, f"{key}.class_path")):
             return f"{path}: {key} {class_path}: {bad_class[4].removeprefix(f'{class_path} ')}"
+    # A value of the wrong type or range written in a config file: that file, not an option never typed.
+    bad_value = re.fullmatch(r"--([\w.]+) (.+?): (expected .*)", message)
+    for path in reversed(_CONFIG_FILES if bad_value else []):
+        key, value, reason = bad_value.groups()
+        if str(_lookup(path, key)) == value:
+            return f"{path}: {key} {value}: {reason}: fix the file"
     return message
 
 

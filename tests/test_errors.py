@@ -124,6 +124,11 @@ PARSER_CASES = {
         ["--config=badkey.yaml"],
         "error: badkey.yaml: trainer.max_epoch is not an option of fit",
     ),
+    # was "--data.batch_size abc", an option the command line did not have
+    "a bad value in a config": (
+        ["--config=badvalue.yaml"],
+        "error: badvalue.yaml: data.batch_size abc: expected an int > 0: fix the file",
+    ),
     "misspelled class argument in a config": (
         ["--config=badarg.yaml"],
         "error: badarg.yaml: model.optimizer.init_args.momentun: torch.optim.SGD takes no argument 'momentun': "
@@ -202,6 +207,7 @@ def test_config_mistakes_jsonargparse_reports(
     (run.root / "section.yaml").write_text("data: 5\n")
     (run.root / "predictions.yaml").write_text("predictions: [1, 2]\n")
     (run.root / "badkey.yaml").write_text("trainer:\n  max_epoch: 3\n")
+    (run.root / "badvalue.yaml").write_text("data:\n  batch_size: abc\n")
     (run.root / "badarg.yaml").write_text("model:\n  optimizer:\n    init_args:\n      momentun: 0.9\n")
     (run.root / "badclass.yaml").write_text("model:\n  net: mnist_pl.nets.LeNet5\n")
     (run.root / "badnet.yaml").write_text(
