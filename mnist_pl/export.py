@@ -101,8 +101,12 @@ def verify(model: MNISTClassifier, run, dm: MNISTDataModule) -> tuple[int, int, 
 
 def main(argv: list[str] | None = None) -> None:
     # No abbreviations, as in the main CLI: --ckpt would be taken for --ckpt_path.
+    # A one-line usage, as the other subcommands print (argparse's lists every option over 4 lines).
     parser = argparse.ArgumentParser(
-        prog="python -m mnist_pl export", description=__doc__.splitlines()[0], allow_abbrev=False
+        prog="python -m mnist_pl export",
+        usage="%(prog)s --ckpt_path CKPT [options] (--help lists them)",
+        description=__doc__.splitlines()[0],
+        allow_abbrev=False,
     )
     parser.add_argument("--ckpt_path", type=Path, required=True, help="the checkpoint to export")
     parser.add_argument("--format", choices=sorted(SUFFIX), default="onnx")

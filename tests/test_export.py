@@ -24,9 +24,10 @@ def test_export_refuses_a_file_that_is_not_a_checkpoint(tmp_path: Path) -> None:
     # No abbreviations, as in the main CLI: --ckpt is not taken for --ckpt_path.
     abbreviated = run_main("export", f"--ckpt={onnx}", cwd=tmp_path)
     assert abbreviated.returncode == 2
-    assert abbreviated.stderr.strip().splitlines()[-1] == (
-        "python -m mnist_pl export: error: the following arguments are required: --ckpt_path"
-    )
+    assert abbreviated.stderr.strip().splitlines() == [  # a one-line usage, as the other subcommands print
+        "usage: python -m mnist_pl export --ckpt_path CKPT [options] (--help lists them)",
+        "python -m mnist_pl export: error: the following arguments are required: --ckpt_path",
+    ]
 
 
 def test_export_without_the_test_images_writes_no_unchecked_file(trained_run: Path, tmp_path: Path) -> None:
