@@ -116,6 +116,10 @@ class PredictionWriter(BasePredictionWriter):
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         # Before predicting, not after: the CSV must be a file, in a folder it can be written to.
+        if self.output.suffix.lower() != ".csv" and not self.output.is_dir():  # one.jpg: CSV rows in one-1.jpg
+            raise UserError(
+                f"--predictions.output {self.output}: the predictions are a CSV: give a name ending in .csv"
+            )
         if self.output.is_dir():
             raise UserError(
                 f"--predictions.output {self.output} is a folder: give a file name, "

@@ -137,3 +137,8 @@ def test_predict_into_a_folder_that_is_a_file_stops_before_predicting(trained_ru
     expected = f"--predictions.output {folder} is a folder: give a file name, e.g. {folder / 'predictions.csv'}"
     assert result.stderr.strip().splitlines()[-1] == f"error: {expected}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "taken"] and not any(folder.iterdir())
+    # Another kind of file's name: the CSV's rows went into one-1.jpg.
+    result = run_main("predict", *args, f"--predictions.output={tmp_path / 'one.jpg'}", cwd=tmp_path)
+    expected = f"--predictions.output {tmp_path / 'one.jpg'}: the predictions are a CSV: give a name ending in .csv"
+    assert result.stderr.strip().splitlines()[-1] == f"error: {expected}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "taken"]
