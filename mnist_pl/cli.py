@@ -443,12 +443,18 @@ class MNISTCLI(LightningCLI):
                 break
         super().parse_arguments(parser, args)
         # Lightning refuses a seed numpy cannot take only when it seeds, in words that name no option;
-        # torch's generators, seeded with the data's, ended in a traceback (an int past 64 bits).
+        # torch's generators, seeded with the data's, ended in a traceback past 64 bits (the shuffle
+        # seed plus the epoch: an int64 leaves room for the epochs).
         subcommand = self.config.get("subcommand")
-        for option in ("seed_everything", "data.split_seed", "data.shuffle_seed") if subcommand else ():
+        ranges = {
+            "seed_everything": (0, 2**32),
+            "data.split_seed": (-(2**63), 2**63),
+            "data.shuffle_seed": (-(2**63), 2**63),
+        }
+        for option, (low, high) in ranges.items() if subcommand else ():
             seed = self.config[subcommand].get(option)
-            if isinstance(seed, int) and not isinstance(seed, bool) and not 0 <= seed < 2**32:
-                self._parser(subcommand).error(f"--{option} {seed}: expected an int from 0 to {2**32 - 1}")
+            if isinstance(seed, int) and not isinstance(seed, bool) and not low <= seed < high:
+                self._parser(subcommand).error(f"--{option} {seed}: expected an int from {low} to {high - 1}")
         seed = self.config[subcommand].get("seed_everything") if subcommand else None
         if seed is True:
             # "True to use a random seed", says LightningCLI's help; Lightning 2.6 seeds 0 for it. A
@@ -601,8 +607,13 @@ class MNISTCLI(LightningCLI):
                 "--trainer.max_epochs"
             )
         # Lightning saved the best epoch as last.ckpt and the latest as last-v1.ckpt: --ckpt_path last took the best.
-        filename = self.config[self.subcommand].get("checkpoint", {}).get("filename")
-        if filename == ModelCheckpoint.CHECKPOINT_NAME_LAST:
+        checkpoint = self.config[self.subcommand].get("checkpoint") or {}
+        filename = checkpoint.get("filename")
+        if (
+            self.subcommand == "fit"
+            and checkpoint.get("save_last")
+            and filename == ModelCheckpoint.CHECKPOINT_NAME_LAST
+        ):
             raise UserError(
                 f"--checkpoint.filename {filename}: the name of the latest checkpoint: give the best one another name"
             )

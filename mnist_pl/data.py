@@ -248,21 +248,25 @@ class MNISTDataModule(L.LightningDataModule):
         self.val_set = TensorPairDataset(train.data[val_idx], train.targets[val_idx])
         self.test_set = TensorPairDataset(test.data, test.targets)
 
-    def _loader(self, dataset: TensorPairDataset, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(self, dataset: TensorPairDataset, batch_size: int, stage: str) -> DataLoader:
         # A DistributedSampler even in one process: its order is a pure function of (seed, epoch),
         # Lightning calls set_epoch on it every epoch (so a resumed run replays the right order),
         # and under DDP each rank reads its own shard. Lightning keeps a sampler it is given.
         trainer = self.trainer
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
-        if shuffle:  # training: shards of equal length, as DDP's gradient sync needs every rank's steps
+        limit = getattr(trainer, f"limit_{stage}_batches", 1.0)
+        if stage == "train":  # shards of equal length, as DDP's gradient sync needs every rank's steps
             sampler = EpochSampler(dataset, replicas, rank, shuffle=True, seed=self.hparams.shuffle_seed)
-        elif len(dataset) >= replicas:
+        elif len(dataset) >= replicas and not (isinstance(limit, float) and limit < 1.0):
             # Evaluation: each image once. DistributedSampler evens out the shards by repeating the
             # first images, which then counted twice in val/test accuracy and loss (5000 images on
             # 3 ranks: 5001). Shards one image apart are safe: nothing syncs between evaluation
             # batches (DDP syncs buffers in the first forward only; metrics reduce at the epoch's end).
             sampler = UnrepeatedDistributedSampler(dataset, replicas, rank, shuffle=False)
-        else:  # fewer images than ranks: each rank needs one (predict writes each image once)
+        else:
+            # Fewer images than ranks: each rank needs one (predict writes each image once). A
+            # fraction of the batches: of shards one batch apart, it was none on some rank only,
+            # which stopped there while the others waited for it.
             sampler = DistributedSampler(dataset, replicas, rank, shuffle=False)
         return DataLoader(
             dataset,
@@ -274,22 +278,22 @@ class MNISTDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        loader = self._loader(self.train_set, self.hparams.batch_size, shuffle=True)
+        loader = self._loader(self.train_set, self.hparams.batch_size, "train")
         loader.sampler.skip = self._resume_batches * self.hparams.batch_size
         self._resume_batches = 0  # once: the next epochs start at their first batch
         return loader
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, self.hparams.eval_batch_size, shuffle=False)
+        return self._loader(self.val_set, self.hparams.eval_batch_size, "val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, self.hparams.eval_batch_size, shuffle=False)
+        return self._loader(self.test_set, self.hparams.eval_batch_size, "test")
 
     def predict_dataloader(self) -> DataLoader:
         """The images of ``predict_path`` (labels -1), or else the test split."""
         if self.hparams.predict_path is None:
             self.predict_names = [f"test[{i}]" for i in range(len(self.test_set))]
-            return self.test_dataloader()
+            return self._loader(self.test_set, self.hparams.eval_batch_size, "predict")
         images, self.predict_names, self.predict_errors = [], [], []
         for path in find_images(self.hparams.predict_path):
             try:
@@ -301,7 +305,7 @@ class MNISTDataModule(L.LightningDataModule):
         if not images:
             raise UserError(f"--data.predict_path {self.hparams.predict_path}: none of the files is a readable image")
         dataset = TensorPairDataset(torch.stack(images), torch.full((len(images),), -1))
-        return self._loader(dataset, self.hparams.eval_batch_size, shuffle=False)
+        return self._loader(dataset, self.hparams.eval_batch_size, "predict")
 
     def normalize(self, images: Tensor, augment: nn.Module | None = None) -> Tensor:
         """uint8 (N, 28, 28) -> float (N, 1, 28, 28), exactly as ``ToTensor`` then ``Normalize``."""

@@ -1,5 +1,6 @@
 """The LightningModule: what is learned and how it is measured; the network itself lives in nets."""
 
+import inspect
 from typing import Any
 
 import lightning as L
@@ -74,18 +75,7 @@ class MNISTClassifier(L.LightningModule):
         compile: bool = False,
     ) -> None:
         super().__init__()
-        # The datasets have 10 classes, and so do the metrics, pictures and CSV columns: a network
-        # with fewer outputs failed in its first step, one with more trained and broke the CSV.
-        training, _ = net.training, net.eval()  # eval: no batch-norm statistics or dropout drawn
-        with torch.no_grad():
-            outputs = tuple(net(torch.zeros(1, 1, 28, 28)).shape)
-        net.train(training)
-        if outputs != (1, 10):
-            gives = f"{outputs[1]} class scores" if len(outputs) == 2 else f"outputs of shape {outputs}"
-            raise UserError(
-                f"--model.net {type(net).__name__}: gives {gives} for an image, the datasets have 10 classes: "
-                "give --model.net.init_args.num_classes 10"
-            )
+        self._check_outputs(net)
         # LightningCLI stores the config (class paths and arguments) as hparams, so a checkpoint
         # alone rebuilds this module, network included.
         self.save_hyperparameters()
@@ -113,6 +103,30 @@ class MNISTClassifier(L.LightningModule):
         # Not for a compiled network: a batch of one would compile it once more.
         if not compile:
             self.example_input_array = torch.zeros(1, 1, 28, 28)
+
+    @staticmethod
+    def _check_outputs(net: nn.Module) -> None:
+        # The datasets have 10 classes, and so do the metrics, pictures and CSV columns: a network
+        # with fewer outputs failed in its first step, one with more trained and broke the CSV.
+        modes = {module: module.training for module in net.modules()}  # each its own: a frozen part stays so
+        net.eval()  # no batch-norm statistics or dropout drawn
+        name = type(net).__name__
+        try:
+            with torch.no_grad():
+                outputs = tuple(net(torch.zeros(1, 1, 28, 28)).shape)
+        except (RuntimeError, ValueError, TypeError) as err:
+            raise UserError(
+                f"--model.net {name}: fails on a 1x28x28 image ({' '.join(str(err).split())}): "
+                "give a network for MNIST's images"
+            ) from err
+        finally:
+            for module, training in modes.items():
+                module.training = training
+        if outputs != (1, 10):
+            gives = f"{outputs[1]} class scores" if len(outputs) == 2 else f"outputs of shape {outputs}"
+            takes = "num_classes" in inspect.signature(type(net)).parameters
+            fix = "give --model.net.init_args.num_classes 10" if takes else "give a network of 10 outputs"
+            raise UserError(f"--model.net {name}: gives {gives} for an image, the datasets have 10 classes: {fix}")
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Lightning names the hook it runs in _current_fx_name, ~40 times per training step.

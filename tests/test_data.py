@@ -122,12 +122,12 @@ def test_training_order_is_a_function_of_seed_and_epoch(dm: MNISTDataModule) -> 
 
 def test_ddp_shards_hold_each_image_once(dm: MNISTDataModule) -> None:
     # Three ranks: none of the splits divides evenly. Each rank's loaders, as Lightning asks for them.
-    def shards(split: str) -> list[list[int]]:
+    def shards(split: str, **limit: float) -> list[list[int]]:
         ranks = []
         for rank in range(3):
             other = MNISTDataModule(data_dir=DATA_DIR)
             other.train_set, other.val_set, other.test_set = dm.train_set, dm.val_set, dm.test_set
-            other.trainer = SimpleNamespace(world_size=3, global_rank=rank)
+            other.trainer = SimpleNamespace(world_size=3, global_rank=rank, **limit)
             ranks.append(list(getattr(other, f"{split}_dataloader")().sampler))
         return ranks
 
@@ -136,6 +136,9 @@ def test_ddp_shards_hold_each_image_once(dm: MNISTDataModule) -> None:
         ranks = shards(split)
         assert sorted(i for rank in ranks for i in rank) == list(range(size))
         assert max(map(len, ranks)) - min(map(len, ranks)) == 1
+    # A fraction of the batches: shards of equal length, so that it is as many on every rank (of
+    # shards one batch apart it was none on one rank only, which stopped while the others waited).
+    assert len({len(rank) for rank in shards("val", limit_val_batches=0.5)}) == 1
     # Training: shards of equal length (DDP's gradient sync needs each rank's steps), every image in one.
     ranks = shards("train")
     assert len(ranks[0]) == len(ranks[1]) == len(ranks[2]) == 18334

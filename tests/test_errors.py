@@ -108,9 +108,10 @@ PARSER_CASES = {
     "a prefix of an option": (["--trainer.max_epoch=1"], "error: unrecognized arguments: --trainer.max_epoch=1"),
     "unknown class path": (["--model.net=mnist_pl.nets.NoSuchNet"], "has no attribute 'NoSuchNet'"),
     # torch's generator took it, in a traceback
-    "a data seed past 32 bits": (
+    "a data seed past 64 bits": (
         ["--data.split_seed=99999999999999999999"],
-        "error: --data.split_seed 99999999999999999999: expected an int from 0 to 4294967295",
+        "error: --data.split_seed 99999999999999999999: expected an int from -9223372036854775808 to "
+        "9223372036854775807",
     ),
     "missing yaml": (["--config=nothere.yaml"], "error: --config: File does not exist: "),
     "malformed yaml": (["--config=bad.yaml"], "error: bad.yaml: not valid YAML at line 3, column 1"),
@@ -366,6 +367,12 @@ OUR_CASES = {
         ],
         "error: --trainer.callbacks lightning.pytorch.callbacks.EarlyStopping: cannot be built: "
         "`mode` can be min, max, got maxx: fix its settings, or leave it out",
+    ),
+    # a traceback in its first step
+    "a network that fails on an image": (
+        ["--model.net=torch.nn.Linear", "--model.net.in_features=784", "--model.net.out_features=10"],
+        "error: --model.net Linear: fails on a 1x28x28 image (mat1 and mat2 shapes cannot be multiplied (28x28 and "
+        "784x10)): give a network for MNIST's images",
     ),
     # Lightning saved the best as last.ckpt, the latest as last-v1.ckpt
     "the best checkpoint named last": (

@@ -214,6 +214,14 @@ def test_reduce_lr_on_plateau_watches_val_loss(tmp_path: Path) -> None:
     assert cli.trainer.lr_scheduler_configs[0].monitor == "val/loss" and cli.trainer.current_epoch == 3
 
 
+def test_the_output_check_keeps_each_modules_mode() -> None:
+    # It runs the network once in eval mode: a part frozen in eval mode stays so, the rest trains.
+    net = MinimalCNN()
+    frozen = set(next(net.children()).eval().modules())
+    MNISTClassifier(net)
+    assert all(module.training == (module not in frozen) for module in net.modules())
+
+
 def test_a_fit_with_no_training_step_says_it_tests_an_untrained_network(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match="no training step ran .*: testing the untrained network"):
         minimal_fit(tmp_path, "--trainer.max_epochs=0")
