@@ -669,6 +669,14 @@ class MNISTCLI(LightningCLI):
                 )
             self._check_optimizer_and_scheduler()
             self._check_monitored_metrics()
+            # A folder of its own choosing: Lightning wrote best-v1.ckpt beside another run's best.ckpt.
+            dirpath, ckpt_path = self.trainer.checkpoint_callback.dirpath, self.config.fit.ckpt_path
+            resumed_there = ckpt_path and Path(ckpt_path).resolve().parent == Path(dirpath or ".").resolve()
+            if dirpath and any(Path(dirpath).glob("*.ckpt")) and not resumed_there:
+                raise UserError(
+                    f"--checkpoint.dirpath {dirpath} holds an earlier run's checkpoints, and this one would write "
+                    "beside them: give an empty or new folder, or leave it out (each run's own checkpoints/)"
+                )
         runs.refuse_a_chosen_run_dir_in_use(self.trainer, fitting=self.subcommand == "fit")
         # The run dir is created deep inside the run (a traceback): check its parent can be written first.
         for logger in self.trainer.loggers:

@@ -414,6 +414,15 @@ def test_a_fit_with_nothing_left_to_train_is_refused(run: Run) -> None:
     assert run.snapshot() == before
 
 
+def test_a_checkpoint_folder_of_another_run_is_refused(run: Run) -> None:
+    # Lightning wrote best-v1.ckpt and last-v1.ckpt beside that run's own.
+    before = run.snapshot()
+    checkpoints = run.dir / "checkpoints"
+    result = run.fit(f"--checkpoint.dirpath={checkpoints}")
+    assert_one_line_error(result, 1, f"--checkpoint.dirpath {checkpoints} holds an earlier run's checkpoints")
+    assert run.snapshot() == before
+
+
 @pytest.mark.parametrize("subcommand, stage", [("validate", "val"), ("test", "test"), ("predict", "predict")])
 def test_evaluating_no_batch_is_refused(run: Run, subcommand: str, stage: str) -> None:
     # Lightning ran nothing, printed nothing and exited 0, leaving an empty run dir.
