@@ -226,8 +226,9 @@ def one_line(message: str) -> str:
     return ": ".join([option, *reasons] if option else reasons)
 
 
-def _not_built(message: str) -> str | None:
-    """One line for a class jsonargparse could not build, or None for another message."""
+def _not_built(message: str, config: Namespace) -> str | None:
+    """One line for a class jsonargparse could not build, or None for another message; ``config``
+    is the subcommand's, where the class's option is looked up."""
     problem = re.search(r"Problem with given class_path '([\w.]+)':\s*(.+)", message)
     union = re.match(r"Does not validate against any of the Union subtypes\nSubtypes: (.*)\nErrors:\n  - (.+)", message)
     if problem:
@@ -237,7 +238,9 @@ def _not_built(message: str) -> str | None:
     else:
         return None
     subtypes = union[1] if union else ""
-    option = next((o for word, o in _CLASS_OPTIONS if word in subtypes or f".{word}s." in cls), "a class of the config")
+    given_as = [key.removesuffix(".class_path") for key, value in config.items() if value == cls]
+    listed = (o for word, o in _CLASS_OPTIONS if word in subtypes or f".{word}s." in cls)  # in a list: not found above
+    option = f"--{given_as[0]}" if given_as else next(listed, "a class of the config")
     fix = "" if "install" in reason.lower() else ": fix its settings, or leave it out"
     return f"{option} {cls}: cannot be built: {reason.strip().rstrip('.')}{fix}"
 
@@ -653,7 +656,7 @@ class MNISTCLI(LightningCLI):
         except ValueError as err:
             # A class of the config that fails as it is built (a callback's bad argument, a logger's
             # package not installed): jsonargparse's 20 lines under a traceback, naming no option.
-            if built := _not_built(str(err)):
+            if built := _not_built(str(err), self.config[self.subcommand]):
                 raise UserError(built) from err
             raise
 

@@ -379,6 +379,10 @@ OUR_CASES = {
         ["--checkpoint.filename=last"],
         "error: --checkpoint.filename last: the name of the latest checkpoint: give the best one another name",
     ),
+    "an augmentation that cannot be built": (
+        ["--data.augment=torch.nn.Dropout", "--data.augment.p=2"],
+        "error: --data.augment torch.nn.Dropout: cannot be built: dropout probability has to be between 0 and 1",
+    ),
     # failed in its first step (fewer), or trained and wrote a CSV of the wrong width (more)
     "a network of other than 10 classes": (
         ["--model.net.init_args.num_classes=5"],
