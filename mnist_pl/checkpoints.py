@@ -19,9 +19,23 @@ import numpy as np
 import torch
 from lightning.fabric.utilities.cloud_io import _is_local_file_protocol
 from lightning.pytorch import callbacks
+from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from mnist_pl.errors import UserError
+
+
+def objects_left_out(*names: str) -> list[str]:
+    """``save_hyperparameters(ignore=...)`` for the arguments ``names`` that are objects, not settings.
+
+    Under LightningCLI (and a load of one of its checkpoints) Lightning is handed the config as the
+    hyperparameters: class paths and arguments, from which a checkpoint alone rebuilds the module.
+    Built in Python, as Lightning's docs teach, those arguments are objects (a network, an optimizer
+    lambda), pickled into every checkpoint, which a weights-only load then refused, and into
+    hparams.yaml (2.9 MB of tagged YAML for a LeNet). Left out, as Lightning advises: give them to
+    ``load_from_checkpoint`` again (``MNISTClassifier.load_from_checkpoint(path, net=LeNet())``).
+    """
+    return [] if _given_hyperparameters.get() is not None else list(names)
 
 
 def check_readable(ckpt_path: str | os.PathLike) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.datasets import KMNIST, MNIST, FashionMNIST
 from torchvision.datasets.utils import download_url
 
+from mnist_pl.checkpoints import objects_left_out
 from mnist_pl.errors import UserError
 from mnist_pl.images import find_images, load_digit
 
@@ -44,6 +45,10 @@ DatasetName = Literal["MNIST", "FashionMNIST", "KMNIST"]
 DATASETS: dict[str, type[MNIST]] = {cls.__name__: cls for cls in (MNIST, FashionMNIST, KMNIST)}
 # Mean and standard deviation of each training set's pixels in [0, 1]: the normalisation.
 STATS = {"MNIST": (0.1307, 0.3081), "FashionMNIST": (0.2860, 0.3530), "KMNIST": (0.1918, 0.3483)}
+# The MNIST .gz files this repository ships (an install without the repository has none). A data dir
+# without them (a run started in another folder: data_dir "data" is relative to it) is filled from
+# these instead of the internet, which failed offline.
+BUNDLED = Path(__file__).resolve().parents[1] / "data" / "MNIST" / "raw"
 
 
 class DataError(UserError):
@@ -57,13 +62,14 @@ def _md5(path: Path) -> str:
 def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> None:
     """Make the four decompressed IDX files of ``dataset`` exist under ``root/<dataset>/raw``.
 
-    Order: files already there, then the ``.gz`` next to them (bundled for MNIST), then (if
-    ``download``) torchvision's mirrors. MNIST's files are checked against the official MD5s, the
-    other datasets' archives against the MD5s torchvision knows. A file is written under a
-    temporary name and renamed once checked, so a crash or a corrupt archive never leaves a bad
-    file where a good one is expected.
+    Order: files already there, then the ``.gz`` next to them, then this repository's own MNIST
+    ``.gz`` (``BUNDLED``), then (if ``download``) torchvision's mirrors. MNIST's files are checked
+    against the official MD5s, the other datasets' archives against the MD5s torchvision knows. A
+    file is written under a temporary name and renamed once checked, so a crash or a corrupt
+    archive never leaves a bad file where a good one is expected.
     """
     cls = DATASETS[dataset]
+    root = root.expanduser()  # as torchvision reads it: "~/mnist" made a folder named "~" here
     raw = root / dataset / "raw"
     if root.exists() and not root.is_dir():
         raise DataError(f"--data.data_dir {root} is a file: give the folder that holds {dataset}/raw")
@@ -76,6 +82,8 @@ def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> 
                 raise DataError(f"{target} is corrupt (MD5 mismatch): delete it and run again")
             continue
         gz = raw / gz_name
+        if not gz.exists() and dataset == "MNIST" and (BUNDLED / gz_name).is_file():
+            gz = BUNDLED / gz_name  # decompressed from there into raw
         if not gz.exists():
             if not download:
                 raise DataError(
@@ -88,6 +96,7 @@ def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> 
         # together decompress the same file at once.
         tmp = target.with_name(f"{name}.{os.getpid()}.{threading.get_ident()}.part")
         try:
+            raw.mkdir(parents=True, exist_ok=True)
             dst = open(tmp, "wb")  # noqa: SIM115 (closed by the with below)
         except OSError as err:
             raise DataError(
@@ -174,9 +183,10 @@ class MNISTDataModule(L.LightningDataModule):
     a fixed validation set, and the official 10,000 test images.
 
     Args:
-        data_dir: folder holding ``<dataset>/raw``.
-        dataset: which of the MNIST family; MNIST is bundled, the others are read from their four
-            IDX files (or .gz) in ``<data_dir>/<dataset>/raw``, or downloaded.
+        data_dir: folder holding ``<dataset>/raw`` (relative: to the current folder).
+        dataset: which of the MNIST family; MNIST is bundled (decompressed into ``data_dir`` from
+            the repository's copy), the others are read from their four IDX files (or .gz) in
+            ``<data_dir>/<dataset>/raw``, or downloaded.
         batch_size: training batch size.
         eval_batch_size: batch size for validation, test and predict.
         val_size: images held out of the 60,000 for validation.
@@ -212,7 +222,9 @@ class MNISTDataModule(L.LightningDataModule):
         super().__init__()
         if val_size >= 60000:
             raise DataError(f"--data.val_size {val_size} leaves no training images: use fewer than 60000")
-        self.save_hyperparameters()
+        if val_size < 1:  # the CLI's type says so too; from Python, -5 gave 5 training images
+            raise DataError(f"--data.val_size {val_size}: expected an int > 0")
+        self.save_hyperparameters(ignore=objects_left_out("augment"))
         self.augment = augment  # hparams hold its config (class path and arguments), this the module
         default_mean, default_std = STATS[dataset]
         self.mean = default_mean if mean is None else mean
@@ -316,7 +328,7 @@ class MNISTDataModule(L.LightningDataModule):
 
     def state_dict(self) -> dict[str, Any]:
         # In every checkpoint: a checkpoint is only tested or resumed on the data it learned from.
-        state: dict[str, Any] = {"dataset": self.hparams.dataset}
+        state: dict[str, Any] = {"dataset": self.hparams.dataset, **self._learned_from()}
         trainer = self.trainer
         if trainer is not None and trainer.state.fn == "fit":
             # Written in the middle of an epoch (--trainer.val_check_interval, --checkpoint.every_n_train_steps):
@@ -333,6 +345,14 @@ class MNISTDataModule(L.LightningDataModule):
             state["shuffle_seed"] = self.hparams.shuffle_seed
         return state
 
+    def _learned_from(self) -> dict[str, Any]:
+        return {
+            "val_size": self.hparams.val_size,
+            "split_seed": self.hparams.split_seed,
+            "mean": self.mean,
+            "std": self.std,
+        }
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._resume_batches = state_dict.get("batches_done", 0)
         trained_on = state_dict.get("dataset", "MNIST")
@@ -341,7 +361,18 @@ class MNISTDataModule(L.LightningDataModule):
                 f"the checkpoint was trained on {trained_on}, the data is {self.hparams.dataset}: "
                 f"use --data.dataset {trained_on}"
             )
-        fitting = self.trainer is not None and self.trainer.state.fn == "fit"  # test/validate/predict train no batch
+        # The CLI takes these from the checkpoint's settings; a data module built in Python may not. The
+        # split matters where its validation images are used (a test or predict uses none of them).
+        fn = self.trainer.state.fn if self.trainer is not None else None
+        checked = ("mean", "std") if fn in ("test", "predict") else ("val_size", "split_seed", "mean", "std")
+        for key in checked:
+            ours, theirs = self._learned_from()[key], state_dict.get(key)  # None: a checkpoint from before 2026-12-03
+            if theirs is not None and theirs != ours:
+                why = "another normalisation" if key in ("mean", "std") else "validation images it trained on"
+                raise DataError(
+                    f"--data.{key} {ours}: the checkpoint was trained with {theirs} ({why}): use --data.{key} {theirs}"
+                )
+        fitting = fn == "fit"  # test/validate/predict train no batch
         if not (fitting and self._resume_batches):
             return
         # Lightning goes on counting the epoch's batches: in another order, shards or batch size the

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
 
+from mnist_pl.checkpoints import objects_left_out
 from mnist_pl.errors import UserError
 
 
@@ -51,7 +52,8 @@ class MNISTClassifier(L.LightningModule):
         optimizer: called with the parameters; SGD, Adam, ... and their settings come from config.
         scheduler: optional; called with the optimizer and stepped once per epoch. A schedule
             defined over optimizer steps (one with a ``total_steps`` argument, like ``OneCycleLR``)
-            is given this run's number of steps and stepped after every batch. A cosine over
+            is given this run's number of steps where it takes them (a class or a partial) and
+            stepped after every batch. A cosine over
             fewer epochs than the run (``T_max`` < ``trainer.max_epochs``) is warned about.
             ``ReduceLROnPlateau`` watches ``val/loss`` (or the ``monitor`` of Lightning's subclass).
         label_smoothing: weight of the uniform target mixed into the NLL loss (0 = plain NLL).
@@ -78,7 +80,7 @@ class MNISTClassifier(L.LightningModule):
         self._check_outputs(net)
         # LightningCLI stores the config (class paths and arguments) as hparams, so a checkpoint
         # alone rebuilds this module, network included.
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=objects_left_out("net", "optimizer", "scheduler"))
         self.net = net.to(memory_format=torch.channels_last) if channels_last else net
         self.optimizer = optimizer
         self.scheduler = scheduler
@@ -111,9 +113,10 @@ class MNISTClassifier(L.LightningModule):
         modes = {module: module.training for module in net.modules()}  # each its own: a frozen part stays so
         net.eval()  # no batch-norm statistics or dropout drawn
         name = type(net).__name__
+        weight = next(net.parameters(), torch.zeros(()))  # the image in its dtype and on its device
         try:
             with torch.no_grad():
-                outputs = tuple(net(torch.zeros(1, 1, 28, 28)).shape)
+                outputs = tuple(net(weight.new_zeros(1, 1, 28, 28)).shape)
         except (RuntimeError, ValueError, TypeError) as err:
             raise UserError(
                 f"--model.net {name}: fails on a 1x28x28 image ({' '.join(str(err).split())}): "
@@ -166,7 +169,8 @@ class MNISTClassifier(L.LightningModule):
             )
 
     def forward(self, images: Tensor) -> Tensor:
-        """Log-probabilities of the 10 classes."""
+        """Log-probabilities of the 10 classes of images (N, 1, 28, 28) normalised as in training
+        (``MNISTDataModule.normalize``); an ``export`` takes pixels in [0, 1] and normalises them itself."""
         return F.log_softmax(self.net(images), dim=1)
 
     def model_step(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
@@ -245,27 +249,29 @@ class MNISTClassifier(L.LightningModule):
         optimizer = self.optimizer(self.parameters())
         if self.scheduler is None:
             return {"optimizer": optimizer}
-        # jsonargparse hands over a functools.partial holding every init argument of the class.
-        given = getattr(self.scheduler, "keywords", {})
-        if "total_steps" in given:
+        # A class, a partial or a lambda. jsonargparse's partial holds every init argument of the
+        # class as a keyword, around a function of (*args, **kwargs).
+        arguments = {*getattr(self.scheduler, "keywords", {}), *inspect.signature(self.scheduler).parameters}
+        if "total_steps" in arguments:
             total_steps = self.trainer.estimated_stepping_batches
             if total_steps == float("inf"):
                 raise UserError(
                     "--model.scheduler: this schedule is laid out over the run's steps (total_steps), and the run "
                     "has no end: give --trainer.max_epochs or --trainer.max_steps"
                 )
-            total_steps = int(total_steps)
-            scheduler = {"scheduler": self.scheduler(optimizer, total_steps=total_steps), "interval": "step"}
+            built = self.scheduler(optimizer, total_steps=int(total_steps))
         else:
-            scheduler = {"scheduler": self.scheduler(optimizer), "interval": "epoch"}
-            if isinstance(scheduler["scheduler"], torch.optim.lr_scheduler.ReduceLROnPlateau):
-                # Lightning steps it with a logged value: the one Lightning's own subclass names, else val/loss.
-                scheduler["monitor"] = getattr(scheduler["scheduler"], "monitor", "val/loss")
-            # T_max is a separate setting from max_epochs; changing only the second is easy.
-            t_max, epochs = given.get("T_max"), self.trainer.max_epochs
-            if isinstance(t_max, int) and epochs is not None and t_max < epochs:
-                rank_zero_warn(
-                    f"--model.scheduler.init_args.T_max {t_max} < --trainer.max_epochs {epochs}: the cosine lr "
-                    f"rises again after epoch {t_max}; give T_max {epochs} to anneal over the whole run"
-                )
+            built = self.scheduler(optimizer)
+        # A schedule over steps (total_steps), however it was built, is stepped after every batch.
+        scheduler = {"scheduler": built, "interval": "step" if hasattr(built, "total_steps") else "epoch"}
+        if isinstance(built, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            # Lightning steps it with a logged value: the one Lightning's own subclass names, else val/loss.
+            scheduler["monitor"] = getattr(built, "monitor", "val/loss")
+        # T_max is a separate setting from max_epochs; changing only the second is easy.
+        t_max, epochs = getattr(built, "T_max", None), self.trainer.max_epochs
+        if isinstance(t_max, int) and epochs is not None and t_max < epochs:
+            rank_zero_warn(
+                f"--model.scheduler.init_args.T_max {t_max} < --trainer.max_epochs {epochs}: the cosine lr "
+                f"rises again after epoch {t_max}; give T_max {epochs} to anneal over the whole run"
+            )
         return {"optimizer": optimizer, "lr_scheduler": scheduler}

@@ -145,11 +145,38 @@ def test_ddp_shards_hold_each_image_once(dm: MNISTDataModule) -> None:
     assert set(ranks[0]) | set(ranks[1]) | set(ranks[2]) == set(range(55000))
 
 
+@pytest.fixture
+def no_bundled_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As an install without this repository: no MNIST .gz files of its own."""
+    monkeypatch.setattr("mnist_pl.data.BUNDLED", tmp_path / "no-repository")
+
+
+def test_a_data_dir_elsewhere_is_filled_from_the_bundled_files_offline(tmp_path: Path) -> None:
+    """A run started in another folder (data_dir "data" is relative to it) trained offline as in the repo."""
+    ensure_files(tmp_path / "data", download=False)
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    assert sorted(path.name for path in raw.iterdir()) == sorted(MNIST_MD5)  # decompressed only, no .gz copies
+    assert all(hashlib.md5((raw / name).read_bytes()).hexdigest() == md5 for name, md5 in MNIST_MD5.items())
+
+
+def test_a_data_dir_under_home_is_read_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # torchvision expands "~" when it reads, and the files were looked for under a folder named "~".
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    dm = MNISTDataModule(data_dir="~/mnist")
+    dm.prepare_data()
+    dm.setup("fit")
+    assert len(dm.train_set) == 55000 and (tmp_path / "home" / "mnist" / "MNIST" / "raw").is_dir()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["home"]
+
+
+@pytest.mark.usefixtures("no_bundled_copy")
 def test_missing_files_offline_name_the_dir(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"MNIST/raw.*missing.*put the four MNIST \.gz or IDX files"):
         ensure_files(tmp_path, download=False)
 
 
+@pytest.mark.usefixtures("no_bundled_copy")
 def test_missing_files_are_downloaded_one_by_one(gz_dir: Path, tmp_path: Path, monkeypatch) -> None:
     """Only the missing file is fetched, over HTTP from a mirror on this machine."""
     mirror = tmp_path / "mirror"
@@ -167,6 +194,7 @@ def test_missing_files_are_downloaded_one_by_one(gz_dir: Path, tmp_path: Path, m
     assert missing.exists() and (gz_dir / "MNIST" / "raw" / missing.stem).exists()
 
 
+@pytest.mark.usefixtures("no_bundled_copy")
 def test_unreachable_mirrors_give_one_clear_error(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(MNIST, "mirrors", ["http://127.0.0.1:9/"])  # nothing listens on port 9
     with pytest.raises(DataError, match=r"could not be downloaded.*copy the four MNIST \.gz files"):

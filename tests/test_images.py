@@ -14,7 +14,7 @@ from PIL import Image, ImageOps
 
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
-from mnist_pl.images import find_images, to_mnist
+from mnist_pl.images import find_images, load_digit, to_mnist
 from mnist_pl.model import MNISTClassifier
 
 
@@ -51,6 +51,23 @@ def test_a_16_bit_scan_reads_as_its_8_bit_copy(test_images, tmp_path: Path) -> N
         assert image.mode.startswith("I")
         read = to_mnist(image)
     assert (read.int() - to_mnist(paper).int()).abs().max() <= 2  # rounding of 16-bit levels only
+
+
+def test_a_photo_turned_by_its_exif_tag_is_read_upright(test_images, tmp_path: Path) -> None:
+    paper = ImageOps.invert(Image.fromarray(test_images[0][0].numpy())).resize((112, 112))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: turn a quarter clockwise to show it, as phones held upright write it
+    paper.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "phone.png", exif=exif)
+    assert torch.equal(load_digit(tmp_path / "phone.png"), to_mnist(paper))
+
+
+@pytest.mark.parametrize("ink", [255, 0], ids=["light", "dark"])
+def test_a_digit_drawn_in_the_alpha_channel_is_read(test_images, ink: int) -> None:
+    """A canvas export: one colour, the digit only in the alpha channel. Light ink on the white that
+    transparent areas were taken for was blank."""
+    digit = Image.fromarray(test_images[0][0].numpy())
+    drawing = Image.merge("LA", (Image.new("L", (28, 28), ink), digit))
+    assert (to_mnist(drawing).int() - to_mnist(digit).int()).abs().max() <= 1
 
 
 def test_test_digits_on_paper_are_read_almost_as_well(trained_run: Path) -> None:
@@ -142,6 +159,8 @@ def test_empty_folder_and_unmatched_glob_are_one_line(tmp_path: Path) -> None:
         find_images(str(tmp_path / "*.png"))
     (tmp_path / "a.png").touch()
     assert find_images(str(tmp_path / "*.png")) == [tmp_path / "a.png"]
+    (tmp_path / "empty" / "scan.pgm").touch()  # Netpbm, as scanner tools write it: was left out of a folder
+    assert find_images(str(tmp_path / "empty")) == [tmp_path / "empty" / "scan.pgm"]
     (tmp_path / "b.png").symlink_to(tmp_path / "deleted.png")  # named, to be reported, not skipped
     assert find_images(str(tmp_path / "*.png")) == [tmp_path / "a.png", tmp_path / "b.png"]
     assert find_images(str(tmp_path / "b.png")) == [tmp_path / "b.png"]

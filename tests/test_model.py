@@ -2,6 +2,7 @@
 
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import pytest
@@ -12,8 +13,10 @@ from conftest import REPO
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from mnist_pl.augment import RandomAffine
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
+from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier, TrainLossAccuracy
 from mnist_pl.nets import LeNet, MinimalCNN
 
@@ -121,6 +124,45 @@ def test_same_seed_same_weights_and_metrics(tmp_path: Path) -> None:
     assert not torch.equal(first.net.features[0].weight, other.net.features[0].weight)
 
 
+@pytest.fixture(scope="module")
+def python_fit(tmp_path_factory: pytest.TempPathFactory) -> tuple[L.Trainer, MNISTClassifier, MNISTDataModule]:
+    """A fit built in Python, as Lightning's docs teach: network, optimizer and augmentation are objects."""
+    L.seed_everything(0)
+    model = MNISTClassifier(LeNet(), optimizer=lambda params: torch.optim.SGD(params, lr=0.05, momentum=0.9))
+    dm = MNISTDataModule(data_dir=str(REPO / "data"), augment=RandomAffine(degrees=5.0))
+    limits = {"limit_train_batches": 20, "limit_val_batches": 2, "limit_test_batches": 2}
+    trainer = L.Trainer(
+        max_epochs=1, default_root_dir=tmp_path_factory.mktemp("fit"), enable_progress_bar=False, **limits
+    )
+    trainer.fit(model, datamodule=dm)
+    return trainer, model, dm
+
+
+def test_a_fit_in_python_writes_checkpoints_lightning_loads_as_weights_only(python_fit: tuple) -> None:
+    """The objects were pickled into each checkpoint, which a weights-only load refused, and into hparams.yaml
+    (2.9 MB of tagged YAML): left out, the network is given again, as Lightning documents."""
+    trainer, model, dm = python_fit
+    best = trainer.checkpoint_callback.best_model_path
+    assert yaml.safe_load((Path(trainer.log_dir) / "hparams.yaml").read_text())["batch_size"] == 64
+    loaded = MNISTClassifier.load_from_checkpoint(best, net=LeNet())  # torch.load's weights_only default
+    assert all(torch.equal(t, model.net.state_dict()[name]) for name, t in loaded.net.state_dict().items())
+    assert MNISTDataModule.load_from_checkpoint(best).hparams.val_size == 5000
+    assert trainer.test(datamodule=dm, ckpt_path="best")[0]["test/acc"] > 0.3  # chance: 0.1
+
+
+def test_a_checkpoint_is_evaluated_on_its_own_split_and_normalisation(python_fit: tuple) -> None:
+    """The CLI takes them from the checkpoint; a data module built in Python with others was used without a word
+    (validation images it had trained on; 87.5% instead of 92% with another normalisation, in an audit)."""
+    trainer, model, _ = python_fit
+    best, data = trainer.checkpoint_callback.best_model_path, str(REPO / "data")
+    with pytest.raises(UserError, match=r"^--data\.split_seed 1: the checkpoint was trained with 42"):
+        trainer.validate(model, datamodule=MNISTDataModule(data_dir=data, split_seed=1), ckpt_path=best)
+    with pytest.raises(UserError, match=r"^--data\.mean 0\.5: the checkpoint was trained with 0\.1307"):
+        trainer.test(model, datamodule=MNISTDataModule(data_dir=data, mean=0.5), ckpt_path=best)
+    # The test images are the same whatever the split.
+    assert trainer.test(model, datamodule=MNISTDataModule(data_dir=data, split_seed=1), ckpt_path=best)
+
+
 @pytest.mark.parametrize("t_max", [1, 2])
 def test_a_cosine_shorter_than_the_run_is_warned_about(t_max: int, recwarn: pytest.WarningsRecorder) -> None:
     """bncnn.yaml's T_max must follow --trainer.max_epochs by hand; a user who changes only the epochs hears of it."""
@@ -133,6 +175,30 @@ def test_a_cosine_shorter_than_the_run_is_warned_about(t_max: int, recwarn: pyte
         "epoch 1; give T_max 2 to anneal over the whole run"
     ]
     assert warned == (expected if t_max == 1 else [])
+
+
+@pytest.mark.parametrize(
+    "one_cycle",
+    [
+        partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=0.1),  # what jsonargparse gives, less total_steps
+        lambda optimizer: torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=3),
+    ],
+)
+def test_a_one_cycle_schedule_built_in_python_steps_per_batch(one_cycle: Any) -> None:
+    """As configs/fast.yaml's: given the run's steps where it takes them, stepped after every batch. A partial
+    without total_steps failed in torch, a lambda's schedule was stepped once per epoch."""
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0, logger=False, **QUIET)
+    trainer.fit(MNISTClassifier(LeNet(), scheduler=one_cycle), datamodule=MNISTDataModule(data_dir=str(REPO / "data")))
+    config = trainer.lr_scheduler_configs[0]
+    assert config.interval == "step" and config.scheduler.total_steps == 3 and config.scheduler.last_epoch == 3
+
+
+def test_a_cosine_built_by_a_lambda_is_checked_too(recwarn: pytest.WarningsRecorder) -> None:
+    cosine = lambda optimizer: torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=1)  # noqa: E731
+    trainer = L.Trainer(max_epochs=2, limit_train_batches=1, limit_val_batches=0, logger=False, **QUIET)
+    trainer.fit(MNISTClassifier(LeNet(), scheduler=cosine), datamodule=MNISTDataModule(data_dir=str(REPO / "data")))
+    warned = [str(w.message) for w in recwarn if "T_max" in str(w.message)]
+    assert len(warned) == 1 and warned[0].startswith("--model.scheduler.init_args.T_max 1 < --trainer.max_epochs 2")
 
 
 class ValidationPoints(L.Callback):
@@ -212,6 +278,12 @@ def test_reduce_lr_on_plateau_watches_val_loss(tmp_path: Path) -> None:
     plateau = ["--model.scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau", "--model.scheduler.patience=0"]
     cli = minimal_fit(tmp_path, *plateau, "--trainer.max_epochs=3", "--test_after_fit=false")
     assert cli.trainer.lr_scheduler_configs[0].monitor == "val/loss" and cli.trainer.current_epoch == 3
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_the_output_check_runs_in_the_networks_dtype(dtype: torch.dtype) -> None:
+    # It ran a float32 image, and a float64 network was refused as failing on MNIST's images.
+    assert MNISTClassifier(LeNet().to(dtype))(torch.zeros(2, 1, 28, 28, dtype=dtype)).shape == (2, 10)
 
 
 def test_the_output_check_keeps_each_modules_mode() -> None:
