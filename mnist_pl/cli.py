@@ -153,6 +153,17 @@ class Trainer(L.Trainer):
             **kwargs,
         )
 
+    run_checkpoint: callbacks.ModelCheckpoint | None = None  # the config's --checkpoint (MNISTCLI sets it)
+
+    @property
+    def checkpoint_callback(self) -> callbacks.Checkpoint | None:
+        """The run's own ``--checkpoint``: Lightning's is the first in the list, and a ModelCheckpoint
+        given in ``--trainer.callbacks`` came before it (the fit then tested that one's best, and a
+        stop said there was nothing to resume)."""
+        if self.run_checkpoint in self.checkpoint_callbacks:
+            return self.run_checkpoint
+        return super().checkpoint_callback
+
 
 _NOT_REASONS = re.compile(
     r"^(Does not validate against any of the Union subtypes|Subtypes: .*|Errors|Given value type: .*|Given value: .*"
@@ -662,6 +673,7 @@ class MNISTCLI(LightningCLI):
 
     def after_instantiate_classes(self) -> None:
         super().after_instantiate_classes()
+        self.trainer.run_checkpoint = self.config_init[self.subcommand].checkpoint
         if self.subcommand == "fit":
             # Without a logger Lightning would write config.yaml and checkpoints/ into the current
             # folder, and LearningRateMonitor then stops the fit in its first step.
@@ -680,7 +692,8 @@ class MNISTCLI(LightningCLI):
                     f"--checkpoint.dirpath {dirpath} holds an earlier run's checkpoints, and this one would write "
                     "beside them: give an empty or new folder, or leave it out (each run's own checkpoints/)"
                 )
-        runs.refuse_a_chosen_run_dir_in_use(self.trainer, fitting=self.subcommand == "fit")
+        fitting = self.subcommand == "fit"
+        runs.refuse_a_chosen_run_dir_in_use(self.trainer, fitting, self.config.fit.ckpt_path if fitting else None)
         # The run dir is created deep inside the run (a traceback): check its parent can be written first.
         for logger in self.trainer.loggers:
             if logger.root_dir is None:  # --trainer.fast_dev_run's stand-in writes nothing
@@ -742,6 +755,22 @@ class MNISTCLI(LightningCLI):
                     f"{option} {key}: the model logs no metric of that name once per epoch: give one of "
                     + ", ".join(MNISTClassifier.EPOCH_METRICS)
                 )
+        # The app's checkpoint mode is max, for val/acc: --checkpoint.monitor val/loss alone kept the
+        # epoch of the highest loss as best.ckpt and tested it; EarlyStopping's own mode is min. Warned,
+        # not refused: a test of the checkpoint machinery may want the worst epoch on purpose.
+        for callback in self.trainer.callbacks:
+            if not isinstance(callback, EarlyStopping | callbacks.ModelCheckpoint):
+                continue
+            key, mode = callback.monitor, callback.mode
+            best = "min" if str(key).endswith("/loss") else "max" if key in MNISTClassifier.EPOCH_METRICS else mode
+            if mode != best:
+                ours = callback is self.config_init.fit.checkpoint
+                option = "--checkpoint" if ours else f"--trainer.callbacks {type(callback).__name__}"
+                worst = "highest" if mode == "max" else "lowest"
+                rank_zero_warn(
+                    f"{option} monitor {key} with mode {mode} takes the {worst} {key} for the best: "
+                    f"give {'--checkpoint.mode' if ours else 'its mode'} {best}"
+                )
 
     def after_fit(self) -> None:
         if self.trainer.interrupted:
@@ -754,16 +783,25 @@ class MNISTCLI(LightningCLI):
         self._print_where_the_run_is(saved)
 
     def _checkpoints_saved(self) -> list[str]:
-        callback = self.trainer.checkpoint_callback
-        if callback is None:
+        """Each checkpoint callback's files, the run's own first: its best (all ``save_top_k``, best
+        first, with their scores), then its last."""
+        ours = self.trainer.checkpoint_callback
+        if ours is None:
             return []
-        saved = []
-        if callback.best_model_path:
-            score = callback.best_model_score
-            scored = f" ({callback.monitor} {float(score):.4f})" if score is not None and callback.monitor else ""
-            saved.append(Path(callback.best_model_path).name + scored)
-        if callback.last_model_path and callback.last_model_path != callback.best_model_path:
-            saved.append(Path(callback.last_model_path).name)
+        saved: list[str] = []
+        for callback in [ours, *(other for other in self.trainer.checkpoint_callbacks if other is not ours)]:
+            if not isinstance(callback, callbacks.ModelCheckpoint):
+                continue
+            ranked = sorted(callback.best_k_models.items(), key=lambda kv: float(kv[1]), reverse=callback.mode == "max")
+            named = [(path, f" ({callback.monitor} {float(score):.4f})") for path, score in ranked]
+            if not named and callback.best_model_path:  # monitor null: the latest, unranked
+                named = [(callback.best_model_path, "")]
+            named.append((callback.last_model_path, ""))
+            for path, score in named:
+                # A name in the run's checkpoints folder, the whole path elsewhere (another callback's dirpath).
+                shown = Path(path).name if Path(path).parent == Path(ours.dirpath or "") else path
+                if path and not any(entry.startswith(shown + " (") or entry == shown for entry in saved):
+                    saved.append(shown + score)
         return saved
 
     def _print_where_the_run_is(self, saved: list[str]) -> None:

@@ -59,10 +59,10 @@ def claim_new_version(root: Path) -> int:
 
 
 def find_last_checkpoint(trainer: Namespace, configs: list[os.PathLike] | None = None) -> Path | None:
-    """``--ckpt_path last`` of a fit: with a run's own saved config among ``configs``, that run's
-    ``last.ckpt``; else the newest ``last.ckpt`` (by time written, as Lightning picks "last") of
-    the runs of the configured TensorBoard/CSV logger. None for another logger, a chosen version
-    or a debugging run, where Lightning's own meaning of "last" holds.
+    """``--ckpt_path last`` of a fit: with a run's own saved config among ``configs`` (or a chosen
+    ``version``), that run's ``last.ckpt``; else the newest ``last.ckpt`` (by time written, as
+    Lightning picks "last") of the runs of the configured TensorBoard/CSV logger. None for another
+    logger or a debugging run, where Lightning's own meaning of "last" holds.
 
     Read from the config, before the model is built: its settings are then checked against the
     checkpoint's as for a path (``MNISTCLI._parse_ckpt_path``).
@@ -70,16 +70,26 @@ def find_last_checkpoint(trainer: Namespace, configs: list[os.PathLike] | None =
     logger = trainer.get("logger")
     if isinstance(logger, list):  # several loggers: the run is the first one's, as trainer.logger
         logger = logger[0] if logger else None
-    if trainer.get("fast_dev_run") or not isinstance(logger, Namespace) or logger.init_args.get("version") is not None:
+    if trainer.get("fast_dev_run") or not isinstance(logger, Namespace):
         return None
     module, _, name = logger.class_path.rpartition(".")
     if not issubclass(getattr(importlib.import_module(module), name), TensorBoardLogger | CSVLogger):
         return None
     root = Path(logger.init_args.save_dir) / (logger.init_args.get("name") or "")
-    for config in reversed(configs or []):  # the last --config wins, as for its values
-        run = Path(os.fspath(config)).parent
-        if run.parent.resolve() == root.resolve() and (run / "checkpoints" / "last.ckpt").is_file():
-            return run / "checkpoints" / "last.ckpt"
+    version = logger.init_args.get("version")
+    # A chosen version names its run; so does a run's own config (the last --config wins, as for its
+    # values). Without a last.ckpt there, another run's newest was resumed, its best.ckpt written over.
+    own = [Path(os.fspath(config)).parent for config in reversed(configs or [])]
+    own = [run for run in own if run.parent.resolve() == root.resolve() and (run / "config.yaml").is_file()]
+    run = root / (version if isinstance(version, str) else f"version_{version}") if version is not None else None
+    if run is not None or own:
+        run = run if run is not None else own[0]
+        if not (run / "checkpoints" / "last.ckpt").is_file():
+            raise UserError(
+                f"--ckpt_path last: {run} has no checkpoints/last.ckpt (--checkpoint.save_last false, or stopped "
+                "before its first epoch ended): give one of its checkpoints as --ckpt_path, or start a new run"
+            )
+        return run / "checkpoints" / "last.ckpt"
     candidates = list(root.glob("version_*/checkpoints/last.ckpt"))
     if not candidates:
         raise UserError(f"--ckpt_path last: no run under {root} has a last.ckpt: train one first, or give a path")
@@ -117,19 +127,12 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Pa
             callback.save_last = False
         return ckpt_path, None, None
     logger = trainer.logger
-    if not isinstance(logger, TensorBoardLogger | CSVLogger) or logger._version is not None:
-        return ckpt_path, None, None  # no logger, another kind, or a version the user chose
-    root = Path(logger.root_dir)
-    run_dir = Path(ckpt_path).resolve().parents[1] if ckpt_path else None
-    # Only the run's latest state goes on in place. From an earlier one (best.ckpt) the run would
-    # fork: its later points hidden in TensorBoard, its pictures drawn over. That starts a new run.
-    # So does a resume with a CSVLogger: its writer starts the run's metrics.csv afresh.
-    resume = (
-        ckpt_path is not None
-        and Path(ckpt_path).name == "last.ckpt"
-        and run_dir.parent == root.resolve()
-        and Path(ckpt_path).parent.name == "checkpoints"
-    )
+    if not isinstance(logger, TensorBoardLogger | CSVLogger):
+        return ckpt_path, None, None  # no logger, or another kind
+    resume = resumes_its_run(logger, ckpt_path)
+    if logger._version is not None and not resume:
+        return ckpt_path, None, None  # a version the user chose
+    run_dir = Path(ckpt_path).resolve().parents[1] if resume else None
     csv_logged = any(isinstance(other, CSVLogger) for other in trainer.loggers)
     if resume and not csv_logged:
         # Lightning touches these only through the constructor; it has no setter for either.
@@ -149,6 +152,22 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Pa
     if resume and claimed is not None:
         carry_csv_rows(trainer, Path(ckpt_path))
     return ckpt_path, claimed, None
+
+
+def resumes_its_run(logger: TensorBoardLogger | CSVLogger, ckpt_path: str | None) -> bool:
+    """Whether a fit from ``ckpt_path`` goes on in the run dir it came from: from its ``last.ckpt``,
+    of a run of this logger (of its chosen version, where it has one).
+
+    Only the run's latest state goes on in place. From an earlier one (best.ckpt) the run would
+    fork: its later points hidden in TensorBoard, its pictures drawn over. That starts a new run.
+    """
+    if ckpt_path is None or Path(ckpt_path).name != "last.ckpt" or Path(ckpt_path).parent.name != "checkpoints":
+        return False
+    run_dir = Path(ckpt_path).resolve().parents[1]
+    chosen = logger._version
+    if chosen is not None and run_dir.name != (chosen if isinstance(chosen, str) else f"version_{chosen}"):
+        return False
+    return run_dir.parent == Path(logger.root_dir).resolve()
 
 
 def carry_csv_rows(trainer: L.Trainer, ckpt_path: Path) -> None:
@@ -237,10 +256,13 @@ def given_back_on_failure(
         raise
 
 
-def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool) -> None:
-    """``--trainer.logger.init_args.version N`` where a run is: refused before Lightning opens an event file there."""
+def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool, ckpt_path: str | None = None) -> None:
+    """``--trainer.logger.init_args.version N`` where a run is: refused before Lightning opens an event file
+    there, unless this fit resumes that run from its ``last.ckpt``."""
     logger = trainer.logger
-    if isinstance(logger, TensorBoardLogger | CSVLogger) and logger._version is not None and rank_zero_only.rank == 0:
+    if not isinstance(logger, TensorBoardLogger | CSVLogger) or (fitting and resumes_its_run(logger, ckpt_path)):
+        return
+    if logger._version is not None and rank_zero_only.rank == 0:
         version = logger.version if isinstance(logger.version, str) else f"version_{logger.version}"
         for callback in trainer.callbacks:
             if isinstance(callback, SaveConfig):

@@ -2,6 +2,7 @@
 ``last.ckpt`` is the last epoch's; a truncated or foreign file given as a checkpoint is refused in one line."""
 
 import contextlib
+import re
 import signal
 import subprocess
 import sys
@@ -74,6 +75,45 @@ def test_last_ckpt_is_the_last_epoch_when_it_is_not_the_best(tmp_path: Path) -> 
     best, last = (torch.load(checkpoints / name, weights_only=True) for name in ("best.ckpt", "last.ckpt"))
     assert (last["epoch"], last["global_step"]) == (2, 30)
     assert best["epoch"] < 2
+
+
+def test_a_checkpoint_callback_of_ones_own_leaves_the_runs_checkpoints_in_charge(tmp_path: Path) -> None:
+    """A ModelCheckpoint added in --trainer.callbacks came first in Lightning's list, so it was the trainer's:
+    the fit tested its best and named only its file; a stop said there was nothing to resume."""
+    config, data = REPO / "configs" / "minimal.yaml", REPO / "data"
+    short = ["--trainer.max_epochs=2", "--trainer.limit_train_batches=10", "--trainer.limit_val_batches=2"]
+    quiet = ["--trainer.enable_progress_bar=false", "--trainer.limit_test_batches=2", "--checkpoint.save_top_k=2"]
+    own = ["--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint", "--trainer.callbacks.monitor=val/loss"]
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    result = run_main("fit", f"--config={config}", f"--data.data_dir={data}", logs, *short, *quiet, *own, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = tmp_path.glob("*/version_0")
+    saved = re.search(rf"Run saved in {run}: (.*)", result.stdout)[1].split(", ")
+    # Both epochs kept by --checkpoint.save_top_k 2, best first, then last.ckpt, then the other callback's file.
+    assert [entry.split(" (")[0] for entry in saved] == [
+        "best.ckpt" if saved[0].startswith("best.ckpt") else "best-v1.ckpt",
+        "best-v1.ckpt" if saved[0].startswith("best.ckpt") else "best.ckpt",
+        "last.ckpt",
+        "epoch=1-step=20.ckpt",
+        "config.yaml",
+    ]
+    assert re.fullmatch(r"best(-v1)?\.ckpt \(val/acc 0\.\d{4}\)", saved[0]) and "(val/loss" in saved[3]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == sorted(
+        entry.split(" (")[0] for entry in saved[:4]
+    )
+
+
+def test_a_loss_monitored_with_the_apps_mode_max_is_warned_about(tmp_path: Path) -> None:
+    config, data = REPO / "configs" / "minimal.yaml", REPO / "data"
+    args = ["--trainer.max_steps=1", "--trainer.enable_progress_bar=false", "--test_after_fit=false"]
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    args += [f"--config={config}", f"--data.data_dir={data}", logs, "--checkpoint.monitor=val/loss"]
+    result = run_main("fit", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (
+        "warning: --checkpoint monitor val/loss with mode max takes the highest val/loss for the best: "
+        "give --checkpoint.mode min"
+    ) in result.stderr.splitlines()
 
 
 def test_any_truncation_or_a_plain_torch_file_is_refused_in_one_line(tmp_path: Path) -> None:

@@ -523,6 +523,33 @@ def test_resume_last_with_a_runs_own_config_resumes_that_run(tmp_path: Path) -> 
     assert cli.trainer.logger.version == 0  # the progress bar's v_num (it showed "on_0")
 
 
+def test_resume_last_with_a_runs_own_config_and_no_last_ckpt_touches_no_other_run(tmp_path: Path) -> None:
+    # It resumed the newest other run with a last.ckpt, and wrote over that run's best.ckpt and pictures.
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1"])
+    MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1", "--checkpoint.save_last=false"])
+    second = sorted(tmp_path.glob("*/version_*"))[1]
+    before = files(tmp_path)
+    config = ["--config", str(second / "config.yaml")]
+    with pytest.raises(UserError, match=rf"^--ckpt_path last: {second} has no checkpoints/last\.ckpt"):
+        MNISTCLI(args=["fit", *config, logs, "--trainer.max_epochs=2", "--ckpt_path=last"])
+    assert files(tmp_path) == before
+
+
+def test_a_run_of_a_chosen_version_resumes_with_its_resume_line(tmp_path: Path) -> None:
+    """The resume line's command, and --ckpt_path last, were refused: the run's config.yaml was there."""
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1", "--trainer.logger.init_args.version=mine"])
+    (run,) = tmp_path.glob("*/mine")
+    config = ["--config", str(run / "config.yaml")]
+    cli = MNISTCLI(args=["fit", *config, "--trainer.max_epochs=2", f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}"])
+    assert Path(cli.trainer.log_dir) == run and cli.trainer.global_step == 10
+    cli = MNISTCLI(args=["fit", *config, "--trainer.max_epochs=3", "--ckpt_path=last"])
+    assert Path(cli.trainer.log_dir) == run and cli.trainer.global_step == 15
+    configs = sorted(p.name for p in run.glob("config*.yaml"))
+    assert configs == ["config.resume1.yaml", "config.resume2.yaml", "config.yaml"]
+
+
 def test_resume_last_without_a_config_resumes_the_newest_run(tmp_path: Path) -> None:
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
     for _ in range(2):
