@@ -182,12 +182,21 @@ class PredictionWriter(BasePredictionWriter):
         ]
         path = free_path(self.output)
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        with open(tmp, "w", newline="") as file:
-            writer = csv.writer(file)
-            writer.writerow(["file", "label", "predicted", "class", "confidence", *(f"p{i}" for i in range(10))])
-            writer.writerows(rows)
-        tmp.replace(path)
-        shown = rows[: self.show]
+        try:
+            # A file name whose bytes are not UTF-8 (Python holds them as surrogates) goes into the
+            # CSV as those bytes: it names the file. It ended in a traceback, the temporary file left.
+            with open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as file:
+                writer = csv.writer(file)
+                writer.writerow(["file", "label", "predicted", "class", "confidence", *(f"p{i}" for i in range(10))])
+                writer.writerows(rows)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        # Names printable on a UTF-8 terminal.
+        shown = [
+            (name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), *row)
+            for name, *row in rows[: self.show]
+        ]
         print()  # off the progress bar's line
         if shown:
             width = max(len(row[0]) for row in shown)

@@ -10,8 +10,10 @@ LightningCLI's subcommands are Trainer methods, so this one has a small parser o
 
 import argparse
 import os
+import sys
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import torch
@@ -51,7 +53,7 @@ def load_model(ckpt_path: Path, data_dir: str) -> tuple[MNISTClassifier, MNISTDa
     return model.eval().to(memory_format=torch.contiguous_format), MNISTDataModule(data_dir, **keep)
 
 
-def write(deployable: Deployable, fmt: str, path: Path) -> None:
+def write(deployable: Deployable, fmt: str, path: Path, overwrite: bool = False) -> None:
     """The file, written under a temporary name and renamed: never half an export where one is expected."""
     example = torch.rand(2, 1, 28, 28)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -71,9 +73,29 @@ def write(deployable: Deployable, fmt: str, path: Path) -> None:
         else:
             with open(tmp, "wb") as file:  # an unwritable path: OSError here, not torch's RuntimeError
                 torch.jit.save(torch.jit.trace(deployable, example), file)
-        tmp.replace(path)
+        publish(tmp, path, overwrite)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def publish(tmp: Path, path: Path, overwrite: bool) -> None:
+    """``tmp`` renamed to ``path``; without ``overwrite``, FileExistsError where ``path`` exists.
+
+    Not a rename alone: ``main`` checks for an existing file before the export's 10-20 s, and a
+    rename then replaced a file another export wrote meanwhile (both said "wrote"). A hard link
+    fails where the name is taken; a file system without links is checked just before the rename.
+    """
+    if overwrite:
+        tmp.replace(path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:
+        if path.exists():
+            raise FileExistsError(path) from None
+        tmp.replace(path)
 
 
 def runner(fmt: str, path: Path):
@@ -99,21 +121,34 @@ def verify(model: MNISTClassifier, run, dm: MNISTDataModule) -> tuple[int, int, 
     return same, len(pixels), float((got - expected).abs().max())
 
 
+class _Parser(argparse.ArgumentParser):
+    """Its errors as the other subcommands print theirs: the usage, where the options are, one ``error:`` line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"tip: For details of accepted options run: {self.prog} --help\nerror: {message}\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     # No abbreviations, as in the main CLI: --ckpt would be taken for --ckpt_path.
     # A one-line usage, as the other subcommands print (argparse's lists every option over 4 lines).
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m mnist_pl export",
         usage="%(prog)s --ckpt_path CKPT [options] (--help lists them)",
-        description=__doc__.splitlines()[0],
+        description="A checkpoint as a model that runs without Lightning (ONNX or TorchScript), checked on the "
+        "10,000 test images.",
         allow_abbrev=False,
     )
-    parser.add_argument("--ckpt_path", type=Path, required=True, help="the checkpoint to export")
-    parser.add_argument("--format", choices=sorted(SUFFIX), default="onnx")
+    parser.add_argument("--ckpt_path", type=Path, help="the checkpoint to export (required)")
+    parser.add_argument("--format", choices=sorted(SUFFIX), default="onnx", help="onnx (default) or torchscript")
     parser.add_argument("--output", type=Path, help="default: beside the checkpoint, .onnx or .pt")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
     parser.add_argument("--data.data_dir", dest="data_dir", default="data", help="MNIST for the check")
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # before a missing --ckpt_path: --ckpt is the mistake, not the missing option
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.ckpt_path is None:
+        parser.error("the following arguments are required: --ckpt_path")
 
     if not args.ckpt_path.name or args.ckpt_path.is_dir():  # "" is Path("."): no name for the default output
         raise UserError(
@@ -141,7 +176,12 @@ def main(argv: list[str] | None = None) -> None:
     deployable = Deployable(model.net, dm.mean, dm.std).eval()
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        write(deployable, args.format, output)
+        write(deployable, args.format, output, args.overwrite)
+    except FileExistsError as err:
+        raise UserError(
+            f"--output {output} was written while this export ran (another export?): "
+            "give another --output, or --overwrite to replace it"
+        ) from err
     except OSError as err:  # a file where its folder should be, no permission, a full disk
         raise UserError(f"--output {output}: cannot be written ({err.strerror or err}): give another --output") from err
     print(f"wrote {output} ({args.format}): float pixels in [0, 1], (N, 1, 28, 28) -> log-probabilities (N, 10)")

@@ -10,8 +10,10 @@ import pytest
 import torch
 from conftest import REPO, run_main
 
+from mnist_pl import export
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.model import MNISTClassifier
+from mnist_pl.nets import LeNet
 
 
 def test_export_refuses_a_file_that_is_not_a_checkpoint(tmp_path: Path) -> None:
@@ -24,10 +26,23 @@ def test_export_refuses_a_file_that_is_not_a_checkpoint(tmp_path: Path) -> None:
     # No abbreviations, as in the main CLI: --ckpt is not taken for --ckpt_path.
     abbreviated = run_main("export", f"--ckpt={onnx}", cwd=tmp_path)
     assert abbreviated.returncode == 2
-    assert abbreviated.stderr.strip().splitlines() == [  # a one-line usage, as the other subcommands print
+    assert abbreviated.stderr.strip().splitlines() == [  # as the other subcommands print their errors
         "usage: python -m mnist_pl export --ckpt_path CKPT [options] (--help lists them)",
-        "python -m mnist_pl export: error: the following arguments are required: --ckpt_path",
+        "tip: For details of accepted options run: python -m mnist_pl export --help",
+        f"error: unrecognized arguments: --ckpt={onnx}",  # was: --ckpt_path is required
     ]
+
+
+def test_an_export_never_replaces_a_file_written_while_it_ran(tmp_path: Path) -> None:
+    """The check for an existing --output comes 10-20 s before the write; a rename replaced what another
+    export had written meanwhile, and both said they wrote it."""
+    path = tmp_path / "best.pt"
+    path.write_bytes(b"the other export's model")
+    with pytest.raises(FileExistsError):
+        export.write(export.Deployable(LeNet(), 0.1307, 0.3081).eval(), "torchscript", path)
+    assert path.read_bytes() == b"the other export's model" and [p.name for p in tmp_path.iterdir()] == ["best.pt"]
+    export.write(export.Deployable(LeNet(), 0.1307, 0.3081).eval(), "torchscript", path, overwrite=True)
+    assert torch.jit.load(path)(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
 
 
 def test_export_without_the_test_images_writes_no_unchecked_file(trained_run: Path, tmp_path: Path) -> None:

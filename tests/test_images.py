@@ -2,6 +2,7 @@
 
 import csv
 import io
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -87,19 +88,22 @@ def test_test_digits_on_paper_are_read_almost_as_well(trained_run: Path) -> None
 def test_predict_photos_writes_the_csv_with_the_right_digits(trained_run: Path, test_images, tmp_path: Path) -> None:
     images, labels = test_images
     paths = photos(images, tmp_path / "my photos")
+    # A name whose bytes are not UTF-8 (Latin-1 "é", from an old camera or archive): the CSV ended in a traceback.
+    paths[1] = paths[1].rename(paths[1].with_name(os.fsdecode(b"caf\xe9 ") + paths[1].name))
     out = tmp_path / "out" / "predictions.csv"
     ckpt = trained_run / "checkpoints" / "best.ckpt"
     args = ("predict", f"--ckpt_path={ckpt}", f"--data.predict_path={tmp_path / 'my photos'}")
     result = run_cli(*args, f"--predictions.output={out}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    rows = list(csv.DictReader(out.open()))
+    rows = list(csv.DictReader(out.open(encoding="utf-8", errors="surrogateescape")))  # the name's own bytes
     assert [Path(r["file"]).name for r in rows] == sorted(p.name for p in paths)
     by_name = {Path(r["file"]).name: r for r in rows}
     for path, label in zip(paths, labels.tolist(), strict=True):
         row = by_name[path.name]
         assert int(row["predicted"]) == label, row
         assert abs(sum(float(row[f"p{i}"]) for i in range(10)) - 1) < 1e-3
-    assert "4 predictions written to" in result.stdout
+    assert "4 predictions written to" in result.stdout and "caf\ufffd chiffre" in result.stdout
+    assert sorted(p.name for p in out.parent.iterdir()) == ["predictions.csv"]  # no temporary file left
     again = run_main(*args, f"--predictions.output={out}", cwd=tmp_path)  # never overwrites
     assert again.returncode == 0 and (out.parent / "predictions-1.csv").exists()
 
