@@ -326,6 +326,15 @@ def _in_config_file(message: str, raw: str) -> str:
     return message
 
 
+def _mid_epoch(ckpt_path: str) -> bool:
+    """Whether the checkpoint was written inside an epoch, before Lightning counted it done."""
+    if not Path(ckpt_path).is_file():
+        return False
+    progress = check_readable(ckpt_path).get("loops", {}).get("fit_loop", {}).get("epoch_progress", {})
+    current = progress.get("current", {})
+    return current.get("processed", 0) < current.get("ready", 0)
+
+
 class MNISTArgumentParser(LightningArgumentParser):
     """LightningCLI's parser; its errors, a YAML syntax error in a config file included, are one line."""
 
@@ -610,11 +619,11 @@ class MNISTCLI(LightningCLI):
                 "use --trainer.accelerator cpu, or auto (a GPU when there is one)"
             )
         # Lightning 2.6 treats a fit with max_steps as always restarting mid-epoch: from a checkpoint
-        # written at an epoch's end (all but those of a shorter val_check_interval), it ran that
-        # finished epoch again without a batch, logged NaN for its training loss and counted it as
-        # one more epoch.
-        max_steps = trainer.get("max_steps")
-        if self.subcommand == "fit" and self.config.fit.ckpt_path and max_steps not in (None, -1):
+        # written at an epoch's end (all but those of a shorter val_check_interval, a stop after a
+        # batch), it ran that finished epoch again without a batch, logged NaN for its training loss
+        # and counted it as one more epoch. From the middle of an epoch it resumes right.
+        max_steps, ckpt_path = trainer.get("max_steps"), self.config[self.subcommand].get("ckpt_path")
+        if self.subcommand == "fit" and ckpt_path and max_steps not in (None, -1) and not _mid_epoch(ckpt_path):
             raise UserError(
                 f"--trainer.max_steps {max_steps} with --ckpt_path: Lightning 2.6 resumes a step-limited fit "
                 "wrongly (it runs the checkpoint's finished epoch again): give --trainer.max_steps -1 and a "

@@ -381,6 +381,24 @@ def test_signal_stops_with_a_resume_line_and_the_resume_is_exact(
     assert_same_run(one_go, run)
 
 
+def test_a_step_limited_fit_stopped_by_a_signal_resumes_with_its_resume_line(tmp_path: Path) -> None:
+    """The command its stop printed was refused: --trainer.max_steps with --ckpt_path (Lightning runs a finished
+    epoch again, which a checkpoint from the middle of one is not)."""
+    steps = ["--trainer.max_epochs=5", "--trainer.max_steps=12"]
+    reference = fit(tmp_path / "one_go", *steps, here=True)
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    logs, marker = tmp_path / "logs", tmp_path / "paused"
+    proc = popen_fit(tmp_path, f"--trainer.logger.init_args.save_dir={logs}", *steps, *pause_at(marker, 1, 3))
+    last = signal_when_paused(proc, marker, signal.SIGTERM).strip().splitlines()[-1]
+    assert " in epoch 1 at step 9; checkpointed there: resume with " in last
+    resumed = run_main(*re.search(r"resume with python -m mnist_pl (fit .*)$", last).group(1).split(), cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    a = torch.load(tmp_path / "one_go" / "lenet" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
+    b = torch.load(logs / "lenet" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
+    for key in ("epoch", "global_step", "state_dict", "optimizer_states", "lr_schedulers"):
+        assert_equal(a[key], b[key], key)
+
+
 def test_a_first_ctrl_c_stops_a_fit_after_its_batch_checkpointed_there(tmp_path: Path) -> None:
     # In this process, a Ctrl-C from a thread once the fit holds in epoch 1: a second or so. The
     # slow Ctrl-C checks resume from such a stop, and stop a fit with a second Ctrl-C.
