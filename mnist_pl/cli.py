@@ -611,6 +611,11 @@ class MNISTCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         trainer = self.config[self.subcommand].trainer
+        if trainer.get("enable_checkpointing") is False:  # Lightning's words named no fix
+            raise UserError(
+                "--trainer.enable_checkpointing false: the run's checkpoints are the config's checkpoint: section, "
+                "always there: for none, give --checkpoint.save_top_k 0 --checkpoint.save_last false"
+            )
         accelerator = trainer.accelerator
         # Lightning's own message for this one names neither the option nor the fix.
         if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
@@ -820,7 +825,9 @@ class MNISTCLI(LightningCLI):
         log_dir = self.trainer.log_dir  # every rank: under DDP a broadcast from rank 0
         if not self.trainer.is_global_zero:
             return
-        print(f"\nRun saved in {log_dir}: {', '.join([*saved, 'config.yaml'])}")
+        # A resume adds its own config.resumeN.yaml beside the run's config.yaml.
+        config = next((c.config_filename for c in self.trainer.callbacks if isinstance(c, runs.SaveConfig)), None)
+        print(f"\nRun saved in {log_dir}: {', '.join([*saved, *([config] if config else [])])}")
         tensorboard = next((lg for lg in self.trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
         if tensorboard is not None:
             print(f"Its curves and pictures: tensorboard --logdir {tensorboard.save_dir}")
@@ -836,7 +843,8 @@ class MNISTCLI(LightningCLI):
             )
         elif ckpt_path is None:
             rank_zero_warn(
-                "fit: no best checkpoint was written (no validation ran, or fast_dev_run): testing the final weights"
+                "fit: no best checkpoint was written (no validation ran, --checkpoint.save_top_k 0, or fast_dev_run): "
+                "testing the final weights"
             )
         callback = self.trainer.checkpoint_callback
         tested = callback.best_model_path or callback.last_model_path

@@ -68,14 +68,17 @@ def to_mnist(image: Image.Image) -> Tensor:
         light_ink = drawn.size > 0 and int(drawn.max()) - int(drawn.min()) < 32 and drawn.mean() > 127
         image = Image.alpha_composite(Image.new("RGBA", image.size, "black" if light_ink else "white"), rgba)
     if image.mode == "I" or image.mode.startswith("I;16"):  # 16-bit grey: Pillow's grayscale clips it to 255
-        grey = np.asarray(image, dtype=np.float32) / 257
+        grey = np.asarray(image, dtype=np.float32)
+        grey /= 257 if grey.max() > 255 else 1  # a 32-bit TIFF may hold 8-bit levels: those were blank
     else:
         grey = np.asarray(ImageOps.grayscale(image), dtype=np.float32)
     # Ink is whatever differs from the paper; the paper's shade is the median of the border.
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     ink = np.abs(grey - np.median(border))
-    if ink.max() < 1:
-        return torch.zeros(28, 28, dtype=torch.uint8)  # a blank page
+    # A blank page: nothing differs from the paper by more than noise (a photo of an empty page,
+    # 240 +- 2 in JPEG, had its noise stretched into a digit). Pencil on paper differs by 30 or more.
+    if ink.max() < 16:
+        return torch.zeros(28, 28, dtype=torch.uint8)
     ink = np.clip(ink / ink.max(), 0, 1)
     ink[ink < 0.2] = 0  # paper texture and JPEG noise are not ink
     rows, cols = np.nonzero(ink)

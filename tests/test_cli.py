@@ -77,7 +77,8 @@ def test_fit_without_validation_tests_its_final_weights(tmp_path: Path) -> None:
     assert fit.returncode == 0, fit.stderr[-3000:]
     # One line, as the errors are (Python's format adds the file, and the line of code that warned).
     warning = (
-        "warning: fit: no best checkpoint was written (no validation ran, or fast_dev_run): testing the final weights"
+        "warning: fit: no best checkpoint was written (no validation ran, --checkpoint.save_top_k 0, or "
+        "fast_dev_run): testing the final weights"
     )
     assert warning in fit.stderr.splitlines()
     assert "could not find the monitored key" not in fit.stderr  # Lightning's hint at a missing log() call

@@ -289,6 +289,12 @@ TRAINER_CASES = {
         "--trainer.check_val_every_n_epoch=0",
         "error: --trainer.check_val_every_n_epoch 0: must be greater than 0",
     ),
+    # Ours: Lightning's own words name a ModelCheckpoint the user cannot leave out
+    "checkpointing off": (
+        "--trainer.enable_checkpointing=false",
+        "error: --trainer.enable_checkpointing false: the run's checkpoints are the config's checkpoint: section, "
+        "always there: for none, give --checkpoint.save_top_k 0 --checkpoint.save_last false",
+    ),
     # Ours: Lightning would not clip, without a word
     "a negative clip value": (
         "--trainer.gradient_clip_val=-1",

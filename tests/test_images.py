@@ -62,6 +62,27 @@ def test_a_photo_turned_by_its_exif_tag_is_read_upright(test_images, tmp_path: P
     assert torch.equal(load_digit(tmp_path / "phone.png"), to_mnist(paper))
 
 
+def test_a_photo_of_an_empty_page_is_blank_and_a_faint_digit_is_not(test_images, tmp_path: Path) -> None:
+    noise = np.random.default_rng(0).integers(238, 243, (300, 300), dtype=np.uint8)  # 240 +- 2: paper, camera noise
+    Image.fromarray(noise).save(tmp_path / "page.jpg")
+    with pytest.raises(ValueError, match="a blank image"):
+        load_digit(tmp_path / "page.jpg")  # its noise was stretched into a digit and named, 12% sure
+    faint = Image.fromarray(255 - test_images[0][0].numpy() // 8)  # grey pencil: at most 32 darker than the paper
+    assert load_digit_of(faint, tmp_path / "faint.png").any()
+
+
+def load_digit_of(image: Image.Image, path: Path) -> torch.Tensor:
+    image.save(path)
+    return load_digit(path)
+
+
+def test_a_32_bit_tiff_of_8_bit_levels_is_read(test_images, tmp_path: Path) -> None:
+    # Mode I holds 8- or 16-bit levels; taken for 16-bit, an 8-bit image was read as blank.
+    paper = ImageOps.invert(Image.fromarray(test_images[0][0].numpy()))
+    deep = Image.fromarray(np.asarray(paper, dtype=np.int32))
+    assert deep.mode == "I" and torch.equal(load_digit_of(deep, tmp_path / "scan.tif"), to_mnist(paper))
+
+
 @pytest.mark.parametrize("ink", [255, 0], ids=["light", "dark"])
 def test_a_digit_drawn_in_the_alpha_channel_is_read(test_images, ink: int) -> None:
     """A canvas export: one colour, the digit only in the alpha channel. Light ink on the white that

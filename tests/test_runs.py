@@ -554,7 +554,7 @@ def test_resume_last_with_a_runs_own_config_and_no_last_ckpt_touches_no_other_ru
     assert files(tmp_path) == before
 
 
-def test_a_run_of_a_chosen_version_resumes_with_its_resume_line(tmp_path: Path) -> None:
+def test_a_run_of_a_chosen_version_resumes_with_its_resume_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """The resume line's command, and --ckpt_path last, were refused: the run's config.yaml was there."""
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
     MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1", "--trainer.logger.init_args.version=mine"])
@@ -562,6 +562,7 @@ def test_a_run_of_a_chosen_version_resumes_with_its_resume_line(tmp_path: Path) 
     config = ["--config", str(run / "config.yaml")]
     cli = MNISTCLI(args=["fit", *config, "--trainer.max_epochs=2", f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}"])
     assert Path(cli.trainer.log_dir) == run and cli.trainer.global_step == 10
+    assert capsys.readouterr().out.strip().splitlines()[-2].endswith(", last.ckpt, config.resume1.yaml")  # its own
     cli = MNISTCLI(args=["fit", *config, "--trainer.max_epochs=3", "--ckpt_path=last"])
     assert Path(cli.trainer.log_dir) == run and cli.trainer.global_step == 15
     configs = sorted(p.name for p in run.glob("config*.yaml"))
