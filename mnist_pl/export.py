@@ -24,6 +24,7 @@ from mnist_pl.checkpoints import check_readable
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
+from mnist_pl.nets import LeNet
 
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
 # Rebuilding the network from the checkpoint's config hands __init__ a module, as the CLI does.
@@ -47,8 +48,12 @@ class Deployable(nn.Module):
 def load_model(ckpt_path: Path, data_dir: str) -> tuple[MNISTClassifier, MNISTDataModule]:
     """The model and its data module (dataset and normalisation as trained) from a checkpoint alone."""
     # The checkpoint records the data module's settings (dataset, mean, std).
-    data_hparams = check_readable(ckpt_path).get("datamodule_hyper_parameters", {})
-    model = MNISTClassifier.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True)
+    checkpoint = check_readable(ckpt_path)
+    data_hparams = checkpoint.get("datamodule_hyper_parameters", {})
+    # Written by a module built in Python, it names no network: the default one, as the CLI builds it
+    # (another network's weights are refused in one line).
+    given = {} if "net" in checkpoint.get("hyper_parameters", {}) else {"net": LeNet()}
+    model = MNISTClassifier.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True, **given)
     keep = {k: v for k, v in data_hparams.items() if k in ("dataset", "mean", "std")}
     return model.eval().to(memory_format=torch.contiguous_format), MNISTDataModule(data_dir, **keep)
 
@@ -169,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     if output.exists() and output.resolve() == args.ckpt_path.resolve():
         raise UserError(f"--output {output} is the checkpoint itself: give another --output")
-    if output.exists() and not args.overwrite:
+    if (output.exists() or output.is_symlink()) and not args.overwrite:  # a link to a missing file too
         raise UserError(f"--output {output} exists: give another --output, or --overwrite to replace it")
     model, dm = load_model(args.ckpt_path, args.data_dir)
     dm.prepare_data()  # the test images of the check, before a file is written that could not be checked

@@ -6,8 +6,10 @@ anything but: dark ink on light paper, colour, any size, off centre. ``to_mnist`
 LeCun et al. did to the NIST scans, so a network trained on MNIST sees what it learned from.
 """
 
+import contextlib
 import glob
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +61,8 @@ def to_mnist(image: Image.Image) -> Tensor:
     """Any picture of one digit -> uint8 (28, 28), bright ink on black, centred like MNIST."""
     # A phone stores its sensor's pixels and says in EXIF how to turn them: a digit read as stored
     # lay on its side (15% right on 100 test digits, 85% upright).
-    image = ImageOps.exif_transpose(image)
+    with contextlib.suppress(struct.error, TypeError, ValueError, KeyError, OSError):  # a malformed tag: as stored
+        image = ImageOps.exif_transpose(image)
     if image.mode in ("RGBA", "LA", "P", "PA"):  # transparent areas are paper
         rgba = image.convert("RGBA")
         drawn = np.asarray(ImageOps.grayscale(rgba))[np.asarray(rgba.getchannel("A")) > 0]

@@ -251,8 +251,12 @@ class MNISTClassifier(L.LightningModule):
             return {"optimizer": optimizer}
         # A class, a partial or a lambda. jsonargparse's partial holds every init argument of the
         # class as a keyword, around a function of (*args, **kwargs).
-        arguments = {*getattr(self.scheduler, "keywords", {}), *inspect.signature(self.scheduler).parameters}
-        if "total_steps" in arguments:
+        try:
+            parameters = inspect.signature(self.scheduler).parameters
+        except (TypeError, ValueError):  # a callable without a signature Python can read
+            parameters = {}
+        steps = "total_steps" in {*getattr(self.scheduler, "keywords", {}), *parameters}
+        if steps:
             total_steps = self.trainer.estimated_stepping_batches
             if total_steps == float("inf"):
                 raise UserError(
@@ -262,8 +266,8 @@ class MNISTClassifier(L.LightningModule):
             built = self.scheduler(optimizer, total_steps=int(total_steps))
         else:
             built = self.scheduler(optimizer)
-        # A schedule over steps (total_steps), however it was built, is stepped after every batch.
-        scheduler = {"scheduler": built, "interval": "step" if hasattr(built, "total_steps") else "epoch"}
+        # A schedule over steps (given total_steps, or holding them: a lambda's OneCycleLR): after every batch.
+        scheduler = {"scheduler": built, "interval": "step" if steps or hasattr(built, "total_steps") else "epoch"}
         if isinstance(built, torch.optim.lr_scheduler.ReduceLROnPlateau):
             # Lightning steps it with a logged value: the one Lightning's own subclass names, else val/loss.
             scheduler["monitor"] = getattr(built, "monitor", "val/loss")

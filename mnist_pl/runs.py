@@ -260,7 +260,11 @@ def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool, ckpt_path:
     """``--trainer.logger.init_args.version N`` where a run is: refused before Lightning opens an event file
     there, unless this fit resumes that run from its ``last.ckpt``."""
     logger = trainer.logger
-    if not isinstance(logger, TensorBoardLogger | CSVLogger) or (fitting and resumes_its_run(logger, ckpt_path)):
+    if not isinstance(logger, TensorBoardLogger | CSVLogger):
+        return
+    # A resume in place, not a CSV-logged one: that logger's writer would delete the run's metrics.csv.
+    csv_logged = any(isinstance(other, CSVLogger) for other in trainer.loggers)
+    if fitting and resumes_its_run(logger, ckpt_path) and not csv_logged:
         return
     if logger._version is not None and rank_zero_only.rank == 0:
         version = logger.version if isinstance(logger.version, str) else f"version_{logger.version}"

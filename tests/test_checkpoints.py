@@ -98,6 +98,8 @@ def test_a_checkpoint_callback_of_ones_own_leaves_the_runs_checkpoints_in_charge
         "config.yaml",
     ]
     assert re.fullmatch(r"best(-v1)?\.ckpt \(val/acc 0\.\d{4}\)", saved[0]) and "(val/loss" in saved[3]
+    scores = [float(re.search(r"val/acc (\S+)\)", entry)[1]) for entry in saved[:2]]
+    assert scores == sorted(scores, reverse=True)  # the best first
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == sorted(
         entry.split(" (")[0] for entry in saved[:4]
     )

@@ -69,6 +69,9 @@ def test_export_to_a_folder_or_under_a_file_is_one_line(trained_run: Path, tmp_p
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
         assert result.stderr.strip().splitlines()[-1].startswith(f"error: {expected}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+    (tmp_path / "dangling.onnx").symlink_to(tmp_path / "gone.onnx")  # was said written meanwhile by another export
+    result = run_main("export", f"--ckpt_path={ckpt}", f"--output={tmp_path / 'dangling.onnx'}", data, cwd=tmp_path)
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: --output {tmp_path / 'dangling.onnx'} exists")
     result = run_main("export", "--ckpt_path=", data, cwd=tmp_path)  # was a ValueError: '.' has an empty name
     assert result.stderr.strip().splitlines()[-1].startswith("error: --ckpt_path '.' is no file: give a .ckpt file")
 

@@ -83,6 +83,20 @@ def test_a_32_bit_tiff_of_8_bit_levels_is_read(test_images, tmp_path: Path) -> N
     assert deep.mode == "I" and torch.equal(load_digit_of(deep, tmp_path / "scan.tif"), to_mnist(paper))
 
 
+def test_a_photo_with_a_malformed_exif_tag_is_read_as_stored(test_images, tmp_path: Path) -> None:
+    """Pillow cannot write such a tag back when it turns the image: predict ended in a traceback."""
+    paper = ImageOps.invert(Image.fromarray(test_images[0][0].numpy())).resize((112, 112))
+    exif = Image.Exif()
+    exif[0x0112], exif[0x010F] = 6, "cam"
+    buffer = io.BytesIO()
+    paper.save(buffer, "JPEG", exif=exif)
+    data = buffer.getvalue()
+    start = data.find(b"Exif\x00\x00")
+    # The camera make's tag (0x010F, text) renumbered as PageNumber (0x0129), whose values are numbers.
+    (tmp_path / "odd.jpg").write_bytes(data[:start] + data[start:].replace(b"\x01\x0f\x00\x02", b"\x01\x29\x00\x02", 1))
+    assert load_digit(tmp_path / "odd.jpg").any()
+
+
 @pytest.mark.parametrize("ink", [255, 0], ids=["light", "dark"])
 def test_a_digit_drawn_in_the_alpha_channel_is_read(test_images, ink: int) -> None:
     """A canvas export: one colour, the digit only in the alpha channel. Light ink on the white that

@@ -13,6 +13,7 @@ from conftest import REPO
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from mnist_pl import export
 from mnist_pl.augment import RandomAffine
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
@@ -148,6 +149,21 @@ def test_a_fit_in_python_writes_checkpoints_lightning_loads_as_weights_only(pyth
     assert all(torch.equal(t, model.net.state_dict()[name]) for name, t in loaded.net.state_dict().items())
     assert MNISTDataModule.load_from_checkpoint(best).hparams.val_size == 5000
     assert trainer.test(datamodule=dm, ckpt_path="best")[0]["test/acc"] > 0.3  # chance: 0.1
+    # export rebuilds the app's default network for a checkpoint that names none, as test does.
+    output = Path(trainer.log_dir) / "best.pt"
+    export.main(
+        [
+            "--ckpt_path",
+            best,
+            "--format",
+            "torchscript",
+            "--output",
+            str(output),
+            "--data.data_dir",
+            dm.hparams.data_dir,
+        ]
+    )
+    assert torch.jit.load(output)(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
 
 
 def test_a_checkpoint_is_evaluated_on_its_own_split_and_normalisation(python_fit: tuple) -> None:
@@ -191,6 +207,22 @@ def test_a_one_cycle_schedule_built_in_python_steps_per_batch(one_cycle: Any) ->
     trainer.fit(MNISTClassifier(LeNet(), scheduler=one_cycle), datamodule=MNISTDataModule(data_dir=str(REPO / "data")))
     config = trainer.lr_scheduler_configs[0]
     assert config.interval == "step" and config.scheduler.total_steps == 3 and config.scheduler.last_epoch == 3
+
+
+class WarmupLinear(torch.optim.lr_scheduler.LambdaLR):
+    """A schedule of one's own over the run's steps, which it keeps to itself."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, total_steps: int) -> None:
+        super().__init__(optimizer, lambda step: 1 - step / total_steps)
+
+
+def test_a_schedule_class_taking_total_steps_steps_per_batch() -> None:
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0, logger=False, **QUIET)
+    trainer.fit(
+        MNISTClassifier(LeNet(), scheduler=WarmupLinear), datamodule=MNISTDataModule(data_dir=str(REPO / "data"))
+    )
+    config = trainer.lr_scheduler_configs[0]
+    assert config.interval == "step" and config.scheduler.last_epoch == 3
 
 
 def test_a_cosine_built_by_a_lambda_is_checked_too(recwarn: pytest.WarningsRecorder) -> None:

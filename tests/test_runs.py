@@ -597,6 +597,26 @@ def test_a_csv_logged_run_resumes_in_a_new_dir_and_keeps_its_metrics(tmp_path: P
     assert [len(points) for points in ImageLogger.curves(resumed).values()] == [2, 2, 2, 2]  # both epochs
 
 
+def test_a_csv_logged_run_of_a_chosen_version_is_not_resumed_in_its_dir(tmp_path: Path) -> None:
+    # Its writer would start the run's metrics.csv afresh: it deleted it, then the resume was refused.
+    csv = ["--trainer.logger=lightning.pytorch.loggers.CSVLogger", f"--trainer.logger.init_args.save_dir={tmp_path}"]
+    MNISTCLI(args=["fit", *TINY, *csv, "--trainer.max_epochs=1", "--trainer.logger.init_args.version=mine"])
+    (run,) = tmp_path.glob("*/mine")
+    before = files(run)
+    with pytest.raises(UserError, match=r"config\.yaml exists: an earlier run is there"):
+        MNISTCLI(
+            args=[
+                "fit",
+                *TINY,
+                *csv,
+                "--trainer.max_epochs=2",
+                "--trainer.logger.init_args.version=mine",
+                f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
+            ]
+        )
+    assert files(run) == before
+
+
 def test_a_csv_resume_from_a_run_whose_metrics_csv_is_unreadable_starts_at_the_checkpoint(
     tmp_path: Path, recwarn: Any
 ) -> None:
