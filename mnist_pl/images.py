@@ -111,6 +111,8 @@ def load_digit(path: Path) -> Tensor:
     """
     if path.is_symlink() and not path.exists():
         raise ValueError(f"a link to {os.readlink(path)}, which does not exist or loops")
+    if not path.is_file():  # reading a FIFO waited for a writer forever, deaf to SIGTERM
+        raise ValueError("not a regular file (a FIFO, socket or device): give an image file")
     try:
         with Image.open(path) as image:
             image.load()

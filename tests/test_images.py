@@ -190,6 +190,13 @@ def test_bad_files_are_named_the_others_predicted(trained_run: Path, test_images
     assert len(list(csv.DictReader(out.open()))) == 4
 
 
+def test_a_fifo_given_as_the_image_is_refused_not_waited_on(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.png")  # predict waited for a writer forever, deaf to SIGTERM
+    assert find_images(str(tmp_path / "pipe.png")) == [tmp_path / "pipe.png"]
+    with pytest.raises(ValueError, match=r"^not a regular file \(a FIFO, socket or device\): give an image file$"):
+        load_digit(tmp_path / "pipe.png")
+
+
 def test_empty_folder_and_unmatched_glob_are_one_line(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="the folder has no image files"):
