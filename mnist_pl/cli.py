@@ -326,15 +326,6 @@ def _in_config_file(message: str, raw: str) -> str:
     return message
 
 
-def _mid_epoch(ckpt_path: str) -> bool:
-    """Whether the checkpoint was written inside an epoch, before Lightning counted it done."""
-    if not Path(ckpt_path).is_file():
-        return False
-    progress = check_readable(ckpt_path).get("loops", {}).get("fit_loop", {}).get("epoch_progress", {})
-    current = progress.get("current", {})
-    return current.get("processed", 0) < current.get("ready", 0)
-
-
 class MNISTArgumentParser(LightningArgumentParser):
     """LightningCLI's parser; its errors, a YAML syntax error in a config file included, are one line."""
 
@@ -535,6 +526,8 @@ class MNISTCLI(LightningCLI):
         if ckpt_path == "":
             raise UserError("--ckpt_path is empty: give the path of a .ckpt file")
         if not ckpt_path or ckpt_path in ("last", "hpc"):
+            if subcommand == "fit" and ckpt_path:  # Lightning's own "last" (another logger), or "hpc"
+                self._refuse_a_fit_lightning_resumes_wrongly(ckpt_path, {})
             super()._parse_ckpt_path()
             return
         checkpoint = check_readable(ckpt_path)
@@ -555,18 +548,31 @@ class MNISTCLI(LightningCLI):
         self._refuse_model_settings_the_checkpoint_replaced(subcommand, given)
         self._take_the_checkpoints_data_settings(subcommand, checkpoint.get("datamodule_hyper_parameters", {}))
         if subcommand == "fit":
-            self._refuse_a_fit_with_nothing_left(ckpt_path, checkpoint)
+            self._refuse_a_fit_lightning_resumes_wrongly(ckpt_path, checkpoint)
 
-    def _refuse_a_fit_with_nothing_left(self, ckpt_path: str, checkpoint: dict[str, Any]) -> None:
-        # Lightning counts an epoch done once its end hooks ran; from such a checkpoint at max_epochs
-        # it trained nothing, tested again and added the files of a resume to the run, exit status 0.
-        max_epochs = self.config.fit.trainer.get("max_epochs")
+    def _refuse_a_fit_lightning_resumes_wrongly(self, ckpt_path: str, checkpoint: dict[str, Any]) -> None:
+        trainer = self.config.fit.trainer
+        # Lightning counts an epoch done once its end hooks ran: "processed" < "ready" inside one.
         progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
-        done = progress.get("processed", 0)
-        if isinstance(max_epochs, int) and 0 <= max_epochs <= done:
+        done, mid_epoch = progress.get("processed", 0), progress.get("processed", 0) < progress.get("ready", 0)
+        # From a checkpoint at max_epochs it trained nothing, tested again and added the files of a
+        # resume to the run, exit status 0.
+        max_epochs = trainer.get("max_epochs")
+        if isinstance(max_epochs, int) and progress and 0 <= max_epochs <= done:  # progress: a file read
             raise UserError(
                 f"--trainer.max_epochs {max_epochs}: {ckpt_path} has trained {done} epoch(s) already, so this fit "
                 f"would train nothing: give --trainer.max_epochs {done + 1} or more"
+            )
+        # Lightning 2.6 treats a fit with max_steps as always restarting mid-epoch: from a checkpoint
+        # written at an epoch's end (all but those of a shorter val_check_interval, a stop after a
+        # batch), it ran that finished epoch again without a batch, logged NaN for its training loss
+        # and counted it as one more epoch. From the middle of an epoch it resumes right.
+        max_steps = trainer.get("max_steps")
+        if max_steps not in (None, -1) and not mid_epoch:
+            raise UserError(
+                f"--trainer.max_steps {max_steps} with --ckpt_path: Lightning 2.6 resumes a step-limited fit "
+                "wrongly (it runs the checkpoint's finished epoch again): give --trainer.max_steps -1 and a "
+                "--trainer.max_epochs"
             )
 
     # What the network's inputs are (the dataset, the normalisation) and which images it never trained
@@ -622,17 +628,6 @@ class MNISTCLI(LightningCLI):
             raise UserError(
                 f"--trainer.accelerator {accelerator}: PyTorch sees no CUDA GPU on this machine: "
                 "use --trainer.accelerator cpu, or auto (a GPU when there is one)"
-            )
-        # Lightning 2.6 treats a fit with max_steps as always restarting mid-epoch: from a checkpoint
-        # written at an epoch's end (all but those of a shorter val_check_interval, a stop after a
-        # batch), it ran that finished epoch again without a batch, logged NaN for its training loss
-        # and counted it as one more epoch. From the middle of an epoch it resumes right.
-        max_steps, ckpt_path = trainer.get("max_steps"), self.config[self.subcommand].get("ckpt_path")
-        if self.subcommand == "fit" and ckpt_path and max_steps not in (None, -1) and not _mid_epoch(ckpt_path):
-            raise UserError(
-                f"--trainer.max_steps {max_steps} with --ckpt_path: Lightning 2.6 resumes a step-limited fit "
-                "wrongly (it runs the checkpoint's finished epoch again): give --trainer.max_steps -1 and a "
-                "--trainer.max_epochs"
             )
         # Lightning saved the best epoch as last.ckpt and the latest as last-v1.ckpt: --ckpt_path last took the best.
         checkpoint = self.config[self.subcommand].get("checkpoint") or {}
@@ -803,6 +798,7 @@ class MNISTCLI(LightningCLI):
         if ours is None:
             return []
         saved: list[str] = []
+        named_paths: set[str] = set()
         for callback in [ours, *(other for other in self.trainer.checkpoint_callbacks if other is not ours)]:
             if not isinstance(callback, callbacks.ModelCheckpoint):
                 continue
@@ -812,9 +808,10 @@ class MNISTCLI(LightningCLI):
                 named = [(callback.best_model_path, "")]
             named.append((callback.last_model_path, ""))
             for path, score in named:
-                # A name in the run's checkpoints folder, the whole path elsewhere (another callback's dirpath).
-                shown = Path(path).name if Path(path).parent == Path(ours.dirpath or "") else path
-                if path and not any(entry.startswith(shown + " (") or entry == shown for entry in saved):
+                if path and path not in named_paths:
+                    named_paths.add(path)
+                    # A name in the run's checkpoints folder, the whole path elsewhere (another callback's dirpath).
+                    shown = Path(path).name if Path(path).parent == Path(ours.dirpath or "") else path
                     saved.append(shown + score)
         return saved
 

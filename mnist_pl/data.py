@@ -362,13 +362,16 @@ class MNISTDataModule(L.LightningDataModule):
                 f"use --data.dataset {trained_on}"
             )
         # The CLI takes these from the checkpoint's settings; a data module built in Python may not. The
-        # split matters where its validation images are used (a test or predict uses none of them).
-        # Not outside a trainer (load_from_checkpoint with other settings given on purpose).
+        # split matters where its validation images are used (a test or predict uses none of them);
+        # outside a trainer (load_from_checkpoint with other settings given on purpose), none does.
         fn = self.trainer.state.fn if self.trainer is not None else None
-        checked = ("mean", "std") if fn in ("test", "predict") else ("val_size", "split_seed", "mean", "std")
-        checked = checked if fn is not None else ()
-        for key in checked:
-            ours, theirs = self._learned_from()[key], state_dict.get(key)  # None: a checkpoint from before 2026-12-03
+        learned_from = self._learned_from()
+        if fn is None:
+            learned_from = {}
+        elif fn in ("test", "predict"):
+            learned_from = {key: learned_from[key] for key in ("mean", "std")}
+        for key, ours in learned_from.items():
+            theirs = state_dict.get(key)  # None: a checkpoint from before 2026-12-03
             if theirs is not None and theirs != ours:
                 why = "another normalisation" if key in ("mean", "std") else "validation images it trained on"
                 raise DataError(

@@ -58,6 +58,11 @@ def claim_new_version(root: Path) -> int:
             version += 1
 
 
+def _version_dir(version: int | str) -> str:
+    """The folder name of a logger's version, as TensorBoardLogger and CSVLogger name it."""
+    return version if isinstance(version, str) else f"version_{version}"
+
+
 def find_last_checkpoint(trainer: Namespace, configs: list[os.PathLike] | None = None) -> Path | None:
     """``--ckpt_path last`` of a fit: with a run's own saved config among ``configs`` (or a chosen
     ``version``), that run's ``last.ckpt``; else the newest ``last.ckpt`` (by time written, as
@@ -81,9 +86,8 @@ def find_last_checkpoint(trainer: Namespace, configs: list[os.PathLike] | None =
     # values). Without a last.ckpt there, another run's newest was resumed, its best.ckpt written over.
     own = [Path(os.fspath(config)).parent for config in reversed(configs or [])]
     own = [run for run in own if run.parent.resolve() == root.resolve() and (run / "config.yaml").is_file()]
-    run = root / (version if isinstance(version, str) else f"version_{version}") if version is not None else None
-    if run is not None or own:
-        run = run if run is not None else own[0]
+    run = root / _version_dir(version) if version is not None else next(iter(own), None)
+    if run is not None:
         if not (run / "checkpoints" / "last.ckpt").is_file():
             raise UserError(
                 f"--ckpt_path last: {run} has no checkpoints/last.ckpt (--checkpoint.save_last false, or stopped "
@@ -165,7 +169,7 @@ def resumes_its_run(logger: TensorBoardLogger | CSVLogger, ckpt_path: str | None
         return False
     run_dir = Path(ckpt_path).resolve().parents[1]
     chosen = logger._version
-    if chosen is not None and run_dir.name != (chosen if isinstance(chosen, str) else f"version_{chosen}"):
+    if chosen is not None and run_dir.name != _version_dir(chosen):
         return False
     return run_dir.parent == Path(logger.root_dir).resolve()
 
@@ -267,7 +271,7 @@ def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool, ckpt_path:
     if fitting and resumes_its_run(logger, ckpt_path) and not csv_logged:
         return
     if logger._version is not None and rank_zero_only.rank == 0:
-        version = logger.version if isinstance(logger.version, str) else f"version_{logger.version}"
+        version = _version_dir(logger.version)
         for callback in trainer.callbacks:
             if isinstance(callback, SaveConfig):
                 # The version dir itself too: with a sub_dir the config goes below it, the checkpoints into it.
