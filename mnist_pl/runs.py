@@ -23,7 +23,7 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -225,20 +225,19 @@ def claim_run(trainer: L.Trainer) -> Path | None:
 
 @contextlib.contextmanager
 def given_back_on_failure(
-    trainer: L.Trainer, claimed: Path | None, resumed: Path | None = None, ckpt_path: str | None = None
+    trainer: L.Trainer, claimed: Path | None, resumed: Path | None = None, start: int = 0
 ) -> Iterator[None]:
     """A stage that fails before a training step (bad data, a setting Lightning checks at the start,
     any failed evaluation) removes the run dir it claimed: only a config and empty curves are there.
 
-    A resume of the run in ``resumed`` from ``ckpt_path`` that fails before its first step (a
-    one-cycle schedule resumed for more epochs, say) removes the files it added there: its
-    ``config.resumeN.yaml`` and an event file whose purge marker would hide the run's later points.
+    A resume of the run in ``resumed`` that fails before its first step (a one-cycle schedule
+    resumed for more epochs, say) removes the files it added there: its ``config.resumeN.yaml``
+    and an event file whose purge marker would hide the run's later points. ``start``: the step a
+    fit from a checkpoint starts at; no step was trained while ``global_step`` is 0 or this.
     Without a logger, the ``config.yaml`` written into ``--trainer.default_root_dir`` is removed:
     left there, it would refuse every later run in that folder.
     """
     before = set(resumed.iterdir()) if resumed is not None and rank_zero_only.rank == 0 else None
-    # The step a fit from a checkpoint starts at: no step was trained while global_step is 0 or this.
-    start = _checkpoint_step(Path(ckpt_path)) if ckpt_path and Path(ckpt_path).is_file() else 0
     try:
         yield
     except BaseException as err:  # Ctrl-C and SIGTERM too: Lightning ends them in SystemExit
@@ -331,15 +330,52 @@ def evaluate(
 ) -> None:
     """``trainer.validate``/``test``/``predict``; Ctrl-C or SIGTERM end in one line and a non-zero
     status (Lightning exits with 0 after SIGTERM, without a word), the run dir given back."""
+    stopped = f"{stage}: stopped by {{}} before it ended, with no results: {again}"
     try:
-        with given_back_on_failure(trainer, claimed):
+        with (
+            SigtermBeforeLightning(trainer, lambda by: InterruptedRunError(stopped.format(by))),
+            given_back_on_failure(trainer, claimed),
+        ):
             getattr(trainer, stage)(**kwargs)
     except SystemExit:
         if not trainer.interrupted:
             raise
-        raise InterruptedRunError(
-            f"{stage}: stopped by {_signal(trainer)} before it ended, with no results: {again}"
-        ) from None
+        raise InterruptedRunError(stopped.format(_signal(trainer))) from None
+
+
+def _lightning_has_the_signals(trainer: L.Trainer) -> bool:
+    """Whether Lightning's SIGTERM handler is in place: from a stage's start (data set up, model
+    built, checkpoint restored) to its end. Meanwhile it keeps the handlers it replaced."""
+    return bool(trainer._signal_connector._original_handlers)
+
+
+class SigtermBeforeLightning:
+    """A SIGTERM in a stage's first seconds, before Lightning's handler is in place, ends the stage
+    at once: ``stopped("SIGTERM")`` is raised. Python's default killed the process there without a
+    word, leaving a half-made run dir (or, in a resume, an event file that hid the run's later points).
+    Only where SIGTERM is Python's default, in the main thread, which alone can set a handler, and
+    not under DDP, where Lightning's handler also stops the other processes.
+    """
+
+    def __init__(self, trainer: L.Trainer, stopped: Callable[[str], BaseException]) -> None:
+        self.trainer, self.stopped = trainer, stopped
+        self.previous: signal.Handlers | None = None
+
+    def __enter__(self) -> "SigtermBeforeLightning":
+        default = signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        if default and self.trainer.world_size == 1 and threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._stop)
+        return self
+
+    def _stop(self, signum: int, frame: FrameType | None) -> None:
+        if _lightning_has_the_signals(self.trainer):  # called by Lightning's handler, after its own: its loops stop
+            return
+        self.trainer._signal_connector.received_sigterm = True  # the fit's last line names the signal
+        raise self.stopped("SIGTERM")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
 
 
 class CtrlCAsSigterm:
@@ -351,8 +387,8 @@ class CtrlCAsSigterm:
     job, or the caller's handler), nor outside the main thread, which cannot set a signal handler.
     """
 
-    def __init__(self, trainer: L.Trainer) -> None:
-        self.trainer, self.pressed = trainer, False
+    def __init__(self, trainer: L.Trainer, stopped: Callable[[str], BaseException]) -> None:
+        self.trainer, self.stopped, self.pressed = trainer, stopped, False
         self.previous: signal.Handlers | None = None
 
     def __enter__(self) -> "CtrlCAsSigterm":
@@ -364,6 +400,10 @@ class CtrlCAsSigterm:
     def _first(self, signum: int, frame: FrameType | None) -> None:
         self.pressed = True
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        # Before Lightning's handlers are in place, its start would clear the flag set below, and
+        # the fit trained on to its end: no batch is in progress, so it stops at once.
+        if not _lightning_has_the_signals(self.trainer):
+            raise self.stopped("Ctrl-C")
         self.trainer._signal_connector.received_sigterm = True  # what Lightning's SIGTERM handler sets
         checkpoint = self.trainer.checkpoint_callback
         when = (
@@ -391,10 +431,21 @@ def fit(
     every validation, are lost). The resume from ``last.ckpt`` is exact.
     ``claimed``, ``resumed``: the run dir ``place_run`` made for this fit, or the one it goes on in.
     """
+    ckpt_path = kwargs.get("ckpt_path")
+    start = _checkpoint_step(Path(ckpt_path)) if ckpt_path and Path(ckpt_path).is_file() else 0
+
+    def stopped(by: str) -> BaseException:
+        """A signal before Lightning's handlers are in place: before the first step, nothing is kept;
+        after the last (its curves drawn), it stops as a second Ctrl-C does, checkpointed."""
+        if trainer.global_step not in (0, start):
+            return KeyboardInterrupt()
+        return InterruptedRunError(f"fit: stopped by {by} before its first step, nothing kept: run it again")
+
     try:
         with (
-            CtrlCAsSigterm(trainer) as ctrl_c,
-            given_back_on_failure(trainer, claimed, resumed, kwargs.get("ckpt_path")),
+            SigtermBeforeLightning(trainer, stopped),
+            CtrlCAsSigterm(trainer, stopped) as ctrl_c,
+            given_back_on_failure(trainer, claimed, resumed, start),
         ):
             trainer.fit(model, **kwargs)
     except SystemExit:

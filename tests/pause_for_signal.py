@@ -46,6 +46,10 @@ class PauseForSignal(L.Callback):
         if self.stage == "before train":  # before the batch's step
             self._pause(trainer, batch_idx)
 
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if self.stage == "setup":  # a stage's start: before Lightning installs its SIGTERM handler
+            self._pause(trainer, 0)
+
     def _pause(self, trainer: L.Trainer, batch_idx: int) -> None:
         if (trainer.current_epoch, batch_idx) != (self.epoch, self.batch) or self.marker.exists():
             return

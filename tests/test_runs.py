@@ -468,11 +468,52 @@ def test_a_resume_stopped_before_its_first_step_keeps_the_config_its_resume_line
     assert (run / "config.resume1.yaml").is_file()
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_signal_before_the_first_step_stops_the_fit_at_once_and_keeps_nothing(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    # Paused in setup, before Lightning's handlers are in place (data set up, model built): SIGTERM
+    # killed the process without a word, leaving a half-made run dir; Lightning's start cleared what a
+    # first Ctrl-C had set, and the fit trained on to its end.
+    logs, marker = tmp_path / "logs", tmp_path / "paused"
+    proc = popen_fit(tmp_path, f"--trainer.logger.init_args.save_dir={logs}", *pause_at(marker, 0, 0, stage="setup"))
+    stderr = signal_when_paused(proc, marker, signum)
+    assert proc.returncode == 1, stderr[-3000:]
+    name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+    assert (
+        stderr.strip().splitlines()[-1]
+        == f"error: fit: stopped by {name} before its first step, nothing kept: run it again"
+    )
+    assert list(logs.glob("*/version_*")) == []
+
+
+def test_a_resume_stopped_by_sigterm_before_its_first_step_leaves_the_run_as_it_was(tmp_path: Path) -> None:
+    # Killed there, it left its config.resume1.yaml and an event file in the run.
+    logs, marker = tmp_path / "logs", tmp_path / "paused"
+    assert fit(logs, "--trainer.max_epochs=1", here=True).returncode == 0
+    run = logs / "lenet" / "version_0"
+    files = {path: path.read_bytes() for path in run.rglob("*") if path.is_file()}
+    proc = popen_fit(
+        tmp_path,
+        f"--trainer.logger.init_args.save_dir={logs}",
+        "--trainer.max_epochs=2",
+        f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
+        *pause_at(marker, 0, 0, stage="setup"),
+    )
+    stderr = signal_when_paused(proc, marker, signal.SIGTERM)
+    assert proc.returncode == 1, stderr[-3000:]
+    assert stderr.strip().endswith("error: fit: stopped by SIGTERM before its first step, nothing kept: run it again")
+    assert {path: path.read_bytes() for path in run.rglob("*") if path.is_file()} == files
+
+
 @SIGNALS
 # Both end in runs.evaluate: the default suite stops a predict, whose loop the app stops itself.
-@pytest.mark.parametrize("stage", [pytest.param("test", marks=pytest.mark.slow), "predict"])
+# "setup": before Lightning's handlers are in place, where SIGTERM killed the process and left its run dir.
+@pytest.mark.parametrize(
+    "stage, pause", [pytest.param("test", "test", marks=pytest.mark.slow), ("predict", "predict"), ("predict", "setup")]
+)
 def test_signal_during_a_test_or_predict_stops_in_one_line_and_leaves_nothing(
-    trained_run: Path, tmp_path: Path, signum: signal.Signals, stage: str
+    trained_run: Path, tmp_path: Path, signum: signal.Signals, stage: str, pause: str
 ) -> None:
     # Lightning exits with status 0 after SIGTERM in a test, without a word, and does not stop a
     # predict for it; both left a run dir, and predict the folder it made for its CSV.
@@ -485,7 +526,7 @@ def test_signal_during_a_test_or_predict_stops_in_one_line_and_leaves_nothing(
         "--data.eval_batch_size=100",
         f"--trainer.limit_{stage}_batches=3",
         f"--trainer.logger.init_args.save_dir={logs}",
-        *pause_at(marker, epoch=0, batch=0, stage=stage),
+        *pause_at(marker, epoch=0, batch=0, stage=pause),
         *([f"--predictions.output={output}"] if stage == "predict" else []),
     )
     stderr = signal_when_paused(proc, marker, signum)
