@@ -693,12 +693,16 @@ class MNISTCLI(LightningCLI):
                 )
             self._check_optimizer_and_scheduler()
             self._check_monitored_metrics()
-            # A folder of its own choosing: Lightning wrote best-v1.ckpt beside another run's best.ckpt.
+            # A folder of its own choosing, empty or new: Lightning wrote best-v1.ckpt beside another run's
+            # best.ckpt, or into another run's own dir. A resume from the last.ckpt there goes on in it;
+            # a fit from its best.ckpt is a new run.
             dirpath, ckpt_path = self.trainer.checkpoint_callback.dirpath, self.config.fit.ckpt_path
-            resumed_there = ckpt_path and Path(ckpt_path).resolve().parent == Path(dirpath or ".").resolve()
-            if dirpath and any(Path(dirpath).glob("*.ckpt")) and not resumed_there:
+            last = Path(dirpath or ".", "last.ckpt").resolve()
+            resumed_there = ckpt_path is not None and Path(ckpt_path).resolve() == last
+            if dirpath and Path(dirpath).is_dir() and any(Path(dirpath).iterdir()) and not resumed_there:
+                held = "an earlier run's checkpoints" if any(Path(dirpath).glob("*.ckpt")) else "files"
                 raise UserError(
-                    f"--checkpoint.dirpath {dirpath} holds an earlier run's checkpoints, and this one would write "
+                    f"--checkpoint.dirpath {dirpath} holds {held}, and this run would write "
                     "beside them: give an empty or new folder, or leave it out (each run's own checkpoints/)"
                 )
         fitting = self.subcommand == "fit"

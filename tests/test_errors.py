@@ -424,12 +424,25 @@ def test_a_fit_with_nothing_left_to_train_is_refused(run: Run) -> None:
     assert run.snapshot() == before
 
 
-def test_a_checkpoint_folder_of_another_run_is_refused(run: Run) -> None:
-    # Lightning wrote best-v1.ckpt and last-v1.ckpt beside that run's own.
+@pytest.mark.parametrize("start", ["new", "from its best"])
+def test_a_checkpoint_folder_of_another_run_is_refused(run: Run, start: str) -> None:
+    # Lightning wrote best-v1.ckpt and last-v1.ckpt beside that run's own; a fit from that run's
+    # best.ckpt was let through, as if it resumed there.
     before = run.snapshot()
     checkpoints = run.dir / "checkpoints"
-    result = run.fit(f"--checkpoint.dirpath={checkpoints}")
+    fork = [f"--ckpt_path={run.best}", "--trainer.max_epochs=2"] if start != "new" else []
+    result = run.fit(f"--checkpoint.dirpath={checkpoints}", *fork)
     assert_one_line_error(result, 1, f"--checkpoint.dirpath {checkpoints} holds an earlier run's checkpoints")
+    assert run.snapshot() == before
+
+
+def test_another_runs_dir_as_checkpoint_folder_is_refused(run: Run) -> None:
+    # It holds no checkpoint at its top: best.ckpt and last.ckpt were written beside its config.yaml.
+    before = run.snapshot()
+    result = run.fit(f"--checkpoint.dirpath={run.dir}")
+    assert_one_line_error(
+        result, 1, f"--checkpoint.dirpath {run.dir} holds files, and this run would write beside them"
+    )
     assert run.snapshot() == before
 
 
