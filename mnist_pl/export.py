@@ -27,6 +27,8 @@ from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import LeNet
 
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
+# The names each format's files go by: another (a run's .ckpt or .yaml) was written over with --overwrite.
+NAMED = {"onnx": (".onnx",), "torchscript": (".pt", ".pth", ".torchscript")}
 # Rebuilding the network from the checkpoint's config hands __init__ a module, as the CLI does.
 warnings.filterwarnings("ignore", message=r"Attribute 'net' is an instance of `nn.Module`")
 
@@ -146,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--ckpt_path", type=Path, help="the checkpoint to export (required)")
     parser.add_argument("--format", choices=sorted(SUFFIX), default="onnx", help="onnx (default) or torchscript")
-    parser.add_argument("--output", type=Path, help="default: beside the checkpoint, .onnx or .pt")
+    parser.add_argument("--output", type=Path, help="default: beside the checkpoint, .onnx or .pt (.pth, .torchscript)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
     parser.add_argument("--data.data_dir", dest="data_dir", default="data", help="MNIST for the check")
     args, unknown = parser.parse_known_args(argv)
@@ -166,14 +168,19 @@ def main(argv: list[str] | None = None) -> None:
         )
     if file := next((parent for parent in output.parents if parent.is_file()), None):
         raise UserError(f"--output {output}: {file} is a file, not a folder: give another --output")
-    named_as = next((fmt for fmt, suffix in SUFFIX.items() if output.suffix == suffix and fmt != args.format), None)
-    if named_as:  # a file that the other format's tools would try to open, and fail on
-        raise UserError(
-            f"--output {output}: {output.suffix} is the {named_as} suffix, and this is the {args.format} export: "
-            f"name it {output.with_suffix(SUFFIX[args.format]).name}, or give --format {named_as}"
-        )
     if output.exists() and output.resolve() == args.ckpt_path.resolve():
         raise UserError(f"--output {output} is the checkpoint itself: give another --output")
+    if output.suffix not in NAMED[args.format]:
+        named_as = next((fmt for fmt, suffixes in NAMED.items() if output.suffix in suffixes), None)
+        if named_as:  # a file that the other format's tools would try to open, and fail on
+            raise UserError(
+                f"--output {output}: {output.suffix} is the {named_as} suffix, and this is the {args.format} export: "
+                f"name it {output.with_suffix(SUFFIX[args.format]).name}, or give --format {named_as}"
+            )
+        raise UserError(
+            f"--output {output}: the {args.format} export is a {' or '.join(NAMED[args.format])} file, and this "
+            f"name is another kind's (a checkpoint, a config): name it {output.with_suffix(SUFFIX[args.format]).name}"
+        )
     if (output.exists() or output.is_symlink()) and not args.overwrite:  # a link to a missing file too
         raise UserError(f"--output {output} exists: give another --output, or --overwrite to replace it")
     model, dm = load_model(args.ckpt_path, args.data_dir)

@@ -131,6 +131,19 @@ def test_export_never_writes_over_its_checkpoint(trained_run: Path, tmp_path: Pa
     assert hashlib.md5(ckpt.read_bytes()).hexdigest() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.ckpt"]
 
+    # Nor over another run's files: --overwrite replaced a run's last.ckpt and config.yaml with the model.
+    for name in ("last.ckpt", "config.yaml"):
+        other = tmp_path / "other" / name
+        other.parent.mkdir(exist_ok=True)
+        other.write_bytes(ckpt.read_bytes())
+        result = run_main("export", f"--ckpt_path={ckpt}", f"--output={other}", "--overwrite", data, cwd=tmp_path)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+        assert result.stderr.strip().splitlines()[-1] == (
+            f"error: --output {other}: the onnx export is a .onnx file, and this name is another kind's "
+            f"(a checkpoint, a config): name it {other.stem}.onnx"
+        )
+        assert hashlib.md5(other.read_bytes()).hexdigest() == before
+
 
 def test_export_builds_in_the_checkpoints_own_normalisation(trained_run: Path, tmp_path: Path) -> None:
     """A run trained with --data.mean/--data.std of its own: the exported model normalises as that run did."""
