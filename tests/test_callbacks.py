@@ -2,6 +2,7 @@
 
 import csv
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 from conftest import QUICK_FIT, REPO, run_main
@@ -10,7 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 from torchvision.datasets import MNIST
 
-from mnist_pl.callbacks import ImageLogger
+from mnist_pl.callbacks import ImageLogger, free_path
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.model import MNISTClassifier
 
@@ -44,6 +45,20 @@ def test_tensorboard_has_curves_pictures_and_hparams(trained_run: Path) -> None:
     assert settings["optimizer/init_args/lr"].number_value == 0.01  # the model's
     assert settings["batch_size"].number_value == 64  # the data's
     assert settings["seed"].string_value == "0"
+
+
+def test_pictures_show_the_pixels_the_network_was_given() -> None:
+    # The normalisation undone: with mean and std the other way round the grids were 0.32 off.
+    dm = MNISTDataModule()
+    pixels = torch.arange(256, dtype=torch.uint8).reshape(4, 1, 8, 8)
+    shown = ImageLogger._pixels(SimpleNamespace(datamodule=dm), dm.normalize(pixels.squeeze(1)))
+    assert torch.allclose(shown, pixels / 255, atol=1e-6)
+
+
+def test_a_predictions_csv_is_never_written_over(tmp_path: Path) -> None:
+    for name in ("p.csv", "p-1.csv"):
+        (tmp_path / name).write_text("an earlier predict's")
+    assert free_path(tmp_path / "p.csv") == tmp_path / "p-2.csv"
 
 
 def test_fit_leaves_curves_and_confusion_matrix_pngs(trained_run: Path) -> None:

@@ -175,6 +175,8 @@ def test_a_checkpoint_is_evaluated_on_its_own_split_and_normalisation(python_fit
         trainer.validate(model, datamodule=MNISTDataModule(data_dir=data, split_seed=1), ckpt_path=best)
     with pytest.raises(UserError, match=r"^--data\.mean 0\.5: the checkpoint was trained with 0\.1307"):
         trainer.test(model, datamodule=MNISTDataModule(data_dir=data, mean=0.5), ckpt_path=best)
+    with pytest.raises(UserError, match=r"^--data\.std 1\.0: the checkpoint was trained with 0\.3081"):
+        trainer.test(model, datamodule=MNISTDataModule(data_dir=data, std=1.0), ckpt_path=best)
     # The test images are the same whatever the split.
     assert trainer.test(model, datamodule=MNISTDataModule(data_dir=data, split_seed=1), ckpt_path=best)
 
@@ -270,6 +272,17 @@ def test_val_acc_best_is_the_running_maximum(tmp_path: Path) -> None:
     (acc0, best0), (acc1, best1) = fit_points(model, tmp_path)
     assert acc0 > 0.5 and acc1 < acc0 - 0.2
     assert (best0, best1) == (acc0, acc0)
+    # In the module's state, so in its checkpoints: a resumed run goes on from its best so far.
+    restored = MNISTClassifier(LeNet())
+    restored.load_state_dict(model.state_dict())
+    assert restored.val_acc_best.compute() == acc0
+
+
+def test_accuracy_is_the_fraction_of_images_right() -> None:
+    # torchmetrics' default average, macro, gives the mean of per-class accuracies: 0.5 here.
+    model = MNISTClassifier(LeNet())
+    preds, labels = torch.tensor([0, 0, 0, 0]), torch.tensor([0, 0, 0, 1])
+    assert model.val_acc(preds, labels) == model.test_acc(preds, labels) == 0.75
 
 
 def test_val_acc_best_leaves_out_the_sanity_check(trained_run: Path, tmp_path: Path) -> None:

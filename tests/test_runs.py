@@ -29,7 +29,7 @@ from mnist_pl.callbacks import ImageLogger
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
-from mnist_pl.runs import SaveConfig
+from mnist_pl.runs import SaveConfig, claim_new_version
 
 EPOCHS = 3
 TINY = [
@@ -754,6 +754,13 @@ def test_a_second_resume_of_a_run_at_once_is_told_so(tmp_path: Path) -> None:
     save = SaveConfig(LightningArgumentParser(), Namespace(), config_filename="config.resume1.yaml")
     with pytest.raises(UserError, match=r"exists: another fit is resuming this run: let it end, then resume again$"):
         save.refuse_a_run_dir_in_use(tmp_path)
+
+
+def test_a_version_dir_listed_as_free_by_two_fits_goes_to_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two fits that list the folder at once both see version_0 free: the mkdir decides, and one of them goes on.
+    assert claim_new_version(tmp_path) == 0
+    monkeypatch.setattr(Path, "iterdir", lambda self: iter([]))  # the second fit listed it before the first made it
+    assert claim_new_version(tmp_path) == 1
 
 
 def test_two_fits_started_together_get_two_runs(tmp_path: Path) -> None:
