@@ -167,7 +167,11 @@ class Trainer(L.Trainer):
 
 _NOT_REASONS = re.compile(
     r"^(Does not validate against any of the Union subtypes|Subtypes: .*|Errors|Given value type: .*|Given value: .*"
-    r"|Expected a path but .* either not accessible or invalid)$"
+    r"|Expected a path but .* either not accessible or invalid"
+    # After a class's own reason, what a class value may look like: four more lines.
+    r"|Not a valid subclass of \w+|Subclass types expect one of|a class path \(str\)|a dict with class_path entry"
+    r"|a dict without class_path but with init_args entry \(class path given previously\)"
+    r"|a dict with parameters accepted by the base class \(implicit class_path\))$"
 )
 
 # jsonargparse.typing's restricted numbers as a reader says them; its own words are
@@ -232,7 +236,7 @@ def one_line(message: str) -> str:
         keys += [] if keys[-1:] == [nested[1]] else [nested[1]]
         value = nested[2] if nested[2] is not None else nested[3]
     option = "--" + ".init_args.".join(keys) if keys else ""
-    if option and value and not value.startswith("Namespace("):
+    if option and value and not value.startswith(("Namespace(", "[Namespace(")):  # a class: the reasons name it
         option += f" {value}"
     return ": ".join([option, *reasons] if option else reasons)
 

@@ -107,6 +107,12 @@ PARSER_CASES = {
     "unknown key": (["--trainer.max_epochz=1"], "error: unrecognized arguments: --trainer.max_epochz"),
     "a prefix of an option": (["--trainer.max_epoch=1"], "error: unrecognized arguments: --trainer.max_epoch=1"),
     "unknown class path": (["--model.net=mnist_pl.nets.NoSuchNet"], "has no attribute 'NoSuchNet'"),
+    # The line went on with the whole list of settings and what a class value may look like: 1 KB.
+    "a callback missing an argument": (
+        ["--trainer.callbacks=lightning.pytorch.callbacks.EarlyStopping", "--trainer.callbacks.mode=max"],
+        "error: --trainer.callbacks: Problem with given class_path 'lightning.pytorch.callbacks.EarlyStopping': "
+        "the following arguments are required: monitor\n",
+    ),
     # torch's generator took it, in a traceback
     "a data seed past 64 bits": (
         ["--data.split_seed=99999999999999999999"],
