@@ -40,6 +40,7 @@ from torchvision import datasets, transforms
 
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
+from mnist_pl.errors import reported
 from mnist_pl.nets import LeNet
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -191,18 +192,20 @@ class TrainClock(Callback):
         self.seconds = time.perf_counter() - self.start
 
 
-def app_fit(config: str, *args: str, callbacks: Sequence[Callback] = ()) -> tuple[float, float, MNISTCLI]:
-    """``fit`` through the CLI in this process; (seconds of training, test accuracy or nan, the CLI)."""
+def app_fit(
+    config: str, *args: str, save_dir: str = "logs/bench", callbacks: Sequence[Callback] = ()
+) -> tuple[float, float, MNISTCLI]:
+    """``fit`` through the CLI in this process, its run kept in ``save_dir`` as its last line says;
+    (seconds of training, test accuracy or nan, the CLI)."""
     clock = TrainClock()
     # The progress bar draws on stdout; keep stdout for the table. LightningCLI warns when it is
     # given args while sys.argv holds options (this script's own): hide those from it.
     with (
-        tempfile.TemporaryDirectory() as logs,
         contextlib.redirect_stdout(sys.stderr),
         mock.patch.object(sys, "argv", sys.argv[:1]),
     ):
         cli = MNISTCLI(
-            args=["fit", f"--config={CONFIGS / config}", f"--trainer.logger.init_args.save_dir={logs}", *args],
+            args=["fit", f"--config={CONFIGS / config}", f"--trainer.logger.init_args.save_dir={save_dir}", *args],
             trainer_defaults={"callbacks": [clock, *callbacks]},
             parser_kwargs={"prog": "python -m mnist_pl"},  # in its errors' usage and tip lines
         )
@@ -236,12 +239,28 @@ def _median_of(ratios: list[float]) -> str:
     return f"{statistics.median(ratios):.2f}x (median of {runs})"
 
 
+def positive_int(text: str) -> int:
+    """argparse's type for a count of runs: 0 ended the bench in a traceback after its warm-up."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected an int > 0, got {text}")
+    return int(text)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m mnist_pl.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_pl.bench", description=__doc__.splitlines()[0], allow_abbrev=False
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds for fast.yaml")
-    parser.add_argument("--repeats", type=int, default=5, help="runs of each LeNet epoch; the fastest counts")
-    parser.add_argument("--interleaved", type=int, default=3, help="interleaved runs of each; the median counts")
+    parser.add_argument("--repeats", type=positive_int, default=5, help="runs of each LeNet epoch; the fastest counts")
+    parser.add_argument(
+        "--interleaved", type=positive_int, default=3, help="interleaved runs of each; the median counts"
+    )
     args = parser.parse_args()
+    with reported():
+        _bench(args)
+
+
+def _bench(args: argparse.Namespace) -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dm = MNISTDataModule()
     dm.prepare_data()
@@ -298,6 +317,7 @@ def main() -> None:
         rows.append((f"fast.yaml seed {seed}: test accuracy", f"{acc:.2%}"))
     rows.append(("python -m mnist_pl fit --config configs/fast.yaml", f"{wall:.1f} s wall, {rss:,.0f} MiB peak RSS"))
     print(f"\n{machine()}\n")
+    print("Its fits' runs: tensorboard --logdir logs/bench\n")
     width = max(len(name) for name, _ in rows)
     print(f"| {'measure':<{width}} | result |\n|{'-' * (width + 2)}|--------|")
     for name, value in rows:

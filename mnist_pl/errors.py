@@ -1,5 +1,45 @@
-"""Errors a user can fix. ``python -m mnist_pl`` prints them as one line and exits non-zero."""
+"""Errors a user can fix. `python -m mnist_pl` (its table and bench too) prints them in one line, exit status 1."""
+
+import contextlib
+import sys
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 
 
 class UserError(RuntimeError):
     """A problem the user can fix: the message names the thing and the fix, no traceback."""
+
+
+def _raised_by_lightning(err: BaseException) -> bool:
+    """Whether Lightning's own code raised ``err``: its checks of the settings it is given."""
+    frames = traceback.extract_tb(err.__traceback__)
+    return bool(frames) and "/lightning/" in Path(frames[-1].filename).as_posix()
+
+
+def _fail(message: str) -> None:
+    # One write of the whole line: under DDP every rank says it, and sys.exit(message) writes the
+    # newline apart, so two ranks' lines ran into one ("...an epoch's enderror: ...").
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+@contextlib.contextmanager
+def reported() -> Iterator[None]:
+    """A problem the user can fix ends in one ``error:`` line and status 1, not a traceback."""
+    try:
+        yield
+    # Lightning's own word for a setting it cannot run with (no GPU backend, more devices than
+    # the machine has, ...): the user's to fix, so one line like ours, not a traceback.
+    except (UserError, MisconfigurationException) as err:
+        _fail(str(err))
+    # Lightning says the same in a ValueError (--trainer.num_nodes 0, an unknown strategy, a
+    # val_check_interval past the epoch), a TypeError (--trainer.devices -2 on the CPU) or an
+    # ImportError (accelerator tpu without torch_xla). Raised anywhere else, these are bugs:
+    # their traceback stays.
+    except (ValueError, TypeError, ImportError) as err:
+        if not _raised_by_lightning(err):
+            raise
+        _fail(" ".join(str(err).split()))

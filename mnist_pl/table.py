@@ -11,6 +11,7 @@ import statistics
 import time
 
 from mnist_pl.bench import CONFIGS, app_fit, machine
+from mnist_pl.errors import reported
 
 # Accuracy each recipe's source reports (or the target it must reach), in %; None where none is known.
 REFERENCE: dict[str, tuple[float | None, str]] = {
@@ -31,15 +32,20 @@ def main() -> None:
     names = sorted(path.stem for path in CONFIGS.glob("*.yaml"))
     parser.add_argument("--configs", nargs="+", default=list(REFERENCE), choices=names, help="config names in configs/")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--save_dir", default="logs/table", help="where the fits' runs are kept")
     # Any other option goes to every fit, e.g. --trainer.precision=bf16-mixed.
     args, overrides = parser.parse_known_args()
+    with reported():
+        _table(args, overrides)
 
+
+def _table(args: argparse.Namespace, overrides: list[str]) -> None:
     rows = []
     for name in args.configs:
         runs = []
         start = time.perf_counter()
         for seed in args.seeds:
-            seconds, acc, cli = app_fit(f"{name}.yaml", f"--seed_everything={seed}", *overrides)
+            seconds, acc, cli = app_fit(f"{name}.yaml", f"--seed_everything={seed}", *overrides, save_dir=args.save_dir)
             runs.append((seconds, acc * 100))
             print(f"{name} seed {seed}: {acc:.2%} in {seconds:.0f} s ({time.perf_counter() - start:.0f} s so far)")
         params = sum(p.numel() for p in cli.model.net.parameters())
@@ -65,7 +71,8 @@ def main() -> None:
         "reference %",
         "all seeds >= ref",
     )
-    print(f"\n{machine()}" + (f" | options: {' '.join(overrides)}" if overrides else "") + "\n")
+    print(f"\n{machine()}" + (f" | options: {' '.join(overrides)}" if overrides else ""))
+    print(f"Its fits' runs: tensorboard --logdir {args.save_dir}\n")
     print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     for row in rows:
         print("| " + " | ".join(row) + " |")

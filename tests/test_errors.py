@@ -22,9 +22,10 @@ import pytest
 import torch
 from conftest import BUNDLED_RAW, QUICK_FIT, REPO, run_main
 
-from mnist_pl.__main__ import _raised_by_lightning, main
+from mnist_pl.__main__ import main
 from mnist_pl.callbacks import StopOnNonFiniteLoss
 from mnist_pl.cli import MNISTCLI
+from mnist_pl.errors import _raised_by_lightning
 
 DATA = f"--data.data_dir={REPO / 'data'}"
 
