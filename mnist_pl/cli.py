@@ -15,6 +15,7 @@ import lightning as L
 import torch
 import yaml
 from jsonargparse import ArgumentError, Namespace, lazy_instance
+from jsonargparse._actions import _ActionPrintConfig  # its print, deferred: no public way
 from lightning.pytorch import callbacks
 from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
@@ -459,7 +460,10 @@ class MNISTCLI(LightningCLI):
             elif not word.startswith("-"):
                 parser.subcommand_parser = self._parser(word) if word in self.subcommands() else None
                 break
-        super().parse_arguments(parser, args)
+        # --print_config waits for the checks below and for the checkpoint's settings (_parse_ckpt_path):
+        # printed while parsing, it showed the default network of a `test --ckpt_path`, not the checkpoint's.
+        with _ActionPrintConfig.skip_print_config():
+            super().parse_arguments(parser, args)
         # Lightning refuses a seed numpy cannot take only when it seeds, in words that name no option;
         # torch's generators, seeded with the data's, ended in a traceback past 64 bits (the shuffle
         # seed plus the epoch: an int64 leaves room for the epochs).
@@ -509,6 +513,10 @@ class MNISTCLI(LightningCLI):
             raise UserError(f"{len(failed)} file(s) could not be read (listed above): the others were predicted")
 
     def _parse_ckpt_path(self) -> None:
+        self._take_the_checkpoints_settings()
+        _ActionPrintConfig.print_config_if_requested(self.parser, self.config)
+
+    def _take_the_checkpoints_settings(self) -> None:
         # LightningCLI reads the checkpoint's hyperparameters first (weights_only); a missing or
         # broken file would end there in a traceback, or be skipped and fail later in one.
         subcommand = self.config.get("subcommand")

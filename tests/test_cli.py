@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from conftest import QUICK_FIT, REPO, run_cli, run_main
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -132,6 +133,21 @@ def test_help_and_print_config(tmp_path: Path) -> None:
     assert "test_after_fit: true" in printed.stdout
     # A recipe is a config for test too: it takes test_after_fit, on which only fit acts.
     assert run_main("test", f"--config={CONFIG}", "--print_config", cwd=tmp_path).returncode == 0
+    # Checked as a run is: printed while parsing, it showed a seed the run refuses.
+    printed = run_main("fit", f"--config={CONFIG}", "--seed_everything=-1", "--print_config", cwd=tmp_path)
+    assert printed.returncode == 2 and printed.stderr.strip().endswith("expected an int from 0 to 4294967295")
+
+
+def test_print_config_with_a_checkpoint_shows_the_checkpoints_settings(trained_run: Path, tmp_path: Path) -> None:
+    # It showed the app's defaults (Adam 0.001), which the test then replaced with the checkpoint's.
+    ckpt = trained_run / "checkpoints" / "best.ckpt"
+    printed = run_main("test", f"--ckpt_path={ckpt}", "--print_config", cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr
+    model = yaml.safe_load(printed.stdout)["model"]
+    assert model["optimizer"] == {
+        "class_path": "torch.optim.SGD",
+        "init_args": yaml.safe_load((trained_run / "config.yaml").read_text())["model"]["optimizer"]["init_args"],
+    }
 
 
 def test_missing_data_is_one_clear_line(tmp_path: Path) -> None:
