@@ -55,7 +55,10 @@ def load_model(ckpt_path: Path, data_dir: str) -> tuple[MNISTClassifier, MNISTDa
     # Written by a module built in Python, it names no network: the default one, as the CLI builds it
     # (another network's weights are refused in one line).
     given = {} if "net" in checkpoint.get("hyper_parameters", {}) else {"net": LeNet()}
-    model = MNISTClassifier.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True, **given)
+    # Not compiled (configure_model would compile a --model.compile run's network): torch.jit cannot trace that.
+    model = MNISTClassifier.load_from_checkpoint(
+        ckpt_path, map_location="cpu", weights_only=True, compile=False, **given
+    )
     keep = {k: v for k, v in data_hparams.items() if k in ("dataset", "mean", "std")}
     return model.eval().to(memory_format=torch.contiguous_format), MNISTDataModule(data_dir, **keep)
 

@@ -263,9 +263,13 @@ class MNISTClassifier(L.LightningModule):
                     "--model.scheduler: this schedule is laid out over the run's steps (total_steps), and the run "
                     "has no end: give --trainer.max_epochs or --trainer.max_steps"
                 )
-            built = self.scheduler(optimizer, total_steps=int(total_steps))
-        else:
-            built = self.scheduler(optimizer)
+        # torch checks a schedule's settings (pct_start, factor, ...) only as it is built: a traceback.
+        try:
+            built = self.scheduler(optimizer, **({"total_steps": int(total_steps)} if steps else {}))
+        except ValueError as err:
+            raise UserError(
+                f"--model.scheduler: {err}: give a valid value in the config or on the command line"
+            ) from err
         # A schedule over steps (given total_steps, or holding them: a lambda's OneCycleLR): after every batch.
         scheduler = {"scheduler": built, "interval": "step" if steps or hasattr(built, "total_steps") else "epoch"}
         if isinstance(built, torch.optim.lr_scheduler.ReduceLROnPlateau):

@@ -402,6 +402,15 @@ OUR_CASES = {
         "error: --model.net LeNet: gives 5 class scores for an image, the datasets have 10 classes: "
         "give --model.net.init_args.num_classes 10",
     ),
+    # a traceback in the first step: torch checks these as the schedule is built
+    "a schedule's bad setting": (
+        [
+            "--model.scheduler=torch.optim.lr_scheduler.OneCycleLR",
+            "--model.scheduler.max_lr=.01",
+            "--model.scheduler.pct_start=2",
+        ],
+        "error: --model.scheduler: Expected float between 0 and 1 pct_start, but got 2.0: give a valid value",
+    ),
     "one-cycle without an end": (  # fails in configure_optimizers, once the run dir is made: given back
         [
             "--model.scheduler=torch.optim.lr_scheduler.OneCycleLR",

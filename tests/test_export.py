@@ -118,6 +118,17 @@ def test_export_matches_the_lightning_model(trained_run: Path, tmp_path: Path, f
     assert hashlib.md5(output.read_bytes()).hexdigest() == before
 
 
+def test_a_checkpoint_of_a_compiled_network_exports(trained_run: Path, tmp_path: Path) -> None:
+    # Rebuilt as trained (--model.compile true), the network was compiled, and torch.jit refused to trace it.
+    checkpoint = torch.load(trained_run / "checkpoints" / "best.ckpt", weights_only=True)
+    checkpoint["hyper_parameters"]["compile"] = True
+    torch.save(checkpoint, tmp_path / "compiled.ckpt")
+    args = [f"--ckpt_path={tmp_path / 'compiled.ckpt'}", "--format=torchscript", f"--data.data_dir={REPO / 'data'}"]
+    result = run_main("export", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "same class for 10,000" in result.stdout
+
+
 def test_export_never_writes_over_its_checkpoint(trained_run: Path, tmp_path: Path) -> None:
     ckpt = tmp_path / "model.ckpt"  # a copy: the shared run's checkpoint stays whole whatever happens here
     ckpt.write_bytes((trained_run / "checkpoints" / "best.ckpt").read_bytes())
