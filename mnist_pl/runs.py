@@ -453,6 +453,12 @@ def fit(
             raise
         by = "Ctrl-C" if ctrl_c.pressed else _signal(trainer)
         last = getattr(trainer.checkpoint_callback, "last_model_path", "")
+        best = getattr(trainer.checkpoint_callback, "best_model_path", "")
+        if not last and best:  # --checkpoint.save_last false
+            raise InterruptedRunError(
+                f"fit: stopped by {by} in epoch {trainer.current_epoch} at step {trainer.global_step}: "
+                f"no last.ckpt to resume from (--checkpoint.save_last false); its best checkpoint is {best}"
+            ) from None
         if not last:
             raise InterruptedRunError(
                 f"fit: stopped by {by} before an epoch ended: nothing to resume, run it again"

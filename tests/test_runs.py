@@ -381,6 +381,20 @@ def test_signal_stops_with_a_resume_line_and_the_resume_is_exact(
     assert_same_run(one_go, run)
 
 
+def test_a_fit_without_last_ckpt_stopped_by_a_signal_says_so(tmp_path: Path) -> None:
+    # It said "nothing to resume, run it again", with an epoch's best.ckpt in the run.
+    logs, marker = tmp_path / "logs", tmp_path / "paused"
+    args = ["--checkpoint.save_last=false", "--trainer.max_epochs=2", *pause_at(marker, epoch=1, batch=1)]
+    proc = popen_fit(tmp_path, f"--trainer.logger.init_args.save_dir={logs}", *args)
+    last = signal_when_paused(proc, marker, signal.SIGTERM).strip().splitlines()[-1]
+    best = logs / "lenet" / "version_0" / "checkpoints" / "best.ckpt"
+    assert proc.returncode == 1 and best.is_file()
+    assert last == (
+        "error: fit: stopped by SIGTERM in epoch 1 at step 7: no last.ckpt to resume from "
+        f"(--checkpoint.save_last false); its best checkpoint is {best}"
+    )
+
+
 def test_a_step_limited_fit_stopped_by_a_signal_resumes_with_its_resume_line(tmp_path: Path) -> None:
     """The command its stop printed was refused: --trainer.max_steps with --ckpt_path (Lightning runs a finished
     epoch again, which a checkpoint from the middle of one is not)."""
