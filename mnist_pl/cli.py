@@ -798,8 +798,6 @@ class MNISTCLI(LightningCLI):
                 )
 
     def after_fit(self) -> None:
-        if self.trainer.interrupted:
-            return
         # Read before the test, which restores the checkpoint callback's state from best.ckpt: as
         # it was when best.ckpt was written, before that epoch's last.ckpt (which went unnamed).
         saved = self._checkpoints_saved()
@@ -811,8 +809,7 @@ class MNISTCLI(LightningCLI):
         """Each checkpoint callback's files, the run's own first: its best (all ``save_top_k``, best
         first, with their scores), then its last."""
         ours = self.trainer.checkpoint_callback
-        if ours is None:
-            return []
+        own = None if self.config.fit.checkpoint.dirpath else Path(ours.dirpath or "")  # the run's checkpoints/
         saved: list[str] = []
         named_paths: set[str] = set()
         for callback in [ours, *(other for other in self.trainer.checkpoint_callbacks if other is not ours)]:
@@ -826,14 +823,15 @@ class MNISTCLI(LightningCLI):
             for path, score in named:
                 if path and path not in named_paths:
                     named_paths.add(path)
-                    # A name in the run's checkpoints folder, the whole path elsewhere (another callback's dirpath).
-                    shown = Path(path).name if Path(path).parent == Path(ours.dirpath or "") else path
+                    # A name in the run's own checkpoints folder, the whole path elsewhere (a --checkpoint.dirpath,
+                    # another callback's): the line said best.ckpt of files that were not in the run dir.
+                    shown = Path(path).name if Path(path).parent == own else path
                     saved.append(shown + score)
         return saved
 
     def _print_where_the_run_is(self, saved: list[str]) -> None:
         """The last lines of a fit: its run dir, what is in it, and how to see its curves."""
-        if self.trainer.fast_dev_run or self.trainer.checkpoint_callback is None:
+        if self.trainer.fast_dev_run:
             return  # a debugging run writes nothing
         log_dir = self.trainer.log_dir  # every rank: under DDP a broadcast from rank 0
         if not self.trainer.is_global_zero:

@@ -234,8 +234,6 @@ def given_back_on_failure(
     resumed for more epochs, say) removes the files it added there: its ``config.resumeN.yaml``
     and an event file whose purge marker would hide the run's later points. ``start``: the step a
     fit from a checkpoint starts at; no step was trained while ``global_step`` is 0 or this.
-    Without a logger, the ``config.yaml`` written into ``--trainer.default_root_dir`` is removed:
-    left there, it would refuse every later run in that folder.
     """
     before = set(resumed.iterdir()) if resumed is not None and rank_zero_only.rank == 0 else None
     try:
@@ -252,10 +250,6 @@ def given_back_on_failure(
             for added in set(resumed.iterdir()) - before:
                 if added.is_file():
                     added.unlink()
-        if trainer.logger is None:
-            for callback in trainer.callbacks:
-                if isinstance(callback, SaveConfig) and callback.written is not None:
-                    callback.written.unlink(missing_ok=True)
         raise
 
 
@@ -306,19 +300,14 @@ class SaveConfig(SaveConfigCallback):
             "--trainer.logger.init_args.version (a new version_N for every run), or give an unused one"
         )
 
-    written: Path | None = None  # the file this process wrote, for given_back_on_failure
-
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if trainer.logger is None:
             return
-        path = Path(trainer.log_dir) / self.config_filename
-        existed = path.exists()
         try:
             super().setup(trainer, pl_module, stage)
         except RuntimeError:
             self.refuse_a_run_dir_in_use(trainer.log_dir)
             raise
-        self.written = path if not existed and path.exists() else None
 
 
 def _signal(trainer: L.Trainer) -> str:

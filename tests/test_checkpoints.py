@@ -105,6 +105,23 @@ def test_a_checkpoint_callback_of_ones_own_leaves_the_runs_checkpoints_in_charge
     )
 
 
+def test_checkpoints_kept_outside_the_run_dir_are_named_by_their_path(tmp_path: Path) -> None:
+    # "Run saved in logs/minimal/version_0: best.ckpt ..." named files that were not in the run dir.
+    config, data, elsewhere = REPO / "configs" / "minimal.yaml", REPO / "data", tmp_path / "elsewhere"
+    short = ["--trainer.limit_train_batches=5", "--trainer.limit_val_batches=1", "--test_after_fit=false"]
+    args = [f"--config={config}", f"--data.data_dir={data}", f"--trainer.logger.init_args.save_dir={tmp_path}"]
+    result = run_main(
+        "fit", *args, *short, "--trainer.enable_progress_bar=false", f"--checkpoint.dirpath={elsewhere}", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    saved = re.search(r"Run saved in \S+: (.*)", result.stdout)[1].split(", ")
+    assert [entry.split(" (")[0] for entry in saved] == [
+        str(elsewhere / "best.ckpt"),
+        str(elsewhere / "last.ckpt"),
+        "config.yaml",
+    ]
+
+
 def test_a_loss_monitored_with_the_apps_mode_max_is_warned_about(tmp_path: Path) -> None:
     config, data = REPO / "configs" / "minimal.yaml", REPO / "data"
     args = ["--trainer.max_steps=1", "--trainer.enable_progress_bar=false", "--test_after_fit=false"]
