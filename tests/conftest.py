@@ -48,9 +48,18 @@ def gz_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
+def child_env() -> dict[str, str]:
+    """The environment of a test's own process: this checkout's mnist_pl, and the test helpers, importable.
+
+    An interpreter whose editable install is another checkout's imported that one's code in the child.
+    """
+    paths = [str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """``python -m mnist_pl ARGS`` in a fresh process, as a user runs it (test helpers importable)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")])}
+    env = child_env()
     return subprocess.run(
         [sys.executable, "-m", "mnist_pl", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, run_main
+from conftest import REPO, child_env, run_main
 
 from mnist_pl.checkpoints import AtomicCheckpointIO, check_readable
 from mnist_pl.errors import UserError
@@ -37,7 +37,7 @@ def big_write_under_way(folder: Path) -> bool:
 
 def test_kill_during_a_write_leaves_the_previous_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / "last.ckpt"
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)])
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], env=child_env())
     try:
         deadline = time.monotonic() + 120
         # The good checkpoint is there and a big write is under way (its temporary file has grown).

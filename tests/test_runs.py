@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import REPO, run_cli, run_main
+from conftest import REPO, child_env, run_cli, run_main
 from jsonargparse import Namespace
 from lightning.pytorch.cli import LightningArgumentParser
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -60,7 +60,7 @@ def fit(logs: Path, *args: str, here: bool = False) -> subprocess.CompletedProce
 
 def popen_cli(cwd: Path, *args: str) -> subprocess.Popen:
     """``python -m mnist_pl ARGS`` started in the background (test helpers importable)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
+    env = child_env()
     command = [sys.executable, "-m", "mnist_pl", *args]
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
     return subprocess.Popen(command, cwd=cwd, env=env, preexec_fn=_ctrl_c_on, **pipes)

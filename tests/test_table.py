@@ -6,7 +6,7 @@ import sys
 from unittest import mock
 
 import pytest
-from conftest import REPO
+from conftest import REPO, child_env
 
 
 @pytest.mark.slow  # four short fits, each tested on the whole test set: about 30 s
@@ -14,7 +14,11 @@ def test_table_rows_match_the_runs_it_printed(tmp_path) -> None:
     short = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=150", "--trainer.limit_val_batches=2"]
     command = [sys.executable, "-m", "mnist_pl.table", "--configs", "minimal", "twoconv", "--seeds", "0", "1"]
     result = subprocess.run(
-        [*command, f"--data.data_dir={REPO / 'data'}", *short], cwd=tmp_path, capture_output=True, text=True
+        [*command, f"--data.data_dir={REPO / 'data'}", *short],
+        cwd=tmp_path,
+        env=child_env(),
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     # Its fits' runs are where their last lines say (they were in a folder removed when each fit ended).
