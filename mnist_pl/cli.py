@@ -350,11 +350,19 @@ class MNISTArgumentParser(LightningArgumentParser):
         # jsonargparse parses the file's text as a string: its message names '"<unicode string>"'
         # instead of the file and spans four lines. A missing file it reports well itself.
         try:
-            loaded = yaml.safe_load(Path(path).read_text())
+            text = Path(path).read_text()
+            loaded = yaml.safe_load(text)
         except yaml.MarkedYAMLError as err:
             mark = err.problem_mark
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             raise TypeError(f"{path}: not valid YAML{where}: {err.problem}: fix the file") from err
+        except yaml.reader.ReaderError as err:  # a control character: its place is an offset into the text
+            line, column = text.count("\n", 0, err.position) + 1, err.position - text.rfind("\n", 0, err.position)
+            character = f"#x{err.character:04x}" if isinstance(err.character, int) else repr(err.character)
+            raise TypeError(
+                f"{path}: not valid YAML at line {line}, column {column}: "
+                f"unacceptable character {character}: fix the file"
+            ) from err
         except UnicodeDecodeError as err:
             raise TypeError(f"{path}: not a text file (UTF-8): give a YAML config") from err
         except (OSError, yaml.YAMLError):

@@ -122,6 +122,11 @@ PARSER_CASES = {
     ),
     "missing yaml": (["--config=nothere.yaml"], "error: --config: File does not exist: "),
     "malformed yaml": (["--config=bad.yaml"], "error: bad.yaml: not valid YAML at line 3, column 1"),
+    # jsonargparse's words, naming "<unicode string>" and an offset
+    "a control character": (
+        ["--config=bell.yaml"],
+        "error: bell.yaml: not valid YAML at line 2, column 16: unacceptable character #x0007: fix the file",
+    ),
     # These were "Unexpected config", tracebacks (a UnicodeDecodeError, a TypeError when data was built).
     "not a text file": (["--config=binary.yaml"], "error: binary.yaml: not a text file (UTF-8): give a YAML config"),
     "empty config": (["--config=empty.yaml"], "error: empty.yaml: holds nothing, not settings (trainer:, model:"),
@@ -210,6 +215,7 @@ def test_config_mistakes_jsonargparse_reports(
     args, expected = PARSER_CASES[case]
     (run.root / "bad.yaml").write_text("trainer:\n  max_epochs: [1\n")
     (run.root / "binary.yaml").write_bytes(b"\xff\xfe garbage")
+    (run.root / "bell.yaml").write_text("trainer:\n  max_epochs: 1\x07\n")
     (run.root / "empty.yaml").write_text("")
     (run.root / "list.yaml").write_text("- 1\n")
     (run.root / "section.yaml").write_text("data: 5\n")
