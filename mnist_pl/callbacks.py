@@ -238,7 +238,8 @@ class ImageLogger(Callback):
         # logs the metric's placeholder value as a first point of the val/acc_best curve; the
         # hparams summaries alone need no such point. The settings are hparams.yaml's (the model's
         # and the data's, merged as Lightning merges them) and the seed, so runs compare by batch size too.
-        settings = {**pl_module.hparams, **trainer.datamodule.hparams, "seed": os.environ.get("PL_GLOBAL_SEED")}
+        seed = os.environ.get("PL_GLOBAL_SEED")  # a number, so that the HPARAMS tab sorts and filters runs by it
+        settings = {**pl_module.hparams, **trainer.datamodule.hparams, "seed": None if seed is None else int(seed)}
         settings.pop("_instantiator", None)  # LightningCLI's, the same in every run
         params = tensorboard._sanitize_params(_flatten_dict(_convert_params(settings)))
         writer = tensorboard.experiment._get_file_writer()

@@ -44,7 +44,7 @@ def test_tensorboard_has_curves_pictures_and_hparams(trained_run: Path) -> None:
     settings = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams
     assert settings["optimizer/init_args/lr"].number_value == 0.01  # the model's
     assert settings["batch_size"].number_value == 64  # the data's
-    assert settings["seed"].string_value == "0"
+    assert settings["seed"].number_value == 0
 
 
 def test_pictures_show_the_pixels_the_network_was_given() -> None:
