@@ -515,6 +515,18 @@ class MNISTCLI(LightningCLI):
     def fit(self, model: MNISTClassifier, **kwargs) -> None:
         runs.fit(self.trainer, model, claimed=self.claimed_run, resumed=self.resumed_run, **kwargs)
 
+    def _after_evaluating(self) -> None:
+        # Said as a fit says where its run is: the results and pictures went to a new logs/<name>/version_N.
+        if self.trainer.fast_dev_run or not self.trainer.loggers:
+            return  # nothing written
+        log_dir = self.trainer.log_dir  # every rank: under DDP a broadcast from rank 0
+        tensorboard = next((lg for lg in self.trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
+        if self.trainer.is_global_zero:
+            see = f": tensorboard --logdir {tensorboard.save_dir}" if tensorboard is not None else ""
+            print(f"\nIts results and pictures are in {log_dir}{see}")
+
+    after_validate = after_test = _after_evaluating
+
     def after_predict(self) -> None:
         failed = self.datamodule.predict_errors
         if failed:

@@ -64,6 +64,12 @@ def test_fit_checkpoints_logs_and_test_from_checkpoint_alone(trained_run: Path, 
     assert test.returncode == 0, test.stderr
     assert printed_test_acc(test.stdout) == fit_acc
     assert "random weights" not in test.stderr
+    # Where its results and pictures went: a run of its own.
+    tested = tmp_path / "logs" / "mnist" / "version_0"
+    assert test.stdout.rstrip().endswith(
+        f"Its results and pictures are in {tested}: tensorboard --logdir {tested.parents[1]}"
+    )
+    assert EventAccumulator(str(tested)).Reload().Scalars("test/acc")[0].value == float(fit_acc)
 
     validate = run_main("validate", f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}", DATA, logs, cwd=tmp_path)
     assert validate.returncode == 0, validate.stderr
