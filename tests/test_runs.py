@@ -381,6 +381,7 @@ def test_signal_stops_with_a_resume_line_and_the_resume_is_exact(
     assert_same_run(one_go, run)
 
 
+@pytest.mark.slow  # a message's check, one more fit in a process of its own
 def test_a_fit_without_last_ckpt_stopped_by_a_signal_says_so(tmp_path: Path) -> None:
     # It said "nothing to resume, run it again", with an epoch's best.ckpt in the run.
     logs, marker = tmp_path / "logs", tmp_path / "paused"
@@ -524,7 +525,12 @@ def test_a_resume_stopped_by_sigterm_before_its_first_step_leaves_the_run_as_it_
 # Both end in runs.evaluate: the default suite stops a predict, whose loop the app stops itself.
 # "setup": before Lightning's handlers are in place, where SIGTERM killed the process and left its run dir.
 @pytest.mark.parametrize(
-    "stage, pause", [pytest.param("test", "test", marks=pytest.mark.slow), ("predict", "predict"), ("predict", "setup")]
+    "stage, pause",
+    [
+        pytest.param("test", "test", marks=pytest.mark.slow),
+        ("predict", "predict"),
+        pytest.param("predict", "setup", marks=pytest.mark.slow),  # the handler a fit's start-up test uses too
+    ],
 )
 def test_signal_during_a_test_or_predict_stops_in_one_line_and_leaves_nothing(
     trained_run: Path, tmp_path: Path, signum: signal.Signals, stage: str, pause: str
