@@ -77,6 +77,28 @@ def test_last_ckpt_is_the_last_epoch_when_it_is_not_the_best(tmp_path: Path) -> 
     assert best["epoch"] < 2
 
 
+def test_last_ckpt_follows_a_validation_inside_the_epoch_that_is_not_the_best(tmp_path: Path) -> None:
+    # Validated every 10 batches at a learning rate that changes nothing: the validation at step 20 is not
+    # better than the first, and Lightning 2.6 on its own left last.ckpt at step 10 (a kill then lost 10 steps).
+    config, data = REPO / "configs" / "minimal.yaml", REPO / "data"
+    short = ["--trainer.max_steps=20", "--trainer.limit_train_batches=30", "--trainer.val_check_interval=10"]
+    quiet = ["--trainer.limit_val_batches=2", "--trainer.enable_progress_bar=false", "--test_after_fit=false"]
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    args = [
+        f"--config={config}",
+        f"--data.data_dir={data}",
+        logs,
+        *short,
+        *quiet,
+        "--model.optimizer.init_args.lr=1e-12",
+    ]
+    result = run_main("fit", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (checkpoints,) = tmp_path.glob("*/version_0/checkpoints")
+    best, last = (torch.load(checkpoints / name, weights_only=True) for name in ("best.ckpt", "last.ckpt"))
+    assert (best["global_step"], last["global_step"]) == (10, 20)
+
+
 def test_a_checkpoint_callback_of_ones_own_leaves_the_runs_checkpoints_in_charge(tmp_path: Path) -> None:
     """A ModelCheckpoint added in --trainer.callbacks came first in Lightning's list, so it was the trainer's:
     the fit tested its best and named only its file; a stop said there was nothing to resume."""
