@@ -520,12 +520,15 @@ class MNISTCLI(LightningCLI):
         if self.trainer.fast_dev_run or not self.trainer.loggers:
             return  # nothing written
         log_dir = self.trainer.log_dir  # every rank: under DDP a broadcast from rank 0
-        tensorboard = next((lg for lg in self.trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
         if self.trainer.is_global_zero:
-            see = f": tensorboard --logdir {tensorboard.save_dir}" if tensorboard is not None else ""
-            print(f"\nIts results and pictures are in {log_dir}{see}")
+            see = self._tensorboard_command()
+            print(f"\nIts results and pictures are in {log_dir}" + (f": {see}" if see else ""))
 
     after_validate = after_test = _after_evaluating
+
+    def _tensorboard_command(self) -> str | None:
+        tensorboard = next((lg for lg in self.trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
+        return None if tensorboard is None else f"tensorboard --logdir {tensorboard.save_dir}"
 
     def after_predict(self) -> None:
         failed = self.datamodule.predict_errors
@@ -729,9 +732,8 @@ class MNISTCLI(LightningCLI):
             # best.ckpt, or into another run's own dir. A resume from the last.ckpt there goes on in it;
             # a fit from its best.ckpt is a new run.
             dirpath, ckpt_path = self.trainer.checkpoint_callback.dirpath, self.config.fit.ckpt_path
-            last = Path(dirpath or ".", "last.ckpt").resolve()
-            resumed_there = ckpt_path is not None and Path(ckpt_path).resolve() == last
-            if dirpath and Path(dirpath).is_dir() and any(Path(dirpath).iterdir()) and not resumed_there:
+            in_use = dirpath is not None and Path(dirpath).is_dir() and any(Path(dirpath).iterdir())
+            if in_use and (ckpt_path is None or Path(ckpt_path).resolve() != Path(dirpath, "last.ckpt").resolve()):
                 held = "an earlier run's checkpoints" if any(Path(dirpath).glob("*.ckpt")) else "files"
                 raise UserError(
                     f"--checkpoint.dirpath {dirpath} holds {held}, and this run would write "
@@ -859,9 +861,8 @@ class MNISTCLI(LightningCLI):
         # A resume adds its own config.resumeN.yaml beside the run's config.yaml.
         config = next((c.config_filename for c in self.trainer.callbacks if isinstance(c, runs.SaveConfig)), None)
         print(f"\nRun saved in {log_dir}: {', '.join([*saved, *([config] if config else [])])}")
-        tensorboard = next((lg for lg in self.trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
-        if tensorboard is not None:
-            print(f"Its curves and pictures: tensorboard --logdir {tensorboard.save_dir}")
+        if see := self._tensorboard_command():
+            print(f"Its curves and pictures: {see}")
 
     def _test_after_fit(self) -> None:
         # No best.ckpt without a validation (--trainer.limit_val_batches 0, a --trainer.max_steps

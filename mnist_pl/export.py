@@ -26,9 +26,10 @@ from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import LeNet
 
-SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
-# The names each format's files go by: another (a run's .ckpt or .yaml) was written over with --overwrite.
+# The names each format's files go by, the default first: another (a run's .ckpt or .yaml) was written
+# over with --overwrite.
 NAMED = {"onnx": (".onnx",), "torchscript": (".pt", ".pth", ".torchscript")}
+SUFFIX = {fmt: suffixes[0] for fmt, suffixes in NAMED.items()}
 # Rebuilding the network from the checkpoint's config hands __init__ a module, as the CLI does.
 warnings.filterwarnings("ignore", message=r"Attribute 'net' is an instance of `nn.Module`")
 

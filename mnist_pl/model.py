@@ -256,6 +256,7 @@ class MNISTClassifier(L.LightningModule):
         except (TypeError, ValueError):  # a callable without a signature Python can read
             parameters = {}
         steps = "total_steps" in {*getattr(self.scheduler, "keywords", {}), *parameters}
+        given: dict[str, int] = {}
         if steps:
             total_steps = self.trainer.estimated_stepping_batches
             if total_steps == float("inf"):
@@ -263,9 +264,10 @@ class MNISTClassifier(L.LightningModule):
                     "--model.scheduler: this schedule is laid out over the run's steps (total_steps), and the run "
                     "has no end: give --trainer.max_epochs or --trainer.max_steps"
                 )
+            given["total_steps"] = int(total_steps)
         # torch checks a schedule's settings (pct_start, factor, ...) only as it is built: a traceback.
         try:
-            built = self.scheduler(optimizer, **({"total_steps": int(total_steps)} if steps else {}))
+            built = self.scheduler(optimizer, **given)
         except ValueError as err:
             raise UserError(
                 f"--model.scheduler: {err}: give a valid value in the config or on the command line"

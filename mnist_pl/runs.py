@@ -319,17 +319,17 @@ def evaluate(
 ) -> None:
     """``trainer.validate``/``test``/``predict``; Ctrl-C or SIGTERM end in one line and a non-zero
     status (Lightning exits with 0 after SIGTERM, without a word), the run dir given back."""
-    stopped = f"{stage}: stopped by {{}} before it ended, with no results: {again}"
+
+    def stopped(by: str) -> InterruptedRunError:
+        return InterruptedRunError(f"{stage}: stopped by {by} before it ended, with no results: {again}")
+
     try:
-        with (
-            SigtermBeforeLightning(trainer, lambda by: InterruptedRunError(stopped.format(by))),
-            given_back_on_failure(trainer, claimed),
-        ):
+        with SigtermBeforeLightning(trainer, stopped), given_back_on_failure(trainer, claimed):
             getattr(trainer, stage)(**kwargs)
     except SystemExit:
         if not trainer.interrupted:
             raise
-        raise InterruptedRunError(stopped.format(_signal(trainer))) from None
+        raise stopped(_signal(trainer)) from None
 
 
 def _lightning_has_the_signals(trainer: L.Trainer) -> bool:
@@ -338,55 +338,60 @@ def _lightning_has_the_signals(trainer: L.Trainer) -> bool:
     return bool(trainer._signal_connector._original_handlers)
 
 
-class SigtermBeforeLightning:
-    """A SIGTERM in a stage's first seconds, before Lightning's handler is in place, ends the stage
-    at once: ``stopped("SIGTERM")`` is raised. Python's default killed the process there without a
-    word, leaving a half-made run dir (or, in a resume, an event file that hid the run's later points).
-    Only where SIGTERM is Python's default, in the main thread, which alone can set a handler, and
-    not under DDP, where Lightning's handler also stops the other processes.
+class _OwnHandler:
+    """``handle`` for ``signum`` inside the ``with`` block, the handler before it restored after.
+
+    Only where the signal has Python's own handler (not one ignored in a background job, nor the
+    caller's), in the main thread, which alone can set a handler, and in a one-process run: under
+    DDP each process would see the signal at another batch, and Lightning's handler stops the others.
+    ``stopped(name)``: the error that ends a stage the signal stops before Lightning's handlers are in place.
     """
+
+    signum: signal.Signals
+    python_default: object
 
     def __init__(self, trainer: L.Trainer, stopped: Callable[[str], BaseException]) -> None:
         self.trainer, self.stopped = trainer, stopped
         self.previous: signal.Handlers | None = None
 
-    def __enter__(self) -> "SigtermBeforeLightning":
-        default = signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-        if default and self.trainer.world_size == 1 and threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGTERM, self._stop)
+    def __enter__(self) -> "_OwnHandler":
+        own = signal.getsignal(self.signum) is self.python_default
+        if own and self.trainer.world_size == 1 and threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(self.signum, self.handle)
         return self
 
-    def _stop(self, signum: int, frame: FrameType | None) -> None:
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        raise NotImplementedError
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(self.signum, self.previous)
+
+
+class SigtermBeforeLightning(_OwnHandler):
+    """A SIGTERM in a stage's first seconds, before Lightning's handler is in place, ends the stage
+    at once. Python's default killed the process there without a word, leaving a half-made run dir
+    (or, in a resume, an event file that hid the run's later points)."""
+
+    signum, python_default = signal.SIGTERM, signal.SIG_DFL
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
         if _lightning_has_the_signals(self.trainer):  # called by Lightning's handler, after its own: its loops stop
             return
         self.trainer._signal_connector.received_sigterm = True  # the fit's last line names the signal
         raise self.stopped("SIGTERM")
 
-    def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
 
+class CtrlCAsSigterm(_OwnHandler):
+    """In a fit, a first Ctrl-C stops it as SIGTERM does: after the batch in progress, or at the
+    end of the validation in progress, checkpointed there. Lightning stops at once, in the middle
+    of a step if need be, and the steps since the last checkpoint (up to an epoch's) were trained
+    again. A second Ctrl-C stops at once."""
 
-class CtrlCAsSigterm:
-    """In a one-process fit, a first Ctrl-C stops it as SIGTERM does: after the batch in progress,
-    or at the end of the validation in progress, checkpointed there. Lightning stops at once, in
-    the middle of a step if need be, and the steps since the last checkpoint (up to an epoch's)
-    were trained again. A second Ctrl-C stops at once. Not under DDP, where each process would
-    see its Ctrl-C at another batch; nor where Ctrl-C is not Python's own (ignored in a background
-    job, or the caller's handler), nor outside the main thread, which cannot set a signal handler.
-    """
+    signum, python_default = signal.SIGINT, signal.default_int_handler
+    pressed = False
 
-    def __init__(self, trainer: L.Trainer, stopped: Callable[[str], BaseException]) -> None:
-        self.trainer, self.stopped, self.pressed = trainer, stopped, False
-        self.previous: signal.Handlers | None = None
-
-    def __enter__(self) -> "CtrlCAsSigterm":
-        own = signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        if own and self.trainer.world_size == 1 and threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._first)
-        return self
-
-    def _first(self, signum: int, frame: FrameType | None) -> None:
+    def handle(self, signum: int, frame: FrameType | None) -> None:
         self.pressed = True
         signal.signal(signal.SIGINT, signal.default_int_handler)
         # Before Lightning's handlers are in place, its start would clear the flag set below, and
@@ -401,10 +406,6 @@ class CtrlCAsSigterm:
             else "this batch"
         )
         print(f"\nCtrl-C: stopping after {when} (Ctrl-C again: at once)", file=sys.stderr)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
 
 
 def fit(
