@@ -24,6 +24,7 @@ from conftest import REPO, child_env, run_cli, run_main
 from jsonargparse import Namespace
 from lightning.pytorch.cli import LightningArgumentParser
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
 from mnist_pl.callbacks import ImageLogger
 from mnist_pl.cli import MNISTCLI
@@ -201,6 +202,14 @@ def test_resume_from_last_continues_the_run_exactly(
     assert (run / "config.resume1.yaml").exists()
     assert "Purging expired" not in caplog.text  # the reader's words for the points a resume logs again
     assert_same_run(one_go, run)
+    # The HPARAMS tab's settings are written once per run, not again by its resume.
+    tags = [
+        value.tag
+        for f in run.glob("events.*")
+        for event in EventFileLoader(str(f)).Load()
+        for value in event.summary.value
+    ]
+    assert tags.count("_hparams_/experiment") == 1
 
 
 @pytest.mark.parametrize(
