@@ -10,7 +10,7 @@ from pathlib import Path
 import lightning as L
 import matplotlib
 import torch
-from jsonargparse.typing import NonNegativeInt
+from jsonargparse.typing import NonNegativeInt, PositiveInt
 from lightning.fabric.utilities.logger import _convert_params, _flatten_dict
 from lightning.pytorch.callbacks import BasePredictionWriter, Callback
 from lightning.pytorch.loggers import TensorBoardLogger
@@ -22,6 +22,7 @@ from torchmetrics.classification import MulticlassConfusionMatrix
 from torchvision.utils import make_grid
 
 from mnist_pl.errors import UserError
+from mnist_pl.runs import resumes_its_run
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
@@ -210,30 +211,32 @@ class PredictionWriter(BasePredictionWriter):
 class ImageLogger(Callback):
     """Pictures in TensorBoard, and PNGs in the run dir for those who would rather not open it.
 
-    TensorBoard: a grid of the first training batch as the model sees it (normalisation
+    TensorBoard: a grid of the run's first training batch as the model sees it (normalisation
     undone, augmentation included); after each validation and test, the confusion matrix and
     the misclassified images titled true -> predicted; the hyperparameters with ``val/acc_best``
     as their metric. Run dir, when ``fit`` ends: ``curves.png`` (loss and accuracy per epoch, read
     back from the logger's files, so a run resumed in its own dir has whole curves) and ``confusion_matrix.png``
-    (the last validation). Everything happens at epoch ends: nothing is added to a training step
-    but one ``update`` of the confusion matrix per evaluation batch.
+    (the last validation). A training step gets nothing but a check of one flag; an evaluation
+    batch, an ``update`` of the confusion matrix, and a read-back of its misclassified images
+    until the grid is full.
 
     Args:
         max_images: images in the training grid and the misclassified grid.
     """
 
-    def __init__(self, max_images: int = 36) -> None:
+    def __init__(self, max_images: PositiveInt = 36) -> None:
         self.max_images = max_images
         self.confusion: MulticlassConfusionMatrix | None = None
         self.wrong: list[tuple[Tensor, int, int]] = []
+        self.new_run = False  # a fit that starts a run dir: it gets the HPARAMS entry and the training grid
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         tensorboard = self._tensorboard(trainer)
-        if tensorboard is None or not trainer.is_global_zero:
+        # Once per run: a resume in the run's own dir has them; a fit from any other checkpoint (a
+        # best.ckpt, one kept elsewhere) starts a run of its own, at its checkpoint's epoch.
+        self.new_run = tensorboard is not None and not resumes_its_run(tensorboard, trainer.ckpt_path)
+        if not self.new_run or not trainer.is_global_zero:
             return
-        ckpt = trainer.ckpt_path
-        if ckpt is not None and Path(tensorboard.log_dir).resolve().is_relative_to(Path(ckpt).resolve().parents[1]):
-            return  # once per run: a resume in the run's own dir (or its sub_dir) has it; a fork to a new dir does not
         # The HPARAMS tab, scored by val/acc_best. Lightning's log_hyperparams(params, metrics) also
         # logs the metric's placeholder value as a first point of the val/acc_best curve; the
         # hparams summaries alone need no such point. The settings are hparams.yaml's (the model's
@@ -247,12 +250,11 @@ class ImageLogger(Callback):
             writer.add_summary(summary)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int):
-        if batch_idx != 0 or trainer.current_epoch != 0:  # every other step: nothing, at once
+        if not self.new_run:  # every step but a new run's first: nothing, at once
             return
-        tensorboard = self._tensorboard(trainer)
-        if tensorboard is not None:
-            images = self._pixels(trainer, batch[0][: self.max_images])
-            tensorboard.experiment.add_image("train/images", make_grid(images, nrow=6, pad_value=0.5), 0)
+        self.new_run = False
+        images = self._pixels(trainer, batch[0][: self.max_images])
+        self._tensorboard(trainer).experiment.add_image("train/images", make_grid(images, nrow=6, pad_value=0.5), 0)
 
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start(pl_module)

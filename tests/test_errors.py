@@ -201,6 +201,11 @@ PARSER_CASES = {
         ["--model.net=mnist_pl.nets.MinimalCNN", "--model.net.width=0"],
         "error: --model.net.init_args.width 0: expected an int > 0",
     ),
+    # a ZeroDivisionError in torchvision's make_grid, after the first training batch
+    "no images for the grids": (
+        ["--trainer.callbacks+=mnist_pl.callbacks.ImageLogger", "--trainer.callbacks.max_images=0"],
+        "error: --trainer.callbacks.init_args.max_images 0: expected an int > 0",
+    ),
     "negative rotation": (
         ["--data.augment=mnist_pl.augment.RandomAffine", "--data.augment.degrees=-10"],
         "error: --data.augment.init_args.degrees -10: expected a number >= 0",

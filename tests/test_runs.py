@@ -760,10 +760,26 @@ def test_a_fit_from_best_ckpt_starts_a_new_run_and_leaves_the_old_one_as_it_was(
     events = EventAccumulator(str(new)).Reload()
     assert min(s.step for s in events.Scalars("train/loss")) > best["global_step"]  # on from the checkpoint's step
     assert events.SummaryMetadata("_hparams_/experiment").plugin_data.plugin_name == "hparams"  # a run's own
+    assert "train/images" in events.Tags()["images"]  # its first batch, though not the first of an epoch 0
     # A fork that never validates has no best of its own; Lightning kept the old run's best.ckpt as its best,
     # which the test after fit then tested.
     cli = MNISTCLI(args=[*fork, "--checkpoint.mode=min", "--trainer.limit_val_batches=0"])  # its state restored
     assert cli.trainer.checkpoint_callback.best_model_path == ""
+
+
+def test_a_fit_from_a_checkpoint_kept_outside_any_run_is_a_new_run_with_its_own_pictures(tmp_path: Path) -> None:
+    # Taken for a resume in place, because the folder above the checkpoint's held the logs: no HPARAMS, no grid.
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
+    MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1"])
+    (last,) = tmp_path.glob("logs/*/version_0/checkpoints/last.ckpt")
+    kept = tmp_path / "kept" / "epoch1.ckpt"
+    kept.parent.mkdir()
+    kept.write_bytes(last.read_bytes())
+    cli = MNISTCLI(args=["fit", *TINY, PICTURES, logs, "--trainer.max_epochs=2", f"--ckpt_path={kept}"])
+    assert Path(cli.trainer.log_dir).name == "version_1"
+    events = EventAccumulator(cli.trainer.log_dir).Reload()
+    assert events.SummaryMetadata("_hparams_/experiment").plugin_data.plugin_name == "hparams"
+    assert "train/images" in events.Tags()["images"]
 
 
 def test_a_fit_from_a_checkpoint_with_max_steps_is_refused(tmp_path: Path) -> None:
