@@ -9,6 +9,7 @@ import pytest
 import torch
 import yaml
 from conftest import QUICK_FIT, REPO, run_cli, run_main
+from lightning.pytorch.callbacks import TQDMProgressBar
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_pl import cli
@@ -104,6 +105,15 @@ def test_batch_limit_1_is_one_batch_and_1_0_all(tmp_path: Path) -> None:
     assert "limit_train_batches: 1\n" in (run / "config.yaml").read_text()
     printed = run_main("fit", f"--config={CONFIG}", "--trainer.limit_val_batches=1.0", "--print_config", cwd=tmp_path)
     assert "limit_val_batches: 1.0\n" in printed.stdout
+
+
+def test_the_progress_bar_redraws_every_10_steps_unless_given_its_own_rate() -> None:
+    # TQDM_MINITERS=10, set on import, raised a refresh_rate 1 given in --trainer.callbacks to 10.
+    assert cli.Trainer(logger=False).progress_bar_callback.refresh_rate == 10
+    given = TQDMProgressBar(refresh_rate=1)
+    assert cli.Trainer(logger=False, callbacks=[given]).progress_bar_callback is given
+    assert given.refresh_rate == 1
+    assert cli.Trainer(logger=False, enable_progress_bar=False).progress_bar_callback is None
 
 
 @pytest.mark.slow  # the default suite has test_runs' two concurrent fits, which covers the same
