@@ -22,6 +22,7 @@ from torchmetrics.classification import MulticlassConfusionMatrix
 from torchvision.utils import make_grid
 
 from mnist_pl.errors import UserError
+from mnist_pl.export import publish
 from mnist_pl.runs import resumes_its_run
 
 matplotlib.use("Agg")  # files only, no display
@@ -181,8 +182,7 @@ class PredictionWriter(BasePredictionWriter):
                 names, labels, predicted.tolist(), confidence.tolist(), probs.tolist(), strict=True
             )
         ]
-        path = free_path(self.output)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp = self.output.with_name(f".{self.output.name}.tmp{os.getpid()}")
         try:
             # A file name whose bytes are not UTF-8 (Python holds them as surrogates) goes into the
             # CSV as those bytes: it names the file. It ended in a traceback, the temporary file left.
@@ -190,7 +190,11 @@ class PredictionWriter(BasePredictionWriter):
                 writer = csv.writer(file)
                 writer.writerow(["file", "label", "predicted", "class", "confidence", *(f"p{i}" for i in range(10))])
                 writer.writerows(rows)
-            tmp.replace(path)
+            while True:  # another predict may take the free name before this one's rename
+                path = free_path(self.output)
+                with contextlib.suppress(FileExistsError):
+                    publish(tmp, path, overwrite=False)
+                    break
         finally:
             tmp.unlink(missing_ok=True)
         # Names printable on a UTF-8 terminal.

@@ -69,7 +69,8 @@ def check_readable(ckpt_path: str | os.PathLike) -> dict[str, Any]:
 class RNGStates(L.Callback):
     """Saves the global torch/CUDA/NumPy/Python RNG states in every checkpoint; restores them on resume.
 
-    The states are taken when the checkpoint is written, at the end of an epoch's validation, and
+    The states are taken when the checkpoint is written (after a validation or a training epoch, at
+    a ``--checkpoint.every_n_train_steps`` step, on a stop by a signal), and
     put back as soon as Lightning restores the checkpoint: before the resumed run creates its
     first training iterator (which draws a seed from the torch RNG, as the uninterrupted run's
     next epoch does); the sanity check in between runs under Lightning's ``isolate_rng``. So the

@@ -497,8 +497,7 @@ class MNISTCLI(LightningCLI):
 
     def before_fit(self) -> None:
         # A new run claims its own version dir; a resume goes on in the run of its checkpoint.
-        placed = runs.place_run(self.trainer, self.config_init.fit.ckpt_path)
-        self.config_init.fit.ckpt_path, self.claimed_run, self.resumed_run = placed
+        self.claimed_run, self.resumed_run = runs.place_run(self.trainer, self.config_init.fit.ckpt_path)
 
     def _before_evaluating(self) -> None:
         # Without a checkpoint, validate/test/predict run the network as built: random weights.

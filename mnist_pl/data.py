@@ -8,7 +8,6 @@ of the time an epoch spends outside the network on a CPU.
 
 import contextlib
 import gzip
-import hashlib
 import itertools
 import os
 import shutil
@@ -25,7 +24,7 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.datasets import KMNIST, MNIST, FashionMNIST
-from torchvision.datasets.utils import download_url
+from torchvision.datasets.utils import check_md5, download_url
 
 from mnist_pl.checkpoints import objects_left_out
 from mnist_pl.errors import UserError
@@ -55,10 +54,6 @@ class DataError(UserError):
     """A data problem the user can fix."""
 
 
-def _md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
-
-
 def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> None:
     """Make the four decompressed IDX files of ``dataset`` exist under ``root/<dataset>/raw``.
 
@@ -78,7 +73,7 @@ def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> 
         target = raw / name
         md5 = MNIST_MD5[name] if dataset == "MNIST" else None
         if target.exists():
-            if md5 is not None and _md5(target) != md5:
+            if md5 is not None and not check_md5(target, md5):
                 raise DataError(f"{target} is corrupt (MD5 mismatch): delete it and run again")
             continue
         gz = raw / gz_name
@@ -90,7 +85,7 @@ def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> 
                     f"{gz} is missing: put the four {dataset} .gz or IDX files in {raw} or set --data.download true"
                 )
             _download(cls, gz)
-        if md5 is None and _md5(gz) != gz_md5:
+        if md5 is None and not check_md5(gz, gz_md5):
             raise DataError(f"{gz} is corrupt (MD5 mismatch): replace it with a good copy")
         # A name of its own (not mkstemp's: its files are private to their owner): two fits started
         # together decompress the same file at once.
@@ -112,7 +107,7 @@ def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> 
         except BaseException:  # Ctrl-C: no half-written file left behind under a name of its own
             tmp.unlink(missing_ok=True)
             raise
-        if md5 is not None and _md5(tmp) != md5:
+        if md5 is not None and not check_md5(tmp, md5):
             tmp.unlink()
             raise DataError(f"{gz} decompresses to the wrong MD5: replace it with a good copy")
         tmp.replace(target)

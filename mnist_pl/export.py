@@ -92,8 +92,9 @@ def write(deployable: Deployable, fmt: str, path: Path, overwrite: bool = False)
 def publish(tmp: Path, path: Path, overwrite: bool) -> None:
     """``tmp`` renamed to ``path``; without ``overwrite``, FileExistsError where ``path`` exists.
 
-    Not a rename alone: ``main`` checks for an existing file before the export's 10-20 s, and a
-    rename then replaced a file another export wrote meanwhile (both said "wrote"). A hard link
+    Not a rename alone: ``main`` checks for an existing file before the export's 10-20 s (predict
+    finds a free name for its CSV), and a rename then replaced a file another export (or predict)
+    wrote meanwhile (both said "wrote"). A hard link
     fails where the name is taken; a file system without links is checked just before the rename.
     """
     if overwrite:

@@ -116,12 +116,12 @@ def _checkpoint_step(ckpt_path: Path) -> int:
     return torch.load(ckpt_path, map_location="cpu", mmap=True, weights_only=True)["global_step"]
 
 
-def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Path | None, Path | None]:
+def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[Path | None, Path | None]:
     """Point the trainer's logger (and so its checkpoints and config) at the run dir.
 
-    Returns the checkpoint to start from, the run dir if this fit claimed a new one, and the run
-    dir if this fit resumes the run there. Loggers other than TensorBoard/CSV keep Lightning's own
-    behaviour; ``--trainer.fast_dev_run`` writes no run.
+    Returns the run dir if this fit claimed a new one, and the run dir if this fit resumes the run
+    there. Loggers other than TensorBoard/CSV keep Lightning's own behaviour; ``--trainer.fast_dev_run``
+    writes no run.
     """
     if trainer.fast_dev_run:
         # A debugging run writes nothing (Lightning swaps the logger for a stand-in), except that
@@ -129,13 +129,13 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Pa
         # any file of that name there.
         for callback in trainer.checkpoint_callbacks:
             callback.save_last = False
-        return ckpt_path, None, None
+        return None, None
     logger = trainer.logger
     if not isinstance(logger, TensorBoardLogger | CSVLogger):
-        return ckpt_path, None, None  # no logger, or another kind
+        return None, None  # no logger, or another kind
     resume = resumes_its_run(logger, ckpt_path)
     if logger._version is not None and not resume:
-        return ckpt_path, None, None  # a version the user chose
+        return None, None  # a version the user chose
     run_dir = Path(ckpt_path).resolve().parents[1] if resume else None
     csv_logged = any(isinstance(other, CSVLogger) for other in trainer.loggers)
     if resume and not csv_logged:
@@ -151,11 +151,11 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[str | None, Pa
                 while (run_dir / f"config.resume{n}.yaml").exists():
                     n += 1
                 callback.config_filename = f"config.resume{n}.yaml"
-        return ckpt_path, None, run_dir
+        return None, run_dir
     claimed = claim_run(trainer)
     if resume and claimed is not None:
         carry_csv_rows(trainer, Path(ckpt_path))
-    return ckpt_path, claimed, None
+    return claimed, None
 
 
 def resumes_its_run(logger: TensorBoardLogger | CSVLogger, ckpt_path: str | None) -> bool:
@@ -205,7 +205,8 @@ def claim_run(trainer: L.Trainer) -> Path | None:
     of a kind already there keeps its own dir: two event files in one dir show every point twice.
     """
     logger = trainer.logger
-    if trainer.fast_dev_run or not isinstance(logger, TensorBoardLogger | CSVLogger) or logger._version is not None:
+    # Under --trainer.fast_dev_run the logger is Lightning's stand-in (a DummyLogger): no run dir.
+    if not isinstance(logger, TensorBoardLogger | CSVLogger) or logger._version is not None:
         return None
     if rank_zero_only.rank != 0:  # other ranks never write logs; the checkpoint dir is broadcast from rank 0
         return None
@@ -253,7 +254,7 @@ def given_back_on_failure(
         raise
 
 
-def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool, ckpt_path: str | None = None) -> None:
+def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool, ckpt_path: str | None) -> None:
     """``--trainer.logger.init_args.version N`` where a run is: refused before Lightning opens an event file
     there, unless this fit resumes that run from its ``last.ckpt``."""
     logger = trainer.logger

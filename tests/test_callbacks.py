@@ -4,6 +4,7 @@ import csv
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import torch
 from conftest import QUICK_FIT, REPO, run_main
 from PIL import Image
@@ -11,7 +12,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 from torchvision.datasets import MNIST
 
+from mnist_pl import callbacks
 from mnist_pl.callbacks import ImageLogger, free_path
+from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.model import MNISTClassifier
 
@@ -104,6 +107,28 @@ def test_no_step_values_with_log_every_n_steps_0(tmp_path: Path) -> None:
     scalars = set(events.Tags()["scalars"])
     assert "train/loss" in scalars and "val/acc" in scalars
     assert "train/loss_step" not in scalars
+
+
+def test_a_predictions_csv_written_meanwhile_by_another_predict_is_kept(
+    trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The free name was taken before predicting and renamed onto at the end, over what another
+    # predict had written there in between.
+    out = tmp_path / "predictions.csv"
+
+    def taken_meanwhile(path: Path) -> Path:
+        free = free_path(path)
+        if not out.exists():
+            out.write_text("the other predict's")
+        return free
+
+    monkeypatch.setattr(callbacks, "free_path", taken_meanwhile)
+    args = [f"--ckpt_path={trained_run / 'checkpoints' / 'best.ckpt'}", f"--data.data_dir={REPO / 'data'}"]
+    limits = ["--trainer.limit_predict_batches=1", f"--trainer.logger.init_args.save_dir={tmp_path}"]
+    MNISTCLI(args=["predict", *args, *limits, f"--predictions.output={out}", "--predictions.show=0"])
+    assert out.read_text() == "the other predict's"
+    assert len((tmp_path / "predictions-1.csv").read_text().splitlines()) == 1 + 1000
+    assert not list(tmp_path.glob(".*.tmp*"))
 
 
 def test_predict_limited_to_some_batches_writes_their_rows(trained_run: Path, tmp_path: Path) -> None:
