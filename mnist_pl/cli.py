@@ -5,15 +5,13 @@ import ctypes
 import logging
 import os
 import random
-import re
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import lightning as L
 import torch
-import yaml
 from jsonargparse import ArgumentError, Namespace, lazy_instance
 from jsonargparse._actions import _ActionPrintConfig  # its print, deferred: no public way
 from lightning.pytorch import callbacks
@@ -29,6 +27,7 @@ from mnist_pl.checkpoints import ModelCheckpoint, RNGStates, check_readable
 from mnist_pl.data import STATS, MNISTDataModule
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
+from mnist_pl.parser import CONFIG_FILES, MNISTArgumentParser, not_built, one_line
 
 # Noise a user cannot act on (message patterns): set by each MNISTCLI, so that they hold in a
 # caller's catch_warnings too (pytest's, for one).
@@ -170,224 +169,6 @@ class Trainer(L.Trainer):
         return super().checkpoint_callback
 
 
-_NOT_REASONS = re.compile(
-    r"^(Does not validate against any of the Union subtypes|Subtypes: .*|Errors|Given value type: .*|Given value: .*"
-    r"|Expected a path but .* either not accessible or invalid"
-    # After a class's own reason, what a class value may look like: four more lines.
-    r"|Not a valid subclass of \w+|Subclass types expect one of|a class path \(str\)|a dict with class_path entry"
-    r"|a dict without class_path but with init_args entry \(class path given previously\)"
-    r"|a dict with parameters accepted by the base class \(implicit class_path\))$"
-)
-
-# jsonargparse.typing's restricted numbers as a reader says them; its own words are
-# "Not of type PositiveInt: 0 does not conform to restriction v>0".
-_RESTRICTED = {
-    "PositiveInt": "an int > 0",
-    "NonNegativeInt": "an int >= 0",
-    "PositiveFloat": "a number > 0",
-    "NonNegativeFloat": "a number >= 0",
-    "ClosedUnitInterval": "a number from 0 to 1",
-}
-_NOT_RESTRICTED = re.compile(
-    rf"^Not of type ({'|'.join(_RESTRICTED)}): "
-    r"(?:(\S+) does not conform to restriction .*|.*?'(.*)'|.*)$"  # the value: -5, or 'abc' of a failed int()
-)
-
-
-def _type_name(text: str) -> str:
-    text = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", text).replace("NoneType", "None")
-    text = re.sub(r"dot import path string: .*", "a class path (package.module.Class)", text)
-    return re.sub(r"typing\.Literal\[(.*?)\]", r"one of \1", text)
-
-
-def one_line(message: str) -> str:
-    """jsonargparse's message for a bad value as one line: ``--option value: why``.
-
-    Its own runs to ten lines for a value that fits no type of a Union (``max_epochs: int | None``):
-    each type it tried, the value's type, the value again, and the whole namespace of a class.
-    """
-    # A group's own option takes a file of its options: --data abc is neither such a file nor YAML of them.
-    if group := re.match(r"Parser key \"(\w+)\":\nUnable to load config '(.*)'", message):
-        if inner := re.search(r'- (Parser key "\w+\.[\s\S]*)', message):  # YAML of its options, one of them wrong
-            return one_line(inner[1])
-        return (
-            f"--{group[1]} {group[2]}: expected a YAML file of {group[1]} options: "
-            f"give one that exists, or the options one by one (--{group[1]}.<option> value)"
-        )
-    keys = re.findall(r'Parser key "([^"]+)":', message)  # nested: an init argument of a class
-    given = re.findall(r"(?:Given|Got) value: (.*?)(?:\. Got value: .*)?$", message, flags=re.M)
-    text = re.sub(r'Parser key "[^"]+":', "", message)
-    text = re.sub(r"Type [^\n]*? expects a function or a callable class:", "", text)
-    text = re.sub(r"\.? ?Got value: .*", "", text)
-    lines = [line.strip().removeprefix("- ").strip(" :") for line in text.splitlines()]  # "- ": list items
-    lines = [line for line in lines if line and not _NOT_REASONS.match(line)]
-    if restricted := next(filter(None, map(_NOT_RESTRICTED.match, lines)), None):
-        # The value is out of range; the class around it (an augment's, say) is fine.
-        others = [line for line in lines if not line.startswith(("Not of type", "Problem with given class_path"))]
-        lines = ["expected " + _RESTRICTED[restricted[1]], *others]
-        given = given or [value for value in restricted.groups()[1:] if value]
-    expected = list(dict.fromkeys(_type_name(line[11:]) for line in lines if line.startswith("Expected a ")))
-    # Each Union member that takes a class gives the same reason again.
-    reasons = list(dict.fromkeys(line for line in lines if not line.startswith("Expected a ")))
-    plain = [e for e in expected if e != "None" and not e.startswith("a class path")]
-    if plain and not any("class_path" in reason for reason in reasons):
-        # the value fits none of these; a class path would fit a Tensor, which nobody means
-        reasons.append("expected " + " or ".join(e for e in expected if not e.startswith("a class path")))
-    elif expected and not reasons:
-        reasons.append("expected " + " or ".join(expected))
-    value = given[0] if given else ""
-    # An init argument of a class given on its own (--trainer.logger.init_args.save_dri x): its key and value.
-    if nested := re.match(r"^NestedArg\(key='(.*?)', val=(?:'(.*)'|(.*))\)$", value):
-        keys += [] if keys[-1:] == [nested[1]] else [nested[1]]
-        value = nested[2] if nested[2] is not None else nested[3]
-    option = "--" + ".init_args.".join(keys) if keys else ""
-    if option and value and not value.startswith(("Namespace(", "[Namespace(")):  # a class: the reasons name it
-        option += f" {value}"
-    return ": ".join([option, *reasons] if option else reasons)
-
-
-def _not_built(message: str, config: Namespace) -> str | None:
-    """One line for a class jsonargparse could not build, or None for another message; ``config``
-    is the subcommand's, where the class's option is looked up."""
-    problem = re.search(r"Problem with given class_path '([\w.]+)':\s*(.+)", message)
-    union = re.match(r"Does not validate against any of the Union subtypes\nSubtypes: (.*)\nErrors:\n  - (.+)", message)
-    if problem:
-        cls, reason = problem[1], problem[2]
-    elif union and (given := re.search(r"class_path='([\w.]+)'", message)):
-        cls, reason = given[1], union[2]
-    else:
-        return None
-    subtypes = union[1] if union else ""
-    given_as = [key.removesuffix(".class_path") for key, value in config.items() if value == cls]
-    listed = (o for word, o in _CLASS_OPTIONS if word in subtypes or f".{word}s." in cls)  # in a list: not found above
-    option = f"--{given_as[0]}" if given_as else next(listed, "a class of the config")
-    fix = "" if "install" in reason.lower() else ": fix its settings, or leave it out"
-    return f"{option} {cls}: cannot be built: {reason.strip().rstrip('.')}{fix}"
-
-
-_CLASS_OPTIONS = (("callback", "--trainer.callbacks"), ("logger", "--trainer.logger"), ("plugin", "--trainer.plugins"))
-
-
-# The --config files of the parse in progress (MNISTCLI empties it), newest last: an unknown key
-# is reported by the top parser, which no longer knows the file it came from.
-_CONFIG_FILES: list[Path] = []
-
-
-def _lookup(path: Path, dotted: str) -> object:
-    """The value at ``dotted`` in the YAML file ``path``, or in its section of a subcommand (a --config
-    of the main parser); KeyError (the class) where there is none."""
-    try:
-        tree = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
-        return KeyError
-    for prefix in ("", *(f"{subcommand}." for subcommand in LightningCLI.subcommands())):
-        node = tree
-        for part in (prefix + dotted).split("."):
-            node = node[part] if isinstance(node, dict) and part in node else KeyError
-        if node is not KeyError:
-            return node
-    return KeyError
-
-
-def _in_config_file(message: str, raw: str) -> str:
-    """One line for an unknown key or class argument, naming the --config file that holds it.
-
-    ``message`` is the one line so far; ``raw`` jsonargparse's own message.
-    """
-    if unknown := re.fullmatch(r"Subcommand '(\w+)' does not accept option '([^']+)'", message):
-        subcommand, key = unknown.groups()
-        for path in reversed(_CONFIG_FILES):
-            if _lookup(path, key) is not KeyError:
-                return (
-                    f"{path}: {key} is not an option of {subcommand}: "
-                    f"fix the key (python -m mnist_pl {subcommand} --help lists them)"
-                )
-    # A misspelled argument of a class: the class as it was resolved is in jsonargparse's message.
-    argument = re.fullmatch(
-        r"--([\w.]+)(?: .*?)?: (?:Problem with given class_path '([\w.]+)': )?Option '(\w+)' is not accepted", message
-    )
-    got = re.search(r"Got value: Namespace\(.*?\bclass_path='([\w.]+)'", raw)
-    resolved = argument and (argument[2] or (got and got[1]))
-    for path in reversed(_CONFIG_FILES if resolved else []):
-        key, name = argument[1], argument[3]
-        written_for = _lookup(path, f"{key}.class_path")
-        if written_for is not KeyError and str(written_for).split(".")[-1] != resolved.split(".")[-1]:
-            continue  # its arguments are for its own class: another one chosen after it is not its fault
-        if _lookup(path, f"{key}.init_args.{name}") is not KeyError:
-            return (
-                f"{path}: {key}.init_args.{name}: {resolved} takes no argument {name!r}: "
-                f"fix the key (--{key}.help {resolved} lists them)"
-            )
-    # A class that cannot be imported or built, written in a config file: that file, and the class.
-    bad_class = re.fullmatch(
-        r"--([\w.]+): (?:Problem with given class_path '([\w.]+)': (?!Option ')|Import path ([\w.]+) )(.*)", message
-    )
-    for path in reversed(_CONFIG_FILES if bad_class else []):
-        key, class_path = bad_class[1], bad_class[2] or bad_class[3]
-        if class_path in (_lookup(path, key), _lookup(path, f"{key}.class_path")):
-            return f"{path}: {key} {class_path}: {bad_class[4].removeprefix(f'{class_path} ')}"
-    # A value of the wrong type or range written in a config file: that file, not an option never typed.
-    bad_value = re.fullmatch(r"--([\w.]+) (.+?): (expected .*)", message)
-    for path in reversed(_CONFIG_FILES if bad_value else []):
-        key, value, reason = bad_value.groups()
-        if str(_lookup(path, key)) == value:
-            return f"{path}: {key} {value}: {reason}: fix the file"
-    return message
-
-
-class MNISTArgumentParser(LightningArgumentParser):
-    """LightningCLI's parser; its errors, a YAML syntax error in a config file included, are one line."""
-
-    # The main parser: the parser of the subcommand on its command line (MNISTCLI sets it).
-    subcommand_parser: "MNISTArgumentParser | None" = None
-
-    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
-        if self.subcommand_parser is not None and self.exit_on_error and one_line(message).startswith("--"):
-            # An option of the subcommand found wrong after its own parse (a required class argument
-            # left out): under the subcommand's one-line usage, not the main parser's list of subcommands.
-            self.subcommand_parser.error(message, ex)
-        # Nested parsers (a class's init arguments) raise to the top one, which prints and exits.
-        super().error(_in_config_file(one_line(message), message) if self.exit_on_error else message, ex)
-
-    def parse_path(self, path: str | os.PathLike, *args, **kwargs) -> Namespace:
-        _CONFIG_FILES.append(Path(path))
-        # jsonargparse parses the file's text as a string: its message names '"<unicode string>"'
-        # instead of the file and spans four lines. A missing file it reports well itself.
-        try:
-            text = Path(path).read_text()
-            loaded = yaml.safe_load(text)
-        except yaml.MarkedYAMLError as err:
-            mark = err.problem_mark
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise TypeError(f"{path}: not valid YAML{where}: {err.problem}: fix the file") from err
-        except yaml.reader.ReaderError as err:  # a control character: its place is an offset into the text
-            line, column = text.count("\n", 0, err.position) + 1, err.position - text.rfind("\n", 0, err.position)
-            character = f"#x{err.character:04x}" if isinstance(err.character, int) else repr(err.character)
-            raise TypeError(
-                f"{path}: not valid YAML at line {line}, column {column}: "
-                f"unacceptable character {character}: fix the file"
-            ) from err
-        except UnicodeDecodeError as err:
-            raise TypeError(f"{path}: not a text file (UTF-8): give a YAML config") from err
-        except (OSError, yaml.YAMLError):
-            return super().parse_path(path, *args, **kwargs)
-        # jsonargparse says only "Unexpected config" for a file that is not a mapping, and a section
-        # that is a number or list fails in a traceback when the classes are built.
-        if not isinstance(loaded, dict):
-            holds = "nothing" if loaded is None else f"a {type(loaded).__name__}"
-            raise TypeError(f"{path}: holds {holds}, not settings (trainer:, model:, data:, ...): fix the file")
-        for parent, section in [(None, loaded), *((k, v) for k, v in loaded.items() if k in _SUBCOMMANDS)]:
-            for key in _SECTIONS & (section.keys() if isinstance(section, dict) else set()):
-                if section[key] is not None and not isinstance(section[key], dict | str):
-                    where = f"{parent}.{key}" if parent else key
-                    raise TypeError(f"{path}: {where}: {section[key]!r} is not its settings (a mapping): fix the file")
-        return super().parse_path(path, *args, **kwargs)
-
-
-_SUBCOMMANDS = {"fit", "validate", "test", "predict"}  # sections of a main-parser -c file
-_SECTIONS = {"trainer", "model", "data", "checkpoint", "predictions"}  # settings of a class each
-
-
 _LOG_DIR_FIX = "make it writable or choose another with --trainer.logger.init_args.save_dir"
 
 
@@ -406,7 +187,7 @@ class MNISTCLI(LightningCLI):
         # argparse takes a prefix of an option for the option (--trainer.max_epoch ran a whole fit);
         # jsonargparse gives the main parser's choice to the subcommands'.
         kwargs["parser_kwargs"] = {"allow_abbrev": False, **(kwargs.get("parser_kwargs") or {})}
-        _CONFIG_FILES.clear()
+        CONFIG_FILES.clear()
         super().__init__(
             MNISTClassifier,
             MNISTDataModule,
@@ -714,7 +495,7 @@ class MNISTCLI(LightningCLI):
         except ValueError as err:
             # A class of the config that fails as it is built (a callback's bad argument, a logger's
             # package not installed): jsonargparse's 20 lines under a traceback, naming no option.
-            if built := _not_built(str(err), self.config[self.subcommand]):
+            if built := not_built(str(err), self.config[self.subcommand]):
                 raise UserError(built) from err
             raise
 
