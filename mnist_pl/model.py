@@ -178,6 +178,8 @@ class MNISTClassifier(L.LightningModule):
         log_probs = self(images)
         loss = F.nll_loss(log_probs, labels)
         if self.hparams.label_smoothing:
+            # cross_entropy(logits, labels, label_smoothing=s) in torch's terms, from the log-probabilities
+            # the model already has (that function would take their log-softmax again).
             smoothing = self.hparams.label_smoothing
             loss = (1 - smoothing) * loss - smoothing * log_probs.mean(dim=1).mean()
         return loss, log_probs.argmax(dim=1), labels
