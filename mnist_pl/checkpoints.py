@@ -182,7 +182,7 @@ class ModelCheckpoint(callbacks.ModelCheckpoint):
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int):
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
-        # SIGTERM (a preemption, docker stop, kill) or a first Ctrl-C (runs.CtrlCAsSigterm) stops
+        # SIGTERM (a preemption, docker stop, kill) or a first Ctrl-C (signals.CtrlCAsSigterm) stops
         # Lightning's fit right after this batch, where it would otherwise lose every step since
         # the last checkpoint. Saved here, where an every_n_train_steps checkpoint is, the resume
         # goes on from this batch. Not where Lightning goes on instead: at max_steps it ends the

@@ -21,7 +21,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities import rank_zero_warn
 
-from mnist_pl import runs
+from mnist_pl import runs, signals
 from mnist_pl.callbacks import PredictionWriter, StopOnNonFiniteLoss
 from mnist_pl.checkpoints import ModelCheckpoint, RNGStates, check_readable
 from mnist_pl.data import STATS, MNISTDataModule
@@ -292,12 +292,12 @@ class MNISTCLI(LightningCLI):
     before_validate = before_test = before_predict = _before_evaluating
 
     def _evaluate(self, **kwargs) -> None:
-        runs.evaluate(self.trainer, self.subcommand, self.claimed_run, **kwargs)
+        signals.evaluate(self.trainer, self.subcommand, self.claimed_run, **kwargs)
 
     validate = test = predict = _evaluate
 
     def fit(self, model: MNISTClassifier, **kwargs) -> None:
-        runs.fit(self.trainer, model, claimed=self.claimed_run, resumed=self.resumed_run, **kwargs)
+        signals.fit(self.trainer, model, claimed=self.claimed_run, resumed=self.resumed_run, **kwargs)
 
     def _after_evaluating(self) -> None:
         # Said as a fit says where its run is: the results and pictures went to a new logs/<name>/version_N.
@@ -668,4 +668,4 @@ class MNISTCLI(LightningCLI):
             f": test it with python -m mnist_pl test --ckpt_path {tested}" if tested else ""
         )
         kwargs = {"datamodule": self.datamodule, "ckpt_path": ckpt_path, "weights_only": True}
-        runs.evaluate(self.trainer, "test", again=again, model=self.model, **kwargs)
+        signals.evaluate(self.trainer, "test", again=again, model=self.model, **kwargs)

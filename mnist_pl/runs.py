@@ -19,13 +19,9 @@ import csv
 import importlib
 import os
 import shutil
-import signal
-import sys
-import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 
 import lightning as L
 import torch
@@ -34,15 +30,10 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from mnist_pl.checkpoints import ModelCheckpoint
 from mnist_pl.errors import UserError
 
 # A resumed run writes into its own checkpoint dir on purpose; a new run's dir is always new.
 warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
-
-
-class InterruptedRunError(UserError):
-    """Ctrl-C or SIGTERM stopped a fit; the message says how to resume it."""
 
 
 def claim_new_version(root: Path) -> int:
@@ -112,7 +103,7 @@ def _logged_steps(ckpt_path: Path) -> int:
     return logged + (1 if epoch["processed"] < epoch["ready"] else 0)
 
 
-def _checkpoint_step(ckpt_path: Path) -> int:
+def checkpoint_step(ckpt_path: Path) -> int:
     return torch.load(ckpt_path, map_location="cpu", mmap=True, weights_only=True)["global_step"]
 
 
@@ -309,160 +300,3 @@ class SaveConfig(SaveConfigCallback):
         except RuntimeError:
             self.refuse_a_run_dir_in_use(trainer.log_dir)
             raise
-
-
-def _signal(trainer: L.Trainer) -> str:
-    return "SIGTERM" if trainer.received_sigterm else "Ctrl-C"
-
-
-def evaluate(
-    trainer: L.Trainer, stage: str, claimed: Path | None = None, again: str = "run it again", **kwargs
-) -> None:
-    """``trainer.validate``/``test``/``predict``; Ctrl-C or SIGTERM end in one line and a non-zero
-    status (Lightning exits with 0 after SIGTERM, without a word), the run dir given back."""
-
-    def stopped(by: str) -> InterruptedRunError:
-        return InterruptedRunError(f"{stage}: stopped by {by} before it ended, with no results: {again}")
-
-    try:
-        with SigtermBeforeLightning(trainer, stopped), given_back_on_failure(trainer, claimed):
-            getattr(trainer, stage)(**kwargs)
-    except SystemExit:
-        if not trainer.interrupted:
-            raise
-        raise stopped(_signal(trainer)) from None
-
-
-def _lightning_has_the_signals(trainer: L.Trainer) -> bool:
-    """Whether Lightning's SIGTERM handler is in place: from a stage's start (data set up, model
-    built, checkpoint restored) to its end. Meanwhile it keeps the handlers it replaced."""
-    return bool(trainer._signal_connector._original_handlers)
-
-
-class _OwnHandler:
-    """``handle`` for ``signum`` inside the ``with`` block, the handler before it restored after.
-
-    Only where the signal has Python's own handler (not one ignored in a background job, nor the
-    caller's), in the main thread, which alone can set a handler, and in a one-process run: under
-    DDP each process would see the signal at another batch, and Lightning's handler stops the others.
-    ``stopped(name)``: the error that ends a stage the signal stops before Lightning's handlers are in place.
-    """
-
-    signum: signal.Signals
-    python_default: object
-
-    def __init__(self, trainer: L.Trainer, stopped: Callable[[str], BaseException]) -> None:
-        self.trainer, self.stopped = trainer, stopped
-        self.previous: signal.Handlers | None = None
-
-    def __enter__(self) -> "_OwnHandler":
-        own = signal.getsignal(self.signum) is self.python_default
-        if own and self.trainer.world_size == 1 and threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(self.signum, self.handle)
-        return self
-
-    def handle(self, signum: int, frame: FrameType | None) -> None:
-        raise NotImplementedError
-
-    def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(self.signum, self.previous)
-
-
-class SigtermBeforeLightning(_OwnHandler):
-    """A SIGTERM in a stage's first seconds, before Lightning's handler is in place, ends the stage
-    at once. Python's default killed the process there without a word, leaving a half-made run dir
-    (or, in a resume, an event file that hid the run's later points)."""
-
-    signum, python_default = signal.SIGTERM, signal.SIG_DFL
-
-    def handle(self, signum: int, frame: FrameType | None) -> None:
-        if _lightning_has_the_signals(self.trainer):  # called by Lightning's handler, after its own: its loops stop
-            return
-        self.trainer._signal_connector.received_sigterm = True  # the fit's last line names the signal
-        raise self.stopped("SIGTERM")
-
-
-class CtrlCAsSigterm(_OwnHandler):
-    """In a fit, a first Ctrl-C stops it as SIGTERM does: after the batch in progress, or at the
-    end of the validation in progress, checkpointed there. Lightning stops at once, in the middle
-    of a step if need be, and the steps since the last checkpoint (up to an epoch's) were trained
-    again. A second Ctrl-C stops at once."""
-
-    signum, python_default = signal.SIGINT, signal.default_int_handler
-    pressed = False
-
-    def handle(self, signum: int, frame: FrameType | None) -> None:
-        self.pressed = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        # Before Lightning's handlers are in place, its start would clear the flag set below, and
-        # the fit trained on to its end: no batch is in progress, so it stops at once.
-        if not _lightning_has_the_signals(self.trainer):
-            raise self.stopped("Ctrl-C")
-        self.trainer._signal_connector.received_sigterm = True  # what Lightning's SIGTERM handler sets
-        checkpoint = self.trainer.checkpoint_callback
-        when = (
-            "this validation"
-            if isinstance(checkpoint, ModelCheckpoint) and checkpoint.defers_stops(self.trainer)
-            else "this batch"
-        )
-        print(f"\nCtrl-C: stopping after {when} (Ctrl-C again: at once)", file=sys.stderr)
-
-
-def fit(
-    trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = None, resumed: Path | None = None, **kwargs
-) -> None:
-    """``trainer.fit``; Ctrl-C or SIGTERM end in one line saying how to resume, and a non-zero status.
-
-    Lightning stops at the end of the current batch (SIGTERM and, here, a first Ctrl-C:
-    ``SIGTERMException``, which exits with status 0; ``checkpoints.ModelCheckpoint`` saves
-    ``last.ckpt`` there, and holds a stop during a validation until its end, where it saves) or
-    at once (a second Ctrl-C: ``sys.exit(1)``, possibly in the middle of a step, so no checkpoint
-    is written then: the steps since ``last.ckpt``, written at the end of every epoch and after
-    every validation, are lost). The resume from ``last.ckpt`` is exact.
-    ``claimed``, ``resumed``: the run dir ``place_run`` made for this fit, or the one it goes on in.
-    """
-    ckpt_path = kwargs.get("ckpt_path")
-    start = _checkpoint_step(Path(ckpt_path)) if ckpt_path and Path(ckpt_path).is_file() else 0
-
-    def stopped(by: str) -> BaseException:
-        """A signal before Lightning's handlers are in place: before the first step, nothing is kept;
-        after the last (its curves drawn), it stops as a second Ctrl-C does, checkpointed."""
-        if trainer.global_step not in (0, start):
-            return KeyboardInterrupt()
-        return InterruptedRunError(f"fit: stopped by {by} before its first step, nothing kept: run it again")
-
-    try:
-        with (
-            SigtermBeforeLightning(trainer, stopped),
-            CtrlCAsSigterm(trainer, stopped) as ctrl_c,
-            given_back_on_failure(trainer, claimed, resumed, start),
-        ):
-            trainer.fit(model, **kwargs)
-    except SystemExit:
-        if not trainer.interrupted:
-            raise
-        by = "Ctrl-C" if ctrl_c.pressed else _signal(trainer)
-        last = getattr(trainer.checkpoint_callback, "last_model_path", "")
-        best = getattr(trainer.checkpoint_callback, "best_model_path", "")
-        if not last and best:  # --checkpoint.save_last false
-            raise InterruptedRunError(
-                f"fit: stopped by {by} in epoch {trainer.current_epoch} at step {trainer.global_step}: "
-                f"no last.ckpt to resume from (--checkpoint.save_last false); its best checkpoint is {best}"
-            ) from None
-        if not last:
-            raise InterruptedRunError(
-                f"fit: stopped by {by} before an epoch ended: nothing to resume, run it again"
-            ) from None
-        config = next((c.config_filename for c in trainer.callbacks if isinstance(c, SaveConfigCallback)), None)
-        again = f"--config {Path(trainer.log_dir) / config} " if config else ""
-        saved = _checkpoint_step(Path(last))
-        lost = (
-            "checkpointed there"
-            if saved == trainer.global_step
-            else f"the steps after its last checkpoint (step {saved}) are lost"
-        )
-        raise InterruptedRunError(
-            f"fit: stopped by {by} in epoch {trainer.current_epoch} at step {trainer.global_step}; {lost}: "
-            f"resume with python -m mnist_pl fit {again}--ckpt_path {last}"
-        ) from None

@@ -531,7 +531,7 @@ def test_a_resume_stopped_by_sigterm_before_its_first_step_leaves_the_run_as_it_
 
 
 @SIGNALS
-# Both end in runs.evaluate: the default suite stops a predict, whose loop the app stops itself.
+# Both end in signals.evaluate: the default suite stops a predict, whose loop the app stops itself.
 # "setup": before Lightning's handlers are in place, where SIGTERM killed the process and left its run dir.
 @pytest.mark.parametrize(
     "stage, pause",
