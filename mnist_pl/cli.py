@@ -477,11 +477,15 @@ class MNISTCLI(LightningCLI):
             value = trainer.get(name)
             if isinstance(value, int | float) and value < 0:
                 raise UserError(f"--trainer.{name} {value}: must be 0 or more: give a positive value, or 0 for {off}")
+        self._bf16_only_where_computed(trainer)
+
+    @staticmethod
+    def _bf16_only_where_computed(trainer: Namespace) -> None:
         # bf16 wins only where the hardware computes it. A CPU without bf16 instructions emulates
         # it: a fast.yaml epoch took 144 s instead of 19-21 s in fp32 on a 2-core AVX2 EPYC, LeNet
         # steps 1.4x longer on an AVX-512 Xeon. Like Lightning's own 16-mixed -> bf16-mixed on a CPU.
         gpu = torch.cuda.is_available() or torch.backends.mps.is_available()
-        on_cpu = accelerator == "cpu" or (accelerator == "auto" and not gpu)
+        on_cpu = trainer.accelerator == "cpu" or (trainer.accelerator == "auto" and not gpu)
         if str(trainer.precision).startswith("bf16") and on_cpu and not native_bf16():
             rank_zero_warn(
                 f"--trainer.precision {trainer.precision}: this CPU has no bf16 instructions (AVX512-BF16, AMX or "
