@@ -23,7 +23,6 @@ from torchvision.utils import make_grid
 
 from mnist_pl.errors import UserError
 from mnist_pl.export import publish
-from mnist_pl.runs import resumes_its_run
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
@@ -32,7 +31,7 @@ import matplotlib.pyplot as plt
 def free_path(path: Path) -> Path:
     """``path``, or ``stem-1.suffix``, ``stem-2.suffix``, ... if taken: nothing is ever overwritten."""
     candidate, n = path, 0
-    while candidate.exists():
+    while os.path.lexists(candidate):  # a link to nowhere holds its name too
         n += 1
         candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
     return candidate
@@ -234,11 +233,23 @@ class ImageLogger(Callback):
         self.wrong: list[tuple[Tensor, int, int]] = []
         self.new_run = False  # a fit that starts a run dir: it gets the HPARAMS entry and the training grid
 
+    @staticmethod
+    def starts_a_run(tensorboard: TensorBoardLogger, ckpt_path: str | None) -> bool:
+        """Whether this fit writes into a run dir of its own, not the one its checkpoint came from.
+
+        A resume in the run's own dir (or its ``sub_dir``) has the HPARAMS entry and the grid; a fit
+        from any other checkpoint (a best.ckpt, one kept elsewhere) starts a run at its checkpoint's
+        epoch. Decided by the dir the logger writes to: it may be another than the checkpoint's.
+        """
+        if ckpt_path is None:
+            return True
+        run_dir = Path(ckpt_path).resolve().parents[1]
+        in_place = Path(tensorboard.log_dir).resolve().is_relative_to(run_dir)
+        return not (in_place and run_dir.parent == Path(tensorboard.root_dir).resolve())
+
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         tensorboard = self._tensorboard(trainer)
-        # Once per run: a resume in the run's own dir has them; a fit from any other checkpoint (a
-        # best.ckpt, one kept elsewhere) starts a run of its own, at its checkpoint's epoch.
-        self.new_run = tensorboard is not None and not resumes_its_run(tensorboard, trainer.ckpt_path)
+        self.new_run = tensorboard is not None and self.starts_a_run(tensorboard, trainer.ckpt_path)
         if not self.new_run or not trainer.is_global_zero:
             return
         # The HPARAMS tab, scored by val/acc_best. Lightning's log_hyperparams(params, metrics) also

@@ -146,7 +146,8 @@ class Trainer(L.Trainer):
     ) -> None:
         given = kwargs.get("callbacks") or []
         given = given if isinstance(given, list) else [given]
-        if kwargs.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in given):
+        bar_off = kwargs.get("enable_progress_bar") is False or kwargs.get("barebones")
+        if not bar_off and not any(isinstance(c, ProgressBar) for c in given):
             kwargs["callbacks"] = [*given, TQDMProgressBar(refresh_rate=10)]
         super().__init__(
             limit_train_batches=limit_train_batches,

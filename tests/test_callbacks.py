@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from conftest import QUICK_FIT, REPO, run_main
+from lightning.pytorch.loggers import TensorBoardLogger
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
@@ -58,10 +59,25 @@ def test_pictures_show_the_pixels_the_network_was_given() -> None:
     assert torch.allclose(shown, pixels / 255, atol=1e-6)
 
 
+def test_a_fit_starts_a_run_unless_its_logger_writes_into_the_checkpoints_run(tmp_path: Path) -> None:
+    # With another kind of logger first, the TensorBoard one picks its own next version: a fit from
+    # version_0's last.ckpt was taken for its resume there, and its new run got no HPARAMS or grid.
+    ckpt = tmp_path / "lenet" / "version_0" / "checkpoints" / "last.ckpt"
+    ckpt.parent.mkdir(parents=True)
+    ckpt.touch()
+    assert ImageLogger.starts_a_run(TensorBoardLogger(tmp_path, name="lenet"), str(ckpt))  # version_1
+    assert not ImageLogger.starts_a_run(TensorBoardLogger(tmp_path, name="lenet", version=0), str(ckpt))
+    assert not ImageLogger.starts_a_run(TensorBoardLogger(tmp_path, "lenet", version=0, sub_dir="a"), str(ckpt))
+    assert ImageLogger.starts_a_run(TensorBoardLogger(tmp_path, name="lenet", version=0), None)
+
+
 def test_a_predictions_csv_is_never_written_over(tmp_path: Path) -> None:
     for name in ("p.csv", "p-1.csv"):
         (tmp_path / name).write_text("an earlier predict's")
     assert free_path(tmp_path / "p.csv") == tmp_path / "p-2.csv"
+    # A link to nowhere holds its name too: taken for free, the CSV's link onto it failed forever.
+    (tmp_path / "q.csv").symlink_to(tmp_path / "nowhere")
+    assert free_path(tmp_path / "q.csv") == tmp_path / "q-1.csv"
 
 
 def test_fit_leaves_curves_and_confusion_matrix_pngs(trained_run: Path) -> None:

@@ -114,6 +114,7 @@ def test_the_progress_bar_redraws_every_10_steps_unless_given_its_own_rate() -> 
     assert cli.Trainer(logger=False, callbacks=[given]).progress_bar_callback is given
     assert given.refresh_rate == 1
     assert cli.Trainer(logger=False, enable_progress_bar=False).progress_bar_callback is None
+    assert cli.Trainer(barebones=True).progress_bar_callback is None  # Lightning turns the bar off itself
 
 
 @pytest.mark.slow  # the default suite has test_runs' two concurrent fits, which covers the same
