@@ -58,13 +58,22 @@ def one_line(message: str) -> str:
             f"--{group[1]} {group[2]}: expected a YAML file of {group[1]} options: "
             f"give one that exists, or the options one by one (--{group[1]}.<option> value)"
         )
+    # A bad value of a class's argument (--trainer.callbacks.patience abc): the type that argument
+    # takes. The Union's other members (a list of callbacks, None, ...) were tried too, in vain.
+    argument = re.findall(
+        r'Parser key "(\w+)":\s+Expected a (.+?)\. Got value: (.*?)(?:\. Got value: .*)?$', message, re.M
+    )
+    if argument and (outer := re.match(r'Parser key "([^"]+)":', message)):
+        key, _, value = argument[0]
+        takes = dict.fromkeys(_type_name(wanted) for name, wanted, _ in argument if name == key)
+        return f"--{outer[1]}.init_args.{key} {value}: expected {' or '.join(takes)}"
     keys = re.findall(r'Parser key "([^"]+)":', message)  # nested: an init argument of a class
     given = re.findall(r"(?:Given|Got) value: (.*?)(?:\. Got value: .*)?$", message, flags=re.M)
     text = re.sub(r'Parser key "[^"]+":', "", message)
     text = re.sub(r"Type [^\n]*? expects a function or a callable class:", "", text)
     text = re.sub(r"\.? ?Got value: .*", "", text)
     lines = [line.strip().removeprefix("- ").strip(" :") for line in text.splitlines()]  # "- ": list items
-    lines = [line for line in lines if line and not _NOT_REASONS.match(line)]
+    lines = [line for line in lines if line not in ("", "-") and not _NOT_REASONS.match(line)]  # "-": an emptied item
     if restricted := next(filter(None, map(_NOT_RESTRICTED.match, lines)), None):
         # The value is out of range; the class around it (an augment's, say) is fine.
         others = [line for line in lines if not line.startswith(("Not of type", "Problem with given class_path"))]

@@ -39,8 +39,8 @@ def test_tensorboard_has_curves_pictures_and_hparams(trained_run: Path) -> None:
         "test/misclassified",
     }
     assert pictures <= set(tags["images"])
-    grid = events.Images("train/images")[0]
-    assert grid.width > 6 * 28 and grid.height > 6 * 28  # 36 images, 6 a row
+    (grid,) = events.Images("train/images")  # once, at the run's first step
+    assert (grid.width, grid.height) == (6 * 30 + 2, 6 * 30 + 2)  # 36 images of the batch's 64, 6 a row, 2-pixel gaps
     # The HPARAMS tab, scored by val/acc_best.
     assert events.SummaryMetadata("_hparams_/experiment").plugin_data.plugin_name == "hparams"
     assert b"val/acc_best" in events.SummaryMetadata("_hparams_/experiment").plugin_data.content

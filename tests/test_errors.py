@@ -135,7 +135,8 @@ PARSER_CASES = {
     "a list for predict's section": (["--config=predictions.yaml"], "predictions.yaml: predictions: [1, 2] is not its"),
     "unknown key in a config": (
         ["--config=badkey.yaml"],
-        "error: badkey.yaml: trainer.max_epoch is not an option of fit",
+        "error: badkey.yaml: trainer.max_epoch is not an option of fit: fix the key (python -m mnist_pl fit --help "
+        "lists them)\n",
     ),
     # was "--data.batch_size abc", an option the command line did not have
     "a bad value in a config": (
@@ -174,6 +175,27 @@ PARSER_CASES = {
     "fits no type of a union": (["--trainer.max_epochs=abc"], "error: --trainer.max_epochs abc: expected int or None"),
     "class argument": (["--model.optimizer.init_args.lr=abc"], "--model.optimizer.init_args.lr abc: expected float"),
     "unknown class argument": (["--model.net.init_args.width=3"], "error: --model.net: Problem with given class_path"),
+    # The Union's other members (a list of callbacks, None) gave their own reasons: the key twice and no
+    # reason, an "Option 'patience' is not accepted" of EarlyStopping's, or "-: expected int or None".
+    "a logger argument's bad value": (
+        [
+            "--trainer.logger=lightning.pytorch.loggers.CSVLogger",
+            "--trainer.logger.init_args.flush_logs_every_n_steps=x",
+        ],
+        "error: --trainer.logger.init_args.flush_logs_every_n_steps x: expected int\n",
+    ),
+    "a callback argument's bad value": (
+        [
+            "--trainer.callbacks=lightning.pytorch.callbacks.EarlyStopping",
+            "--trainer.callbacks.monitor=val/acc",
+            "--trainer.callbacks.patience=abc",
+        ],
+        "error: --trainer.callbacks.init_args.patience abc: expected int\n",
+    ),
+    "a schedule argument's bad value": (
+        ["--model.scheduler=torch.optim.lr_scheduler.StepLR", "--model.scheduler.init_args.step_size=abc"],
+        "error: --model.scheduler.init_args.step_size abc: expected int\n",
+    ),
     "a group's option that is not a file": (
         ["--data=abc"],
         "error: --data abc: expected a YAML file of data options: give one that exists, or the options one by one",
@@ -439,6 +461,15 @@ def test_config_mistakes_we_report(run: Run, case: str) -> None:
     before = run.snapshot()
     assert_one_line_error(run.fit(*args), 1, expected)
     assert run.snapshot() == before  # no new run dir either: it failed before writing anything
+
+
+def test_a_class_whose_package_is_missing_says_to_install_it(run: Run) -> None:
+    # Its fix is to install the package, not "fix its settings, or leave it out".
+    last = assert_one_line_error(run.fit("--trainer.logger=lightning.pytorch.loggers.WandbLogger"), 1)
+    assert last == (
+        "error: --trainer.logger lightning.pytorch.loggers.WandbLogger: cannot be built: Requirement "
+        "'wandb>=0.12.10' not met. HINT: Try running `pip install -U 'wandb>=0.12.10'`"
+    )
 
 
 def test_a_fit_with_nothing_left_to_train_is_refused(run: Run) -> None:
