@@ -507,6 +507,12 @@ class MNISTCLI(LightningCLI):
     def after_instantiate_classes(self) -> None:
         super().after_instantiate_classes()
         self.trainer.run_checkpoint = self.config_init[self.subcommand].checkpoint
+        first = self.trainer.loggers[0] if self.trainer.loggers else None
+        if first is not None and first.save_dir is None:  # Lightning's config writer asserted on it
+            raise UserError(
+                f"--trainer.logger: the first logger, {type(first).__name__}, keeps no folder (its save_dir is None), "
+                "where a run keeps its config and checkpoints: put a TensorBoardLogger or CSVLogger first"
+            )
         if self.subcommand == "fit":
             # Without a logger Lightning would write config.yaml and checkpoints/ into the current
             # folder, and LearningRateMonitor then stops the fit in its first step.

@@ -398,6 +398,15 @@ OUR_CASES = {
     "lr zero": (["--model.optimizer.init_args.lr=0"], "lr 0.0: must be > 0"),  # slow: the lr < 0 code path
     "bad optimizer arg": (["--model.optimizer.init_args.momentum=-0.5"], "--model.optimizer: Invalid momentum value"),
     "no logger": (["--trainer.logger=false"], "--trainer.logger false: a fit keeps its config, checkpoints"),
+    # Lightning's AssertionError as it saved the config (MLflow with a remote tracking URI keeps no folder either)
+    "a first logger that keeps no folder": (
+        [
+            '--trainer.logger=[{"class_path": "lightning.pytorch.loggers.logger.DummyLogger"}, '
+            '{"class_path": "lightning.pytorch.loggers.TensorBoardLogger", "init_args": {"save_dir": "logs"}}]'
+        ],
+        "error: --trainer.logger: the first logger, DummyLogger, keeps no folder (its save_dir is None), where a run "
+        "keeps its config and checkpoints: put a TensorBoardLogger or CSVLogger first",
+    ),
     "data dir is a file": ([f"--data.data_dir={REPO / 'README.md'}"], "is a file: give the folder that holds MNIST"),
     "zero step size": (
         ["--model.scheduler=torch.optim.lr_scheduler.StepLR", "--model.scheduler.step_size=0"],
