@@ -507,8 +507,9 @@ class MNISTCLI(LightningCLI):
     def after_instantiate_classes(self) -> None:
         super().after_instantiate_classes()
         self.trainer.run_checkpoint = self.config_init[self.subcommand].checkpoint
-        first = self.trainer.loggers[0] if self.trainer.loggers else None
-        if first is not None and first.save_dir is None:  # Lightning's config writer asserted on it
+        # Lightning's config writer asserted on it (--trainer.fast_dev_run: Lightning's stand-in, which writes nothing).
+        first = self.trainer.loggers[0] if self.trainer.loggers and not self.trainer.fast_dev_run else None
+        if first is not None and first.save_dir is None:
             raise UserError(
                 f"--trainer.logger: the first logger, {type(first).__name__}, keeps no folder (its save_dir is None), "
                 "where a run keeps its config and checkpoints: put a TensorBoardLogger or CSVLogger first"
