@@ -44,6 +44,7 @@ from mnist_pl.errors import reported
 from mnist_pl.nets import LeNet
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+SAVE_DIR = "logs/bench"  # where the fits' runs are kept
 
 
 def machine() -> str:
@@ -193,7 +194,7 @@ class TrainClock(Callback):
 
 
 def app_fit(
-    config: str, *args: str, save_dir: str = "logs/bench", callbacks: Sequence[Callback] = ()
+    config: str, *args: str, save_dir: str = SAVE_DIR, callbacks: Sequence[Callback] = ()
 ) -> tuple[float, float, MNISTCLI]:
     """``fit`` through the CLI in this process, its run kept in ``save_dir`` as its last line says;
     (seconds of training, test accuracy or nan, the CLI)."""
@@ -317,7 +318,7 @@ def _bench(args: argparse.Namespace) -> None:
         rows.append((f"fast.yaml seed {seed}: test accuracy", f"{acc:.2%}"))
     rows.append(("python -m mnist_pl fit --config configs/fast.yaml", f"{wall:.1f} s wall, {rss:,.0f} MiB peak RSS"))
     print(f"\n{machine()}\n")
-    print("Its fits' runs: tensorboard --logdir logs/bench\n")
+    print(f"Its fits' runs: tensorboard --logdir {SAVE_DIR}\n")
     width = max(len(name) for name, _ in rows)
     print(f"| {'measure':<{width}} | result |\n|{'-' * (width + 2)}|--------|")
     for name, value in rows:

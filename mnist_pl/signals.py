@@ -24,7 +24,7 @@ from mnist_pl.errors import UserError
 
 
 class InterruptedRunError(UserError):
-    """Ctrl-C or SIGTERM stopped a fit; the message says how to resume it."""
+    """Ctrl-C or SIGTERM stopped a stage; the message says what was kept and how to go on."""
 
 
 def _signal(trainer: L.Trainer) -> str:

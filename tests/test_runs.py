@@ -107,6 +107,16 @@ def signal_when_paused(proc: subprocess.Popen, marker: Path, signum: signal.Sign
     return proc.communicate(timeout=120)[1]
 
 
+def stopped_line(proc: subprocess.Popen, marker: Path, signum: signal.Signals) -> str:
+    """The last line of a process that ``signum``, sent at its pause, stopped with status 1."""
+    stderr = signal_when_paused(proc, marker, signum)
+    assert proc.returncode == 1, stderr[-3000:]
+    return stderr.strip().splitlines()[-1]
+
+
+SIGNAL_NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "Ctrl-C"}  # as the error lines name them
+
+
 @contextlib.contextmanager
 def signalled_here_when_paused(marker: Path, signum: signal.Signals) -> Iterator[None]:
     """Sends ``signum`` to this process once ``PauseForSignal`` holds the fit run in it, and only
@@ -501,13 +511,8 @@ def test_a_signal_before_the_first_step_stops_the_fit_at_once_and_keeps_nothing(
     # first Ctrl-C had set, and the fit trained on to its end.
     logs, marker = tmp_path / "logs", tmp_path / "paused"
     proc = popen_fit(tmp_path, f"--trainer.logger.init_args.save_dir={logs}", *pause_at(marker, 0, 0, stage="setup"))
-    stderr = signal_when_paused(proc, marker, signum)
-    assert proc.returncode == 1, stderr[-3000:]
-    name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
-    assert (
-        stderr.strip().splitlines()[-1]
-        == f"error: fit: stopped by {name} before its first step, nothing kept: run it again"
-    )
+    last = stopped_line(proc, marker, signum)
+    assert last == f"error: fit: stopped by {SIGNAL_NAMES[signum]} before its first step, nothing kept: run it again"
     assert list(logs.glob("*/version_*")) == []
 
 
@@ -524,9 +529,8 @@ def test_a_resume_stopped_by_sigterm_before_its_first_step_leaves_the_run_as_it_
         f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
         *pause_at(marker, 0, 0, stage="setup"),
     )
-    stderr = signal_when_paused(proc, marker, signal.SIGTERM)
-    assert proc.returncode == 1, stderr[-3000:]
-    assert stderr.strip().endswith("error: fit: stopped by SIGTERM before its first step, nothing kept: run it again")
+    last = stopped_line(proc, marker, signal.SIGTERM)
+    assert last == "error: fit: stopped by SIGTERM before its first step, nothing kept: run it again"
     assert {path: path.read_bytes() for path in run.rglob("*") if path.is_file()} == files
 
 
@@ -558,13 +562,8 @@ def test_signal_during_a_test_or_predict_stops_in_one_line_and_leaves_nothing(
         *pause_at(marker, epoch=0, batch=0, stage=pause),
         *([f"--predictions.output={output}"] if stage == "predict" else []),
     )
-    stderr = signal_when_paused(proc, marker, signum)
-    assert proc.returncode == 1, stderr[-3000:]
-    name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
-    assert (
-        stderr.strip().splitlines()[-1]
-        == f"error: {stage}: stopped by {name} before it ended, with no results: run it again"
-    )
+    last = stopped_line(proc, marker, signum)
+    assert last == f"error: {stage}: stopped by {SIGNAL_NAMES[signum]} before it ended, with no results: run it again"
     assert list(logs.glob("*/version_*")) == []
     assert not output.parent.exists()
 
