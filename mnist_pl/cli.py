@@ -4,6 +4,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import pkgutil
 import random
 import sys
 import warnings
@@ -159,6 +160,7 @@ class Trainer(L.Trainer):
         )
 
     run_checkpoint: callbacks.ModelCheckpoint | None = None  # the config's --checkpoint (MNISTCLI sets it)
+    made_dirs: tuple[Path, ...] = ()  # the log folders this command created (MNISTCLI sets it)
 
     @property
     def checkpoint_callback(self) -> callbacks.Checkpoint | None:
@@ -170,6 +172,7 @@ class Trainer(L.Trainer):
         return super().checkpoint_callback
 
 
+_WRITER_ARGUMENTS = {"max_queue": (int, "int"), "flush_secs": (int | float, "a number"), "purge_step": (int, "int")}
 _LOG_DIR_FIX = "make it writable or choose another with --trainer.logger.init_args.save_dir"
 
 
@@ -271,6 +274,15 @@ class MNISTCLI(LightningCLI):
             seed = self.config[subcommand].get(option)
             if isinstance(seed, int) and not isinstance(seed, bool) and not low <= seed < high:
                 self._parser(subcommand).error(f"--{option} {seed}: expected an int from {low} to {high - 1}")
+        # TensorBoard's SummaryWriter takes these through TensorBoardLogger's **kwargs, untyped: any
+        # value passed, and the writer failed in a TypeError traceback as the run started.
+        loggers = self.config[subcommand].trainer.logger if subcommand else None
+        for logger in loggers if isinstance(loggers, list) else [loggers]:
+            if isinstance(logger, Namespace) and issubclass(pkgutil.resolve_name(logger.class_path), TensorBoardLogger):
+                for key, (kind, expected) in _WRITER_ARGUMENTS.items():
+                    value = logger.init_args.get(key)
+                    if value is not None and not isinstance(value, kind):
+                        self._parser(subcommand).error(f"--trainer.logger.init_args.{key} {value}: expected {expected}")
         seed = self.config[subcommand].get("seed_everything") if subcommand else None
         if seed is True:
             # "True to use a random seed", says LightningCLI's help; Lightning 2.6 seeds 0 for it. A
@@ -542,12 +554,14 @@ class MNISTCLI(LightningCLI):
             if logger.root_dir is None:  # --trainer.fast_dev_run's stand-in writes nothing
                 continue
             root = Path(logger.root_dir)
+            missing = [folder for folder in (root, *root.parents) if not folder.exists()]
             try:
                 root.mkdir(parents=True, exist_ok=True)
             except OSError as err:
                 raise UserError(f"log dir {root}: cannot create it ({err.strerror}): {_LOG_DIR_FIX}") from err
             if not os.access(root, os.W_OK):
                 raise UserError(f"log dir {root}: not writable: {_LOG_DIR_FIX}")
+            self.trainer.made_dirs += tuple(folder.absolute() for folder in missing)
 
     def _check_optimizer_and_scheduler(self) -> None:
         # torch.optim checks its arguments (lr < 0, betas, ...) only when fit builds the optimizer,

@@ -220,7 +220,8 @@ def given_back_on_failure(
     trainer: L.Trainer, claimed: Path | None, resumed: Path | None = None, start: int = 0
 ) -> Iterator[None]:
     """A stage that fails before a training step (bad data, a setting Lightning checks at the start,
-    any failed evaluation) removes the run dir it claimed: only a config and empty curves are there.
+    any failed evaluation) removes the run dir it claimed: only a config and empty curves are there;
+    and the log folders made for it, if empty.
 
     A resume of the run in ``resumed`` that fails before its first step (a one-cycle schedule
     resumed for more epochs, say) removes the files it added there: its ``config.resumeN.yaml``
@@ -237,6 +238,10 @@ def given_back_on_failure(
             shutil.rmtree(claimed, ignore_errors=True)
             with contextlib.suppress(OSError):  # and logs/<name>/ too, if this run was its only one
                 claimed.parent.rmdir()
+        # and the log folders the command made for it (a new --trainer.logger.init_args.save_dir), deepest first
+        for made in sorted(getattr(trainer, "made_dirs", ()), key=lambda folder: len(folder.parts), reverse=True):
+            with contextlib.suppress(OSError):  # not empty: another run's, or files put there meanwhile
+                made.rmdir()
         # A stopped resume is resumed again with its config.resumeN.yaml, which the line after it names.
         if before is not None and isinstance(err, Exception):
             for added in set(resumed.iterdir()) - before:

@@ -184,6 +184,20 @@ PARSER_CASES = {
         ],
         "error: --trainer.logger.init_args.flush_logs_every_n_steps x: expected int\n",
     ),
+    # TensorBoard's SummaryWriter takes them untyped, through the logger's **kwargs: jsonargparse let
+    # any value pass, and the writer failed in a TypeError traceback as the fit started.
+    "a writer argument's bad value": (
+        ["--trainer.logger.init_args.max_queue=abc"],
+        "error: --trainer.logger.init_args.max_queue abc: expected int\n",
+    ),
+    "a writer argument's bad value in a list of loggers": (
+        [
+            "--trainer.logger+=lightning.pytorch.loggers.TensorBoardLogger",
+            "--trainer.logger.save_dir=more",
+            "--trainer.logger.flush_secs=soon",
+        ],
+        "error: --trainer.logger.init_args.flush_secs soon: expected a number\n",
+    ),
     "a callback argument's bad value": (
         [
             "--trainer.callbacks=lightning.pytorch.callbacks.EarlyStopping",
@@ -373,11 +387,14 @@ def test_only_lightnings_own_value_errors_become_one_line() -> None:
     assert [_raised_by_lightning(err) for err in errors] == [True, False, False]
 
 
-def test_a_setting_lightning_refuses_when_fit_starts(run: Run) -> None:
+@pytest.mark.parametrize("save_dir", [None, "new/logs"], ids=["logs", "a new save_dir"])
+def test_a_setting_lightning_refuses_when_fit_starts(run: Run, save_dir: str | None) -> None:
     # Checked by Lightning once it knows the epoch's length, after the run dir was made: the fit
-    # gives its dir back, config and curves of a run that never trained.
+    # gives its dir back, config and curves of a run that never trained, and the folders it made
+    # for it (new/logs/lenet were left behind, empty).
     before = run.snapshot()
-    result = run.fit("--trainer.val_check_interval=500")
+    elsewhere = [f"--trainer.logger.init_args.save_dir={run.root / save_dir}"] if save_dir else []
+    result = run.fit("--trainer.val_check_interval=500", *elsewhere)
     assert_one_line_error(result, 1, "error: `val_check_interval` (500) must be less than or equal", "(60)")
     assert run.snapshot() == before
 
