@@ -18,7 +18,7 @@ from jsonargparse._actions import _ActionPrintConfig  # its print, deferred: no 
 from lightning.pytorch import callbacks
 from lightning.pytorch.callbacks import EarlyStopping, ProgressBar, TQDMProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
-from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities import rank_zero_warn
 
@@ -291,7 +291,10 @@ class MNISTCLI(LightningCLI):
 
     def before_fit(self) -> None:
         # A new run claims its own version dir; a resume goes on in the run of its checkpoint.
-        self.claimed_run, self.resumed_run = runs.place_run(self.trainer, self.config_init.fit.ckpt_path)
+        ckpt_path, logger = self.config_init.fit.ckpt_path, self.trainer.logger
+        run_logger = isinstance(logger, TensorBoardLogger | CSVLogger)  # under fast_dev_run: Lightning's stand-in
+        self.model.forks_a_run = bool(ckpt_path) and run_logger and not runs.resumes_its_run(logger, ckpt_path)
+        self.claimed_run, self.resumed_run = runs.place_run(self.trainer, ckpt_path)
 
     def _before_evaluating(self) -> None:
         # Without a checkpoint, validate/test/predict run the network as built: random weights.

@@ -349,7 +349,6 @@ class MNISTDataModule(L.LightningDataModule):
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self._resume_batches = state_dict.get("batches_done", 0)
         trained_on = state_dict.get("dataset", "MNIST")
         if trained_on != self.hparams.dataset:
             raise DataError(
@@ -372,8 +371,10 @@ class MNISTDataModule(L.LightningDataModule):
                 raise DataError(
                     f"--data.{key} {ours}: the checkpoint was trained with {theirs} ({why}): use --data.{key} {theirs}"
                 )
-        fitting = fn == "fit"  # test/validate/predict train no batch
-        if not (fitting and self._resume_batches):
+        # Only a fit goes on from the checkpoint's batch. After a test or validate from it (they train
+        # none), a fit of this data module in Python skipped those batches of its first epoch.
+        self._resume_batches = state_dict.get("batches_done", 0) if fn == "fit" else 0
+        if not self._resume_batches:
             return
         # Lightning goes on counting the epoch's batches: in another order, shards or batch size the
         # resumed epoch would skip other images than those trained, and train some twice.

@@ -52,11 +52,12 @@ class MNISTClassifier(L.LightningModule):
         optimizer: called with the parameters; SGD, Adam, ... and their settings come from config.
         scheduler: optional; called with the optimizer and stepped once per epoch. A schedule
             defined over optimizer steps (one with a ``total_steps`` argument, like ``OneCycleLR``)
-            is given this run's number of steps where it takes them (a class or a partial) and
-            stepped after every batch. A cosine over
+            is given this run's number of steps where it takes them (a class or a partial) and none
+            is given, and stepped after every batch, as is ``CyclicLR``. A cosine over
             fewer epochs than the run (``T_max`` < ``trainer.max_epochs``) is warned about.
             ``ReduceLROnPlateau`` watches ``val/loss`` (or the ``monitor`` of Lightning's subclass).
-        label_smoothing: weight of the uniform target mixed into the NLL loss (0 = plain NLL).
+        label_smoothing: weight of the uniform target mixed into the training loss (0 = plain NLL);
+            ``val/loss`` and ``test/loss`` are the NLL.
         channels_last: store conv weights NHWC. On a 2-core Xeon a LeNet step at batch 64 takes
             9.2 instead of 12.4 ms (max-pool and conv kernels vectorise over channels).
         compile: ``torch.compile`` the network when training starts.
@@ -101,6 +102,9 @@ class MNISTClassifier(L.LightningModule):
         self.test_loss = MeanMetric(nan_strategy="disable")
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # in checkpoints, so a resumed run keeps its best so far
+        # A fit from another run's checkpoint (its best.ckpt, say) that starts a run of its own, whose
+        # best is its own, as its best.ckpt is (MNISTCLI sets it; Lightning alone resumes the run).
+        self.forks_a_run = False
         # One normalised image: the model summary then shows each layer's output size and FLOPs.
         # Not for a compiled network: a batch of one would compile it once more.
         if not compile:
@@ -173,16 +177,21 @@ class MNISTClassifier(L.LightningModule):
         (``MNISTDataModule.normalize``); an ``export`` takes pixels in [0, 1] and normalises them itself."""
         return F.log_softmax(self.net(images), dim=1)
 
-    def model_step(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+    def model_step(self, batch: tuple[Tensor, Tensor], smoothing: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
+        """The loss, predicted classes and labels of a batch. Label ``smoothing`` is for the training
+        loss: val/loss and test/loss stay the NLL, comparable between recipes."""
         images, labels = batch
         log_probs = self(images)
         loss = F.nll_loss(log_probs, labels)
-        if self.hparams.label_smoothing:
+        if smoothing:
             # cross_entropy(logits, labels, label_smoothing=s) in torch's terms, from the log-probabilities
             # the model already has (that function would take their log-softmax again).
-            smoothing = self.hparams.label_smoothing
             loss = (1 - smoothing) * loss - smoothing * log_probs.mean(dim=1).mean()
         return loss, log_probs.argmax(dim=1), labels
+
+    def on_fit_start(self) -> None:
+        if self.forks_a_run:  # after the checkpoint's restore, which brought the other run's best
+            self.val_acc_best.reset()
 
     def on_train_start(self) -> None:
         # A resumed run's schedule is the checkpoint's; torch ends a one-cycle run past its last
@@ -199,7 +208,7 @@ class MNISTClassifier(L.LightningModule):
                 )
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        loss, preds, labels = self.model_step(batch)
+        loss, preds, labels = self.model_step(batch, self.hparams.label_smoothing)
         self.train_metrics.update(loss, preds, labels)
         # Each self.log call costs ~1 ms of Python on a CPU (Lightning re-walks its result object),
         # 8% of a LeNet step: the step loss is logged only as often as the logger writes it.
@@ -221,7 +230,7 @@ class MNISTClassifier(L.LightningModule):
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         """Returns the predicted classes, for callbacks that draw them."""
         loss, preds, labels = self.model_step(batch)
-        self.val_acc(preds, labels)
+        self.val_acc.update(preds, labels)  # its epoch's value is logged: no batch value computed
         self.val_loss.update(loss.expand(len(labels)))
         self.log("val/loss", self.val_loss, prog_bar=True)
         self.log("val/acc", self.val_acc, prog_bar=True)
@@ -236,7 +245,7 @@ class MNISTClassifier(L.LightningModule):
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss, preds, labels = self.model_step(batch)
-        self.test_acc(preds, labels)
+        self.test_acc.update(preds, labels)  # its epoch's value is logged: no batch value computed
         self.test_loss.update(loss.expand(len(labels)))
         self.log("test/loss", self.test_loss)
         self.log("test/acc", self.test_acc)
@@ -257,16 +266,23 @@ class MNISTClassifier(L.LightningModule):
             parameters = inspect.signature(self.scheduler).parameters
         except (TypeError, ValueError):  # a callable without a signature Python can read
             parameters = {}
-        steps = "total_steps" in {*getattr(self.scheduler, "keywords", {}), *parameters}
+        keywords = getattr(self.scheduler, "keywords", {})
+        steps = "total_steps" in {*keywords, *parameters}
         given: dict[str, int] = {}
         if steps:
-            total_steps = self.trainer.estimated_stepping_batches
+            total_steps, own = self.trainer.estimated_stepping_batches, keywords.get("total_steps")
             if total_steps == float("inf"):
                 raise UserError(
                     "--model.scheduler: this schedule is laid out over the run's steps (total_steps), and the run "
                     "has no end: give --trainer.max_epochs or --trainer.max_steps"
                 )
-            given["total_steps"] = int(total_steps)
+            if own is not None and own < total_steps:  # torch's ValueError once it ends, mid-epoch
+                raise UserError(
+                    f"--model.scheduler.init_args.total_steps {own}: this run takes {int(total_steps)} steps, "
+                    "and the schedule would end before it: leave it out (the run's own)"
+                )
+            if own is None:  # one given is the user's own
+                given["total_steps"] = int(total_steps)
         # torch checks a schedule's settings (pct_start, factor, ...) only as it is built: a traceback.
         try:
             built = self.scheduler(optimizer, **given)
@@ -274,8 +290,10 @@ class MNISTClassifier(L.LightningModule):
             raise UserError(
                 f"--model.scheduler: {err}: give a valid value in the config or on the command line"
             ) from err
-        # A schedule over steps (given total_steps, or holding them: a lambda's OneCycleLR): after every batch.
-        scheduler = {"scheduler": built, "interval": "step" if steps or hasattr(built, "total_steps") else "epoch"}
+        # A schedule over steps (given total_steps, or holding them: a lambda's OneCycleLR), or one torch
+        # steps after every batch (CyclicLR): after every batch.
+        per_batch = steps or hasattr(built, "total_steps") or isinstance(built, torch.optim.lr_scheduler.CyclicLR)
+        scheduler = {"scheduler": built, "interval": "step" if per_batch else "epoch"}
         if isinstance(built, torch.optim.lr_scheduler.ReduceLROnPlateau):
             # Lightning steps it with a logged value: the one Lightning's own subclass names, else val/loss.
             scheduler["monitor"] = getattr(built, "monitor", "val/loss")

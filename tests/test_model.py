@@ -68,11 +68,25 @@ def test_label_smoothing_is_torchs_cross_entropy_with_smoothing() -> None:
     """--model.label_smoothing s: torch's cross_entropy(label_smoothing=s), the target mixed towards uniform."""
     torch.manual_seed(0)
     images, labels = torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))
+    model = MNISTClassifier(LeNet())
     for smoothing in (0.0, 0.1, 0.5):
-        model = MNISTClassifier(LeNet(), label_smoothing=smoothing)
-        loss, _, _ = model.model_step((images, labels))
+        loss, _, _ = model.model_step((images, labels), smoothing)
         expected = F.cross_entropy(model.net(images), labels, label_smoothing=smoothing)
         assert torch.allclose(loss, expected, atol=1e-6), smoothing
+
+
+def test_label_smoothing_is_for_training_only() -> None:
+    """val/loss (and test/loss) is the NLL of every recipe, smoothed or not: comparable between them, and
+    what ReduceLROnPlateau and EarlyStopping watch. It was the smoothed objective."""
+    torch.manual_seed(0)
+    model = MNISTClassifier(LeNet(), label_smoothing=0.5)
+    dm = MNISTDataModule(data_dir=str(REPO / "data"), eval_batch_size=100)
+    trainer = L.Trainer(limit_val_batches=1, logger=False, **QUIET)
+    trainer.validate(model, datamodule=dm)
+    images, labels = next(iter(dm.val_dataloader()))
+    with torch.no_grad():
+        nll = F.nll_loss(model(dm.normalize(images)), labels)
+    assert torch.allclose(trainer.callback_metrics["val/loss"], nll, atol=1e-6)
 
 
 class BatchLosses(L.Callback):
@@ -209,6 +223,30 @@ def test_a_one_cycle_schedule_built_in_python_steps_per_batch(one_cycle: Any) ->
     trainer.fit(MNISTClassifier(LeNet(), scheduler=one_cycle), datamodule=MNISTDataModule(data_dir=str(REPO / "data")))
     config = trainer.lr_scheduler_configs[0]
     assert config.interval == "step" and config.scheduler.total_steps == 3 and config.scheduler.last_epoch == 3
+
+
+def test_a_cyclic_schedule_steps_per_batch() -> None:
+    # torch steps CyclicLR after every batch, its step_size_up counting them: it was stepped once per
+    # epoch, the default cycle (2,000 steps up and down) lasting 4,000 epochs.
+    cyclic = partial(torch.optim.lr_scheduler.CyclicLR, base_lr=0.001, max_lr=0.1, step_size_up=2)
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0, logger=False, **QUIET)
+    trainer.fit(MNISTClassifier(LeNet(), scheduler=cyclic), datamodule=MNISTDataModule(data_dir=str(REPO / "data")))
+    config = trainer.lr_scheduler_configs[0]
+    assert config.interval == "step" and config.scheduler.last_epoch == 3
+
+
+def test_a_total_steps_given_is_kept_and_one_the_run_outlasts_refused() -> None:
+    # It was replaced by the run's without a word; a schedule shorter than the run ends it in torch's
+    # ValueError once the schedule is over, mid-epoch.
+    dm = MNISTDataModule(data_dir=str(REPO / "data"))
+    longer = partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=0.1, total_steps=5)
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0, logger=False, **QUIET)
+    trainer.fit(MNISTClassifier(LeNet(), scheduler=longer), datamodule=dm)
+    assert trainer.lr_scheduler_configs[0].scheduler.total_steps == 5
+    shorter = partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=0.1, total_steps=2)
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0, logger=False, **QUIET)
+    with pytest.raises(UserError, match=r"^--model.scheduler.init_args.total_steps 2: this run takes 3 steps"):
+        trainer.fit(MNISTClassifier(LeNet(), scheduler=shorter), datamodule=dm)
 
 
 class WarmupLinear(torch.optim.lr_scheduler.LambdaLR):

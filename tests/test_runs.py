@@ -342,6 +342,10 @@ def test_a_resume_that_would_skip_other_images_is_refused(tmp_path: Path) -> Non
         resumed = fit(tmp_path / "logs", "--trainer.max_epochs=2", f"--ckpt_path={ckpt}", *args, here=True)
         assert resumed.returncode == 1 and resumed.stderr.strip().splitlines()[-1] == error
     assert files(run) == before and [p.name for p in run.parent.iterdir()] == ["version_0"]
+    # A test from it trains no batch: the data module's next fit (in Python) skipped the 3 batches.
+    last = run / "checkpoints" / "last.ckpt"
+    cli = MNISTCLI(args=["test", f"--data.data_dir={REPO / 'data'}", f"--ckpt_path={last}", "--trainer.logger=false"])
+    assert cli.datamodule.train_dataloader().sampler.skip == 0
 
 
 @pytest.mark.parametrize(
@@ -764,6 +768,23 @@ def test_a_fit_from_best_ckpt_starts_a_new_run_and_leaves_the_old_one_as_it_was(
     # which the test after fit then tested.
     cli = MNISTCLI(args=[*fork, "--checkpoint.mode=min", "--trainer.limit_val_batches=0"])  # its state restored
     assert cli.trainer.checkpoint_callback.best_model_path == ""
+
+
+def test_a_fork_has_a_best_of_its_own_and_a_resume_keeps_the_runs(tmp_path: Path) -> None:
+    # val/acc_best is in the model's state_dict: a fork from another run's best.ckpt started with that
+    # run's best, which its own epochs here cannot reach, and its best.ckpt (its own) disagreed with it.
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1"])
+    (checkpoints,) = tmp_path.glob("*/version_0/checkpoints")
+    for name in ("best.ckpt", "last.ckpt"):
+        state = torch.load(checkpoints / name, weights_only=True)
+        state["state_dict"]["val_acc_best.max_value"] = torch.tensor(1.0)
+        torch.save(state, checkpoints / name)
+    fork = MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=2", f"--ckpt_path={checkpoints / 'best.ckpt'}"])
+    metrics = fork.trainer.callback_metrics
+    assert metrics["val/acc_best"] == metrics["val/acc"] < 1  # its one validation
+    resume = MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=2", f"--ckpt_path={checkpoints / 'last.ckpt'}"])
+    assert Path(resume.trainer.log_dir) == checkpoints.parent and resume.trainer.callback_metrics["val/acc_best"] == 1
 
 
 def test_a_fit_from_a_checkpoint_kept_outside_any_run_is_a_new_run_with_its_own_pictures(tmp_path: Path) -> None:
