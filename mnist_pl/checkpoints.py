@@ -111,8 +111,9 @@ class RNGStates(L.Callback):
     @staticmethod
     def _apply(state_dict: dict[str, Any]) -> None:
         torch.set_rng_state(state_dict["torch"])
-        if state_dict["torch.cuda"]:
-            torch.cuda.set_rng_state_all(state_dict["torch.cuda"])
+        # One state per GPU the run saw: torch's set_rng_state_all indexes this machine's generators by
+        # them, an IndexError where it has fewer (a 2-GPU run resumed from an epoch's end on one GPU).
+        torch.cuda.set_rng_state_all(state_dict["torch.cuda"][: torch.cuda.device_count()])
         kind, keys, pos, has_gauss, gauss = state_dict["numpy"]
         np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
         random.setstate(state_dict["python"])
