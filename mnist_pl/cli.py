@@ -294,7 +294,7 @@ class MNISTCLI(LightningCLI):
         ckpt_path, logger = self.config_init.fit.ckpt_path, self.trainer.logger
         run_logger = isinstance(logger, TensorBoardLogger | CSVLogger)  # under fast_dev_run: Lightning's stand-in
         self.model.forks_a_run = bool(ckpt_path) and run_logger and not runs.resumes_its_run(logger, ckpt_path)
-        self.claimed_run, self.resumed_run = runs.place_run(self.trainer, ckpt_path)
+        self.claimed_run = runs.place_run(self.trainer, ckpt_path)
 
     def _before_evaluating(self) -> None:
         # Without a checkpoint, validate/test/predict run the network as built: random weights.
@@ -313,7 +313,7 @@ class MNISTCLI(LightningCLI):
     validate = test = predict = _evaluate
 
     def fit(self, model: MNISTClassifier, **kwargs) -> None:
-        signals.fit(self.trainer, model, claimed=self.claimed_run, resumed=self.resumed_run, **kwargs)
+        signals.fit(self.trainer, model, claimed=self.claimed_run, **kwargs)
 
     def _after_evaluating(self) -> None:
         # Said as a fit says where its run is: the results and pictures went to a new logs/<name>/version_N.

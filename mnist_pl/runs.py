@@ -19,6 +19,7 @@ import csv
 import importlib
 import os
 import shutil
+import socket
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,12 +108,11 @@ def checkpoint_step(ckpt_path: Path) -> int:
     return torch.load(ckpt_path, map_location="cpu", mmap=True, weights_only=True)["global_step"]
 
 
-def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[Path | None, Path | None]:
+def place_run(trainer: L.Trainer, ckpt_path: str | None) -> Path | None:
     """Point the trainer's logger (and so its checkpoints and config) at the run dir.
 
-    Returns the run dir if this fit claimed a new one, and the run dir if this fit resumes the run
-    there. Loggers other than TensorBoard/CSV keep Lightning's own behaviour; ``--trainer.fast_dev_run``
-    writes no run.
+    Returns the run dir if this fit claimed a new one. Loggers other than TensorBoard/CSV keep
+    Lightning's own behaviour; ``--trainer.fast_dev_run`` writes no run.
     """
     if trainer.fast_dev_run:
         # A debugging run writes nothing (Lightning swaps the logger for a stand-in), except that
@@ -120,13 +120,13 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[Path | None, P
         # any file of that name there.
         for callback in trainer.checkpoint_callbacks:
             callback.save_last = False
-        return None, None
+        return None
     logger = trainer.logger
     if not isinstance(logger, TensorBoardLogger | CSVLogger):
-        return None, None  # no logger, or another kind
+        return None  # no logger, or another kind
     resume = resumes_its_run(logger, ckpt_path)
     if logger._version is not None and not resume:
-        return None, None  # a version the user chose
+        return None  # a version the user chose
     run_dir = Path(ckpt_path).resolve().parents[1] if resume else None
     csv_logged = any(isinstance(other, CSVLogger) for other in trainer.loggers)
     if resume and not csv_logged:
@@ -142,11 +142,11 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> tuple[Path | None, P
                 while (run_dir / f"config.resume{n}.yaml").exists():
                     n += 1
                 callback.config_filename = f"config.resume{n}.yaml"
-        return None, run_dir
+        return None
     claimed = claim_run(trainer)
     if resume and claimed is not None:
         carry_csv_rows(trainer, Path(ckpt_path))
-    return claimed, None
+    return claimed
 
 
 def resumes_its_run(logger: TensorBoardLogger | CSVLogger, ckpt_path: str | None) -> bool:
@@ -216,19 +216,18 @@ def claim_run(trainer: L.Trainer) -> Path | None:
 
 
 @contextlib.contextmanager
-def given_back_on_failure(
-    trainer: L.Trainer, claimed: Path | None, resumed: Path | None = None, start: int = 0
-) -> Iterator[None]:
+def given_back_on_failure(trainer: L.Trainer, claimed: Path | None, start: int = 0) -> Iterator[None]:
     """A stage that fails before a training step (bad data, a setting Lightning checks at the start,
     any failed evaluation) removes the run dir it claimed: only a config and empty curves are there;
     and the log folders made for it, if empty.
 
-    A resume of the run in ``resumed`` that fails before its first step (a one-cycle schedule
-    resumed for more epochs, say) removes the files it added there: its ``config.resumeN.yaml``
-    and an event file whose purge marker would hide the run's later points. ``start``: the step a
-    fit from a checkpoint starts at; no step was trained while ``global_step`` is 0 or this.
+    A resume that fails before its first step (a one-cycle schedule resumed for more epochs, say),
+    or a fit refused from a chosen version's dir, removes the files it wrote there: its config
+    (``config.resumeN.yaml``) and its event file, whose purge marker would hide the run's later
+    points; another fit's, writing there at the same time, stay. ``start``: the step a fit from a
+    checkpoint starts at; no step was trained while ``global_step`` is 0 or this.
     """
-    before = set(resumed.iterdir()) if resumed is not None and rank_zero_only.rank == 0 else None
+    before = _event_files(trainer) if claimed is None else set()  # an earlier fit's of this process, say
     try:
         yield
     except BaseException as err:  # Ctrl-C and SIGTERM too: Lightning ends them in SystemExit
@@ -243,11 +242,27 @@ def given_back_on_failure(
             with contextlib.suppress(OSError):  # not empty: another run's, or files put there meanwhile
                 made.rmdir()
         # A stopped resume is resumed again with its config.resumeN.yaml, which the line after it names.
-        if before is not None and isinstance(err, Exception):
-            for added in set(resumed.iterdir()) - before:
-                if added.is_file():
-                    added.unlink()
+        if claimed is None and isinstance(err, Exception):
+            for own in _written_here(trainer, before):
+                own.unlink(missing_ok=True)
         raise
+
+
+def _event_files(trainer: L.Trainer) -> set[Path]:
+    tensorboards = (logger for logger in trainer.loggers if isinstance(logger, TensorBoardLogger))
+    return {path for logger in tensorboards for path in Path(logger.log_dir).glob("events.out.tfevents.*")}
+
+
+def _written_here(trainer: L.Trainer, before: set[Path]) -> list[Path]:
+    """The files this fit wrote into its run dir: its config, if it wrote one, and its event file,
+    one of those not there ``before`` that this process wrote."""
+    logger = trainer.logger
+    if not isinstance(logger, TensorBoardLogger | CSVLogger):
+        return []
+    saved = (c for c in trainer.callbacks if isinstance(c, SaveConfigCallback) and c.already_saved)
+    own = [Path(logger.log_dir) / callback.config_filename for callback in saved]
+    writer = f".{socket.gethostname()}.{os.getpid()}."  # in TensorBoard's events.out.tfevents.<time>.<host>.<pid>.<n>
+    return own + [path for path in _event_files(trainer) - before if writer in path.name]
 
 
 def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool, ckpt_path: str | None) -> None:

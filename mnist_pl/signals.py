@@ -125,9 +125,7 @@ class CtrlCAsSigterm(_OwnHandler):
         print(f"\nCtrl-C: stopping after {when} (Ctrl-C again: at once)", file=sys.stderr)
 
 
-def fit(
-    trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = None, resumed: Path | None = None, **kwargs
-) -> None:
+def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = None, **kwargs) -> None:
     """``trainer.fit``; Ctrl-C or SIGTERM end in one line saying how to resume, and a non-zero status.
 
     Lightning stops at the end of the current batch (SIGTERM and, here, a first Ctrl-C:
@@ -136,7 +134,7 @@ def fit(
     at once (a second Ctrl-C: ``sys.exit(1)``, possibly in the middle of a step, so no checkpoint
     is written then: the steps since ``last.ckpt``, written at the end of every epoch and after
     every validation, are lost). The resume from ``last.ckpt`` is exact.
-    ``claimed``, ``resumed``: the run dir ``place_run`` made for this fit, or the one it goes on in.
+    ``claimed``: the run dir ``place_run`` made for this fit, if it made one.
     """
     ckpt_path = kwargs.get("ckpt_path")
     start = runs.checkpoint_step(Path(ckpt_path)) if ckpt_path and Path(ckpt_path).is_file() else 0
@@ -152,7 +150,7 @@ def fit(
         with (
             SigtermBeforeLightning(trainer, stopped),
             CtrlCAsSigterm(trainer, stopped) as ctrl_c,
-            runs.given_back_on_failure(trainer, claimed, resumed, start),
+            runs.given_back_on_failure(trainer, claimed, start),
         ):
             trainer.fit(model, **kwargs)
     except SystemExit:

@@ -7,6 +7,7 @@ StepLR schedule, ``val/acc_best`` and ``best.ckpt``.
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import signal
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import pytest
 import torch
 from conftest import REPO, child_env, run_cli, run_main
@@ -812,6 +814,43 @@ def test_a_fit_from_a_checkpoint_with_max_steps_is_refused(tmp_path: Path) -> No
     with pytest.raises(UserError, match=r"^--trainer.max_steps 8 with --ckpt_path: Lightning 2.6 resumes"):
         MNISTCLI(args=resume)
     assert files(run) == before and [p.name for p in run.parent.iterdir()] == ["version_0"]
+
+
+class OtherFitWrites(L.Callback):
+    """What another fit started a moment earlier writes into ``run_dir`` as this one sets up: its
+    config (``config_name``) and its event file."""
+
+    EVENTS = "events.out.tfevents.1796300000.otherhost.4242.0"
+
+    def __init__(self, run_dir: str, config_name: str) -> None:
+        self.run_dir, self.config_name = Path(run_dir), config_name
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        (self.run_dir / self.config_name).write_text("the other fit's config\n")
+        (self.run_dir / self.EVENTS).write_bytes(b"the other fit's curves")
+
+
+@pytest.mark.parametrize("chosen", [False, True], ids=["two resumes", "two fits of one chosen version"])
+def test_a_fit_refused_by_another_at_once_leaves_that_ones_files(tmp_path: Path, chosen: bool) -> None:
+    # The refused resume removed every file added to the run since it started: the other resume's
+    # config.resume1.yaml and event file, its curves. A fit refused from a chosen version's dir left its
+    # own empty event file beside the other fit's.
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1"])
+    (run,) = tmp_path.glob("*/version_0")
+    if chosen:
+        (run := run.parent / "version_7").mkdir()
+        args, config, refused = ["--trainer.logger.init_args.version=7"], "config.yaml", "an earlier run is there"
+    else:
+        args, config, refused = ["--ckpt_path=last"], "config.resume1.yaml", "another fit is resuming this run"
+    other = {"class_path": "test_runs.OtherFitWrites", "init_args": {"run_dir": str(run), "config_name": config}}
+    before = files(run)
+    with pytest.raises(UserError, match=refused):
+        MNISTCLI(
+            args=["fit", *TINY, logs, "--trainer.max_epochs=2", f"--trainer.callbacks+={json.dumps(other)}", *args]
+        )
+    written = {path.name: text for path, text in files(run).items() if path not in before}
+    assert written == {config: b"the other fit's config\n", OtherFitWrites.EVENTS: b"the other fit's curves"}
 
 
 def test_a_second_resume_of_a_run_at_once_is_told_so(tmp_path: Path) -> None:
