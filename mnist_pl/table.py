@@ -25,6 +25,17 @@ REFERENCE: dict[str, tuple[float | None, str]] = {
 }
 
 
+_SET_HERE = {
+    "--seed_everything": "give --seeds",
+    "--config": "give --configs",
+    "-c": "give --configs",
+    "--trainer.logger": "give --save_dir",
+    "--trainer.logger.init_args.save_dir": "give --save_dir",
+    "--trainer.logger.save_dir": "give --save_dir",
+    "--test_after_fit": "leave it out: the test accuracy is the table's",
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         prog="python -m mnist_pl.table", description=__doc__.splitlines()[0], allow_abbrev=False
@@ -35,6 +46,10 @@ def main() -> None:
     parser.add_argument("--save_dir", default="logs/table", help="where the fits' runs are kept")
     # Any other option goes to every fit, e.g. --trainer.precision=bf16-mixed.
     args, overrides = parser.parse_known_args()
+    # Set by the table for every fit: given again, its rows named other seeds, recipes or folders than the fits'.
+    for key in (word.split("=")[0] for word in overrides):
+        if instead := _SET_HERE.get(key):
+            parser.error(f"{key}: the table sets it for every fit: {instead}")
     with reported():
         _table(args, overrides)
 

@@ -52,6 +52,28 @@ def test_a_config_that_is_not_there_is_named_with_those_that_are(capsys: pytest.
     assert "invalid choice: 'nosuch' (choose from 'best', 'bncnn', 'example', 'fast', 'lenet'," in err
 
 
+@pytest.mark.parametrize(
+    "given, instead",
+    [
+        (["--seed_everything=7"], "--seeds"),  # its rows said seeds 0 and 1: both ran seed 7
+        (["--config", "configs/lenet.yaml"], "--configs"),  # the minimal row showed LeNet's parameters
+        (["--trainer.logger.init_args.save_dir=elsewhere"], "--save_dir"),  # its last line named logs/table
+        (["--test_after_fit=false"], "the test accuracy is the table's"),  # rows of nan
+    ],
+)
+def test_an_option_the_table_sets_itself_is_refused(given: list[str], instead: str, capsys) -> None:
+    from mnist_pl import table
+
+    with mock.patch.object(sys, "argv", ["table", "--configs", "minimal", *given]), pytest.raises(SystemExit) as exit_:
+        table.main()
+    assert exit_.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert (
+        last.startswith(f"python -m mnist_pl.table: error: {given[0].split('=')[0]}: the table sets it")
+        and instead in last
+    )
+
+
 def test_a_setting_a_fit_refuses_ends_the_table_in_one_line(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     # It ended in the fit's traceback: the table builds its fits in this process, outside main()'s handling.
     from mnist_pl import table
