@@ -556,6 +556,8 @@ class MNISTCLI(LightningCLI):
         for logger in self.trainer.loggers:
             if logger.root_dir is None:  # --trainer.fast_dev_run's stand-in writes nothing
                 continue
+            if not str(logger.save_dir):  # Path("") is the current folder: a run dir made there
+                raise UserError("--trainer.logger.init_args.save_dir is empty: give a folder, such as logs")
             root = Path(logger.root_dir)
             missing = [folder for folder in (root, *root.parents) if not folder.exists()]
             try:

@@ -64,7 +64,10 @@ def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> 
     archive never leaves a bad file where a good one is expected.
     """
     cls = DATASETS[dataset]
-    root = root.expanduser()  # as torchvision reads it: "~/mnist" made a folder named "~" here
+    try:
+        root = root.expanduser()  # as torchvision reads it: "~/mnist" made a folder named "~" here
+    except RuntimeError as err:  # ~name of no such user
+        raise DataError(f"--data.data_dir {root}: {err}: check the path") from err
     raw = root / dataset / "raw"
     if root.exists() and not root.is_dir():
         raise DataError(f"--data.data_dir {root} is a file: give the folder that holds {dataset}/raw")
@@ -215,6 +218,8 @@ class MNISTDataModule(L.LightningDataModule):
         predict_path: str | None = None,
     ) -> None:
         super().__init__()
+        if not data_dir:  # Path("") is the current folder: the data was decompressed there
+            raise DataError("--data.data_dir is empty: give a folder, such as data")
         if val_size >= 60000:
             raise DataError(f"--data.val_size {val_size} leaves no training images: use fewer than 60000")
         if val_size < 1:  # the CLI's type says so too; from Python, -5 gave 5 training images

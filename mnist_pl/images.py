@@ -42,15 +42,24 @@ def _listed(path: Path) -> bool:
 
 
 def find_images(spec: str) -> list[Path]:
-    """The files that ``spec`` names: one file, every image file in a folder, or a glob pattern."""
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if _listed(p) and p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise UserError(f"--data.predict_path {spec}: the folder has no image files: give PNG or JPEG files")
-        return files
-    if path.exists() or path.is_symlink():
-        return [path]
+    """The files that ``spec`` names: one file, every image file in a folder and its subfolders (one
+    per class, say), or a glob pattern."""
+    if not spec:  # Path("") is the current folder
+        raise UserError("--data.predict_path is empty: give a file, folder or glob of images")
+    try:
+        path = Path(spec).expanduser()
+    except RuntimeError as err:  # ~name of no such user
+        raise UserError(f"--data.predict_path {spec}: {err}: check the path") from err
+    try:
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if _listed(p) and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise UserError(f"--data.predict_path {spec}: the folder has no image files: give PNG or JPEG files")
+            return files
+        if path.exists() or path.is_symlink():
+            return [path]
+    except OSError as err:  # a folder on the way that this user may not read
+        raise UserError(f"--data.predict_path {spec}: cannot read it ({err.strerror}): make it readable") from err
     files = sorted(Path(p) for p in glob.glob(str(path)) if _listed(Path(p)))
     if not files:
         raise UserError(f"--data.predict_path {spec}: no such file, folder or matching files: check the path")

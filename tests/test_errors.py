@@ -425,6 +425,16 @@ OUR_CASES = {
         "keeps its config and checkpoints: put a TensorBoardLogger or CSVLogger first",
     ),
     "data dir is a file": ([f"--data.data_dir={REPO / 'README.md'}"], "is a file: give the folder that holds MNIST"),
+    # The current folder, without a word: 53 MB of MNIST decompressed there, a run in ./lenet/version_0
+    "empty data dir": (["--data.data_dir="], "error: --data.data_dir is empty: give a folder, such as data"),
+    "empty save dir": (
+        ["--trainer.logger.init_args.save_dir="],
+        "error: --trainer.logger.init_args.save_dir is empty: give a folder, such as logs",
+    ),
+    "a data dir under the home of no such user": (  # a RuntimeError traceback
+        ["--data.data_dir=~nosuchuser/mnist"],
+        "error: --data.data_dir ~nosuchuser/mnist: Could not determine home directory",
+    ),
     "zero step size": (
         ["--model.scheduler=torch.optim.lr_scheduler.StepLR", "--model.scheduler.step_size=0"],
         "--model.scheduler.init_args.step_size 0: a period of 0 or less: give 1 or more",

@@ -197,6 +197,32 @@ def test_a_fifo_given_as_the_image_is_refused_not_waited_on(tmp_path: Path) -> N
         load_digit(tmp_path / "pipe.png")
 
 
+def test_a_folder_is_read_with_its_subfolders(tmp_path: Path) -> None:
+    # Images in subfolders (one per class, say) were left out without a word, and a folder holding
+    # only subfolders was said to have no image files.
+    for name in ("a.png", "0/b.png", "0/deeper/c.png", "1/d.jpg", "1/notes.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).touch()
+    assert find_images(str(tmp_path)) == [tmp_path / n for n in ("0/b.png", "0/deeper/c.png", "1/d.jpg", "a.png")]
+    assert find_images(str(tmp_path / "1")) == [tmp_path / "1" / "d.jpg"]
+
+
+def test_a_path_that_cannot_be_read_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each ended in a traceback: "" read the current folder, ~nosuchuser a RuntimeError, and a folder
+    # the user may not read a PermissionError (as root, chmod does not stop a read: the error is raised here).
+    with pytest.raises(UserError, match=r"^--data.predict_path is empty: give a file, folder or glob of images$"):
+        find_images("")
+    with pytest.raises(UserError, match=r"^--data.predict_path ~nosuchuser/a.png: Could not determine home directory"):
+        find_images("~nosuchuser/a.png")
+
+    def denied(self: Path, pattern: str) -> None:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "rglob", denied)
+    with pytest.raises(UserError, match=rf"^--data.predict_path {tmp_path}: cannot read it \(Permission denied\)"):
+        find_images(str(tmp_path))
+
+
 def test_empty_folder_and_unmatched_glob_are_one_line(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="the folder has no image files"):
