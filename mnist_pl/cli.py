@@ -28,7 +28,7 @@ from mnist_pl.checkpoints import ModelCheckpoint, RNGStates, check_readable
 from mnist_pl.data import STATS, MNISTDataModule
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
-from mnist_pl.parser import CONFIG_FILES, MNISTArgumentParser, not_built, one_line
+from mnist_pl.parser import CONFIG_FILES, MNISTArgumentParser, not_built, null_refused, one_line
 
 # Noise a user cannot act on (message patterns): set by each MNISTCLI, so that they hold in a
 # caller's catch_warnings too (pytest's, for one).
@@ -274,6 +274,10 @@ class MNISTCLI(LightningCLI):
             seed = self.config[subcommand].get(option)
             if isinstance(seed, int) and not isinstance(seed, bool) and not low <= seed < high:
                 self._parser(subcommand).error(f"--{option} {seed}: expected an int from {low} to {high - 1}")
+        if refused := subcommand and null_refused(
+            self.config[subcommand], {"data": MNISTDataModule, "model": MNISTClassifier}
+        ):
+            self._parser(subcommand).error(refused)
         # TensorBoard's SummaryWriter takes these through TensorBoardLogger's **kwargs, untyped: any
         # value passed, and the writer failed in a TypeError traceback as the run started.
         loggers = self.config[subcommand].trainer.logger if subcommand else None

@@ -7,8 +7,9 @@ in a config. ``MNISTCLI`` builds its parsers from ``MNISTArgumentParser``.
 
 import os
 import re
+import typing
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import yaml
 from jsonargparse import Namespace
@@ -97,6 +98,28 @@ def one_line(message: str) -> str:
     if option and value and not value.startswith(("Namespace(", "[Namespace(")):  # a class: the reasons name it
         option += f" {value}"
     return ": ".join([option, *reasons] if option else reasons)
+
+
+def null_refused(config: Namespace, groups: dict[str, type]) -> str | None:
+    """One line for a null that a config file gave a setting of ``groups``' classes (``{"data":
+    MNISTDataModule}``) which takes none, or None. jsonargparse takes null from a file for any type
+    (``--data.batch_size null`` it refuses): a TypeError traceback as the first batch was cut."""
+    for group, cls in groups.items():
+        settings = config.get(group)
+        for name, hint in typing.get_type_hints(cls.__init__).items():
+            if not isinstance(settings, Namespace) or name not in settings or settings[name] is not None:
+                continue
+            if hint is not Any and type(None) not in typing.get_args(hint):
+                return f"--{group}.{name} None: expected {_words(hint)}"
+    return None
+
+
+def _words(hint: Any) -> str:
+    """A type as a reader says it: PositiveInt as "an int > 0", a Literal as its values."""
+    name = getattr(hint, "__name__", "")
+    if typing.get_origin(hint) is typing.Literal:
+        return "one of " + ", ".join(map(repr, typing.get_args(hint)))
+    return _RESTRICTED.get(name, name or "a value")
 
 
 def not_built(message: str, config: Namespace) -> str | None:
