@@ -254,8 +254,10 @@ class MNISTArgumentParser(LightningArgumentParser):
             raise TypeError(f"{path}: holds {holds}, not settings (trainer:, model:, data:, ...): fix the file")
         for parent, section in [(None, loaded), *((k, v) for k, v in loaded.items() if k in _SUBCOMMANDS)]:
             for key in _SECTIONS & (section.keys() if isinstance(section, dict) else set()):
-                if section[key] is not None and not isinstance(section[key], dict | str):
-                    where = f"{parent}.{key}" if parent else key
+                where = f"{parent}.{key}" if parent else key
+                if section[key] is None:  # a traceback as the classes were built, or "Unexpected config"
+                    raise TypeError(f"{path}: {where}: is empty: give its settings, or leave the key out")
+                if not isinstance(section[key], dict | str):
                     raise TypeError(f"{path}: {where}: {section[key]!r} is not its settings (a mapping): fix the file")
         return super().parse_path(path, *args, **kwargs)
 

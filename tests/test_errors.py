@@ -123,6 +123,10 @@ PARSER_CASES = {
     "missing yaml": (["--config=nothere.yaml"], "error: --config: File does not exist: "),
     "malformed yaml": (["--config=bad.yaml"], "error: bad.yaml: not valid YAML at line 3, column 1"),
     # jsonargparse takes null from a file for any type: a TypeError traceback as the first batch was cut
+    "an empty section": (  # jsonargparse: "Unexpected config: data", naming neither the file nor a fix
+        ["--config=emptysection.yaml"],
+        "error: emptysection.yaml: data: is empty: give its settings, or leave the key out",
+    ),
     "null in a config file": (["--config=null.yaml"], "error: null.yaml: data.batch_size None: expected an int > 0"),
     "null for a switch": (["--config=nulls.yaml"], "error: nulls.yaml: model.channels_last None: expected bool"),
     # jsonargparse's words, naming "<unicode string>" and an offset
@@ -267,6 +271,7 @@ def test_config_mistakes_jsonargparse_reports(
     (run.root / "badkey.yaml").write_text("trainer:\n  max_epoch: 3\n")
     (run.root / "badvalue.yaml").write_text("data:\n  batch_size: abc\n")
     (run.root / "null.yaml").write_text("data:\n  batch_size: null\n")
+    (run.root / "emptysection.yaml").write_text("trainer:\n  max_epochs: 1\ndata:\n")
     (run.root / "nulls.yaml").write_text("model:\n  label_smoothing: 0.1\n  channels_last: null\n")
     (run.root / "badarg.yaml").write_text("model:\n  optimizer:\n    init_args:\n      momentun: 0.9\n")
     (run.root / "badclass.yaml").write_text("model:\n  net: mnist_pl.nets.LeNet5\n")
