@@ -24,6 +24,11 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock
+    fcntl = None
+
 import lightning as L
 import torch
 from jsonargparse import Namespace
@@ -263,6 +268,30 @@ def _written_here(trainer: L.Trainer, before: set[Path]) -> list[Path]:
     own = [Path(logger.log_dir) / callback.config_filename for callback in saved]
     writer = f".{socket.gethostname()}.{os.getpid()}."  # in TensorBoard's events.out.tfevents.<time>.<host>.<pid>.<n>
     return own + [path for path in _event_files(trainer) - before if writer in path.name]
+
+
+@contextlib.contextmanager
+def held(trainer: L.Trainer) -> Iterator[None]:
+    """The fit's run dir, held while it trains: a resume of the run at the same time (its resume line
+    run twice, a preempted job started again while it still ran) is refused in one line. Both trained
+    into the run: two event files of the same steps, each one's last.ckpt over the other's.
+
+    An ``flock`` on the dir, which the kernel drops when the process ends, even by ``kill -9``.
+    """
+    logger = trainer.logger
+    run_dir = Path(logger.log_dir) if isinstance(logger, TensorBoardLogger | CSVLogger) else None
+    if fcntl is None or run_dir is None or not run_dir.is_dir() or rank_zero_only.rank != 0:
+        yield
+        return
+    descriptor = os.open(run_dir, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"{run_dir}: another fit is writing this run: let it end, then resume again") from None
+        yield
+    finally:
+        os.close(descriptor)  # and the lock with it
 
 
 def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool, ckpt_path: str | None) -> None:

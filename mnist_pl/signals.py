@@ -151,6 +151,7 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
             SigtermBeforeLightning(trainer, stopped),
             CtrlCAsSigterm(trainer, stopped) as ctrl_c,
             runs.given_back_on_failure(trainer, claimed, start),
+            runs.held(trainer),
         ):
             trainer.fit(model, **kwargs)
     except SystemExit:

@@ -6,6 +6,7 @@ StepLR schedule, ``val/acc_best`` and ``best.ckpt``.
 """
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -851,6 +852,26 @@ def test_a_fit_refused_by_another_at_once_leaves_that_ones_files(tmp_path: Path,
         )
     written = {path.name: text for path, text in files(run).items() if path not in before}
     assert written == {config: b"the other fit's config\n", OtherFitWrites.EVENTS: b"the other fit's curves"}
+
+
+def test_a_resume_of_a_run_that_a_fit_writes_is_refused(tmp_path: Path) -> None:
+    # Two resumes at once (the resume line run twice, a preempted job started again while it still
+    # ran) both trained into the run: two event files of the same steps, each one's last.ckpt over
+    # the other's. A fit holds its run dir (an flock, which the kernel drops when the process ends).
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1"])
+    (run,) = tmp_path.glob("*/version_0")
+    before = files(run)
+    held = os.open(run, os.O_RDONLY)  # as the other fit's process holds it
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(UserError, match=rf"^{run}: another fit is writing this run: let it end, then resume"):
+            MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=2", "--ckpt_path=last"])
+    finally:
+        os.close(held)
+    assert files(run) == before
+    cli = MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=2", "--ckpt_path=last"])  # once it has ended
+    assert cli.trainer.current_epoch == 2 and Path(cli.trainer.log_dir) == run
 
 
 def test_a_second_resume_of_a_run_at_once_is_told_so(tmp_path: Path) -> None:
