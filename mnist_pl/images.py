@@ -41,6 +41,26 @@ def _listed(path: Path) -> bool:
     return path.is_file() or (path.is_symlink() and not path.exists())
 
 
+def _image_files(folder: Path) -> list[Path]:
+    """Every image file in ``folder`` and its subfolders, linked ones too, but not hidden ones
+    (``.ipynb_checkpoints``, macOS's ``__MACOSX`` of ``._`` files); a folder reached twice (through a
+    link) once. A folder that cannot be read is an OSError: pathlib's rglob left it out without a word."""
+
+    def unreadable(err: OSError) -> None:
+        raise err
+
+    files, seen = [], set()
+    for top, folders, names in os.walk(folder, onerror=unreadable, followlinks=True):
+        if os.path.realpath(top) in seen:  # a link back up the tree
+            folders.clear()
+            continue
+        seen.add(os.path.realpath(top))
+        folders[:] = sorted(name for name in folders if not name.startswith(".") and name != "__MACOSX")
+        paths = (Path(top, name) for name in names if not name.startswith("."))
+        files += [path for path in paths if path.suffix.lower() in IMAGE_SUFFIXES and _listed(path)]
+    return sorted(files)
+
+
 def find_images(spec: str) -> list[Path]:
     """The files that ``spec`` names: one file, every image file in a folder and its subfolders (one
     per class, say), or a glob pattern."""
@@ -52,7 +72,7 @@ def find_images(spec: str) -> list[Path]:
         raise UserError(f"--data.predict_path {spec}: {err}: check the path") from err
     try:
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if _listed(p) and p.suffix.lower() in IMAGE_SUFFIXES)
+            files = _image_files(path)
             if not files:
                 raise UserError(f"--data.predict_path {spec}: the folder has no image files: give PNG or JPEG files")
             return files

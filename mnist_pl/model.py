@@ -189,11 +189,9 @@ class MNISTClassifier(L.LightningModule):
             loss = (1 - smoothing) * loss - smoothing * log_probs.mean(dim=1).mean()
         return loss, log_probs.argmax(dim=1), labels
 
-    def on_fit_start(self) -> None:
-        if self.forks_a_run:  # after the checkpoint's restore, which brought the other run's best
-            self.val_acc_best.reset()
-
     def on_train_start(self) -> None:
+        if self.forks_a_run:  # after the checkpoint's restore (on_fit_start comes before it under FSDP)
+            self.val_acc_best.reset()
         # A resumed run's schedule is the checkpoint's; torch ends a one-cycle run past its last
         # step in a ValueError, mid-epoch. (val_acc needs no reset after the sanity check: Lightning
         # resets a logged Metric after every evaluation epoch, the sanity check's included.)

@@ -115,11 +115,14 @@ def null_refused(config: Namespace, groups: dict[str, type]) -> str | None:
 
 
 def _words(hint: Any) -> str:
-    """A type as a reader says it: PositiveInt as "an int > 0", a Literal as its values."""
-    name = getattr(hint, "__name__", "")
+    """A type as a reader says it: PositiveInt as "an int > 0", a Literal as its values, a network or
+    an optimizer as a class path."""
     if typing.get_origin(hint) is typing.Literal:
         return "one of " + ", ".join(map(repr, typing.get_args(hint)))
-    return _RESTRICTED.get(name, name or "a value")
+    name = getattr(hint, "__name__", "")
+    if name in _RESTRICTED or hint in (int, float, str, bool):
+        return _RESTRICTED.get(name, name)
+    return "a class path (package.module.Class)"
 
 
 def not_built(message: str, config: Namespace) -> str | None:

@@ -32,7 +32,7 @@ except ImportError:  # Windows: no flock
 import lightning as L
 import torch
 from jsonargparse import Namespace
-from lightning.fabric.utilities.rank_zero import rank_zero_only
+from lightning.fabric.utilities.rank_zero import rank_zero_only, rank_zero_warn
 from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
@@ -232,7 +232,8 @@ def given_back_on_failure(trainer: L.Trainer, claimed: Path | None, start: int =
     points; another fit's, writing there at the same time, stay. ``start``: the step a fit from a
     checkpoint starts at; no step was trained while ``global_step`` is 0 or this.
     """
-    before = _event_files(trainer) if claimed is None else set()  # an earlier fit's of this process, say
+    # Written before this stage, and kept: the fit's own config, where its test fails; an earlier fit's of this process.
+    before = _written_here(trainer) if claimed is None else set()
     try:
         yield
     except BaseException as err:  # Ctrl-C and SIGTERM too: Lightning ends them in SystemExit
@@ -242,32 +243,29 @@ def given_back_on_failure(trainer: L.Trainer, claimed: Path | None, start: int =
             shutil.rmtree(claimed, ignore_errors=True)
             with contextlib.suppress(OSError):  # and logs/<name>/ too, if this run was its only one
                 claimed.parent.rmdir()
+        # A stopped resume is resumed again with its config.resumeN.yaml, which the line after it names.
+        if claimed is None and isinstance(err, Exception):
+            for own in _written_here(trainer) - before:
+                own.unlink(missing_ok=True)
         # and the log folders the command made for it (a new --trainer.logger.init_args.save_dir), deepest first
         for made in sorted(getattr(trainer, "made_dirs", ()), key=lambda folder: len(folder.parts), reverse=True):
             with contextlib.suppress(OSError):  # not empty: another run's, or files put there meanwhile
                 made.rmdir()
-        # A stopped resume is resumed again with its config.resumeN.yaml, which the line after it names.
-        if claimed is None and isinstance(err, Exception):
-            for own in _written_here(trainer, before):
-                own.unlink(missing_ok=True)
         raise
 
 
-def _event_files(trainer: L.Trainer) -> set[Path]:
-    tensorboards = (logger for logger in trainer.loggers if isinstance(logger, TensorBoardLogger))
-    return {path for logger in tensorboards for path in Path(logger.log_dir).glob("events.out.tfevents.*")}
-
-
-def _written_here(trainer: L.Trainer, before: set[Path]) -> list[Path]:
-    """The files this fit wrote into its run dir: its config, if it wrote one, and its event file,
-    one of those not there ``before`` that this process wrote."""
+def _written_here(trainer: L.Trainer) -> set[Path]:
+    """The files this process has written into its run dir: the config it saved there, its event
+    files. None on a rank other than 0, which writes none (its logger has no version of its own)."""
     logger = trainer.logger
-    if not isinstance(logger, TensorBoardLogger | CSVLogger):
-        return []
-    saved = (c for c in trainer.callbacks if isinstance(c, SaveConfigCallback) and c.already_saved)
-    own = [Path(logger.log_dir) / callback.config_filename for callback in saved]
+    if rank_zero_only.rank != 0 or not isinstance(logger, TensorBoardLogger | CSVLogger):
+        return set()
+    configs = (c for c in trainer.callbacks if isinstance(c, SaveConfigCallback) and c.already_saved)
+    own = {Path(logger.log_dir) / config.config_filename for config in configs}
     writer = f".{socket.gethostname()}.{os.getpid()}."  # in TensorBoard's events.out.tfevents.<time>.<host>.<pid>.<n>
-    return own + [path for path in _event_files(trainer) - before if writer in path.name]
+    for tensorboard in (lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)):
+        own |= {path for path in Path(tensorboard.log_dir).glob("events.out.tfevents.*") if writer in path.name}
+    return own
 
 
 @contextlib.contextmanager
@@ -276,19 +274,26 @@ def held(trainer: L.Trainer) -> Iterator[None]:
     run twice, a preempted job started again while it still ran) is refused in one line. Both trained
     into the run: two event files of the same steps, each one's last.ckpt over the other's.
 
-    An ``flock`` on the dir, which the kernel drops when the process ends, even by ``kill -9``.
+    An ``flock`` on the version dir (a chosen version's is made here, to hold it from the start),
+    which the system drops when the process (and any DataLoader worker it forked) ends, even by
+    ``kill -9``. Where the filesystem has no locks, the fit goes on unheld, with a warning.
     """
     logger = trainer.logger
-    run_dir = Path(logger.log_dir) if isinstance(logger, TensorBoardLogger | CSVLogger) else None
-    if fcntl is None or run_dir is None or not run_dir.is_dir() or rank_zero_only.rank != 0:
+    if fcntl is None or rank_zero_only.rank != 0 or not isinstance(logger, TensorBoardLogger | CSVLogger):
         yield
         return
+    run_dir = Path(logger.root_dir) / _version_dir(logger.version)  # a sub_dir's too
+    with contextlib.suppress(FileExistsError):
+        run_dir.mkdir()
+        trainer.made_dirs = (*getattr(trainer, "made_dirs", ()), run_dir.absolute())  # given back if it fails
     descriptor = os.open(run_dir, os.O_RDONLY)
     try:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise UserError(f"{run_dir}: another fit is writing this run: let it end, then resume again") from None
+        except OSError as err:  # NFS without its lock daemon, some FUSE filesystems
+            rank_zero_warn(f"{run_dir}: cannot be locked ({err.strerror}): a resume of it meanwhile is not refused")
         yield
     finally:
         os.close(descriptor)  # and the lock with it

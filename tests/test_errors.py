@@ -129,6 +129,10 @@ PARSER_CASES = {
     ),
     "null in a config file": (["--config=null.yaml"], "error: null.yaml: data.batch_size None: expected an int > 0"),
     "null for a switch": (["--config=nulls.yaml"], "error: nulls.yaml: model.channels_last None: expected bool"),
+    "null for a class": (
+        ["--config=nooptimizer.yaml"],
+        "error: nooptimizer.yaml: model.optimizer None: expected a class path (package.module.Class)",
+    ),
     # jsonargparse's words, naming "<unicode string>" and an offset
     "a control character": (
         ["--config=bell.yaml"],
@@ -273,6 +277,7 @@ def test_config_mistakes_jsonargparse_reports(
     (run.root / "null.yaml").write_text("data:\n  batch_size: null\n")
     (run.root / "emptysection.yaml").write_text("trainer:\n  max_epochs: 1\ndata:\n")
     (run.root / "nulls.yaml").write_text("model:\n  label_smoothing: 0.1\n  channels_last: null\n")
+    (run.root / "nooptimizer.yaml").write_text("model:\n  optimizer: null\n")
     (run.root / "badarg.yaml").write_text("model:\n  optimizer:\n    init_args:\n      momentun: 0.9\n")
     (run.root / "badclass.yaml").write_text("model:\n  net: mnist_pl.nets.LeNet5\n")
     (run.root / "badnet.yaml").write_text(

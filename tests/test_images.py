@@ -5,6 +5,7 @@ import io
 import os
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -199,26 +200,38 @@ def test_a_fifo_given_as_the_image_is_refused_not_waited_on(tmp_path: Path) -> N
 
 def test_a_folder_is_read_with_its_subfolders(tmp_path: Path) -> None:
     # Images in subfolders (one per class, say) were left out without a word, and a folder holding
-    # only subfolders was said to have no image files.
-    for name in ("a.png", "0/b.png", "0/deeper/c.png", "1/d.jpg", "1/notes.txt"):
+    # only subfolders was said to have no image files. Hidden folders stay out: a notebook's
+    # checkpoint copies, and the ._ files of a zip made on a Mac, which are no images.
+    names = ("a.png", "0/b.png", "0/deeper/c.png", "1/d.jpg", "1/notes.txt", "other/e.png")
+    hidden = (".ipynb_checkpoints/a-checkpoint.png", "__MACOSX/0/._b.png", "0/._b.png")
+    for name in (*names, *hidden):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).touch()
-    assert find_images(str(tmp_path)) == [tmp_path / n for n in ("0/b.png", "0/deeper/c.png", "1/d.jpg", "a.png")]
+    # A linked folder is read; a folder reached twice (by a link to it, or back up the tree) once.
+    (tmp_path / "linked").symlink_to(tmp_path / "other")
+    (tmp_path / "other" / "up").symlink_to(tmp_path)
+    expected = ["0/b.png", "0/deeper/c.png", "1/d.jpg", "a.png", "linked/e.png"]
+    assert find_images(str(tmp_path)) == [tmp_path / name for name in expected]
     assert find_images(str(tmp_path / "1")) == [tmp_path / "1" / "d.jpg"]
 
 
 def test_a_path_that_cannot_be_read_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Each ended in a traceback: "" read the current folder, ~nosuchuser a RuntimeError, and a folder
-    # the user may not read a PermissionError (as root, chmod does not stop a read: the error is raised here).
+    # the user may not read a PermissionError; one below it was left out without a word.
     with pytest.raises(UserError, match=r"^--data.predict_path is empty: give a file, folder or glob of images$"):
         find_images("")
     with pytest.raises(UserError, match=r"^--data.predict_path ~nosuchuser/a.png: Could not determine home directory"):
         find_images("~nosuchuser/a.png")
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "a.png").touch()
+    scandir = os.scandir
 
-    def denied(self: Path, pattern: str) -> None:
-        raise PermissionError(13, "Permission denied", str(self))
+    def denied(path: str) -> Iterator[os.DirEntry]:  # as a mode-000 folder is to a user (root reads it all the same)
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
 
-    monkeypatch.setattr(Path, "rglob", denied)
+    monkeypatch.setattr(os, "scandir", denied)
     with pytest.raises(UserError, match=rf"^--data.predict_path {tmp_path}: cannot read it \(Permission denied\)"):
         find_images(str(tmp_path))
 

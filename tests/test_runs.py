@@ -6,7 +6,6 @@ StepLR schedule, ``val/acc_best`` and ``best.ckpt``.
 """
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -857,7 +856,8 @@ def test_a_fit_refused_by_another_at_once_leaves_that_ones_files(tmp_path: Path,
 def test_a_resume_of_a_run_that_a_fit_writes_is_refused(tmp_path: Path) -> None:
     # Two resumes at once (the resume line run twice, a preempted job started again while it still
     # ran) both trained into the run: two event files of the same steps, each one's last.ckpt over
-    # the other's. A fit holds its run dir (an flock, which the kernel drops when the process ends).
+    # the other's. A fit holds its run dir (an flock, which the system drops when the process ends).
+    fcntl = pytest.importorskip("fcntl")
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
     MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1"])
     (run,) = tmp_path.glob("*/version_0")
@@ -872,6 +872,70 @@ def test_a_resume_of_a_run_that_a_fit_writes_is_refused(tmp_path: Path) -> None:
     assert files(run) == before
     cli = MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=2", "--ckpt_path=last"])  # once it has ended
     assert cli.trainer.current_epoch == 2 and Path(cli.trainer.log_dir) == run
+
+
+class HeldWhileTraining(L.Callback):
+    """Whether another process could have taken the run's version dir while this fit trained."""
+
+    def __init__(self, run_dir: str) -> None:
+        self.run_dir, self.free = run_dir, None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        import fcntl
+
+        probe = os.open(self.run_dir, os.O_RDONLY)
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self.free = True
+        except BlockingIOError:
+            self.free = False
+        finally:
+            os.close(probe)
+
+
+def test_a_chosen_versions_new_dir_is_held_from_the_start(tmp_path: Path) -> None:
+    # It was made inside the fit, after the lock was to be taken: a resume of it could train beside it.
+    pytest.importorskip("fcntl")
+    run = tmp_path / "lenet" / "version_7"
+    probe = {"class_path": "test_runs.HeldWhileTraining", "init_args": {"run_dir": str(run)}}
+    version = "--trainer.logger.init_args.version=7"
+    args = ["fit", *TINY, f"--trainer.logger.init_args.save_dir={tmp_path}", version]
+    cli = MNISTCLI(args=[*args, f"--trainer.callbacks+={json.dumps(probe)}"])
+    (held,) = [c for c in cli.trainer.callbacks if isinstance(c, HeldWhileTraining)]
+    assert held.free is False and (run / "config.yaml").is_file()
+
+
+def test_a_filesystem_without_locks_trains_unheld_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # NFS without its lock daemon answers ENOLCK: every fit there ended in that OSError's traceback.
+    fcntl = pytest.importorskip("fcntl")
+
+    def no_locks(descriptor: int, operation: int) -> None:
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with pytest.warns(UserWarning, match=r"version_0: cannot be locked \(No locks available\): a resume of it"):
+        cli = MNISTCLI(args=["fit", *TINY, f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.max_epochs=1"])
+    assert cli.trainer.global_step == 5
+
+
+class FailsInTest(L.Callback):
+    def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        raise RuntimeError("the test failed")
+
+
+def test_a_failed_test_after_a_fit_keeps_the_fits_config(tmp_path: Path) -> None:
+    # The test after a fit that trained no step took the fit's config.yaml for its own and removed it.
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    no_steps = [
+        "--trainer.limit_train_batches=0",
+        "--test_after_fit=true",
+        "--trainer.callbacks+=test_runs.FailsInTest",
+    ]
+    with pytest.raises(RuntimeError, match="the test failed"):
+        MNISTCLI(args=["fit", *TINY, logs, *no_steps])
+    assert (tmp_path / "lenet" / "version_0" / "config.yaml").is_file()
 
 
 def test_a_second_resume_of_a_run_at_once_is_told_so(tmp_path: Path) -> None:
