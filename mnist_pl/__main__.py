@@ -3,6 +3,8 @@
 import sys
 from pathlib import Path
 
+import torch
+
 from mnist_pl import export
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.errors import reported
@@ -14,13 +16,20 @@ DESCRIPTION = (
 
 
 def main() -> None:
-    with reported():
-        if sys.argv[1:2] == ["export"]:
-            export.main(sys.argv[2:])
-        else:
-            # argparse names the program after sys.argv[0]: "__main__.py" under `python -m`.
-            prog = "python -m mnist_pl" if Path(sys.argv[0]).name == "__main__.py" else None
-            MNISTCLI(parser_kwargs={"description": DESCRIPTION, "prog": prog})
+    try:
+        with reported():
+            if sys.argv[1:2] == ["export"]:
+                export.main(sys.argv[2:])
+            else:
+                # argparse names the program after sys.argv[0]: "__main__.py" under `python -m`.
+                prog = "python -m mnist_pl" if Path(sys.argv[0]).name == "__main__.py" else None
+                MNISTCLI(parser_kwargs={"description": DESCRIPTION, "prog": prog})
+    finally:
+        # Lightning ends the process group at exit for NCCL only. Gloo's (DDP on CPUs), left to the
+        # interpreter's teardown, aborted a 2-process fit now and then: "terminate called without an
+        # active exception", status -6 (pytorch/pytorch#190489).
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
