@@ -4,7 +4,6 @@ import contextlib
 import ctypes
 import logging
 import os
-import pkgutil
 import random
 import sys
 import warnings
@@ -28,7 +27,7 @@ from mnist_pl.checkpoints import ModelCheckpoint, RNGStates, check_readable
 from mnist_pl.data import STATS, MNISTDataModule
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
-from mnist_pl.parser import CONFIG_FILES, MNISTArgumentParser, not_built, null_refused, one_line
+from mnist_pl.parser import CONFIG_FILES, MNISTArgumentParser, not_built, null_refused, one_line, writer_refused
 
 # Noise a user cannot act on (message patterns): set by each MNISTCLI, so that they hold in a
 # caller's catch_warnings too (pytest's, for one).
@@ -172,7 +171,6 @@ class Trainer(L.Trainer):
         return super().checkpoint_callback
 
 
-_WRITER_ARGUMENTS = {"max_queue": (int, "int"), "flush_secs": (int | float, "a number"), "purge_step": (int, "int")}
 _LOG_DIR_FIX = "make it writable or choose another with --trainer.logger.init_args.save_dir"
 
 
@@ -274,19 +272,11 @@ class MNISTCLI(LightningCLI):
             seed = self.config[subcommand].get(option)
             if isinstance(seed, int) and not isinstance(seed, bool) and not low <= seed < high:
                 self._parser(subcommand).error(f"--{option} {seed}: expected an int from {low} to {high - 1}")
-        if refused := subcommand and null_refused(
-            self.config[subcommand], {"data": MNISTDataModule, "model": MNISTClassifier}
-        ):
+        # Values jsonargparse lets through: a null from a file, a TensorBoard writer's untyped arguments.
+        config = self.config[subcommand] if subcommand else None
+        own_classes = {"data": MNISTDataModule, "model": MNISTClassifier}
+        if config is not None and (refused := null_refused(config, own_classes) or writer_refused(config)):
             self._parser(subcommand).error(refused)
-        # TensorBoard's SummaryWriter takes these through TensorBoardLogger's **kwargs, untyped: any
-        # value passed, and the writer failed in a TypeError traceback as the run started.
-        loggers = self.config[subcommand].trainer.logger if subcommand else None
-        for logger in loggers if isinstance(loggers, list) else [loggers]:
-            if isinstance(logger, Namespace) and issubclass(pkgutil.resolve_name(logger.class_path), TensorBoardLogger):
-                for key, (kind, expected) in _WRITER_ARGUMENTS.items():
-                    value = logger.init_args.get(key)
-                    if value is not None and not isinstance(value, kind):
-                        self._parser(subcommand).error(f"--trainer.logger.init_args.{key} {value}: expected {expected}")
         seed = self.config[subcommand].get("seed_everything") if subcommand else None
         if seed is True:
             # "True to use a random seed", says LightningCLI's help; Lightning 2.6 seeds 0 for it. A

@@ -6,6 +6,7 @@ in a config. ``MNISTCLI`` builds its parsers from ``MNISTArgumentParser``.
 """
 
 import os
+import pkgutil
 import re
 import typing
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any, NoReturn
 import yaml
 from jsonargparse import Namespace
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import TensorBoardLogger
 
 _NOT_REASONS = re.compile(
     r"^(Does not validate against any of the Union subtypes|Subtypes: .*|Errors|Given value type: .*|Given value: .*"
@@ -111,6 +113,23 @@ def null_refused(config: Namespace, groups: dict[str, type]) -> str | None:
                 continue
             if hint is not Any and type(None) not in typing.get_args(hint):
                 return f"--{group}.{name} None: expected {_words(hint)}"
+    return None
+
+
+# TensorBoard's SummaryWriter takes these through TensorBoardLogger's **kwargs, untyped.
+_WRITER_ARGUMENTS = {"max_queue": (int, "int"), "flush_secs": (int | float, "a number"), "purge_step": (int, "int")}
+
+
+def writer_refused(config: Namespace) -> str | None:
+    """One line for a TensorBoard writer argument of the wrong type, or None: jsonargparse let any
+    value pass, and the writer failed in a TypeError traceback as the run started."""
+    loggers = config.get("trainer.logger")
+    for logger in loggers if isinstance(loggers, list) else [loggers]:
+        if isinstance(logger, Namespace) and issubclass(pkgutil.resolve_name(logger.class_path), TensorBoardLogger):
+            for key, (kind, expected) in _WRITER_ARGUMENTS.items():
+                value = logger.init_args.get(key)
+                if value is not None and not isinstance(value, kind):
+                    return f"--trainer.logger.init_args.{key} {value}: expected {expected}"
     return None
 
 

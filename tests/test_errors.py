@@ -122,11 +122,11 @@ PARSER_CASES = {
     ),
     "missing yaml": (["--config=nothere.yaml"], "error: --config: File does not exist: "),
     "malformed yaml": (["--config=bad.yaml"], "error: bad.yaml: not valid YAML at line 3, column 1"),
-    # jsonargparse takes null from a file for any type: a TypeError traceback as the first batch was cut
     "an empty section": (  # jsonargparse: "Unexpected config: data", naming neither the file nor a fix
         ["--config=emptysection.yaml"],
         "error: emptysection.yaml: data: is empty: give its settings, or leave the key out",
     ),
+    # jsonargparse takes null from a file for any type: a TypeError traceback as the first batch was cut
     "null in a config file": (["--config=null.yaml"], "error: null.yaml: data.batch_size None: expected an int > 0"),
     "null for a switch": (["--config=nulls.yaml"], "error: nulls.yaml: model.channels_last None: expected bool"),
     "null for a class": (
