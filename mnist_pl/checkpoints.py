@@ -63,6 +63,12 @@ def check_readable(ckpt_path: str | os.PathLike) -> dict[str, Any]:
             f"--ckpt_path {ckpt_path}: a torch file, but not a Lightning checkpoint (no state_dict and version): "
             "give a .ckpt file written by mnist_pl"
         )
+    for key in ("hyper_parameters", "datamodule_hyper_parameters"):  # read as dicts by Lightning, cli and export
+        if not isinstance(settings := checkpoint.get(key, {}), dict):
+            raise UserError(
+                f"--ckpt_path {ckpt_path}: its {key} are {settings!r:.40}, not a dict (the file was edited or is "
+                "damaged): give a .ckpt file written by mnist_pl"
+            )
     return checkpoint
 
 

@@ -24,10 +24,18 @@ from lightning.pytorch.utilities import rank_zero_warn
 from mnist_pl import runs, signals
 from mnist_pl.callbacks import PredictionWriter, StopOnNonFiniteLoss
 from mnist_pl.checkpoints import ModelCheckpoint, RNGStates, check_readable
-from mnist_pl.data import STATS, MNISTDataModule
+from mnist_pl.data import STATS, MNISTDataModule, trained_settings
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
-from mnist_pl.parser import CONFIG_FILES, MNISTArgumentParser, not_built, null_refused, one_line, writer_refused
+from mnist_pl.parser import (
+    CONFIG_FILES,
+    MNISTArgumentParser,
+    named_where_written,
+    not_built,
+    null_refused,
+    one_line,
+    writer_refused,
+)
 
 # Noise a user cannot act on (message patterns): set by each MNISTCLI, so that they hold in a
 # caller's catch_warnings too (pytest's, for one).
@@ -190,17 +198,23 @@ class MNISTCLI(LightningCLI):
         # jsonargparse gives the main parser's choice to the subcommands'.
         kwargs["parser_kwargs"] = {"allow_abbrev": False, **(kwargs.get("parser_kwargs") or {})}
         CONFIG_FILES.clear()
-        super().__init__(
-            MNISTClassifier,
-            MNISTDataModule,
-            trainer_class=Trainer,
-            seed_everything_default=0,
-            auto_configure_optimizers=False,
-            parser_class=MNISTArgumentParser,
-            save_config_callback=runs.SaveConfig,
-            trainer_defaults=trainer_defaults,
-            **kwargs,
-        )
+        self.command_line: list[str] = []  # parse_arguments sets it
+        try:
+            super().__init__(
+                MNISTClassifier,
+                MNISTDataModule,
+                trainer_class=Trainer,
+                seed_everything_default=0,
+                auto_configure_optimizers=False,
+                parser_class=MNISTArgumentParser,
+                save_config_callback=runs.SaveConfig,
+                trainer_defaults=trainer_defaults,
+                **kwargs,
+            )
+        except UserError as err:  # our own checks name an option; the value may come from a config file
+            if (where := named_where_written(str(err), self.command_line)) != str(err):
+                raise UserError(where) from err
+            raise
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         # Checkpoints of the best epoch by val/acc and of the last epoch, in the run's version dir.
@@ -248,7 +262,8 @@ class MNISTCLI(LightningCLI):
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         # The subcommand is the first word that is not an option of the main parser or its value.
-        words = iter(sys.argv[1:] if args is None else args if isinstance(args, list | tuple) else [])
+        self.command_line = list(sys.argv[1:] if args is None else args if isinstance(args, list | tuple) else [])
+        words = iter(self.command_line)
         for word in words:
             if word in ("-c", "--config"):
                 next(words, None)
@@ -375,7 +390,7 @@ class MNISTCLI(LightningCLI):
         finally:
             self.parser.exit_on_error = True
         self._refuse_model_settings_the_checkpoint_replaced(subcommand, given)
-        self._take_the_checkpoints_data_settings(subcommand, checkpoint.get("datamodule_hyper_parameters", {}))
+        self._take_the_checkpoints_data_settings(subcommand, trained_settings(checkpoint, ckpt_path))
         if subcommand == "fit":
             self._refuse_a_fit_lightning_resumes_wrongly(ckpt_path, checkpoint)
 
@@ -407,16 +422,11 @@ class MNISTCLI(LightningCLI):
     # What the network's inputs are (the dataset, the normalisation) and which images it never trained
     # on (the split). LightningCLI takes only the model's settings from a checkpoint: tested with the
     # default normalisation, a network trained with another scored 87.5% instead of 92%, without a
-    # word. The dataset first: the others' defaults are its own, and it is checked before its files
-    # are looked for (offline, another dataset's missing files were the error).
-    CHECKPOINT_DATA_SETTINGS = ("dataset", "mean", "std", "val_size", "split_seed")
-
+    # word. Which settings, in which order: data.TRAINED_SETTINGS.
     def _take_the_checkpoints_data_settings(self, subcommand: str, trained: dict[str, Any]) -> None:
         """The checkpoint's data settings where none were given; one that differs is refused in one line."""
         data, defaults = self.config[subcommand].data, self._parser(subcommand).get_defaults().data
-        for key in self.CHECKPOINT_DATA_SETTINGS:
-            if key not in trained:
-                continue
+        for key in trained:
             stats = dict(zip(("mean", "std"), STATS.get(data.dataset, (None, None)), strict=True))
             given, theirs = data.get(key), trained[key]
             if given == defaults.get(key):

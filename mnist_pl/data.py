@@ -9,11 +9,12 @@ of the time an epoch spends outside the network on a CPU.
 import contextlib
 import gzip
 import itertools
+import math
 import os
 import shutil
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -54,6 +55,34 @@ class DataError(UserError):
     """A data problem the user can fix."""
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# The data settings a run from a checkpoint keeps, and what each may be: one edited by hand was a
+# traceback, and a std of 0 exported NaNs. The dataset first: the others' defaults are its own, and
+# it is checked before its files are looked for (offline, another dataset's missing files were the error).
+TRAINED_SETTINGS: dict[str, Callable[[Any], bool]] = {
+    "dataset": lambda value: value in DATASETS,
+    "mean": lambda value: value is None or _number(value),
+    "std": lambda value: value is None or (_number(value) and value > 0),
+    "val_size": lambda value: isinstance(value, int) and 0 < value < 60000,
+    "split_seed": lambda value: isinstance(value, int),
+}
+
+
+def trained_settings(checkpoint: dict[str, Any], ckpt_path: str | os.PathLike) -> dict[str, Any]:
+    """The ``TRAINED_SETTINGS`` a checkpoint (read by ``check_readable``) records, each checked."""
+    settings = checkpoint.get("datamodule_hyper_parameters", {})
+    for key, valid in TRAINED_SETTINGS.items():
+        if key in settings and not valid(settings[key]):
+            raise DataError(
+                f"--ckpt_path {ckpt_path}: its data setting {key} {settings[key]!r} is none mnist_pl writes "
+                "(the file was edited or is damaged): give a .ckpt file written by mnist_pl"
+            )
+    return {key: settings[key] for key in TRAINED_SETTINGS if key in settings}
+
+
 def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> None:
     """Make the four decompressed IDX files of ``dataset`` exist under ``root/<dataset>/raw``.
 
@@ -69,12 +98,17 @@ def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> 
     except RuntimeError as err:  # ~name of no such user
         raise DataError(f"--data.data_dir {root}: {err}: check the path") from err
     raw = root / dataset / "raw"
-    if root.exists() and not root.is_dir():
+    nearest = next(folder for folder in (raw, *raw.parents) if folder.exists())  # "." or "/" at last
+    if nearest == root and not root.is_dir():
         raise DataError(f"--data.data_dir {root} is a file: give the folder that holds {dataset}/raw")
+    if not nearest.is_dir():  # was "<raw> is not writable (Not a directory)" when raw was made
+        raise DataError(f"--data.data_dir {root}: {nearest} is a file, not a folder: give another --data.data_dir")
     for gz_name, gz_md5 in cls.resources:
         name = gz_name.removesuffix(".gz")
         target = raw / name
         md5 = MNIST_MD5[name] if dataset == "MNIST" else None
+        if target.is_dir():  # was an IsADirectoryError traceback, from the MD5 check or torchvision's read
+            raise DataError(f"{target} is a folder, where the file of that name goes: remove it and run again")
         if target.exists():
             if md5 is not None and not check_md5(target, md5):
                 raise DataError(f"{target} is corrupt (MD5 mismatch): delete it and run again")

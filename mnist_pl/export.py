@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mnist_pl.checkpoints import check_readable
-from mnist_pl.data import MNISTDataModule
+from mnist_pl.data import MNISTDataModule, trained_settings
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import LeNet
@@ -52,15 +52,23 @@ def load_model(ckpt_path: Path, data_dir: str) -> tuple[MNISTClassifier, MNISTDa
     """The model and its data module (dataset and normalisation as trained) from a checkpoint alone."""
     # The checkpoint records the data module's settings (dataset, mean, std).
     checkpoint = check_readable(ckpt_path)
-    data_hparams = checkpoint.get("datamodule_hyper_parameters", {})
-    # Written by a module built in Python, it names no network: the default one, as the CLI builds it
-    # (another network's weights are refused in one line).
+    keep = {k: v for k, v in trained_settings(checkpoint, ckpt_path).items() if k in ("dataset", "mean", "std")}
+    # Written by a module built in Python, it names no network: the default one, as the CLI builds it.
     given = {} if "net" in checkpoint.get("hyper_parameters", {}) else {"net": LeNet()}
-    # Not compiled (configure_model would compile a --model.compile run's network): torch.jit cannot trace that.
-    model = MNISTClassifier.load_from_checkpoint(
-        ckpt_path, map_location="cpu", weights_only=True, compile=False, **given
-    )
-    keep = {k: v for k, v in data_hparams.items() if k in ("dataset", "mean", "std")}
+    try:
+        # Not compiled (configure_model would compile a --model.compile run's network): torch.jit cannot trace that.
+        model = MNISTClassifier.load_from_checkpoint(
+            ckpt_path, map_location="cpu", weights_only=True, compile=False, **given
+        )
+    except UserError as err:
+        if not given:
+            raise
+        # The model's own message suggests --config and --model.net, which export has not.
+        raise UserError(
+            f"--ckpt_path {ckpt_path}: it names no network (saved from a module built in Python) and holds other "
+            "weights than LeNet: export takes checkpoints of `python -m mnist_pl fit` runs, or of a module built "
+            "with LeNet"
+        ) from err
     return model.eval().to(memory_format=torch.contiguous_format), MNISTDataModule(data_dir, **keep)
 
 
@@ -153,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--ckpt_path", type=Path, help="the checkpoint to export (required)")
     parser.add_argument("--format", choices=sorted(SUFFIX), default="onnx", help="onnx (default) or torchscript")
-    parser.add_argument("--output", type=Path, help="default: beside the checkpoint, .onnx or .pt (.pth, .torchscript)")
+    parser.add_argument("--output", help="default: beside the checkpoint, .onnx or .pt (.pth, .torchscript)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
     parser.add_argument("--data.data_dir", dest="data_dir", default="data", help="MNIST for the check")
     args, unknown = parser.parse_known_args(argv)
@@ -166,11 +174,10 @@ def main(argv: list[str] | None = None) -> None:
         raise UserError(
             f"--ckpt_path '{args.ckpt_path}' is no file: give a .ckpt file, e.g. checkpoints/best.ckpt of a run"
         )
-    output = args.output or args.ckpt_path.with_suffix(SUFFIX[args.format])
-    if output.is_dir():
-        raise UserError(
-            f"--output {output} is a folder: give a file name, e.g. {output / ('model' + SUFFIX[args.format])}"
-        )
+    output = Path(args.output) if args.output else args.ckpt_path.with_suffix(SUFFIX[args.format])
+    if output.is_dir() or (args.output and args.output.endswith(("/", os.sep))):  # Path() drops the "/" of "new/"
+        example = output / f"model{SUFFIX[args.format]}"
+        raise UserError(f"--output {args.output or output} is a folder: give a file name, e.g. {example}")
     if file := next((parent for parent in output.parents if parent.is_file()), None):
         raise UserError(f"--output {output}: {file} is a file, not a folder: give another --output")
     if output.exists() and output.resolve() == args.ckpt_path.resolve():
@@ -182,9 +189,16 @@ def main(argv: list[str] | None = None) -> None:
                 f"--output {output}: {output.suffix} is the {named_as} suffix, and this is the {args.format} export: "
                 f"name it {output.with_suffix(SUFFIX[args.format]).name}, or give --format {named_as}"
             )
+        kind = " or ".join(NAMED[args.format])
+        if output.suffix:
+            raise UserError(
+                f"--output {output}: the {args.format} export is a {kind} file, and this name is another kind's "
+                f"(a checkpoint, a config): name it {output.with_suffix(SUFFIX[args.format]).name}"
+            )
+        # ".onnx" alone is a hidden file of no suffix: "name it .onnx.onnx" was the advice.
+        name = "model" if output.name.startswith(".") else output.name
         raise UserError(
-            f"--output {output}: the {args.format} export is a {' or '.join(NAMED[args.format])} file, and this "
-            f"name is another kind's (a checkpoint, a config): name it {output.with_suffix(SUFFIX[args.format]).name}"
+            f"--output {output}: the {args.format} export is a {kind} file: name it {name}{SUFFIX[args.format]}"
         )
     if (output.exists() or output.is_symlink()) and not args.overwrite:  # a link to a missing file too
         raise UserError(f"--output {output} exists: give another --output, or --overwrite to replace it")

@@ -226,11 +226,40 @@ def _in_config_file(message: str, raw: str) -> str:
             return f"{path}: {key} {class_path}: {bad_class[4].removeprefix(f'{class_path} ')}"
     # A value of the wrong type or range written in a config file: that file, not an option never typed.
     bad_value = re.fullmatch(r"--([\w.]+) (.+?): (expected .*)", message)
-    for path in reversed(CONFIG_FILES if bad_value else []):
+    if bad_value and (path := _written_in(*bad_value.groups()[:2])):
         key, value, reason = bad_value.groups()
-        if str(_lookup(path, key)) == value:
-            return f"{path}: {key} {value}: {reason}: fix the file"
+        return f"{path}: {key} {value}: {reason}: fix the file"
     return message
+
+
+def _written_in(key: str, value: str) -> Path | None:
+    """The last --config file that sets ``key`` to ``value`` (as printed: -1 is -1.0 once parsed as a float)."""
+    for path in reversed(CONFIG_FILES):
+        for dotted in (key, key.replace(".init_args.", ".")):  # a class's arguments may be written either way
+            written = _lookup(path, dotted)
+            if str(written) == value or (isinstance(written, int | float) and _as_float(value) == written):
+                return path
+    return None
+
+
+def _as_float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def named_where_written(message: str, command_line: list[str]) -> str:
+    """An error of our own checks, ``--key value...``, about a value a config file set: that file and key.
+
+    Typed on the command line (``--key value`` or ``--key=value``), it stays an option.
+    """
+    refused = re.fullmatch(r"--([\w.]+) ([^\s:]+)(.*)", message)
+    typed = {f"--{refused[1]}", f"--{refused[1].replace('.init_args.', '.')}"} if refused else set()
+    if not refused or any(word.split("=")[0] in typed for word in command_line):
+        return message
+    path = _written_in(refused[1], refused[2])
+    return f"{path}: {refused[1]} {refused[2]}{refused[3]}" if path else message
 
 
 class MNISTArgumentParser(LightningArgumentParser):

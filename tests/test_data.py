@@ -2,6 +2,7 @@
 
 import functools
 import hashlib
+import re
 import threading
 from collections import Counter
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -219,6 +220,25 @@ def test_corrupt_decompressed_file_is_refused(gz_dir: Path) -> None:
     idx.write_bytes(bytes(data))
     with pytest.raises(DataError, match="t10k-labels-idx1-ubyte is corrupt"):
         ensure_files(gz_dir, download=False)
+
+
+def test_a_folder_where_a_data_file_goes_and_a_data_dir_under_a_file_are_named(gz_dir: Path, tmp_path: Path) -> None:
+    """A folder in a file's place was an IsADirectoryError traceback (for every dataset); a data_dir
+    under a file was "<dir>/MNIST/raw is not writable (Not a directory)"."""
+    for dataset in ("MNIST", "KMNIST"):
+        target = gz_dir / dataset / "raw" / "train-images-idx3-ubyte"
+        target.mkdir(parents=True)
+        with pytest.raises(
+            DataError, match=f"^{re.escape(str(target))} is a folder, where the file of that name goes: "
+        ):
+            ensure_files(gz_dir, download=False, dataset=dataset)
+    (tmp_path / "afile").write_text("not a folder")
+    with pytest.raises(DataError) as err:
+        ensure_files(tmp_path / "afile" / "data", download=False)
+    assert str(err.value) == (
+        f"--data.data_dir {tmp_path / 'afile' / 'data'}: {tmp_path / 'afile'} is a file, not a folder: "
+        "give another --data.data_dir"
+    )
 
 
 def test_bundled_files_are_the_shared_ones() -> None:

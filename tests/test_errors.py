@@ -333,6 +333,30 @@ def test_val_size_too_big(run: Run, monkeypatch: pytest.MonkeyPatch, capsys: pyt
     assert run.snapshot() == before
 
 
+def test_a_value_our_checks_refuse_is_named_where_it_was_written(
+    run: Run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """jsonargparse's refusals name the config file; ours named an option the command line did not have."""
+    (run.root / "val.yaml").write_text("data:\n  val_size: 60000\n")
+    (run.root / "lr.yaml").write_text(
+        "model:\n  optimizer:\n    class_path: torch.optim.Adam\n    init_args:\n      lr: -1\n"
+    )
+    monkeypatch.chdir(run.root)
+    before = run.snapshot()
+    for args, expected in (
+        (["--config=val.yaml"], "error: val.yaml: data.val_size 60000 leaves no training images: use fewer than 60000"),
+        (["--config=lr.yaml"], "error: lr.yaml: model.optimizer.init_args.lr -1.0: must be > 0: give a positive"),
+        # typed after the file, it is the command line's
+        (["--config=val.yaml", "--data.val_size=60000"], "error: --data.val_size 60000 leaves no training images"),
+    ):
+        monkeypatch.setattr(sys, "argv", ["mnist_pl", "fit", f"--config={run.config}", *args, DATA, run.logs_arg])
+        with pytest.raises(SystemExit) as exit_:
+            main()
+        assert exit_.value.code == 1
+        assert capsys.readouterr().err.splitlines()[-1].startswith(expected)
+    assert run.snapshot() == before
+
+
 TRAINER_CASES = {
     "gpu without a gpu": (
         "--trainer.accelerator=gpu",
@@ -633,6 +657,9 @@ class RunsCode:
         "registry",
         "a folder",
         "empty",
+        "edited dataset",
+        "edited std",
+        pytest.param("edited hyperparameters", marks=pytest.mark.slow),
     ],
 )
 def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
@@ -666,6 +693,15 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         ckpt = run.dir
     elif case == "empty":  # was Lightning's message for its Python API: ".test(ckpt_path=PATH)"
         ckpt = ""
+    elif case.startswith("edited"):  # by hand, or damaged: each was a traceback
+        checkpoint = torch.load(run.best, weights_only=True)
+        if case == "edited hyperparameters":
+            checkpoint["hyper_parameters"] = "lr: 0.1"
+        else:
+            checkpoint["datamodule_hyper_parameters"].update(
+                {"dataset": "EMNIST"} if case == "edited dataset" else {"std": 0.0}
+            )
+        torch.save(checkpoint, ckpt)
     before = run.snapshot()
     result = run_main("test", f"--ckpt_path={ckpt}", DATA, run.logs_arg, *extra, cwd=run.root)
     expected = {
@@ -683,6 +719,10 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         "registry": "--ckpt_path registry: Lightning's online model registry is not used here",
         "a folder": f"--ckpt_path {run.dir} is a folder: give a .ckpt file",
         "empty": "--ckpt_path is empty: give the path of a .ckpt file",
+        "edited dataset": f"--ckpt_path {ckpt}: its data setting dataset 'EMNIST' is none mnist_pl writes (the file "
+        "was edited or is damaged): give a .ckpt file written by mnist_pl",
+        "edited std": f"--ckpt_path {ckpt}: its data setting std 0.0 is none mnist_pl writes",
+        "edited hyperparameters": f"--ckpt_path {ckpt}: its hyper_parameters are 'lr: 0.1', not a dict (the file",
     }[case]
     assert_one_line_error(result, 1, expected)
     assert not marker.exists()

@@ -12,8 +12,9 @@ from conftest import REPO, run_main
 
 from mnist_pl import export
 from mnist_pl.data import MNISTDataModule
+from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
-from mnist_pl.nets import LeNet
+from mnist_pl.nets import LeNet, MinimalCNN
 
 
 def test_export_refuses_a_file_that_is_not_a_checkpoint(tmp_path: Path) -> None:
@@ -74,6 +75,41 @@ def test_export_to_a_folder_or_under_a_file_is_one_line(trained_run: Path, tmp_p
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: --output {tmp_path / 'dangling.onnx'} exists")
     result = run_main("export", "--ckpt_path=", data, cwd=tmp_path)  # was a ValueError: '.' has an empty name
     assert result.stderr.strip().splitlines()[-1].startswith("error: --ckpt_path '.' is no file: give a .ckpt file")
+
+
+def test_export_refuses_edited_checkpoints_and_names_fixes_it_takes(trained_run: Path, tmp_path: Path) -> None:
+    """Each was a traceback; or a suggestion export has no option for (--config, --model.net); or, with
+    std 0, a model of NaNs written and called a bug; or a name such as ``.onnx.onnx``."""
+    checkpoint = torch.load(trained_run / "checkpoints" / "best.ckpt", weights_only=True)
+    built_in_python = {**checkpoint, "hyper_parameters": {}}  # another network than LeNet, named nowhere
+    built_in_python["state_dict"] = {f"net.{k}": v for k, v in MinimalCNN().state_dict().items()}
+    data = checkpoint["datamodule_hyper_parameters"]
+    edited = {
+        "EMNIST.ckpt": {**checkpoint, "datamodule_hyper_parameters": {**data, "dataset": "EMNIST"}},
+        "std0.ckpt": {**checkpoint, "datamodule_hyper_parameters": {**data, "std": 0.0}},
+        "minimal.ckpt": built_in_python,
+    }
+    for name, contents in edited.items():
+        torch.save(contents, tmp_path / name)
+    best, out = trained_run / "checkpoints" / "best.ckpt", tmp_path / "out"
+    for args, expected in (
+        ([tmp_path / "EMNIST.ckpt"], "its data setting dataset 'EMNIST' is none mnist_pl writes (the file was"),
+        ([tmp_path / "std0.ckpt"], "its data setting std 0.0 is none mnist_pl writes"),
+        (
+            [tmp_path / "minimal.ckpt"],
+            "it names no network (saved from a module built in Python) and holds other weights than LeNet: "
+            "export takes checkpoints of `python -m mnist_pl fit` runs, or of a module built with LeNet",
+        ),
+        ([best, f"--output={out}/"], f"--output {out}/ is a folder: give a file name, e.g. {out / 'model.onnx'}"),
+        (
+            [best, f"--output={out / '.onnx'}"],
+            f"--output {out / '.onnx'}: the onnx export is a .onnx file: name it model.onnx",
+        ),
+    ):
+        with pytest.raises(UserError) as err:
+            export.main([f"--ckpt_path={args[0]}", *args[1:], f"--data.data_dir={REPO / 'data'}"])
+        assert expected in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(edited)
 
 
 @pytest.mark.parametrize("fmt", ["onnx", pytest.param("torchscript", marks=pytest.mark.slow)])
