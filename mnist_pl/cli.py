@@ -211,8 +211,11 @@ class MNISTCLI(LightningCLI):
                 trainer_defaults=trainer_defaults,
                 **kwargs,
             )
-        except UserError as err:  # our own checks name an option; the value may come from a config file
-            if (where := named_where_written(str(err), self.command_line)) != str(err):
+        # Any of our own errors, while parsing or running: each names an option, whose value may
+        # have come from a config file.
+        except UserError as err:
+            subcommand = self.config.get("subcommand") if hasattr(self, "config") else None
+            if subcommand and (where := named_where_written(str(err), self.command_line, subcommand)):
                 raise UserError(where) from err
             raise
 
@@ -345,7 +348,10 @@ class MNISTCLI(LightningCLI):
             raise UserError(f"{len(failed)} file(s) could not be read (listed above): the others were predicted")
 
     def _parse_ckpt_path(self) -> None:
-        self._take_the_checkpoints_settings()
+        # Lightning's parse of the checkpoint's model settings would print --print_config (and exit,
+        # saying the parse failed) before the checks and data settings that follow it.
+        with _ActionPrintConfig.skip_print_config():
+            self._take_the_checkpoints_settings()
         _ActionPrintConfig.print_config_if_requested(self.parser, self.config)
 
     def _take_the_checkpoints_settings(self) -> None:

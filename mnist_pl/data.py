@@ -55,19 +55,23 @@ class DataError(UserError):
     """A data problem the user can fix."""
 
 
-def _number(value: Any) -> bool:
+def _finite_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # The data settings a run from a checkpoint keeps, and what each may be: one edited by hand was a
 # traceback, and a std of 0 exported NaNs. The dataset first: the others' defaults are its own, and
 # it is checked before its files are looked for (offline, another dataset's missing files were the error).
 TRAINED_SETTINGS: dict[str, Callable[[Any], bool]] = {
-    "dataset": lambda value: value in DATASETS,
-    "mean": lambda value: value is None or _number(value),
-    "std": lambda value: value is None or (_number(value) and value > 0),
-    "val_size": lambda value: isinstance(value, int) and 0 < value < 60000,
-    "split_seed": lambda value: isinstance(value, int),
+    "dataset": lambda value: isinstance(value, str) and value in DATASETS,
+    "mean": lambda value: value is None or _finite_number(value),
+    "std": lambda value: value is None or (_finite_number(value) and value > 0),
+    "val_size": lambda value: _int(value) and 0 < value < 60000,
+    "split_seed": _int,
 }
 
 
@@ -98,7 +102,10 @@ def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> 
     except RuntimeError as err:  # ~name of no such user
         raise DataError(f"--data.data_dir {root}: {err}: check the path") from err
     raw = root / dataset / "raw"
-    nearest = next(folder for folder in (raw, *raw.parents) if folder.exists())  # "." or "/" at last
+    try:
+        nearest = next(folder for folder in (raw, *raw.parents) if folder.exists())  # "." or "/" at last
+    except PermissionError as err:  # a folder on the way this user may not search
+        raise DataError(f"--data.data_dir {root}: {err.filename}: permission denied: give another one") from err
     if nearest == root and not root.is_dir():
         raise DataError(f"--data.data_dir {root} is a file: give the folder that holds {dataset}/raw")
     if not nearest.is_dir():  # was "<raw> is not writable (Not a directory)" when raw was made
@@ -261,8 +268,10 @@ class MNISTDataModule(L.LightningDataModule):
         self.save_hyperparameters(ignore=objects_left_out("augment"))
         self.augment = augment  # hparams hold its config (class path and arguments), this the module
         default_mean, default_std = STATS[dataset]
-        self.mean = default_mean if mean is None else mean
-        self.std = default_std if std is None else std
+        # Plain floats: from the CLI, std is jsonargparse's PositiveFloat, which the data state put in
+        # every checkpoint, and a weights-only load refused (the fit's own closing test was a traceback).
+        self.mean = default_mean if mean is None else float(mean)
+        self.std = default_std if std is None else float(std)
         self.classes: list[str] = DATASETS[dataset].classes
         self.train_set: TensorPairDataset | None = None
         self.val_set: TensorPairDataset | None = None

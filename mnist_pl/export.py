@@ -174,7 +174,9 @@ def main(argv: list[str] | None = None) -> None:
         raise UserError(
             f"--ckpt_path '{args.ckpt_path}' is no file: give a .ckpt file, e.g. checkpoints/best.ckpt of a run"
         )
-    output = Path(args.output) if args.output else args.ckpt_path.with_suffix(SUFFIX[args.format])
+    if args.output == "":  # Path("") is the current folder
+        raise UserError(f"--output is empty: give a file name, e.g. model{SUFFIX[args.format]}")
+    output = args.ckpt_path.with_suffix(SUFFIX[args.format]) if args.output is None else Path(args.output)
     if output.is_dir() or (args.output and args.output.endswith(("/", os.sep))):  # Path() drops the "/" of "new/"
         example = output / f"model{SUFFIX[args.format]}"
         raise UserError(f"--output {args.output or output} is a folder: give a file name, e.g. {example}")

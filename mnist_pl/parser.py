@@ -171,16 +171,23 @@ _CLASS_OPTIONS = (("callback", "--trainer.callbacks"), ("logger", "--trainer.log
 CONFIG_FILES: list[Path] = []
 
 
-def _lookup(path: Path, dotted: str) -> object:
+def _lookup(path: Path, dotted: str, subcommand: str | None = None) -> object:
     """The value at ``dotted`` in the YAML file ``path``, or in its section of a subcommand (a --config
-    of the main parser); KeyError (the class) where there is none."""
+    of the main parser: ``subcommand``'s, or any where not given); KeyError (the class) where there is none."""
     try:
         tree = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError):
         return KeyError
-    for prefix in ("", *(f"{subcommand}." for subcommand in LightningCLI.subcommands())):
+    return _find(tree, dotted, subcommand)
+
+
+def _find(tree: object, dotted: str, subcommand: str | None = None) -> object:
+    """``_lookup`` in a loaded tree. A class's arguments may be written with or without ``init_args``."""
+    for prefix in ("", *(f"{name}." for name in LightningCLI.subcommands() if subcommand in (None, name))):
         node = tree
         for part in (prefix + dotted).split("."):
+            if isinstance(node, dict) and part not in node and isinstance(node.get("init_args"), dict):
+                node = node["init_args"]
             node = node[part] if isinstance(node, dict) and part in node else KeyError
         if node is not KeyError:
             return node
@@ -226,20 +233,62 @@ def _in_config_file(message: str, raw: str) -> str:
             return f"{path}: {key} {class_path}: {bad_class[4].removeprefix(f'{class_path} ')}"
     # A value of the wrong type or range written in a config file: that file, not an option never typed.
     bad_value = re.fullmatch(r"--([\w.]+) (.+?): (expected .*)", message)
-    if bad_value and (path := _written_in(*bad_value.groups()[:2])):
+    for path in reversed(CONFIG_FILES if bad_value else []):
         key, value, reason = bad_value.groups()
-        return f"{path}: {key} {value}: {reason}: fix the file"
+        if str(_lookup(path, key)) == value:
+            return f"{path}: {key} {value}: {reason}: fix the file"
     return message
 
 
-def _written_in(key: str, value: str) -> Path | None:
-    """The last --config file that sets ``key`` to ``value`` (as printed: -1 is -1.0 once parsed as a float)."""
-    for path in reversed(CONFIG_FILES):
-        for dotted in (key, key.replace(".init_args.", ".")):  # a class's arguments may be written either way
-            written = _lookup(path, dotted)
-            if str(written) == value or (isinstance(written, int | float) and _as_float(value) == written):
-                return path
+def named_where_written(message: str, command_line: list[str], subcommand: str) -> str | None:
+    """An error of our own checks, ``--key value...``, as ``file.yaml: key value...`` where the value
+    came from a file; None where it did not.
+
+    The command line is read from its end, as the parser applied it: the last word that sets the
+    key is where the value came from: a --config file, a file given to a group of the key
+    (``--data my.yaml``), or an option typed (the key's own, or a group's inline ``'{...}'``).
+    """
+    if not (refused := re.match(r"--([\w.]+) ", message)):
+        return None
+    key, shown = refused[1].replace(".init_args.", "."), message[refused.end() :]  # matched without init_args
+    for i in reversed(range(len(command_line))):
+        option, _, value = command_line[i].partition("=")
+        value = value or (command_line[i + 1] if i + 1 < len(command_line) else "")
+        group = option.removeprefix("--").replace(".init_args", "")
+        if option in ("-c", "--config"):
+            inner, named = key, refused[1]
+        elif option.startswith("--") and (key.startswith(f"{group}.") or key == group):
+            inner = named = key.removeprefix(group).removeprefix(".")
+        else:
+            continue
+        if not inner:  # the key's own option
+            return None
+        try:
+            text, is_file = Path(value).read_text(), True
+        except (OSError, UnicodeDecodeError):  # inline YAML or JSON, a file name too long for one
+            text, is_file = value, False
+        try:
+            tree = yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue
+        if (written := _find(tree, inner, subcommand)) is KeyError:
+            continue
+        return f"{value}: {named} {shown}" if is_file and _same_value(written, shown) else None
     return None
+
+
+def _same_value(written: object, shown: str) -> bool:
+    """Whether the message's value (``shown`` begins with it) is the one written in the file: -1 is
+    -1.0 once parsed as a float, and -1e-3 (a string to YAML 1.1) -0.001; false is False."""
+    if re.match(re.escape(str(written)) + r"(?=[:\s]|$)", shown):
+        return True
+    token = re.match(r"[^\s:]*", shown)[0]
+    if (number := _as_float(token)) is not None and (written_number := _as_float(str(written))) is not None:
+        return number == written_number
+    try:
+        return yaml.safe_load(token) == written
+    except yaml.YAMLError:
+        return False
 
 
 def _as_float(text: str) -> float | None:
@@ -247,19 +296,6 @@ def _as_float(text: str) -> float | None:
         return float(text)
     except ValueError:
         return None
-
-
-def named_where_written(message: str, command_line: list[str]) -> str:
-    """An error of our own checks, ``--key value...``, about a value a config file set: that file and key.
-
-    Typed on the command line (``--key value`` or ``--key=value``), it stays an option.
-    """
-    refused = re.fullmatch(r"--([\w.]+) ([^\s:]+)(.*)", message)
-    typed = {f"--{refused[1]}", f"--{refused[1].replace('.init_args.', '.')}"} if refused else set()
-    if not refused or any(word.split("=")[0] in typed for word in command_line):
-        return message
-    path = _written_in(refused[1], refused[2])
-    return f"{path}: {refused[1]} {refused[2]}{refused[3]}" if path else message
 
 
 class MNISTArgumentParser(LightningArgumentParser):

@@ -158,13 +158,25 @@ def test_help_and_print_config(tmp_path: Path) -> None:
 def test_print_config_with_a_checkpoint_shows_the_checkpoints_settings(trained_run: Path, tmp_path: Path) -> None:
     # It showed the app's defaults (Adam 0.001), which the test then replaced with the checkpoint's.
     ckpt = trained_run / "checkpoints" / "best.ckpt"
-    printed = run_main("test", f"--ckpt_path={ckpt}", "--print_config", cwd=tmp_path)
-    assert printed.returncode == 0, printed.stderr
-    model = yaml.safe_load(printed.stdout)["model"]
-    assert model["optimizer"] == {
+    # Its data settings too (they showed the defaults), and no "Parsing of ckpt_path hyperparameters
+    # failed!": Lightning's own parse of the checkpoint printed and exited before the app's checks.
+    checkpoint = torch.load(ckpt, weights_only=True)
+    checkpoint["datamodule_hyper_parameters"].update(mean=0.4, val_size=7000)
+    checkpoint["MNISTDataModule"].update(mean=0.4, val_size=7000)
+    torch.save(checkpoint, tmp_path / "own.ckpt")
+    printed = run_main("test", f"--ckpt_path={tmp_path / 'own.ckpt'}", "--print_config", cwd=tmp_path)
+    assert printed.returncode == 0 and "failed" not in printed.stderr, printed.stderr
+    config = yaml.safe_load(printed.stdout)
+    assert config["model"]["optimizer"] == {
         "class_path": "torch.optim.SGD",
         "init_args": yaml.safe_load((trained_run / "config.yaml").read_text())["model"]["optimizer"]["init_args"],
     }
+    assert (config["data"]["mean"], config["data"]["val_size"]) == (0.4, 7000)
+    # A setting the checkpoint would replace is refused, as without --print_config (it printed, status 0).
+    refused = run_main(
+        "test", f"--ckpt_path={ckpt}", "--model.net=mnist_pl.nets.FastCNN", "--print_config", cwd=tmp_path
+    )
+    assert refused.returncode == 1 and refused.stderr.splitlines()[-1].startswith("error: --model.net"), refused.stderr
 
 
 def test_missing_data_is_one_clear_line(tmp_path: Path) -> None:

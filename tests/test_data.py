@@ -18,8 +18,9 @@ from torchvision import transforms
 from torchvision.datasets import MNIST
 
 from mnist_pl.augment import RandomAffine
+from mnist_pl.checkpoints import check_readable
 from mnist_pl.cli import MNISTCLI
-from mnist_pl.data import MNIST_MD5, DataError, MNISTDataModule, ensure_files
+from mnist_pl.data import MNIST_MD5, DataError, MNISTDataModule, ensure_files, trained_settings
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import MinimalCNN
@@ -239,6 +240,29 @@ def test_a_folder_where_a_data_file_goes_and_a_data_dir_under_a_file_are_named(g
         f"--data.data_dir {tmp_path / 'afile' / 'data'}: {tmp_path / 'afile'} is a file, not a folder: "
         "give another --data.data_dir"
     )
+
+
+def test_a_checkpoints_data_settings_are_ones_mnist_pl_writes(tmp_path: Path) -> None:
+    """Edited by hand or damaged, each was a traceback, or (a std of 0) an export of NaNs."""
+    for edited in (
+        {"dataset": ["MNIST"]},
+        {"dataset": "EMNIST"},
+        {"val_size": True},
+        {"split_seed": 1.5},
+        {"std": 0.0},
+    ):
+        with pytest.raises(DataError, match=r"^--ckpt_path x.ckpt: its data setting \w+ .* is none mnist_pl writes"):
+            trained_settings({"datamodule_hyper_parameters": edited}, "x.ckpt")
+    settings = {"dataset": "KMNIST", "std": 1, "mean": None, "batch_size": 5}  # batch_size: not a trained setting
+    assert trained_settings({"datamodule_hyper_parameters": settings}, "x.ckpt") == {
+        "dataset": "KMNIST",
+        "mean": None,
+        "std": 1,
+    }
+    ckpt = tmp_path / "x.ckpt"
+    torch.save({"state_dict": {}, "pytorch-lightning_version": "2.6.0", "datamodule_hyper_parameters": "x"}, ckpt)
+    with pytest.raises(UserError, match="its datamodule_hyper_parameters are 'x', not a dict"):
+        check_readable(ckpt)
 
 
 def test_bundled_files_are_the_shared_ones() -> None:

@@ -101,6 +101,7 @@ def test_export_refuses_edited_checkpoints_and_names_fixes_it_takes(trained_run:
             "export takes checkpoints of `python -m mnist_pl fit` runs, or of a module built with LeNet",
         ),
         ([best, f"--output={out}/"], f"--output {out}/ is a folder: give a file name, e.g. {out / 'model.onnx'}"),
+        ([best, "--output="], "--output is empty: give a file name, e.g. model.onnx"),  # was: beside the checkpoint
         (
             [best, f"--output={out / '.onnx'}"],
             f"--output {out / '.onnx'}: the onnx export is a .onnx file: name it model.onnx",
