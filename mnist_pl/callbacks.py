@@ -112,7 +112,7 @@ class PredictionWriter(BasePredictionWriter):
 
     def __init__(self, output: str = "predictions.csv", show: NonNegativeInt = 10) -> None:
         super().__init__(write_interval="epoch")
-        self.output, self.show = Path(output), show
+        self.output, self.show = Path(os.path.expanduser(output)), show  # ~/p.csv: not a folder named "~" here
         self.made: list[Path] = []  # the folders setup makes, deepest first: given back if predict stops
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:

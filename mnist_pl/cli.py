@@ -5,6 +5,7 @@ import ctypes
 import logging
 import os
 import random
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -157,14 +158,24 @@ class Trainer(L.Trainer):
         bar_off = kwargs.get("enable_progress_bar") is False or kwargs.get("barebones")
         if not bar_off and not any(isinstance(c, ProgressBar) for c in given):
             kwargs["callbacks"] = [*given, TQDMProgressBar(refresh_rate=10)]
-        super().__init__(
-            limit_train_batches=limit_train_batches,
-            limit_val_batches=limit_val_batches,
-            limit_test_batches=limit_test_batches,
-            limit_predict_batches=limit_predict_batches,
-            overfit_batches=overfit_batches,
-            **kwargs,
-        )
+        try:
+            super().__init__(
+                limit_train_batches=limit_train_batches,
+                limit_val_batches=limit_val_batches,
+                limit_test_batches=limit_test_batches,
+                limit_predict_batches=limit_predict_batches,
+                overfit_batches=overfit_batches,
+                **kwargs,
+            )
+        except RuntimeError as err:  # Lightning's words for it name no option, under a traceback
+            if not (twice := re.match(r"Found more than one stateful callback of type `(\w+)`", str(err))):
+                raise
+            run_checkpoint = " (--checkpoint is one)" if twice[1] == "ModelCheckpoint" else ""
+            raise UserError(
+                f"--trainer.callbacks: two {twice[1]} callbacks of the same settings{run_checkpoint}, whose states "
+                "a checkpoint would keep under one key: change one's monitor or mode (a ModelCheckpoint's "
+                "interval), or leave one out"
+            ) from err
 
     run_checkpoint: callbacks.ModelCheckpoint | None = None  # the config's --checkpoint (MNISTCLI sets it)
     made_dirs: tuple[Path, ...] = ()  # the log folders this command created (MNISTCLI sets it)
@@ -295,6 +306,16 @@ class MNISTCLI(LightningCLI):
         own_classes = {"data": MNISTDataModule, "model": MNISTClassifier}
         if config is not None and (refused := null_refused(config, own_classes) or writer_refused(config)):
             self._parser(subcommand).error(refused)
+        # TensorBoardLogger expands ~ and $VAR in its log_dir only, where the app and the checkpoints
+        # took the save_dir as written: the checkpoints went to a folder named "~" in the current
+        # one, and a run that failed elsewhere removed the expanded dir, another run's. Once, for all.
+        # A checkpoint's ~ too (no shell expands it after "="): "no such file".
+        if config is not None and isinstance(ckpt_path := config.get("ckpt_path"), str):
+            config.ckpt_path = os.path.expanduser(ckpt_path)
+        loggers = config.trainer.get("logger") if config is not None else None
+        for logger in loggers if isinstance(loggers, list) else [loggers]:
+            if isinstance(logger, Namespace) and isinstance(save_dir := logger.get("init_args.save_dir"), str):
+                logger.init_args.save_dir = os.path.expanduser(os.path.expandvars(save_dir))
         seed = self.config[subcommand].get("seed_everything") if subcommand else None
         if seed is True:
             # "True to use a random seed", says LightningCLI's help; Lightning 2.6 seeds 0 for it. A
@@ -466,6 +487,12 @@ class MNISTCLI(LightningCLI):
             raise UserError(
                 "--trainer.enable_checkpointing false: the run's checkpoints are the config's checkpoint: section, "
                 "always there: for none, give --checkpoint.save_top_k 0 --checkpoint.save_last false"
+            )
+        if trainer.get("logger") in (True, None):  # Lightning's default logger, without a word
+            raise UserError(
+                f"--trainer.logger {str(trainer.logger).lower().replace('none', 'null')}: Lightning's default "
+                "logger would replace the app's, its runs in ./lightning_logs: leave the option out "
+                "(--trainer.logger.init_args.save_dir chooses the folder)"
             )
         accelerator = trainer.accelerator
         # Lightning's own message for this one names neither the option nor the fix.

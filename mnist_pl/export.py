@@ -170,6 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.ckpt_path is None:
         parser.error("the following arguments are required: --ckpt_path")
 
+    args.ckpt_path = Path(os.path.expanduser(args.ckpt_path))  # no shell expands ~ after "=": --ckpt_path=~/x
     if not args.ckpt_path.name or args.ckpt_path.is_dir():  # "" is Path("."): no name for the default output
         raise UserError(
             f"--ckpt_path '{args.ckpt_path}' is no file: give a .ckpt file, e.g. checkpoints/best.ckpt of a run"
@@ -177,6 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.output == "":  # Path("") is the current folder
         raise UserError(f"--output is empty: give a file name, e.g. model{SUFFIX[args.format]}")
     output = args.ckpt_path.with_suffix(SUFFIX[args.format]) if args.output is None else Path(args.output)
+    output = Path(os.path.expanduser(output))
     if output.is_dir() or (args.output and args.output.endswith(("/", os.sep))):  # Path() drops the "/" of "new/"
         example = output / f"model{SUFFIX[args.format]}"
         raise UserError(f"--output {args.output or output} is a folder: give a file name, e.g. {example}")
@@ -184,8 +186,8 @@ def main(argv: list[str] | None = None) -> None:
         raise UserError(f"--output {output}: {file} is a file, not a folder: give another --output")
     if output.exists() and output.resolve() == args.ckpt_path.resolve():
         raise UserError(f"--output {output} is the checkpoint itself: give another --output")
-    if output.suffix not in NAMED[args.format]:
-        named_as = next((fmt for fmt, suffixes in NAMED.items() if output.suffix in suffixes), None)
+    if output.suffix.lower() not in NAMED[args.format]:  # m.PT is a .pt file too
+        named_as = next((fmt for fmt, suffixes in NAMED.items() if output.suffix.lower() in suffixes), None)
         if named_as:  # a file that the other format's tools would try to open, and fail on
             raise UserError(
                 f"--output {output}: {output.suffix} is the {named_as} suffix, and this is the {args.format} export: "

@@ -7,7 +7,6 @@ LeCun et al. did to the NIST scans, so a network trained on MNIST sees what it l
 """
 
 import contextlib
-import glob
 import os
 import struct
 from pathlib import Path
@@ -61,6 +60,20 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(files)
 
 
+def _glob(pattern: Path) -> list[Path]:
+    """What a glob pattern matches, ``**`` at any depth, nothing hidden (as ``glob.glob``'s ``*``).
+
+    pathlib's, not ``glob.glob(recursive=True)``, whose ``**`` follows links to folders: around a
+    link back up the tree it ran without end.
+    """
+    magic = next((i for i, part in enumerate(pattern.parts) if any(c in part for c in "*?[")), None)
+    if magic is None:
+        return []
+    base = Path(*pattern.parts[:magic])
+    matches = base.glob(str(Path(*pattern.parts[magic:])))
+    return [match for match in matches if not any(part.startswith(".") for part in match.relative_to(base).parts)]
+
+
 def find_images(spec: str) -> list[Path]:
     """The files that ``spec`` names: one file, every image file in a folder and its subfolders (one
     per class, say), or a glob pattern."""
@@ -78,9 +91,15 @@ def find_images(spec: str) -> list[Path]:
             return files
         if path.exists() or path.is_symlink():
             return [path]
+        # A glob: ** for any depth; a folder it matches ("the class folders") read as a folder is.
+        files = []
+        for match in _glob(path):
+            files += _image_files(match) if match.is_dir() else [match] if _listed(match) else []
     except OSError as err:  # a folder on the way that this user may not read
         raise UserError(f"--data.predict_path {spec}: cannot read it ({err.strerror}): make it readable") from err
-    files = sorted(Path(p) for p in glob.glob(str(path)) if _listed(Path(p)))
+    except ValueError as err:  # pathlib's: "'**' can only be an entire path component"
+        raise UserError(f"--data.predict_path {spec}: {err}: fix the pattern") from err
+    files = sorted(set(files))
     if not files:
         raise UserError(f"--data.predict_path {spec}: no such file, folder or matching files: check the path")
     return files

@@ -17,6 +17,12 @@ from jsonargparse import Namespace
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
+# jsonargparse's restricted numbers (PositiveInt, ...) are int and float subclasses, which yaml's
+# safe dumper cannot write: carried into a class's untyped **kwargs (the default LeNet's num_classes
+# into a torchvision builder), they ended every dump, --print_config's too, in a RepresenterError.
+yaml.SafeDumper.add_multi_representer(int, lambda dumper, value: dumper.represent_int(int(value)))
+yaml.SafeDumper.add_multi_representer(float, lambda dumper, value: dumper.represent_float(float(value)))
+
 _NOT_REASONS = re.compile(
     r"^(Does not validate against any of the Union subtypes|Subtypes: .*|Errors|Given value type: .*|Given value: .*"
     r"|Expected a path but .* either not accessible or invalid"

@@ -10,7 +10,7 @@ import argparse
 import statistics
 import time
 
-from mnist_pl.bench import CONFIGS, app_fit, machine
+from mnist_pl.bench import CONFIGS, app_fit, machine, numpy_seed
 from mnist_pl.errors import reported
 
 # Accuracy each recipe's source reports (or the target it must reach), in %; None where none is known.
@@ -42,7 +42,7 @@ def main() -> None:
     )
     names = sorted(path.stem for path in CONFIGS.glob("*.yaml"))
     parser.add_argument("--configs", nargs="+", default=list(REFERENCE), choices=names, help="config names in configs/")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=numpy_seed, nargs="+", default=[0, 1, 2])
     parser.add_argument("--save_dir", default="logs/table", help="where the fits' runs are kept")
     # Any other option goes to every fit, e.g. --trainer.precision=bf16-mixed.
     args, overrides = parser.parse_known_args()

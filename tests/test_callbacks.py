@@ -175,6 +175,22 @@ def test_predict_limited_to_some_batches_writes_their_rows(trained_run: Path, tm
     assert torch.allclose(torch.tensor([float(row["confidence"]) for row in rows]), probs.max(1).values, atol=1e-4)
 
 
+def test_predict_reads_and_writes_tilde_paths_in_the_home_folder(
+    trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--ckpt_path=~/...`` (no shell expands ~ after "=") was "no such file"; ``--predictions.output=~/p.csv``
+    was written into a folder named "~" in the current one."""
+    home, here = tmp_path / "home", tmp_path / "here"
+    home.mkdir(), here.mkdir()
+    (home / "best.ckpt").write_bytes((trained_run / "checkpoints" / "best.ckpt").read_bytes())
+    monkeypatch.setenv("HOME", str(home))
+    args = ["--ckpt_path=~/best.ckpt", "--predictions.output=~/p.csv", "--trainer.limit_predict_batches=1"]
+    logs = f"--trainer.logger.init_args.save_dir={home / 'logs'}"
+    result = run_main("predict", *args, f"--data.data_dir={REPO / 'data'}", logs, cwd=here)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len((home / "p.csv").read_text().splitlines()) == 1001 and list(here.iterdir()) == []
+
+
 def test_predict_into_a_folder_that_is_a_file_stops_before_predicting(trained_run: Path, tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("a file")
     ckpt = trained_run / "checkpoints" / "best.ckpt"

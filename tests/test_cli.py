@@ -179,6 +179,21 @@ def test_print_config_with_a_checkpoint_shows_the_checkpoints_settings(trained_r
     assert refused.returncode == 1 and refused.stderr.splitlines()[-1].startswith("error: --model.net"), refused.stderr
 
 
+def test_a_torchvision_network_is_printed_and_refused_in_one_line(tmp_path: Path) -> None:
+    """A builder of untyped **kwargs (torchvision's) is handed the default network's num_classes as
+    jsonargparse's PositiveInt, which yaml could not write: a traceback, --print_config's too."""
+    printed = run_main("fit", "--model.net=torchvision.models.resnet18", "--print_config", cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr[-2000:]
+    assert yaml.safe_load(printed.stdout)["model"]["net"]["init_args"]["num_classes"] == 10
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
+    result = run_main(
+        "fit", "--model.net=torchvision.models.resnet18", f"--data.data_dir={REPO / 'data'}", logs, cwd=tmp_path
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.splitlines()[-1].startswith("error: --model.net ResNet: fails on a 1x28x28")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_missing_data_is_one_clear_line(tmp_path: Path) -> None:
     # Not MNIST, whose files this repository's own copies fill in.
     data = [f"--data.data_dir={tmp_path / 'empty'}", "--data.dataset=FashionMNIST", "--data.download=false"]

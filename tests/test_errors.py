@@ -404,6 +404,21 @@ TRAINER_CASES = {
         "--trainer.gradient_clip_val=-1",
         "error: --trainer.gradient_clip_val -1: must be 0 or more: give a positive value, or 0 for no clipping",
     ),
+    # Lightning's own logger took the config's place: the run went to ./lightning_logs, status 0
+    "the default logger": (
+        "--trainer.logger=true",
+        "error: --trainer.logger true: Lightning's default logger would replace the app's, its runs in "
+        "./lightning_logs: leave the option out (--trainer.logger.init_args.save_dir chooses the folder)",
+    ),
+    "no logger, null": ("--trainer.logger=null", "error: --trainer.logger null: Lightning's default logger would"),
+    # Lightning's RuntimeError, a traceback: both checkpoints' states would go under one key
+    "a second checkpoint like --checkpoint": (
+        '--trainer.callbacks+={"class_path": "lightning.pytorch.callbacks.ModelCheckpoint", '
+        '"init_args": {"monitor": "val/acc", "mode": "max", "save_top_k": 3}}',
+        "error: --trainer.callbacks: two ModelCheckpoint callbacks of the same settings (--checkpoint is one), whose "
+        "states a checkpoint would keep under one key: change one's monitor or mode (a ModelCheckpoint's interval), "
+        "or leave one out",
+    ),
 }
 
 

@@ -113,6 +113,23 @@ def test_export_refuses_edited_checkpoints_and_names_fixes_it_takes(trained_run:
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(edited)
 
 
+def test_export_reads_and_writes_tilde_paths_in_the_home_folder(
+    trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--ckpt_path=~/...`` was "no such file", and ``--output=~/m.pt`` a folder named "~" in the current
+    one; ``m.PT`` was "another kind's" file."""
+    home, here = tmp_path / "home", tmp_path / "here"
+    home.mkdir(), here.mkdir()
+    (home / "best.ckpt").write_bytes((trained_run / "checkpoints" / "best.ckpt").read_bytes())
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(here)
+    export.main(
+        ["--ckpt_path=~/best.ckpt", "--output=~/m.PT", "--format=torchscript", f"--data.data_dir={REPO / 'data'}"]
+    )
+    assert torch.jit.load(home / "m.PT")(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+    assert list(here.iterdir()) == []
+
+
 @pytest.mark.parametrize("fmt", ["onnx", pytest.param("torchscript", marks=pytest.mark.slow)])
 def test_export_matches_the_lightning_model(trained_run: Path, tmp_path: Path, fmt: str) -> None:
     ckpt = trained_run / "checkpoints" / "best.ckpt"

@@ -582,6 +582,32 @@ def test_fast_dev_run_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_log_folder_of_tilde_or_variable_is_the_one_lightning_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TensorBoardLogger expands ~ and $VAR in its log_dir only: the app claimed a version under a
+    folder named "~" in the current one and put the checkpoints there, and a run that failed in
+    another folder removed the expanded dir: another run's."""
+    home, first, second = tmp_path / "home", tmp_path / "a", tmp_path / "b"
+    for folder in (home, first, second):
+        folder.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("RUNS", str(home / "runs"))
+    result = run_main("fit", *TINY, "--trainer.max_epochs=1", "--trainer.logger.init_args.save_dir=~/runs", cwd=first)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = home / "runs" / "lenet" / "version_0"
+    assert {"best.ckpt", "last.ckpt"} <= {p.name for p in (run / "checkpoints").iterdir()}
+    assert list(first.iterdir()) == []
+    before = files(run)
+    # Fails once its run dir is claimed (FashionMNIST's files are not there): it gives back its own dir only.
+    missing = ["--data.dataset=FashionMNIST", "--data.download=false", f"--data.data_dir={tmp_path / 'none'}"]
+    logger = ["--trainer.logger.init_args.save_dir=$RUNS", "--trainer.logger.init_args.name=lenet"]
+    result = run_main("validate", *missing, *logger, cwd=second)
+    assert result.returncode == 1 and "FashionMNIST/raw" in result.stderr.splitlines()[-1], result.stderr[-3000:]
+    assert files(run) == before and sorted(p.name for p in run.parent.iterdir()) == ["version_0"]
+    assert list(second.iterdir()) == []
+
+
 def test_resume_last_with_no_run_is_a_user_error(tmp_path: Path) -> None:
     """In process (``python -m mnist_pl`` prints any UserError as one line: tests/test_cli.py)."""
     logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
