@@ -249,9 +249,13 @@ def positive_int(text: str) -> int:
 
 def numpy_seed(text: str) -> int:
     """argparse's type for a seed: one numpy cannot take failed the first fit given it, minutes in."""
-    if not text.lstrip("-").isdigit() or not 0 <= int(text) < 2**32:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
         raise argparse.ArgumentTypeError(f"expected an int from 0 to {2**32 - 1}, got {text}")
-    return int(text)
+    return value
 
 
 def main() -> None:

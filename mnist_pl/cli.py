@@ -170,11 +170,14 @@ class Trainer(L.Trainer):
         except RuntimeError as err:  # Lightning's words for it name no option, under a traceback
             if not (twice := re.match(r"Found more than one stateful callback of type `(\w+)`", str(err))):
                 raise
-            run_checkpoint = " (--checkpoint is one)" if twice[1] == "ModelCheckpoint" else ""
+            given = kwargs.get("callbacks") or []
+            keys = [c.state_key for c in given]
+            ours = any(isinstance(c, ModelCheckpoint) and keys.count(c.state_key) > 1 for c in given)
+            interval = " (or its every_n_epochs, every_n_train_steps)" if twice[1] == "ModelCheckpoint" else ""
             raise UserError(
-                f"--trainer.callbacks: two {twice[1]} callbacks of the same settings{run_checkpoint}, whose states "
-                "a checkpoint would keep under one key: change one's monitor or mode (a ModelCheckpoint's "
-                "interval), or leave one out"
+                f"--trainer.callbacks: two {twice[1]} callbacks of the same settings"
+                f"{' (--checkpoint is one)' if ours else ''}, whose states a checkpoint would keep under one key: "
+                f"change one's monitor or mode{interval}, or leave one out"
             ) from err
 
     run_checkpoint: callbacks.ModelCheckpoint | None = None  # the config's --checkpoint (MNISTCLI sets it)

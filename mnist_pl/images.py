@@ -7,6 +7,8 @@ LeCun et al. did to the NIST scans, so a network trained on MNIST sees what it l
 """
 
 import contextlib
+import fnmatch
+import glob
 import os
 import struct
 from pathlib import Path
@@ -61,17 +63,30 @@ def _image_files(folder: Path) -> list[Path]:
 
 
 def _glob(pattern: Path) -> list[Path]:
-    """What a glob pattern matches, ``**`` at any depth, nothing hidden (as ``glob.glob``'s ``*``).
+    """The image files a glob pattern names: the files it matches, and those of the folders it matches.
 
-    pathlib's, not ``glob.glob(recursive=True)``, whose ``**`` follows links to folders: around a
-    link back up the tree it ran without end.
+    ``**`` (a whole part) matches any depth. Its walk is a folder's (``_image_files``): links
+    followed, each folder once, hidden ones left out. ``glob.glob(recursive=True)`` ran around a
+    link back up the tree without end; pathlib's followed no link, and differs between Pythons.
     """
-    magic = next((i for i, part in enumerate(pattern.parts) if any(c in part for c in "*?[")), None)
-    if magic is None:
+    if "**" not in pattern.parts:
+        matches = [Path(match) for match in glob.glob(str(pattern))]
+        return [file for match in matches for file in (_image_files(match) if match.is_dir() else [match])]
+    first = next(i for i, part in enumerate(pattern.parts) if any(c in part for c in "*?["))
+    base, wanted = Path(*pattern.parts[:first]), pattern.parts[first:]
+    if not base.is_dir():
         return []
-    base = Path(*pattern.parts[:magic])
-    matches = base.glob(str(Path(*pattern.parts[magic:])))
-    return [match for match in matches if not any(part.startswith(".") for part in match.relative_to(base).parts)]
+    files = [(file, file.relative_to(base).parts) for file in _image_files(base)]
+    # The file matches, or a folder it is in does.
+    return [file for file, parts in files if any(_matches(parts[:depth], wanted) for depth in range(1, len(parts) + 1))]
+
+
+def _matches(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    if not pattern:
+        return not parts
+    if pattern[0] == "**":
+        return any(_matches(parts[i:], pattern[1:]) for i in range(len(parts) + 1))
+    return bool(parts) and fnmatch.fnmatchcase(parts[0], pattern[0]) and _matches(parts[1:], pattern[1:])
 
 
 def find_images(spec: str) -> list[Path]:
@@ -92,14 +107,11 @@ def find_images(spec: str) -> list[Path]:
         if path.exists() or path.is_symlink():
             return [path]
         # A glob: ** for any depth; a folder it matches ("the class folders") read as a folder is.
-        files = []
-        for match in _glob(path):
-            files += _image_files(match) if match.is_dir() else [match] if _listed(match) else []
+        matched = [file for file in _glob(path) if _listed(file)]
     except OSError as err:  # a folder on the way that this user may not read
         raise UserError(f"--data.predict_path {spec}: cannot read it ({err.strerror}): make it readable") from err
-    except ValueError as err:  # pathlib's: "'**' can only be an entire path component"
-        raise UserError(f"--data.predict_path {spec}: {err}: fix the pattern") from err
-    files = sorted(set(files))
+    # Each file once: a folder and a link to it may both match.
+    files = sorted({os.path.realpath(file): file for file in sorted(matched, reverse=True)}.values())
     if not files:
         raise UserError(f"--data.predict_path {spec}: no such file, folder or matching files: check the path")
     return files

@@ -241,7 +241,8 @@ def _in_config_file(message: str, raw: str) -> str:
     bad_value = re.fullmatch(r"--([\w.]+) (.+?): (expected .*)", message)
     for path in reversed(CONFIG_FILES if bad_value else []):
         key, value, reason = bad_value.groups()
-        if str(_lookup(path, key)) == value:
+        written = _lookup(path, key.replace(".init_args.", "."))  # with or without init_args, as _find reads it
+        if written is not KeyError and _same_value(written, value):
             return f"{path}: {key} {value}: {reason}: fix the file"
     return message
 

@@ -154,6 +154,11 @@ PARSER_CASES = {
         ["--config=badvalue.yaml"],
         "error: badvalue.yaml: data.batch_size abc: expected an int > 0: fix the file",
     ),
+    # a class's argument written without init_args, as jsonargparse takes it
+    "a bad class argument in a config": (
+        ["--config=badlr.yaml"],
+        "error: badlr.yaml: model.optimizer.init_args.lr abc: expected float: fix the file",
+    ),
     "misspelled class argument in a config": (
         ["--config=badarg.yaml"],
         "error: badarg.yaml: model.optimizer.init_args.momentun: torch.optim.SGD takes no argument 'momentun': "
@@ -274,6 +279,7 @@ def test_config_mistakes_jsonargparse_reports(
     (run.root / "predictions.yaml").write_text("predictions: [1, 2]\n")
     (run.root / "badkey.yaml").write_text("trainer:\n  max_epoch: 3\n")
     (run.root / "badvalue.yaml").write_text("data:\n  batch_size: abc\n")
+    (run.root / "badlr.yaml").write_text("model:\n  optimizer:\n    class_path: torch.optim.Adam\n    lr: abc\n")
     (run.root / "null.yaml").write_text("data:\n  batch_size: null\n")
     (run.root / "emptysection.yaml").write_text("trainer:\n  max_epochs: 1\ndata:\n")
     (run.root / "nulls.yaml").write_text("model:\n  label_smoothing: 0.1\n  channels_last: null\n")
@@ -410,14 +416,20 @@ TRAINER_CASES = {
         "error: --trainer.logger true: Lightning's default logger would replace the app's, its runs in "
         "./lightning_logs: leave the option out (--trainer.logger.init_args.save_dir chooses the folder)",
     ),
+    "two checkpoints, neither --checkpoint": (  # --checkpoint monitors val/acc
+        '--trainer.callbacks=[{"class_path": "lightning.pytorch.callbacks.ModelCheckpoint", "init_args": {"monitor": '
+        '"val/loss"}}, {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint", "init_args": {"monitor": '
+        '"val/loss"}}]',
+        "error: --trainer.callbacks: two ModelCheckpoint callbacks of the same settings, whose states",
+    ),
     "no logger, null": ("--trainer.logger=null", "error: --trainer.logger null: Lightning's default logger would"),
     # Lightning's RuntimeError, a traceback: both checkpoints' states would go under one key
     "a second checkpoint like --checkpoint": (
         '--trainer.callbacks+={"class_path": "lightning.pytorch.callbacks.ModelCheckpoint", '
         '"init_args": {"monitor": "val/acc", "mode": "max", "save_top_k": 3}}',
         "error: --trainer.callbacks: two ModelCheckpoint callbacks of the same settings (--checkpoint is one), whose "
-        "states a checkpoint would keep under one key: change one's monitor or mode (a ModelCheckpoint's interval), "
-        "or leave one out",
+        "states a checkpoint would keep under one key: change one's monitor or mode (or its "
+        "every_n_epochs, every_n_train_steps), or leave one out",
     ),
 }
 

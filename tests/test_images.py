@@ -214,14 +214,18 @@ def test_a_folder_is_read_with_its_subfolders(tmp_path: Path) -> None:
     assert find_images(str(tmp_path)) == [tmp_path / name for name in expected]
     assert find_images(str(tmp_path / "1")) == [tmp_path / "1" / "d.jpg"]
     # A glob: ** matched one folder level only (a.png and 0/deeper/c.png left out without a word), and
-    # a glob of folders ("the class folders") was "no such file, folder or matching files". ** follows
-    # no link (glob.glob's ran around other/up without end), and skips hidden folders as * does.
+    # a glob of folders ("the class folders") was "no such file, folder or matching files". ** walks as
+    # a folder is read: links followed, each folder once (glob.glob's ran around other/up without end).
     assert find_images(str(tmp_path / "**" / "*.png")) == [
-        tmp_path / name for name in ("0/b.png", "0/deeper/c.png", "a.png", "other/e.png")
+        tmp_path / name for name in ("0/b.png", "0/deeper/c.png", "a.png", "linked/e.png")
     ]
-    with pytest.raises(UserError, match=r"a\*\*b.png: Invalid pattern: '\*\*' can only be an entire path component"):
-        find_images(str(tmp_path / "a**b.png"))
+    assert find_images(str(tmp_path / "**" / "deeper")) == [tmp_path / "0" / "deeper" / "c.png"]
     assert find_images(str(tmp_path / "[01]")) == [tmp_path / name for name in ("0/b.png", "0/deeper/c.png", "1/d.jpg")]
+    # A folder and a link to it, both matched: each file once.
+    (tmp_path / "two" / "d").mkdir(parents=True)
+    (tmp_path / "two" / "d" / "c.png").touch()
+    (tmp_path / "two" / "ln").symlink_to(tmp_path / "two" / "d")
+    assert find_images(str(tmp_path / "two" / "*")) == [tmp_path / "two" / "d" / "c.png"]
 
 
 def test_a_path_that_cannot_be_read_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
