@@ -696,7 +696,8 @@ class RunsCode:
         "a folder",
         "empty",
         "edited dataset",
-        "edited std",
+        # the same check: tests/test_data.py's test of trained_settings, in this process
+        pytest.param("edited std", marks=pytest.mark.slow),
         pytest.param("edited hyperparameters", marks=pytest.mark.slow),
     ],
 )
