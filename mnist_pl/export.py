@@ -177,8 +177,11 @@ def main(argv: list[str] | None = None) -> None:
         )
     if args.output == "":  # Path("") is the current folder
         raise UserError(f"--output is empty: give a file name, e.g. model{SUFFIX[args.format]}")
-    output = args.ckpt_path.with_suffix(SUFFIX[args.format]) if args.output is None else Path(args.output)
-    output = Path(os.path.expanduser(output))
+    output = (
+        args.ckpt_path.with_suffix(SUFFIX[args.format])
+        if args.output is None
+        else Path(os.path.expanduser(args.output))
+    )
     if output.is_dir() or (args.output and args.output.endswith(("/", os.sep))):  # Path() drops the "/" of "new/"
         example = output / f"model{SUFFIX[args.format]}"
         raise UserError(f"--output {args.output or output} is a folder: give a file name, e.g. {example}")

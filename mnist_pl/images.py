@@ -110,8 +110,11 @@ def find_images(spec: str) -> list[Path]:
         matched = [file for file in _glob(path) if _listed(file)]
     except OSError as err:  # a folder on the way that this user may not read
         raise UserError(f"--data.predict_path {spec}: cannot read it ({err.strerror}): make it readable") from err
-    # Each file once: a folder and a link to it may both match.
-    files = sorted({os.path.realpath(file): file for file in sorted(matched, reverse=True)}.values())
+    # Each file once, under its first name: a folder and a link to it may both match.
+    unique: dict[str, Path] = {}
+    for file in sorted(matched):
+        unique.setdefault(os.path.realpath(file), file)
+    files = sorted(unique.values())
     if not files:
         raise UserError(f"--data.predict_path {spec}: no such file, folder or matching files: check the path")
     return files
