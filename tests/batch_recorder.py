@@ -13,7 +13,7 @@ class BatchRecorder(L.Callback):
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
         images = batch[0]
-        self.digests += [hashlib.md5(image.numpy().tobytes()).hexdigest() for image in images]
+        self.digests += [hashlib.md5(image.cpu().numpy().tobytes()).hexdigest() for image in images]
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)

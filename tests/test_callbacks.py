@@ -151,7 +151,9 @@ def test_predict_limited_to_some_batches_writes_their_rows(trained_run: Path, tm
     ckpt = trained_run / "checkpoints" / "best.ckpt"
     out = tmp_path / "predictions.csv"
     args = [f"--ckpt_path={ckpt}", f"--data.data_dir={REPO / 'data'}", "--data.eval_batch_size=50"]
+    # On the CPU, as the reference below: a GPU's fp32 convolutions run in TF32 (PyTorch's default), 1e-3 off.
     limits = ["--trainer.limit_predict_batches=2", f"--trainer.logger.init_args.save_dir={tmp_path}"]
+    limits.append("--trainer.accelerator=cpu")
     # --predictions.show 0: no rows printed (it ended in a traceback after writing the CSV).
     result = run_main("predict", *args, *limits, f"--predictions.output={out}", "--predictions.show=0", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -166,7 +168,7 @@ def test_predict_limited_to_some_batches_writes_their_rows(trained_run: Path, tm
     # p0..p9 are the checkpoint's probabilities of the classes 0..9; predicted and confidence are their top one.
     dm = MNISTDataModule(data_dir=str(REPO / "data"))
     dm.setup("test")
-    model = MNISTClassifier.load_from_checkpoint(ckpt, weights_only=True).eval()
+    model = MNISTClassifier.load_from_checkpoint(ckpt, map_location="cpu", weights_only=True).eval()
     with torch.no_grad():
         probs = model(dm.normalize(dm.test_set.images[:100])).exp()
     written = torch.tensor([[float(row[f"p{i}"]) for i in range(10)] for row in rows])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import QUICK_FIT, REPO, run_cli, run_main
+from conftest import QUICK_FIT, REPO, printed, run_cli, run_main
 from lightning.pytorch.callbacks import TQDMProgressBar
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -17,11 +17,6 @@ from mnist_pl.cli import MNISTCLI
 
 CONFIG = str(REPO / "configs" / "lenet.yaml")
 DATA = f"--data.data_dir={REPO / 'data'}"
-
-
-def printed_test_acc(output: str) -> str:
-    """The test/acc figure exactly as printed in Lightning's results table."""
-    return re.search(r"test/acc\s+([0-9.]+)", output).group(1)
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
@@ -36,7 +31,7 @@ def test_fit_checkpoints_logs_and_test_from_checkpoint_alone(trained_run: Path, 
     assert {"config.yaml", "hparams.yaml"} <= {p.name for p in run.iterdir()}
     assert {p.name for p in (run / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
     stdout = (run.parents[2] / "fit.stdout").read_text()
-    fit_acc = printed_test_acc(stdout)
+    fit_acc = printed("test/acc", stdout)
     assert float(fit_acc) > 0.85
     # Its last lines: where the run is, and how to see it.
     # (last.ckpt named too: its one epoch is also the best, and the fit's test read best.ckpt's callback state.)
@@ -63,7 +58,7 @@ def test_fit_checkpoints_logs_and_test_from_checkpoint_alone(trained_run: Path, 
     logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
     test = run_cli("test", f"--ckpt_path={run / 'checkpoints' / 'best.ckpt'}", DATA, logs, cwd=tmp_path)
     assert test.returncode == 0, test.stderr
-    assert printed_test_acc(test.stdout) == fit_acc
+    assert printed("test/acc", test.stdout) == fit_acc
     assert "random weights" not in test.stderr
     # Where its results and pictures went: a run of its own.
     tested = tmp_path / "logs" / "mnist" / "version_0"
@@ -74,7 +69,7 @@ def test_fit_checkpoints_logs_and_test_from_checkpoint_alone(trained_run: Path, 
 
     validate = run_main("validate", f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}", DATA, logs, cwd=tmp_path)
     assert validate.returncode == 0, validate.stderr
-    assert re.search(r"val/acc\s+0\.9", validate.stdout)
+    assert printed("val/acc", validate.stdout).startswith("0.9")
     assert "val/acc_best" not in validate.stdout  # the best of a fit's epochs; validate runs one validation
 
 
@@ -90,7 +85,7 @@ def test_fit_without_validation_tests_its_final_weights(tmp_path: Path) -> None:
     )
     assert warning in fit.stderr.splitlines()
     assert "could not find the monitored key" not in fit.stderr  # Lightning's hint at a missing log() call
-    assert 0.1 < float(printed_test_acc(fit.stdout)) < 1
+    assert 0.1 < float(printed("test/acc", fit.stdout)) < 1
     assert [p.name for p in (tmp_path / "logs" / "lenet" / "version_0" / "checkpoints").iterdir()] == ["last.ckpt"]
 
 

@@ -107,6 +107,20 @@ def test_batches_match_the_tutorial_transform(dm: MNISTDataModule) -> None:
     assert torch.equal(labels, dm.val_set.labels[:1000])
 
 
+@pytest.mark.parametrize(
+    "device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))]
+)
+def test_every_pixel_value_normalises_as_the_tutorial_transform(device: str) -> None:
+    """On the device that trains too: a GPU's own arithmetic was 1 ulp off for some pixel values (an H200)."""
+    values = torch.arange(256, dtype=torch.uint8).view(1, 16, 16)
+    for mean, std in ((None, None), (0.5, 0.05)):
+        dm = MNISTDataModule(data_dir=DATA_DIR, mean=mean, std=std)
+        reference = transforms.Compose([transforms.ToTensor(), transforms.Normalize((dm.mean,), (dm.std,))])
+        expected = reference(Image.fromarray(values[0].numpy(), mode="L")).unsqueeze(0)
+        assert torch.equal(dm.normalize(values.to(device)).cpu(), expected)
+        assert torch.equal(dm.normalize(values.to(device)).cpu(), expected)  # from the table made by the first
+
+
 def test_training_order_is_a_function_of_seed_and_epoch(dm: MNISTDataModule) -> None:
     def epoch_order(seed: int, epoch: int) -> torch.Tensor:
         other = MNISTDataModule(data_dir=DATA_DIR, batch_size=5000, shuffle_seed=seed)
@@ -328,17 +342,17 @@ class FirstBatches(L.Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
         indices = list(trainer.train_dataloader.sampler)[: len(batch[0])]  # this epoch's order again
         plain = trainer.datamodule.normalize(trainer.datamodule.train_set.images[indices])
-        self.images.setdefault("train", batch[0].clone())
+        self.images.setdefault("train", batch[0].cpu().clone())
         self.images.setdefault("train unaugmented", plain)
 
     def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
-        self.images.setdefault("val", batch[0].clone())
+        self.images.setdefault("val", batch[0].cpu().clone())
 
     def on_test_batch_start(self, trainer, pl_module, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
-        self.images.setdefault("test", batch[0].clone())
+        self.images.setdefault("test", batch[0].cpu().clone())
 
     def on_predict_batch_start(self, trainer, pl_module, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
-        self.images.setdefault("predict", batch[0].clone())
+        self.images.setdefault("predict", batch[0].cpu().clone())
 
 
 def test_augmentation_moves_training_images_only(dm: MNISTDataModule) -> None:

@@ -2,12 +2,11 @@
 
 import csv
 import hashlib
-import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_cli, run_main
+from conftest import REPO, printed, run_cli, run_main
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -61,7 +60,7 @@ def test_ddp_ranks_read_disjoint_halves_and_reduce_val_acc(tmp_path: Path) -> No
     validate = run_main("validate", f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}", data, logs, cwd=tmp_path)
     assert validate.returncode == 0, validate.stderr[-3000:]
     for name, tolerance in (("val/acc", 1e-6), ("val/loss", 1e-5)):  # the loss: float32 sums in another order
-        single = float(re.search(rf"{name}\s+([0-9.]+)", validate.stdout).group(1))
+        single = float(printed(name, validate.stdout))
         assert abs(single - events.Scalars(name)[-1].value) < tolerance, name
     assert events.Scalars("val/acc")[-1].value > 0.95
 
@@ -71,7 +70,7 @@ def test_ddp_ranks_read_disjoint_halves_and_reduce_val_acc(tmp_path: Path) -> No
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
     test = run_main("test", f"--ckpt_path={run / 'checkpoints' / 'best.ckpt'}", data, logs, cwd=tmp_path)
     assert test.returncode == 0, test.stderr[-3000:]
-    assert float(re.search(r"test/acc\s+([0-9.]+)", test.stdout).group(1)) > 0.95
+    assert float(printed("test/acc", test.stdout)) > 0.95
 
 
 @pytest.mark.slow  # a second 2-process fit: the default suite has the first, with TensorBoard

@@ -156,7 +156,7 @@ def test_export_matches_the_lightning_model(trained_run: Path, tmp_path: Path, f
         got = torch.from_numpy(session.run(None, {"pixels": pixels.numpy()})[0])
     else:
         got = torch.jit.load(str(output))(pixels)
-    model = MNISTClassifier.load_from_checkpoint(ckpt, weights_only=True).eval()
+    model = MNISTClassifier.load_from_checkpoint(ckpt, map_location="cpu", weights_only=True).eval()
     with torch.no_grad():
         expected = model(dm.normalize(images))
     assert torch.equal(got.argmax(1), expected.argmax(1))
@@ -224,7 +224,7 @@ def test_export_builds_in_the_checkpoints_own_normalisation(trained_run: Path, t
     images = dm.test_set.images[:64]
     session = onnxruntime.InferenceSession(str(output), providers=["CPUExecutionProvider"])
     got = session.run(None, {"pixels": images.unsqueeze(1).float().div(255).numpy()})[0]
-    model = MNISTClassifier.load_from_checkpoint(ckpt, weights_only=True).eval()
+    model = MNISTClassifier.load_from_checkpoint(ckpt, map_location="cpu", weights_only=True).eval()
     with torch.no_grad():
         expected = model(dm.normalize(images)).numpy()
     assert np.allclose(got, expected, atol=1e-4)

@@ -19,7 +19,7 @@ from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier, TrainLossAccuracy
-from mnist_pl.nets import LeNet, MinimalCNN
+from mnist_pl.nets import FastCNN, LeNet, MinimalCNN
 
 QUIET = {"enable_checkpointing": False, "enable_progress_bar": False, "enable_model_summary": False}
 
@@ -159,7 +159,9 @@ def test_a_fit_in_python_writes_checkpoints_lightning_loads_as_weights_only(pyth
     trainer, model, dm = python_fit
     best = trainer.checkpoint_callback.best_model_path
     assert yaml.safe_load((Path(trainer.log_dir) / "hparams.yaml").read_text())["batch_size"] == 64
-    loaded = MNISTClassifier.load_from_checkpoint(best, net=LeNet())  # torch.load's weights_only default
+    loaded = MNISTClassifier.load_from_checkpoint(
+        best, map_location="cpu", net=LeNet()
+    )  # torch.load's weights_only default
     assert all(torch.equal(t, model.net.state_dict()[name]) for name, t in loaded.net.state_dict().items())
     assert MNISTDataModule.load_from_checkpoint(best).hparams.val_size == 5000
     assert trainer.test(datamodule=dm, ckpt_path="best")[0]["test/acc"] > 0.3  # chance: 0.1
@@ -426,3 +428,38 @@ def test_best_ckpt_is_the_best_epoch_and_the_fit_tests_it(tmp_path: Path) -> Non
     fit_acc = fit.trainer.callback_metrics["test/acc"].item()
     test = MNISTCLI(args=["test", f"--ckpt_path={checkpoints / 'best.ckpt'}", data, logs, *quick])
     assert test.trainer.callback_metrics["test/acc"].item() == fit_acc > 0.5
+
+
+def graphs_fit(net: Any, cuda_graphs: bool, accelerator: str) -> MNISTClassifier:
+    """Two epochs of 1,000 images in batches of 64 (15 whole ones and one of 40 per epoch) of the network ``net()``."""
+    L.seed_everything(0)
+    model = MNISTClassifier(net(), optimizer=partial(torch.optim.SGD, lr=0.05, momentum=0.9), cuda_graphs=cuda_graphs)
+    dm = MNISTDataModule(data_dir=str(REPO / "data"), val_size=59000)
+    trainer = L.Trainer(
+        accelerator=accelerator, devices=1, max_epochs=2, limit_val_batches=2, deterministic=True, logger=False, **QUIET
+    )
+    trainer.fit(model, datamodule=dm)
+    return model
+
+
+def test_cuda_graphs_do_nothing_on_a_cpu() -> None:
+    eager = graphs_fit(MinimalCNN, False, "cpu")
+    graphs = graphs_fit(MinimalCNN, True, "cpu")
+    assert not graphs._graphed and "forward" not in vars(graphs.net)
+    assert all(torch.equal(a, b) for a, b in zip(eager.parameters(), graphs.parameters(), strict=True))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("net", [MinimalCNN, partial(FastCNN, width=4, hidden=16)])
+def test_cuda_graphs_train_as_the_network_does_with_an_epochs_last_batch(net: Any) -> None:
+    """FastCNN: its batch-norm statistics are put back after the capture's zero batches."""
+    eager = graphs_fit(net, False, "gpu")
+    graphs = graphs_fit(net, True, "gpu")
+    assert graphs._graphed and "forward" in vars(graphs.net)
+    for a, b in zip(eager.state_dict().values(), graphs.state_dict().values(), strict=True):
+        assert torch.allclose(a.float(), b.float(), rtol=1e-4, atol=1e-5)
+
+
+def test_compile_and_cuda_graphs_are_refused_together() -> None:
+    with pytest.raises(UserError, match=r"^--model\.compile and --model\.cuda_graphs: give one of them"):
+        MNISTClassifier(MinimalCNN(), compile=True, cuda_graphs=True)
