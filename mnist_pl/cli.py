@@ -319,6 +319,12 @@ class MNISTCLI(LightningCLI):
         for logger in loggers if isinstance(loggers, list) else [loggers]:
             if isinstance(logger, Namespace) and isinstance(save_dir := logger.get("init_args.save_dir"), str):
                 logger.init_args.save_dir = os.path.expanduser(os.path.expandvars(save_dir))
+                # An unset variable stays as written: the runs went to a folder named "$RUNS" in the current one.
+                if unset := re.search(r"\$(\w+|\{[^}]*\})", logger.init_args.save_dir):
+                    self._parser(subcommand).error(
+                        f"--trainer.logger.init_args.save_dir {save_dir}: {unset[0]} is not set: "
+                        "set it, or give the folder itself"
+                    )
         seed = self.config[subcommand].get("seed_everything") if subcommand else None
         if seed is True:
             # "True to use a random seed", says LightningCLI's help; Lightning 2.6 seeds 0 for it. A
@@ -473,6 +479,10 @@ class MNISTCLI(LightningCLI):
         # or command line said: another net or lr given with --ckpt_path was dropped without a word.
         defaults = self._parser(subcommand).get_defaults().model
         rebuilt = self.config[subcommand].model
+        # How the network runs, not what it learned: a run resumed on a GPU may graph it. Taken, not refused.
+        for key in ("compile", "cuda_graphs"):
+            if given.get(key) != defaults.get(key):
+                rebuilt[key] = given.get(key)
         leaves = given.keys()  # a jsonargparse Namespace: dotted keys of every leaf; it cannot be iterated
         replaced = [key for key in leaves if given.get(key) not in (defaults.get(key), rebuilt.get(key))]
         if not replaced:

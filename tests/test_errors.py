@@ -19,6 +19,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+import yaml
 from conftest import BUNDLED_RAW, QUICK_FIT, REPO, printed, run_main
 
 from mnist_pl.__main__ import main
@@ -788,6 +789,17 @@ def test_model_settings_the_checkpoint_would_replace_are_refused(run: Run, case:
         result = run.fit(arg, f"--ckpt_path={run.best}")
     assert_one_line_error(result, 1, expected, "keeps the model it was trained with")
     assert run.snapshot() == before
+
+
+def test_how_the_network_runs_is_taken_with_a_checkpoint(run: Run, tmp_path: Path) -> None:
+    """--model.cuda_graphs and --model.compile say how the network runs, not what it learned: taken, not refused."""
+    logs = tmp_path / "logs"
+    args = [f"--ckpt_path={run.best}", "--model.cuda_graphs=true", "--trainer.max_epochs=2"]
+    result = run.fit(*args, f"--trainer.logger.init_args.save_dir={logs}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    new = logs / "lenet" / "version_0"
+    assert yaml.safe_load((new / "config.yaml").read_text())["model"]["cuda_graphs"] is True
+    assert torch.load(new / "checkpoints" / "last.ckpt", weights_only=True)["hyper_parameters"]["cuda_graphs"]
 
 
 def test_a_checkpoints_normalisation_is_taken_and_another_refused(run: Run, tmp_path: Path) -> None:

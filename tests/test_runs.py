@@ -608,6 +608,16 @@ def test_a_log_folder_of_tilde_or_variable_is_the_one_lightning_writes(
     assert list(second.iterdir()) == []
 
 
+@pytest.mark.parametrize("save_dir", ["$NO_SUCH_VAR/runs", "${NO_SUCH_VAR}"])
+def test_a_log_folder_of_an_unset_variable_is_refused(save_dir: str, tmp_path: Path) -> None:
+    """It stayed as written: the runs went to a folder named "$NO_SUCH_VAR" in the current one."""
+    result = run_main("fit", *TINY, f"--trainer.logger.init_args.save_dir={save_dir}", cwd=tmp_path)
+    unset = save_dir.split("/")[0]
+    expected = f"--trainer.logger.init_args.save_dir {save_dir}: {unset} is not set: set it, or give the folder itself"
+    assert result.returncode != 0 and result.stderr.splitlines()[-1].endswith(expected), result.stderr[-3000:]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_resume_last_with_no_run_is_a_user_error(tmp_path: Path) -> None:
     """In process (``python -m mnist_pl`` prints any UserError as one line: tests/test_cli.py)."""
     logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
