@@ -319,10 +319,13 @@ class MNISTCLI(LightningCLI):
         for logger in loggers if isinstance(loggers, list) else [loggers]:
             if isinstance(logger, Namespace) and isinstance(save_dir := logger.get("init_args.save_dir"), str):
                 logger.init_args.save_dir = os.path.expanduser(os.path.expandvars(save_dir))
-                # An unset variable stays as written: the runs went to a folder named "$RUNS" in the current one.
-                if unset := re.search(r"\$(\w+|\{[^}]*\})", logger.init_args.save_dir):
+                # An unset variable stays as written: the runs went to a folder named "$RUNS" in the current
+                # one. (A folder of that name already there is taken as meant.)
+                variables = re.finditer(r"\$(?:(\w+)|\{([^}]*)\})", save_dir)
+                unset = next((v[0] for v in variables if (v[1] or v[2]) not in os.environ), None)
+                if unset and not os.path.isdir(logger.init_args.save_dir):
                     self._parser(subcommand).error(
-                        f"--trainer.logger.init_args.save_dir {save_dir}: {unset[0]} is not set: "
+                        f"--trainer.logger.init_args.save_dir {save_dir}: {unset} is not set: "
                         "set it, or give the folder itself"
                     )
         seed = self.config[subcommand].get("seed_everything") if subcommand else None
@@ -479,10 +482,10 @@ class MNISTCLI(LightningCLI):
         # or command line said: another net or lr given with --ckpt_path was dropped without a word.
         defaults = self._parser(subcommand).get_defaults().model
         rebuilt = self.config[subcommand].model
-        # How the network runs, not what it learned: a run resumed on a GPU may graph it. Taken, not refused.
+        # How the network runs, not what it learned: this run's own, given or not, never the checkpoint's
+        # (a run resumed on a CPU may leave out the graphs a GPU run used, and one on a GPU add them).
         for key in ("compile", "cuda_graphs"):
-            if given.get(key) != defaults.get(key):
-                rebuilt[key] = given.get(key)
+            rebuilt[key] = given.get(key)
         leaves = given.keys()  # a jsonargparse Namespace: dotted keys of every leaf; it cannot be iterated
         replaced = [key for key in leaves if given.get(key) not in (defaults.get(key), rebuilt.get(key))]
         if not replaced:

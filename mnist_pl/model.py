@@ -203,12 +203,26 @@ class MNISTClassifier(L.LightningModule):
         return loss, log_probs.argmax(dim=1), labels
 
     def on_fit_start(self) -> None:
+        self._ungraph()  # a fit before this one may have left graphs of its own
+        if not (self.hparams.cuda_graphs and self.device.type == "cuda"):
+            return
         # DDP's gradient hooks around graphs that make_graphed_callables captured in one process: untried.
-        if self.hparams.cuda_graphs and self.device.type == "cuda" and self.trainer.world_size > 1:
+        if self.trainer.world_size > 1:
             raise UserError(
                 f"--model.cuda_graphs: one process only, this run has {self.trainer.world_size}: "
                 "leave it out, or train on one GPU"
             )
+        # The graphed backward hands each weight its gradient in a buffer the next replay overwrites:
+        # accumulated over batches, the sum was the last batch's gradient twice (pytorch/pytorch#181723).
+        if (accumulate := self.trainer.accumulate_grad_batches) > 1:
+            raise UserError(
+                f"--model.cuda_graphs with --trainer.accumulate_grad_batches {accumulate}: the graphs' "
+                "gradients cannot be accumulated: give one of them (a larger --data.batch_size for the other)"
+            )
+
+    def teardown(self, stage: str) -> None:
+        # Lightning moves the module to the CPU after a fit: graphs left on it would read the freed GPU weights.
+        self._ungraph()
 
     def on_train_start(self) -> None:
         if self.forks_a_run:  # after the checkpoint's restore (on_fit_start comes before it under FSDP)
@@ -248,8 +262,8 @@ class MNISTClassifier(L.LightningModule):
         """Capture ``net``'s training forward and backward for batches shaped like ``images`` (``cuda_graphs``)."""
         net = self.net
         eager = net.forward
-        # make_graphed_callables runs the network on its sample four times (warm-up and capture):
-        # the batch-norm statistics those zero batches moved are put back, in place (the graph holds them).
+        # make_graphed_callables runs the network on its zero sample three times to warm up: the
+        # batch-norm statistics that moved are put back, in place (the graph holds their addresses).
         buffers = [(buffer, buffer.clone()) for buffer in net.buffers()]
         with self.trainer.precision_plugin.train_step_context():  # bf16-mixed: captured under its autocast
             torch.cuda.make_graphed_callables(net, (torch.zeros_like(images),))
@@ -259,6 +273,11 @@ class MNISTClassifier(L.LightningModule):
         shape = images.shape
         net.forward = lambda x: graphed(x) if x.shape == shape else eager(x)
         self._graphed = True
+
+    def _ungraph(self) -> None:
+        if self._graphed:
+            del self.net.forward  # the class's own again
+            self._graphed = False
 
     def on_train_epoch_end(self) -> None:
         loss, acc = self.train_metrics.compute()

@@ -38,7 +38,8 @@ class SlowCheckpointIO(TorchCheckpointIO):
         super().save_checkpoint(*args, **kwargs)
 
 
-def test_train_clock_leaves_out_the_checkpoint_written_after_the_last_validation(tmp_path: Path) -> None:
+def test_train_clock_leaves_out_the_checkpoint_written_at_the_end(tmp_path: Path) -> None:
+    """The bench's training times rest on Lightning's order of hooks: the checkpoint callbacks' saves last."""
     dm = MNISTDataModule(data_dir=str(REPO / "data"))
     clock = TrainClock()
     trainer = L.Trainer(
@@ -57,4 +58,4 @@ def test_train_clock_leaves_out_the_checkpoint_written_after_the_last_validation
     trainer.fit(MNISTClassifier(MinimalCNN()), datamodule=dm)
     total = time.perf_counter() - start
     assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["epoch=0-step=3.ckpt"]
-    assert clock.validated == 0 and clock.seconds < total - 2
+    assert clock.seconds < total - 2

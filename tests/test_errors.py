@@ -791,15 +791,28 @@ def test_model_settings_the_checkpoint_would_replace_are_refused(run: Run, case:
     assert run.snapshot() == before
 
 
-def test_how_the_network_runs_is_taken_with_a_checkpoint(run: Run, tmp_path: Path) -> None:
-    """--model.cuda_graphs and --model.compile say how the network runs, not what it learned: taken, not refused."""
-    logs = tmp_path / "logs"
-    args = [f"--ckpt_path={run.best}", "--model.cuda_graphs=true", "--trainer.max_epochs=2"]
-    result = run.fit(*args, f"--trainer.logger.init_args.save_dir={logs}")
+def test_how_the_network_runs_is_the_runs_own_with_a_checkpoint(run: Run, tmp_path: Path) -> None:
+    """--model.cuda_graphs and --model.compile say how the network runs, not what it learned: this run's own,
+    given (not refused as another model) or left out (not the checkpoint's), each way."""
+
+    def fit(ckpt: Path, logs: Path, epochs: int, *args: str) -> Path:
+        logger = f"--trainer.logger.init_args.save_dir={logs}"
+        result = run.fit(f"--ckpt_path={ckpt}", f"--trainer.max_epochs={epochs}", logger, *args)
+        assert result.returncode == 0, result.stderr[-3000:]
+        new = logs / "lenet" / "version_0"
+        saved = torch.load(new / "checkpoints" / "last.ckpt", weights_only=True)["hyper_parameters"]["cuda_graphs"]
+        assert yaml.safe_load((new / "config.yaml").read_text())["model"]["cuda_graphs"] is saved
+        return new / "checkpoints" / "last.ckpt"
+
+    graphed = fit(run.best, tmp_path / "on", 2, "--model.cuda_graphs=true")
+    assert torch.load(graphed, weights_only=True)["hyper_parameters"]["cuda_graphs"] is True
+    plain = fit(graphed, tmp_path / "off", 3)  # left out: off, not the checkpoint's
+    assert torch.load(plain, weights_only=True)["hyper_parameters"]["cuda_graphs"] is False
+    # The checkpoint's graphs and this run's compile: compiled only, not refused as both.
+    result = run_main("validate", f"--ckpt_path={graphed}", "--model.compile=true", "--print_config", cwd=run.root)
     assert result.returncode == 0, result.stderr[-3000:]
-    new = logs / "lenet" / "version_0"
-    assert yaml.safe_load((new / "config.yaml").read_text())["model"]["cuda_graphs"] is True
-    assert torch.load(new / "checkpoints" / "last.ckpt", weights_only=True)["hyper_parameters"]["cuda_graphs"]
+    model = yaml.safe_load(result.stdout)["model"]
+    assert model["compile"] is True and model["cuda_graphs"] is False
 
 
 def test_a_checkpoints_normalisation_is_taken_and_another_refused(run: Run, tmp_path: Path) -> None:

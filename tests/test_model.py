@@ -430,22 +430,30 @@ def test_best_ckpt_is_the_best_epoch_and_the_fit_tests_it(tmp_path: Path) -> Non
     assert test.trainer.callback_metrics["test/acc"].item() == fit_acc > 0.5
 
 
-def graphs_fit(net: Any, cuda_graphs: bool, accelerator: str) -> MNISTClassifier:
-    """Two epochs of 1,000 images in batches of 64 (15 whole ones and one of 40 per epoch) of the network ``net()``."""
+class GraphsSeen(L.Callback):
+    """Whether the network ran as graphs in training (a fit's end puts the network's own forward back)."""
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: MNISTClassifier) -> None:
+        self.seen = pl_module._graphed and "forward" in vars(pl_module.net)
+
+
+def graphs_fit(net: Any, cuda_graphs: bool, accelerator: str, **trainer: Any) -> tuple[MNISTClassifier, bool]:
+    """Two epochs of 1,000 images in batches of 64 (15 whole ones and one of 40 per epoch) of the network ``net()``;
+    the module, and whether it trained as graphs."""
     L.seed_everything(0)
     model = MNISTClassifier(net(), optimizer=partial(torch.optim.SGD, lr=0.05, momentum=0.9), cuda_graphs=cuda_graphs)
     dm = MNISTDataModule(data_dir=str(REPO / "data"), val_size=59000)
-    trainer = L.Trainer(
-        accelerator=accelerator, devices=1, max_epochs=2, limit_val_batches=2, deterministic=True, logger=False, **QUIET
-    )
-    trainer.fit(model, datamodule=dm)
-    return model
+    seen = GraphsSeen()
+    options = {"max_epochs": 2, "limit_val_batches": 2, "deterministic": True, "logger": False, **QUIET, **trainer}
+    L.Trainer(accelerator=accelerator, devices=1, callbacks=[seen], **options).fit(model, datamodule=dm)
+    assert not model._graphed and "forward" not in vars(model.net)  # the fit's end took the graphs off
+    return model, seen.seen
 
 
 def test_cuda_graphs_do_nothing_on_a_cpu() -> None:
-    eager = graphs_fit(MinimalCNN, False, "cpu")
-    graphs = graphs_fit(MinimalCNN, True, "cpu")
-    assert not graphs._graphed and "forward" not in vars(graphs.net)
+    eager, _ = graphs_fit(MinimalCNN, False, "cpu")
+    graphs, seen = graphs_fit(MinimalCNN, True, "cpu")
+    assert not seen
     assert all(torch.equal(a, b) for a, b in zip(eager.parameters(), graphs.parameters(), strict=True))
 
 
@@ -453,11 +461,18 @@ def test_cuda_graphs_do_nothing_on_a_cpu() -> None:
 @pytest.mark.parametrize("net", [MinimalCNN, partial(FastCNN, width=4, hidden=16)])
 def test_cuda_graphs_train_as_the_network_does_with_an_epochs_last_batch(net: Any) -> None:
     """FastCNN: its batch-norm statistics are put back after the capture's zero batches."""
-    eager = graphs_fit(net, False, "gpu")
-    graphs = graphs_fit(net, True, "gpu")
-    assert graphs._graphed and "forward" in vars(graphs.net)
+    eager, _ = graphs_fit(net, False, "gpu")
+    graphs, seen = graphs_fit(net, True, "gpu")
+    assert seen
     for a, b in zip(eager.state_dict().values(), graphs.state_dict().values(), strict=True):
         assert torch.allclose(a.float(), b.float(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_graphs_refuse_accumulated_gradients() -> None:
+    """The graphed backward's gradients are buffers the next replay overwrites (pytorch/pytorch#181723)."""
+    with pytest.raises(UserError, match=r"^--model\.cuda_graphs with --trainer\.accumulate_grad_batches 2: "):
+        graphs_fit(MinimalCNN, True, "gpu", accumulate_grad_batches=2)
 
 
 def test_compile_and_cuda_graphs_are_refused_together() -> None:

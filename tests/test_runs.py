@@ -618,6 +618,25 @@ def test_a_log_folder_of_an_unset_variable_is_refused(save_dir: str, tmp_path: P
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_log_folder_whose_name_has_a_dollar_is_taken_where_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder named with a $ that exists, or a variable whose value holds a $: taken as meant."""
+    (tmp_path / "team$share").mkdir()
+    monkeypatch.setenv("RUNS", str(tmp_path / "team$share"))
+    for save_dir in ("team$share", "$RUNS"):
+        result = run_main(
+            "fit",
+            *TINY,
+            "--trainer.max_steps=1",
+            f"--trainer.logger.init_args.save_dir={save_dir}",
+            "--test_after_fit=false",
+            cwd=tmp_path,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / "team$share" / "lenet").iterdir()) == ["version_0", "version_1"]
+
+
 def test_resume_last_with_no_run_is_a_user_error(tmp_path: Path) -> None:
     """In process (``python -m mnist_pl`` prints any UserError as one line: tests/test_cli.py)."""
     logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
