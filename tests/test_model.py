@@ -438,8 +438,8 @@ class GraphsSeen(L.Callback):
 
 
 def graphs_fit(net: Any, cuda_graphs: bool, accelerator: str, **trainer: Any) -> tuple[MNISTClassifier, bool]:
-    """Two epochs of 1,000 images in batches of 64 (15 whole ones and one of 40 per epoch) of the network ``net()``;
-    the module, and whether it trained as graphs."""
+    """Epochs (two unless ``trainer`` says) of 1,000 images in batches of 64 (15 whole ones and one of 40) of the
+    network ``net()``; the module, and whether it trained as graphs."""
     L.seed_everything(0)
     model = MNISTClassifier(net(), optimizer=partial(torch.optim.SGD, lr=0.05, momentum=0.9), cuda_graphs=cuda_graphs)
     dm = MNISTDataModule(data_dir=str(REPO / "data"), val_size=59000)
@@ -451,8 +451,8 @@ def graphs_fit(net: Any, cuda_graphs: bool, accelerator: str, **trainer: Any) ->
 
 
 def test_cuda_graphs_do_nothing_on_a_cpu() -> None:
-    eager, _ = graphs_fit(MinimalCNN, False, "cpu")
-    graphs, seen = graphs_fit(MinimalCNN, True, "cpu")
+    eager, _ = graphs_fit(MinimalCNN, False, "cpu", max_epochs=1)
+    graphs, seen = graphs_fit(MinimalCNN, True, "cpu", max_epochs=1)
     assert not seen
     assert all(torch.equal(a, b) for a, b in zip(eager.parameters(), graphs.parameters(), strict=True))
 

@@ -421,6 +421,7 @@ def test_a_fit_without_last_ckpt_stopped_by_a_signal_says_so(tmp_path: Path) -> 
     )
 
 
+@pytest.mark.slow  # three fits; the default suite has test_a_fit_cut_by_max_steps_resumes_with_the_next_epoch_whole
 def test_a_step_limited_fit_stopped_by_a_signal_resumes_with_its_resume_line(tmp_path: Path) -> None:
     """The command its stop printed was refused: --trainer.max_steps with --ckpt_path (Lightning runs a finished
     epoch again, which a checkpoint from the middle of one is not)."""
@@ -458,7 +459,7 @@ def test_a_first_ctrl_c_stops_a_fit_after_its_batch_checkpointed_there(tmp_path:
     ("signum", "every", "stop", "validations"),
     [
         (signal.SIGTERM, [], "in epoch 1 at step 5", 2),  # after the epoch's end: all of it checkpointed
-        (signal.SIGINT, [], "in epoch 1 at step 5", 2),
+        pytest.param(signal.SIGINT, [], "in epoch 1 at step 5", 2, marks=pytest.mark.slow),  # the message as SIGTERM's
         (signal.SIGTERM, ["--trainer.val_check_interval=2"], "in epoch 0 at step 2", 4),  # after batch 2 of 5
     ],
     ids=["SIGTERM", "Ctrl-C", "SIGTERM-inside-an-epoch"],
@@ -508,7 +509,7 @@ def test_a_resume_stopped_before_its_first_step_keeps_the_config_its_resume_line
     assert (run / "config.resume1.yaml").is_file()
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+@SIGNALS
 def test_a_signal_before_the_first_step_stops_the_fit_at_once_and_keeps_nothing(
     tmp_path: Path, signum: signal.Signals
 ) -> None:
