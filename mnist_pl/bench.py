@@ -284,7 +284,8 @@ def main() -> None:
 
 
 def _bench(args: argparse.Namespace) -> None:
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    gpu = torch.cuda.is_available()
+    device = torch.device("cuda" if gpu else "cpu")
     dm = MNISTDataModule()
     dm.prepare_data()
     dm.setup("fit")
@@ -309,7 +310,7 @@ def _bench(args: argparse.Namespace) -> None:
         classic.append(classic_epoch(dm, device))
     app, lightning, bare, classic = min(app), min(lightning), min(bare), min(classic)
     paired_app, paired_lightning = [], []
-    for _ in range(args.interleaved if device.type == "cpu" else 0):  # a CPU measure (InterleavedBareSteps)
+    for _ in range(0 if gpu else args.interleaved):  # a CPU measure (InterleavedBareSteps)
         steps = InterleavedBareSteps(dm, device)
         app_fit("lenet.yaml", "--trainer.max_epochs=1", fp32, *no_val, callbacks=[steps])
         paired_app.append(steps.ratio)
@@ -319,7 +320,6 @@ def _bench(args: argparse.Namespace) -> None:
     fast = [app_fit("fast.yaml", f"--seed_everything={seed}") for seed in args.seeds]
     wall, rss = whole_fit("fast.yaml")
 
-    gpu = device.type == "cuda"
     rows = [
         (f"LeNet epoch, batch 64, fp32: this app{' (GPU target <= 1.5 s)' if gpu else ''}", f"{app:.2f} s"),
         ("LeNet epoch, batch 64, fp32: minimal LightningModule", f"{lightning:.2f} s"),
