@@ -5,12 +5,14 @@
    ``configs/lenet.yaml`` runs it); a minimal LightningModule on a plain Trainer (Lightning's
    own share of the overhead); a bare PyTorch loop over the same in-memory tensors with the same
    channels-last network (the floor); and the tutorial pipeline (torchvision ``MNIST`` +
-   ``ToTensor``/``Normalize`` + ``DataLoader``, default NCHW network).
+   ``ToTensor``/``Normalize`` + ``DataLoader``, default NCHW network). On a GPU, the app once more
+   with ``--model.cuda_graphs true``.
    Then, on a CPU, the app and the minimal module again, each with a bare-loop step run before
    every one of its training steps and timed apart (``InterleavedBareSteps``): their ratios to the
    bare loop from epochs that saw the same machine, step by step.
-2. ``configs/fast.yaml`` (bf16 mixed precision, or fp32 on a CPU without bf16 instructions) for
-   seeds 0, 1, 2: training time, images per second, test accuracy.
+2. ``configs/fast.yaml`` (bf16 mixed precision, or fp32 on a CPU without bf16 instructions; CUDA
+   graphs on a GPU) for seeds 0, 1, 2: training time (and the end-of-epoch validation's share of
+   it), images per second, test accuracy.
 3. The whole ``python -m mnist_pl fit --config configs/fast.yaml`` in a fresh process: wall time
    and peak resident memory.
 All figures come from this one run, so their ratios are comparable even on a noisy machine.
@@ -72,6 +74,11 @@ def _sgd_step(net: torch.nn.Module, optimizer: torch.optim.Optimizer, images: Te
     optimizer.step()
 
 
+def _wait_for(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def _sgd_epoch(net: torch.nn.Module, batches: Iterable[tuple[Tensor, Tensor]], device: torch.device) -> float:
     """Train ``net`` for one pass over ``batches`` of normalised images; seconds taken."""
     net.to(device).train()
@@ -79,8 +86,7 @@ def _sgd_epoch(net: torch.nn.Module, batches: Iterable[tuple[Tensor, Tensor]], d
     start = time.perf_counter()
     for images, labels in batches:
         _sgd_step(net, optimizer, images.to(device, non_blocking=True), labels.to(device, non_blocking=True))
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    _wait_for(device)
     return time.perf_counter() - start
 
 
@@ -116,7 +122,7 @@ class InterleavedBareSteps(Callback):
 
     def __init__(self, dm: MNISTDataModule, device: torch.device) -> None:
         self.batches = _bare_batches(dm, device)
-        self.cuda = device.type == "cuda"
+        self.device = device
         self.net = _bare_net(device).train()
         self.optimizer = _sgd(self.net)
         self.bare = 0.0
@@ -129,13 +135,11 @@ class InterleavedBareSteps(Callback):
     ) -> None:
         start = time.perf_counter()
         _sgd_step(self.net, self.optimizer, *next(self.batches))
-        if self.cuda:
-            torch.cuda.synchronize()
+        _wait_for(self.device)
         self.bare += time.perf_counter() - start
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.cuda:
-            torch.cuda.synchronize()
+        _wait_for(self.device)
         self.ratio = (time.perf_counter() - self.start - self.bare) / self.bare
 
 
@@ -188,25 +192,40 @@ def lightning_epoch(
 
 
 class TrainClock(Callback):
-    """Seconds from the first training epoch's start to the last one's end, validation included.
+    """Seconds from the first training epoch's start to the last one's end, validation included
+    (``seconds``), and the validations' share of them (``validation``: the app draws two figures
+    after each one, 0.2-0.3 s on a 2-core Xeon, a quarter of a ``fast.yaml`` epoch on a GPU).
 
     Lightning runs ``ModelCheckpoint``'s epoch-end saves after the other callbacks' epoch-end hooks,
     so the checkpoints written then are not counted: on the GPU machine one write, flushed to disk,
     took 4.6 s, more than the epoch.
     """
 
+    validation = 0.0
+
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        _wait_for(pl_module.device)
         self.start = getattr(self, "start", time.perf_counter())
 
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        _wait_for(pl_module.device)  # the training steps queued before it are not its
+        self.validation_start = time.perf_counter()
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:  # before training: not in ``seconds`` either
+            _wait_for(pl_module.device)
+            self.validation += time.perf_counter() - self.validation_start
+
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        _wait_for(pl_module.device)  # a GPU's queued steps belong to the epoch
         self.seconds = time.perf_counter() - self.start
 
 
 def app_fit(
     config: str, *args: str, save_dir: str = SAVE_DIR, callbacks: Sequence[Callback] = ()
-) -> tuple[float, float, MNISTCLI]:
+) -> tuple[TrainClock, float, MNISTCLI]:
     """``fit`` through the CLI in this process, its run kept in ``save_dir`` as its last line says;
-    (seconds of training, test accuracy or nan, the CLI)."""
+    (its training's clock, test accuracy or nan, the CLI)."""
     clock = TrainClock()
     # The progress bar draws on stdout; keep stdout for the table. LightningCLI warns when it is
     # given args while sys.argv holds options (this script's own): hide those from it.
@@ -220,7 +239,7 @@ def app_fit(
             parser_kwargs={"prog": "python -m mnist_pl"},  # in its errors' usage and tip lines
         )
         acc = cli.trainer.callback_metrics.get("test/acc", torch.tensor(float("nan"))).item()
-        return clock.seconds, acc, cli
+        return clock, acc, cli
 
 
 def whole_fit(config: str) -> tuple[float, float]:
@@ -302,9 +321,12 @@ def _bench(args: argparse.Namespace) -> None:
     # machine a neighbour's burst then cannot decide a ratio on its own. Even so, on this
     # project's host app/bare moved between 0.99x and 1.14x from run to run with three rounds,
     # and between 1.02x and 1.15x with five; hence the interleaved rounds after them.
-    app, lightning, bare, classic = [], [], [], []
+    lenet = ["lenet.yaml", "--trainer.max_epochs=1", fp32, *no_val]
+    app, graphed, lightning, bare, classic = [], [], [], [], []
     for _ in range(args.repeats):
-        app.append(app_fit("lenet.yaml", "--trainer.max_epochs=1", fp32, *no_val)[0])
+        app.append(app_fit(*lenet)[0].seconds)
+        if gpu:  # --model.cuda_graphs does nothing on a CPU
+            graphed.append(app_fit(*lenet, "--model.cuda_graphs=true")[0].seconds)
         lightning.append(lightning_epoch(dm, device))
         bare.append(bare_epoch(dm, device))
         classic.append(classic_epoch(dm, device))
@@ -312,7 +334,7 @@ def _bench(args: argparse.Namespace) -> None:
     paired_app, paired_lightning = [], []
     for _ in range(0 if gpu else args.interleaved):  # a CPU measure (InterleavedBareSteps)
         steps = InterleavedBareSteps(dm, device)
-        app_fit("lenet.yaml", "--trainer.max_epochs=1", fp32, *no_val, callbacks=[steps])
+        app_fit(*lenet, callbacks=[steps])
         paired_app.append(steps.ratio)
         steps = InterleavedBareSteps(dm, device)
         lightning_epoch(dm, device, steps)
@@ -322,21 +344,26 @@ def _bench(args: argparse.Namespace) -> None:
 
     rows = [
         (f"LeNet epoch, batch 64, fp32: this app{' (GPU target <= 1.5 s)' if gpu else ''}", f"{app:.2f} s"),
+        *[("LeNet epoch, batch 64, fp32: this app, --model.cuda_graphs true", f"{min(graphed):.2f} s")] * gpu,
         ("LeNet epoch, batch 64, fp32: minimal LightningModule", f"{lightning:.2f} s"),
         ("LeNet epoch, batch 64, fp32: bare PyTorch loop", f"{bare:.2f} s"),
         ("LeNet epoch, batch 64, fp32: tutorial DataLoader", f"{classic:.2f} s"),
         ("  app / bare (target <= 1.10)", f"{app / bare:.2f}x"),
         ("  app / tutorial (target <= 0.65)", f"{app / classic:.2f}x"),
+        *[("  app with --model.cuda_graphs true / bare", f"{min(graphed) / bare:.2f}x")] * gpu,
         ("  minimal LightningModule / bare", f"{lightning / bare:.2f}x"),
         ("  app / bare, interleaved step by step", _median_of(paired_app)),
         ("  minimal LightningModule / bare, interleaved", _median_of(paired_lightning)),
     ]
-    for seed, (seconds, acc, cli) in zip(args.seeds, fast, strict=True):
+    for seed, (clock, acc, cli) in zip(args.seeds, fast, strict=True):
         rows.append(
             (
                 # 32-true on a CPU without bf16 instructions
-                f"fast.yaml seed {seed}: training, 1 epoch, {cli.trainer.precision} (target <= {1.5 if gpu else 12} s)",
-                f"{seconds:.2f} s, {55000 / seconds:,.0f} img/s",
+                f"fast.yaml seed {seed}: training, 1 epoch, {cli.trainer.precision}"
+                f"{', CUDA graphs' if gpu and cli.model.hparams.cuda_graphs else ''}"
+                f" (target <= {1.5 if gpu else 12} s)",
+                f"{clock.seconds:.2f} s ({clock.validation:.2f} s of it validation), "
+                f"{55000 / clock.seconds:,.0f} img/s",
             )
         )
         rows.append((f"fast.yaml seed {seed}: test accuracy", f"{acc:.2%}"))

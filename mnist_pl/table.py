@@ -60,7 +60,8 @@ def _table(args: argparse.Namespace, overrides: list[str]) -> None:
         runs = []
         start = time.perf_counter()
         for seed in args.seeds:
-            seconds, acc, cli = app_fit(f"{name}.yaml", f"--seed_everything={seed}", *overrides, save_dir=args.save_dir)
+            clock, acc, cli = app_fit(f"{name}.yaml", f"--seed_everything={seed}", *overrides, save_dir=args.save_dir)
+            seconds = clock.seconds
             runs.append((seconds, acc * 100))
             print(f"{name} seed {seed}: {acc:.2%} in {seconds:.0f} s ({time.perf_counter() - start:.0f} s so far)")
         params = sum(p.numel() for p in cli.model.net.parameters())

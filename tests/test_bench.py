@@ -1,5 +1,5 @@
 """The benchmark's measurements: a bare step really runs before each training step; a fit's clock
-leaves out the checkpoint written at its end."""
+leaves out the checkpoint written at its end and times its validations apart."""
 
 import time
 from pathlib import Path
@@ -59,3 +59,29 @@ def test_train_clock_leaves_out_the_checkpoint_written_at_the_end(tmp_path: Path
     total = time.perf_counter() - start
     assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["epoch=0-step=3.ckpt"]
     assert clock.seconds < total - 2
+
+
+class SlowValidationEnd(L.Callback):
+    """0.5 s after every validation, the sanity check's too: as the app's figures take time there."""
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        time.sleep(0.5)
+
+
+def test_train_clock_times_the_validations_inside_training_apart(tmp_path: Path) -> None:
+    clock = TrainClock()
+    trainer = L.Trainer(
+        max_epochs=2,
+        limit_train_batches=3,
+        limit_val_batches=1,
+        num_sanity_val_steps=1,  # before training: in neither figure
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        callbacks=[clock, SlowValidationEnd()],
+    )
+    trainer.fit(MNISTClassifier(MinimalCNN()), datamodule=MNISTDataModule(data_dir=str(REPO / "data")))
+    assert 1.0 <= clock.validation < 1.5  # two epochs' validations, not the sanity check's
+    assert clock.validation < clock.seconds
