@@ -87,8 +87,9 @@ class MNISTClassifier(L.LightningModule):
         super().__init__()
         if compile and cuda_graphs:  # make_graphed_callables cannot capture a compiled module
             raise UserError(
-                "--model.compile and --model.cuda_graphs: give one of them "
-                "(torch.compile's mode reduce-overhead makes CUDA graphs of its own)"
+                "--model.compile and --model.cuda_graphs: give one of them (configs/fast.yaml turns graphs on: "
+                "add --model.cuda_graphs false to compile; torch.compile's mode reduce-overhead makes CUDA graphs "
+                "of its own)"
             )
         self._check_outputs(net)
         # LightningCLI stores the config (class paths and arguments) as hparams, so a checkpoint

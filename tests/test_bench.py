@@ -9,7 +9,7 @@ import torch
 from conftest import REPO
 from lightning.pytorch.plugins import TorchCheckpointIO
 
-from mnist_pl.bench import InterleavedBareSteps, TrainClock, lightning_epoch
+from mnist_pl.bench import InterleavedBareSteps, TrainClock, lenet_rows, lightning_epoch
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import MinimalCNN
@@ -85,3 +85,15 @@ def test_train_clock_times_the_validations_inside_training_apart(tmp_path: Path)
     trainer.fit(MNISTClassifier(MinimalCNN()), datamodule=MNISTDataModule(data_dir=str(REPO / "data")))
     assert 1.0 <= clock.validation < 1.5  # two epochs' validations, not the sanity check's
     assert clock.validation < clock.seconds
+
+
+def test_the_lenet_rows_have_the_graphed_app_only_on_a_gpu() -> None:
+    """The table is printed after minutes of training: a row that cannot be built ends the bench there."""
+    cpu = dict(lenet_rows(10.8, [], 10.2, 9.8, 19.8, [1.15, 1.148, 1.156], [1.12, 1.11, 1.12]))
+    assert cpu["LeNet epoch, batch 64, fp32: this app"] == "10.80 s"
+    assert cpu["  app / bare, interleaved step by step"] == "1.15x (median of 1.150, 1.148, 1.156)"
+    assert not any("cuda_graphs" in name for name in cpu)
+    gpu = dict(lenet_rows(2.74, [1.7, 1.62], 2.5, 2.24, 8.51, [], []))
+    assert gpu["LeNet epoch, batch 64, fp32: this app, --model.cuda_graphs true (GPU target <= 1.5 s)"] == "1.62 s"
+    assert gpu["  app with --model.cuda_graphs true / bare"] == "0.72x"
+    assert gpu["  app / bare, interleaved step by step"].startswith("not run on a GPU")
