@@ -211,14 +211,15 @@ class MNISTClassifier(L.LightningModule):
         if self.trainer.world_size > 1:
             raise UserError(
                 f"--model.cuda_graphs: one process only, this run has {self.trainer.world_size}: "
-                "leave it out, or train on one GPU"
+                "give --model.cuda_graphs false, or train on one GPU"
             )
         # The graphed backward hands each weight its gradient in a buffer the next replay overwrites:
         # accumulated over batches, the sum was the last batch's gradient twice (pytorch/pytorch#181723).
         if (accumulate := self.trainer.accumulate_grad_batches) > 1:
             raise UserError(
                 f"--model.cuda_graphs with --trainer.accumulate_grad_batches {accumulate}: the graphs' "
-                "gradients cannot be accumulated: give one of them (a larger --data.batch_size for the other)"
+                "gradients cannot be accumulated: give --model.cuda_graphs false, or "
+                "--trainer.accumulate_grad_batches 1 (a larger --data.batch_size in its place)"
             )
 
     def teardown(self, stage: str) -> None:
