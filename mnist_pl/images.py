@@ -136,6 +136,9 @@ def to_mnist(image: Image.Image) -> Tensor:
     if image.mode == "I" or image.mode.startswith("I;16"):  # 16-bit grey: Pillow's grayscale clips it to 255
         grey = np.asarray(image, dtype=np.float32)
         grey /= 257 if grey.max() > 255 else 1  # a 32-bit TIFF may hold 8-bit levels: those were blank
+    elif image.mode == "F":  # Pillow's grayscale cut levels in [0, 1], as scientific software writes them, to 0 and 1
+        grey = np.nan_to_num(np.asarray(image, dtype=np.float32))
+        grey *= 255 if grey.max() <= 1 else 1
     else:
         grey = np.asarray(ImageOps.grayscale(image), dtype=np.float32)
     # Ink is whatever differs from the paper; the paper's shade is the median of the border.

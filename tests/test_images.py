@@ -84,6 +84,14 @@ def test_a_32_bit_tiff_of_8_bit_levels_is_read(test_images, tmp_path: Path) -> N
     assert deep.mode == "I" and torch.equal(load_digit_of(deep, tmp_path / "scan.tif"), to_mnist(paper))
 
 
+@pytest.mark.parametrize("scale", [1 / 255, 1.0])
+def test_a_float_tiff_is_read_in_either_range(test_images, tmp_path: Path, scale: float) -> None:
+    # Mode F: levels in [0, 1] (as scientific software writes them) were cut to 0 and 1, read as blank.
+    paper = ImageOps.invert(Image.fromarray(test_images[0][0].numpy()))
+    floats = Image.fromarray(np.asarray(paper, dtype=np.float32) * scale)
+    assert floats.mode == "F" and torch.equal(load_digit_of(floats, tmp_path / "scan.tif"), to_mnist(paper))
+
+
 def test_a_photo_with_a_malformed_exif_tag_is_read_as_stored(test_images, tmp_path: Path) -> None:
     """Pillow cannot write such a tag back when it turns the image: predict ended in a traceback."""
     paper = ImageOps.invert(Image.fromarray(test_images[0][0].numpy())).resize((112, 112))
