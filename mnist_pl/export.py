@@ -202,11 +202,12 @@ def main(argv: list[str] | None = None) -> None:
                 f"--output {output}: the {args.format} export is a {kind} file, and this name is another kind's "
                 f"(a checkpoint, a config): name it {output.with_suffix(SUFFIX[args.format]).name}"
             )
-        # ".onnx" alone is a hidden file of no suffix: "name it .onnx.onnx" was the advice.
-        name = "model" if output.name.startswith(".") else output.name
-        raise UserError(
-            f"--output {output}: the {args.format} export is a {kind} file: name it {name}{SUFFIX[args.format]}"
-        )
+        # ".onnx" alone is a hidden file of no suffix ("name it .onnx.onnx" was the advice), and so has
+        # "m.onnx." a dot too many ("m.onnx..onnx").
+        name = Path("model" if output.name.startswith(".") else output.name.rstrip("."))
+        if name.suffix.lower() not in NAMED[args.format]:
+            name = name.with_name(name.name + SUFFIX[args.format])
+        raise UserError(f"--output {output}: the {args.format} export is a {kind} file: name it {name}")
     if (output.exists() or output.is_symlink()) and not args.overwrite:  # a link to a missing file too
         raise UserError(f"--output {output} exists: give another --output, or --overwrite to replace it")
     model, dm = load_model(args.ckpt_path, args.data_dir)

@@ -106,6 +106,12 @@ def test_export_refuses_edited_checkpoints_and_names_fixes_it_takes(trained_run:
             [best, f"--output={out / '.onnx'}"],
             f"--output {out / '.onnx'}: the onnx export is a .onnx file: name it model.onnx",
         ),
+        # A dot too many: "name it m.onnx..onnx" was the advice.
+        (
+            [best, f"--output={out / 'm.onnx.'}"],
+            f"--output {out / 'm.onnx.'}: the onnx export is a .onnx file: name it m.onnx",
+        ),
+        ([best, f"--output={out / 'm.'}"], f"--output {out / 'm.'}: the onnx export is a .onnx file: name it m.onnx"),
     ):
         with pytest.raises(UserError) as err:
             export.main([f"--ckpt_path={args[0]}", *args[1:], f"--data.data_dir={REPO / 'data'}"])
