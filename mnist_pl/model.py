@@ -348,6 +348,15 @@ class MNISTClassifier(L.LightningModule):
             raise UserError(
                 f"--model.scheduler: {err}: give a valid value in the config or on the command line"
             ) from err
+        # torch saves a LambdaLR's functions by their __dict__: a built-in one (math.exp) failed the
+        # first checkpoint in a traceback, an epoch in.
+        try:
+            built.state_dict()
+        except AttributeError as err:
+            raise UserError(
+                f"--model.scheduler {type(built).__name__}: cannot be saved in a checkpoint ({err}): "
+                "give its lr_lambda as a function written in Python, not a built-in such as math.exp"
+            ) from err
         # A schedule over steps (given total_steps, or holding them: a lambda's OneCycleLR), or one torch
         # steps after every batch (CyclicLR): after every batch.
         per_batch = steps or hasattr(built, "total_steps") or isinstance(built, torch.optim.lr_scheduler.CyclicLR)

@@ -557,6 +557,13 @@ OUR_CASES = {
         ],
         "error: --model.scheduler: Expected float between 0 and 1 pct_start, but got 2.0: give a valid value",
     ),
+    # torch saves a LambdaLR's functions by their __dict__: an AttributeError traceback at the first
+    # checkpoint, an epoch in, and a run dir without checkpoints
+    "a schedule's function torch cannot save": (
+        ["--model.scheduler=torch.optim.lr_scheduler.LambdaLR", "--model.scheduler.lr_lambda=math.exp"],
+        "error: --model.scheduler LambdaLR: cannot be saved in a checkpoint ('builtin_function_or_method' object has "
+        "no attribute '__dict__'): give its lr_lambda as a function written in Python, not a built-in such as math.exp",
+    ),
     "one-cycle without an end": (  # fails in configure_optimizers, once the run dir is made: given back
         [
             "--model.scheduler=torch.optim.lr_scheduler.OneCycleLR",
