@@ -149,6 +149,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"tip: For details of accepted options run: {self.prog} --help\nerror: {message}\n")
 
 
+def _misnamed(output: Path, fmt: str) -> str:
+    """Why ``output`` is no name for a ``fmt`` export, and the name to give it."""
+    # "m.onnx." has a dot too many (its suffix is "" before Python 3.14, "." since): advised as m.onnx.
+    # ".onnx" alone is a hidden file of no suffix: "name it .onnx.onnx" was the advice.
+    name = Path(output.name.rstrip("."))
+    suffix, kind = name.suffix.lower(), " or ".join(NAMED[fmt])
+    if suffix in NAMED[fmt]:
+        return f"the {fmt} export is a {kind} file: name it {name}"
+    if named_as := next((other for other, suffixes in NAMED.items() if suffix in suffixes), None):
+        # a file that the other format's tools would try to open, and fail on
+        return (
+            f"{name.suffix} is the {named_as} suffix, and this is the {fmt} export: "
+            f"name it {name.with_suffix(SUFFIX[fmt])}, or give --format {named_as}"
+        )
+    if suffix:
+        return (
+            f"the {fmt} export is a {kind} file, and this name is another kind's (a checkpoint, a config): "
+            f"name it {name.with_suffix(SUFFIX[fmt])}"
+        )
+    return f"the {fmt} export is a {kind} file: name it {'model' if name.name[:1] in ('', '.') else name}{SUFFIX[fmt]}"
+
+
 def main(argv: list[str] | None = None) -> None:
     # No abbreviations, as in the main CLI: --ckpt would be taken for --ckpt_path.
     # A one-line usage, as the other subcommands print (argparse's lists every option over 4 lines).
@@ -190,24 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     if output.exists() and output.resolve() == args.ckpt_path.resolve():
         raise UserError(f"--output {output} is the checkpoint itself: give another --output")
     if output.suffix.lower() not in NAMED[args.format]:  # m.PT is a .pt file too
-        named_as = next((fmt for fmt, suffixes in NAMED.items() if output.suffix.lower() in suffixes), None)
-        if named_as:  # a file that the other format's tools would try to open, and fail on
-            raise UserError(
-                f"--output {output}: {output.suffix} is the {named_as} suffix, and this is the {args.format} export: "
-                f"name it {output.with_suffix(SUFFIX[args.format]).name}, or give --format {named_as}"
-            )
-        kind = " or ".join(NAMED[args.format])
-        if output.suffix:
-            raise UserError(
-                f"--output {output}: the {args.format} export is a {kind} file, and this name is another kind's "
-                f"(a checkpoint, a config): name it {output.with_suffix(SUFFIX[args.format]).name}"
-            )
-        # ".onnx" alone is a hidden file of no suffix ("name it .onnx.onnx" was the advice), and so has
-        # "m.onnx." a dot too many ("m.onnx..onnx").
-        name = Path("model" if output.name.startswith(".") else output.name.rstrip("."))
-        if name.suffix.lower() not in NAMED[args.format]:
-            name = name.with_name(name.name + SUFFIX[args.format])
-        raise UserError(f"--output {output}: the {args.format} export is a {kind} file: name it {name}")
+        raise UserError(f"--output {output}: {_misnamed(output, args.format)}")
     if (output.exists() or output.is_symlink()) and not args.overwrite:  # a link to a missing file too
         raise UserError(f"--output {output} exists: give another --output, or --overwrite to replace it")
     model, dm = load_model(args.ckpt_path, args.data_dir)

@@ -119,8 +119,9 @@ def test_every_pixel_value_normalises_as_the_tutorial_transform(device: str) -> 
         expected = reference(Image.fromarray(values[0].numpy(), mode="L")).unsqueeze(0)
         assert torch.equal(dm.normalize(values.to(device)).cpu(), expected)
         assert torch.equal(dm.normalize(values.to(device)).cpu(), expected)  # from the table made by the first
-        # Floats (a batch built in Python) keep their fractions: the transform's arithmetic, on their device
-        # (on a GPU, 1 ulp from the CPU's).
+        # Floats (a batch built in Python) keep their fractions, not rounded through the uint8 table: the
+        # transform's arithmetic (ToTensor's / 255, Normalize's - mean, / std) on their device (a GPU's is
+        # 1 ulp from the CPU's).
         halves = torch.tensor([[[0.5, 127.5]]], device=device)
         assert torch.equal(dm.normalize(halves), halves.div(255).sub(dm.mean).div(dm.std).unsqueeze(1))
 

@@ -84,12 +84,23 @@ def test_a_32_bit_tiff_of_8_bit_levels_is_read(test_images, tmp_path: Path) -> N
     assert deep.mode == "I" and torch.equal(load_digit_of(deep, tmp_path / "scan.tif"), to_mnist(paper))
 
 
-@pytest.mark.parametrize("scale", [1 / 255, 1.0])
-def test_a_float_tiff_is_read_in_either_range(test_images, tmp_path: Path, scale: float) -> None:
+@pytest.mark.parametrize("scale", [1 / 255, 1.0, 257.0])
+def test_a_float_tiff_is_read_in_any_range(test_images, tmp_path: Path, scale: float) -> None:
     # Mode F: levels in [0, 1] (as scientific software writes them) were cut to 0 and 1, read as blank.
     paper = ImageOps.invert(Image.fromarray(test_images[0][0].numpy()))
-    floats = Image.fromarray(np.asarray(paper, dtype=np.float32) * scale)
+    levels = np.asarray(paper, dtype=np.float32) * scale
+    floats = Image.fromarray(levels)
     assert floats.mode == "F" and torch.equal(load_digit_of(floats, tmp_path / "scan.tif"), to_mnist(paper))
+    # A resize's overshoot above its range's top (Lanczos: 1.1 in [0, 1]) leaves it in that range.
+    levels[0, 0] *= 1.1
+    assert torch.equal(load_digit_of(Image.fromarray(levels), tmp_path / "over.tif"), to_mnist(paper))
+
+
+def test_a_float_tiff_of_an_empty_page_in_16_bit_levels_is_blank(tmp_path: Path) -> None:
+    # Its noise, 300 levels of 65,535, was more than the 16 of 255 that tell ink from paper: read as a digit.
+    page = np.random.default_rng(0).integers(59700, 60300, (300, 300)).astype(np.float32)
+    with pytest.raises(ValueError, match="a blank image"):
+        load_digit_of(Image.fromarray(page), tmp_path / "page.tif")
 
 
 def test_a_photo_with_a_malformed_exif_tag_is_read_as_stored(test_images, tmp_path: Path) -> None:
