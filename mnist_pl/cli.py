@@ -318,21 +318,29 @@ class MNISTCLI(LightningCLI):
         loggers = config.trainer.get("logger") if config is not None else None
         for logger in loggers if isinstance(loggers, list) else [loggers]:
             if isinstance(logger, Namespace) and isinstance(save_dir := logger.get("init_args.save_dir"), str):
-                logger.init_args.save_dir = os.path.expanduser(os.path.expandvars(save_dir))
-                # An unset variable stays as written: the runs went to a folder named "$RUNS" in the current
-                # one. (A folder of that name already there is taken as meant.)
-                variables = re.finditer(r"\$(?:(\w+)|\{([^}]*)\})", save_dir)
-                unset = next((v[0] for v in variables if (v[1] or v[2]) not in os.environ), None)
-                if unset and not os.path.isdir(logger.init_args.save_dir):
-                    self._parser(subcommand).error(
-                        f"--trainer.logger.init_args.save_dir {save_dir}: {unset} is not set: "
-                        "set it, or give the folder itself"
-                    )
+                logger.init_args.save_dir = self._expanded(subcommand, "trainer.logger.init_args.save_dir", save_dir)
+        # Lightning expands a checkpoint folder's ~, not its $VAR: the checkpoints of `dirpath: $SCRATCH/ckpts`
+        # went to a folder named "$SCRATCH" in the current one.
+        if config is not None and isinstance(dirpath := config.get("checkpoint.dirpath"), str):
+            config.checkpoint.dirpath = self._expanded(subcommand, "checkpoint.dirpath", dirpath)
         seed = self.config[subcommand].get("seed_everything") if subcommand else None
         if seed is True:
             # "True to use a random seed", says LightningCLI's help; Lightning 2.6 seeds 0 for it. A
             # drawn seed is written into the run's config.yaml, like any other.
             self.config[subcommand]["seed_everything"] = random.SystemRandom().randrange(2**32)
+
+    def _expanded(self, subcommand: str, option: str, folder: str) -> str:
+        """``folder`` with its ``~`` and ``$VAR`` expanded, as the shell would have done on a command line."""
+        expanded = os.path.expanduser(os.path.expandvars(folder))
+        # An unset variable stays as written: the runs went to a folder named "$RUNS" in the current
+        # one. (A folder of that name already there is taken as meant.)
+        variables = re.finditer(r"\$(?:(\w+)|\{([^}]*)\})", folder)
+        unset = next((v[0] for v in variables if (v[1] or v[2]) not in os.environ), None)
+        if unset and not os.path.isdir(expanded):
+            self._parser(subcommand).error(
+                f"--{option} {folder}: {unset} is not set: set it, or give the folder itself"
+            )
+        return expanded
 
     def before_fit(self) -> None:
         # A new run claims its own version dir; a resume goes on in the run of its checkpoint.

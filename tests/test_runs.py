@@ -609,14 +609,34 @@ def test_a_log_folder_of_tilde_or_variable_is_the_one_lightning_writes(
     assert list(second.iterdir()) == []
 
 
-@pytest.mark.parametrize("save_dir", ["$NO_SUCH_VAR/runs", "${NO_SUCH_VAR}"])
-def test_a_log_folder_of_an_unset_variable_is_refused(save_dir: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "option, folder",
+    [
+        ("trainer.logger.init_args.save_dir", "$NO_SUCH_VAR/runs"),
+        ("trainer.logger.init_args.save_dir", "${NO_SUCH_VAR}"),
+        ("checkpoint.dirpath", "$NO_SUCH_VAR/checkpoints"),
+    ],
+)
+def test_a_folder_of_an_unset_variable_is_refused(option: str, folder: str, tmp_path: Path) -> None:
     """It stayed as written: the runs went to a folder named "$NO_SUCH_VAR" in the current one."""
-    result = run_main("fit", *TINY, f"--trainer.logger.init_args.save_dir={save_dir}", cwd=tmp_path)
-    unset = save_dir.split("/")[0]
-    expected = f"--trainer.logger.init_args.save_dir {save_dir}: {unset} is not set: set it, or give the folder itself"
+    result = run_main("fit", *TINY, f"--{option}={folder}", cwd=tmp_path)
+    unset = folder.split("/")[0]
+    expected = f"--{option} {folder}: {unset} is not set: set it, or give the folder itself"
     assert result.returncode != 0 and result.stderr.splitlines()[-1].endswith(expected), result.stderr[-3000:]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_folder_of_a_variable_is_the_one_it_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lightning expands a checkpoint folder's ~ but not its $VAR: a config's `dirpath: $SCRATCH/checkpoints`
+    wrote them to a folder named "$SCRATCH" in the current one."""
+    (tmp_path / "here").mkdir()
+    monkeypatch.setenv("SCRATCH", str(tmp_path / "scratch"))
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
+    args = ["--checkpoint.dirpath=$SCRATCH/checkpoints", "--trainer.max_steps=1", "--test_after_fit=false", logs]
+    result = run_main("fit", *TINY, *args, cwd=tmp_path / "here")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "last.ckpt" in {p.name for p in (tmp_path / "scratch" / "checkpoints").iterdir()}
+    assert list((tmp_path / "here").iterdir()) == []
 
 
 def test_a_log_folder_whose_name_has_a_dollar_is_taken_where_it_is(
