@@ -323,6 +323,8 @@ class MNISTCLI(LightningCLI):
         # went to a folder named "$SCRATCH" in the current one.
         if config is not None and isinstance(dirpath := config.get("checkpoint.dirpath"), str):
             config.checkpoint.dirpath = self._expanded(subcommand, "checkpoint.dirpath", dirpath)
+        if config is not None and isinstance(data_dir := config.get("data.data_dir"), str):  # torchvision's ~ only
+            config.data.data_dir = self._expanded(subcommand, "data.data_dir", data_dir)
         seed = self.config[subcommand].get("seed_everything") if subcommand else None
         if seed is True:
             # "True to use a random seed", says LightningCLI's help; Lightning 2.6 seeds 0 for it. A

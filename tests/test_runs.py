@@ -615,6 +615,7 @@ def test_a_log_folder_of_tilde_or_variable_is_the_one_lightning_writes(
         ("trainer.logger.init_args.save_dir", "$NO_SUCH_VAR/runs"),
         ("trainer.logger.init_args.save_dir", "${NO_SUCH_VAR}"),
         ("checkpoint.dirpath", "$NO_SUCH_VAR/checkpoints"),
+        ("data.data_dir", "$NO_SUCH_VAR/data"),  # a folder "$NO_SUCH_VAR" made, and MNIST downloaded into it
     ],
 )
 def test_a_folder_of_an_unset_variable_is_refused(option: str, folder: str, tmp_path: Path) -> None:
@@ -626,13 +627,17 @@ def test_a_folder_of_an_unset_variable_is_refused(option: str, folder: str, tmp_
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_checkpoint_folder_of_a_variable_is_the_one_it_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Lightning expands a checkpoint folder's ~ but not its $VAR: a config's `dirpath: $SCRATCH/checkpoints`
-    wrote them to a folder named "$SCRATCH" in the current one."""
+def test_checkpoint_and_data_folders_of_a_variable_are_the_ones_they_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lightning expands a checkpoint folder's ~ but not its $VAR, torchvision a data folder's ~ only: a config's
+    `dirpath: $SCRATCH/checkpoints` wrote them to a folder named "$SCRATCH" in the current one."""
     (tmp_path / "here").mkdir()
     monkeypatch.setenv("SCRATCH", str(tmp_path / "scratch"))
+    monkeypatch.setenv("DATASETS", str(REPO))
     logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
-    args = ["--checkpoint.dirpath=$SCRATCH/checkpoints", "--trainer.max_steps=1", "--test_after_fit=false", logs]
+    args = ["--checkpoint.dirpath=$SCRATCH/checkpoints", "--data.data_dir=$DATASETS/data", "--trainer.max_steps=1"]
+    args += ["--test_after_fit=false", logs]
     result = run_main("fit", *TINY, *args, cwd=tmp_path / "here")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "last.ckpt" in {p.name for p in (tmp_path / "scratch" / "checkpoints").iterdir()}
