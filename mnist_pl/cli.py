@@ -321,24 +321,27 @@ class MNISTCLI(LightningCLI):
                 logger.init_args.save_dir = self._expanded(subcommand, "trainer.logger.init_args.save_dir", save_dir)
         # Lightning expands a checkpoint folder's ~, not its $VAR: the checkpoints of `dirpath: $SCRATCH/ckpts`
         # went to a folder named "$SCRATCH" in the current one.
+        # Refused unset only where the folder is used: a config shared between machines still predicts elsewhere.
         if config is not None and isinstance(dirpath := config.get("checkpoint.dirpath"), str):
-            config.checkpoint.dirpath = self._expanded(subcommand, "checkpoint.dirpath", dirpath)
+            used = subcommand == "fit"
+            config.checkpoint.dirpath = self._expanded(subcommand, "checkpoint.dirpath", dirpath, used)
         if config is not None and isinstance(data_dir := config.get("data.data_dir"), str):  # torchvision's ~ only
-            config.data.data_dir = self._expanded(subcommand, "data.data_dir", data_dir)
+            used = not (subcommand == "predict" and config.get("data.predict_path"))  # images of one's own
+            config.data.data_dir = self._expanded(subcommand, "data.data_dir", data_dir, used)
         seed = self.config[subcommand].get("seed_everything") if subcommand else None
         if seed is True:
             # "True to use a random seed", says LightningCLI's help; Lightning 2.6 seeds 0 for it. A
             # drawn seed is written into the run's config.yaml, like any other.
             self.config[subcommand]["seed_everything"] = random.SystemRandom().randrange(2**32)
 
-    def _expanded(self, subcommand: str, option: str, folder: str) -> str:
+    def _expanded(self, subcommand: str, option: str, folder: str, used: bool = True) -> str:
         """``folder`` with its ``~`` and ``$VAR`` expanded, as the shell would have done on a command line."""
         expanded = os.path.expanduser(os.path.expandvars(folder))
         # An unset variable stays as written: the runs went to a folder named "$RUNS" in the current
         # one. (A folder of that name already there is taken as meant.)
         variables = re.finditer(r"\$(?:(\w+)|\{([^}]*)\})", folder)
         unset = next((v[0] for v in variables if (v[1] or v[2]) not in os.environ), None)
-        if unset and not os.path.isdir(expanded):
+        if used and unset and not os.path.isdir(expanded):
             self._parser(subcommand).error(
                 f"--{option} {folder}: {unset} is not set: set it, or give the folder itself"
             )

@@ -138,8 +138,8 @@ def to_mnist(image: Image.Image) -> Tensor:
         grey /= 257 if grey.max() > 255 else 1  # a 32-bit TIFF may hold 8-bit levels: those were blank
     elif image.mode == "F":  # Pillow's grayscale cut levels in [0, 1], as scientific software writes them, to 0 and 1
         grey = np.nan_to_num(np.asarray(image, dtype=np.float32))
-        top = grey.max()  # [0, 1], 8-bit or 16-bit levels; a resize overshoots its range's top a little
-        grey *= 255 if top <= 2 else 1 / 257 if top > 2 * 255 else 1
+        top = grey.max()  # [0, 1], 8-bit or 16-bit levels; a resize overshoots its range's top (Lanczos: 10%)
+        grey *= 255 if top <= 1.25 else 1 / 257 if top > 1.25 * 255 else 1
     else:
         grey = np.asarray(ImageOps.grayscale(image), dtype=np.float32)
     # Ink is whatever differs from the paper; the paper's shade is the median of the border.

@@ -348,14 +348,17 @@ class MNISTClassifier(L.LightningModule):
             raise UserError(
                 f"--model.scheduler: {err}: give a valid value in the config or on the command line"
             ) from err
-        # torch saves a LambdaLR's functions by their __dict__: a built-in one (math.exp) failed the
-        # first checkpoint in a traceback, an epoch in.
+        # torch saves a LambdaLR's lr_lambda and a CyclicLR's scale_fn by their __dict__: a built-in one
+        # (math.exp) failed the first checkpoint in a traceback, an epoch in.
         try:
             built.state_dict()
         except AttributeError as err:
+            if "__dict__" not in str(err):
+                raise
+            function = "lr_lambda" if hasattr(built, "lr_lambdas") else "scale_fn"
             raise UserError(
                 f"--model.scheduler {type(built).__name__}: cannot be saved in a checkpoint ({err}): "
-                "give its lr_lambda as a function written in Python, not a built-in such as math.exp"
+                f"give its {function} as a function written in Python, not a built-in such as math.exp"
             ) from err
         # A schedule over steps (given total_steps, or holding them: a lambda's OneCycleLR), or one torch
         # steps after every batch (CyclicLR): after every batch.

@@ -1,5 +1,6 @@
 """The LightningModule trained by a real Trainer on real MNIST: it learns, and seeds decide everything."""
 
+import math
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -474,6 +475,20 @@ def test_cuda_graphs_refuse_accumulated_gradients() -> None:
     refused = r"^--model\.cuda_graphs with --trainer\.accumulate_grad_batches 2: .*give --model\.cuda_graphs false"
     with pytest.raises(UserError, match=refused):
         graphs_fit(MinimalCNN, True, "gpu", accumulate_grad_batches=2)
+
+
+def test_a_schedule_torch_cannot_save_is_refused_naming_its_function() -> None:
+    """torch saves these functions by their __dict__: a built-in one failed the first checkpoint, an epoch in."""
+    sgd, schedules = partial(torch.optim.SGD, lr=0.01, momentum=0.9), torch.optim.lr_scheduler
+    cyclic = partial(schedules.CyclicLR, base_lr=0.001, max_lr=0.01, scale_fn=math.cos)
+    for scheduler, function in ((partial(schedules.LambdaLR, lr_lambda=math.exp), "lr_lambda"), (cyclic, "scale_fn")):
+        model = MNISTClassifier(MinimalCNN(), optimizer=sgd, scheduler=scheduler)
+        with pytest.raises(UserError, match=f"cannot be saved in a checkpoint .*: give its {function} as a function"):
+            model.configure_optimizers()
+    decay = partial(schedules.LambdaLR, lr_lambda=lambda epoch: 0.9**epoch)  # a Python function: saved by reference
+    model = MNISTClassifier(MinimalCNN(), optimizer=sgd, scheduler=decay)
+    model.trainer = L.Trainer(max_epochs=1, logger=False, **QUIET)
+    assert model.configure_optimizers()["lr_scheduler"]["scheduler"].state_dict()["lr_lambdas"] == [None]
 
 
 def test_compile_and_cuda_graphs_are_refused_together() -> None:

@@ -25,6 +25,7 @@ import torch
 from conftest import REPO, child_env, run_cli, run_main
 from jsonargparse import Namespace
 from lightning.pytorch.cli import LightningArgumentParser
+from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
@@ -625,6 +626,24 @@ def test_a_folder_of_an_unset_variable_is_refused(option: str, folder: str, tmp_
     expected = f"--{option} {folder}: {unset} is not set: set it, or give the folder itself"
     assert result.returncode != 0 and result.stderr.splitlines()[-1].endswith(expected), result.stderr[-3000:]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_folders_of_an_unset_variable_that_predict_does_not_use_are_let_be(trained_run: Path, tmp_path: Path) -> None:
+    """A config shared between machines: predict on one's own images reads no MNIST and writes no checkpoint."""
+    dm = MNISTDataModule(data_dir=str(REPO / "data"))
+    dm.setup("test")
+    Image.fromarray(dm.test_set.images[0].numpy()).save(tmp_path / "seven.png")
+    unused = ["--data.data_dir=$NO_SUCH_VAR/data", "--checkpoint.dirpath=$NO_SUCH_VAR/checkpoints"]
+    result = run_main(
+        "predict",
+        f"--ckpt_path={trained_run / 'checkpoints' / 'best.ckpt'}",
+        f"--data.predict_path={tmp_path / 'seven.png'}",
+        f"--predictions.output={tmp_path / 'p.csv'}",
+        *unused,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "p.csv").is_file() and not any("NO_SUCH_VAR" in str(p) for p in tmp_path.rglob("*"))
 
 
 def test_checkpoint_and_data_folders_of_a_variable_are_the_ones_they_name(
