@@ -312,9 +312,10 @@ class MNISTCLI(LightningCLI):
         # TensorBoardLogger expands ~ and $VAR in its log_dir only, where the app and the checkpoints
         # took the save_dir as written: the checkpoints went to a folder named "~" in the current
         # one, and a run that failed elsewhere removed the expanded dir, another run's. Once, for all.
-        # A checkpoint's ~ too (no shell expands it after "="): "no such file".
+        # A checkpoint's ~ too (no shell expands it after "="): "no such file"; and its $VAR, which a
+        # shell expands on a command line but not in a config file.
         if config is not None and isinstance(ckpt_path := config.get("ckpt_path"), str):
-            config.ckpt_path = os.path.expanduser(ckpt_path)
+            config.ckpt_path = self._expanded(subcommand, "ckpt_path", ckpt_path, thing="file")
         loggers = config.trainer.get("logger") if config is not None else None
         for logger in loggers if isinstance(loggers, list) else [loggers]:
             if isinstance(logger, Namespace) and isinstance(save_dir := logger.get("init_args.save_dir"), str):
@@ -328,23 +329,26 @@ class MNISTCLI(LightningCLI):
         if config is not None and isinstance(data_dir := config.get("data.data_dir"), str):  # torchvision's ~ only
             used = not (subcommand == "predict" and config.get("data.predict_path"))  # images of one's own
             config.data.data_dir = self._expanded(subcommand, "data.data_dir", data_dir, used)
+        # A config's `output: $OUT/p.csv` went to a folder named "$OUT", `predict_path: $DIGITS/*.png` matched nothing.
+        if config is not None and isinstance(output := config.get("predictions.output"), str):
+            config.predictions.output = self._expanded(subcommand, "predictions.output", output, thing="file")
+        if subcommand == "predict" and isinstance(predict_path := config.get("data.predict_path"), str):
+            config.data.predict_path = self._expanded(subcommand, "data.predict_path", predict_path, thing="files")
         seed = self.config[subcommand].get("seed_everything") if subcommand else None
         if seed is True:
             # "True to use a random seed", says LightningCLI's help; Lightning 2.6 seeds 0 for it. A
             # drawn seed is written into the run's config.yaml, like any other.
             self.config[subcommand]["seed_everything"] = random.SystemRandom().randrange(2**32)
 
-    def _expanded(self, subcommand: str, option: str, folder: str, used: bool = True) -> str:
-        """``folder`` with its ``~`` and ``$VAR`` expanded, as the shell would have done on a command line."""
-        expanded = os.path.expanduser(os.path.expandvars(folder))
+    def _expanded(self, subcommand: str, option: str, path: str, used: bool = True, thing: str = "folder") -> str:
+        """``path`` with its ``~`` and ``$VAR`` expanded, as the shell would have done on a command line."""
+        expanded = os.path.expanduser(os.path.expandvars(path))
         # An unset variable stays as written: the runs went to a folder named "$RUNS" in the current
-        # one. (A folder of that name already there is taken as meant.)
-        variables = re.finditer(r"\$(?:(\w+)|\{([^}]*)\})", folder)
+        # one. (A file or folder of that name already there is taken as meant.)
+        variables = re.finditer(r"\$(?:(\w+)|\{([^}]*)\})", path)
         unset = next((v[0] for v in variables if (v[1] or v[2]) not in os.environ), None)
-        if used and unset and not os.path.isdir(expanded):
-            self._parser(subcommand).error(
-                f"--{option} {folder}: {unset} is not set: set it, or give the folder itself"
-            )
+        if used and unset and not os.path.exists(expanded):
+            self._parser(subcommand).error(f"--{option} {path}: {unset} is not set: set it, or give the {thing} itself")
         return expanded
 
     def before_fit(self) -> None:

@@ -663,6 +663,53 @@ def test_checkpoint_and_data_folders_of_a_variable_are_the_ones_they_name(
     assert list((tmp_path / "here").iterdir()) == []
 
 
+def test_predict_paths_of_a_variable_are_the_ones_they_name(
+    trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A config's `ckpt_path: $RUNS/best.ckpt` was "no such file", its `output: $OUT/p.csv` was written
+    under a folder named "$OUT" in the current one, and `predict_path: $DIGITS/*.png` matched nothing."""
+    runs, out, digits, here = (tmp_path / name for name in ("runs", "out", "digits", "here"))
+    for folder in (runs, digits, here):
+        folder.mkdir()
+    (runs / "best.ckpt").write_bytes((trained_run / "checkpoints" / "best.ckpt").read_bytes())
+    dm = MNISTDataModule(data_dir=str(REPO / "data"))
+    dm.setup("test")
+    for i in range(3):
+        Image.fromarray(dm.test_set.images[i].numpy()).save(digits / f"{i}.png")
+    for name, folder in (("RUNS", runs), ("OUT", out), ("DIGITS", digits)):
+        monkeypatch.setenv(name, str(folder))
+    config = tmp_path / "predict.yaml"
+    settings = ["ckpt_path: $RUNS/best.ckpt", "predictions:", "  output: $OUT/p.csv", "data:"]
+    config.write_text("\n".join([*settings, "  predict_path: $DIGITS/*.png"]))
+    result = run_main("predict", f"--config={config}", f"--trainer.logger.init_args.save_dir={runs}", cwd=here)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len((out / "p.csv").read_text().splitlines()) == 4 and list(here.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "option, path, thing",
+    [
+        ("ckpt_path", "$NO_SUCH_VAR/best.ckpt", "file"),
+        ("predictions.output", "${NO_SUCH_VAR}/p.csv", "file"),
+        ("data.predict_path", "$NO_SUCH_VAR/*.png", "files"),
+    ],
+)
+def test_a_predict_path_of_an_unset_variable_is_refused(
+    trained_run: Path, option: str, path: str, thing: str, tmp_path: Path
+) -> None:
+    given = {
+        "ckpt_path": str(trained_run / "checkpoints" / "best.ckpt"),
+        "predictions.output": str(tmp_path / "p.csv"),
+        "data.predict_path": str(REPO / "tests"),  # no images: a refusal of its own, were this one not first
+    }
+    given[option] = path
+    result = run_main("predict", *(f"--{name}={value}" for name, value in given.items()), cwd=tmp_path)
+    unset = path.split("/")[0]
+    expected = f"--{option} {path}: {unset} is not set: set it, or give the {thing} itself"
+    assert result.returncode != 0 and result.stderr.splitlines()[-1].endswith(expected), result.stderr[-3000:]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_log_folder_whose_name_has_a_dollar_is_taken_where_it_is(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
