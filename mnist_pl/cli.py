@@ -101,6 +101,11 @@ _format_others = warnings.formatwarning  # Lightning's (path: message for its ow
 warnings.formatwarning = _format_warning
 
 
+def _letters(name: str) -> str:
+    """``name`` in lower case without its separators: val_loss, Val.Loss and val/loss are one."""
+    return re.sub(r"[\W_]", "", name.lower())
+
+
 def native_bf16() -> bool:
     """Whether this CPU computes bf16 in hardware: AVX512-BF16 or AMX on x86, the BF16 extension on Arm."""
     capabilities = torch.cpu.get_capabilities()
@@ -572,9 +577,12 @@ class MNISTCLI(LightningCLI):
         # steps 1.4x longer on an AVX-512 Xeon. Like Lightning's own 16-mixed -> bf16-mixed on a CPU.
         gpu = torch.cuda.is_available() or torch.backends.mps.is_available()
         on_cpu = trainer.accelerator == "cpu" or (trainer.accelerator == "auto" and not gpu)
+        asked = str(trainer.precision)
+        if asked in ("16", "16-mixed") and on_cpu:  # Lightning's own rule, said in the run's config.yaml
+            trainer.precision = "bf16-mixed"
         if str(trainer.precision).startswith("bf16") and on_cpu and not native_bf16():
             rank_zero_warn(
-                f"--trainer.precision {trainer.precision}: this CPU has no bf16 instructions (AVX512-BF16, AMX or "
+                f"--trainer.precision {asked}: this CPU has no bf16 instructions (AVX512-BF16, AMX or "
                 "Arm BF16) and would emulate it, many times slower: running in 32-true instead"
             )
             trainer.precision = "32-true"
@@ -681,11 +689,15 @@ class MNISTCLI(LightningCLI):
             ("--model.scheduler.init_args.monitor", getattr(self.model.scheduler, "keywords", {}).get("monitor"))
         )
         for option, key in monitored:
-            owned = isinstance(key, str) and key.split("/")[0] in ("train", "val")
-            if owned and key not in MNISTClassifier.EPOCH_METRICS:
+            if not isinstance(key, str) or key in MNISTClassifier.EPOCH_METRICS:
+                continue
+            # Another spelling of one (val_loss, as Lightning's own examples name it; Val.Acc): else a
+            # traceback of EarlyStopping's, or a ModelCheckpoint's error, after the first epoch.
+            spelled = [name for name in MNISTClassifier.EPOCH_METRICS if _letters(name) == _letters(key)]
+            if spelled or key.split("/")[0] in ("train", "val"):
                 raise UserError(
-                    f"{option} {key}: the model logs no metric of that name once per epoch: give one of "
-                    + ", ".join(MNISTClassifier.EPOCH_METRICS)
+                    f"{option} {key}: the model logs no metric of that name once per epoch: give "
+                    + (spelled[0] if spelled else "one of " + ", ".join(MNISTClassifier.EPOCH_METRICS))
                 )
         # The app's checkpoint mode is max, for val/acc: --checkpoint.monitor val/loss alone kept the
         # epoch of the highest loss as best.ckpt and tested it; EarlyStopping's own mode is min. Warned,

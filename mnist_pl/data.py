@@ -265,6 +265,11 @@ class MNISTDataModule(L.LightningDataModule):
             raise DataError(f"--data.val_size {val_size} leaves no training images: use fewer than 60000")
         if val_size < 1:  # the CLI's type says so too; from Python, -5 gave 5 training images
             raise DataError(f"--data.val_size {val_size}: expected an int > 0")
+        # As a checkpoint's settings are checked when read: an infinite std trained on blank images, and
+        # the run's own checkpoints were then refused as damaged.
+        for name, value, expected in (("mean", mean, "a finite number"), ("std", std, "a finite number > 0")):
+            if not TRAINED_SETTINGS[name](value):
+                raise DataError(f"--data.{name} {value}: expected {expected}")
         self.save_hyperparameters(ignore=objects_left_out("augment"))
         self.augment = augment  # hparams hold its config (class path and arguments), this the module
         default_mean, default_std = STATS[dataset]

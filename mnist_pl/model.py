@@ -366,7 +366,14 @@ class MNISTClassifier(L.LightningModule):
         scheduler = {"scheduler": built, "interval": "step" if per_batch else "epoch"}
         if isinstance(built, torch.optim.lr_scheduler.ReduceLROnPlateau):
             # Lightning steps it with a logged value: the one Lightning's own subclass names, else val/loss.
-            scheduler["monitor"] = getattr(built, "monitor", "val/loss")
+            monitor = scheduler["monitor"] = getattr(built, "monitor", "val/loss")
+            # Its default mode, min, on an accuracy cut the lr each time the accuracy rose, without a word.
+            best = "min" if monitor.endswith("/loss") else "max" if monitor in self.EPOCH_METRICS else built.mode
+            if built.mode != best:
+                raise UserError(
+                    f"--model.scheduler {type(built).__name__} monitors {monitor} in mode {built.mode}: it would cut "
+                    f"the lr as {monitor} improves: give --model.scheduler.init_args.mode {best}"
+                )
         # T_max is a separate setting from max_epochs; changing only the second is easy.
         t_max, epochs = getattr(built, "T_max", None), self.trainer.max_epochs
         if isinstance(t_max, int) and epochs is not None and t_max < epochs:

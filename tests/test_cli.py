@@ -199,9 +199,10 @@ def test_missing_data_is_one_clear_line(tmp_path: Path) -> None:
     assert last.startswith("error: ") and "empty/FashionMNIST/raw" in last and "--data.download true" in last
 
 
+@pytest.mark.parametrize("asked", ["bf16-mixed", "16-mixed"])  # Lightning runs 16-mixed as bf16-mixed on a CPU
 @pytest.mark.parametrize("native", [False, True], ids=["emulated", "native"])
 def test_bf16_runs_only_where_the_cpu_computes_it(
-    native: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recwarn: pytest.WarningsRecorder
+    native: bool, asked: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recwarn: pytest.WarningsRecorder
 ) -> None:
     # This machine's answer replaced by each of the two: fast.yaml asks for bf16-mixed.
     monkeypatch.setattr(cli, "native_bf16", lambda: native)
@@ -212,6 +213,7 @@ def test_bf16_runs_only_where_the_cpu_computes_it(
             DATA,
             f"--trainer.logger.init_args.save_dir={tmp_path}",
             "--trainer.accelerator=cpu",
+            f"--trainer.precision={asked}",
             "--trainer.max_steps=2",
             "--trainer.enable_progress_bar=false",
             "--test_after_fit=false",

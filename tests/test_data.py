@@ -2,6 +2,7 @@
 
 import functools
 import hashlib
+import math
 import re
 import threading
 from collections import Counter
@@ -282,6 +283,13 @@ def test_a_checkpoints_data_settings_are_ones_mnist_pl_writes(tmp_path: Path) ->
     torch.save({"state_dict": {}, "pytorch-lightning_version": "2.6.0", "datamodule_hyper_parameters": "x"}, ckpt)
     with pytest.raises(UserError, match="its datamodule_hyper_parameters are 'x', not a dict"):
         check_readable(ckpt)
+
+
+def test_the_data_settings_a_checkpoint_refuses_are_refused_before_a_fit() -> None:
+    """An infinite std trained on blank images, and the run's own checkpoints were refused as damaged."""
+    for name, value in (("std", math.inf), ("mean", -math.inf), ("mean", math.nan)):
+        with pytest.raises(DataError, match=rf"^--data.{name} {value}: expected a finite number"):
+            MNISTDataModule(**{name: value})
 
 
 def test_bundled_files_are_the_shared_ones() -> None:

@@ -394,6 +394,17 @@ TRAINER_CASES = {
         "error: --checkpoint.monitor val/accuracy: the model logs no metric of that name once per epoch: "
         "give one of train/loss, train/acc, val/loss, val/acc, val/acc_best",
     ),
+    # Lightning's own examples name it val_loss: a traceback of EarlyStopping's, an epoch in
+    "a monitored metric in Lightning's spelling": (
+        ("--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor=val_loss"),
+        "error: --trainer.callbacks EarlyStopping monitor val_loss: the model logs no metric of that name once per "
+        "epoch: give val/loss",
+    ),
+    "a scheduler's monitored metric in another spelling": (
+        ("--model.scheduler=lightning.pytorch.cli.ReduceLROnPlateau", "--model.scheduler.init_args.monitor=Val.Acc"),
+        "error: --model.scheduler.init_args.monitor Val.Acc: the model logs no metric of that name once per epoch: "
+        "give val/acc",
+    ),
     # Ours: Lightning divides by it unchecked
     "a zero lightning divides by": (
         "--trainer.check_val_every_n_epoch=0",
@@ -445,7 +456,8 @@ def test_trainer_settings_it_cannot_run_with(
     if case == "tpu without torch_xla" and importlib.util.find_spec("torch_xla") is not None:
         pytest.skip("this machine has torch_xla")
     monkeypatch.chdir(run.root)
-    monkeypatch.setattr(sys, "argv", ["mnist_pl", "fit", f"--config={run.config}", DATA, run.logs_arg, arg])
+    args = arg if isinstance(arg, tuple) else (arg,)
+    monkeypatch.setattr(sys, "argv", ["mnist_pl", "fit", f"--config={run.config}", DATA, run.logs_arg, *args])
     before = run.snapshot()
     with pytest.raises(SystemExit) as exit_:
         main()
@@ -488,6 +500,14 @@ def test_evaluating_without_a_checkpoint_warns(
 
 # Ours: checked before anything is written, one line, exit 1.
 OUR_CASES = {
+    # Its default mode, min, cut the lr each time the accuracy rose, without a word
+    "a plateau schedule the wrong way round": (
+        ["--model.scheduler=lightning.pytorch.cli.ReduceLROnPlateau", "--model.scheduler.init_args.monitor=val/acc"],
+        "error: --model.scheduler ReduceLROnPlateau monitors val/acc in mode min: it would cut the lr as val/acc "
+        "improves: give --model.scheduler.init_args.mode max",
+    ),
+    # A blank input to the network; the run's own checkpoints were then refused as damaged
+    "std infinite": (["--data.std=inf"], "error: --data.std inf: expected a finite number > 0"),
     "lr negative": (["--model.optimizer.init_args.lr=-1"], "lr -1.0: must be > 0"),
     "lr zero": (["--model.optimizer.init_args.lr=0"], "lr 0.0: must be > 0"),  # slow: the lr < 0 code path
     "bad optimizer arg": (["--model.optimizer.init_args.momentum=-0.5"], "--model.optimizer: Invalid momentum value"),
