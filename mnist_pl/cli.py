@@ -354,6 +354,10 @@ class MNISTCLI(LightningCLI):
         unset = next((v[0] for v in variables if (v[1] or v[2]) not in os.environ), None)
         if used and unset and not os.path.exists(expanded):
             self._parser(subcommand).error(f"--{option} {path}: {unset} is not set: set it, or give the {thing} itself")
+        # So does ~name of no such user (pathlib's expanduser a RuntimeError).
+        if used and expanded.startswith("~") and not os.path.exists(expanded):
+            user = expanded.split(os.sep)[0]
+            self._parser(subcommand).error(f"--{option} {path}: {user} is no user's home folder here: check the path")
         return expanded
 
     def before_fit(self) -> None:
@@ -549,6 +553,24 @@ class MNISTCLI(LightningCLI):
         ):
             raise UserError(
                 f"--checkpoint.filename {filename}: the name of the latest checkpoint: give the best one another name"
+            )
+        # Lightning writes a metric's name into the file's: epoch=0-val/acc=0.645.ckpt, in a folder epoch=0-val.
+        groups = re.findall(r"(\{.*?)[:}]", filename) if isinstance(filename, str) else []  # Lightning's own parse
+        slashed = [group[1:] for group in groups if "/" in group]
+        if checkpoint.get("auto_insert_metric_name", True) and slashed:
+            named = filename
+            for group in sorted(groups, key=len, reverse=True):  # as Lightning inserts them
+                named = named.replace(group, f"{group[1:].replace('/', '_')}={{{group[1:]}")
+            raise UserError(
+                f"--checkpoint.filename {filename}: Lightning writes the metric's name {slashed[0]} into the "
+                "file's, a folder: add --checkpoint.auto_insert_metric_name false and name it yourself, such as "
+                + named
+            )
+        # Lightning links last.ckpt to the latest top-k checkpoint, also where that is an older epoch's.
+        if checkpoint.get("save_last") == "link":
+            raise UserError(
+                "--checkpoint.save_last link: the app writes last.ckpt after every epoch, which a link to the best "
+                "one is not: give true, or false"
             )
         # Lightning runs no batch, prints nothing and exits 0, leaving an empty run dir.
         stage = {"validate": "val", "test": "test", "predict": "predict"}.get(self.subcommand)

@@ -38,8 +38,8 @@ IMAGE_SUFFIXES = {
 
 
 def _listed(path: Path) -> bool:
-    # A broken link is listed so that predict names it, rather than leaving it out unsaid.
-    return path.is_file() or (path.is_symlink() and not path.exists())
+    # A broken link, a FIFO or socket is listed so that predict names it, rather than leaving it out unsaid.
+    return not path.is_dir()
 
 
 def _image_files(folder: Path) -> list[Path]:

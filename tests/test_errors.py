@@ -528,10 +528,6 @@ OUR_CASES = {
         ["--trainer.logger.init_args.save_dir="],
         "error: --trainer.logger.init_args.save_dir is empty: give a folder, such as logs",
     ),
-    "a data dir under the home of no such user": (  # a RuntimeError traceback
-        ["--data.data_dir=~nosuchuser/mnist"],
-        "error: --data.data_dir ~nosuchuser/mnist: Could not determine home directory",
-    ),
     "zero step size": (
         ["--model.scheduler=torch.optim.lr_scheduler.StepLR", "--model.scheduler.step_size=0"],
         "--model.scheduler.init_args.step_size 0: a period of 0 or less: give 1 or more",
@@ -557,6 +553,19 @@ OUR_CASES = {
     "the best checkpoint named last": (
         ["--checkpoint.filename=last"],
         "error: --checkpoint.filename last: the name of the latest checkpoint: give the best one another name",
+    ),
+    # Lightning writes the metric's name into the file's: epoch=0-val/acc=0.645.ckpt, in a folder epoch=0-val
+    "a metric's name with a slash in a checkpoint's": (
+        ["--checkpoint.filename={epoch}-{val/acc:.3f}"],
+        "error: --checkpoint.filename {epoch}-{val/acc:.3f}: Lightning writes the metric's name val/acc into the "
+        "file's, a folder: add --checkpoint.auto_insert_metric_name false and name it yourself, such as "
+        "epoch={epoch}-val_acc={val/acc:.3f}",
+    ),
+    # A link to the best checkpoint: the latest epoch was in none, and a resume trained it again
+    "last.ckpt as a link": (
+        ["--checkpoint.save_last=link"],
+        "error: --checkpoint.save_last link: the app writes last.ckpt after every epoch, which a link to the "
+        "best one is not: give true, or false",
     ),
     "an augmentation that cannot be built": (
         ["--data.augment=torch.nn.Dropout", "--data.augment.p=2"],

@@ -219,6 +219,8 @@ def test_bad_files_are_named_the_others_predicted(trained_run: Path, test_images
 def test_a_fifo_given_as_the_image_is_refused_not_waited_on(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.png")  # predict waited for a writer forever, deaf to SIGTERM
     assert find_images(str(tmp_path / "pipe.png")) == [tmp_path / "pipe.png"]
+    # In a folder, or matched by a glob, it is named too, not left out unsaid
+    assert find_images(str(tmp_path)) == find_images(str(tmp_path / "p*")) == [tmp_path / "pipe.png"]
     with pytest.raises(ValueError, match=r"^not a regular file \(a FIFO, socket or device\): give an image file$"):
         load_digit(tmp_path / "pipe.png")
 

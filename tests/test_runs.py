@@ -628,6 +628,17 @@ def test_a_folder_of_an_unset_variable_is_refused(option: str, folder: str, tmp_
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "option", ["trainer.logger.init_args.save_dir", "checkpoint.dirpath", "data.data_dir", "ckpt_path"]
+)
+def test_a_path_under_the_home_of_no_such_user_is_refused(option: str, tmp_path: Path) -> None:
+    """The runs and checkpoints went to a folder named "~nosuchuser" in the current one (MNIST's a traceback)."""
+    result = run_main("fit", *TINY, f"--{option}=~nosuchuser/x", cwd=tmp_path)
+    expected = f"--{option} ~nosuchuser/x: ~nosuchuser is no user's home folder here: check the path"
+    assert result.returncode != 0 and result.stderr.splitlines()[-1].endswith(expected), result.stderr[-3000:]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_folders_of_an_unset_variable_that_predict_does_not_use_are_let_be(trained_run: Path, tmp_path: Path) -> None:
     """A config shared between machines: predict on one's own images reads no MNIST and writes no checkpoint."""
     dm = MNISTDataModule(data_dir=str(REPO / "data"))
