@@ -213,6 +213,10 @@ def _in_config_file(message: str, raw: str) -> str:
                     f"{path}: {key} is not an option of {subcommand}: "
                     f"fix the key (python -m mnist_pl {subcommand} --help lists them)"
                 )
+        # In a group's file or YAML (--data my.yaml)
+        return (
+            f"{key} is not an option of {subcommand}: fix the key (python -m mnist_pl {subcommand} --help lists them)"
+        )
     # A misspelled argument of a class: the class as it was resolved is in jsonargparse's message.
     argument = re.fullmatch(
         r"--([\w.]+)(?: .*?)?: (?:Problem with given class_path '([\w.]+)': )?Option '(\w+)' is not accepted", message
@@ -316,6 +320,15 @@ class MNISTArgumentParser(LightningArgumentParser):
             # An option of the subcommand found wrong after its own parse (a required class argument
             # left out): under the subcommand's one-line usage, not the main parser's list of subcommands.
             self.subcommand_parser.error(message, ex)
+        # A config of a subcommand's settings before the subcommand: jsonargparse named an option of
+        # the file's (or one the app sets), never typed, and not where the file goes.
+        before = re.match(r"Option '[\w.]+' is not accepted before subcommand '(\w+)'", message)
+        if before and CONFIG_FILES:
+            path, subcommand = CONFIG_FILES[-1], before[1]
+            message = (
+                f"{path}: settings of {subcommand}, given before it: put --config after {subcommand} "
+                f"({self.prog} {subcommand} --config {path}), or them under '{subcommand}:' in the file"
+            )
         # Nested parsers (a class's init arguments) raise to the top one, which prints and exits.
         super().error(_in_config_file(one_line(message), message) if self.exit_on_error else message, ex)
 

@@ -230,6 +230,10 @@ PARSER_CASES = {
         ["--data=abc"],
         "error: --data abc: expected a YAML file of data options: give one that exists, or the options one by one",
     ),
+    "an unknown key in a group's YAML": (  # jsonargparse's words named no fix
+        ["--data={batch_sise: 3}"],
+        "error: data.batch_sise is not an option of fit: fix the key (python -m mnist_pl fit --help lists them)",
+    ),
     "a wrong option in a group's YAML": (
         ["--data={batch_size: abc}"],
         "error: --data.batch_size abc: expected an int > 0",
@@ -443,6 +447,19 @@ TRAINER_CASES = {
         "every_n_epochs, every_n_train_steps), or leave one out",
     ),
 }
+
+
+def test_a_config_given_before_its_subcommand_says_where_it_goes(tmp_path: Path) -> None:
+    """jsonargparse named an option the user never typed: "Option 'trainer.logger.init_args.save_dir' is not
+    accepted before subcommand 'fit'"."""
+    lenet = REPO / "configs" / "lenet.yaml"
+    for config in (["--config", str(lenet)], ["-c", str(lenet)]):
+        result = run_main(*config, "fit", cwd=tmp_path)
+        assert result.returncode == 2 and result.stderr.splitlines()[-1] == (
+            f"error: {lenet}: settings of fit, given before it: put --config after fit "
+            f"(python -m mnist_pl fit --config {lenet}), or them under 'fit:' in the file"
+        ), result.stderr[-3000:]
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("case", TRAINER_CASES)
