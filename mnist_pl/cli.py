@@ -31,10 +31,10 @@ from mnist_pl.model import MNISTClassifier
 from mnist_pl.parser import (
     CONFIG_FILES,
     MNISTArgumentParser,
+    model_not_rebuilt,
     named_where_written,
     not_built,
     null_refused,
-    one_line,
     writer_refused,
 )
 
@@ -448,10 +448,7 @@ class MNISTCLI(LightningCLI):
         try:
             super()._parse_ckpt_path()
         except ArgumentError as err:
-            raise UserError(
-                f"--ckpt_path {ckpt_path}: its model settings do not fit this version of mnist_pl "
-                f"({one_line(str(err)).removeprefix('--')}): train it again with this version"
-            ) from err
+            raise UserError(model_not_rebuilt(ckpt_path, err)) from err
         finally:
             self.parser.exit_on_error = True
         self._refuse_model_settings_the_checkpoint_replaced(subcommand, given)

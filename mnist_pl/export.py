@@ -18,6 +18,7 @@ from typing import NoReturn
 import numpy as np
 import torch
 import torch.nn.functional as F
+from jsonargparse import ArgumentError
 from torch import Tensor, nn
 
 from mnist_pl.checkpoints import check_readable
@@ -25,6 +26,7 @@ from mnist_pl.data import MNISTDataModule, trained_settings
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import LeNet
+from mnist_pl.parser import model_not_rebuilt
 
 # The names each format's files go by, the default first: another (a run's .ckpt or .yaml) was written
 # over with --overwrite.
@@ -60,6 +62,8 @@ def load_model(ckpt_path: Path, data_dir: str) -> tuple[MNISTClassifier, MNISTDa
         model = MNISTClassifier.load_from_checkpoint(
             ckpt_path, map_location="cpu", weights_only=True, compile=False, **given
         )
+    except ArgumentError as err:  # jsonargparse's, building the network it names: a traceback of 90 lines
+        raise UserError(model_not_rebuilt(ckpt_path, err)) from err
     except UserError as err:
         if not given:
             raise

@@ -309,6 +309,22 @@ def _as_float(text: str) -> float | None:
         return None
 
 
+def model_not_rebuilt(ckpt_path: object, err: Exception) -> str:
+    """Why a checkpoint's model settings cannot be built here, and whose fix that is."""
+    reason = one_line(str(err)).removeprefix("--")
+    # A network of the user's own module, not on this Python's path: no version of mnist_pl has it.
+    own = re.search(r"class_path '([\w.]+)': (No module named '[\w.]+')", reason)
+    if own and not own[1].startswith("mnist_pl."):
+        return (
+            f"--ckpt_path {ckpt_path}: its network {own[1]} cannot be imported ({own[2]}): "
+            "make its module importable (PYTHONPATH), as where it was trained"
+        )
+    return (
+        f"--ckpt_path {ckpt_path}: its model settings do not fit this version of mnist_pl ({reason}): "
+        "train it again with this version"
+    )
+
+
 class MNISTArgumentParser(LightningArgumentParser):
     """LightningCLI's parser; its errors, a YAML syntax error in a config file included, are one line."""
 

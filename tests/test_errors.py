@@ -743,6 +743,7 @@ class RunsCode:
         "other network",
         "older network",
         "a network class gone",
+        "a network of one's own not importable",
         "last",
         "best",
         "registry",
@@ -779,6 +780,10 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         checkpoint = torch.load(run.best, weights_only=True)
         checkpoint["hyper_parameters"]["net"] = {"class_path": "mnist_pl.nets.Gone", "init_args": {}}
         torch.save(checkpoint, ckpt)
+    elif case == "a network of one's own not importable":  # "train it again with this version" was the advice
+        checkpoint = torch.load(run.best, weights_only=True)
+        checkpoint["hyper_parameters"]["net"] = {"class_path": "my_nets_x.Net", "init_args": {}}
+        torch.save(checkpoint, ckpt)
     elif case in ("last", "best", "registry"):  # Lightning's words: this run's own (a test has none), an online one
         ckpt = case
     elif case == "a folder":  # was "no such file"
@@ -806,6 +811,8 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         "a network class gone": f"--ckpt_path {ckpt}: its model settings do not fit this version of mnist_pl "
         "(model.net: Problem with given class_path 'mnist_pl.nets.Gone': module 'mnist_pl.nets' has no attribute "
         "'Gone'): train it again with this version",
+        "a network of one's own not importable": f"--ckpt_path {ckpt}: its network my_nets_x.Net cannot be "
+        "imported (No module named 'my_nets_x'): make its module importable (PYTHONPATH), as where it was trained",
         "last": "--ckpt_path last: test needs a checkpoint file",
         "best": "--ckpt_path best: test needs a checkpoint file",
         "registry": "--ckpt_path registry: Lightning's online model registry is not used here",

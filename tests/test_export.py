@@ -84,10 +84,12 @@ def test_export_refuses_edited_checkpoints_and_names_fixes_it_takes(trained_run:
     built_in_python = {**checkpoint, "hyper_parameters": {}}  # another network than LeNet, named nowhere
     built_in_python["state_dict"] = {f"net.{k}": v for k, v in MinimalCNN().state_dict().items()}
     data = checkpoint["datamodule_hyper_parameters"]
+    own_net = {"class_path": "my_nets_x.Net", "init_args": {}}  # of the user's module, not on this Python's path
     edited = {
         "EMNIST.ckpt": {**checkpoint, "datamodule_hyper_parameters": {**data, "dataset": "EMNIST"}},
         "std0.ckpt": {**checkpoint, "datamodule_hyper_parameters": {**data, "std": 0.0}},
         "minimal.ckpt": built_in_python,
+        "own.ckpt": {**checkpoint, "hyper_parameters": {**checkpoint["hyper_parameters"], "net": own_net}},
     }
     for name, contents in edited.items():
         torch.save(contents, tmp_path / name)
@@ -99,6 +101,10 @@ def test_export_refuses_edited_checkpoints_and_names_fixes_it_takes(trained_run:
             [tmp_path / "minimal.ckpt"],
             "it names no network (saved from a module built in Python) and holds other weights than LeNet: "
             "export takes checkpoints of `python -m mnist_pl fit` runs, or of a module built with LeNet",
+        ),
+        (  # a traceback of 90 lines
+            [tmp_path / "own.ckpt"],
+            "its network my_nets_x.Net cannot be imported (No module named 'my_nets_x'): make its module importable",
         ),
         ([best, f"--output={out}/"], f"--output {out}/ is a folder: give a file name, e.g. {out / 'model.onnx'}"),
         ([best, "--output="], "--output is empty: give a file name, e.g. model.onnx"),  # was: beside the checkpoint
