@@ -8,6 +8,7 @@ after every epoch, as Lightning did before 2.6, and at the batch a SIGTERM stops
 a SIGTERM during a fit's validation takes effect where that validation ends and is saved.
 """
 
+import ast
 import os
 import pickle
 import random
@@ -168,6 +169,31 @@ class ModelCheckpoint(callbacks.ModelCheckpoint):
         # fit that then never validated tested the other run's best.ckpt instead of its own weights.
         if Path(state_dict.get("dirpath", self.dirpath)).resolve() == Path(self.dirpath).resolve():
             super().load_state_dict({**state_dict, "dirpath": self.dirpath})
+
+    def refuse_another_keeping(self, checkpoint: dict[str, Any]) -> None:
+        """A resume in its run keeps the run's monitor, mode and intervals.
+
+        Lightning knows a ModelCheckpoint by them (its ``state_key``): of other ones it restored none
+        of the run's bookkeeping, wrote best-v1.ckpt and last-v1.ckpt beside the run's, and a later
+        resume read the old last.ckpt.
+        """
+        name = type(self).__qualname__
+        theirs = [key for key in checkpoint.get("callbacks", {}) if key.startswith(f"{name}{{")]
+        if not theirs or self.state_key in theirs:
+            return
+        try:  # reprs of plain values, but a train_time_interval's timedelta
+            ours, run = ast.literal_eval(self.state_key[len(name) :]), ast.literal_eval(theirs[0][len(name) :])
+        except (ValueError, SyntaxError):
+            ours, run = {"": self.state_key[len(name) :]}, {"": theirs[0][len(name) :]}
+        changed = [key for key in ours if ours[key] != run.get(key)]
+        shown = {None: "null"}
+        raise UserError(
+            ", ".join(f"--checkpoint.{key} {shown.get(ours[key], ours[key])}" for key in changed)
+            + ": the run's checkpoints are kept by "
+            + ", ".join(f"{key} {shown.get(run.get(key), run.get(key))}" for key in changed)
+            + ", and so is its resume (Lightning would keep these apart, in best-v1.ckpt and last-v1.ckpt): "
+            "leave the options out, or give those"
+        )
 
     def _save_last_if_skipped(self, trainer: L.Trainer, at_train_epoch_end: bool) -> None:
         # After Lightning's own saving: if it saved anything at this step, it saved last.ckpt too.

@@ -365,6 +365,8 @@ class MNISTCLI(LightningCLI):
         ckpt_path, logger = self.config_init.fit.ckpt_path, self.trainer.logger
         run_logger = isinstance(logger, TensorBoardLogger | CSVLogger)  # under fast_dev_run: Lightning's stand-in
         self.model.forks_a_run = bool(ckpt_path) and run_logger and not runs.resumes_its_run(logger, ckpt_path)
+        if ckpt_path and not self.model.forks_a_run:
+            self.trainer.checkpoint_callback.refuse_another_keeping(check_readable(ckpt_path))
         self.claimed_run = runs.place_run(self.trainer, ckpt_path)
 
     def _before_evaluating(self) -> None:

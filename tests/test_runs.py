@@ -342,7 +342,8 @@ def test_a_resume_that_would_skip_other_images_is_refused(tmp_path: Path) -> Non
             "this run has 1: resume with as many (--trainer.devices x --trainer.num_nodes), or from an epoch's end",
         ),
     ]:
-        resumed = fit(tmp_path / "logs", "--trainer.max_epochs=2", f"--ckpt_path={ckpt}", *args, here=True)
+        kept = every[:2]  # its checkpoints kept as they were (a resume keeps them)
+        resumed = fit(tmp_path / "logs", *kept, "--trainer.max_epochs=2", f"--ckpt_path={ckpt}", *args, here=True)
         assert resumed.returncode == 1 and resumed.stderr.strip().splitlines()[-1] == error
     assert files(run) == before and [p.name for p in run.parent.iterdir()] == ["version_0"]
     # A test from it trains no batch: the data module's next fit (in Python) skipped the 3 batches.
@@ -759,6 +760,24 @@ def test_resume_last_checks_the_model_settings_as_a_path_does(tmp_path: Path) ->
     before = files(run)
     more = ["--trainer.max_epochs=2", "--ckpt_path=last", "--model.optimizer.init_args.lr=0.5"]
     with pytest.raises(UserError, match=r"^--model.optimizer.init_args.lr 0.5: the checkpoint's model has 0.01,"):
+        MNISTCLI(args=["fit", *TINY, logs, *more])
+    assert files(run) == before
+
+
+def test_a_resume_keeps_how_its_runs_checkpoints_are_kept(tmp_path: Path) -> None:
+    """Another monitor's ModelCheckpoint is another callback to Lightning: it restored none of the run's
+    bookkeeping, wrote best-v1.ckpt and last-v1.ckpt beside the run's, and a later resume read the old last.ckpt."""
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1"])
+    (run,) = tmp_path.glob("*/version_0")
+    before = files(run)
+    more = ["--trainer.max_epochs=2", "--ckpt_path=last", "--checkpoint.monitor=val/loss", "--checkpoint.mode=min"]
+    expected = (
+        "--checkpoint.monitor val/loss, --checkpoint.mode min: the run's checkpoints are kept by monitor val/acc, "
+        "mode max, and so is its resume (Lightning would keep these apart, in best-v1.ckpt and last-v1.ckpt): "
+        "leave the options out, or give those"
+    )
+    with pytest.raises(UserError, match=f"^{re.escape(expected)}$"):
         MNISTCLI(args=["fit", *TINY, logs, *more])
     assert files(run) == before
 
