@@ -158,12 +158,13 @@ def to_mnist(image: Image.Image) -> Tensor:
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     box = np.asarray(Image.fromarray(ink * 255).resize(size, Image.Resampling.LANCZOS), dtype=np.float32)
     box = np.clip(box, 0, 255)
-    # Centre of mass to the middle of the 28x28 image, as MNIST was made.
+    # Centre of mass where MNIST has it: (14.0, 14.0) in pixel indices (measured: 13.99 and 14.01 on
+    # average, 0.29 apart from digit to digit), not the grid's middle, 13.5, half a pixel off.
     total = box.sum()
     cy = (box.sum(axis=1) * np.arange(box.shape[0])).sum() / total
     cx = (box.sum(axis=0) * np.arange(box.shape[1])).sum() / total
-    top = int(np.clip(round(13.5 - cy), 0, 28 - box.shape[0]))
-    left = int(np.clip(round(13.5 - cx), 0, 28 - box.shape[1]))
+    top = int(np.clip(round(14 - cy), 0, 28 - box.shape[0]))
+    left = int(np.clip(round(14 - cx), 0, 28 - box.shape[1]))
     out = np.zeros((28, 28), dtype=np.float32)
     out[top : top + box.shape[0], left : left + box.shape[1]] = box
     return torch.from_numpy(out.round().astype(np.uint8))
