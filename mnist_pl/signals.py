@@ -172,6 +172,13 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
         config = next((c.config_filename for c in trainer.callbacks if isinstance(c, SaveConfigCallback)), None)
         again = f"--config {Path(trainer.log_dir) / config} " if config else ""
         saved = runs.checkpoint_step(Path(last))
+        # In the last epoch's validation, or after it (drawing the curves): the resume line was
+        # refused, as a fit of that checkpoint would train nothing.
+        if trainer.fit_loop.done and saved == trainer.global_step:
+            raise InterruptedRunError(
+                f"fit: stopped by {by} after its last epoch, all of it checkpointed ({last}): nothing to resume; "
+                f"test it with python -m mnist_pl test {again}--ckpt_path {best or last}"
+            ) from None
         lost = (
             "checkpointed there"
             if saved == trainer.global_step

@@ -491,6 +491,21 @@ def test_a_stop_during_a_validation_waits_for_its_end_and_the_resume_is_exact(
     assert_same_run(tmp_path / "one_go" / "lenet" / "version_0", run, validations)
 
 
+def test_a_stop_after_the_last_epoch_says_there_is_nothing_to_resume(tmp_path: Path) -> None:
+    """In the last epoch's validation: its resume line was refused ("has trained 1 epoch(s) already")."""
+    logs, marker = tmp_path / "logs", tmp_path / "paused"
+    with signalled_here_when_paused(marker, signal.SIGTERM):
+        stopped = fit(logs, "--trainer.max_epochs=1", *pause_at(marker, epoch=0, batch=0, stage="validate"), here=True)
+    assert stopped.returncode == 1, stopped.stderr[-3000:]
+    run = logs / "lenet" / "version_0"
+    last, best = run / "checkpoints" / "last.ckpt", run / "checkpoints" / "best.ckpt"
+    assert stopped.stderr.strip().splitlines()[-1] == (
+        f"error: fit: stopped by SIGTERM after its last epoch, all of it checkpointed ({last}): nothing to resume; "
+        f"test it with python -m mnist_pl test --config {run / 'config.yaml'} --ckpt_path {best}"
+    )
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 5
+
+
 @pytest.mark.slow  # a Ctrl-C check, as the others
 def test_a_resume_stopped_before_its_first_step_keeps_the_config_its_resume_line_names(tmp_path: Path) -> None:
     # Stopped before its first step, the resume gave back its config.resume1.yaml, and the line said to use it.
