@@ -455,6 +455,9 @@ class MNISTCLI(LightningCLI):
             self.parser.exit_on_error = True
         self._refuse_model_settings_the_checkpoint_replaced(subcommand, given)
         self._take_the_checkpoints_data_settings(subcommand, trained_settings(checkpoint, ckpt_path))
+        trainer = self.config[subcommand].trainer
+        if subcommand != "fit" and trainer.get("precision") is None and isinstance(checkpoint.get("precision"), str):
+            trainer.precision = checkpoint["precision"]  # as the fit trained and tested it (model.on_save_checkpoint)
         if subcommand == "fit":
             self._refuse_a_fit_lightning_resumes_wrongly(ckpt_path, checkpoint)
 

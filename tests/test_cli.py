@@ -199,6 +199,37 @@ def test_missing_data_is_one_clear_line(tmp_path: Path) -> None:
     assert last.startswith("error: ") and "empty/FashionMNIST/raw" in last and "--data.download true" in last
 
 
+def test_a_checkpoint_is_evaluated_in_the_precision_it_was_trained_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`test --ckpt_path` of a fast.yaml run, with no config, ran in fp32: another test/acc than the fit's own test."""
+    monkeypatch.setattr(cli, "native_bf16", lambda: True)  # bf16 wherever this runs
+    short = ["--trainer.limit_train_batches=10", "--trainer.limit_val_batches=2", "--trainer.limit_test_batches=3"]
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    fit = MNISTCLI(args=["fit", f"--config={REPO / 'configs' / 'fast.yaml'}", DATA, logs, *short])
+    best = tmp_path / "fast" / "version_0" / "checkpoints" / "best.ckpt"
+    for subcommand in ("test", "validate"):
+        evaluated = MNISTCLI(
+            args=[
+                subcommand,
+                f"--ckpt_path={best}",
+                DATA,
+                "--trainer.logger=false",
+                *short,
+                "--trainer.accelerator=cpu",
+            ]
+        )
+        assert evaluated.trainer.precision == "bf16-mixed"
+    assert evaluated.trainer.callback_metrics["val/acc"] == fit.trainer.checkpoint_callback.best_model_score
+    tested = MNISTCLI(args=["test", f"--ckpt_path={best}", DATA, "--trainer.logger=false", *short])
+    assert tested.trainer.callback_metrics["test/acc"] == fit.trainer.callback_metrics["test/acc"]
+    # Asked for, another precision is taken as given
+    other = MNISTCLI(
+        args=["test", f"--ckpt_path={best}", DATA, "--trainer.logger=false", *short, "--trainer.precision=32"]
+    )
+    assert other.trainer.precision == "32-true"
+
+
 @pytest.mark.parametrize("asked", ["bf16-mixed", "16-mixed"])  # Lightning runs 16-mixed as bf16-mixed on a CPU
 @pytest.mark.parametrize("native", [False, True], ids=["emulated", "native"])
 def test_bf16_runs_only_where_the_cpu_computes_it(
