@@ -186,6 +186,11 @@ class MNISTClassifier(L.LightningModule):
                     f"the checkpoint's {name} has other layers than this version's {name} ({differ}): "
                     "it was written by another version of mnist_pl; train it again with this one"
                 )
+            if trained is None:  # saved from a module built in Python: LeNet, the default, was built for it
+                raise UserError(
+                    f"the checkpoint holds other weights than {name} ({differ}) and names no network (saved from a "
+                    "module built in Python): give its network class with --model.net (importable: PYTHONPATH)"
+                )
             raise UserError(
                 f"the checkpoint holds other weights than {name} ({differ}): "
                 "give a checkpoint of this network, or leave out --config/--model.net to rebuild its own"

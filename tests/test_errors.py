@@ -26,6 +26,7 @@ from mnist_pl.__main__ import main
 from mnist_pl.callbacks import StopOnNonFiniteLoss
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.errors import _raised_by_lightning
+from mnist_pl.nets import MinimalCNN
 
 DATA = f"--data.data_dir={REPO / 'data'}"
 
@@ -743,6 +744,7 @@ class RunsCode:
         "other network",
         "older network",
         "a network class gone",
+        "a network built in Python",
         "a network of one's own not importable",
         "last",
         "best",
@@ -771,6 +773,11 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         del checkpoint["hyper_parameters"]
         torch.save(checkpoint, ckpt)
         extra = ["--model.net=mnist_pl.nets.FastCNN"]
+    elif case == "a network built in Python":  # "leave out --config/--model.net", neither given, was the advice
+        checkpoint = torch.load(run.best, weights_only=True)
+        del checkpoint["hyper_parameters"]
+        checkpoint["state_dict"] = {f"net.{k}": v for k, v in MinimalCNN().state_dict().items()}
+        torch.save(checkpoint, ckpt)
     elif case == "older network":  # its own network's class, of a version whose layers had other names
         checkpoint = torch.load(run.best, weights_only=True)
         weights = checkpoint["state_dict"]
@@ -808,6 +815,8 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         "runs code": "refused: it holds objects other than weights",
         "other network": "the checkpoint holds other weights than FastCNN",
         "older network": "LeNet has other layers than this version's LeNet (2 names and 0 shapes differ): it was",
+        "a network built in Python": "the checkpoint holds other weights than LeNet (0 names and 7 shapes differ) "
+        "and names no network (saved from a module built in Python): give its network class with --model.net",
         "a network class gone": f"--ckpt_path {ckpt}: its model settings do not fit this version of mnist_pl "
         "(model.net: Problem with given class_path 'mnist_pl.nets.Gone': module 'mnist_pl.nets' has no attribute "
         "'Gone'): train it again with this version",
