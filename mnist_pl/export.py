@@ -222,18 +222,28 @@ def main(argv: list[str] | None = None) -> None:
     model, dm = load_model(args.ckpt_path, args.data_dir)
     dm.prepare_data()  # the test images of the check, before a file is written that could not be checked
     deployable = Deployable(model.net, dm.mean, dm.std).eval()
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        write(deployable, args.format, output, args.overwrite)
-    except FileExistsError as err:
-        raise UserError(
-            f"--output {output} was written while this export ran (another export?): "
-            "give another --output, or --overwrite to replace it"
-        ) from err
-    except OSError as err:  # a file where its folder should be, no permission, a full disk
-        raise UserError(f"--output {output}: cannot be written ({err.strerror or err}): give another --output") from err
-    print(f"wrote {output} ({args.format}): float pixels in [0, 1], (N, 1, 28, 28) -> log-probabilities (N, 10)")
-    same, total, diff = verify(model, runner(args.format, output), dm)
+    with warnings.catch_warnings():
+        if args.format == "torchscript":  # in place of torch's warning at each of trace, save and load: six lines
+            warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=FutureWarning)
+            print(
+                "note: PyTorch deprecates TorchScript (torch.jit) in favour of torch.export; "
+                "torch.jit.load of the file warns so: ONNX (--format onnx) is the lasting format",
+                file=sys.stderr,
+            )
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            write(deployable, args.format, output, args.overwrite)
+        except FileExistsError as err:
+            raise UserError(
+                f"--output {output} was written while this export ran (another export?): "
+                "give another --output, or --overwrite to replace it"
+            ) from err
+        except OSError as err:  # a file where its folder should be, no permission, a full disk
+            raise UserError(
+                f"--output {output}: cannot be written ({err.strerror or err}): give another --output"
+            ) from err
+        print(f"wrote {output} ({args.format}): float pixels in [0, 1], (N, 1, 28, 28) -> log-probabilities (N, 10)")
+        same, total, diff = verify(model, runner(args.format, output), dm)
     print(f"checked on the {total:,} test images: same class for {same:,}, largest difference {diff:.1e}")
     if same != total or not np.isfinite(diff) or diff > 1e-4:
         raise UserError(f"{output}: the export differs from the checkpoint's model: report this as a bug")

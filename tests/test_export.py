@@ -126,10 +126,15 @@ def test_export_refuses_edited_checkpoints_and_names_fixes_it_takes(trained_run:
 
 
 def test_export_reads_and_writes_tilde_paths_in_the_home_folder(
-    trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    trained_run: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    recwarn: pytest.WarningsRecorder,
+    capsys: pytest.CaptureFixture,
 ) -> None:
     """``--ckpt_path=~/...`` was "no such file", and ``--output=~/m.pt`` a folder named "~" in the current
-    one; ``m.PT`` was "another kind's" file."""
+    one; ``m.PT`` was "another kind's" file. torch's three warnings that torch.jit is deprecated (six lines)
+    are one note."""
     home, here = tmp_path / "home", tmp_path / "here"
     home.mkdir(), here.mkdir()
     (home / "best.ckpt").write_bytes((trained_run / "checkpoints" / "best.ckpt").read_bytes())
@@ -138,6 +143,11 @@ def test_export_reads_and_writes_tilde_paths_in_the_home_folder(
     export.main(
         ["--ckpt_path=~/best.ckpt", "--output=~/m.PT", "--format=torchscript", f"--data.data_dir={REPO / 'data'}"]
     )
+    assert not [w for w in recwarn if "torch.jit" in str(w.message)]
+    assert capsys.readouterr().err.splitlines() == [
+        "note: PyTorch deprecates TorchScript (torch.jit) in favour of torch.export; "
+        "torch.jit.load of the file warns so: ONNX (--format onnx) is the lasting format"
+    ]
     assert torch.jit.load(home / "m.PT")(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
     assert list(here.iterdir()) == []
 
