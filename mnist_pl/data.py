@@ -399,6 +399,7 @@ class MNISTDataModule(L.LightningDataModule):
             # What the skip of a resumed epoch assumes: the same order, cut into the same shards and batches.
             state["batch_size"] = self.hparams.batch_size
             state["processes"] = trainer.world_size
+            state["limit_train_batches"] = trainer.limit_train_batches  # the epoch's end
             state["shuffle_seed"] = self.hparams.shuffle_seed
         return state
 
@@ -453,6 +454,15 @@ class MNISTDataModule(L.LightningDataModule):
                 f"--trainer.devices: the checkpoint is from the middle of an epoch trained in {processes} processes, "
                 f"this run has {self.trainer.world_size}: resume with as many (--trainer.devices x "
                 "--trainer.num_nodes), or from an epoch's end"
+            )
+        # Another limit: Lightning's count of the epoch's batches goes on to it, the resumed epoch
+        # longer than either (3 batches of 5 skipped, then 4 more).
+        limit = state_dict.get("limit_train_batches", self.trainer.limit_train_batches)
+        if limit != self.trainer.limit_train_batches:
+            raise DataError(
+                f"--trainer.limit_train_batches {self.trainer.limit_train_batches}: the checkpoint is from the middle "
+                f"of an epoch limited to {limit}: resume with --trainer.limit_train_batches {limit}, or from an "
+                "epoch's end"
             )
         trained_seed = state_dict.get("shuffle_seed", seed)
         if trained_seed != seed:

@@ -335,6 +335,12 @@ def test_a_resume_that_would_skip_other_images_is_refused(tmp_path: Path) -> Non
             "error: --data.shuffle_seed 1: the checkpoint is from the middle of an epoch shuffled with seed 0: "
             "resume with --data.shuffle_seed 0, or from an epoch's end",
         ),
+        (  # the resumed epoch was longer than either limit: 3 batches skipped, then 4 more
+            "last",
+            ["--trainer.limit_train_batches=4"],
+            "error: --trainer.limit_train_batches 4: the checkpoint is from the middle of an epoch limited to 5: "
+            "resume with --trainer.limit_train_batches 5, or from an epoch's end",
+        ),
         (
             tmp_path / "ddp.ckpt",
             [],
