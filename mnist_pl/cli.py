@@ -690,6 +690,12 @@ class MNISTCLI(LightningCLI):
         # Periods the schedulers divide by: 0 passes their constructors and ends the first epoch in
         # a ZeroDivisionError.
         given = getattr(self.model.scheduler, "keywords", {})
+        # torch takes any: a negative one turned the lr negative, gradient ascent, without a word.
+        if isinstance(gamma := given.get("gamma"), int | float) and gamma <= 0:
+            raise UserError(
+                f"--model.scheduler.init_args.gamma {gamma}: the lr is multiplied by it: give a factor > 0 "
+                "(below 1 to decay)"
+            )
         for name in ("step_size", "T_max", "T_0"):
             if isinstance(given.get(name), int) and given[name] < 1:
                 raise UserError(
