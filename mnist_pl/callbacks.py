@@ -333,7 +333,9 @@ class ImageLogger(Callback):
         self.confusion.compute()  # a gather under DDP, so every rank asks; the figure reads the result
         if not trainer.is_global_zero:  # its logger writes nothing: the figures would stay open
             return
-        step = trainer.global_step
+        # The step Lightning logs the epoch's metrics at: in a fit's validation one less than global_step,
+        # where the figures were one step after their scalars.
+        step = trainer.fit_loop.epoch_loop._batches_that_stepped
         tensorboard.experiment.add_figure(f"{stage}/confusion_matrix", self._confusion_figure(trainer), step)
         tensorboard.experiment.add_figure(f"{stage}/misclassified", self._wrong_figure(trainer), step)
 

@@ -39,6 +39,11 @@ def test_tensorboard_has_curves_pictures_and_hparams(trained_run: Path) -> None:
         "test/misclassified",
     }
     assert pictures <= set(tags["images"])
+    # Each validation's and the test's pictures at the steps of their scalars (they were one step after)
+    for stage in ("val", "test"):
+        steps = [event.step for event in events.Scalars(f"{stage}/acc")]
+        assert [image.step for image in events.Images(f"{stage}/confusion_matrix")] == steps
+        assert [image.step for image in events.Images(f"{stage}/misclassified")] == steps
     (grid,) = events.Images("train/images")  # once, at the run's first step
     assert (grid.width, grid.height) == (6 * 30 + 2, 6 * 30 + 2)  # 36 images of the batch's 64, 6 a row, 2-pixel gaps
     # The HPARAMS tab, scored by val/acc_best.
