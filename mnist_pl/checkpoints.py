@@ -12,6 +12,8 @@ import ast
 import os
 import pickle
 import random
+import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +155,16 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             tmp.unlink(missing_ok=True)
 
 
+def _settings(state_key: str) -> dict[str, Any]:
+    """The settings in a ModelCheckpoint's state key: the repr of a dict of plain values, but a
+    train_time_interval's ``datetime.timedelta(seconds=300)``, read here without running it."""
+
+    def quoted(interval: re.Match) -> str:
+        return repr(str(timedelta(**{k: int(v) for k, v in re.findall(r"(\w+)=(-?\d+)", interval[1])})))
+
+    return ast.literal_eval(re.sub(r"datetime\.timedelta\(([^)]*)\)", quoted, state_key))
+
+
 class ModelCheckpoint(callbacks.ModelCheckpoint):
     """Lightning's, with ``save_last=True`` meaning the latest epoch again.
 
@@ -181,10 +193,7 @@ class ModelCheckpoint(callbacks.ModelCheckpoint):
         theirs = [key for key in checkpoint.get("callbacks", {}) if key.startswith(f"{name}{{")]
         if not theirs or self.state_key in theirs:
             return
-        try:  # reprs of plain values, but a train_time_interval's timedelta
-            ours, run = ast.literal_eval(self.state_key[len(name) :]), ast.literal_eval(theirs[0][len(name) :])
-        except (ValueError, SyntaxError):
-            ours, run = {"": self.state_key[len(name) :]}, {"": theirs[0][len(name) :]}
+        ours, run = _settings(self.state_key[len(name) :]), _settings(theirs[0][len(name) :])
         changed = [key for key in ours if ours[key] != run.get(key)]
         shown = {None: "null"}
         raise UserError(

@@ -7,13 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import REPO, child_env, run_main
 
-from mnist_pl.checkpoints import AtomicCheckpointIO, check_readable
+from mnist_pl.checkpoints import AtomicCheckpointIO, ModelCheckpoint, check_readable
 from mnist_pl.errors import UserError
 
 # Writes a small good checkpoint, then overwrites it with 200 MB ones until killed.
@@ -169,3 +170,18 @@ def test_any_truncation_or_a_plain_torch_file_is_refused_in_one_line(tmp_path: P
     torch.save({"a": torch.zeros(2)}, path)
     with pytest.raises(UserError, match="a torch file, but not a Lightning checkpoint"):
         check_readable(path)
+
+
+def test_a_resume_with_another_checkpoint_interval_names_both() -> None:
+    """A train_time_interval is a timedelta, whose repr is no plain value: the settings were printed as a key.
+    (Lightning checks by time alone when given one: every_n_epochs 0.)"""
+    run = ModelCheckpoint(monitor="val/acc", mode="max")
+    checkpoint = {"callbacks": {run.state_key: {}}}
+    timed = ModelCheckpoint(monitor="val/acc", mode="max", train_time_interval=timedelta(minutes=5))
+    expected = (
+        "--checkpoint.every_n_epochs 0, --checkpoint.train_time_interval 0:05:00: the run's checkpoints are kept by "
+        "every_n_epochs 1, train_time_interval null, and so is its resume"
+    )
+    with pytest.raises(UserError, match=f"^{re.escape(expected)}"):
+        timed.refuse_another_keeping(checkpoint)
+    run.refuse_another_keeping(checkpoint)  # the run's own: no word
