@@ -736,8 +736,7 @@ class MNISTCLI(LightningCLI):
             if not isinstance(callback, EarlyStopping | callbacks.ModelCheckpoint):
                 continue
             key, mode = callback.monitor, callback.mode
-            best = "min" if str(key).endswith("/loss") else "max" if key in MNISTClassifier.EPOCH_METRICS else mode
-            if mode != best:
+            if mode != (best := MNISTClassifier.best_mode(key, mode)):
                 ours = callback is self.config_init.fit.checkpoint
                 option = "--checkpoint" if ours else f"--trainer.callbacks {type(callback).__name__}"
                 worst = "highest" if mode == "max" else "lowest"

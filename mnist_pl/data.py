@@ -440,14 +440,8 @@ class MNISTDataModule(L.LightningDataModule):
         if not self._resume_batches:
             return
         # Lightning goes on counting the epoch's batches: in another order, shards or batch size the
-        # resumed epoch would skip other images than those trained, and train some twice.
-        batch_size, seed = self.hparams.batch_size, self.hparams.shuffle_seed
-        trained_in = state_dict.get("batch_size", batch_size)
-        if trained_in != batch_size:
-            raise DataError(
-                f"--data.batch_size {batch_size}: the checkpoint is from the middle of an epoch trained "
-                f"in batches of {trained_in}: resume with --data.batch_size {trained_in}, or from an epoch's end"
-            )
+        # resumed epoch would skip other images than those trained, and train some twice; to another
+        # limit, it was longer than either (3 batches of 5 skipped, then 4 more).
         processes = state_dict.get("processes", self.trainer.world_size)
         if processes != self.trainer.world_size:
             raise DataError(
@@ -455,21 +449,16 @@ class MNISTDataModule(L.LightningDataModule):
                 f"this run has {self.trainer.world_size}: resume with as many (--trainer.devices x "
                 "--trainer.num_nodes), or from an epoch's end"
             )
-        # Another limit: Lightning's count of the epoch's batches goes on to it, the resumed epoch
-        # longer than either (3 batches of 5 skipped, then 4 more).
-        limit = state_dict.get("limit_train_batches", self.trainer.limit_train_batches)
-        if limit != self.trainer.limit_train_batches:
-            raise DataError(
-                f"--trainer.limit_train_batches {self.trainer.limit_train_batches}: the checkpoint is from the middle "
-                f"of an epoch limited to {limit}: resume with --trainer.limit_train_batches {limit}, or from an "
-                "epoch's end"
-            )
-        trained_seed = state_dict.get("shuffle_seed", seed)
-        if trained_seed != seed:
-            raise DataError(
-                f"--data.shuffle_seed {seed}: the checkpoint is from the middle of an epoch shuffled with "
-                f"seed {trained_seed}: resume with --data.shuffle_seed {trained_seed}, or from an epoch's end"
-            )
+        for option, key, ours, epoch in (
+            ("--data.batch_size", "batch_size", self.hparams.batch_size, "trained in batches of"),
+            ("--trainer.limit_train_batches", "limit_train_batches", self.trainer.limit_train_batches, "limited to"),
+            ("--data.shuffle_seed", "shuffle_seed", self.hparams.shuffle_seed, "shuffled with seed"),
+        ):
+            if (theirs := state_dict.get(key, ours)) != ours:
+                raise DataError(
+                    f"{option} {ours}: the checkpoint is from the middle of an epoch {epoch} {theirs}: "
+                    f"resume with {option} {theirs}, or from an epoch's end"
+                )
 
     def on_after_batch_transfer(
         self, batch: tuple[Tensor, Tensor] | Tensor, dataloader_idx: int

@@ -74,6 +74,12 @@ class MNISTClassifier(L.LightningModule):
     # epoch). train/loss_step is logged only every trainer.log_every_n_steps steps.
     EPOCH_METRICS = ("train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best")
 
+    @classmethod
+    def best_mode(cls, metric: object, mode: str) -> str:
+        """The mode that takes ``metric``'s best value: min for a loss, max for the others this model
+        logs; ``mode`` for a metric not its own."""
+        return "min" if str(metric).endswith("/loss") else "max" if metric in cls.EPOCH_METRICS else mode
+
     def __init__(
         self,
         net: nn.Module,
@@ -378,8 +384,7 @@ class MNISTClassifier(L.LightningModule):
             # Lightning steps it with a logged value: the one Lightning's own subclass names, else val/loss.
             monitor = scheduler["monitor"] = getattr(built, "monitor", "val/loss")
             # Its default mode, min, on an accuracy cut the lr each time the accuracy rose, without a word.
-            best = "min" if monitor.endswith("/loss") else "max" if monitor in self.EPOCH_METRICS else built.mode
-            if built.mode != best:
+            if built.mode != (best := self.best_mode(monitor, built.mode)):
                 raise UserError(
                     f"--model.scheduler {type(built).__name__} monitors {monitor} in mode {built.mode}: it would cut "
                     f"the lr as {monitor} improves: give --model.scheduler.init_args.mode {best}"
