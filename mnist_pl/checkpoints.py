@@ -13,6 +13,7 @@ import os
 import pickle
 import random
 import re
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,11 @@ def check_readable(ckpt_path: str | os.PathLike) -> dict[str, Any]:
         raise UserError(f"--ckpt_path {ckpt_path} is a folder: give a .ckpt file, e.g. checkpoints/best.ckpt of a run")
     if not Path(ckpt_path).is_file():
         raise UserError(f"--ckpt_path {ckpt_path}: no such file: give the path of a .ckpt file")
+    if _is_torchscript(ckpt_path):  # torch.load would warn about it, then fail
+        raise UserError(
+            f"--ckpt_path {ckpt_path}: an exported TorchScript model, not a checkpoint: "
+            "give the .ckpt it was exported from"
+        )
     try:
         checkpoint = torch.load(ckpt_path, weights_only=True, map_location="cpu", mmap=True)
     except PermissionError as err:
@@ -73,6 +79,15 @@ def check_readable(ckpt_path: str | os.PathLike) -> dict[str, Any]:
                 "damaged): give a .ckpt file written by mnist_pl"
             )
     return checkpoint
+
+
+def _is_torchscript(path: str | os.PathLike) -> bool:
+    """torch.jit.save's zip archive, told as torch.load tells it: by its constants.pkl."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith("/constants.pkl") for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 class RNGStates(L.Callback):

@@ -36,6 +36,13 @@ SUFFIX = {fmt: suffixes[0] for fmt, suffixes in NAMED.items()}
 warnings.filterwarnings("ignore", message=r"Attribute 'net' is an instance of `nn.Module`")
 
 
+def floats(pixels: Tensor) -> Tensor:
+    """The pixels, refused unless floats: 8-bit levels (0-255) would run, 255 times too bright."""
+    if not pixels.is_floating_point():
+        raise ValueError("pixels are floats in [0, 1]: divide 8-bit levels by 255")
+    return pixels
+
+
 class Deployable(nn.Module):
     """Pixels in [0, 1] -> log-probabilities: the network with its normalisation and ``MNISTClassifier.forward``.
 
@@ -44,10 +51,10 @@ class Deployable(nn.Module):
 
     def __init__(self, net: nn.Module, mean: float, std: float) -> None:
         super().__init__()
-        self.net, self.mean, self.std = net, mean, std
+        self.net, self.mean, self.std, self.floats = net, mean, std, floats
 
     def forward(self, pixels: Tensor) -> Tensor:
-        return F.log_softmax(self.net((pixels - self.mean) / self.std), dim=1)
+        return F.log_softmax(self.net((self.floats(pixels) - self.mean) / self.std), dim=1)
 
 
 def load_model(ckpt_path: Path, data_dir: str) -> tuple[MNISTClassifier, MNISTDataModule]:
@@ -94,6 +101,9 @@ def write(deployable: Deployable, fmt: str, path: Path, overwrite: bool = False)
             )
             program.save(str(tmp))
         else:
+            # A trace runs a Python check once and keeps none of it; a scripted function's call is kept.
+            # (ONNX needs none: its input is typed float.)
+            deployable.floats = torch.jit.script(floats)
             with open(tmp, "wb") as file:  # an unwritable path: OSError here, not torch's RuntimeError
                 torch.jit.save(torch.jit.trace(deployable, example), file)
         publish(tmp, path, overwrite)

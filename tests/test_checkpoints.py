@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -170,6 +171,22 @@ def test_any_truncation_or_a_plain_torch_file_is_refused_in_one_line(tmp_path: P
     torch.save({"a": torch.zeros(2)}, path)
     with pytest.raises(UserError, match="a torch file, but not a Lightning checkpoint"):
         check_readable(path)
+
+
+def test_an_exported_torchscript_file_is_named_as_one(tmp_path: Path) -> None:
+    """``export --format torchscript`` writes best.pt; given as --ckpt_path, torch.load printed a warning
+    about TorchScript archives before the one-line error said "truncated or not a checkpoint"."""
+    path = tmp_path / "best.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit's deprecation, not the check's
+        torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserError) as refused:
+            check_readable(path)
+    assert str(refused.value) == (
+        f"--ckpt_path {path}: an exported TorchScript model, not a checkpoint: give the .ckpt it was exported from"
+    )
 
 
 def test_a_resume_with_another_checkpoint_interval_names_both() -> None:

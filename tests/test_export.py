@@ -46,6 +46,20 @@ def test_an_export_never_replaces_a_file_written_while_it_ran(tmp_path: Path) ->
     assert torch.jit.load(path)(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
 
 
+def test_exports_refuse_8_bit_pixels(tmp_path: Path) -> None:
+    """Pixels are floats in [0, 1]; a TorchScript trace took uint8 levels (0-255) silently, 255 times too bright."""
+    levels = torch.full((1, 1, 28, 28), 255, dtype=torch.uint8)
+    export.write(export.Deployable(LeNet(), 0.1307, 0.3081).eval(), "torchscript", tmp_path / "m.pt")
+    scripted = torch.jit.load(tmp_path / "m.pt")
+    assert scripted(levels.float() / 255).shape == (1, 10)
+    with pytest.raises(Exception, match=re.escape("pixels are floats in [0, 1]: divide 8-bit levels by 255")):
+        scripted(levels)
+    export.write(export.Deployable(LeNet(), 0.1307, 0.3081).eval(), "onnx", tmp_path / "m.onnx")
+    session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    with pytest.raises(Exception, match=r"expected: \(tensor\(float\)\)"):
+        session.run(None, {"pixels": levels.numpy()})
+
+
 def test_export_without_the_test_images_writes_no_unchecked_file(trained_run: Path, tmp_path: Path) -> None:
     ckpt, output = trained_run / "checkpoints" / "best.ckpt", tmp_path / "model.onnx"
     not_a_folder = f"--data.data_dir={REPO / 'README.md'}"
