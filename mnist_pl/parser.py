@@ -354,7 +354,7 @@ class MNISTArgumentParser(LightningArgumentParser):
         # instead of the file and spans four lines. A missing file it reports well itself.
         try:
             text = Path(path).read_text()
-            loaded = yaml.safe_load(text)
+            loaded = yaml.load(text, Loader=_UniqueKeys)
         except yaml.MarkedYAMLError as err:
             mark = err.problem_mark
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -383,6 +383,24 @@ class MNISTArgumentParser(LightningArgumentParser):
                 if not isinstance(section[key], dict | str):
                     raise TypeError(f"{path}: {where}: {section[key]!r} is not its settings (a mapping): fix the file")
         return super().parse_path(path, *args, **kwargs)
+
+
+class _UniqueKeys(yaml.SafeLoader):
+    """YAML's loader, refusing a key written twice in a mapping: PyYAML keeps the last one silently,
+    and the first, the one a reader sees, was not the setting that ran. (YAML forbids it too.)"""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[object, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # a merge (<<) may override; a complex key is refused by yaml itself
+            key = self.construct_object(key_node)
+            if key in seen:
+                first, again = seen[key].start_mark.line + 1, key_node.start_mark.line + 1
+                problem = f"{key} written twice (at lines {first} and {again})"
+                raise yaml.constructor.ConstructorError(problem=problem, problem_mark=key_node.start_mark)
+            seen[key] = key_node
+        return super().construct_mapping(node, deep)
 
 
 _SUBCOMMANDS = {"fit", "validate", "test", "predict"}  # sections of a main-parser -c file

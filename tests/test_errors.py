@@ -139,6 +139,15 @@ PARSER_CASES = {
         ["--config=bell.yaml"],
         "error: bell.yaml: not valid YAML at line 2, column 16: unacceptable character #x0007: fix the file",
     ),
+    # YAML keeps the last of a key written twice, silently: the file's first lr was not the one trained with.
+    "a key written twice": (
+        ["--config=twice.yaml"],
+        "error: twice.yaml: not valid YAML at line 5, column 7: lr written twice (at lines 4 and 5): fix the file",
+    ),
+    "a section written twice": (
+        ["--config=twosections.yaml"],
+        "error: twosections.yaml: not valid YAML at line 3, column 1: trainer written twice (at lines 1 and 3)",
+    ),
     # These were "Unexpected config", tracebacks (a UnicodeDecodeError, a TypeError when data was built).
     "not a text file": (["--config=binary.yaml"], "error: binary.yaml: not a text file (UTF-8): give a YAML config"),
     "empty config": (["--config=empty.yaml"], "error: empty.yaml: holds nothing, not settings (trainer:, model:"),
@@ -279,6 +288,8 @@ def test_config_mistakes_jsonargparse_reports(
     (run.root / "binary.yaml").write_bytes(b"\xff\xfe garbage")
     (run.root / "bell.yaml").write_text("trainer:\n  max_epochs: 1\x07\n")
     (run.root / "empty.yaml").write_text("")
+    (run.root / "twice.yaml").write_text("model:\n  optimizer:\n    init_args:\n      lr: 0.1\n      lr: 0.01\n")
+    (run.root / "twosections.yaml").write_text("trainer:\n  max_epochs: 1\ntrainer:\n  max_epochs: 2\n")
     (run.root / "list.yaml").write_text("- 1\n")
     (run.root / "section.yaml").write_text("data: 5\n")
     (run.root / "predictions.yaml").write_text("predictions: [1, 2]\n")
