@@ -2,6 +2,7 @@
 
 import contextlib
 import ctypes
+import functools
 import logging
 import os
 import random
@@ -9,6 +10,7 @@ import re
 import sys
 import warnings
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import lightning as L
@@ -22,7 +24,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities import rank_zero_warn
 
-from mnist_pl import runs, signals
+from mnist_pl import augment, nets, runs, signals
 from mnist_pl.callbacks import PredictionWriter, StopOnNonFiniteLoss
 from mnist_pl.checkpoints import ModelCheckpoint, RNGStates, check_readable
 from mnist_pl.data import STATS, MNISTDataModule, trained_settings
@@ -201,6 +203,27 @@ class Trainer(L.Trainer):
 _LOG_DIR_FIX = "make it writable or choose another with --trainer.logger.init_args.save_dir"
 
 
+_CKPT_PATH_HELP = {
+    "fit": "a checkpoint to resume from (its last.ckpt), or last: the newest last.ckpt of this config's runs. "
+    "Its model and data settings are taken.",
+    **{
+        subcommand: f"the checkpoint file (a .ckpt mnist_pl wrote) whose network to {verb}, with its model and "
+        "data settings; without one, the network's random weights."
+        for subcommand, verb in (("validate", "validate"), ("test", "test"), ("predict", "predict with"))
+    },
+}
+
+
+def _known_modules(option: str, module: ModuleType) -> str:
+    """The end of ``option``'s help: the modules of mnist_pl's own ``module``, not all of torch.nn."""
+    own = [
+        f"{module.__name__}.{name}"
+        for name, value in vars(module).items()
+        if isinstance(value, type) and issubclass(value, torch.nn.Module) and value.__module__ == module.__name__
+    ]
+    return f", known subclasses: {', '.join(own)}, and any torch.nn.Module ({option}.help CLASS)"
+
+
 class MNISTCLI(LightningCLI):
     """``fit``/``validate``/``test``/``predict`` for MNIST; ``fit`` ends by testing its best checkpoint."""
 
@@ -280,6 +303,11 @@ class MNISTCLI(LightningCLI):
             parser.add_lightning_class_args(PredictionWriter, "predictions")
         # A checkpoint is a pickle: only tensors and plain types may be unpickled, never code.
         parser.set_defaults(weights_only=True)
+        # Lightning's help offers "best", "hpc" and "registry", and a previous fit in this process.
+        parser._option_string_actions["--ckpt_path"].help = _CKPT_PATH_HELP[subcommand]
+        # jsonargparse lists every torch.nn.Module it can import as a known subclass: 670 lines each.
+        for option, module in (("--model.net", nets), ("--data.augment", augment)):
+            parser._option_string_actions[option].extra_help = functools.partial(_known_modules, option, module)
         return parser
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:

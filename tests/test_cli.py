@@ -150,6 +150,28 @@ def test_help_and_print_config(tmp_path: Path) -> None:
     assert printed.returncode == 2 and printed.stderr.strip().endswith("expected an int from 0 to 4294967295")
 
 
+@pytest.mark.parametrize("subcommand", ["fit", "test"])
+def test_help_says_what_the_app_takes(subcommand: str, capsys: pytest.CaptureFixture) -> None:
+    """Lightning's --ckpt_path help offered "best", "hpc" and "registry" (refused here) and the best
+    checkpoint of a previous fit in this process (there is none); --model.net and --data.augment
+    listed every torch.nn Module there is, 670 lines each of the 2,050."""
+    with pytest.raises(SystemExit) as exit_:
+        MNISTCLI(args=[subcommand, "--help"])
+    assert exit_.value.code == 0
+    shown = re.sub(r"\s+", " ", capsys.readouterr().out)
+    ckpt_path = re.search(r"--ckpt_path CKPT_PATH (.*?) --", shown)[1]
+    assert "registry" not in ckpt_path and "hpc" not in ckpt_path
+    if subcommand == "fit":
+        assert ckpt_path.startswith("a checkpoint to resume from (its last.ckpt), or last: the newest last.ckpt")
+    else:
+        assert ckpt_path.startswith("the checkpoint file (a .ckpt mnist_pl wrote) whose network to test")
+    net = re.search(r"--model.net NET (.*?) --", shown)[1]
+    assert "mnist_pl.nets.LeNet" in net and "any torch.nn.Module (--model.net.help CLASS)" in net, net
+    augment = re.search(r"--data.augment AUGMENT (.*?) --", shown)[1]
+    assert "mnist_pl.augment.RandomAffine" in augment and "any torch.nn.Module" in augment, augment
+    assert "torch.nn.Linear" not in shown
+
+
 def test_print_config_with_a_checkpoint_shows_the_checkpoints_settings(trained_run: Path, tmp_path: Path) -> None:
     # It showed the app's defaults (Adam 0.001), which the test then replaced with the checkpoint's.
     ckpt = trained_run / "checkpoints" / "best.ckpt"
