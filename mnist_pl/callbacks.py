@@ -208,7 +208,7 @@ class PredictionWriter(BasePredictionWriter):
             for name, _, _, class_name, conf, *_ in shown:
                 print(f"{name:<{width}}  {class_name:<12}  {float(conf):.1%}")
         more = f" ({len(rows) - len(shown)} more)" if shown and len(rows) > len(shown) else ""
-        print(f"{len(rows)} predictions{more} written to {path}")
+        print(f"{len(rows)} prediction{'s' * (len(rows) != 1)}{more} written to {path}")
 
 
 class ImageLogger(Callback):

@@ -677,6 +677,7 @@ def test_folders_of_an_unset_variable_that_predict_does_not_use_are_let_be(train
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "p.csv").is_file() and not any("NO_SUCH_VAR" in str(p) for p in tmp_path.rglob("*"))
+    assert f"1 prediction written to {tmp_path / 'p.csv'}" in result.stdout.splitlines()  # was "1 predictions"
 
 
 def test_checkpoint_and_data_folders_of_a_variable_are_the_ones_they_name(
