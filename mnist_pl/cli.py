@@ -54,6 +54,8 @@ _NOISE = (
     r"`ModelCheckpoint\(monitor=.*could not find the monitored key",
     # Under bf16-mixed the weights stay in fp32, which is what the summary counts: its size is right.
     r"Precision bf16-mixed is not supported by the model summary",
+    # A resumed run writes into its own checkpoint dir on purpose; a new run's dir is always new.
+    r"Checkpoint directory .* exists and is not empty",
 )
 
 

@@ -463,11 +463,11 @@ class MNISTDataModule(L.LightningDataModule):
     def on_after_batch_transfer(
         self, batch: tuple[Tensor, Tensor] | Tensor, dataloader_idx: int
     ) -> tuple[Tensor, Tensor] | Tensor:
+        if self.trainer is None:  # called by hand, outside a Trainer: no precision to cast to
+            return batch if isinstance(batch, Tensor) else (self.normalize(batch[0]), batch[1])
         if isinstance(batch, Tensor):  # the model's example input, for its summary: normalised already
             return self.trainer.precision_plugin.convert_input(batch)
         images, labels = batch
-        if self.trainer is None:
-            return self.normalize(images), labels
         images = self.normalize(images, self.augment if self.trainer.training else None)
         # Lightning casts a batch to the input dtype of bf16-true or 64-true before the transfer
         # hooks, when the images are still uint8: the float images are cast here.

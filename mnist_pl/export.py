@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -132,7 +133,7 @@ def publish(tmp: Path, path: Path, overwrite: bool) -> None:
         tmp.replace(path)
 
 
-def runner(fmt: str, path: Path):
+def runner(fmt: str, path: Path) -> Callable[[Tensor], Tensor]:
     """A function pixels -> log-probabilities that runs the exported file by its own runtime."""
     if fmt == "onnx":
         import onnxruntime
@@ -143,7 +144,7 @@ def runner(fmt: str, path: Path):
     return lambda pixels: scripted(pixels).detach()
 
 
-def verify(model: MNISTClassifier, run, dm: MNISTDataModule) -> tuple[int, int, float]:
+def verify(model: MNISTClassifier, run: Callable[[Tensor], Tensor], dm: MNISTDataModule) -> tuple[int, int, float]:
     """(images with the same class, images, largest log-probability difference) over the test split."""
     dm.setup("test")
     images = dm.test_set.images

@@ -60,7 +60,8 @@ class MNISTClassifier(L.LightningModule):
             ``val/loss`` and ``test/loss`` are the NLL.
         channels_last: store conv weights NHWC. On a 2-core Xeon a LeNet step at batch 64 takes
             9.2 instead of 12.4 ms (max-pool and conv kernels vectorise over channels).
-        compile: ``torch.compile`` the network when training starts.
+        compile: ``torch.compile`` the network as the Trainer sets the model up (``configure_model``, in
+            every stage: a loaded checkpoint that should not compile, as export's, passes False).
         cuda_graphs: on a CUDA GPU, capture the network's training forward and backward once, at the
             first training batch, as two CUDA graphs (``torch.cuda.make_graphed_callables``) and replay
             them for every batch of that size: two launches instead of one per layer, for small networks

@@ -38,9 +38,6 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from mnist_pl.errors import UserError
 
-# A resumed run writes into its own checkpoint dir on purpose; a new run's dir is always new.
-warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
-
 
 def claim_new_version(root: Path) -> int:
     """The next free ``version_N`` under ``root``, created here so no other process gets it too."""
@@ -67,7 +64,7 @@ def find_last_checkpoint(trainer: Namespace, configs: list[os.PathLike] | None =
     logger or a debugging run, where Lightning's own meaning of "last" holds.
 
     Read from the config, before the model is built: its settings are then checked against the
-    checkpoint's as for a path (``MNISTCLI._parse_ckpt_path``).
+    checkpoint's as for a path (``MNISTCLI._take_the_checkpoints_settings``).
     """
     logger = trainer.get("logger")
     if isinstance(logger, list):  # several loggers: the run is the first one's, as trainer.logger

@@ -106,6 +106,8 @@ def test_batches_match_the_tutorial_transform(dm: MNISTDataModule) -> None:
     assert images.shape == (1000, 1, 28, 28) and images.dtype == torch.float32
     assert torch.equal(images[:8], torch.stack(expected))
     assert torch.equal(labels, dm.val_set.labels[:1000])
+    example = torch.zeros(2, 1, 28, 28)  # the model's example input, outside a Trainer: as it is (was AttributeError)
+    assert dm.on_after_batch_transfer(example, 0) is example
 
 
 @pytest.mark.parametrize(
