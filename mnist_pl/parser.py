@@ -345,6 +345,12 @@ class MNISTArgumentParser(LightningArgumentParser):
                 f"{path}: settings of {subcommand}, given before it: put --config after {subcommand} "
                 f"({self.prog} {subcommand} --config {path}), or them under '{subcommand}:' in the file"
             )
+        # The main parser's: its subcommands and export, which __main__ runs before any parser.
+        every = f"{', '.join(LightningCLI.subcommands())} or export"
+        if message.startswith('expected "subcommand" to be one of'):
+            message = f"give a subcommand: {every}"
+        elif invalid := re.match(r"argument subcommand: invalid choice: '(.*)' \(choose from", message):
+            message = f"{invalid[1]} is no subcommand: give {every}"
         # Nested parsers (a class's init arguments) raise to the top one, which prints and exits.
         super().error(_in_config_file(one_line(message), message) if self.exit_on_error else message, ex)
 

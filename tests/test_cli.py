@@ -172,6 +172,24 @@ def test_help_says_what_the_app_takes(subcommand: str, capsys: pytest.CaptureFix
     assert "torch.nn.Linear" not in shown
 
 
+def test_the_subcommands_are_listed_whole_with_export(capsys: pytest.CaptureFixture) -> None:
+    """Lightning lists each subcommand by its docstring's first line, cut mid-sentence ("make sure you
+    never run on your"); the main parser's errors named four subcommands, not export."""
+    with pytest.raises(SystemExit):
+        MNISTCLI(args=["--help"])
+    listed = re.sub(r"\s+", " ", capsys.readouterr().out)
+    assert " test the loss and accuracy of a checkpoint on the 10,000 test images " in listed
+    assert "never run on your" not in listed and "Useful to" not in listed
+    for args, expected in (
+        ([], "error: give a subcommand: fit, validate, test, predict or export"),
+        (["fitt"], "error: fitt is no subcommand: give fit, validate, test, predict or export"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            MNISTCLI(args=args)
+        assert exit_.value.code == 2
+        assert capsys.readouterr().err.splitlines()[-1] == expected
+
+
 def test_print_config_with_a_checkpoint_shows_the_checkpoints_settings(trained_run: Path, tmp_path: Path) -> None:
     # It showed the app's defaults (Adam 0.001), which the test then replaced with the checkpoint's.
     ckpt = trained_run / "checkpoints" / "best.ckpt"
