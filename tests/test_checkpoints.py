@@ -2,6 +2,7 @@
 ``last.ckpt`` is the last epoch's; a truncated or foreign file given as a checkpoint is refused in one line."""
 
 import contextlib
+import random
 import re
 import signal
 import subprocess
@@ -11,11 +12,12 @@ import warnings
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import REPO, child_env, run_main
 
-from mnist_pl.checkpoints import AtomicCheckpointIO, ModelCheckpoint, check_readable
+from mnist_pl.checkpoints import AtomicCheckpointIO, ModelCheckpoint, RNGStates, check_readable
 from mnist_pl.errors import UserError
 
 # Writes a small good checkpoint, then overwrites it with 200 MB ones until killed.
@@ -171,6 +173,24 @@ def test_any_truncation_or_a_plain_torch_file_is_refused_in_one_line(tmp_path: P
     torch.save({"a": torch.zeros(2)}, path)
     with pytest.raises(UserError, match="a torch file, but not a Lightning checkpoint"):
         check_readable(path)
+
+
+def test_rng_states_put_back_every_generator_through_a_weights_only_checkpoint(tmp_path: Path) -> None:
+    """A resume draws what the run that was not stopped drew, in torch, NumPy and Python's random alike."""
+    rng = RNGStates()
+    torch.save({"RNGStates": rng.state_dict()}, tmp_path / "rng.ckpt")
+
+    def draw() -> tuple:
+        return (
+            torch.rand(3).tolist(),
+            np.random.rand(3).tolist(),
+            [random.random() for _ in range(3)],
+            random.gauss(0, 1),
+        )
+
+    first = draw()
+    rng.load_state_dict(torch.load(tmp_path / "rng.ckpt", weights_only=True)["RNGStates"])
+    assert draw() == first
 
 
 def test_an_exported_torchscript_file_is_named_as_one(tmp_path: Path) -> None:

@@ -270,6 +270,8 @@ def test_a_checkpoints_data_settings_are_ones_mnist_pl_writes(tmp_path: Path) ->
         {"dataset": ["MNIST"]},
         {"dataset": "EMNIST"},
         {"val_size": True},
+        {"val_size": 0},
+        {"val_size": 60000},  # no training images left
         {"split_seed": 1.5},
         {"std": 0.0},
     ):

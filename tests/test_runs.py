@@ -1151,6 +1151,14 @@ def test_a_version_dir_listed_as_free_by_two_fits_goes_to_one(tmp_path: Path, mo
     assert claim_new_version(tmp_path) == 1
 
 
+def test_a_new_version_comes_after_the_newest_not_in_a_gap(tmp_path: Path) -> None:
+    """As TensorBoardLogger numbers them: deleted version_0 and version_2 stay free, so that the newest
+    run is always the highest number (--ckpt_path last, TensorBoard's run list)."""
+    for name in ("version_1", "version_3", "version_x", "other"):
+        (tmp_path / name).mkdir()
+    assert claim_new_version(tmp_path) == 4 and (tmp_path / "version_4").is_dir()
+
+
 def test_two_fits_started_together_get_two_runs(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     args = [
