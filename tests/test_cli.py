@@ -190,6 +190,15 @@ def test_the_subcommands_are_listed_whole_with_export(capsys: pytest.CaptureFixt
         assert capsys.readouterr().err.splitlines()[-1] == expected
 
 
+def test_a_fit_without_a_config_is_seeded_and_deterministic(capsys: pytest.CaptureFixture) -> None:
+    """Every recipe sets both; the app's defaults must too, for a run of options alone to repeat exactly."""
+    with pytest.raises(SystemExit) as exit_:
+        MNISTCLI(args=["fit", "--print_config"])
+    assert exit_.value.code == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["seed_everything"] == 0 and config["trainer"]["deterministic"] is True
+
+
 def test_print_config_with_a_checkpoint_shows_the_checkpoints_settings(trained_run: Path, tmp_path: Path) -> None:
     # It showed the app's defaults (Adam 0.001), which the test then replaced with the checkpoint's.
     ckpt = trained_run / "checkpoints" / "best.ckpt"

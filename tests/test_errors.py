@@ -567,6 +567,11 @@ OUR_CASES = {
         "error: --model.scheduler.init_args.gamma -1.0: the lr is multiplied by it: give a factor > 0 "
         "(below 1 to decay)",
     ),
+    # The lr fell to 0 after the first epoch: training stopped, without a word.
+    "a decay factor of 0": (
+        ["--model.scheduler=torch.optim.lr_scheduler.ExponentialLR", "--model.scheduler.gamma=0"],
+        "error: --model.scheduler.init_args.gamma 0.0: the lr is multiplied by it: give a factor > 0",
+    ),
     "zero step size": (
         ["--model.scheduler=torch.optim.lr_scheduler.StepLR", "--model.scheduler.step_size=0"],
         "--model.scheduler.init_args.step_size 0: a period of 0 or less: give 1 or more",
