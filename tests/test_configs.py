@@ -63,3 +63,28 @@ def test_random_affine_moves_each_image_its_own_way() -> None:
     first = RandomAffine()(images)
     torch.manual_seed(1)
     assert torch.equal(first, RandomAffine()(images))
+
+
+def _moments(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each image's centre of mass (x, y, in pixels) and the angle of its main axis (degrees)."""
+    mass = images.sum((1, 2, 3))
+    ys, xs = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    x, y = (images[:, 0] * xs).sum((1, 2)) / mass, (images[:, 0] * ys).sum((1, 2)) / mass
+    dx, dy = xs - x[:, None, None], ys - y[:, None, None]
+    cxx, cyy, cxy = ((images[:, 0] * d).sum((1, 2)) / mass for d in (dx * dx, dy * dy, dx * dy))
+    return x, y, torch.rad2deg(0.5 * torch.atan2(2 * cxy, cxx - cyy))
+
+
+def test_random_affine_moves_and_turns_images_as_far_as_asked() -> None:
+    """translate 0.1 is at most 2.8 pixels of a 28-pixel image, each way; degrees 30 a turn of at most 30°."""
+    torch.manual_seed(0)
+    square = torch.zeros(2000, 1, 28, 28)
+    square[:, :, 12:16, 12:16] = 1
+    x0, y0, _ = _moments(square[:1])
+    x, y, _ = _moments(RandomAffine(degrees=0, translate=0.1, scale=(1, 1))(square))
+    for shift in (x - x0, y - y0):
+        assert 2.6 < shift.abs().max() <= 2.8 + 1e-3 and shift.min() < 0 < shift.max()
+    bar = torch.zeros(2000, 1, 28, 28)
+    bar[:, :, 13:15, 4:24] = 1
+    _, _, angle = _moments(RandomAffine(degrees=30, translate=0, scale=(1, 1))(bar))
+    assert 28 < angle.abs().max() <= 30.5 and angle.min() < 0 < angle.max()

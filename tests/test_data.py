@@ -21,7 +21,7 @@ from torchvision.datasets import MNIST
 from mnist_pl.augment import RandomAffine
 from mnist_pl.checkpoints import check_readable
 from mnist_pl.cli import MNISTCLI
-from mnist_pl.data import MNIST_MD5, DataError, MNISTDataModule, ensure_files, trained_settings
+from mnist_pl.data import MNIST_MD5, STATS, DataError, MNISTDataModule, ensure_files, trained_settings
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import MinimalCNN
@@ -245,6 +245,17 @@ def test_corrupt_decompressed_file_is_refused(gz_dir: Path) -> None:
         ensure_files(gz_dir, download=False)
 
 
+def test_another_datasets_archive_is_checked_against_torchvisions_md5(gz_dir: Path) -> None:
+    """MNIST's archives put where KMNIST's go: torchvision's MD5 of each KMNIST archive tells them apart."""
+    raw = gz_dir / "KMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for gz in (gz_dir / "MNIST" / "raw").glob("*.gz"):
+        (raw / gz.name).write_bytes(gz.read_bytes())
+    with pytest.raises(DataError, match=r"KMNIST/raw/train-images-idx3-ubyte\.gz is corrupt \(MD5 mismatch\)"):
+        ensure_files(gz_dir, download=False, dataset="KMNIST")
+    assert not list(raw.glob("*ubyte")) and not list(raw.glob("*.part"))
+
+
 def test_a_folder_where_a_data_file_goes_and_a_data_dir_under_a_file_are_named(gz_dir: Path, tmp_path: Path) -> None:
     """A folder in a file's place was an IsADirectoryError traceback (for every dataset); a data_dir
     under a file was "<dir>/MNIST/raw is not writable (Not a directory)"."""
@@ -294,6 +305,12 @@ def test_the_data_settings_a_checkpoint_refuses_are_refused_before_a_fit() -> No
     for name, value in (("std", math.inf), ("mean", -math.inf), ("mean", math.nan)):
         with pytest.raises(DataError, match=rf"^--data.{name} {value}: expected a finite number"):
             MNISTDataModule(**{name: value})
+
+
+def test_mnists_normalisation_is_its_training_pixels_own(dm: MNISTDataModule) -> None:
+    """STATS["MNIST"], the tutorials' 0.1307 and 0.3081: the mean and std of the 60,000 training images."""
+    pixels = torch.cat([dm.train_set.images, dm.val_set.images]).double().div(255)
+    assert (round(pixels.mean().item(), 4), round(pixels.std().item(), 4)) == STATS["MNIST"]
 
 
 def test_bundled_files_are_the_shared_ones() -> None:
