@@ -356,36 +356,41 @@ class MNISTCLI(LightningCLI):
         own_classes = {"data": MNISTDataModule, "model": MNISTClassifier}
         if config is not None and (refused := null_refused(config, own_classes) or writer_refused(config)):
             self._parser(subcommand).error(refused)
-        # TensorBoardLogger expands ~ and $VAR in its log_dir only, where the app and the checkpoints
-        # took the save_dir as written: the checkpoints went to a folder named "~" in the current
-        # one, and a run that failed elsewhere removed the expanded dir, another run's. Once, for all.
-        # A checkpoint's ~ too (no shell expands it after "="): "no such file"; and its $VAR, which a
-        # shell expands on a command line but not in a config file.
-        if config is not None and isinstance(ckpt_path := config.get("ckpt_path"), str):
-            config.ckpt_path = self._expanded(subcommand, "ckpt_path", ckpt_path, thing="file")
-        loggers = config.trainer.get("logger") if config is not None else None
-        for logger in loggers if isinstance(loggers, list) else [loggers]:
-            if isinstance(logger, Namespace) and isinstance(save_dir := logger.get("init_args.save_dir"), str):
-                logger.init_args.save_dir = self._expanded(subcommand, "trainer.logger.init_args.save_dir", save_dir)
-        # Lightning expands a checkpoint folder's ~, not its $VAR: the checkpoints of `dirpath: $SCRATCH/ckpts`
-        # went to a folder named "$SCRATCH" in the current one.
-        # Refused unset only where the folder is used: a config shared between machines still predicts elsewhere.
-        if config is not None and isinstance(dirpath := config.get("checkpoint.dirpath"), str):
-            used = subcommand == "fit"
-            config.checkpoint.dirpath = self._expanded(subcommand, "checkpoint.dirpath", dirpath, used)
-        if config is not None and isinstance(data_dir := config.get("data.data_dir"), str):  # torchvision's ~ only
-            used = not (subcommand == "predict" and config.get("data.predict_path"))  # images of one's own
-            config.data.data_dir = self._expanded(subcommand, "data.data_dir", data_dir, used)
-        # A config's `output: $OUT/p.csv` went to a folder named "$OUT", `predict_path: $DIGITS/*.png` matched nothing.
-        if config is not None and isinstance(output := config.get("predictions.output"), str):
-            config.predictions.output = self._expanded(subcommand, "predictions.output", output, thing="file")
-        if subcommand == "predict" and isinstance(predict_path := config.get("data.predict_path"), str):
-            config.data.predict_path = self._expanded(subcommand, "data.predict_path", predict_path, thing="files")
+        if config is not None:
+            self._expand_paths(subcommand, config)
         seed = self.config[subcommand].get("seed_everything") if subcommand else None
         if seed is True:
             # "True to use a random seed", says LightningCLI's help; Lightning 2.6 seeds 0 for it. A
             # drawn seed is written into the run's config.yaml, like any other.
             self.config[subcommand]["seed_everything"] = random.SystemRandom().randrange(2**32)
+
+    def _expand_paths(self, subcommand: str, config: Namespace) -> None:
+        """The config's paths with ``~`` and ``$VAR`` expanded, once for all, as a shell does on a command line.
+
+        No shell expands a config file, nor ``~`` after ``=``, and each reader expanded its own way or
+        not at all: TensorBoardLogger expands its log_dir only, where the app and the checkpoints took
+        the save_dir as written (a folder named "~" in the current one; a failed run removed the
+        expanded dir, another run's); Lightning a checkpoint folder's ``~``, not its ``$VAR``
+        (``dirpath: $SCRATCH/ckpts`` went to a folder named "$SCRATCH"); torchvision a data folder's
+        ``~`` only; a checkpoint's ``~`` was "no such file", ``output: $OUT/p.csv`` a folder named
+        "$OUT", ``predict_path: $DIGITS/*.png`` matched nothing.
+        """
+        loggers = config.trainer.get("logger")
+        for logger in loggers if isinstance(loggers, list) else [loggers]:
+            if isinstance(logger, Namespace) and isinstance(save_dir := logger.get("init_args.save_dir"), str):
+                logger.init_args.save_dir = self._expanded(subcommand, "trainer.logger.init_args.save_dir", save_dir)
+        # What each path names, and whether this subcommand uses it: an unset variable is refused only
+        # there, so that a config shared between machines still predicts where its folders are not.
+        paths = {
+            "ckpt_path": ("file", True),
+            "checkpoint.dirpath": ("folder", subcommand == "fit"),
+            "data.data_dir": ("folder", not (subcommand == "predict" and config.get("data.predict_path"))),
+            "predictions.output": ("file", True),
+            "data.predict_path": ("files", subcommand == "predict"),
+        }
+        for option, (thing, used) in paths.items():
+            if isinstance(path := config.get(option), str):
+                config[option] = self._expanded(subcommand, option, path, used, thing)
 
     def _expanded(self, subcommand: str, option: str, path: str, used: bool = True, thing: str = "folder") -> str:
         """``path`` with its ``~`` and ``$VAR`` expanded, as the shell would have done on a command line."""
