@@ -213,10 +213,10 @@ _SUBCOMMAND_HELP = {
 }
 _CKPT_PATH_HELP = {
     "fit": "a checkpoint to resume from (its last.ckpt), or last: the newest last.ckpt of this config's runs. "
-    "Its model and data settings are taken.",
+    "Its model settings, dataset, normalisation and split are taken.",
     **{
-        subcommand: f"the checkpoint file (a .ckpt mnist_pl wrote) whose network to {verb}, with its model and "
-        "data settings; without one, the network's random weights."
+        subcommand: f"the checkpoint file (a .ckpt mnist_pl wrote) whose network to {verb}, with its model "
+        "settings, dataset, normalisation and split; without one, the network's random weights."
         for subcommand, verb in (("validate", "validate"), ("test", "test"), ("predict", "predict with"))
     },
 }

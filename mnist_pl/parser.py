@@ -350,7 +350,7 @@ class MNISTArgumentParser(LightningArgumentParser):
         if message.startswith('expected "subcommand" to be one of'):
             message = f"give a subcommand: {every}"
         elif invalid := re.match(r"argument subcommand: invalid choice: '(.*)' \(choose from", message):
-            message = f"{invalid[1]} is no subcommand: give {every}"
+            message = f"{invalid[1]} is no subcommand: give {every}, then its options"
         # Nested parsers (a class's init arguments) raise to the top one, which prints and exits.
         super().error(_in_config_file(one_line(message), message) if self.exit_on_error else message, ex)
 
@@ -393,20 +393,41 @@ class MNISTArgumentParser(LightningArgumentParser):
 
 class _UniqueKeys(yaml.SafeLoader):
     """YAML's loader, refusing a key written twice in a mapping: PyYAML keeps the last one silently,
-    and the first, the one a reader sees, was not the setting that ran. (YAML forbids it too.)"""
+    and the first, the one a reader sees, was not the setting that ran. (YAML forbids it too.)
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: dict[object, yaml.Node] = {}
-        for key_node, _ in node.value:
+    Checked on the composed nodes, before any merge (``<<``) is flattened into them: a merged key
+    may be overridden, and a flattened mapping that is merged again would show its keys twice.
+    """
+
+    def get_single_node(self) -> yaml.Node | None:
+        root = super().get_single_node()
+        seen: set[int] = set()  # an anchored node aliased again is the same node: checked once
+        todo = [root] if root is not None else []
+        while todo:
+            node = todo.pop()
+            if id(node) in seen or isinstance(node, yaml.ScalarNode):
+                continue
+            seen.add(id(node))
+            if isinstance(node, yaml.MappingNode):
+                self._refuse_a_key_twice(node)
+                todo += [part for pair in node.value for part in pair]
+            else:
+                todo += node.value
+        return root
+
+    def _refuse_a_key_twice(self, mapping: yaml.MappingNode) -> None:
+        first: dict[object, yaml.Node] = {}
+        for key_node, _ in mapping.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # a merge (<<) may override; a complex key is refused by yaml itself
+                continue  # a complex key is refused by yaml itself
             key = self.construct_object(key_node)
-            if key in seen:
-                first, again = seen[key].start_mark.line + 1, key_node.start_mark.line + 1
-                problem = f"{key} written twice (at lines {first} and {again})"
-                raise yaml.constructor.ConstructorError(problem=problem, problem_mark=key_node.start_mark)
-            seen[key] = key_node
-        return super().construct_mapping(node, deep)
+            if key in first:
+                lines = sorted({first[key].start_mark.line + 1, key_node.start_mark.line + 1})
+                where = f"at lines {lines[0]} and {lines[1]}" if len(lines) == 2 else f"at line {lines[0]}"
+                raise yaml.constructor.ConstructorError(
+                    problem=f"{key_node.value} written twice ({where})", problem_mark=key_node.start_mark
+                )
+            first[key] = key_node
 
 
 _SUBCOMMANDS = {"fit", "validate", "test", "predict"}  # sections of a main-parser -c file

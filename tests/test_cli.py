@@ -182,7 +182,12 @@ def test_the_subcommands_are_listed_whole_with_export(capsys: pytest.CaptureFixt
     assert "never run on your" not in listed and "Useful to" not in listed
     for args, expected in (
         ([], "error: give a subcommand: fit, validate, test, predict or export"),
-        (["fitt"], "error: fitt is no subcommand: give fit, validate, test, predict or export"),
+        (["fitt"], "error: fitt is no subcommand: give fit, validate, test, predict or export, then its options"),
+        # An option before the subcommand: its value was taken for the subcommand.
+        (
+            ["--trainer.max_epochs", "1", "fit"],
+            "error: 1 is no subcommand: give fit, validate, test, predict or export, then its options",
+        ),
     ):
         with pytest.raises(SystemExit) as exit_:
             MNISTCLI(args=args)

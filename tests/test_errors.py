@@ -27,6 +27,7 @@ from mnist_pl.callbacks import StopOnNonFiniteLoss
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.errors import _raised_by_lightning
 from mnist_pl.nets import MinimalCNN
+from mnist_pl.parser import _UniqueKeys
 
 DATA = f"--data.data_dir={REPO / 'data'}"
 
@@ -143,6 +144,11 @@ PARSER_CASES = {
     "a key written twice": (
         ["--config=twice.yaml"],
         "error: twice.yaml: not valid YAML at line 5, column 7: lr written twice (at lines 4 and 5): fix the file",
+    ),
+    # Written twice in one line, and a merge (<<) of a mapping that overrides one of its own merged keys: valid.
+    "a key written twice in one line": (
+        ["--config=flow.yaml"],
+        "error: flow.yaml: not valid YAML at line 1, column 40: lr written twice (at line 1): fix the file",
     ),
     "a section written twice": (
         ["--config=twosections.yaml"],
@@ -289,6 +295,7 @@ def test_config_mistakes_jsonargparse_reports(
     (run.root / "bell.yaml").write_text("trainer:\n  max_epochs: 1\x07\n")
     (run.root / "empty.yaml").write_text("")
     (run.root / "twice.yaml").write_text("model:\n  optimizer:\n    init_args:\n      lr: 0.1\n      lr: 0.01\n")
+    (run.root / "flow.yaml").write_text("model: {optimizer: {init_args: {lr: 1, lr: 2}}}\n")
     (run.root / "twosections.yaml").write_text("trainer:\n  max_epochs: 1\ntrainer:\n  max_epochs: 2\n")
     (run.root / "list.yaml").write_text("- 1\n")
     (run.root / "section.yaml").write_text("data: 5\n")
@@ -317,6 +324,17 @@ def test_config_mistakes_jsonargparse_reports(
     assert err.splitlines()[:2] == ["usage: mnist_pl [options] fit [options]", TIP], err
     assert len(err.splitlines()) == 3 and err.splitlines()[2].startswith("error: "), err
     assert run.snapshot() == before
+
+
+def test_merges_that_override_are_no_key_written_twice() -> None:
+    """Checked before merges are flattened: a mapping that overrides a key it merges, merged again
+    elsewhere, was taken for one written twice (its flattened copy and its own)."""
+    text = "a:\n  x: &o\n    <<: {lr: 1}\n    lr: 2\ny:\n  <<: *o\n  momentum: 0.9\nz: [*o, *o]\n"
+    assert yaml.load(text, Loader=_UniqueKeys) == {
+        "a": {"x": {"lr": 2}},
+        "y": {"lr": 2, "momentum": 0.9},
+        "z": [{"lr": 2}, {"lr": 2}],
+    }
 
 
 def test_a_main_parser_config_named_like_a_subcommand(
