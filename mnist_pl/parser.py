@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
-from jsonargparse import Namespace
+from jsonargparse import Namespace, get_loader, set_loader
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
@@ -59,6 +59,11 @@ def one_line(message: str) -> str:
     Its own runs to ten lines for a value that fits no type of a Union (``max_epochs: int | None``):
     each type it tried, the value's type, the value again, and the whole namespace of a class.
     """
+    # A key written twice (_UniqueKeys) in a group's file or in YAML typed: the option, the key and where.
+    twice = re.search(r"\S+ written twice \(at lines? [^)]*\)", message)
+    if twice and (option := re.match(r'Parser key "([\w.]+)"', message)):
+        given = re.search(r"Unable to load config '(.*)'", message)
+        return f"--{option[1]}{f' {given[1]}' if given else ''}: {twice[0]}: keep one"
     # A group's own option takes a file of its options: --data abc is neither such a file nor YAML of them.
     if group := re.match(r"Parser key \"(\w+)\":\nUnable to load config '(.*)'", message):
         if inner := re.search(r'- (Parser key "\w+\.[\s\S]*)', message):  # YAML of its options, one of them wrong
@@ -416,11 +421,11 @@ class _UniqueKeys(yaml.SafeLoader):
         return root
 
     def _refuse_a_key_twice(self, mapping: yaml.MappingNode) -> None:
-        first: dict[object, yaml.Node] = {}
+        first: dict[tuple[str, str], yaml.Node] = {}
         for key_node, _ in mapping.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
                 continue  # a complex key is refused by yaml itself
-            key = self.construct_object(key_node)
+            key = (key_node.tag, key_node.value)  # as resolved, not constructed: no constructor error here
             if key in first:
                 lines = sorted({first[key].start_mark.line + 1, key_node.start_mark.line + 1})
                 where = f"at lines {lines[0]} and {lines[1]}" if len(lines) == 2 else f"at line {lines[0]}"
@@ -429,6 +434,18 @@ class _UniqueKeys(yaml.SafeLoader):
                 )
             first[key] = key_node
 
+
+_jsonargparse_yaml = get_loader("yaml")
+
+
+def _yaml_without_keys_twice(stream: str) -> Any:
+    """jsonargparse's YAML loader, for group files (--data my.yaml) and values typed (--config '{...}')
+    too: a key written twice refused, as in a --config file."""
+    yaml.compose(stream, Loader=_UniqueKeys)
+    return _jsonargparse_yaml(stream)
+
+
+set_loader("yaml", _yaml_without_keys_twice, exceptions=(yaml.YAMLError,))
 
 _SUBCOMMANDS = {"fit", "validate", "test", "predict"}  # sections of a main-parser -c file
 _SECTIONS = {"trainer", "model", "data", "checkpoint", "predictions"}  # settings of a class each

@@ -150,6 +150,16 @@ PARSER_CASES = {
         ["--config=flow.yaml"],
         "error: flow.yaml: not valid YAML at line 1, column 40: lr written twice (at line 1): fix the file",
     ),
+    # jsonargparse loads these itself: refused by the same check, through its YAML loader.
+    "a key written twice in a group's file": (
+        ["--data=twicedata.yaml"],
+        "error: --data twicedata.yaml: batch_size written twice (at lines 1 and 2): keep one",
+    ),
+    "a key written twice in YAML typed": (
+        ["--model={label_smoothing: 0.1, label_smoothing: 0.2}"],
+        "error: --model {label_smoothing: 0.1, label_smoothing: 0.2}: label_smoothing written twice (at line 1): "
+        "keep one",
+    ),
     "a section written twice": (
         ["--config=twosections.yaml"],
         "error: twosections.yaml: not valid YAML at line 3, column 1: trainer written twice (at lines 1 and 3)",
@@ -296,6 +306,7 @@ def test_config_mistakes_jsonargparse_reports(
     (run.root / "empty.yaml").write_text("")
     (run.root / "twice.yaml").write_text("model:\n  optimizer:\n    init_args:\n      lr: 0.1\n      lr: 0.01\n")
     (run.root / "flow.yaml").write_text("model: {optimizer: {init_args: {lr: 1, lr: 2}}}\n")
+    (run.root / "twicedata.yaml").write_text("batch_size: 64\nbatch_size: 128\n")
     (run.root / "twosections.yaml").write_text("trainer:\n  max_epochs: 1\ntrainer:\n  max_epochs: 2\n")
     (run.root / "list.yaml").write_text("- 1\n")
     (run.root / "section.yaml").write_text("data: 5\n")
