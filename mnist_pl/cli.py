@@ -37,6 +37,7 @@ from mnist_pl.parser import (
     named_where_written,
     not_built,
     null_refused,
+    refuse_keys_written_twice,
     writer_refused,
 )
 
@@ -239,6 +240,7 @@ class MNISTCLI(LightningCLI):
         for message in _NOISE:
             warnings.filterwarnings("ignore", message=message)
         logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_LIGHTNING_NOISE)  # once: the same one
+        refuse_keys_written_twice()
         trainer_defaults = dict(trainer_defaults or {})
         # Always on, whatever the config's callbacks: without RNGStates a resume draws other dropout
         # masks; without StopOnNonFiniteLoss a diverged run trains on and checkpoints NaN weights.

@@ -445,7 +445,10 @@ def _yaml_without_keys_twice(stream: str) -> Any:
     return _jsonargparse_yaml(stream)
 
 
-set_loader("yaml", _yaml_without_keys_twice, exceptions=(yaml.YAMLError,))
+def refuse_keys_written_twice() -> None:
+    """jsonargparse's YAML loader, process-wide: set by each MNISTCLI, not on import."""
+    set_loader("yaml", _yaml_without_keys_twice, exceptions=(yaml.YAMLError,))
+
 
 _SUBCOMMANDS = {"fit", "validate", "test", "predict"}  # sections of a main-parser -c file
 _SECTIONS = {"trainer", "model", "data", "checkpoint", "predictions"}  # settings of a class each
