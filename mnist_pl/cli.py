@@ -30,6 +30,7 @@ from mnist_pl.checkpoints import ModelCheckpoint, RNGStates, check_readable
 from mnist_pl.data import STATS, MNISTDataModule, trained_settings
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
+from mnist_pl.optim import refuse_bad_settings
 from mnist_pl.parser import (
     CONFIG_FILES,
     MNISTArgumentParser,
@@ -688,7 +689,7 @@ class MNISTCLI(LightningCLI):
                     "--trainer.logger false: a fit keeps its config, checkpoints and curves in the logger's run dir "
                     "(logs/<name>/version_N): keep the logger; --trainer.logger.init_args.save_dir chooses the folder"
                 )
-            self._check_optimizer_and_scheduler()
+            refuse_bad_settings(self.model)  # in one line, before the run dir exists
             self._check_monitored_metrics()
             # A folder of its own choosing, empty or new: Lightning wrote best-v1.ckpt beside another run's
             # best.ckpt, or into another run's own dir. A resume from the last.ckpt there goes on in it;
@@ -718,38 +719,6 @@ class MNISTCLI(LightningCLI):
             if not os.access(root, os.W_OK):
                 raise UserError(f"log dir {root}: not writable: {_LOG_DIR_FIX}")
             self.trainer.made_dirs += tuple(folder.absolute() for folder in missing)
-
-    def _check_optimizer_and_scheduler(self) -> None:
-        # torch.optim checks its arguments (lr < 0, betas, ...) only when fit builds the optimizer,
-        # after the run dir exists, and in a traceback: build it once here to fail first, in one line.
-        # lr 0 passes torch's check but trains nothing.
-        lr = getattr(self.model.optimizer, "keywords", {}).get("lr")
-        if isinstance(lr, float | int) and lr <= 0:
-            raise UserError(f"--model.optimizer.init_args.lr {lr}: must be > 0: give a positive learning rate")
-        try:
-            optimizer = self.model.optimizer(self.model.parameters())
-        except ValueError as err:
-            message = f"--model.optimizer: {err}: give a valid value in the config or on the command line"
-            raise UserError(message) from err
-        if isinstance(optimizer, torch.optim.LBFGS) and self.model.hparams.channels_last:
-            raise UserError(
-                "--model.optimizer torch.optim.LBFGS flattens gradients with view(), which channels-last weights "
-                "refuse: add --model.channels_last false"
-            )
-        # Periods the schedulers divide by: 0 passes their constructors and ends the first epoch in
-        # a ZeroDivisionError.
-        given = getattr(self.model.scheduler, "keywords", {})
-        # torch takes any: a negative one turned the lr negative, gradient ascent, without a word.
-        if isinstance(gamma := given.get("gamma"), int | float) and gamma <= 0:
-            raise UserError(
-                f"--model.scheduler.init_args.gamma {gamma}: the lr is multiplied by it: give a factor > 0 "
-                "(below 1 to decay)"
-            )
-        for name in ("step_size", "T_max", "T_0"):
-            if isinstance(given.get(name), int) and given[name] < 1:
-                raise UserError(
-                    f"--model.scheduler.init_args.{name} {given[name]}: a period of 0 or less: give 1 or more"
-                )
 
     def _check_monitored_metrics(self) -> None:
         # The model owns the train/ and val/ names; other keys (lr-SGD, a callback's own) are left

@@ -8,13 +8,13 @@ import torch
 import torch.nn.functional as F
 from jsonargparse.typing import ClosedUnitInterval
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
 
 from mnist_pl.checkpoints import objects_left_out
 from mnist_pl.errors import UserError
+from mnist_pl.optim import lr_scheduler_config, refuse_a_schedule_the_run_outlasts
 
 
 class TrainLossAccuracy(Metric):
@@ -246,18 +246,9 @@ class MNISTClassifier(L.LightningModule):
     def on_train_start(self) -> None:
         if self.forks_a_run:  # after the checkpoint's restore (on_fit_start comes before it under FSDP)
             self.val_acc_best.reset()
-        # A resumed run's schedule is the checkpoint's; torch ends a one-cycle run past its last
-        # step in a ValueError, mid-epoch. (val_acc needs no reset after the sanity check: Lightning
-        # resets a logged Metric after every evaluation epoch, the sanity check's included.)
-        steps = self.trainer.estimated_stepping_batches
-        for config in self.trainer.lr_scheduler_configs:
-            total = getattr(config.scheduler, "total_steps", None)
-            if isinstance(total, int) and total < steps:
-                raise UserError(
-                    f"--model.scheduler: the checkpoint's {type(config.scheduler).__name__} ends after {total} steps, "
-                    f"this run takes {int(steps)}: resume with the run's own --trainer.max_epochs, "
-                    "or start a new run for more epochs"
-                )
+        # (val_acc needs no reset after the sanity check: Lightning resets a logged Metric after every
+        # evaluation epoch, the sanity check's included.)
+        refuse_a_schedule_the_run_outlasts(self.trainer)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss, preds, labels = self.model_step(batch, self.hparams.label_smoothing)
@@ -331,70 +322,8 @@ class MNISTClassifier(L.LightningModule):
         images, _ = batch
         return self(images).exp()
 
-    def configure_optimizers(self) -> dict:
+    def configure_optimizers(self) -> dict[str, Any]:
         optimizer = self.optimizer(self.parameters())
         if self.scheduler is None:
             return {"optimizer": optimizer}
-        # A class, a partial or a lambda. jsonargparse's partial holds every init argument of the
-        # class as a keyword, around a function of (*args, **kwargs).
-        try:
-            parameters = inspect.signature(self.scheduler).parameters
-        except (TypeError, ValueError):  # a callable without a signature Python can read
-            parameters = {}
-        keywords = getattr(self.scheduler, "keywords", {})
-        steps = "total_steps" in {*keywords, *parameters}
-        given: dict[str, int] = {}
-        if steps:
-            total_steps, own = self.trainer.estimated_stepping_batches, keywords.get("total_steps")
-            if total_steps == float("inf"):
-                raise UserError(
-                    "--model.scheduler: this schedule is laid out over the run's steps (total_steps), and the run "
-                    "has no end: give --trainer.max_epochs or --trainer.max_steps"
-                )
-            if own is not None and own < total_steps:  # torch's ValueError once it ends, mid-epoch
-                raise UserError(
-                    f"--model.scheduler.init_args.total_steps {own}: this run takes {int(total_steps)} steps, "
-                    "and the schedule would end before it: leave it out (the run's own)"
-                )
-            if own is None:  # one given is the user's own
-                given["total_steps"] = int(total_steps)
-        # torch checks a schedule's settings (pct_start, factor, ...) only as it is built: a traceback.
-        try:
-            built = self.scheduler(optimizer, **given)
-        except ValueError as err:
-            raise UserError(
-                f"--model.scheduler: {err}: give a valid value in the config or on the command line"
-            ) from err
-        # torch saves a LambdaLR's lr_lambda and a CyclicLR's scale_fn by their __dict__: a built-in one
-        # (math.exp) failed the first checkpoint in a traceback, an epoch in.
-        try:
-            built.state_dict()
-        except AttributeError as err:
-            if "__dict__" not in str(err):
-                raise
-            function = "lr_lambda" if hasattr(built, "lr_lambdas") else "scale_fn"
-            raise UserError(
-                f"--model.scheduler {type(built).__name__}: cannot be saved in a checkpoint ({err}): "
-                f"give its {function} as a function written in Python, not a built-in such as math.exp"
-            ) from err
-        # A schedule over steps (given total_steps, or holding them: a lambda's OneCycleLR), or one torch
-        # steps after every batch (CyclicLR): after every batch.
-        per_batch = steps or hasattr(built, "total_steps") or isinstance(built, torch.optim.lr_scheduler.CyclicLR)
-        scheduler = {"scheduler": built, "interval": "step" if per_batch else "epoch"}
-        if isinstance(built, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            # Lightning steps it with a logged value: the one Lightning's own subclass names, else val/loss.
-            monitor = scheduler["monitor"] = getattr(built, "monitor", "val/loss")
-            # Its default mode, min, on an accuracy cut the lr each time the accuracy rose, without a word.
-            if built.mode != (best := self.best_mode(monitor, built.mode)):
-                raise UserError(
-                    f"--model.scheduler {type(built).__name__} monitors {monitor} in mode {built.mode}: it would cut "
-                    f"the lr as {monitor} improves: give --model.scheduler.init_args.mode {best}"
-                )
-        # T_max is a separate setting from max_epochs; changing only the second is easy.
-        t_max, epochs = getattr(built, "T_max", None), self.trainer.max_epochs
-        if isinstance(t_max, int) and epochs is not None and t_max < epochs:
-            rank_zero_warn(
-                f"--model.scheduler.init_args.T_max {t_max} < --trainer.max_epochs {epochs}: the cosine lr "
-                f"rises again after epoch {t_max}; give T_max {epochs} to anneal over the whole run"
-            )
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        return {"optimizer": optimizer, "lr_scheduler": lr_scheduler_config(self, optimizer)}

@@ -1,0 +1,132 @@
+"""The optimizer and learning-rate schedule a config names: checked before a fit, built by the model.
+
+torch checks their settings only as it builds them (a traceback once the run dir exists), some
+never (a negative decay factor, a period of 0), and Lightning steps a schedule per epoch unless
+told otherwise. ``refuse_bad_settings`` runs before the fit, in one line per mistake;
+``lr_scheduler_config`` is ``configure_optimizers``' schedule, laid over the run's own steps.
+"""
+
+import inspect
+from typing import TYPE_CHECKING, Any
+
+import lightning as L
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
+
+from mnist_pl.errors import UserError
+
+if TYPE_CHECKING:  # the model imports this module
+    from mnist_pl.model import MNISTClassifier
+
+
+def refuse_bad_settings(model: "MNISTClassifier") -> None:
+    """The model's optimizer and schedule settings that torch would refuse in a traceback after the run
+    dir exists, or take without a word."""
+    # lr 0 passes torch's check but trains nothing.
+    lr = getattr(model.optimizer, "keywords", {}).get("lr")
+    if isinstance(lr, float | int) and lr <= 0:
+        raise UserError(f"--model.optimizer.init_args.lr {lr}: must be > 0: give a positive learning rate")
+    try:
+        built = model.optimizer(model.parameters())  # torch.optim checks lr < 0, betas, ... here
+    except ValueError as err:
+        message = f"--model.optimizer: {err}: give a valid value in the config or on the command line"
+        raise UserError(message) from err
+    if isinstance(built, torch.optim.LBFGS) and model.hparams.channels_last:
+        raise UserError(
+            "--model.optimizer torch.optim.LBFGS flattens gradients with view(), which channels-last weights "
+            "refuse: add --model.channels_last false"
+        )
+    given = getattr(model.scheduler, "keywords", {})
+    # torch takes any: a negative one turned the lr negative, gradient ascent, without a word.
+    if isinstance(gamma := given.get("gamma"), int | float) and gamma <= 0:
+        raise UserError(
+            f"--model.scheduler.init_args.gamma {gamma}: the lr is multiplied by it: give a factor > 0 "
+            "(below 1 to decay)"
+        )
+    # Periods the schedulers divide by: 0 passes their constructors and ends the first epoch in
+    # a ZeroDivisionError.
+    for name in ("step_size", "T_max", "T_0"):
+        if isinstance(given.get(name), int) and given[name] < 1:
+            raise UserError(f"--model.scheduler.init_args.{name} {given[name]}: a period of 0 or less: give 1 or more")
+
+
+def lr_scheduler_config(model: "MNISTClassifier", optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """Lightning's lr scheduler config for ``model``'s ``scheduler``: given the run's steps where it
+    takes ``total_steps``, stepped per batch where it is laid over steps, refused where it cannot run.
+    (The model's trainer is read only where needed: a schedule is checked without one.)"""
+    # A class, a partial or a lambda. jsonargparse's partial holds every init argument of the
+    # class as a keyword, around a function of (*args, **kwargs).
+    scheduler = model.scheduler
+    try:
+        parameters = inspect.signature(scheduler).parameters
+    except (TypeError, ValueError):  # a callable without a signature Python can read
+        parameters = {}
+    keywords = getattr(scheduler, "keywords", {})
+    steps = "total_steps" in {*keywords, *parameters}
+    given: dict[str, int] = {}
+    if steps:
+        total_steps, own = model.trainer.estimated_stepping_batches, keywords.get("total_steps")
+        if total_steps == float("inf"):
+            raise UserError(
+                "--model.scheduler: this schedule is laid out over the run's steps (total_steps), and the run "
+                "has no end: give --trainer.max_epochs or --trainer.max_steps"
+            )
+        if own is not None and own < total_steps:  # torch's ValueError once it ends, mid-epoch
+            raise UserError(
+                f"--model.scheduler.init_args.total_steps {own}: this run takes {int(total_steps)} steps, "
+                "and the schedule would end before it: leave it out (the run's own)"
+            )
+        if own is None:  # one given is the user's own
+            given["total_steps"] = int(total_steps)
+    # torch checks a schedule's settings (pct_start, factor, ...) only as it is built: a traceback.
+    try:
+        built = scheduler(optimizer, **given)
+    except ValueError as err:
+        raise UserError(f"--model.scheduler: {err}: give a valid value in the config or on the command line") from err
+    # torch saves a LambdaLR's lr_lambda and a CyclicLR's scale_fn by their __dict__: a built-in one
+    # (math.exp) failed the first checkpoint in a traceback, an epoch in.
+    try:
+        built.state_dict()
+    except AttributeError as err:
+        if "__dict__" not in str(err):
+            raise
+        function = "lr_lambda" if hasattr(built, "lr_lambdas") else "scale_fn"
+        raise UserError(
+            f"--model.scheduler {type(built).__name__}: cannot be saved in a checkpoint ({err}): "
+            f"give its {function} as a function written in Python, not a built-in such as math.exp"
+        ) from err
+    # A schedule over steps (given total_steps, or holding them: a lambda's OneCycleLR), or one torch
+    # steps after every batch (CyclicLR): after every batch.
+    per_batch = steps or hasattr(built, "total_steps") or isinstance(built, torch.optim.lr_scheduler.CyclicLR)
+    config = {"scheduler": built, "interval": "step" if per_batch else "epoch"}
+    if isinstance(built, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        # Lightning steps it with a logged value: the one Lightning's own subclass names, else val/loss.
+        monitor = config["monitor"] = getattr(built, "monitor", "val/loss")
+        # Its default mode, min, on an accuracy cut the lr each time the accuracy rose, without a word.
+        if built.mode != (best := model.best_mode(monitor, built.mode)):
+            raise UserError(
+                f"--model.scheduler {type(built).__name__} monitors {monitor} in mode {built.mode}: it would cut "
+                f"the lr as {monitor} improves: give --model.scheduler.init_args.mode {best}"
+            )
+    # T_max is a separate setting from max_epochs; changing only the second is easy.
+    t_max, epochs = getattr(built, "T_max", None), model.trainer.max_epochs
+    if isinstance(t_max, int) and epochs is not None and t_max < epochs:
+        rank_zero_warn(
+            f"--model.scheduler.init_args.T_max {t_max} < --trainer.max_epochs {epochs}: the cosine lr "
+            f"rises again after epoch {t_max}; give T_max {epochs} to anneal over the whole run"
+        )
+    return config
+
+
+def refuse_a_schedule_the_run_outlasts(trainer: L.Trainer) -> None:
+    """A resumed run's schedule is the checkpoint's; torch ends a one-cycle run past its last step in a
+    ValueError, mid-epoch."""
+    steps = trainer.estimated_stepping_batches
+    for config in trainer.lr_scheduler_configs:
+        total = getattr(config.scheduler, "total_steps", None)
+        if isinstance(total, int) and total < steps:
+            raise UserError(
+                f"--model.scheduler: the checkpoint's {type(config.scheduler).__name__} ends after {total} steps, "
+                f"this run takes {int(steps)}: resume with the run's own --trainer.max_epochs, "
+                "or start a new run for more epochs"
+            )
