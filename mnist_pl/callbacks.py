@@ -204,9 +204,11 @@ class PredictionWriter(BasePredictionWriter):
         print()  # off the progress bar's line
         if shown:
             width = max(len(row[0]) for row in shown)
-            print(f"{'image':<{width}}  predicted     confidence")
-            for name, _, _, class_name, conf, *_ in shown:
-                print(f"{name:<{width}}  {class_name:<12}  {float(conf):.1%}")
+            labelled = dm.hparams.predict_path is None  # the test split: its true class beside the predicted one
+            print(f"{'image':<{width}}  {'true class    ' * labelled}predicted     confidence")
+            for name, label, _, class_name, conf, *_ in shown:
+                true = f"{classes[label]:<12}  " if labelled else ""
+                print(f"{name:<{width}}  {true}{class_name:<12}  {float(conf):.1%}")
         more = f" ({len(rows) - len(shown)} more)" if shown and len(rows) > len(shown) else ""
         print(f"{len(rows)} prediction{'s' * (len(rows) != 1)}{more} written to {path}")
 

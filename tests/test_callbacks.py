@@ -164,6 +164,15 @@ def test_predict_limited_to_some_batches_writes_their_rows(trained_run: Path, tm
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"100 predictions written to {out}" in result.stdout.splitlines()
     assert "predicted     confidence" not in result.stdout
+    # Shown, the test split's rows have its true class beside the predicted one.
+    shown = run_main("predict", *args, *limits, f"--predictions.output={out}", "--predictions.show=2", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    table = shown.stdout.splitlines()
+    head = table.index("image    true class    predicted     confidence")
+    assert [line.split("  ")[:2] for line in table[head + 1 : head + 3]] == [
+        ["test[0]", "7 - seven"],
+        ["test[1]", "2 - two"],
+    ]
     with open(out, newline="") as file:
         rows = list(csv.DictReader(file))
     labels = MNIST(str(REPO / "data"), train=False).targets[:100].tolist()
