@@ -1,7 +1,7 @@
 """Your own pictures of digits, made to look like MNIST before the network sees them.
 
 MNIST's digits are white ink on black, scaled to fit a 20x20 box (aspect kept, anti-aliased) and
-placed in a 28x28 image so that their centre of mass is in the middle. A photo or a scan is
+placed in a 28x28 image so that their centre of mass is at pixel (14, 14). A photo or a scan is
 anything but: dark ink on light paper, colour, any size, off centre. ``to_mnist`` does what
 LeCun et al. did to the NIST scans, so a network trained on MNIST sees what it learned from.
 """
