@@ -39,6 +39,7 @@ from mnist_pl.parser import (
     not_built,
     null_refused,
     refuse_keys_written_twice,
+    set_again_by_a_config,
     writer_refused,
 )
 
@@ -330,12 +331,13 @@ class MNISTCLI(LightningCLI):
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         # The subcommand is the first word that is not an option of the main parser or its value.
         self.command_line = list(sys.argv[1:] if args is None else args if isinstance(args, list | tuple) else [])
-        words = iter(self.command_line)
-        for word in words:
+        words, options = iter(enumerate(self.command_line)), []  # options: the subcommand's words
+        for i, word in words:
             if word in ("-c", "--config"):
                 next(words, None)
             elif not word.startswith("-"):
                 parser.subcommand_parser = self._parser(word) if word in self.subcommands() else None
+                options = self.command_line[i + 1 :]
                 break
         # --print_config waits for the checks below and for the checkpoint's settings (_parse_ckpt_path):
         # printed while parsing, it showed the default network of a `test --ckpt_path`, not the checkpoint's.
@@ -345,6 +347,8 @@ class MNISTCLI(LightningCLI):
         # torch's generators, seeded with the data's, ended in a traceback past 64 bits (the shuffle
         # seed plus the epoch: an int64 leaves room for the epochs).
         subcommand = self.config.get("subcommand")
+        if subcommand and (refused := set_again_by_a_config(options, subcommand)):
+            self._parser(subcommand).error(refused)
         ranges = {
             "seed_everything": (0, 2**32),
             "data.split_seed": (-(2**63), 2**63),

@@ -22,6 +22,9 @@ from lightning.pytorch.loggers import TensorBoardLogger
 # into a torchvision builder), they ended every dump, --print_config's too, in a RepresenterError.
 yaml.SafeDumper.add_multi_representer(int, lambda dumper, value: dumper.represent_int(int(value)))
 yaml.SafeDumper.add_multi_representer(float, lambda dumper, value: dumper.represent_float(float(value)))
+# The same for str enums: Lightning's Timer callback defaults to Interval.step, and any use of it,
+# --trainer.callbacks+=Timer, ended in a traceback ("cannot represent an object").
+yaml.SafeDumper.add_multi_representer(str, lambda dumper, value: dumper.represent_str(str.__str__(value)))
 
 _NOT_REASONS = re.compile(
     r"^(Does not validate against any of the Union subtypes|Subtypes: .*|Errors|Given value type: .*|Given value: .*"
@@ -291,6 +294,44 @@ def named_where_written(message: str, command_line: list[str], subcommand: str) 
             continue
         return f"{value}: {named} {shown}" if is_file and _same_value(written, shown) else None
     return None
+
+
+def set_again_by_a_config(words: list[str], subcommand: str) -> str | None:
+    """An option of ``words`` (the subcommand's) that a --config file after it sets again, as one line;
+    None where there is none. The parser applies its words in order: the file's value won, silently.
+
+    A group given before a file (``--data d.yaml``) is not checked: the file may set other keys of it.
+    """
+    given: list[tuple[str, str, str]] = []  # (key, option as typed, value)
+    for i, word in enumerate(words):
+        option, eq, value = word.partition("=")
+        if not eq and i + 1 < len(words) and not words[i + 1].startswith("--"):
+            value = words[i + 1]
+        if option in ("-c", "--config"):
+            try:
+                tree = yaml.safe_load(Path(value).read_text())
+            except (OSError, yaml.YAMLError):  # the parser has read it, or said why not
+                continue
+            for key, typed, shown in given:
+                written = _find(tree, key, subcommand)
+                if written is KeyError or (isinstance(written, dict) and "class_path" not in written):
+                    continue
+                if not isinstance(written, dict | list) and _same_value(written, shown):
+                    continue
+                return (
+                    f"{typed} {shown} is given before {option} {value}, which sets {key}: {_written(written)} "
+                    f"and wins: give {typed} after {option}"
+                )
+        elif option.startswith("--"):
+            given.append((option[2:].removesuffix("+").replace(".init_args.", "."), option, value))
+    return None
+
+
+def _written(value: object) -> str:
+    """A config's value as it reads: a class by its class_path."""
+    if isinstance(value, list):
+        return f"[{', '.join(map(_written, value))}]"
+    return str(value["class_path"]) if isinstance(value, dict) and "class_path" in value else str(value)
 
 
 def _same_value(written: object, shown: str) -> bool:

@@ -150,9 +150,9 @@ def test_checkpoints_kept_outside_the_run_dir_are_named_by_their_path(tmp_path: 
 
 def test_a_loss_monitored_with_the_apps_mode_max_is_warned_about(tmp_path: Path) -> None:
     config, data = REPO / "configs" / "minimal.yaml", REPO / "data"
-    args = ["--trainer.max_steps=1", "--trainer.enable_progress_bar=false", "--test_after_fit=false"]
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
-    args += [f"--config={config}", f"--data.data_dir={data}", logs, "--checkpoint.monitor=val/loss"]
+    args = [f"--config={config}", f"--data.data_dir={data}", logs, "--checkpoint.monitor=val/loss"]
+    args += ["--trainer.max_steps=1", "--trainer.enable_progress_bar=false", "--test_after_fit=false"]
     result = run_main("fit", *args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (

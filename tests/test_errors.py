@@ -405,7 +405,7 @@ def test_a_value_our_checks_refuse_is_named_where_it_was_written(
         ([], ["--config=val.yaml"], f"error: val.yaml: data.val_size {refused}"),
         ([], ["--config=lr.yaml"], "error: lr.yaml: model.optimizer.init_args.lr -1.0: must be > 0: give a positive"),
         ([], ["--config=lre.yaml"], "error: lre.yaml: model.optimizer.init_args.lr -0.001: must be > 0"),
-        ([], ["--data.val_size=100", "--config=val.yaml"], f"error: val.yaml: data.val_size {refused}"),
+        ([], ["--data", "group.yaml", "--config=val.yaml"], f"error: val.yaml: data.val_size {refused}"),
         ([], ["--config=val.yaml", "--data.val_size=60000"], f"error: --data.val_size {refused}"),
         ([], ["--config=val.yaml", "--data", "group.yaml"], f"error: group.yaml: val_size {refused}"),
         (["-c", "main.yaml"], ["--data=group.yaml"], f"error: group.yaml: val_size {refused}"),
@@ -501,6 +501,37 @@ def test_a_config_given_before_its_subcommand_says_where_it_goes(tmp_path: Path)
             f"(python -m mnist_pl fit --config {lenet}), or them under 'fit:' in the file"
         ), result.stderr[-3000:]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_option_before_a_config_that_sets_it_is_refused(tmp_path: Path) -> None:
+    """The config file, read after it, set it again: a fit of 10 epochs for --trainer.max_epochs 3, without a word."""
+    lenet = REPO / "configs" / "lenet.yaml"
+    callbacks = tmp_path / "callbacks.yaml"  # a list in a file replaces the list before it
+    callbacks.write_text("trainer:\n  callbacks:\n    - class_path: lightning.pytorch.callbacks.LearningRateMonitor\n")
+    cases = {
+        ("--trainer.max_epochs=3", "--config", lenet): f"--trainer.max_epochs 3 is given before --config {lenet}, "
+        "which sets trainer.max_epochs: 10 and wins: give --trainer.max_epochs after --config",
+        ("--model.optimizer.lr", "0.1", "-c", lenet): f"--model.optimizer.lr 0.1 is given before -c {lenet}, which "
+        "sets model.optimizer.lr: 0.01 and wins: give --model.optimizer.lr after -c",
+        ("--model.net=TwoConvNet", f"--config={lenet}"): f"--model.net TwoConvNet is given before --config {lenet}, "
+        "which sets model.net: mnist_pl.nets.LeNet and wins: give --model.net after --config",
+        ("--trainer.callbacks+=lightning.pytorch.callbacks.Timer", f"--config={callbacks}"): "--trainer.callbacks+ "
+        f"lightning.pytorch.callbacks.Timer is given before --config {callbacks}, which sets trainer.callbacks: "
+        "[lightning.pytorch.callbacks.LearningRateMonitor] and wins: give --trainer.callbacks+ after --config",
+    }
+    for args, expected in cases.items():
+        result = run_main("fit", *map(str, args), "--print_config", cwd=tmp_path)
+        assert result.returncode == 2 and result.stderr.splitlines()[-1] == f"error: {expected}", result.stderr
+    # Nothing lost: the same value, or one the file does not set. (Lightning's Timer, its interval an
+    # enum, ended any dump of the config in a traceback.)
+    for args in (["--trainer.max_epochs=10"], ["--trainer.log_every_n_steps=10", "--trainer.callbacks+=Timer"]):
+        result = run_main("fit", *args, "--config", str(lenet), "--print_config", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert (
+        "- class_path: lightning.pytorch.callbacks.Timer\n    init_args:\n      duration: null\n      interval: step"
+        in result.stdout
+    )
+    assert list(tmp_path.iterdir()) == [callbacks]
 
 
 @pytest.mark.parametrize("case", TRAINER_CASES)
