@@ -328,10 +328,12 @@ def set_again_by_a_config(words: list[str], subcommand: str) -> str | None:
 
 
 def _written(value: object) -> str:
-    """A config's value as it reads: a class by its class_path."""
+    """A config's value as YAML writes it (null, true), a class by its class_path."""
     if isinstance(value, list):
         return f"[{', '.join(map(_written, value))}]"
-    return str(value["class_path"]) if isinstance(value, dict) and "class_path" in value else str(value)
+    if isinstance(value, dict) and "class_path" in value:
+        return str(value["class_path"])
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _same_value(written: object, shown: str) -> bool:

@@ -519,6 +519,13 @@ def test_an_option_before_a_config_that_sets_it_is_refused(tmp_path: Path) -> No
         f"lightning.pytorch.callbacks.Timer is given before --config {callbacks}, which sets trainer.callbacks: "
         "[lightning.pytorch.callbacks.LearningRateMonitor] and wins: give --trainer.callbacks+ after --config",
     }
+    # A run's config.yaml, as a config for a resume: its ckpt_path null dropped the resume.
+    config = tmp_path / "config.yaml"
+    config.write_text("ckpt_path: null\ntest_after_fit: true\n")
+    cases[("--ckpt_path=last.ckpt", "--test_after_fit=false", f"--config={config}")] = (
+        f"--ckpt_path last.ckpt is given before --config {config}, which sets ckpt_path: null and wins: "
+        "give --ckpt_path after --config"
+    )
     for args, expected in cases.items():
         result = run_main("fit", *map(str, args), "--print_config", cwd=tmp_path)
         assert result.returncode == 2 and result.stderr.splitlines()[-1] == f"error: {expected}", result.stderr
@@ -531,7 +538,7 @@ def test_an_option_before_a_config_that_sets_it_is_refused(tmp_path: Path) -> No
         "- class_path: lightning.pytorch.callbacks.Timer\n    init_args:\n      duration: null\n      interval: step"
         in result.stdout
     )
-    assert list(tmp_path.iterdir()) == [callbacks]
+    assert sorted(tmp_path.iterdir()) == [callbacks, config]
 
 
 @pytest.mark.parametrize("case", TRAINER_CASES)
