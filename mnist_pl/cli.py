@@ -10,7 +10,6 @@ import re
 import sys
 import warnings
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import lightning as L
@@ -225,8 +224,14 @@ _CKPT_PATH_HELP = {
 }
 
 
-def _known_modules(option: str, module: ModuleType) -> str:
-    """The end of ``option``'s help: the modules of mnist_pl's own ``module``, not all of torch.nn."""
+def _known_modules(option: str, module_name: str) -> str:
+    """The end of ``option``'s help: the modules of mnist_pl's own module ``module_name``, not all of torch.nn.
+
+    Named, not held: the parser is reachable from the model (through its optimizer's instantiator),
+    and a module object in it made every copy of the model fail (Lightning's weight averaging:
+    "cannot pickle 'module' object").
+    """
+    module = sys.modules[module_name]
     own = [
         f"{module.__name__}.{name}"
         for name, value in vars(module).items()
@@ -324,7 +329,7 @@ class MNISTCLI(LightningCLI):
         # Lightning's help offers "best", "hpc" and "registry", and a previous fit in this process.
         parser._option_string_actions["--ckpt_path"].help = _CKPT_PATH_HELP[subcommand]
         # jsonargparse lists every torch.nn.Module it can import as a known subclass: 670 lines each.
-        for option, module in (("--model.net", nets), ("--data.augment", augment)):
+        for option, module in (("--model.net", nets.__name__), ("--data.augment", augment.__name__)):
             parser._option_string_actions[option].extra_help = functools.partial(_known_modules, option, module)
         return parser
 

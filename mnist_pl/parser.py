@@ -12,8 +12,10 @@ import typing
 from pathlib import Path
 from typing import Any, NoReturn
 
+import torch
 import yaml
 from jsonargparse import Namespace, get_loader, set_loader
+from jsonargparse.typing import register_type
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
@@ -25,6 +27,11 @@ yaml.SafeDumper.add_multi_representer(float, lambda dumper, value: dumper.repres
 # The same for str enums: Lightning's Timer callback defaults to Interval.step, and any use of it,
 # --trainer.callbacks+=Timer, ended in a traceback ("cannot represent an object").
 yaml.SafeDumper.add_multi_representer(str, lambda dumper, value: dumper.represent_str(str.__str__(value)))
+# torch.device is no type jsonargparse knows: StochasticWeightAveraging's device default (cpu) went
+# into config.yaml as "Unable to serialize instance cpu", a traceback when that config ran again.
+register_type(
+    torch.device, serializer=str, deserializer=torch.device, deserializer_exceptions=(RuntimeError, TypeError)
+)
 
 _NOT_REASONS = re.compile(
     r"^(Does not validate against any of the Union subtypes|Subtypes: .*|Errors|Given value type: .*|Given value: .*"

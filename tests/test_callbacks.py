@@ -230,3 +230,18 @@ def test_predict_into_a_folder_that_is_a_file_stops_before_predicting(trained_ru
     expected = f"--predictions.output {tmp_path / 'one.jpg'}: the predictions are a CSV: give a name ending in .csv"
     assert result.stderr.strip().splitlines()[-1] == f"error: {expected}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "taken"]
+
+
+def test_lightnings_weight_averaging_trains_and_its_config_runs_again(tmp_path: Path) -> None:
+    """SWA copies the model: it failed on the module objects our --help texts kept in the parser
+    ("cannot pickle 'module' object"), and its device default went into config.yaml as
+    "Unable to serialize instance cpu", a traceback when the run's config was given again."""
+    swa = ["--trainer.callbacks+=StochasticWeightAveraging", "--trainer.callbacks.swa_lrs=0.005"]
+    args = [*FIT, f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.limit_train_batches=5", *swa]
+    result = run_main("fit", *args, "--trainer.max_epochs=2", "--test_after_fit=false", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Unable to serialize" not in result.stderr
+    (config,) = tmp_path.glob("*/version_0/config.yaml")
+    assert "      device: cpu\n" in config.read_text()
+    again = run_main("fit", f"--config={config}", "--print_config", cwd=tmp_path)
+    assert again.returncode == 0 and "      device: cpu\n" in again.stdout, again.stderr[-3000:]
