@@ -813,7 +813,9 @@ class MNISTCLI(LightningCLI):
             return
         # A resume adds its own config.resumeN.yaml beside the run's config.yaml.
         config = next((c.config_filename for c in self.trainer.callbacks if isinstance(c, runs.SaveConfig)), None)
-        print(f"\nRun saved in {log_dir}: {', '.join([*saved, *([config] if config else [])])}")
+        run_dir = runs.run_dir(self.trainer.logger, log_dir)
+        config = config and str(Path(log_dir).relative_to(run_dir) / config)  # in a sub_dir, below the checkpoints
+        print(f"\nRun saved in {run_dir}: {', '.join([*saved, *([config] if config else [])])}")
         if see := self._tensorboard_command():
             print(f"Its curves and pictures: {see}")
 
@@ -833,7 +835,7 @@ class MNISTCLI(LightningCLI):
             )
         callback = self.trainer.checkpoint_callback
         tested = callback.best_model_path or callback.last_model_path
-        again = f"the fit itself ended, and is saved in {self.trainer.log_dir}" + (
+        again = f"the fit itself ended, and is saved in {runs.run_dir(self.trainer.logger, self.trainer.log_dir)}" + (
             f": test it with python -m mnist_pl test --ckpt_path {tested}" if tested else ""
         )
         kwargs = {"datamodule": self.datamodule, "ckpt_path": ckpt_path, "weights_only": True}

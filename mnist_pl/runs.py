@@ -34,7 +34,7 @@ import torch
 from jsonargparse import Namespace
 from lightning.fabric.utilities.rank_zero import rank_zero_only, rank_zero_warn
 from lightning.pytorch.cli import SaveConfigCallback
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from mnist_pl.errors import UserError
 
@@ -78,8 +78,11 @@ def find_last_checkpoint(trainer: Namespace, configs: list[os.PathLike] | None =
     version = logger.init_args.get("version")
     # A chosen version names its run; so does a run's own config (the last --config wins, as for its
     # values). Without a last.ckpt there, another run's newest was resumed, its best.ckpt written over.
-    own = [Path(os.fspath(config)).parent for config in reversed(configs or [])]
-    own = [run for run in own if run.parent.resolve() == root.resolve() and (run / "config.yaml").is_file()]
+    # A TensorBoard sub_dir holds the config, below the run dir that holds the checkpoints.
+    sub_dir = Path(logger.init_args.get("sub_dir") or "")
+    written = [Path(os.fspath(config)).absolute().parents for config in reversed(configs or [])]
+    own = [parents[len(sub_dir.parts)] for parents in written if len(parents) > len(sub_dir.parts)]
+    own = [run for run in own if run.parent.resolve() == root.resolve() and (run / sub_dir / "config.yaml").is_file()]
     run = root / _version_dir(version) if version is not None else next(iter(own), None)
     if run is not None:
         if not (run / "checkpoints" / "last.ckpt").is_file():
@@ -92,6 +95,12 @@ def find_last_checkpoint(trainer: Namespace, configs: list[os.PathLike] | None =
     if not candidates:
         raise UserError(f"--ckpt_path last: no run under {root} has a last.ckpt: train one first, or give a path")
     return max(candidates, key=lambda p: p.stat().st_mtime)
+
+
+def run_dir(logger: Logger | None, log_dir: str) -> Path:
+    """The run dir of the logger's ``log_dir``: the one that holds the checkpoints, above a TensorBoard sub_dir."""
+    sub_dir = Path(getattr(logger, "sub_dir", None) or "")
+    return Path(log_dir).parents[len(sub_dir.parts) - 1] if sub_dir.parts else Path(log_dir)
 
 
 def _logged_steps(ckpt_path: Path) -> int:
@@ -141,7 +150,7 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> Path | None:
         for callback in trainer.callbacks:
             if isinstance(callback, SaveConfigCallback):  # keep the run's config.yaml, add this one
                 n = 1
-                while (run_dir / f"config.resume{n}.yaml").exists():
+                while (Path(logger.log_dir) / f"config.resume{n}.yaml").exists():  # in a sub_dir's too
                     n += 1
                 callback.config_filename = f"config.resume{n}.yaml"
         return None

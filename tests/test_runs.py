@@ -821,6 +821,33 @@ def test_resume_last_with_a_runs_own_config_resumes_that_run(tmp_path: Path) -> 
     assert cli.trainer.logger.version == 0  # the progress bar's v_num (it showed "on_0")
 
 
+def test_a_run_with_a_sub_dir_resumes_itself_and_says_where_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Its config is in version_0/tb, its checkpoints in version_0/checkpoints: --ckpt_path last with
+    that config resumed the newest other run, writing into its dir, and the last line named version_0/tb."""
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1", "--trainer.logger.init_args.sub_dir=tb"])
+    MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1"])
+    first, second = sorted(tmp_path.glob("*/version_*"))
+    before = files(second)
+    config = ["--config", str(first / "tb" / "config.yaml")]
+    for epochs, resume in ((2, 1), (3, 2)):
+        capsys.readouterr()
+        cli = MNISTCLI(args=["fit", *config, logs, f"--trainer.max_epochs={epochs}", "--ckpt_path=last"])
+        assert Path(cli.trainer.log_dir) == first / "tb" and cli.trainer.global_step == 5 * epochs
+        saved = capsys.readouterr().out.strip().splitlines()[-2]
+        assert re.fullmatch(
+            rf"Run saved in {first}: best\.ckpt \(val/acc \S+\), last\.ckpt, tb/config\.resume{resume}\.yaml", saved
+        )
+    assert files(second) == before
+    assert sorted(p.name for p in (first / "tb").glob("config*.yaml")) == [
+        "config.resume1.yaml",
+        "config.resume2.yaml",
+        "config.yaml",
+    ]
+
+
 def test_resume_last_with_a_runs_own_config_and_no_last_ckpt_touches_no_other_run(tmp_path: Path) -> None:
     # It resumed the newest other run with a last.ckpt, and wrote over that run's best.ckpt and pictures.
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
