@@ -711,6 +711,7 @@ class MNISTCLI(LightningCLI):
                     f"--checkpoint.dirpath {dirpath} holds {held}, and this run would write "
                     "beside them: give an empty or new folder, or leave it out (each run's own checkpoints/)"
                 )
+            self._refuse_a_second_last_ckpt()
         fitting = self.subcommand == "fit"
         runs.refuse_a_chosen_run_dir_in_use(self.trainer, fitting, self.config.fit.ckpt_path if fitting else None)
         # The run dir is created deep inside the run (a traceback): check its parent can be written first.
@@ -728,6 +729,24 @@ class MNISTCLI(LightningCLI):
             if not os.access(root, os.W_OK):
                 raise UserError(f"log dir {root}: not writable: {_LOG_DIR_FIX}")
             self.trainer.made_dirs += tuple(folder.absolute() for folder in missing)
+
+    def _refuse_a_second_last_ckpt(self) -> None:
+        """Another ModelCheckpoint's last.ckpt in the run's folder: Lightning names one of the two
+        last-v1.ckpt, the run's own at times, and a resume from that one started a new run."""
+        ours = self.trainer.checkpoint_callback
+        folder = ours.dirpath and Path(ours.dirpath).resolve()
+        for other in self.trainer.checkpoint_callbacks:
+            if other is ours or not isinstance(other, callbacks.ModelCheckpoint) or not other.save_last:
+                continue
+            if (
+                other.CHECKPOINT_NAME_LAST == ours.CHECKPOINT_NAME_LAST
+                and (other.dirpath and Path(other.dirpath).resolve()) == folder
+            ):
+                raise UserError(
+                    f"--trainer.callbacks {type(other).__name__} save_last {str(other.save_last).lower()}: it "
+                    "would write a last.ckpt beside the run's own (Lightning names one of them last-v1.ckpt): "
+                    "give it save_last false, or a dirpath of its own"
+                )
 
     def _check_monitored_metrics(self) -> None:
         # The model owns the train/ and val/ names; other keys (lr-SGD, a callback's own) are left

@@ -672,6 +672,16 @@ OUR_CASES = {
         "file's, a folder: add --checkpoint.auto_insert_metric_name false and name it yourself, such as "
         "epoch={epoch}-val_acc={val/acc:.3f}",
     ),
+    # Lightning named the run's own last-v1.ckpt, and a resume from it started another run
+    "another callback's last.ckpt beside the run's": (
+        [
+            "--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint",
+            "--trainer.callbacks.monitor=val/loss",
+            "--trainer.callbacks.save_last=true",
+        ],
+        "error: --trainer.callbacks ModelCheckpoint save_last true: it would write a last.ckpt beside the run's own "
+        "(Lightning names one of them last-v1.ckpt): give it save_last false, or a dirpath of its own",
+    ),
     # A link to the best checkpoint: the latest epoch was in none, and a resume trained it again
     "last.ckpt as a link": (
         ["--checkpoint.save_last=link"],
