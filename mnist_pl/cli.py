@@ -712,6 +712,7 @@ class MNISTCLI(LightningCLI):
                     "beside them: give an empty or new folder, or leave it out (each run's own checkpoints/)"
                 )
             self._refuse_a_second_last_ckpt()
+            self._refuse_callbacks_the_model_cannot_take()
         fitting = self.subcommand == "fit"
         runs.refuse_a_chosen_run_dir_in_use(self.trainer, fitting, self.config.fit.ckpt_path if fitting else None)
         # The run dir is created deep inside the run (a traceback): check its parent can be written first.
@@ -729,6 +730,26 @@ class MNISTCLI(LightningCLI):
             if not os.access(root, os.W_OK):
                 raise UserError(f"log dir {root}: not writable: {_LOG_DIR_FIX}")
             self.trainer.made_dirs += tuple(folder.absolute() for folder in missing)
+
+    def _refuse_callbacks_the_model_cannot_take(self) -> None:
+        """Lightning's callbacks that need what the app's model has not: tracebacks as the fit began,
+        or (pruning) after its first epoch, leaving a run dir without checkpoints."""
+        for callback in self.trainer.callbacks:
+            option = f"--trainer.callbacks {type(callback).__name__}"
+            if isinstance(callback, callbacks.LearningRateFinder):
+                raise UserError(
+                    f"{option}: it sets the model's lr attribute, and the app's learning rate is the optimizer's "
+                    "(--model.optimizer.init_args.lr): leave it out, and compare a few lr values"
+                )
+            if isinstance(callback, callbacks.BackboneFinetuning) and not hasattr(self.model, "backbone"):
+                raise UserError(
+                    f"{option}: it unfreezes the model's backbone, and the app's model has none: leave it out"
+                )
+            if isinstance(callback, callbacks.ModelPruning) and self.model.hparams.channels_last:
+                raise UserError(
+                    f"{option} flattens weights with view(), which channels-last weights refuse: "
+                    "add --model.channels_last false"
+                )
 
     def _refuse_a_second_last_ckpt(self) -> None:
         """Another ModelCheckpoint's last.ckpt in the run's folder: Lightning names one of the two

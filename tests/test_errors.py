@@ -682,6 +682,23 @@ OUR_CASES = {
         "error: --trainer.callbacks ModelCheckpoint save_last true: it would write a last.ckpt beside the run's own "
         "(Lightning names one of them last-v1.ckpt): give it save_last false, or a dirpath of its own",
     ),
+    # Lightning's callbacks that need what the app's model does not have: tracebacks as the fit began
+    "Lightning's lr finder": (
+        ["--trainer.callbacks+=LearningRateFinder"],
+        "error: --trainer.callbacks LearningRateFinder: it sets the model's lr attribute, and the app's learning rate "
+        "is the optimizer's (--model.optimizer.init_args.lr): leave it out, and compare a few lr values",
+    ),
+    "a backbone to fine-tune": (
+        ["--trainer.callbacks+=BackboneFinetuning"],
+        "error: --trainer.callbacks BackboneFinetuning: it unfreezes the model's backbone, and the app's model has "
+        "none: leave it out",
+    ),
+    # a traceback after the first epoch, a run dir without checkpoints
+    "pruning channels-last weights": (
+        ["--trainer.callbacks+=ModelPruning", "--trainer.callbacks.pruning_fn=l1_unstructured"],
+        "error: --trainer.callbacks ModelPruning flattens weights with view(), which channels-last weights refuse: "
+        "add --model.channels_last false",
+    ),
     # A link to the best checkpoint: the latest epoch was in none, and a resume trained it again
     "last.ckpt as a link": (
         ["--checkpoint.save_last=link"],
