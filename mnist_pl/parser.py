@@ -321,6 +321,11 @@ def set_again_by_a_config(words: list[str], subcommand: str) -> str | None:
                 continue
             for key, typed, shown in given:
                 written = _find(tree, key, subcommand)
+                if written is KeyError:  # a list in the file (--trainer.logger's) replaces all given inside it
+                    parts = key.split(".")
+                    outer = [".".join(parts[:n]) for n in range(len(parts) - 1, 0, -1)]
+                    key = next((k for k in outer if isinstance(_find(tree, k, subcommand), list)), key)
+                    written = _find(tree, key, subcommand)
                 if written is KeyError or (isinstance(written, dict) and "class_path" not in written):
                     continue
                 if not isinstance(written, dict | list) and _same_value(written, shown):

@@ -519,6 +519,13 @@ def test_an_option_before_a_config_that_sets_it_is_refused(tmp_path: Path) -> No
         f"lightning.pytorch.callbacks.Timer is given before --config {callbacks}, which sets trainer.callbacks: "
         "[lightning.pytorch.callbacks.LearningRateMonitor] and wins: give --trainer.callbacks+ after --config",
     }
+    # A list in the file replaces what was given inside it.
+    loggers = tmp_path / "loggers.yaml"
+    loggers.write_text("trainer:\n  logger:\n    - class_path: lightning.pytorch.loggers.CSVLogger\n")
+    cases[("--trainer.logger.init_args.save_dir=runs", f"--config={loggers}")] = (
+        f"--trainer.logger.init_args.save_dir runs is given before --config {loggers}, which sets trainer.logger: "
+        "[lightning.pytorch.loggers.CSVLogger] and wins: give --trainer.logger.init_args.save_dir after --config"
+    )
     # A run's config.yaml, as a config for a resume: its ckpt_path null dropped the resume.
     config = tmp_path / "config.yaml"
     config.write_text("ckpt_path: null\ntest_after_fit: true\n")
@@ -538,7 +545,7 @@ def test_an_option_before_a_config_that_sets_it_is_refused(tmp_path: Path) -> No
         "- class_path: lightning.pytorch.callbacks.Timer\n    init_args:\n      duration: null\n      interval: step"
         in result.stdout
     )
-    assert sorted(tmp_path.iterdir()) == [callbacks, config]
+    assert sorted(tmp_path.iterdir()) == sorted([callbacks, config, loggers])
 
 
 @pytest.mark.parametrize("case", TRAINER_CASES)
