@@ -97,10 +97,11 @@ def find_last_checkpoint(trainer: Namespace, configs: list[os.PathLike] | None =
     return max(candidates, key=lambda p: p.stat().st_mtime)
 
 
-def run_dir(logger: Logger | None, log_dir: str) -> Path:
+def run_dir(logger: Logger | None, log_dir: str | None) -> str | None:
     """The run dir of the logger's ``log_dir``: the one that holds the checkpoints, above a TensorBoard sub_dir."""
-    sub_dir = Path(getattr(logger, "sub_dir", None) or "")
-    return Path(log_dir).parents[len(sub_dir.parts) - 1] if sub_dir.parts else Path(log_dir)
+    if log_dir is None or not isinstance(logger, TensorBoardLogger) or not logger.sub_dir:
+        return log_dir
+    return str(Path(log_dir).parents[len(Path(logger.sub_dir).parts) - 1])
 
 
 def _logged_steps(ckpt_path: Path) -> int:
