@@ -334,12 +334,18 @@ class MNISTDataModule(L.LightningDataModule):
             batch_size=batch_size,
             sampler=sampler,
             collate_fn=_as_batch,
+            # Not persistent: each epoch's iterator draws its workers' seed from the torch RNG, as
+            # without workers; kept across epochs, it drew once, and the dropout masks of every later
+            # epoch (and of a resumed run's) were other than those of a run without workers.
             num_workers=self.hparams.num_workers,
-            persistent_workers=self.hparams.num_workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader:
         loader = self._loader(self.train_set, self.hparams.batch_size, "train")
+        # The epoch it starts in (a resumed run's), as Lightning numbers it for set_epoch: worker
+        # processes fetch the first batches as Lightning makes the loader's iterator, before it
+        # sets the epoch; they were epoch 0's.
+        loader.sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed if self.trainer else 0)
         loader.sampler.skip = self._resume_batches * self.hparams.batch_size
         self._resume_batches = 0  # once: the next epochs start at their first batch
         return loader

@@ -231,6 +231,18 @@ def test_resume_from_last_continues_the_run_exactly(
     assert tags.count("_hparams_/experiment") == 1
 
 
+def test_a_resume_with_data_workers_is_exact(one_go: Path, tmp_path: Path) -> None:
+    """Workers fetched the first batches as the loader was made, before Lightning set the resumed epoch:
+    the resume trained epoch 0's order again. And kept across epochs, they drew their seed from the
+    torch RNG once, not every epoch: each later epoch's dropout masks were another run's."""
+    logs, workers = tmp_path / "logs", "--data.num_workers=2"
+    first = fit(logs, "--trainer.max_epochs=1", workers, here=True)
+    assert first.returncode == 0, first.stderr[-3000:]
+    resumed = fit(logs, f"--trainer.max_epochs={EPOCHS}", workers, "--ckpt_path=last", here=True)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert_same_run(one_go, logs / "lenet" / "version_0")
+
+
 @pytest.mark.parametrize(
     ("every", "step", "curves"),
     [
