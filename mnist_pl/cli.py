@@ -878,5 +878,10 @@ class MNISTCLI(LightningCLI):
         again = f"the fit itself ended, and is saved in {runs.run_dir(self.trainer.logger, self.trainer.log_dir)}" + (
             f": test it with python -m mnist_pl test --ckpt_path {tested}" if tested else ""
         )
+        # The fit saved the run's config. Under ddp_spawn or ddp_fork its own processes did, and the
+        # writer here, never told, refused the test: the file was there.
+        for callback in self.trainer.callbacks:
+            if isinstance(callback, runs.SaveConfig):
+                callback.already_saved = True
         kwargs = {"datamodule": self.datamodule, "ckpt_path": ckpt_path, "weights_only": True}
         signals.evaluate(self.trainer, "test", again=again, model=self.model, **kwargs)

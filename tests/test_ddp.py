@@ -99,6 +99,32 @@ def test_ddp_fit_with_another_logger_ends_cleanly(tmp_path: Path) -> None:
     assert (run / "confusion_matrix.png").is_file() and (run / "metrics.csv").is_file()
 
 
+@pytest.mark.slow  # 2-process runs started anew for the fit and for its test
+@pytest.mark.parametrize("strategy", ["ddp_spawn", "ddp_fork"])
+def test_ddp_that_starts_its_processes_per_stage_tests_after_its_fit(strategy: str, tmp_path: Path) -> None:
+    """The fit's processes wrote config.yaml; this one's writer, never told, refused its test in a traceback
+    (ddp_spawn failed before: the model could not be pickled)."""
+    fit = run_cli(
+        "fit",
+        f"--config={REPO / 'configs' / 'minimal.yaml'}",
+        f"--data.data_dir={REPO / 'data'}",
+        f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}",
+        f"--trainer.strategy={strategy}",
+        "--trainer.devices=2",
+        "--trainer.accelerator=cpu",
+        "--trainer.max_epochs=1",
+        "--trainer.limit_train_batches=5",
+        "--trainer.limit_val_batches=2",
+        "--trainer.limit_test_batches=2",
+        "--trainer.enable_progress_bar=false",
+        cwd=tmp_path,
+    )
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    assert "test/acc" in fit.stdout and fit.stdout.count("Run saved in") == 1
+    (run,) = (tmp_path / "logs").glob("*/version_0")
+    assert sorted(p.name for p in run.glob("config*.yaml")) == ["config.yaml"]
+
+
 @pytest.mark.slow  # a third 2-process run
 def test_ddp_predict_writes_one_csv_with_each_image_once(trained_run: Path, tmp_path: Path) -> None:
     # Each rank wrote the CSV of its own shard: two files, each image in one of them, and an image
