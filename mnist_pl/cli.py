@@ -56,6 +56,9 @@ _NOISE = (
     r"`ModelCheckpoint\(monitor=.*could not find the monitored key",
     # Under bf16-mixed the weights stay in fp32, which is what the summary counts: its size is right.
     r"Precision bf16-mixed is not supported by the model summary",
+    # --trainer.overfit_batches: Lightning takes any sampler but its SequentialSampler for a shuffling
+    # one; the validation's does not shuffle.
+    r"You requested to overfit but enabled val dataloader shuffling",
     # A resumed run writes into its own checkpoint dir on purpose; a new run's dir is always new.
     r"Checkpoint directory .* exists and is not empty",
 )
@@ -151,7 +154,8 @@ class Trainer(L.Trainer):
         limit_val_batches: validation batches: an int counts them, a float is a fraction.
         limit_test_batches: test batches: an int counts them, a float is a fraction.
         limit_predict_batches: predict batches: an int counts them, a float is a fraction.
-        overfit_batches: train and validate on these training batches only (int) or this fraction.
+        overfit_batches: train on the same first training batches every epoch, this many (int) or this
+            fraction; validation runs on as many of its own.
     """
 
     def __init__(
@@ -166,6 +170,8 @@ class Trainer(L.Trainer):
     ) -> None:
         given = kwargs.get("callbacks") or []
         given = given if isinstance(given, list) else [given]
+        if kwargs.get("enable_model_summary") is False:  # the config's ModelSummary stood in for Lightning's
+            kwargs["callbacks"] = given = [c for c in given if not isinstance(c, callbacks.ModelSummary)]
         bar_off = kwargs.get("enable_progress_bar") is False or kwargs.get("barebones")
         if not bar_off and not any(isinstance(c, ProgressBar) for c in given):
             kwargs["callbacks"] = [*given, TQDMProgressBar(refresh_rate=10)]
@@ -603,6 +609,20 @@ class MNISTCLI(LightningCLI):
             raise UserError(
                 f"--trainer.accelerator {accelerator}: PyTorch sees no CUDA GPU on this machine: "
                 "use --trainer.accelerator cpu, or auto (a GPU when there is one)"
+            )
+        # Lightning refused it in its own words, one after the other: the logger, then a profiler the
+        # user never gave, then the ModelCheckpoint every run has.
+        if trainer.get("barebones"):
+            raise UserError(
+                "--trainer.barebones true: it turns off the logger, checkpoints and profiler, which every run of the "
+                "app keeps: leave it out (--trainer.enable_progress_bar false, --trainer.enable_model_summary false "
+                "quiet a run)"
+            )
+        # Taken without a word, and unused: the run's folder is the logger's (without one, nothing is written).
+        if (root := trainer.get("default_root_dir")) is not None and trainer.get("logger") not in (False, None, []):
+            raise UserError(
+                f"--trainer.default_root_dir {root}: the run's folder is the logger's: give "
+                f"--trainer.logger.init_args.save_dir {root}"
             )
         # Lightning saved the best epoch as last.ckpt and the latest as last-v1.ckpt: --ckpt_path last took the best.
         checkpoint = self.config[self.subcommand].get("checkpoint") or {}

@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 from conftest import QUICK_FIT, REPO, printed, run_cli, run_main
-from lightning.pytorch.callbacks import TQDMProgressBar
+from lightning.pytorch.callbacks import ModelSummary, TQDMProgressBar
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_pl import cli
@@ -110,6 +110,14 @@ def test_the_progress_bar_redraws_every_10_steps_unless_given_its_own_rate() -> 
     assert given.refresh_rate == 1
     assert cli.Trainer(logger=False, enable_progress_bar=False).progress_bar_callback is None
     assert cli.Trainer(barebones=True).progress_bar_callback is None  # Lightning turns the bar off itself
+
+
+def test_no_model_summary_means_none() -> None:
+    # The config's ModelSummary (max_depth 2) stood in for Lightning's: the summary was printed anyway.
+    summary = ModelSummary(max_depth=2)
+    assert summary in cli.Trainer(callbacks=[summary], logger=False).callbacks
+    trainer = cli.Trainer(callbacks=[summary], enable_model_summary=False, logger=False)
+    assert not any(isinstance(c, ModelSummary) for c in trainer.callbacks)
 
 
 @pytest.mark.slow  # the default suite has test_runs' two concurrent fits, which covers the same

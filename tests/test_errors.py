@@ -420,6 +420,20 @@ def test_a_value_our_checks_refuse_is_named_where_it_was_written(
 
 
 TRAINER_CASES = {
+    # Lightning's own words, one after the other: a logger, then a profiler the user never gave, then
+    # the ModelCheckpoint every run has
+    "barebones": (
+        "--trainer.barebones=true",
+        "error: --trainer.barebones true: it turns off the logger, checkpoints and profiler, which every run of "
+        "the app keeps: leave it out (--trainer.enable_progress_bar false, --trainer.enable_model_summary false "
+        "quiet a run)",
+    ),
+    # Taken without a word, and unused: the logger's save_dir is the run's folder
+    "a root dir beside the logger's": (
+        "--trainer.default_root_dir=elsewhere",
+        "error: --trainer.default_root_dir elsewhere: the run's folder is the logger's: give "
+        "--trainer.logger.init_args.save_dir elsewhere",
+    ),
     "gpu without a gpu": (
         "--trainer.accelerator=gpu",
         "error: --trainer.accelerator gpu: PyTorch sees no CUDA GPU on this machine: use --trainer.accelerator cpu",
