@@ -9,7 +9,7 @@ import math
 
 import torch
 import torch.nn.functional as F
-from jsonargparse.typing import NonNegativeFloat, PositiveFloat
+from jsonargparse.typing import ClosedUnitInterval, NonNegativeFloat, PositiveFloat
 from torch import Tensor, nn
 
 
@@ -18,7 +18,8 @@ class RandomAffine(nn.Module):
 
     Args:
         degrees: rotation drawn from [-degrees, degrees].
-        translate: shift drawn from [-translate, translate] of the image size, per axis.
+        translate: shift drawn from [-translate, translate] of the image size, per axis (at most 1:
+            beyond, as torchvision refuses, an image was moved out of its frame, blank).
         scale: zoom factor drawn between scale[0] and scale[1].
         shear: shear angle in degrees drawn from [-shear, shear].
     """
@@ -26,7 +27,7 @@ class RandomAffine(nn.Module):
     def __init__(
         self,
         degrees: NonNegativeFloat = 10.0,
-        translate: NonNegativeFloat = 0.1,
+        translate: ClosedUnitInterval = 0.1,
         scale: tuple[PositiveFloat, PositiveFloat] = (0.9, 1.1),
         shear: NonNegativeFloat = 0.0,
     ) -> None:

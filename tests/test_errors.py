@@ -116,6 +116,11 @@ PARSER_CASES = {
         "error: --trainer.callbacks: Problem with given class_path 'lightning.pytorch.callbacks.EarlyStopping': "
         "the following arguments are required: monitor\n",
     ),
+    # Moved out of their frames, the training images were blank: 11% accuracy, exit status 0
+    "a shift of more than the image": (
+        ["--data.augment=mnist_pl.augment.RandomAffine", "--data.augment.translate=3"],
+        "error: --data.augment.init_args.translate 3: expected a number from 0 to 1\n",
+    ),
     # torch's generator took it, in a traceback
     "a data seed past 64 bits": (
         ["--data.split_seed=99999999999999999999"],
