@@ -143,6 +143,41 @@ class RNGStates(L.Callback):
         random.setstate(state_dict["python"])
 
 
+class PlateauStepOnResume(L.Callback):
+    """The plateau schedule's step that Lightning skips in a resumed run, taken.
+
+    Lightning steps a ``ReduceLROnPlateau`` after each training epoch's end, after that epoch's
+    checkpoints are written. A run resumed from one of them, or from the middle of an epoch, never
+    takes that epoch's step: the monitored value is in no checkpoint. It then trained on at the lr
+    the run never stopped had cut. Here the value is kept (in the checkpoint, and from each
+    validation since), and a step missing as an epoch starts (the schedule counts one per epoch
+    ended) is taken then: before any batch, or the lr's curve point, of that epoch.
+    """
+
+    def __init__(self) -> None:
+        self.values: dict[str, float] = {}  # the plateau monitors' latest values
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"values": dict(self.values)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.values = dict(state_dict.get("values", {}))
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        for config in trainer.lr_scheduler_configs:
+            if config.reduce_on_plateau and config.monitor in trainer.callback_metrics:
+                self.values[config.monitor] = float(trainer.callback_metrics[config.monitor])
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        for config in trainer.lr_scheduler_configs:
+            stepped = config.scheduler.last_epoch  # ReduceLROnPlateau counts its steps from 0
+            missing = config.reduce_on_plateau and config.interval == "epoch" and stepped == trainer.current_epoch - 1
+            if missing and config.monitor in self.values:
+                pl_module.lr_scheduler_step(config.scheduler, self.values[config.monitor])
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
     """``torch.save`` to a temporary file next to the checkpoint, flushed to disk, then renamed over it.
 

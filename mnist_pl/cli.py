@@ -25,7 +25,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 
 from mnist_pl import augment, nets, runs, signals
 from mnist_pl.callbacks import PredictionWriter, StopOnNonFiniteLoss
-from mnist_pl.checkpoints import ModelCheckpoint, RNGStates, check_readable
+from mnist_pl.checkpoints import ModelCheckpoint, PlateauStepOnResume, RNGStates, check_readable
 from mnist_pl.data import STATS, MNISTDataModule, trained_settings
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
@@ -256,8 +256,9 @@ class MNISTCLI(LightningCLI):
         refuse_keys_written_twice()
         trainer_defaults = dict(trainer_defaults or {})
         # Always on, whatever the config's callbacks: without RNGStates a resume draws other dropout
-        # masks; without StopOnNonFiniteLoss a diverged run trains on and checkpoints NaN weights.
-        always = [RNGStates(), StopOnNonFiniteLoss()]
+        # masks, without PlateauStepOnResume it skips a plateau schedule's step; without
+        # StopOnNonFiniteLoss a diverged run trains on and checkpoints NaN weights.
+        always = [RNGStates(), PlateauStepOnResume(), StopOnNonFiniteLoss()]
         trainer_defaults["callbacks"] = [*always, *trainer_defaults.get("callbacks", [])]
         # argparse takes a prefix of an option for the option (--trainer.max_epoch ran a whole fit);
         # jsonargparse gives the main parser's choice to the subcommands'.

@@ -243,6 +243,40 @@ def test_a_resume_with_data_workers_is_exact(one_go: Path, tmp_path: Path) -> No
     assert_same_run(one_go, logs / "lenet" / "version_0")
 
 
+PLATEAU = [
+    "--model.scheduler=lightning.pytorch.cli.ReduceLROnPlateau",
+    "--model.scheduler.monitor=val/loss",
+    "--model.scheduler.patience=0",
+    "--model.scheduler.threshold=0.9",  # no epoch is better by 90%: the lr is halved after each
+]
+
+
+@pytest.mark.parametrize("stop", ["--trainer.max_epochs=1", "--trainer.max_steps=7"], ids=["epoch end", "mid-epoch"])
+def test_a_resume_with_a_plateau_schedule_is_exact(tmp_path: Path, stop: str) -> None:
+    """Lightning skips a plateau schedule's step at the end of the epoch a run resumes in (its metric is
+    in no checkpoint): the resumed run trained on at the lr the run never stopped had halved."""
+    every = ["--trainer.val_check_interval=2"] if "steps" in stop else []
+    one_go = fit(tmp_path / "one_go", f"--trainer.max_epochs={EPOCHS}", *PLATEAU, *every, here=True)
+    stopped = fit(tmp_path / "logs", stop, *PLATEAU, *every, here=True)
+    resumed = fit(tmp_path / "logs", f"--trainer.max_epochs={EPOCHS}", *PLATEAU, *every, "--ckpt_path=last", here=True)
+    for result in (one_go, stopped, resumed):
+        assert result.returncode == 0, result.stderr[-3000:]
+    run = tmp_path / "logs" / "lenet" / "version_0"
+    reference = tmp_path / "one_go" / "lenet" / "version_0"
+    lrs = [
+        torch.load(r / "checkpoints" / "last.ckpt")["optimizer_states"][0]["param_groups"][0]["lr"]
+        for r in (reference, run)
+    ]
+    assert lrs[0] < 0.01 and lrs[1] == lrs[0]  # cut after epoch 1 (last.ckpt is written before epoch 2's cut)
+    if every:  # the stopped run logged its epoch's training values at its last step: checkpoints only
+        for name in ("last.ckpt", "best.ckpt"):
+            ckpts = [torch.load(r / "checkpoints" / name, weights_only=True) for r in (reference, run)]
+            for key in ("global_step", "state_dict", "optimizer_states", "lr_schedulers"):
+                assert_equal(ckpts[0][key], ckpts[1][key], f"{name}:{key}")
+    else:
+        assert_same_run(reference, run)
+
+
 @pytest.mark.parametrize(
     ("every", "step", "curves"),
     [
