@@ -175,6 +175,10 @@ class MNISTClassifier(L.LightningModule):
         checkpoint["precision"] = str(self.trainer.precision)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # Lightning loads the weights, then converts the model to a 64-true run's float64: the
+        # checkpoint's float64 weights were rounded to float32 on the way, and a resume was not exact.
+        if self._trainer is not None and str(self.trainer.precision) == "64-true":
+            self.double()
         # A checkpoint of another network would fail in load_state_dict with a 40-line traceback.
         # The network's weights only: metric states may come and go between versions of this app.
         ours = {name: tuple(t.shape) for name, t in self.state_dict().items() if name.startswith("net.")}

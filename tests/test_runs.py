@@ -277,6 +277,18 @@ def test_a_resume_with_a_plateau_schedule_is_exact(tmp_path: Path, stop: str) ->
         assert_same_run(reference, run)
 
 
+@pytest.mark.slow  # three more fits; double precision is rare for MNIST
+def test_a_resume_in_double_precision_is_exact(tmp_path: Path) -> None:
+    """Lightning loads the checkpoint's weights into the float32 model, then makes it float64: rounded."""
+    double = "--trainer.precision=64-true"
+    one_go = fit(tmp_path / "one_go", f"--trainer.max_epochs={EPOCHS}", double, here=True)
+    stopped = fit(tmp_path / "logs", "--trainer.max_epochs=1", double, here=True)
+    resumed = fit(tmp_path / "logs", f"--trainer.max_epochs={EPOCHS}", double, "--ckpt_path=last", here=True)
+    for result in (one_go, stopped, resumed):
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert_same_run(tmp_path / "one_go" / "lenet" / "version_0", tmp_path / "logs" / "lenet" / "version_0")
+
+
 @pytest.mark.parametrize(
     ("every", "step", "curves"),
     [
