@@ -345,7 +345,8 @@ class MNISTDataModule(L.LightningDataModule):
         # The epoch it starts in (a resumed run's), as Lightning numbers it for set_epoch: worker
         # processes fetch the first batches as Lightning makes the loader's iterator, before it
         # sets the epoch; they were epoch 0's.
-        loader.sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed if self.trainer else 0)
+        trainer = self.trainer if isinstance(self.trainer, L.Trainer) else None  # or used without one
+        loader.sampler.set_epoch(trainer.fit_loop.epoch_progress.current.processed if trainer else 0)
         loader.sampler.skip = self._resume_batches * self.hparams.batch_size
         self._resume_batches = 0  # once: the next epochs start at their first batch
         return loader
