@@ -753,14 +753,25 @@ class MNISTCLI(LightningCLI):
             self.trainer.made_dirs += tuple(folder.absolute() for folder in missing)
 
     def _refuse_callbacks_the_model_cannot_take(self) -> None:
-        """Lightning's callbacks that need what the app's model has not: tracebacks as the fit began,
-        or (pruning) after its first epoch, leaving a run dir without checkpoints."""
+        """Lightning's callbacks that need what the app's model has not (tracebacks as the fit began,
+        or, pruning, after its first epoch, leaving a run dir without checkpoints), or that undo what
+        a run keeps: its batch size, its checkpoints' use."""
         for callback in self.trainer.callbacks:
             option = f"--trainer.callbacks {type(callback).__name__}"
             if isinstance(callback, callbacks.LearningRateFinder):
                 raise UserError(
                     f"{option}: it sets the model's lr attribute, and the app's learning rate is the optimizer's "
                     "(--model.optimizer.init_args.lr): leave it out, and compare a few lr values"
+                )
+            if isinstance(callback, callbacks.BatchSizeFinder):
+                raise UserError(
+                    f"{option}: the run would train at a batch size its config.yaml and checkpoints do not hold: "
+                    "leave it out, and give --data.batch_size"
+                )
+            if isinstance(callback, callbacks.SpikeDetection):
+                raise UserError(
+                    f"{option}: Lightning 2.6 cannot restore it from a checkpoint ('SpikeDetection' object has no "
+                    "attribute 'running'), which the test after fit and any resume do: leave it out"
                 )
             if isinstance(callback, callbacks.BackboneFinetuning) and not hasattr(self.model, "backbone"):
                 raise UserError(

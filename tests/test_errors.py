@@ -719,6 +719,19 @@ OUR_CASES = {
         "error: --trainer.callbacks BackboneFinetuning: it unfreezes the model's backbone, and the app's model has "
         "none: leave it out",
     ),
+    # It trained at the batch size it found, while config.yaml and the checkpoint's settings said 64
+    "Lightning's batch size finder": (
+        ["--trainer.callbacks+=BatchSizeFinder"],
+        "error: --trainer.callbacks BatchSizeFinder: the run would train at a batch size its config.yaml and "
+        "checkpoints do not hold: leave it out, and give --data.batch_size",
+    ),
+    # The fit trained, then its test ended in a traceback: Lightning 2.6 cannot restore its state
+    "Lightning's spike detection": (
+        ["--trainer.callbacks+=SpikeDetection"],
+        "error: --trainer.callbacks SpikeDetection: Lightning 2.6 cannot restore it from a checkpoint "
+        "('SpikeDetection' object has no attribute 'running'), which the test after fit and any resume do: leave "
+        "it out",
+    ),
     # a traceback after the first epoch, a run dir without checkpoints
     "pruning channels-last weights": (
         ["--trainer.callbacks+=ModelPruning", "--trainer.callbacks.pruning_fn=l1_unstructured"],
