@@ -146,36 +146,52 @@ class RNGStates(L.Callback):
 class PlateauStepOnResume(L.Callback):
     """The plateau schedule's step that Lightning skips in a resumed run, taken.
 
-    Lightning steps a ``ReduceLROnPlateau`` after each training epoch's end, after that epoch's
-    checkpoints are written. A run resumed from one of them, or from the middle of an epoch, never
-    takes that epoch's step: the monitored value is in no checkpoint. It then trained on at the lr
-    the run never stopped had cut. Here the value is kept (in the checkpoint, and from each
-    validation since), and a step missing as an epoch starts (the schedule counts one per epoch
-    ended) is taken then: before any batch, or the lr's curve point, of that epoch.
+    Lightning steps a ``ReduceLROnPlateau`` after each epoch that ran all its batches, with the
+    latest validation's value, after that epoch's checkpoints are written. A run resumed from one
+    of them, or from the middle of an epoch, never takes that epoch's step: the value is in no
+    checkpoint. It then trained on at the lr the run never stopped had cut. Here the latest value,
+    and the last epoch that ran all its batches, are kept (in the checkpoint too), and the step that
+    epoch missed is taken as the next one starts: before any batch, or the lr's curve point, of it.
+    Only a monitor the validation logs (val/loss, val/acc): a training one is logged after the
+    checkpoint is written.
     """
 
     def __init__(self) -> None:
-        self.values: dict[str, float] = {}  # the plateau monitors' latest values
+        self.values: dict[str, tuple[float, int]] = {}  # a monitor's latest value, and its epoch
+        self.whole = -1  # the last epoch that ran all its batches
 
     def state_dict(self) -> dict[str, Any]:
-        return {"values": dict(self.values)}
+        return {"values": dict(self.values), "whole": self.whole}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.values = dict(state_dict.get("values", {}))
+        self.values, self.whole = dict(state_dict.get("values", {})), state_dict.get("whole", -1)
+
+    def _note_whole_epoch(self, trainer: L.Trainer) -> None:
+        if trainer.fit_loop.epoch_loop._num_ready_batches_reached():  # not an epoch cut by max_steps
+            self.whole = trainer.current_epoch
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
         for config in trainer.lr_scheduler_configs:
-            if config.reduce_on_plateau and config.monitor in trainer.callback_metrics:
-                self.values[config.monitor] = float(trainer.callback_metrics[config.monitor])
+            value = trainer.callback_metrics.get(config.monitor)
+            if config.reduce_on_plateau and str(config.monitor).startswith("val/") and value is not None:
+                self.values[config.monitor] = (float(value), trainer.current_epoch)
+        self._note_whole_epoch(trainer)  # a validation at the epoch's end comes before its checkpoint
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._note_whole_epoch(trainer)
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        ended = trainer.current_epoch - 1  # the epoch whose step may be missing
         for config in trainer.lr_scheduler_configs:
-            stepped = config.scheduler.last_epoch  # ReduceLROnPlateau counts its steps from 0
-            missing = config.reduce_on_plateau and config.interval == "epoch" and stepped == trainer.current_epoch - 1
-            if missing and config.monitor in self.values:
-                pl_module.lr_scheduler_step(config.scheduler, self.values[config.monitor])
+            value, epoch = self.values.get(config.monitor, (None, None))
+            if not config.reduce_on_plateau or config.interval != "epoch" or epoch != ended or self.whole != ended:
+                continue
+            # Lightning steps after every frequency-th epoch: as many steps by now, or one missing.
+            due = (ended + 1) // config.frequency
+            if (ended + 1) % config.frequency == 0 and config.scheduler.last_epoch == due - 1:
+                pl_module.lr_scheduler_step(config.scheduler, value)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
