@@ -620,6 +620,15 @@ class MNISTCLI(LightningCLI):
                 "quiet a run)"
             )
         # Taken without a word, and unused: the run's folder is the logger's (without one, nothing is written).
+        # Below each run's dir: an absolute one was every run's, and the run's last line ended in a traceback.
+        loggers = trainer.get("logger") if isinstance(trainer.get("logger"), list) else [trainer.get("logger")]
+        for logger in loggers:
+            sub_dir = logger.get("init_args", {}).get("sub_dir") if isinstance(logger, Namespace | dict) else None
+            if sub_dir and (Path(sub_dir).is_absolute() or sub_dir.startswith("~") or ".." in Path(sub_dir).parts):
+                raise UserError(
+                    f"--trainer.logger.init_args.sub_dir {sub_dir}: a folder inside each run's dir: "
+                    "give a relative one, such as tb"
+                )
         if (root := trainer.get("default_root_dir")) is not None and trainer.get("logger") not in (False, None, []):
             raise UserError(
                 f"--trainer.default_root_dir {root}: the run's folder is the logger's: give "

@@ -79,7 +79,7 @@ def find_last_checkpoint(trainer: Namespace, configs: list[os.PathLike] | None =
     # A chosen version names its run; so does a run's own config (the last --config wins, as for its
     # values). Without a last.ckpt there, another run's newest was resumed, its best.ckpt written over.
     # A TensorBoard sub_dir holds the config, below the run dir that holds the checkpoints.
-    sub_dir = Path(logger.init_args.get("sub_dir") or "")
+    sub_dir = Path(os.path.normpath(logger.init_args.get("sub_dir") or "."))
     written = [Path(os.fspath(config)).absolute().parents for config in reversed(configs or [])]
     own = [parents[len(sub_dir.parts)] for parents in written if len(parents) > len(sub_dir.parts)]
     own = [run for run in own if run.parent.resolve() == root.resolve() and (run / sub_dir / "config.yaml").is_file()]
@@ -99,9 +99,12 @@ def find_last_checkpoint(trainer: Namespace, configs: list[os.PathLike] | None =
 
 def run_dir(logger: Logger | None, log_dir: str | None) -> str | None:
     """The run dir of the logger's ``log_dir``: the one that holds the checkpoints, above a TensorBoard sub_dir."""
-    if log_dir is None or not isinstance(logger, TensorBoardLogger) or not logger.sub_dir:
-        return log_dir
-    return str(Path(log_dir).parents[len(Path(logger.sub_dir).parts) - 1])
+    sub_dir = logger.sub_dir if isinstance(logger, TensorBoardLogger) else None
+    below = len(Path(os.path.normpath(sub_dir)).parts) if sub_dir and os.path.normpath(sub_dir) != "." else 0
+    # MNISTCLI takes a sub_dir inside the run dir only.
+    if log_dir is None:
+        return None
+    return str(Path(log_dir).parents[below - 1] if below else Path(log_dir))  # version_0/. as version_0
 
 
 def _logged_steps(ckpt_path: Path) -> int:

@@ -708,6 +708,12 @@ OUR_CASES = {
         "error: --trainer.callbacks ModelCheckpoint save_last true: it would write a last.ckpt beside the run's own "
         "(Lightning names one of them last-v1.ckpt): give it save_last false, or a dirpath of its own",
     ),
+    # Every run's config went there, and the run's last line ended in a traceback
+    "an absolute TensorBoard sub_dir": (
+        ["--trainer.logger.init_args.sub_dir=/tmp/tb"],
+        "error: --trainer.logger.init_args.sub_dir /tmp/tb: a folder inside each run's dir: give a relative one, "
+        "such as tb",
+    ),
     # Lightning's callbacks that need what the app's model does not have: tracebacks as the fit began
     "Lightning's lr finder": (
         ["--trainer.callbacks+=LearningRateFinder"],
