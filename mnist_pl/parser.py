@@ -304,39 +304,71 @@ def named_where_written(message: str, command_line: list[str], subcommand: str) 
 
 
 def set_again_by_a_config(words: list[str], subcommand: str) -> str | None:
-    """An option of ``words`` (the subcommand's) that a --config file after it sets again, as one line;
-    None where there is none. The parser applies its words in order: the file's value won, silently.
+    """An option of ``words`` (the subcommand's) that a --config file after it sets again, and no word
+    after the file sets once more, as one line; None where there is none. The parser applies its
+    words in order: the file's value won, silently.
 
     A group given before a file (``--data d.yaml``) is not checked: the file may set other keys of it.
     """
-    given: list[tuple[str, str, str]] = []  # (key, option as typed, value)
+    words_read: list[tuple[str, str, str]] = []  # (key or "", as typed, value); "" for a --config
     for i, word in enumerate(words):
         option, eq, value = word.partition("=")
         if not eq and i + 1 < len(words) and not words[i + 1].startswith("--"):
             value = words[i + 1]
         if option in ("-c", "--config"):
-            try:
-                tree = yaml.safe_load(Path(value).read_text())
-            except (OSError, yaml.YAMLError):  # the parser has read it, or said why not
-                continue
-            for key, typed, shown in given:
-                written = _find(tree, key, subcommand)
-                if written is KeyError:  # a list in the file (--trainer.logger's) replaces all given inside it
-                    parts = key.split(".")
-                    outer = [".".join(parts[:n]) for n in range(len(parts) - 1, 0, -1)]
-                    key = next((k for k in outer if isinstance(_find(tree, k, subcommand), list)), key)
-                    written = _find(tree, key, subcommand)
-                if written is KeyError or (isinstance(written, dict) and "class_path" not in written):
-                    continue
-                if not isinstance(written, dict | list) and _same_value(written, shown):
-                    continue
-                return (
-                    f"{typed} {shown} is given before {option} {value}, which sets {key}: {_written(written)} "
-                    f"and wins: give {typed} after {option}"
-                )
+            words_read.append(("", option, value))
         elif option.startswith("--"):
-            given.append((option[2:].removesuffix("+").replace(".init_args.", "."), option, value))
+            key = option[2:].removesuffix("+").replace(".init_args.", ".").removesuffix(".init_args")
+            words_read.append((key, option, value))
+    for n, (is_option, config_option, path) in enumerate(words_read):
+        tree = None if is_option else _config_tree(path)
+        if not isinstance(tree, dict):
+            continue
+        given_again = {key for key, _, _ in words_read[n + 1 :]}
+        for key, typed, shown in words_read[:n]:
+            if not key or key in given_again:
+                continue
+            written = _find(tree, key, subcommand)
+            if written is KeyError:  # a list in the file (--trainer.logger's) replaces all given inside it
+                parts = key.split(".")
+                outer = [".".join(parts[:m]) for m in range(len(parts) - 1, 0, -1)]
+                key = next((k for k in outer if isinstance(_find(tree, k, subcommand), list)), key)
+                written = _find(tree, key, subcommand)
+            if written is KeyError or (isinstance(written, dict) and "." not in key):  # a group's section
+                continue
+            if _as_given(written, shown):
+                continue
+            return (
+                f"{typed} {shown} is given before {config_option} {path}, which sets {key}: {_written(written)} "
+                f"and wins: give {typed} after {config_option}"
+            )
     return None
+
+
+def _config_tree(value: str) -> object:
+    """A --config value as the parser reads it: a file, or YAML given inline; None where neither."""
+    try:
+        return yaml.safe_load(Path(value).read_text())
+    except (OSError, yaml.YAMLError):  # the parser has read it, or said why not
+        pass
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return None
+
+
+def _as_given(written: object, shown: str) -> bool:
+    """Whether the file's value is the one given: the same class, number or YAML value."""
+    if isinstance(written, dict) and "class_path" in written:
+        return shown.rsplit(".", 1)[-1] == str(written["class_path"]).rsplit(".", 1)[-1]
+    try:
+        loaded = yaml.safe_load(shown)
+    except yaml.YAMLError:
+        loaded = shown
+    if loaded == written:
+        return True
+    number, written_number = _as_float(str(loaded)), _as_float(str(written))
+    return number is not None and number == written_number
 
 
 def _written(value: object) -> str:

@@ -545,6 +545,16 @@ def test_an_option_before_a_config_that_sets_it_is_refused(tmp_path: Path) -> No
         f"--trainer.logger.init_args.save_dir runs is given before --config {loggers}, which sets trainer.logger: "
         "[lightning.pytorch.loggers.CSVLogger] and wins: give --trainer.logger.init_args.save_dir after --config"
     )
+    # A value the file holds begins with, a dict value, a config given inline.
+    cases[("--trainer.logger.init_args.name=lenet 2", "--config", lenet)] = (
+        f"--trainer.logger.init_args.name lenet 2 is given before --config {lenet}, which sets "
+        "trainer.logger.name: lenet and wins: give --trainer.logger.init_args.name after --config"
+    )
+    inline = '{"trainer": {"max_time": {"hours": 2}}}'
+    cases[("--trainer.max_time=00:01:00:00", f"--config={inline}")] = (
+        f"--trainer.max_time 00:01:00:00 is given before --config {inline}, which sets trainer.max_time: "
+        "{'hours': 2} and wins: give --trainer.max_time after --config"
+    )
     # A run's config.yaml, as a config for a resume: its ckpt_path null dropped the resume.
     config = tmp_path / "config.yaml"
     config.write_text("ckpt_path: null\ntest_after_fit: true\n")
@@ -557,8 +567,14 @@ def test_an_option_before_a_config_that_sets_it_is_refused(tmp_path: Path) -> No
         assert result.returncode == 2 and result.stderr.splitlines()[-1] == f"error: {expected}", result.stderr
     # Nothing lost: the same value, or one the file does not set. (Lightning's Timer, its interval an
     # enum, ended any dump of the config in a traceback.)
-    for args in (["--trainer.max_epochs=10"], ["--trainer.log_every_n_steps=10", "--trainer.callbacks+=Timer"]):
-        result = run_main("fit", *args, "--config", str(lenet), "--print_config", cwd=tmp_path)
+    # The same value or class, one the file does not set, or one given again after the file.
+    for args in (
+        ["--trainer.max_epochs=10", "--config", str(lenet)],
+        ["--model.net=LeNet", "--config", str(lenet)],
+        ["--trainer.max_epochs=3", "--config", str(lenet), "--trainer.max_epochs=5"],
+        ["--trainer.log_every_n_steps=10", "--trainer.callbacks+=Timer", "--config", str(lenet)],
+    ):
+        result = run_main("fit", *args, "--print_config", cwd=tmp_path)
         assert result.returncode == 0, result.stderr[-3000:]
     assert (
         "- class_path: lightning.pytorch.callbacks.Timer\n    init_args:\n      duration: null\n      interval: step"
