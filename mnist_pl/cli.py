@@ -767,10 +767,11 @@ class MNISTCLI(LightningCLI):
         a run keeps: its batch size, its checkpoints' use."""
         for callback in self.trainer.callbacks:
             option = f"--trainer.callbacks {type(callback).__name__}"
-            if isinstance(callback, callbacks.LearningRateFinder):
+            if isinstance(callback, callbacks.LearningRateFinder) and callback._update_attr:  # not one that only plots
                 raise UserError(
                     f"{option}: it sets the model's lr attribute, and the app's learning rate is the optimizer's "
-                    "(--model.optimizer.init_args.lr): leave it out, and compare a few lr values"
+                    "(--model.optimizer.init_args.lr): give it update_attr false (it then finds and plots only), "
+                    "or leave it out"
                 )
             if isinstance(callback, callbacks.BatchSizeFinder):
                 raise UserError(
@@ -796,6 +797,8 @@ class MNISTCLI(LightningCLI):
         """Another ModelCheckpoint's last.ckpt in the run's folder: Lightning names one of the two
         last-v1.ckpt, the run's own at times, and a resume from that one started a new run."""
         ours = self.trainer.checkpoint_callback
+        if not ours.save_last:
+            return
         folder = ours.dirpath and Path(ours.dirpath).resolve()
         for other in self.trainer.checkpoint_callbacks:
             if other is ours or not isinstance(other, callbacks.ModelCheckpoint) or not other.save_last:

@@ -734,7 +734,8 @@ OUR_CASES = {
     "Lightning's lr finder": (
         ["--trainer.callbacks+=LearningRateFinder"],
         "error: --trainer.callbacks LearningRateFinder: it sets the model's lr attribute, and the app's learning rate "
-        "is the optimizer's (--model.optimizer.init_args.lr): leave it out, and compare a few lr values",
+        "is the optimizer's (--model.optimizer.init_args.lr): give it update_attr false (it then finds and plots "
+        "only), or leave it out",
     ),
     "a backbone to fine-tune": (
         ["--trainer.callbacks+=BackboneFinetuning"],
