@@ -243,5 +243,5 @@ def test_lightnings_weight_averaging_trains_and_its_config_runs_again(tmp_path: 
     assert "Unable to serialize" not in result.stderr
     (config,) = tmp_path.glob("*/version_0/config.yaml")
     assert "      device: cpu\n" in config.read_text()
-    again = run_main("fit", f"--config={config}", "--print_config", cwd=tmp_path)
-    assert again.returncode == 0 and "      device: cpu\n" in again.stdout, again.stderr[-3000:]
+    again = run_main("fit", f"--config={config}", "--trainer.max_epochs=1", cwd=tmp_path)
+    assert again.returncode == 0 and "Run saved in" in again.stdout, again.stderr[-3000:]
