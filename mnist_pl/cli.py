@@ -33,6 +33,7 @@ from mnist_pl.optim import refuse_bad_settings
 from mnist_pl.parser import (
     CONFIG_FILES,
     MNISTArgumentParser,
+    kept_from_the_config,
     model_not_rebuilt,
     named_where_written,
     not_built,
@@ -361,6 +362,8 @@ class MNISTCLI(LightningCLI):
         subcommand = self.config.get("subcommand")
         if subcommand and (refused := set_again_by_a_config(options, subcommand)):
             self._parser(subcommand).error(refused)
+        for message in kept_from_the_config(options, self.config[subcommand]) if subcommand else ():
+            rank_zero_warn(message)
         ranges = {
             "seed_everything": (0, 2**32),
             "data.split_seed": (-(2**63), 2**63),

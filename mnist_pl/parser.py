@@ -5,6 +5,8 @@ jsonargparse's own messages run to ten lines for a value that fits no type of a 
 in a config. ``MNISTCLI`` builds its parsers from ``MNISTArgumentParser``.
 """
 
+import importlib
+import inspect
 import os
 import pkgutil
 import re
@@ -343,6 +345,44 @@ def set_again_by_a_config(words: list[str], subcommand: str) -> str | None:
                 f"and wins: give {typed} after {config_option}"
             )
     return None
+
+
+def kept_from_the_config(words: list[str], config: Namespace) -> list[str]:
+    """Warnings for a class given on the command line (``--model.optimizer torch.optim.AdamW``) that keeps
+    values of the arguments it shares with the config's class, where they are not its own defaults
+    and ``words`` (the subcommand's) give them no value. jsonargparse keeps them: AdamW trained with
+    SGD's weight_decay 0, without a word.
+    """
+    messages = []
+    for group in ("model.optimizer", "model.scheduler", "model.net", "data.augment"):
+        typed = [value for option, _, value in (word.partition("=") for word in words) if option == f"--{group}"]
+        chosen = config.get(group)
+        if not typed or typed[-1].lstrip().startswith("{") or not isinstance(chosen, Namespace):
+            continue  # not given on the command line, or given with its arguments
+        written = [_lookup(path, f"{group}.class_path") for path in CONFIG_FILES]
+        if [w for w in written if w is not KeyError][-1:] == [chosen.class_path]:
+            continue  # the config's own class: its values are the config's for it
+        given = {word.partition("=")[0].rsplit(".", 1)[-1] for word in words if word.startswith(f"--{group}.")}
+        module, _, name = chosen.class_path.rpartition(".")
+        try:
+            parameters = inspect.signature(getattr(importlib.import_module(module), name)).parameters
+        except (ImportError, AttributeError, TypeError, ValueError):
+            continue
+        kept = {
+            key: value
+            for key, value in vars(chosen.get("init_args") or Namespace()).items()
+            if key not in given
+            and key in parameters
+            and parameters[key].default is not inspect.Parameter.empty
+            and value != parameters[key].default
+        }
+        if kept:
+            messages.append(
+                f"--{group} {chosen.class_path} keeps {', '.join(f'{k} {v}' for k, v in kept.items())} from the "
+                f"config ({name}'s own: {', '.join(str(parameters[k].default) for k in kept)}): give "
+                f"--{group}.init_args.{', '.join(kept)} to choose"
+            )
+    return messages
 
 
 def _config_tree(value: str) -> object:

@@ -112,6 +112,21 @@ def test_the_progress_bar_redraws_every_10_steps_unless_given_its_own_rate() -> 
     assert cli.Trainer(barebones=True).progress_bar_callback is None  # Lightning turns the bar off itself
 
 
+def test_a_class_given_on_the_command_line_warns_of_the_values_it_keeps(tmp_path: Path) -> None:
+    """jsonargparse keeps the arguments both classes share: AdamW trained with SGD's weight_decay 0, without a word."""
+    adamw = ["fit", f"--config={CONFIG}", "--model.optimizer=torch.optim.AdamW", "--print_config"]
+    result = run_main(*adamw, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning: --model.optimizer")]
+    assert warned == [
+        "warning: --model.optimizer torch.optim.AdamW keeps lr 0.01, weight_decay 0.0 from the config "
+        "(AdamW's own: 0.001, 0.01): give --model.optimizer.init_args.lr, weight_decay to choose"
+    ]
+    given = ["--model.optimizer.lr=0.01", "--model.optimizer.init_args.weight_decay=0"]
+    result = run_main(*adamw, *given, cwd=tmp_path)
+    assert result.returncode == 0 and "warning: --model.optimizer" not in result.stderr, result.stderr[-3000:]
+
+
 def test_no_model_summary_means_none() -> None:
     # The config's ModelSummary (max_depth 2) stood in for Lightning's: the summary was printed anyway.
     summary = ModelSummary(max_depth=2)
