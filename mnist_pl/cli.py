@@ -622,8 +622,8 @@ class MNISTCLI(LightningCLI):
                 "app keeps: leave it out (--trainer.enable_progress_bar false, --trainer.enable_model_summary false "
                 "quiet a run)"
             )
-        # Taken without a word, and unused: the run's folder is the logger's (without one, nothing is written).
-        # Below each run's dir: an absolute one was every run's, and the run's last line ended in a traceback.
+        # A TensorBoard sub_dir below each run's dir: an absolute one was every run's, and the run's
+        # last line ended in a traceback.
         loggers = trainer.get("logger") if isinstance(trainer.get("logger"), list) else [trainer.get("logger")]
         for logger in loggers:
             sub_dir = logger.get("init_args", {}).get("sub_dir") if isinstance(logger, Namespace | dict) else None
@@ -632,6 +632,7 @@ class MNISTCLI(LightningCLI):
                     f"--trainer.logger.init_args.sub_dir {sub_dir}: a folder inside each run's dir: "
                     "give a relative one, such as tb"
                 )
+        # Taken without a word, and unused: the run's folder is the logger's (without one, nothing is written).
         if (root := trainer.get("default_root_dir")) is not None and trainer.get("logger") not in (False, None, []):
             raise UserError(
                 f"--trainer.default_root_dir {root}: the run's folder is the logger's: give "
