@@ -322,8 +322,8 @@ def set_again_by_a_config(words: list[str], subcommand: str) -> str | None:
         elif option.startswith("--"):
             key = option[2:].removesuffix("+").replace(".init_args.", ".").removesuffix(".init_args")
             words_read.append((key, option, value))
-    for n, (is_option, config_option, path) in enumerate(words_read):
-        tree = None if is_option else _config_tree(path)
+    for n, (config_key, config_option, path) in enumerate(words_read):
+        tree = None if config_key else _config_tree(path)  # a --config's key is ""
         if not isinstance(tree, dict):
             continue
         given_again = {key for key, _, _ in words_read[n + 1 :]}
@@ -425,13 +425,8 @@ def _same_value(written: object, shown: str) -> bool:
     -1.0 once parsed as a float, and -1e-3 (a string to YAML 1.1) -0.001; false is False."""
     if re.match(re.escape(str(written)) + r"(?=[:\s]|$)", shown):
         return True
-    token = re.match(r"[^\s:]*", shown)[0]
-    if (number := _as_float(token)) is not None and (written_number := _as_float(str(written))) is not None:
-        return number == written_number
-    try:
-        return yaml.safe_load(token) == written
-    except yaml.YAMLError:
-        return False
+    # A class written there is not the value a message names: its arguments may come from elsewhere.
+    return not isinstance(written, dict) and _as_given(written, re.match(r"[^\s:]*", shown)[0])
 
 
 def _as_float(text: str) -> float | None:

@@ -12,6 +12,16 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from mnist_pl.data import MNISTDataModule
 
+# Two processes on the CPU, one epoch of 5 batches validated on 2.
+TWO_PROCESSES_BRIEFLY = [
+    "--trainer.devices=2",
+    "--trainer.accelerator=cpu",
+    "--trainer.max_epochs=1",
+    "--trainer.limit_train_batches=5",
+    "--trainer.limit_val_batches=2",
+    "--trainer.enable_progress_bar=false",
+]
+
 
 def test_ddp_ranks_read_disjoint_halves_and_reduce_val_acc(tmp_path: Path) -> None:
     seen = tmp_path / "seen"
@@ -85,12 +95,7 @@ def test_ddp_fit_with_another_logger_ends_cleanly(tmp_path: Path) -> None:
         f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}",
         "--model.net=mnist_pl.nets.MinimalCNN",
         "--trainer.strategy=ddp",
-        "--trainer.devices=2",
-        "--trainer.accelerator=cpu",
-        "--trainer.max_epochs=1",
-        "--trainer.limit_train_batches=5",
-        "--trainer.limit_val_batches=2",
-        "--trainer.enable_progress_bar=false",
+        *TWO_PROCESSES_BRIEFLY,
         "--test_after_fit=false",
         cwd=tmp_path,
     )
@@ -110,13 +115,8 @@ def test_ddp_that_starts_its_processes_per_stage_tests_after_its_fit(strategy: s
         f"--data.data_dir={REPO / 'data'}",
         f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}",
         f"--trainer.strategy={strategy}",
-        "--trainer.devices=2",
-        "--trainer.accelerator=cpu",
-        "--trainer.max_epochs=1",
-        "--trainer.limit_train_batches=5",
-        "--trainer.limit_val_batches=2",
+        *TWO_PROCESSES_BRIEFLY,
         "--trainer.limit_test_batches=2",
-        "--trainer.enable_progress_bar=false",
         cwd=tmp_path,
     )
     assert fit.returncode == 0, fit.stderr[-3000:]
