@@ -108,6 +108,8 @@ def lr_scheduler_config(model: "MNISTClassifier", optimizer: torch.optim.Optimiz
                 f"--model.scheduler {type(built).__name__} monitors {monitor} in mode {built.mode}: it would cut "
                 f"the lr as {monitor} improves: give --model.scheduler.init_args.mode {best}"
             )
+        if monitor.startswith("val/"):
+            _step_with_the_validations(model.trainer, config)
     # T_max is a separate setting from max_epochs; changing only the second is easy.
     t_max, epochs = getattr(built, "T_max", None), model.trainer.max_epochs
     if isinstance(t_max, int) and epochs is not None and t_max < epochs:
@@ -116,6 +118,26 @@ def lr_scheduler_config(model: "MNISTClassifier", optimizer: torch.optim.Optimiz
             f"rises again after epoch {t_max}; give T_max {epochs} to anneal over the whole run"
         )
     return config
+
+
+def _step_with_the_validations(trainer: L.Trainer, config: dict[str, Any]) -> None:
+    """A plateau schedule on a val/ metric steps after the epochs that validate. Lightning steps it after
+    every epoch and ended the first one without a validation in a MisconfigurationException (val/loss
+    "not available"), after training it."""
+    if trainer.limit_val_batches == 0:
+        raise UserError(
+            f"--model.scheduler {type(config['scheduler']).__name__} watches {config['monitor']}, and "
+            "--trainer.limit_val_batches 0 runs no validation: give validation batches, or another schedule"
+        )
+    # Lightning validates after epoch e where (e + 1) % check_val_every_n_epoch == 0, and steps a
+    # schedule where (e + 1) % frequency == 0: the same epochs, and patience counts validations.
+    every = trainer.check_val_every_n_epoch
+    if every is None:  # validations every val_check_interval steps, across epochs' ends
+        raise UserError(
+            f"--model.scheduler {type(config['scheduler']).__name__} watches {config['monitor']} once per epoch, "
+            "and --trainer.check_val_every_n_epoch null validates at steps across epochs: give it a number of epochs"
+        )
+    config["frequency"] = every
 
 
 def refuse_a_schedule_the_run_outlasts(trainer: L.Trainer) -> None:

@@ -676,6 +676,21 @@ OUR_CASES = {
         "error: --model.scheduler.init_args.gamma -1.0: the lr is multiplied by it: give a factor > 0 "
         "(below 1 to decay)",
     ),
+    # Lightning's MisconfigurationException (val/loss "not available") after the first epoch's training
+    "a plateau schedule without validation": (
+        ["--model.scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau", "--trainer.limit_val_batches=0"],
+        "error: --model.scheduler ReduceLROnPlateau watches val/loss, and --trainer.limit_val_batches 0 runs no "
+        "validation: give validation batches, or another schedule",
+    ),
+    "a plateau schedule with validations across epochs": (
+        [
+            "--model.scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau",
+            "--trainer.check_val_every_n_epoch=null",
+            "--trainer.val_check_interval=3",
+        ],
+        "error: --model.scheduler ReduceLROnPlateau watches val/loss once per epoch, and "
+        "--trainer.check_val_every_n_epoch null validates at steps across epochs: give it a number of epochs",
+    ),
     # The lr fell to 0 after the first epoch: training stopped, without a word.
     "a decay factor of 0": (
         ["--model.scheduler=torch.optim.lr_scheduler.ExponentialLR", "--model.scheduler.gamma=0"],

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 from conftest import REPO
+from lightning.pytorch.callbacks import LearningRateMonitor
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
@@ -397,6 +398,22 @@ def test_reduce_lr_on_plateau_watches_val_loss(tmp_path: Path) -> None:
     plateau = ["--model.scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau", "--model.scheduler.patience=0"]
     cli = minimal_fit(tmp_path, *plateau, "--trainer.max_epochs=3", "--test_after_fit=false")
     assert cli.trainer.lr_scheduler_configs[0].monitor == "val/loss" and cli.trainer.current_epoch == 3
+
+
+def test_reduce_lr_on_plateau_steps_after_the_epochs_that_validate(tmp_path: Path) -> None:
+    # Lightning stepped it after every epoch: the first one without a validation ended in its
+    # MisconfigurationException (val/loss "not available"). Threshold 10: no validation improves.
+    plateau = [
+        "--model.scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau",
+        "--model.scheduler.patience=0",
+        "--model.scheduler.threshold=10",
+    ]
+    cli = minimal_fit(
+        tmp_path, *plateau, "--trainer.max_epochs=5", "--trainer.check_val_every_n_epoch=2", "--test_after_fit=false"
+    )
+    (monitor,) = [callback for callback in cli.trainer.callbacks if isinstance(callback, LearningRateMonitor)]
+    (lrs,) = monitor.lrs.values()  # at each epoch's start
+    assert [round(lr, 8) for lr in lrs] == [0.01, 0.01, 0.001, 0.001, 0.0001]
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
