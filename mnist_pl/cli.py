@@ -679,6 +679,14 @@ class MNISTCLI(LightningCLI):
             value = trainer.get(name)
             if isinstance(value, int | float) and value <= 0:
                 raise UserError(f"--trainer.{name} {value}: must be greater than 0: give a positive value")
+        # Lightning stops at the max without a word about the min.
+        for unit in ("epochs", "steps"):
+            low, high = trainer.get(f"min_{unit}"), trainer.get(f"max_{unit}")
+            if isinstance(low, int) and isinstance(high, int) and 0 <= high < low:
+                raise UserError(
+                    f"--trainer.min_{unit} {low} > --trainer.max_{unit} {high}: the fit would stop after {high}: "
+                    f"give --trainer.max_{unit} {low} or more"
+                )
         # Lightning reads a negative clip value as no clipping and a negative log interval as its
         # absolute value (x % -2 == 0 every other step), both without a word.
         for name, off in (("gradient_clip_val", "no clipping"), ("log_every_n_steps", "no per-step values")):

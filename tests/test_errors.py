@@ -676,6 +676,17 @@ OUR_CASES = {
         "error: --model.scheduler.init_args.gamma -1.0: the lr is multiplied by it: give a factor > 0 "
         "(below 1 to decay)",
     ),
+    # It trained 3 epochs, the max, without a word about the min
+    "a min_epochs above max_epochs": (
+        ["--trainer.min_epochs=5", "--trainer.max_epochs=3"],
+        "error: --trainer.min_epochs 5 > --trainer.max_epochs 3: the fit would stop after 3: give "
+        "--trainer.max_epochs 5 or more",
+    ),
+    "a min_steps above max_steps": (
+        ["--trainer.min_steps=50", "--trainer.max_steps=20"],
+        "error: --trainer.min_steps 50 > --trainer.max_steps 20: the fit would stop after 20: give "
+        "--trainer.max_steps 50 or more",
+    ),
     # Lightning's MisconfigurationException (val/loss "not available") after the first epoch's training
     "a plateau schedule without validation": (
         ["--model.scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau", "--trainer.limit_val_batches=0"],
