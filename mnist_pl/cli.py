@@ -912,6 +912,12 @@ class MNISTCLI(LightningCLI):
         run_dir = runs.run_dir(self.trainer.logger, log_dir)
         config = config and str(Path(log_dir).relative_to(run_dir) / config)  # in a sub_dir, below the checkpoints
         print(f"\nRun saved in {run_dir}: {', '.join([*saved, *([config] if config else [])])}")
+        # A logger added after the first writes in a folder of its own (a CSVLogger without a name in
+        # lightning_logs/version_N), which the line above does not name.
+        for logger in self.trainer.loggers[1:]:
+            own = getattr(logger, "log_dir", None)
+            if own and run_dir and not Path(own).resolve().is_relative_to(Path(run_dir).resolve()):
+                print(f"Also logged by its {type(logger).__name__} in {own}")
         if see := self._tensorboard_command():
             print(f"Its curves and pictures: {see}")
 

@@ -973,6 +973,18 @@ def test_a_csv_logged_run_resumes_in_a_new_dir_and_keeps_its_metrics(tmp_path: P
     assert [len(points) for points in ImageLogger.curves(resumed).values()] == [2, 2, 2, 2]  # both epochs
 
 
+def test_the_last_lines_name_a_second_loggers_own_folder(tmp_path: Path) -> None:
+    # A CSVLogger added without a name writes in lightning_logs/version_0, which no line named.
+    logs = tmp_path / "logs"
+    second = ["--trainer.logger+=CSVLogger", f"--trainer.logger.save_dir={tmp_path / 'csv'}"]
+    result = fit(logs, "--trainer.max_epochs=1", *second, here=True)
+    csv = tmp_path / "csv" / "lightning_logs" / "version_0"
+    assert result.returncode == 0 and (csv / "metrics.csv").is_file(), result.stderr[-2000:]
+    assert f"Also logged by its CSVLogger in {csv}\n" in result.stdout
+    alone = fit(logs, "--trainer.max_epochs=1", here=True)
+    assert "Run saved in" in alone.stdout and "Also logged" not in alone.stdout
+
+
 def test_a_csv_logged_run_of_a_chosen_version_is_not_resumed_in_its_dir(tmp_path: Path) -> None:
     # Its writer would start the run's metrics.csv afresh: it deleted it, then the resume was refused.
     csv = ["--trainer.logger=lightning.pytorch.loggers.CSVLogger", f"--trainer.logger.init_args.save_dir={tmp_path}"]
