@@ -1,7 +1,6 @@
 """``python -m mnist_pl``: run the CLI; a problem the user can fix ends in one line, not a traceback."""
 
 import sys
-from pathlib import Path
 
 import torch
 
@@ -21,9 +20,7 @@ def main() -> None:
             if sys.argv[1:2] == ["export"]:
                 export.main(sys.argv[2:])
             else:
-                # argparse names the program after sys.argv[0]: "__main__.py" under `python -m`.
-                prog = "python -m mnist_pl" if Path(sys.argv[0]).name == "__main__.py" else None
-                MNISTCLI(parser_kwargs={"description": DESCRIPTION, "prog": prog})
+                MNISTCLI(parser_kwargs={"description": DESCRIPTION})
     finally:
         # Lightning ends the process group at exit for NCCL only. Gloo's (DDP on CPUs), left to the
         # interpreter's teardown, aborted a 2-process fit now and then: "terminate called without an

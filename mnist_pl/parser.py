@@ -10,6 +10,7 @@ import inspect
 import os
 import pkgutil
 import re
+import sys
 import typing
 from pathlib import Path
 from typing import Any, NoReturn
@@ -457,6 +458,13 @@ class MNISTArgumentParser(LightningArgumentParser):
 
     # The main parser: the parser of the subcommand on its command line (MNISTCLI sets it).
     subcommand_parser: "MNISTArgumentParser | None" = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # argparse names the program after sys.argv[0], "__main__.py" under `python -m`: in the main
+        # parser's usage line, and in that of jsonargparse's class help (--model.net.help LeNet).
+        if kwargs.get("prog") is None and Path(sys.argv[0]).name == "__main__.py":
+            kwargs["prog"] = "python -m mnist_pl"
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
         if self.subcommand_parser is not None and self.exit_on_error and one_line(message).startswith("--"):

@@ -162,6 +162,9 @@ def test_help_and_print_config(tmp_path: Path) -> None:
     assert help_.returncode == 0
     assert all(cmd in help_.stdout for cmd in ("fit", "validate", "test", "predict"))
     assert help_.stdout.startswith("usage: python -m mnist_pl ")  # as it is run, not "__main__.py"
+    # jsonargparse's help of a class builds a parser of its own, which said "usage: __main__.py".
+    class_help = run_main("fit", "--model.net.help=LeNet", cwd=tmp_path)
+    assert class_help.returncode == 0 and class_help.stdout.startswith("usage: python -m mnist_pl [--model.net.")
     printed = run_main("fit", f"--config={CONFIG}", "--print_config", cwd=tmp_path)
     assert printed.returncode == 0, printed.stderr
     assert "class_path: mnist_pl.nets.LeNet" in printed.stdout
