@@ -60,6 +60,8 @@ _NOISE = (
     # --trainer.overfit_batches: Lightning takes any sampler but its SequentialSampler for a shuffling
     # one; the validation's does not shuffle.
     r"You requested to overfit but enabled val dataloader shuffling",
+    # Under DDP, for the model's values computed by torchmetrics, which has reduced them over all ranks.
+    r"It is recommended to use `self.log\('(train/loss|train/acc|val/acc_best)', \.\.\., sync_dist=True\)`",
     # A resumed run writes into its own checkpoint dir on purpose; a new run's dir is always new.
     r"Checkpoint directory .* exists and is not empty",
 )
