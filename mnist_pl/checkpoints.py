@@ -3,7 +3,7 @@
 Lightning 2.6 saves the weights, optimizer, schedulers, loop counters, callback states and
 metrics, but not the random number generators: a run resumed from a checkpoint would draw other
 dropout masks than the run that wrote it. ``RNGStates`` adds them. ``AtomicCheckpointIO`` makes
-a killed write leave the previous checkpoint in place. ``ModelCheckpoint`` writes ``last.ckpt``
+a killed write leave the previous checkpoint in place. ``RunCheckpoint`` writes ``last.ckpt``
 after every epoch, as Lightning did before 2.6, and at the batch a SIGTERM stops the fit after;
 a SIGTERM during a fit's validation takes effect where that validation ends and is saved.
 """
@@ -231,15 +231,24 @@ def _settings(state_key: str) -> dict[str, Any]:
     return ast.literal_eval(re.sub(r"datetime\.timedelta\(([^)]*)\)", quoted, state_key))
 
 
-class ModelCheckpoint(callbacks.ModelCheckpoint):
-    """Lightning's, with ``save_last=True`` meaning the latest epoch again.
+class RunCheckpoint(callbacks.ModelCheckpoint):
+    """The run's ``--checkpoint``: Lightning's ModelCheckpoint, with ``save_last=True`` meaning the latest
+    epoch again.
 
     Lightning 2.6 writes ``last.ckpt`` only when it writes a top-k checkpoint at the same step. With
     ``save_top_k: 1`` on ``val/acc`` that is only when the accuracy improves, so ``last.ckpt`` was
     the best epoch's, and a run resumed from it trained again every epoch after the best one. Here
     ``last.ckpt`` is written wherever Lightning would have written a top-k checkpoint (the end of
     a validation, or of a training epoch), as in Lightning 2.5.
+
+    Named apart from Lightning's, so that ``--trainer.callbacks+=ModelCheckpoint`` names Lightning's
+    (jsonargparse refused the name of two classes), and known to Lightning by Lightning's name, the
+    ``state_key`` in the checkpoints of every version of the app, whose resumes keep their bookkeeping.
     """
+
+    @property
+    def state_key(self) -> str:
+        return "ModelCheckpoint" + super().state_key.removeprefix(type(self).__qualname__)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         # A fit from another run's checkpoint is a new run (runs.place_run), whose best is its own.
@@ -255,7 +264,7 @@ class ModelCheckpoint(callbacks.ModelCheckpoint):
         of the run's bookkeeping, wrote best-v1.ckpt and last-v1.ckpt beside the run's, and a later
         resume read the old last.ckpt.
         """
-        name = type(self).__qualname__
+        name = "ModelCheckpoint"  # state_key's
         theirs = [key for key in checkpoint.get("callbacks", {}) if key.startswith(f"{name}{{")]
         if not theirs or self.state_key in theirs:
             return

@@ -25,7 +25,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 
 from mnist_pl import augment, nets, runs, signals
 from mnist_pl.callbacks import PredictionWriter, StopOnNonFiniteLoss
-from mnist_pl.checkpoints import ModelCheckpoint, PlateauStepOnResume, RNGStates, check_readable
+from mnist_pl.checkpoints import PlateauStepOnResume, RNGStates, RunCheckpoint, check_readable
 from mnist_pl.data import STATS, MNISTDataModule, trained_settings
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
@@ -192,10 +192,11 @@ class Trainer(L.Trainer):
                 raise
             given = kwargs.get("callbacks") or []
             keys = [c.state_key for c in given]
-            ours = any(isinstance(c, ModelCheckpoint) and keys.count(c.state_key) > 1 for c in given)
-            interval = " (or its every_n_epochs, every_n_train_steps)" if twice[1] == "ModelCheckpoint" else ""
+            ours = any(isinstance(c, RunCheckpoint) and keys.count(c.state_key) > 1 for c in given)
+            kind = "ModelCheckpoint" if twice[1] == RunCheckpoint.__name__ else twice[1]  # --checkpoint's, Lightning's
+            interval = " (or its every_n_epochs, every_n_train_steps)" if kind == "ModelCheckpoint" else ""
             raise UserError(
-                f"--trainer.callbacks: two {twice[1]} callbacks of the same settings"
+                f"--trainer.callbacks: two {kind} callbacks of the same settings"
                 f"{' (--checkpoint is one)' if ours else ''}, whose states a checkpoint would keep under one key: "
                 f"change one's monitor or mode{interval}, or leave one out"
             ) from err
@@ -290,7 +291,7 @@ class MNISTCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         # Checkpoints of the best epoch by val/acc and of the last epoch, in the run's version dir.
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(RunCheckpoint, "checkpoint")
         parser.set_defaults(
             {
                 "model.net": {"class_path": "mnist_pl.nets.LeNet"},
@@ -632,7 +633,7 @@ class MNISTCLI(LightningCLI):
             if sub_dir and (Path(sub_dir).is_absolute() or sub_dir.startswith("~") or ".." in Path(sub_dir).parts):
                 raise UserError(
                     f"--trainer.logger.init_args.sub_dir {sub_dir}: a folder inside each run's dir: "
-                    "give a relative one, such as tb"
+                    "give a relative one inside it, such as tb"
                 )
         # Taken without a word, and unused: the run's folder is the logger's (without one, nothing is written).
         if (root := trainer.get("default_root_dir")) is not None and trainer.get("logger") not in (False, None, []):
@@ -643,11 +644,7 @@ class MNISTCLI(LightningCLI):
         # Lightning saved the best epoch as last.ckpt and the latest as last-v1.ckpt: --ckpt_path last took the best.
         checkpoint = self.config[self.subcommand].get("checkpoint") or {}
         filename = checkpoint.get("filename")
-        if (
-            self.subcommand == "fit"
-            and checkpoint.get("save_last")
-            and filename == ModelCheckpoint.CHECKPOINT_NAME_LAST
-        ):
+        if self.subcommand == "fit" and checkpoint.get("save_last") and filename == RunCheckpoint.CHECKPOINT_NAME_LAST:
             raise UserError(
                 f"--checkpoint.filename {filename}: the name of the latest checkpoint: give the best one another name"
             )

@@ -2,7 +2,7 @@
 
 SIGTERM (a preemption, ``docker stop``, ``kill``) and a first Ctrl-C stop a ``fit`` after the
 batch in progress, or at the end of the validation in progress, with ``last.ckpt`` written there
-(``checkpoints.ModelCheckpoint``), and its last line is the command that resumes it. A second
+(``checkpoints.RunCheckpoint``), and its last line is the command that resumes it. A second
 Ctrl-C stops at once. Before Lightning's own handlers are in place (a stage's first moments: data
 set up, checkpoint read) the app's handlers stop the stage at once, its run dir given back.
 ``validate``/``test``/``predict`` stop the same way, with no results.
@@ -19,7 +19,7 @@ import lightning as L
 from lightning.pytorch.cli import SaveConfigCallback
 
 from mnist_pl import runs
-from mnist_pl.checkpoints import ModelCheckpoint
+from mnist_pl.checkpoints import RunCheckpoint
 from mnist_pl.errors import UserError
 
 
@@ -119,7 +119,7 @@ class CtrlCAsSigterm(_OwnHandler):
         checkpoint = self.trainer.checkpoint_callback
         when = (
             "this validation"
-            if isinstance(checkpoint, ModelCheckpoint) and checkpoint.defers_stops(self.trainer)
+            if isinstance(checkpoint, RunCheckpoint) and checkpoint.defers_stops(self.trainer)
             else "this batch"
         )
         print(f"\nCtrl-C: stopping after {when} (Ctrl-C again: at once)", file=sys.stderr)
@@ -129,7 +129,7 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
     """``trainer.fit``; Ctrl-C or SIGTERM end in one line saying how to resume, and a non-zero status.
 
     Lightning stops at the end of the current batch (SIGTERM and, here, a first Ctrl-C:
-    ``SIGTERMException``, which exits with status 0; ``checkpoints.ModelCheckpoint`` saves
+    ``SIGTERMException``, which exits with status 0; ``checkpoints.RunCheckpoint`` saves
     ``last.ckpt`` there, and holds a stop during a validation until its end, where it saves) or
     at once (a second Ctrl-C: ``sys.exit(1)``, possibly in the middle of a step, so no checkpoint
     is written then: the steps since ``last.ckpt``, written at the end of every epoch and after

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 import torch
 from conftest import REPO, child_env, run_main
+from lightning.pytorch.callbacks import ModelCheckpoint
 
-from mnist_pl.checkpoints import AtomicCheckpointIO, ModelCheckpoint, RNGStates, check_readable
+from mnist_pl.checkpoints import AtomicCheckpointIO, RNGStates, RunCheckpoint, check_readable
 from mnist_pl.errors import UserError
 
 # Writes a small good checkpoint, then overwrites it with 200 MB ones until killed.
@@ -212,9 +213,11 @@ def test_an_exported_torchscript_file_is_named_as_one(tmp_path: Path) -> None:
 def test_a_resume_with_another_checkpoint_interval_names_both() -> None:
     """A train_time_interval is a timedelta, whose repr is no plain value: the settings were printed as a key.
     (Lightning checks by time alone when given one: every_n_epochs 0.)"""
-    run = ModelCheckpoint(monitor="val/acc", mode="max")
+    run = RunCheckpoint(monitor="val/acc", mode="max")
+    # Lightning's name, as in the checkpoints of every version of the app: their resumes keep the run's bookkeeping.
+    assert run.state_key == ModelCheckpoint(monitor="val/acc", mode="max").state_key
     checkpoint = {"callbacks": {run.state_key: {}}}
-    timed = ModelCheckpoint(monitor="val/acc", mode="max", train_time_interval=timedelta(minutes=5))
+    timed = RunCheckpoint(monitor="val/acc", mode="max", train_time_interval=timedelta(minutes=5))
     expected = (
         "--checkpoint.every_n_epochs 0, --checkpoint.train_time_interval 0:05:00: the run's checkpoints are kept by "
         "every_n_epochs 1, train_time_interval null, and so is its resume"

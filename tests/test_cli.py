@@ -125,6 +125,13 @@ def test_a_class_given_on_the_command_line_warns_of_the_values_it_keeps(tmp_path
     given = ["--model.optimizer.lr=0.01", "--model.optimizer.init_args.weight_decay=0"]
     result = run_main(*adamw, *given, cwd=tmp_path)
     assert result.returncode == 0 and "warning: --model.optimizer" not in result.stderr, result.stderr[-3000:]
+    # The config's own class keeps its own values; the last of two given is the one that counts.
+    for classes in (
+        ["--model.optimizer=torch.optim.SGD"],
+        ["--model.optimizer=torch.optim.AdamW", '--model.optimizer={"class_path": "torch.optim.SGD"}'],
+    ):
+        result = run_main("fit", f"--config={CONFIG}", *classes, "--print_config", cwd=tmp_path)
+        assert result.returncode == 0 and "warning: --model.optimizer" not in result.stderr, result.stderr[-3000:]
 
 
 def test_no_model_summary_means_none() -> None:

@@ -555,6 +555,15 @@ def test_an_option_before_a_config_that_sets_it_is_refused(tmp_path: Path) -> No
         f"--trainer.max_time 00:01:00:00 is given before --config {inline}, which sets trainer.max_time: "
         "{'hours': 2} and wins: give --trainer.max_time after --config"
     )
+    # A value as the file writes it (a bool in lower case), and a negative value given before the file.
+    cases[("--test_after_fit=false", f"--config={lenet}")] = (
+        f"--test_after_fit false is given before --config {lenet}, which sets test_after_fit: true and wins: "
+        "give --test_after_fit after --config"
+    )
+    cases[("--model.optimizer.lr", "-0.5", "--config", lenet)] = (
+        f"--model.optimizer.lr -0.5 is given before --config {lenet}, which sets model.optimizer.lr: 0.01 and "
+        "wins: give --model.optimizer.lr after --config"
+    )
     # A run's config.yaml, as a config for a resume: its ckpt_path null dropped the resume.
     config = tmp_path / "config.yaml"
     config.write_text("ckpt_path: null\ntest_after_fit: true\n")
@@ -753,8 +762,13 @@ OUR_CASES = {
     # Every run's config went there, and the run's last line ended in a traceback
     "an absolute TensorBoard sub_dir": (
         ["--trainer.logger.init_args.sub_dir=/tmp/tb"],
-        "error: --trainer.logger.init_args.sub_dir /tmp/tb: a folder inside each run's dir: give a relative one, "
-        "such as tb",
+        "error: --trainer.logger.init_args.sub_dir /tmp/tb: a folder inside each run's dir: give a relative one "
+        "inside it, such as tb",
+    ),
+    "a TensorBoard sub_dir above the run's dir": (
+        ["--trainer.logger.init_args.sub_dir=../tb"],
+        "error: --trainer.logger.init_args.sub_dir ../tb: a folder inside each run's dir: give a relative one "
+        "inside it, such as tb",
     ),
     # Lightning's callbacks that need what the app's model does not have: tracebacks as the fit began
     "Lightning's lr finder": (
@@ -836,6 +850,28 @@ def test_config_mistakes_we_report(run: Run, case: str) -> None:
     before = run.snapshot()
     assert_one_line_error(run.fit(*args), 1, expected)
     assert run.snapshot() == before  # no new run dir either: it failed before writing anything
+
+
+@pytest.mark.parametrize(
+    "callbacks",
+    [
+        # It finds and plots the lr, and sets no attribute the model lacks.
+        [
+            "--trainer.callbacks+=LearningRateFinder",
+            "--trainer.callbacks.update_attr=false",
+            "--trainer.callbacks.num_training_steps=3",
+        ],
+        # A last.ckpt of its own: the run's own writes none, or this one writes in a folder of its own.
+        ["--checkpoint.save_last=false", "--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.save_last=true"],
+        ["--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.save_last=true", "--trainer.callbacks.dirpath=x"],
+    ],
+    ids=["lr finder that only finds", "the only last.ckpt", "a last.ckpt in a folder of its own"],
+)
+def test_callbacks_refused_in_other_settings_run(callbacks: list[str], tmp_path: Path) -> None:
+    common = [f"--config={REPO / 'configs' / 'lenet.yaml'}", DATA, f"--trainer.logger.init_args.save_dir={tmp_path}"]
+    quick = ["--trainer.max_steps=3", "--trainer.limit_val_batches=1", "--test_after_fit=false"]
+    result = run_main("fit", *common, *quick, "--trainer.enable_progress_bar=false", *callbacks, cwd=tmp_path)
+    assert result.returncode == 0 and "Run saved in" in result.stdout, result.stderr[-3000:]
 
 
 def test_a_class_whose_package_is_missing_says_to_install_it(run: Run) -> None:

@@ -277,15 +277,51 @@ def test_a_resume_with_a_plateau_schedule_is_exact(tmp_path: Path, stop: list[st
         assert_same_run(reference, run)
 
 
-def test_a_plateau_schedule_resumed_after_a_cut_epoch_takes_no_extra_step(tmp_path: Path) -> None:
-    """An epoch cut by max_steps before its validation is counted finished, without a step: the resume
-    stepped it again with the epoch before's value, a bad epoch, and cut the lr."""
-    stopped = fit(tmp_path / "logs", "--trainer.max_steps=7", *PLATEAU, here=True)  # epoch 1 cut at its 2nd batch
+@pytest.mark.parametrize(
+    "stop",
+    [
+        ["--trainer.max_steps=7"],  # epoch 1 cut at its 2nd batch, before any validation in it
+        # cut at its 3rd batch, after a validation at its 2nd, and saved there with that value
+        ["--trainer.max_steps=8", "--trainer.val_check_interval=2", "--checkpoint.save_on_train_epoch_end=true"],
+    ],
+    ids=["before a validation", "after a validation"],
+)
+def test_a_plateau_schedule_resumed_after_a_cut_epoch_takes_no_extra_step(tmp_path: Path, stop: list[str]) -> None:
+    """An epoch cut by max_steps is counted finished, without a step: the resume stepped it again with
+    the epoch before's value, a bad epoch, and cut the lr (or with the value of its middle)."""
+    stopped = fit(tmp_path / "logs", *stop, *PLATEAU, here=True)
     resumed = fit(tmp_path / "logs", f"--trainer.max_epochs={EPOCHS}", *PLATEAU, "--ckpt_path=last", here=True)
     assert stopped.returncode == 0 and resumed.returncode == 0, stopped.stderr[-3000:] + resumed.stderr[-3000:]
     last = torch.load(tmp_path / "logs" / "lenet" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
     (schedule,) = last["lr_schedulers"]
     assert last["epoch"] == 2 and schedule["last_epoch"] == 1  # epoch 0's step only: epoch 2's comes after
+
+
+def test_a_plateau_schedule_on_every_other_epochs_validation_resumes_exactly(tmp_path: Path) -> None:
+    # It steps after the epochs that validate (1 and 3): the resume from epoch 1's end takes Lightning's
+    # skipped step, as the schedule's state in the last checkpoint shows.
+    every = ["--trainer.check_val_every_n_epoch=2", *PLATEAU]
+    one_go = fit(tmp_path / "one_go", "--trainer.max_epochs=4", *every, here=True)
+    stopped = fit(tmp_path / "logs", "--trainer.max_epochs=2", *every, here=True)
+    resumed = fit(tmp_path / "logs", "--trainer.max_epochs=4", *every, "--ckpt_path=last", here=True)
+    for result in (one_go, stopped, resumed):
+        assert result.returncode == 0, result.stderr[-3000:]
+    reference, run = tmp_path / "one_go" / "lenet" / "version_0", tmp_path / "logs" / "lenet" / "version_0"
+    (schedule,) = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["lr_schedulers"]
+    assert schedule["last_epoch"] == 1  # epoch 1's step; epoch 3's comes after its checkpoint
+    assert_same_run(reference, run, validations=2)
+
+
+def test_a_plateau_schedule_on_a_training_metric_takes_no_step_with_an_older_value(tmp_path: Path) -> None:
+    """train/loss is logged after an epoch's checkpoint: the resume has no value of the epoch it resumes
+    after, and takes no step (the README says so), rather than one with the epoch before's value."""
+    on_training = [*PLATEAU[:1], "--model.scheduler.monitor=train/loss", "--model.scheduler.patience=0"]
+    stopped = fit(tmp_path / "logs", "--trainer.max_epochs=2", *on_training, here=True)
+    resumed = fit(tmp_path / "logs", f"--trainer.max_epochs={EPOCHS}", *on_training, "--ckpt_path=last", here=True)
+    assert stopped.returncode == 0 and resumed.returncode == 0, stopped.stderr[-3000:] + resumed.stderr[-3000:]
+    last = torch.load(tmp_path / "logs" / "lenet" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
+    (schedule,) = last["lr_schedulers"]
+    assert last["epoch"] == 2 and schedule["last_epoch"] == 1
 
 
 @pytest.mark.slow  # three more fits; double precision is rare for MNIST
@@ -915,6 +951,14 @@ def test_a_run_with_a_sub_dir_resumes_itself_and_says_where_it_is(
         "config.resume2.yaml",
         "config.yaml",
     ]
+
+
+def test_a_sub_dir_of_dot_is_the_run_dir(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    cli = MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1", "--trainer.logger.init_args.sub_dir=."])
+    (run,) = tmp_path.glob("*/version_0")
+    assert Path(cli.trainer.log_dir) == run / "."
+    assert capsys.readouterr().out.strip().splitlines()[-2].startswith(f"Run saved in {run}: best.ckpt")
 
 
 def test_resume_last_with_a_runs_own_config_and_no_last_ckpt_touches_no_other_run(tmp_path: Path) -> None:
