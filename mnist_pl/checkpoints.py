@@ -78,7 +78,20 @@ def check_readable(ckpt_path: str | os.PathLike) -> dict[str, Any]:
                 f"--ckpt_path {ckpt_path}: its {key} are {settings!r:.40}, not a dict (the file was edited or is "
                 "damaged): give a .ckpt file written by mnist_pl"
             )
+    # A run that diverged (written by a plain Trainer: the app's fits stop before saving such weights)
+    # predicted class 0 at nan% for every image, tested at nan loss, and exported, all with status 0.
+    # The network's only: a metric's state may be infinite (val_acc_best before any validation: -inf).
+    weights = checkpoint["state_dict"].items() if isinstance(checkpoint["state_dict"], dict) else ()
+    if broken := [n for n, t in weights if n.startswith("net.") and isinstance(t, torch.Tensor) and not _finite(t)]:
+        raise UserError(
+            f"--ckpt_path {ckpt_path}: {len(broken)} of its weights hold NaN or infinity ({broken[0]}: the run "
+            "diverged): give a checkpoint from before, or train again (a lower lr)"
+        )
     return checkpoint
+
+
+def _finite(tensor: torch.Tensor) -> bool:
+    return not tensor.is_floating_point() or bool(torch.isfinite(tensor).all())
 
 
 def _is_torchscript(path: str | os.PathLike) -> bool:

@@ -38,10 +38,11 @@ warnings.filterwarnings("ignore", message=r"Attribute 'net' is an instance of `n
 
 
 def floats(pixels: Tensor) -> Tensor:
-    """The pixels, refused unless floats: 8-bit levels (0-255) would run, 255 times too bright."""
+    """The pixels as float32, refused unless floats: 8-bit levels (0-255) would run, 255 times too bright.
+    (numpy's float64, from a TorchScript file, ended in a 50-line traceback; ONNX's input is typed.)"""
     if not pixels.is_floating_point():
         raise ValueError("pixels are floats in [0, 1]: divide 8-bit levels by 255")
-    return pixels
+    return pixels.float()
 
 
 class Deployable(nn.Module):
@@ -84,8 +85,11 @@ def load_model(ckpt_path: Path, data_dir: str) -> tuple[MNISTClassifier, MNISTDa
     return model.eval().to(memory_format=torch.contiguous_format), MNISTDataModule(data_dir, **keep)
 
 
-def write(deployable: Deployable, fmt: str, path: Path, overwrite: bool = False) -> None:
-    """The file, written under a temporary name and renamed: never half an export where one is expected."""
+def write(
+    deployable: Deployable, fmt: str, path: Path, overwrite: bool = False, check: Callable[[Path], None] | None = None
+) -> None:
+    """The file, written under a temporary name, ``check``-ed there, and renamed: never half an export, or
+    one that failed its check, where one is expected."""
     example = torch.rand(2, 1, 28, 28)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
@@ -107,6 +111,8 @@ def write(deployable: Deployable, fmt: str, path: Path, overwrite: bool = False)
             deployable.floats = torch.jit.script(floats)
             with open(tmp, "wb") as file:  # an unwritable path: OSError here, not torch's RuntimeError
                 torch.jit.save(torch.jit.trace(deployable, example), file)
+        if check is not None:
+            check(tmp)
         publish(tmp, path, overwrite)
     finally:
         tmp.unlink(missing_ok=True)
@@ -241,9 +247,16 @@ def main(argv: list[str] | None = None) -> None:
                 "torch.jit.load of the file warns so: ONNX (--format onnx) is the lasting format",
                 file=sys.stderr,
             )
+
+        def check(written: Path) -> None:
+            same, total, diff = verify(model, runner(args.format, written), dm)
+            print(f"checked on the {total:,} test images: same class for {same:,}, largest difference {diff:.1e}")
+            if same != total or not np.isfinite(diff) or diff > 1e-4:
+                raise UserError(f"{output}: the export differs from the checkpoint's model: report this as a bug")
+
         try:
             output.parent.mkdir(parents=True, exist_ok=True)
-            write(deployable, args.format, output, args.overwrite)
+            write(deployable, args.format, output, args.overwrite, check)
         except FileExistsError as err:
             raise UserError(
                 f"--output {output} was written while this export ran (another export?): "
@@ -253,8 +266,4 @@ def main(argv: list[str] | None = None) -> None:
             raise UserError(
                 f"--output {output}: cannot be written ({err.strerror or err}): give another --output"
             ) from err
-        print(f"wrote {output} ({args.format}): float pixels in [0, 1], (N, 1, 28, 28) -> log-probabilities (N, 10)")
-        same, total, diff = verify(model, runner(args.format, output), dm)
-    print(f"checked on the {total:,} test images: same class for {same:,}, largest difference {diff:.1e}")
-    if same != total or not np.isfinite(diff) or diff > 1e-4:
-        raise UserError(f"{output}: the export differs from the checkpoint's model: report this as a bug")
+    print(f"wrote {output} ({args.format}): float pixels in [0, 1], (N, 1, 28, 28) -> log-probabilities (N, 10)")

@@ -176,6 +176,28 @@ def test_any_truncation_or_a_plain_torch_file_is_refused_in_one_line(tmp_path: P
         check_readable(path)
 
 
+def test_a_checkpoint_of_a_diverged_run_is_refused_in_one_line(trained_run: Path, tmp_path: Path) -> None:
+    """Written by a plain Trainer (the app's fits stop before saving such weights): predict gave class 0 at
+    nan% for every image, test a nan loss, export a file that failed its check, all but export with status 0."""
+    checkpoint = torch.load(trained_run / "checkpoints" / "best.ckpt", weights_only=True)
+    # A metric's state may be infinite: val_acc_best before any validation is -inf.
+    checkpoint["state_dict"]["val_acc_best"] = torch.tensor(float("-inf"))
+    path = tmp_path / "diverged.ckpt"
+    torch.save(checkpoint, path)
+    check_readable(path)
+    checkpoint["state_dict"]["net.classifier.1.weight"][3, 5] = float("nan")
+    torch.save(checkpoint, path)
+    expected = (
+        f"error: --ckpt_path {path}: 1 of its weights hold NaN or infinity (net.classifier.1.weight: the run "
+        "diverged): give a checkpoint from before, or train again (a lower lr)"
+    )
+    data = f"--data.data_dir={REPO / 'data'}"
+    for args in (["test", f"--ckpt_path={path}", data], ["export", f"--ckpt_path={path}"]):
+        result = run_main(*args, cwd=tmp_path)
+        assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == expected, result.stderr[-2000:]
+    assert [p.name for p in tmp_path.iterdir()] == ["diverged.ckpt"]
+
+
 def test_rng_states_put_back_every_generator_through_a_weights_only_checkpoint(tmp_path: Path) -> None:
     """A resume draws what the run that was not stopped drew, in torch, NumPy and Python's random alike."""
     rng = RNGStates()

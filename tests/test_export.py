@@ -46,12 +46,25 @@ def test_an_export_never_replaces_a_file_written_while_it_ran(tmp_path: Path) ->
     assert torch.jit.load(path)(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
 
 
+def test_an_export_that_fails_its_check_is_not_written(tmp_path: Path) -> None:
+    # It was checked where it was published, and stayed there after "the export differs".
+    def differs(written: Path) -> None:
+        assert torch.jit.load(written)(torch.zeros(1, 1, 28, 28)).shape == (1, 10)  # the file, before its rename
+        raise UserError("the export differs")
+
+    with pytest.raises(UserError, match="the export differs"):
+        export.write(export.Deployable(LeNet(), 0.1307, 0.3081).eval(), "torchscript", tmp_path / "m.pt", check=differs)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_exports_refuse_8_bit_pixels(tmp_path: Path) -> None:
     """Pixels are floats in [0, 1]; a TorchScript trace took uint8 levels (0-255) silently, 255 times too bright."""
     levels = torch.full((1, 1, 28, 28), 255, dtype=torch.uint8)
     export.write(export.Deployable(LeNet(), 0.1307, 0.3081).eval(), "torchscript", tmp_path / "m.pt")
     scripted = torch.jit.load(tmp_path / "m.pt")
     assert scripted(levels.float() / 255).shape == (1, 10)
+    # numpy's float64 ended in a 50-line traceback ("expected scalar type Double but found Float").
+    assert torch.equal(scripted(levels.double() / 255), scripted(levels.float() / 255))
     with pytest.raises(Exception, match=re.escape("pixels are floats in [0, 1]: divide 8-bit levels by 255")):
         scripted(levels)
     export.write(export.Deployable(LeNet(), 0.1307, 0.3081).eval(), "onnx", tmp_path / "m.onnx")
