@@ -285,7 +285,8 @@ class MNISTCLI(LightningCLI):
         # have come from a config file.
         except UserError as err:
             subcommand = self.config.get("subcommand") if hasattr(self, "config") else None
-            if subcommand and (where := named_where_written(str(err), self.command_line, subcommand)):
+            where = subcommand and named_where_written(str(err), self.command_line, subcommand, err.of_the_class)
+            if where:
                 raise UserError(where) from err
             raise
 
@@ -594,7 +595,8 @@ class MNISTCLI(LightningCLI):
         raise UserError(
             f"--model.{key.removesuffix('.class_path')} {given.get(key)}: the checkpoint's model has "
             f"{rebuilt.get(key)}, and a run from a checkpoint keeps the model it was trained with: leave out "
-            f"the model settings that differ ({len(replaced)}), or train a new run without --ckpt_path"
+            f"the model settings that differ ({len(replaced)}), or train a new run without --ckpt_path",
+            of_the_class=key.endswith("class_path"),
         )
 
     def before_instantiate_classes(self) -> None:

@@ -10,7 +10,16 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 
 
 class UserError(RuntimeError):
-    """A problem the user can fix: the message names the thing and the fix, no traceback."""
+    """A problem the user can fix: the message names the thing and the fix, no traceback.
+
+    ``of_the_class``: the message (``--model.net X: ...``) is about the class its option names, not
+    that class's arguments, which may come from elsewhere: a config file that names the class is
+    where the value came from, and the CLI names it (``configs/minimal.yaml: model.net X: ...``).
+    """
+
+    def __init__(self, message: str, of_the_class: bool = False) -> None:
+        super().__init__(message)
+        self.of_the_class = of_the_class
 
 
 def _raised_by_lightning(err: BaseException) -> bool:

@@ -269,9 +269,11 @@ def _in_config_file(message: str, raw: str) -> str:
     return message
 
 
-def named_where_written(message: str, command_line: list[str], subcommand: str) -> str | None:
+def named_where_written(
+    message: str, command_line: list[str], subcommand: str, of_the_class: bool = False
+) -> str | None:
     """An error of our own checks, ``--key value...``, as ``file.yaml: key value...`` where the value
-    came from a file; None where it did not.
+    came from a file (a class named there: only for a message ``of_the_class`` itself); None where it did not.
 
     The command line is read from its end, as the parser applied it: the last word that sets the
     key is where the value came from: a --config file, a file given to a group of the key
@@ -302,7 +304,7 @@ def named_where_written(message: str, command_line: list[str], subcommand: str) 
             continue
         if (written := _find(tree, inner, subcommand)) is KeyError:
             continue
-        return f"{value}: {named} {shown}" if is_file and _same_value(written, shown) else None
+        return f"{value}: {named} {shown}" if is_file and _same_value(written, shown, of_the_class) else None
     return None
 
 
@@ -421,13 +423,16 @@ def _written(value: object) -> str:
     return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _same_value(written: object, shown: str) -> bool:
+def _same_value(written: object, shown: str, of_the_class: bool = False) -> bool:
     """Whether the message's value (``shown`` begins with it) is the one written in the file: -1 is
     -1.0 once parsed as a float, and -1e-3 (a string to YAML 1.1) -0.001; false is False."""
     if re.match(re.escape(str(written)) + r"(?=[:\s]|$)", shown):
         return True
-    # A class written there is not the value a message names: its arguments may come from elsewhere.
-    return not isinstance(written, dict) and _as_given(written, re.match(r"[^\s:]*", shown)[0])
+    # A class written there is not the value a message names, unless the message is about the class
+    # itself: its arguments may come from elsewhere.
+    if isinstance(written, dict):
+        return of_the_class and re.match(re.escape(_written(written)) + r"(?=[:\s]|$)", shown) is not None
+    return _as_given(written, re.match(r"[^\s:]*", shown)[0])
 
 
 def _as_float(text: str) -> float | None:

@@ -1083,7 +1083,12 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
 
 
 REPLACED = {  # what LightningCLI replaced by the checkpoint's model settings without a word
-    "another recipe's config": ("fit", "--config=fast", "--model.net mnist_pl.nets.FastCNN: the checkpoint's model"),
+    # Named where it was written: the option named was never typed.
+    "another recipe's config": (
+        "fit",
+        "--config=fast",
+        f"{REPO / 'configs' / 'fast.yaml'}: model.net mnist_pl.nets.FastCNN: the checkpoint's model",
+    ),
     "another lr": ("fit", "--model.optimizer.init_args.lr=0.05", "--model.optimizer.init_args.lr 0.05: the checkpoint"),
     "another net for test": ("test", "--model.net=mnist_pl.nets.FastCNN", "--model.net mnist_pl.nets.FastCNN: the"),
 }
