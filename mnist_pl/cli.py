@@ -478,6 +478,8 @@ class MNISTCLI(LightningCLI):
 
     def after_predict(self) -> None:
         failed = self.datamodule.predict_errors
+        if failed and not self.trainer.is_global_zero:  # under DDP: the same files failed in every process
+            sys.exit(1)
         if failed:
             raise UserError(f"{len(failed)} file(s) could not be read (listed above): the others were predicted")
 

@@ -29,7 +29,7 @@ from torchvision.datasets.utils import check_md5, download_url
 
 from mnist_pl.checkpoints import objects_left_out
 from mnist_pl.errors import UserError
-from mnist_pl.images import find_images, load_digit
+from mnist_pl.images import find_images, load_digit, suffixes
 
 # MD5 of MNIST's decompressed IDX files: the official sums that loaders check. The bundled .gz
 # files were recompressed, so for MNIST the decompressed files are what is checked.
@@ -362,14 +362,31 @@ class MNISTDataModule(L.LightningDataModule):
         if self.hparams.predict_path is None:
             self.predict_names = [f"test[{i}]" for i in range(len(self.test_set))]
             return self._loader(self.test_set, self.hparams.eval_batch_size, "predict")
+        spec, dataset = self.hparams.predict_path, self.hparams.dataset
+        if dataset != "MNIST":  # an item that fills its frame was shrunk into 20x20 and shifted, without a word
+            raise UserError(
+                f"--data.predict_path {spec} with --data.dataset {dataset}: your images are made to look like "
+                f"MNIST's digits (fit into 20x20, centred by their mass), not like {dataset}'s images: leave out "
+                "--data.predict_path to predict the test split"
+            )
+        # Every process reads every file (its sampler then takes its share): one of them says what it found.
+        say = self.trainer is None or self.trainer.is_global_zero
+        files, others = find_images(spec)
+        if others and say:
+            print(
+                f"note: --data.predict_path {spec}: {len(others)} file(s) left out, not images by their names "
+                f"({suffixes(others)})",
+                file=sys.stderr,
+            )
         images, self.predict_names, self.predict_errors = [], [], []
-        for path in find_images(self.hparams.predict_path):
+        for path in files:
             try:
                 images.append(load_digit(path))
                 self.predict_names.append(str(path))
             except ValueError as err:
                 self.predict_errors.append((str(path), str(err)))
-                print(f"error: {path}: {err}", file=sys.stderr)
+                if say:
+                    print(f"error: {path}: {err}", file=sys.stderr)
         if not images:
             raise UserError(f"--data.predict_path {self.hparams.predict_path}: none of the files is a readable image")
         dataset = TensorPairDataset(torch.stack(images), torch.full((len(images),), -1))

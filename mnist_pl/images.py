@@ -20,20 +20,38 @@ from torch import Tensor
 
 from mnist_pl.errors import UserError
 
+# The pictures a folder or glob yields: the kinds of image Pillow reads, and phones' HEIC/HEIF, which
+# it reads with a plugin and is named as unreadable without one (not left out unsaid). Not every
+# suffix Pillow knows: .mpg videos, .h5 data and .eps drawings are no pictures of digits. A file
+# named by itself is read whatever its name.
 IMAGE_SUFFIXES = {
     ".png",
+    ".apng",
     ".jpg",
     ".jpeg",
+    ".jpe",
     ".jfif",
+    ".jp2",
+    ".j2k",
+    ".jpx",
     ".bmp",
+    ".dib",
     ".gif",
     ".tif",
     ".tiff",
     ".webp",
+    ".avif",
+    ".heic",
+    ".heif",
     ".pgm",
     ".ppm",
     ".pbm",
     ".pnm",
+    ".tga",
+    ".qoi",
+    ".pcx",
+    ".psd",
+    ".ico",
 }
 
 
@@ -42,8 +60,8 @@ def _listed(path: Path) -> bool:
     return not path.is_dir()
 
 
-def _image_files(folder: Path) -> list[Path]:
-    """Every image file in ``folder`` and its subfolders, linked ones too, but not hidden ones
+def _files(folder: Path) -> list[Path]:
+    """Every file in ``folder`` and its subfolders, linked ones too, but not hidden ones
     (``.ipynb_checkpoints``, macOS's ``__MACOSX`` of ``._`` files); a folder reached twice (through a
     link) once. A folder that cannot be read is an OSError: pathlib's rglob left it out without a word."""
 
@@ -58,25 +76,25 @@ def _image_files(folder: Path) -> list[Path]:
         seen.add(os.path.realpath(top))
         folders[:] = sorted(name for name in folders if not name.startswith(".") and name != "__MACOSX")
         paths = (Path(top, name) for name in names if not name.startswith("."))
-        files += [path for path in paths if path.suffix.lower() in IMAGE_SUFFIXES and _listed(path)]
+        files += [path for path in paths if _listed(path)]
     return sorted(files)
 
 
 def _glob(pattern: Path) -> list[Path]:
-    """The image files a glob pattern names: the files it matches, and those of the folders it matches.
+    """The files a glob pattern names: the files it matches, and those of the folders it matches.
 
-    ``**`` (a whole part) matches any depth. Its walk is a folder's (``_image_files``): links
+    ``**`` (a whole part) matches any depth. Its walk is a folder's (``_files``): links
     followed, each folder once, hidden ones left out. ``glob.glob(recursive=True)`` ran around a
     link back up the tree without end; pathlib's followed no link, and differs between Pythons.
     """
     if "**" not in pattern.parts:
         matches = [Path(match) for match in glob.glob(str(pattern))]
-        return [file for match in matches for file in (_image_files(match) if match.is_dir() else [match])]
+        return [file for match in matches for file in (_files(match) if match.is_dir() else [match])]
     first = next(i for i, part in enumerate(pattern.parts) if any(c in part for c in "*?["))
     base, wanted = Path(*pattern.parts[:first]), pattern.parts[first:]
     if not base.is_dir():
         return []
-    files = [(file, file.relative_to(base).parts) for file in _image_files(base)]
+    files = [(file, file.relative_to(base).parts) for file in _files(base)]
     # The file matches, or a folder it is in does.
     return [file for file, parts in files if any(_matches(parts[:depth], wanted) for depth in range(1, len(parts) + 1))]
 
@@ -89,9 +107,10 @@ def _matches(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
     return bool(parts) and fnmatch.fnmatchcase(parts[0], pattern[0]) and _matches(parts[1:], pattern[1:])
 
 
-def find_images(spec: str) -> list[Path]:
-    """The files that ``spec`` names: one file, every image file in a folder and its subfolders (one
-    per class, say), or a glob pattern."""
+def find_images(spec: str) -> tuple[list[Path], list[Path]]:
+    """The image files that ``spec`` names: one file, every image file in a folder and its subfolders
+    (one per class, say), or those a glob pattern matches, the same way; and the other files it found
+    there, not images by their names (``IMAGE_SUFFIXES``), for the caller to say it left them out."""
     if not spec:  # Path("") is the current folder
         raise UserError("--data.predict_path is empty: give a file, folder or glob of images")
     try:
@@ -100,24 +119,34 @@ def find_images(spec: str) -> list[Path]:
         raise UserError(f"--data.predict_path {spec}: {err}: check the path") from err
     try:
         if path.is_dir():
-            files = _image_files(path)
-            if not files:
-                raise UserError(f"--data.predict_path {spec}: the folder has no image files: give PNG or JPEG files")
-            return files
-        if path.exists() or path.is_symlink():
-            return [path]
-        # A glob: ** for any depth; a folder it matches ("the class folders") read as a folder is.
-        matched = [file for file in _glob(path) if _listed(file)]
+            found = _files(path)
+        elif path.exists() or path.is_symlink():
+            return [path], []
+        else:  # A glob: ** for any depth; a folder it matches ("the class folders") read as a folder is.
+            found = [file for file in _glob(path) if _listed(file)]
     except OSError as err:  # a folder on the way that this user may not read
         raise UserError(f"--data.predict_path {spec}: cannot read it ({err.strerror}): make it readable") from err
     # Each file once, under its first name: a folder and a link to it may both match.
     unique: dict[str, Path] = {}
-    for file in sorted(matched):
+    for file in sorted(found):
         unique.setdefault(os.path.realpath(file), file)
     files = sorted(unique.values())
+    images = [file for file in files if file.suffix.lower() in IMAGE_SUFFIXES]
+    others = [file for file in files if file.suffix.lower() not in IMAGE_SUFFIXES]
     if not files:
-        raise UserError(f"--data.predict_path {spec}: no such file, folder or matching files: check the path")
-    return files
+        where = "the folder has no files" if path.is_dir() else "no such file, folder or matching files"
+        raise UserError(f"--data.predict_path {spec}: {where}: check the path")
+    if not images:
+        raise UserError(
+            f"--data.predict_path {spec}: no image files, {len(others)} other(s) ({suffixes(others)}): "
+            "give PNG or JPEG files"
+        )
+    return images, others
+
+
+def suffixes(files: list[Path]) -> str:
+    """The kinds of ``files`` by their suffixes, as a reader scans them: ".txt, .csv, no suffix"."""
+    return ", ".join(dict.fromkeys(file.suffix.lower() or "no suffix" for file in files))
 
 
 def to_mnist(image: Image.Image) -> Tensor:

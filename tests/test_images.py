@@ -209,6 +209,7 @@ def test_bad_files_are_named_the_others_predicted(trained_run: Path, test_images
     (folder / "loop.png").symlink_to(folder / "loop.png")
     Image.new("L", (40, 30), 255).save(folder / "white.png")
     Image.new("LA", (28, 28), (0, 0)).save(folder / "transparent.png")
+    (folder / "labels.csv").write_text("name,label\n")
     out = tmp_path / "predictions.csv"
     ckpt = trained_run / "checkpoints" / "best.ckpt"
     result = run_main(
@@ -216,6 +217,10 @@ def test_bad_files_are_named_the_others_predicted(trained_run: Path, test_images
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
+    # Left out, and said so: it was left out without a word.
+    assert f"note: --data.predict_path {folder}: 1 file(s) left out, not images by their names (.csv)" in (
+        result.stderr.splitlines()
+    )
     for name, reason in (
         ("notes.png", "not a readable image"),
         ("empty.png", "not a readable image"),
@@ -237,9 +242,9 @@ def test_bad_files_are_named_the_others_predicted(trained_run: Path, test_images
 
 def test_a_fifo_given_as_the_image_is_refused_not_waited_on(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.png")  # predict waited for a writer forever, deaf to SIGTERM
-    assert find_images(str(tmp_path / "pipe.png")) == [tmp_path / "pipe.png"]
+    assert find_images(str(tmp_path / "pipe.png")) == ([tmp_path / "pipe.png"], [])
     # In a folder, or matched by a glob, it is named too, not left out unsaid
-    assert find_images(str(tmp_path)) == find_images(str(tmp_path / "p*")) == [tmp_path / "pipe.png"]
+    assert find_images(str(tmp_path)) == find_images(str(tmp_path / "p*")) == ([tmp_path / "pipe.png"], [])
     with pytest.raises(ValueError, match=r"^not a regular file \(a FIFO, socket or device\): give an image file$"):
         load_digit(tmp_path / "pipe.png")
 
@@ -257,21 +262,26 @@ def test_a_folder_is_read_with_its_subfolders(tmp_path: Path) -> None:
     (tmp_path / "linked").symlink_to(tmp_path / "other")
     (tmp_path / "other" / "up").symlink_to(tmp_path)
     expected = ["0/b.png", "0/deeper/c.png", "1/d.jpg", "a.png", "linked/e.png"]
-    assert find_images(str(tmp_path)) == [tmp_path / name for name in expected]
-    assert find_images(str(tmp_path / "1")) == [tmp_path / "1" / "d.jpg"]
+    notes = [tmp_path / "1" / "notes.txt"]  # found, and left out: the caller says so
+    assert find_images(str(tmp_path)) == ([tmp_path / name for name in expected], notes)
+    assert find_images(str(tmp_path / "1")) == ([tmp_path / "1" / "d.jpg"], notes)
     # A glob: ** matched one folder level only (a.png and 0/deeper/c.png left out without a word), and
     # a glob of folders ("the class folders") was "no such file, folder or matching files". ** walks as
     # a folder is read: links followed, each folder once (glob.glob's ran around other/up without end).
-    assert find_images(str(tmp_path / "**" / "*.png")) == [
-        tmp_path / name for name in ("0/b.png", "0/deeper/c.png", "a.png", "linked/e.png")
-    ]
-    assert find_images(str(tmp_path / "**" / "deeper")) == [tmp_path / "0" / "deeper" / "c.png"]
-    assert find_images(str(tmp_path / "[01]")) == [tmp_path / name for name in ("0/b.png", "0/deeper/c.png", "1/d.jpg")]
+    assert find_images(str(tmp_path / "**" / "*.png")) == (
+        [tmp_path / name for name in ("0/b.png", "0/deeper/c.png", "a.png", "linked/e.png")],
+        [],
+    )
+    assert find_images(str(tmp_path / "**" / "deeper")) == ([tmp_path / "0" / "deeper" / "c.png"], [])
+    matched = [tmp_path / name for name in ("0/b.png", "0/deeper/c.png", "1/d.jpg")]
+    assert find_images(str(tmp_path / "[01]")) == (matched, notes)
+    # A plain glob's files are those of a folder: not images by their names, left out too (it took them).
+    assert find_images(str(tmp_path / "1" / "*")) == ([tmp_path / "1" / "d.jpg"], notes)
     # A folder and a link to it, both matched: each file once.
     (tmp_path / "two" / "d").mkdir(parents=True)
     (tmp_path / "two" / "d" / "c.png").touch()
     (tmp_path / "two" / "ln").symlink_to(tmp_path / "two" / "d")
-    assert find_images(str(tmp_path / "two" / "*")) == [tmp_path / "two" / "d" / "c.png"]
+    assert find_images(str(tmp_path / "two" / "*")) == ([tmp_path / "two" / "d" / "c.png"], [])
 
 
 def test_a_path_that_cannot_be_read_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -297,14 +307,44 @@ def test_a_path_that_cannot_be_read_is_one_line(tmp_path: Path, monkeypatch: pyt
 
 def test_empty_folder_and_unmatched_glob_are_one_line(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    with pytest.raises(UserError, match="the folder has no image files"):
+    with pytest.raises(UserError, match="the folder has no files: check the path"):
         find_images(str(tmp_path / "empty"))
     with pytest.raises(UserError, match="no such file, folder or matching files"):
         find_images(str(tmp_path / "*.png"))
     (tmp_path / "a.png").touch()
-    assert find_images(str(tmp_path / "*.png")) == [tmp_path / "a.png"]
+    assert find_images(str(tmp_path / "*.png")) == ([tmp_path / "a.png"], [])
+    (tmp_path / "empty" / "labels.csv").touch()
+    (tmp_path / "empty" / "README").touch()
+    with pytest.raises(UserError, match=r"no image files, 2 other\(s\) \(no suffix, \.csv\): give PNG or JPEG files$"):
+        find_images(str(tmp_path / "empty"))
     (tmp_path / "empty" / "scan.pgm").touch()  # Netpbm, as scanner tools write it: was left out of a folder
-    assert find_images(str(tmp_path / "empty")) == [tmp_path / "empty" / "scan.pgm"]
+    assert find_images(str(tmp_path / "empty"))[0] == [tmp_path / "empty" / "scan.pgm"]
     (tmp_path / "b.png").symlink_to(tmp_path / "deleted.png")  # named, to be reported, not skipped
-    assert find_images(str(tmp_path / "*.png")) == [tmp_path / "a.png", tmp_path / "b.png"]
-    assert find_images(str(tmp_path / "b.png")) == [tmp_path / "b.png"]
+    assert find_images(str(tmp_path / "*.png")) == ([tmp_path / "a.png", tmp_path / "b.png"], [])
+    assert find_images(str(tmp_path / "b.png")) == ([tmp_path / "b.png"], [])
+    # Named by itself, a file is read whatever its name.
+    assert find_images(str(tmp_path / "empty" / "README")) == ([tmp_path / "empty" / "README"], [])
+
+
+def test_own_images_are_refused_for_another_dataset(tmp_path: Path) -> None:
+    # They are made to look like MNIST's digits: a FashionMNIST item that fills its frame was shrunk
+    # into 20x20 and shifted, and the network saw what it never trained on, without a word.
+    Image.new("L", (28, 28), 255).save(tmp_path / "shirt.png")
+    args = ["--data.dataset=FashionMNIST", f"--data.predict_path={tmp_path / 'shirt.png'}"]
+    result = run_main("predict", *args, f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}", cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == (
+        f"error: --data.predict_path {tmp_path / 'shirt.png'} with --data.dataset FashionMNIST: your images are "
+        "made to look like MNIST's digits (fit into 20x20, centred by their mass), not like FashionMNIST's images: "
+        "leave out --data.predict_path to predict the test split"
+    ), result.stderr[-2000:]
+    assert [p.name for p in tmp_path.iterdir()] == ["shirt.png"]
+
+
+def test_every_kind_of_picture_pillow_reads_is_found_and_others_are_named(tmp_path: Path) -> None:
+    # .jpe, .jp2, .tga (and a phone's .HEIC, which Pillow reads with a plugin) were left out of a folder
+    # without a word, while a glob of the same folder took every file.
+    names = ["d0.png", "d1.tga", "d2.jpe", "d3.jp2", "IMG_0001.HEIC", "notes.txt"]
+    for name in names:
+        (tmp_path / name).touch()
+    images = sorted(tmp_path / name for name in names[:-1])
+    assert find_images(str(tmp_path)) == find_images(str(tmp_path / "*")) == (images, [tmp_path / "notes.txt"])
