@@ -412,7 +412,7 @@ class MNISTCLI(LightningCLI):
             "checkpoint.dirpath": ("folder", subcommand == "fit"),
             "data.data_dir": ("folder", not (subcommand == "predict" and config.get("data.predict_path"))),
             "predictions.output": ("file", True),
-            "data.predict_path": ("files", subcommand == "predict"),
+            "data.predict_path": ("path", subcommand == "predict"),
         }
         for option, (thing, used) in paths.items():
             if isinstance(path := config.get(option), str):

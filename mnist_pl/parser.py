@@ -485,6 +485,10 @@ class MNISTArgumentParser(LightningArgumentParser):
                 f"{path}: settings of {subcommand}, given before it: put --config after {subcommand} "
                 f"({self.prog} {subcommand} --config {path}), or them under '{subcommand}:' in the file"
             )
+        # An unquoted glob, which the shell expanded into files: the option took the first one.
+        words = left[1].split() if (left := re.match(r"unrecognized arguments: (.*)", message)) else []
+        if words and all(not word.startswith("-") and os.path.exists(word) for word in words):
+            message += ": files, as the shell expands an unquoted glob: quote it (--data.predict_path 'my/*.png')"
         # The main parser's: its subcommands and export, which __main__ runs before any parser.
         every = f"{', '.join(LightningCLI.subcommands())} or export"
         if message.startswith('expected "subcommand" to be one of'):

@@ -340,6 +340,21 @@ def test_own_images_are_refused_for_another_dataset(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["shirt.png"]
 
 
+def test_a_glob_the_shell_expanded_is_answered_with_quoting_it(tmp_path: Path) -> None:
+    for name in ("a.png", "b.png", "c.png"):
+        Image.new("L", (28, 28)).save(tmp_path / name)
+    result = run_main("predict", "--data.predict_path", "a.png", "b.png", "c.png", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
+        "error: unrecognized arguments: b.png c.png: files, as the shell expands an unquoted glob: quote it "
+        "(--data.predict_path 'my/*.png')"
+    ), result.stderr[-2000:]
+    unset = run_main("predict", "--data.predict_path=$NO_SUCH_VARIABLE/*.png", cwd=tmp_path)
+    assert unset.stderr.strip().splitlines()[-1] == (
+        "error: --data.predict_path $NO_SUCH_VARIABLE/*.png: $NO_SUCH_VARIABLE is not set: set it, or give the path "
+        "itself"
+    )
+
+
 def test_every_kind_of_picture_pillow_reads_is_found_and_others_are_named(tmp_path: Path) -> None:
     # .jpe, .jp2, .tga (and a phone's .HEIC, which Pillow reads with a plugin) were left out of a folder
     # without a word, while a glob of the same folder took every file.
