@@ -836,7 +836,7 @@ def test_predict_paths_of_a_variable_are_the_ones_they_name(
     [
         ("ckpt_path", "$NO_SUCH_VAR/best.ckpt", "file"),
         ("predictions.output", "${NO_SUCH_VAR}/p.csv", "file"),
-        ("data.predict_path", "$NO_SUCH_VAR/*.png", "files"),
+        ("data.predict_path", "$NO_SUCH_VAR/*.png", "path"),
     ],
 )
 def test_a_predict_path_of_an_unset_variable_is_refused(
