@@ -1,12 +1,14 @@
 """``python -m mnist_pl``: run the CLI; a problem the user can fix ends in one line, not a traceback."""
 
 import sys
+from pathlib import Path
 
 import torch
 
 from mnist_pl import export
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.errors import reported
+from mnist_pl.parser import MNISTArgumentParser
 
 DESCRIPTION = (
     "Train, test and inspect CNN classifiers for MNIST. One more subcommand: "
@@ -20,6 +22,9 @@ def main() -> None:
             if sys.argv[1:2] == ["export"]:
                 export.main(sys.argv[2:])
             else:
+                # argparse names the program after sys.argv[0]: "__main__.py" under `python -m`.
+                if Path(sys.argv[0]).name == "__main__.py":
+                    MNISTArgumentParser.default_prog = "python -m mnist_pl"
                 MNISTCLI(parser_kwargs={"description": DESCRIPTION})
     finally:
         # Lightning ends the process group at exit for NCCL only. Gloo's (DDP on CPUs), left to the

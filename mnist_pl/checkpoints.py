@@ -80,12 +80,18 @@ def check_readable(ckpt_path: str | os.PathLike) -> dict[str, Any]:
             )
     # A run that diverged (written by a plain Trainer: the app's fits stop before saving such weights)
     # predicted class 0 at nan% for every image, tested at nan loss, and exported, all with status 0.
-    # The network's only: a metric's state may be infinite (val_acc_best before any validation: -inf).
-    weights = checkpoint["state_dict"].items() if isinstance(checkpoint["state_dict"], dict) else ()
-    if broken := [n for n, t in weights if n.startswith("net.") and isinstance(t, torch.Tensor) and not _finite(t)]:
+    if not isinstance(weights := checkpoint["state_dict"], dict):
         raise UserError(
-            f"--ckpt_path {ckpt_path}: {len(broken)} of its weights hold NaN or infinity ({broken[0]}: the run "
-            "diverged): give a checkpoint from before, or train again (a lower lr)"
+            f"--ckpt_path {ckpt_path}: its state_dict is {weights!r:.40}, not a dict (the file was edited or is "
+            "damaged): give a .ckpt file written by mnist_pl"
+        )
+    # The network's only: a metric's state may be infinite (val_acc_best before any validation: -inf).
+    if broken := [
+        n for n, t in weights.items() if n.startswith("net.") and isinstance(t, torch.Tensor) and not _finite(t)
+    ]:
+        raise UserError(
+            f"--ckpt_path {ckpt_path}: {len(broken)} of its weight tensors hold NaN or infinity ({broken[0]}: the "
+            "run diverged): give a checkpoint from before, or train again (a lower lr)"
         )
     return checkpoint
 
@@ -259,9 +265,11 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
     ``state_key`` in the checkpoints of every version of the app, whose resumes keep their bookkeeping.
     """
 
+    STATE_NAME = callbacks.ModelCheckpoint.__qualname__  # Lightning's name, in its state_key
+
     @property
     def state_key(self) -> str:
-        return "ModelCheckpoint" + super().state_key.removeprefix(type(self).__qualname__)
+        return self.STATE_NAME + super().state_key.removeprefix(type(self).__qualname__)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         # A fit from another run's checkpoint is a new run (runs.place_run), whose best is its own.
@@ -277,7 +285,7 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
         of the run's bookkeeping, wrote best-v1.ckpt and last-v1.ckpt beside the run's, and a later
         resume read the old last.ckpt.
         """
-        name = "ModelCheckpoint"  # state_key's
+        name = self.STATE_NAME
         theirs = [key for key in checkpoint.get("callbacks", {}) if key.startswith(f"{name}{{")]
         if not theirs or self.state_key in theirs:
             return

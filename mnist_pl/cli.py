@@ -31,6 +31,7 @@ from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.optim import refuse_bad_settings
 from mnist_pl.parser import (
+    COMMAND_LINE,
     CONFIG_FILES,
     MNISTArgumentParser,
     kept_from_the_config,
@@ -193,8 +194,8 @@ class Trainer(L.Trainer):
             given = kwargs.get("callbacks") or []
             keys = [c.state_key for c in given]
             ours = any(isinstance(c, RunCheckpoint) and keys.count(c.state_key) > 1 for c in given)
-            kind = "ModelCheckpoint" if twice[1] == RunCheckpoint.__name__ else twice[1]  # --checkpoint's, Lightning's
-            interval = " (or its every_n_epochs, every_n_train_steps)" if kind == "ModelCheckpoint" else ""
+            kind = RunCheckpoint.STATE_NAME if twice[1] == RunCheckpoint.__name__ else twice[1]  # --checkpoint's
+            interval = " (or its every_n_epochs, every_n_train_steps)" if kind == RunCheckpoint.STATE_NAME else ""
             raise UserError(
                 f"--trainer.callbacks: two {kind} callbacks of the same settings"
                 f"{' (--checkpoint is one)' if ours else ''}, whose states a checkpoint would keep under one key: "
@@ -269,6 +270,7 @@ class MNISTCLI(LightningCLI):
         kwargs["parser_kwargs"] = {"allow_abbrev": False, **(kwargs.get("parser_kwargs") or {})}
         CONFIG_FILES.clear()
         self.command_line: list[str] = []  # parse_arguments sets it
+        self.from_the_checkpoint: set[str] = set()  # the data settings a --ckpt_path gave (_take_the_checkpoints...)
         try:
             super().__init__(
                 MNISTClassifier,
@@ -348,6 +350,7 @@ class MNISTCLI(LightningCLI):
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         # The subcommand is the first word that is not an option of the main parser or its value.
         self.command_line = list(sys.argv[1:] if args is None else args if isinstance(args, list | tuple) else [])
+        COMMAND_LINE[:] = self.command_line
         words, options = iter(enumerate(self.command_line)), []  # options: the subcommand's words
         for i, word in words:
             if word in ("-c", "--config"):
@@ -573,6 +576,7 @@ class MNISTCLI(LightningCLI):
             given, theirs = data.get(key), trained[key]
             if given == defaults.get(key):
                 data[key] = theirs
+                self.from_the_checkpoint.add(key)
             elif given != (stats[key] if theirs is None and key in stats else theirs):
                 theirs = f"the dataset's own {key}" if theirs is None else theirs
                 raise UserError(
@@ -602,7 +606,19 @@ class MNISTCLI(LightningCLI):
         )
 
     def before_instantiate_classes(self) -> None:
-        trainer = self.config[self.subcommand].trainer
+        trainer, data = self.config[self.subcommand].trainer, self.config[self.subcommand].data
+        # Refused by the data module too (from Python), there after the model is loaded, in every process.
+        if self.subcommand == "predict" and (spec := data.get("predict_path")) and data.dataset != "MNIST":
+            run = (
+                f"the checkpoint was trained on {data.dataset}"
+                if "dataset" in self.from_the_checkpoint
+                else f"--data.dataset {data.dataset}"
+            )
+            raise UserError(
+                f"--data.predict_path {spec}: {run}, and your images are made to look like MNIST's digits (fit into "
+                f"20x20, centred by their mass), not like {data.dataset}'s images: leave out --data.predict_path to "
+                "predict the test split"
+            )
         if trainer.get("enable_checkpointing") is False:  # Lightning's words named no fix
             raise UserError(
                 "--trainer.enable_checkpointing false: the run's checkpoints are the config's checkpoint: section, "

@@ -364,11 +364,7 @@ class MNISTDataModule(L.LightningDataModule):
             return self._loader(self.test_set, self.hparams.eval_batch_size, "predict")
         spec, dataset = self.hparams.predict_path, self.hparams.dataset
         if dataset != "MNIST":  # an item that fills its frame was shrunk into 20x20 and shifted, without a word
-            raise UserError(
-                f"--data.predict_path {spec} with --data.dataset {dataset}: your images are made to look like "
-                f"MNIST's digits (fit into 20x20, centred by their mass), not like {dataset}'s images: leave out "
-                "--data.predict_path to predict the test split"
-            )
+            raise UserError(f"--data.predict_path {spec}: images are prepared as MNIST's digits, not as {dataset}'s")
         # Every process reads every file (its sampler then takes its share): one of them says what it found.
         say = self.trainer is None or self.trainer.is_global_zero
         files, others = find_images(spec)

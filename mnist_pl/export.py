@@ -249,10 +249,15 @@ def main(argv: list[str] | None = None) -> None:
             )
 
         def check(written: Path) -> None:
-            same, total, diff = verify(model, runner(args.format, written), dm)
+            try:
+                same, total, diff = verify(model, runner(args.format, written), dm)
+            except OSError as err:  # not the output's: "cannot be written" below would say it was
+                raise UserError(f"{output}: cannot check it on the test images ({err}): nothing written") from err
             print(f"checked on the {total:,} test images: same class for {same:,}, largest difference {diff:.1e}")
             if same != total or not np.isfinite(diff) or diff > 1e-4:
-                raise UserError(f"{output}: the export differs from the checkpoint's model: report this as a bug")
+                raise UserError(
+                    f"{output}: the export differs from the checkpoint's model (nothing written): report this as a bug"
+                )
 
         try:
             output.parent.mkdir(parents=True, exist_ok=True)

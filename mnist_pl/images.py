@@ -20,39 +20,15 @@ from torch import Tensor
 
 from mnist_pl.errors import UserError
 
-# The pictures a folder or glob yields: the kinds of image Pillow reads, and phones' HEIC/HEIF, which
-# it reads with a plugin and is named as unreadable without one (not left out unsaid). Not every
-# suffix Pillow knows: .mpg videos, .h5 data and .eps drawings are no pictures of digits. A file
-# named by itself is read whatever its name.
-IMAGE_SUFFIXES = {
-    ".png",
-    ".apng",
-    ".jpg",
-    ".jpeg",
-    ".jpe",
-    ".jfif",
-    ".jp2",
-    ".j2k",
-    ".jpx",
-    ".bmp",
-    ".dib",
-    ".gif",
-    ".tif",
-    ".tiff",
-    ".webp",
-    ".avif",
-    ".heic",
-    ".heif",
-    ".pgm",
-    ".ppm",
-    ".pbm",
-    ".pnm",
-    ".tga",
-    ".qoi",
-    ".pcx",
-    ".psd",
-    ".ico",
-}
+# The pictures a folder or glob yields: every kind Pillow opens, as it registers them, but those that are
+# no pictures of digits (videos, data files, drawings and documents: a folder's .mpg or .h5 was read
+# and refused); a camera's .mpo (Pillow opens it as a JPEG); phones' HEIC/HEIF, which it reads with a
+# plugin, and names as unreadable without one rather than leaving them out unsaid. A file named by
+# itself is read whatever its name.
+_NOT_PICTURES = {".mpg", ".mpeg", ".h5", ".hdf", ".grib", ".bufr", ".eps", ".ps", ".emf", ".wmf", ".iim"}
+Image.init()
+IMAGE_SUFFIXES = {ext for ext, kind in Image.registered_extensions().items() if kind in Image.OPEN} - _NOT_PICTURES
+IMAGE_SUFFIXES |= {".mpo", ".heic", ".heif"}
 
 
 def _listed(path: Path) -> bool:
@@ -123,7 +99,7 @@ def find_images(spec: str) -> tuple[list[Path], list[Path]]:
         elif path.exists() or path.is_symlink():
             return [path], []
         else:  # A glob: ** for any depth; a folder it matches ("the class folders") read as a folder is.
-            found = [file for file in _glob(path) if _listed(file)]
+            found = _glob(path)
     except OSError as err:  # a folder on the way that this user may not read
         raise UserError(f"--data.predict_path {spec}: cannot read it ({err.strerror}): make it readable") from err
     # Each file once, under its first name: a folder and a link to it may both match.
@@ -133,13 +109,13 @@ def find_images(spec: str) -> tuple[list[Path], list[Path]]:
     files = sorted(unique.values())
     images = [file for file in files if file.suffix.lower() in IMAGE_SUFFIXES]
     others = [file for file in files if file.suffix.lower() not in IMAGE_SUFFIXES]
-    if not files:
-        where = "the folder has no files" if path.is_dir() else "no such file, folder or matching files"
-        raise UserError(f"--data.predict_path {spec}: {where}: check the path")
+    if not files and not path.is_dir():
+        raise UserError(f"--data.predict_path {spec}: no such file, folder or matching files: check the path")
     if not images:
+        others_found = f", {len(others)} other(s) ({suffixes(others)})" if others else ""
         raise UserError(
-            f"--data.predict_path {spec}: no image files, {len(others)} other(s) ({suffixes(others)}): "
-            "give PNG or JPEG files"
+            f"--data.predict_path {spec}: no image files{others_found}: give PNG or JPEG files, or name each file "
+            "itself"
         )
     return images, others
 

@@ -130,12 +130,18 @@ def _step_with_the_validations(trainer: L.Trainer, config: dict[str, Any]) -> No
             "--trainer.limit_val_batches 0 runs no validation: give validation batches, or another schedule"
         )
     # Lightning validates after epoch e where (e + 1) % check_val_every_n_epoch == 0, and steps a
-    # schedule where (e + 1) % frequency == 0: the same epochs, and patience counts validations.
-    every = trainer.check_val_every_n_epoch
+    # schedule where (e + 1) % frequency == 0: the same epochs, with the value of the epoch's last
+    # validation (patience counts such epochs).
+    every, name = trainer.check_val_every_n_epoch, type(config["scheduler"]).__name__
     if every is None:  # validations every val_check_interval steps, across epochs' ends
         raise UserError(
-            f"--model.scheduler {type(config['scheduler']).__name__} watches {config['monitor']} once per epoch, "
-            "and --trainer.check_val_every_n_epoch null validates at steps across epochs: give it a number of epochs"
+            f"--model.scheduler {name} watches {config['monitor']} once per epoch, and "
+            "--trainer.check_val_every_n_epoch null validates at steps across epochs: give it a number of epochs"
+        )
+    if getattr(trainer, "_val_check_time_interval", None) is not None:  # Lightning's: validations by the clock
+        raise UserError(
+            f"--model.scheduler {name} watches {config['monitor']} once per epoch, and a --trainer.val_check_interval "
+            "of time validates by the clock, not at epochs' ends: give it a number or fraction of batches"
         )
     config["frequency"] = every
 

@@ -10,7 +10,6 @@ import inspect
 import os
 import pkgutil
 import re
-import sys
 import typing
 from pathlib import Path
 from typing import Any, NoReturn
@@ -193,6 +192,9 @@ _CLASS_OPTIONS = (("callback", "--trainer.callbacks"), ("logger", "--trainer.log
 # The --config files of the parse in progress (MNISTCLI empties it), newest last: an unknown key
 # is reported by the top parser, which no longer knows the file it came from.
 CONFIG_FILES: list[Path] = []
+# The words of the command line of that parse (MNISTCLI sets them): the errors of a subcommand's parser
+# may say what a word meant.
+COMMAND_LINE: list[str] = []
 
 
 def _lookup(path: Path, dotted: str, subcommand: str | None = None) -> object:
@@ -458,17 +460,29 @@ def model_not_rebuilt(ckpt_path: object, err: Exception) -> str:
     )
 
 
+def _after_the_predict_path(words: list[str]) -> bool:
+    """Whether ``words`` follow the value of a --data.predict_path on the command line."""
+    for i, word in enumerate(COMMAND_LINE):
+        end = i + 2 if word == "--data.predict_path" else i + 1 if word.startswith("--data.predict_path=") else None
+        if end is not None and COMMAND_LINE[end : end + len(words)] == words:
+            return True
+    return False
+
+
 class MNISTArgumentParser(LightningArgumentParser):
     """LightningCLI's parser; its errors, a YAML syntax error in a config file included, are one line."""
 
     # The main parser: the parser of the subcommand on its command line (MNISTCLI sets it).
     subcommand_parser: "MNISTArgumentParser | None" = None
 
+    # The program's name in every usage line, the main parser's and that of jsonargparse's class help
+    # (--model.net.help LeNet), which it builds itself: argparse's is sys.argv[0], "__main__.py" under
+    # `python -m mnist_pl`, whose main() sets this.
+    default_prog: str | None = None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # argparse names the program after sys.argv[0], "__main__.py" under `python -m`: in the main
-        # parser's usage line, and in that of jsonargparse's class help (--model.net.help LeNet).
-        if kwargs.get("prog") is None and Path(sys.argv[0]).name == "__main__.py":
-            kwargs["prog"] = "python -m mnist_pl"
+        if kwargs.get("prog") is None and self.default_prog is not None:
+            kwargs["prog"] = self.default_prog
         super().__init__(*args, **kwargs)
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
@@ -485,9 +499,9 @@ class MNISTArgumentParser(LightningArgumentParser):
                 f"{path}: settings of {subcommand}, given before it: put --config after {subcommand} "
                 f"({self.prog} {subcommand} --config {path}), or them under '{subcommand}:' in the file"
             )
-        # An unquoted glob, which the shell expanded into files: the option took the first one.
+        # An unquoted glob, which the shell expanded into files: --data.predict_path took the first one.
         words = left[1].split() if (left := re.match(r"unrecognized arguments: (.*)", message)) else []
-        if words and all(not word.startswith("-") and os.path.exists(word) for word in words):
+        if words and _after_the_predict_path(words):
             message += ": files, as the shell expands an unquoted glob: quote it (--data.predict_path 'my/*.png')"
         # The main parser's: its subcommands and export, which __main__ runs before any parser.
         every = f"{', '.join(LightningCLI.subcommands())} or export"

@@ -188,7 +188,7 @@ def test_a_checkpoint_of_a_diverged_run_is_refused_in_one_line(trained_run: Path
     checkpoint["state_dict"]["net.classifier.1.weight"][3, 5] = float("nan")
     torch.save(checkpoint, path)
     expected = (
-        f"error: --ckpt_path {path}: 1 of its weights hold NaN or infinity (net.classifier.1.weight: the run "
+        f"error: --ckpt_path {path}: 1 of its weight tensors hold NaN or infinity (net.classifier.1.weight: the run "
         "diverged): give a checkpoint from before, or train again (a lower lr)"
     )
     data = f"--data.data_dir={REPO / 'data'}"
@@ -196,6 +196,10 @@ def test_a_checkpoint_of_a_diverged_run_is_refused_in_one_line(trained_run: Path
         result = run_main(*args, cwd=tmp_path)
         assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == expected, result.stderr[-2000:]
     assert [p.name for p in tmp_path.iterdir()] == ["diverged.ckpt"]
+    # A state_dict that is no mapping: a traceback as the model loaded it.
+    torch.save({**checkpoint, "state_dict": [1, 2]}, path)
+    with pytest.raises(UserError, match=r"its state_dict is \[1, 2\], not a dict \(the file was edited"):
+        check_readable(path)
 
 
 def test_rng_states_put_back_every_generator_through_a_weights_only_checkpoint(tmp_path: Path) -> None:

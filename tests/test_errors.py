@@ -711,6 +711,12 @@ OUR_CASES = {
         "error: --model.scheduler ReduceLROnPlateau watches val/loss once per epoch, and "
         "--trainer.check_val_every_n_epoch null validates at steps across epochs: give it a number of epochs",
     ),
+    "a plateau schedule with validations by the clock": (
+        ["--model.scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau", "--trainer.val_check_interval=00:01:00:00"],
+        "error: --model.scheduler ReduceLROnPlateau watches val/loss once per epoch, and a "
+        "--trainer.val_check_interval of time validates by the clock, not at epochs' ends: give it a number or "
+        "fraction of batches",
+    ),
     # The lr fell to 0 after the first epoch: training stopped, without a word.
     "a decay factor of 0": (
         ["--model.scheduler=torch.optim.lr_scheduler.ExponentialLR", "--model.scheduler.gamma=0"],

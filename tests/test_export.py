@@ -46,15 +46,25 @@ def test_an_export_never_replaces_a_file_written_while_it_ran(tmp_path: Path) ->
     assert torch.jit.load(path)(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
 
 
-def test_an_export_that_fails_its_check_is_not_written(tmp_path: Path) -> None:
+def test_an_export_that_fails_its_check_is_not_written(
+    trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # It was checked where it was published, and stayed there after "the export differs".
-    def differs(written: Path) -> None:
-        assert torch.jit.load(written)(torch.zeros(1, 1, 28, 28)).shape == (1, 10)  # the file, before its rename
-        raise UserError("the export differs")
+    checked = []
 
-    with pytest.raises(UserError, match="the export differs"):
-        export.write(export.Deployable(LeNet(), 0.1307, 0.3081).eval(), "torchscript", tmp_path / "m.pt", check=differs)
-    assert list(tmp_path.iterdir()) == []
+    def differs(model: MNISTClassifier, run, dm: MNISTDataModule) -> tuple[int, int, float]:
+        checked.append(tuple(run(torch.zeros(1, 1, 28, 28)).shape))  # the file, run before it takes its name
+        return 9_999, 10_000, 0.5
+
+    monkeypatch.setattr(export, "verify", differs)
+    output = tmp_path / "m.pt"
+    ckpt = trained_run / "checkpoints" / "best.ckpt"
+    args = [f"--ckpt_path={ckpt}", "--format=torchscript", f"--output={output}", f"--data.data_dir={REPO / 'data'}"]
+    result = run_main("export", *args, cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == (
+        f"error: {output}: the export differs from the checkpoint's model (nothing written): report this as a bug"
+    ), result.stderr[-2000:]
+    assert checked == [(1, 10)] and list(tmp_path.iterdir()) == []
 
 
 def test_exports_refuse_8_bit_pixels(tmp_path: Path) -> None:

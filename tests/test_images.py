@@ -16,7 +16,7 @@ from PIL import Image, ImageOps
 
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
-from mnist_pl.images import find_images, load_digit, to_mnist
+from mnist_pl.images import IMAGE_SUFFIXES, find_images, load_digit, to_mnist
 from mnist_pl.model import MNISTClassifier
 
 
@@ -307,7 +307,7 @@ def test_a_path_that_cannot_be_read_is_one_line(tmp_path: Path, monkeypatch: pyt
 
 def test_empty_folder_and_unmatched_glob_are_one_line(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    with pytest.raises(UserError, match="the folder has no files: check the path"):
+    with pytest.raises(UserError, match=r"no image files: give PNG or JPEG files, or name each file itself$"):
         find_images(str(tmp_path / "empty"))
     with pytest.raises(UserError, match="no such file, folder or matching files"):
         find_images(str(tmp_path / "*.png"))
@@ -315,7 +315,7 @@ def test_empty_folder_and_unmatched_glob_are_one_line(tmp_path: Path) -> None:
     assert find_images(str(tmp_path / "*.png")) == ([tmp_path / "a.png"], [])
     (tmp_path / "empty" / "labels.csv").touch()
     (tmp_path / "empty" / "README").touch()
-    with pytest.raises(UserError, match=r"no image files, 2 other\(s\) \(no suffix, \.csv\): give PNG or JPEG files$"):
+    with pytest.raises(UserError, match=r"no image files, 2 other\(s\) \(no suffix, \.csv\): give PNG or JPEG files"):
         find_images(str(tmp_path / "empty"))
     (tmp_path / "empty" / "scan.pgm").touch()  # Netpbm, as scanner tools write it: was left out of a folder
     assert find_images(str(tmp_path / "empty"))[0] == [tmp_path / "empty" / "scan.pgm"]
@@ -326,18 +326,28 @@ def test_empty_folder_and_unmatched_glob_are_one_line(tmp_path: Path) -> None:
     assert find_images(str(tmp_path / "empty" / "README")) == ([tmp_path / "empty" / "README"], [])
 
 
-def test_own_images_are_refused_for_another_dataset(tmp_path: Path) -> None:
+def test_own_images_are_refused_for_another_dataset(trained_run: Path, tmp_path: Path) -> None:
     # They are made to look like MNIST's digits: a FashionMNIST item that fills its frame was shrunk
     # into 20x20 and shifted, and the network saw what it never trained on, without a word.
-    Image.new("L", (28, 28), 255).save(tmp_path / "shirt.png")
-    args = ["--data.dataset=FashionMNIST", f"--data.predict_path={tmp_path / 'shirt.png'}"]
-    result = run_main("predict", *args, f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}", cwd=tmp_path)
-    assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == (
-        f"error: --data.predict_path {tmp_path / 'shirt.png'} with --data.dataset FashionMNIST: your images are "
-        "made to look like MNIST's digits (fit into 20x20, centred by their mass), not like FashionMNIST's images: "
-        "leave out --data.predict_path to predict the test split"
-    ), result.stderr[-2000:]
-    assert [p.name for p in tmp_path.iterdir()] == ["shirt.png"]
+    shirt = tmp_path / "shirt.png"
+    Image.new("L", (28, 28), 255).save(shirt)
+    checkpoint = torch.load(trained_run / "checkpoints" / "best.ckpt", weights_only=True)
+    checkpoint["datamodule_hyper_parameters"]["dataset"] = "FashionMNIST"
+    torch.save(checkpoint, tmp_path / "fashion.ckpt")
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
+    for run, args in (
+        ("--data.dataset FashionMNIST", ["--data.dataset=FashionMNIST"]),
+        ("the checkpoint was trained on FashionMNIST", [f"--ckpt_path={tmp_path / 'fashion.ckpt'}"]),
+    ):
+        result = run_main("predict", *args, f"--data.predict_path={shirt}", logs, cwd=tmp_path)
+        assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == (
+            f"error: --data.predict_path {shirt}: {run}, and your images are made to look like MNIST's digits (fit "
+            "into 20x20, centred by their mass), not like FashionMNIST's images: leave out --data.predict_path to "
+            "predict the test split"
+        ), result.stderr[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fashion.ckpt", "shirt.png"]
+    with pytest.raises(UserError, match="images are prepared as MNIST's digits, not as KMNIST's"):
+        MNISTDataModule(dataset="KMNIST", predict_path=str(shirt)).predict_dataloader()
 
 
 def test_a_glob_the_shell_expanded_is_answered_with_quoting_it(tmp_path: Path) -> None:
@@ -348,11 +358,17 @@ def test_a_glob_the_shell_expanded_is_answered_with_quoting_it(tmp_path: Path) -
         "error: unrecognized arguments: b.png c.png: files, as the shell expands an unquoted glob: quote it "
         "(--data.predict_path 'my/*.png')"
     ), result.stderr[-2000:]
+    # Files elsewhere on the line are some other mistake (a --config left out).
+    other = run_main("predict", "a.png", "--data.predict_path=b.png", cwd=tmp_path)
+    assert other.stderr.strip().splitlines()[-1] == "error: unrecognized arguments: a.png", other.stderr[-2000:]
 
 
 def test_every_kind_of_picture_pillow_reads_is_found_and_others_are_named(tmp_path: Path) -> None:
     # .jpe, .jp2, .tga (and a phone's .HEIC, which Pillow reads with a plugin) were left out of a folder
-    # without a word, while a glob of the same folder took every file.
+    # without a word, while a glob of the same folder took every file. A folder's video or data file
+    # is no picture of a digit.
+    assert {".jpe", ".jp2", ".jpf", ".tga", ".mpo", ".xbm", ".dds", ".icns", ".heic"} <= IMAGE_SUFFIXES
+    assert not {".mpg", ".h5", ".eps", ".pdf", ".txt"} & IMAGE_SUFFIXES
     names = ["d0.png", "d1.tga", "d2.jpe", "d3.jp2", "IMG_0001.HEIC", "notes.txt"]
     for name in names:
         (tmp_path / name).touch()
