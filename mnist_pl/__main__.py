@@ -22,11 +22,13 @@ def main() -> None:
             if sys.argv[1:2] == ["export"]:
                 export.main(sys.argv[2:])
             else:
-                # argparse names the program after sys.argv[0]: "__main__.py" under `python -m`.
+                # argparse names the program after sys.argv[0]: "__main__.py" under `python -m`. Each parser
+                # of this run takes the name, jsonargparse's class help's too (this run's only: tests run main()).
                 if Path(sys.argv[0]).name == "__main__.py":
                     MNISTArgumentParser.default_prog = "python -m mnist_pl"
                 MNISTCLI(parser_kwargs={"description": DESCRIPTION})
     finally:
+        MNISTArgumentParser.default_prog = None
         # Lightning ends the process group at exit for NCCL only. Gloo's (DDP on CPUs), left to the
         # interpreter's teardown, aborted a 2-process fit now and then: "terminate called without an
         # active exception", status -6 (pytorch/pytorch#190489).
