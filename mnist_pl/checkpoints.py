@@ -13,9 +13,12 @@ import os
 import pickle
 import random
 import re
+import signal
+import threading
 import zipfile
 from datetime import timedelta
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import lightning as L
@@ -25,6 +28,7 @@ from lightning.fabric.utilities.cloud_io import _is_local_file_protocol
 from lightning.pytorch import callbacks
 from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.utilities import rank_zero_info
 
 from mnist_pl.errors import UserError
 
@@ -357,17 +361,45 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
         """
         return self.save_last is True and trainer.world_size == 1 and trainer.state.fn == "fit" and trainer.validating
 
-    _stop_deferred = False  # a stop on_validation_batch_end held back
+    stop_held = False  # a SIGTERM, or a first Ctrl-C, that came in the validation in progress
+    _lightnings: Any = None  # Lightning's SIGTERM handler, while this one holds stops back
 
-    def on_validation_batch_end(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
-        # Lightning reads the flag right after this hook (its evaluation loop): hidden until the end.
-        if trainer.received_sigterm and self.defers_stops(trainer):
-            trainer._signal_connector.received_sigterm = False
-            self._stop_deferred = True
+    def request_stop(self, trainer: L.Trainer) -> None:
+        """What Lightning's SIGTERM handler does (a first Ctrl-C too): stop after the batch in progress, or,
+        in a validation that holds stops back, at its end."""
+        if self._lightnings is not None:
+            self.stop_held = True
+        else:
+            trainer._signal_connector.received_sigterm = True
+
+    def _hold_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        rank_zero_info(f"Received SIGTERM: {signum}: stopping at this validation's end")
+        self.stop_held = True
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_validation_start(trainer, pl_module)
+        # Lightning reads its flag after every validation batch's hooks; hidden from it in a hook, a signal
+        # that came just after that hook still stopped the validation, no checkpoint written (1 in 9
+        # tries). Its handler is set aside for the validation instead, then the flag is moved over.
+        lightnings = signal.getsignal(signal.SIGTERM)
+        main = threading.current_thread() is threading.main_thread()
+        if self.defers_stops(trainer) and not trainer.sanity_checking and callable(lightnings) and main:
+            self._lightnings = signal.signal(signal.SIGTERM, self._hold_sigterm)
+            if trainer.received_sigterm:  # came before the handler was set aside
+                trainer._signal_connector.received_sigterm, self.stop_held = False, True
+
+    def _release(self, trainer: L.Trainer) -> None:
+        if self._lightnings is not None:
+            signal.signal(signal.SIGTERM, self._lightnings)
+            self._lightnings = None
+        if self.stop_held:  # Lightning stops after this validation's end hooks, checkpointed
+            trainer._signal_connector.received_sigterm, self.stop_held = True, False
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_validation_end(trainer, pl_module)
         self._save_last_if_skipped(trainer, at_train_epoch_end=False)
-        if self._stop_deferred:  # Lightning stops after this validation's end hooks, checkpointed
-            trainer._signal_connector.received_sigterm = True
-            self._stop_deferred = False
+        self._release(trainer)
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        super().on_exception(trainer, pl_module, exception)
+        self._release(trainer)  # a second Ctrl-C in the validation: Lightning's handler back

@@ -115,8 +115,11 @@ class CtrlCAsSigterm(_OwnHandler):
         # the fit trained on to its end: no batch is in progress, so it stops at once.
         if not _lightning_has_the_signals(self.trainer):
             raise self.stopped("Ctrl-C")
-        self.trainer._signal_connector.received_sigterm = True  # what Lightning's SIGTERM handler sets
         checkpoint = self.trainer.checkpoint_callback
+        if isinstance(checkpoint, RunCheckpoint):
+            checkpoint.request_stop(self.trainer)  # held to the validation's end, where it holds stops back
+        else:
+            self.trainer._signal_connector.received_sigterm = True  # what Lightning's SIGTERM handler sets
         when = (
             "this validation"
             if isinstance(checkpoint, RunCheckpoint) and checkpoint.defers_stops(self.trainer)

@@ -55,6 +55,9 @@ class PauseForSignal(L.Callback):
             return
         self.marker.write_text("paused")
         deadline = time.monotonic() + 60
-        # SIGTERM and a first Ctrl-C set Lightning's flag; a second Ctrl-C raises KeyboardInterrupt inside sleep.
-        while (self.until_interrupted or not trainer.received_sigterm) and time.monotonic() < deadline:
+        # SIGTERM and a first Ctrl-C set Lightning's flag (or, in a fit's validation, the run's checkpoint
+        # holds it to the validation's end); a second Ctrl-C raises KeyboardInterrupt inside sleep.
+        held = getattr(trainer.checkpoint_callback, "stop_held", False)
+        while (self.until_interrupted or not (trainer.received_sigterm or held)) and time.monotonic() < deadline:
             time.sleep(0.02)
+            held = getattr(trainer.checkpoint_callback, "stop_held", False)

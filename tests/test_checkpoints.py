@@ -2,6 +2,7 @@
 ``last.ckpt`` is the last epoch's; a truncated or foreign file given as a checkpoint is refused in one line."""
 
 import contextlib
+import os
 import random
 import re
 import signal
@@ -12,6 +13,7 @@ import warnings
 from datetime import timedelta
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
@@ -19,7 +21,10 @@ from conftest import REPO, child_env, run_main
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from mnist_pl.checkpoints import AtomicCheckpointIO, RNGStates, RunCheckpoint, check_readable
+from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
+from mnist_pl.model import MNISTClassifier
+from mnist_pl.nets import LeNet
 
 # Writes a small good checkpoint, then overwrites it with 200 MB ones until killed.
 WRITER = """
@@ -251,3 +256,33 @@ def test_a_resume_with_another_checkpoint_interval_names_both() -> None:
     with pytest.raises(UserError, match=f"^{re.escape(expected)}"):
         timed.refuse_another_keeping(checkpoint)
     run.refuse_another_keeping(checkpoint)  # the run's own: no word
+
+
+class _SignalAfterTheHooks(MNISTClassifier):
+    """SIGTERM in the model's own hook, which Lightning calls after the callbacks' and before it reads its flag."""
+
+    def on_validation_batch_end(self, outputs, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        if not self.trainer.sanity_checking and batch_idx == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_sigterm_anywhere_in_a_validation_stops_the_fit_at_its_end_checkpointed(tmp_path: Path) -> None:
+    # Hidden from Lightning in the checkpoint's hook, a signal that came after it stopped the validation in
+    # its first batch, no checkpoint written: the whole epoch lost (1 in 9 tries by hand).
+    checkpoint = RunCheckpoint(dirpath=tmp_path, monitor="val/acc", mode="max", save_last=True)
+    trainer = L.Trainer(
+        max_epochs=2,
+        limit_train_batches=3,
+        limit_val_batches=3,
+        callbacks=[checkpoint],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    with contextlib.suppress(SystemExit):  # Lightning's exit after a SIGTERM
+        trainer.fit(_SignalAfterTheHooks(LeNet()), datamodule=MNISTDataModule(data_dir=str(REPO / "data")))
+    assert trainer.received_sigterm and trainer.fit_loop.epoch_loop.val_loop.batch_progress.total.completed == 3
+    assert torch.load(tmp_path / "last.ckpt", weights_only=True)["global_step"] == 3
+    assert (
+        signal.getsignal(signal.SIGTERM) is not checkpoint._hold_sigterm
+    )  # Lightning's handler back, then its caller's
