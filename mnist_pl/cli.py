@@ -26,7 +26,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from mnist_pl import augment, nets, runs, signals
 from mnist_pl.callbacks import PredictionWriter, StopOnNonFiniteLoss
 from mnist_pl.checkpoints import PlateauStepOnResume, RNGStates, RunCheckpoint, check_readable
-from mnist_pl.data import STATS, MNISTDataModule, trained_settings
+from mnist_pl.data import STATS, MNISTDataModule, refuse_own_images_for, trained_settings
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.optim import refuse_bad_settings
@@ -607,18 +607,11 @@ class MNISTCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         trainer, data = self.config[self.subcommand].trainer, self.config[self.subcommand].data
-        # Refused by the data module too (from Python), there after the model is loaded, in every process.
-        if self.subcommand == "predict" and (spec := data.get("predict_path")) and data.dataset != "MNIST":
-            run = (
-                f"the checkpoint was trained on {data.dataset}"
-                if "dataset" in self.from_the_checkpoint
-                else f"--data.dataset {data.dataset}"
-            )
-            raise UserError(
-                f"--data.predict_path {spec}: {run}, and your images are made to look like MNIST's digits (fit into "
-                f"20x20, centred by their mass), not like {data.dataset}'s images: leave out --data.predict_path to "
-                "predict the test split"
-            )
+        # As the data module refuses them (from Python too), but before the model loads, in one process, and
+        # naming the checkpoint that gave the dataset.
+        if self.subcommand == "predict" and (spec := data.get("predict_path")):
+            named = f"the checkpoint was trained on {data.dataset}" if "dataset" in self.from_the_checkpoint else None
+            refuse_own_images_for(data.dataset, spec, named)
         if trainer.get("enable_checkpointing") is False:  # Lightning's words named no fix
             raise UserError(
                 "--trainer.enable_checkpointing false: the run's checkpoints are the config's checkpoint: section, "

@@ -87,6 +87,18 @@ def trained_settings(checkpoint: dict[str, Any], ckpt_path: str | os.PathLike) -
     return {key: settings[key] for key in TRAINED_SETTINGS if key in settings}
 
 
+def refuse_own_images_for(dataset: str, spec: str, named: str | None = None) -> None:
+    """Own images (``--data.predict_path``) are made to look like MNIST's digits: for another dataset an
+    item that fills its frame was shrunk into 20x20 and shifted, without a word. ``named``: where the
+    dataset came from, as the message says it (``--data.dataset KMNIST`` unless given)."""
+    if dataset != "MNIST":
+        raise UserError(
+            f"--data.predict_path {spec}: {named or f'--data.dataset {dataset}'}, and your images are made to look "
+            f"like MNIST's digits (fit into 20x20, centred by their mass), not like {dataset}'s images: leave out "
+            "--data.predict_path to predict the test split"
+        )
+
+
 def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> None:
     """Make the four decompressed IDX files of ``dataset`` exist under ``root/<dataset>/raw``.
 
@@ -362,9 +374,8 @@ class MNISTDataModule(L.LightningDataModule):
         if self.hparams.predict_path is None:
             self.predict_names = [f"test[{i}]" for i in range(len(self.test_set))]
             return self._loader(self.test_set, self.hparams.eval_batch_size, "predict")
-        spec, dataset = self.hparams.predict_path, self.hparams.dataset
-        if dataset != "MNIST":  # an item that fills its frame was shrunk into 20x20 and shifted, without a word
-            raise UserError(f"--data.predict_path {spec}: images are prepared as MNIST's digits, not as {dataset}'s")
+        spec = self.hparams.predict_path
+        refuse_own_images_for(self.hparams.dataset, spec)
         # Every process reads every file (its sampler then takes its share): one of them says what it found.
         say = self.trainer is None or self.trainer.is_global_zero
         files, others = find_images(spec)

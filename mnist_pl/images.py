@@ -8,6 +8,7 @@ LeCun et al. did to the NIST scans, so a network trained on MNIST sees what it l
 
 import contextlib
 import fnmatch
+import functools
 import glob
 import os
 import struct
@@ -26,9 +27,14 @@ from mnist_pl.errors import UserError
 # plugin, and names as unreadable without one rather than leaving them out unsaid. A file named by
 # itself is read whatever its name.
 _NOT_PICTURES = {".mpg", ".mpeg", ".h5", ".hdf", ".grib", ".bufr", ".eps", ".ps", ".emf", ".wmf", ".iim"}
-Image.init()
-IMAGE_SUFFIXES = {ext for ext, kind in Image.registered_extensions().items() if kind in Image.OPEN} - _NOT_PICTURES
-IMAGE_SUFFIXES |= {".mpo", ".heic", ".heif"}
+
+
+@functools.cache
+def image_suffixes() -> frozenset[str]:
+    """The suffixes above; read once, when predict looks for files: Pillow imports each of its plugins
+    to list them, 40 ms that every other command need not wait for."""
+    opened = {ext for ext, kind in Image.registered_extensions().items() if kind in Image.OPEN}
+    return frozenset(opened - _NOT_PICTURES | {".mpo", ".heic", ".heif"})
 
 
 def _listed(path: Path) -> bool:
@@ -86,7 +92,7 @@ def _matches(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
 def find_images(spec: str) -> tuple[list[Path], list[Path]]:
     """The image files that ``spec`` names: one file, every image file in a folder and its subfolders
     (one per class, say), or those a glob pattern matches, the same way; and the other files it found
-    there, not images by their names (``IMAGE_SUFFIXES``), for the caller to say it left them out."""
+    there, not images by their names (``image_suffixes``), for the caller to say it left them out."""
     if not spec:  # Path("") is the current folder
         raise UserError("--data.predict_path is empty: give a file, folder or glob of images")
     try:
@@ -107,8 +113,8 @@ def find_images(spec: str) -> tuple[list[Path], list[Path]]:
     for file in sorted(found):
         unique.setdefault(os.path.realpath(file), file)
     files = sorted(unique.values())
-    images = [file for file in files if file.suffix.lower() in IMAGE_SUFFIXES]
-    others = [file for file in files if file.suffix.lower() not in IMAGE_SUFFIXES]
+    images = [file for file in files if file.suffix.lower() in image_suffixes()]
+    others = [file for file in files if file.suffix.lower() not in image_suffixes()]
     if not files and not path.is_dir():
         raise UserError(f"--data.predict_path {spec}: no such file, folder or matching files: check the path")
     if not images:

@@ -16,7 +16,7 @@ from PIL import Image, ImageOps
 
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
-from mnist_pl.images import IMAGE_SUFFIXES, find_images, load_digit, to_mnist
+from mnist_pl.images import find_images, image_suffixes, load_digit, to_mnist
 from mnist_pl.model import MNISTClassifier
 
 
@@ -346,7 +346,7 @@ def test_own_images_are_refused_for_another_dataset(trained_run: Path, tmp_path:
             "predict the test split"
         ), result.stderr[-2000:]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fashion.ckpt", "shirt.png"]
-    with pytest.raises(UserError, match="images are prepared as MNIST's digits, not as KMNIST's"):
+    with pytest.raises(UserError, match=r"--data\.dataset KMNIST, and your images are made to look like MNIST's"):
         MNISTDataModule(dataset="KMNIST", predict_path=str(shirt)).predict_dataloader()
 
 
@@ -367,8 +367,8 @@ def test_every_kind_of_picture_pillow_reads_is_found_and_others_are_named(tmp_pa
     # .jpe, .jp2, .tga (and a phone's .HEIC, which Pillow reads with a plugin) were left out of a folder
     # without a word, while a glob of the same folder took every file. A folder's video or data file
     # is no picture of a digit.
-    assert {".jpe", ".jp2", ".jpf", ".tga", ".mpo", ".xbm", ".dds", ".icns", ".heic"} <= IMAGE_SUFFIXES
-    assert not {".mpg", ".h5", ".eps", ".pdf", ".txt"} & IMAGE_SUFFIXES
+    assert {".jpe", ".jp2", ".jpf", ".tga", ".mpo", ".xbm", ".dds", ".icns", ".heic"} <= image_suffixes()
+    assert not {".mpg", ".h5", ".eps", ".pdf", ".txt"} & image_suffixes()
     names = ["d0.png", "d1.tga", "d2.jpe", "d3.jp2", "IMG_0001.HEIC", "notes.txt"]
     for name in names:
         (tmp_path / name).touch()
