@@ -9,6 +9,7 @@ a SIGTERM during a fit's validation takes effect where that validation ends and 
 """
 
 import ast
+import operator
 import os
 import pickle
 import random
@@ -24,6 +25,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from jsonargparse import Namespace
 from lightning.fabric.utilities.cloud_io import _is_local_file_protocol
 from lightning.pytorch import callbacks
 from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
@@ -44,6 +46,19 @@ def objects_left_out(*names: str) -> list[str]:
     ``load_from_checkpoint`` again (``MNISTClassifier.load_from_checkpoint(path, net=LeNet())``).
     """
     return [] if _given_hyperparameters.get() is not None else list(names)
+
+
+def plain(option: str, value: Any, kind: type[int | float | str]) -> Any:
+    """``value`` as a plain ``kind`` (None stays None): a checkpoint holds the settings its run was built with,
+    and a weights-only load refused a ``Path`` or a numpy or torch number among them; given from Python,
+    every checkpoint of the run was unloadable, the run's own closing test included."""
+    if value is None or type(value) is kind:
+        return value
+    try:
+        return os.fspath(value) if kind is str else operator.index(value) if kind is int else float(value)
+    except (TypeError, ValueError):
+        expected = {int: "an int", float: "a number", str: "a path"}[kind]
+        raise UserError(f"{option} {value!r}: expected {expected}") from None
 
 
 def check_readable(ckpt_path: str | os.PathLike) -> dict[str, Any]:
@@ -403,3 +418,51 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         super().on_exception(trainer, pl_module, exception)
         self._release(trainer)  # a second Ctrl-C in the validation: Lightning's handler back
+
+
+def refuse_bad_settings(checkpoint: Namespace | dict, subcommand: str) -> None:
+    """The ``checkpoint:`` settings that would mislead the run's resume or name its files wrongly."""
+    filename = checkpoint.get("filename")
+    # Lightning saved the best epoch as last.ckpt and the latest as last-v1.ckpt: --ckpt_path last took the best.
+    if subcommand == "fit" and checkpoint.get("save_last") and filename == RunCheckpoint.CHECKPOINT_NAME_LAST:
+        raise UserError(
+            f"--checkpoint.filename {filename}: the name of the latest checkpoint: give the best one another name"
+        )
+    # Lightning writes a metric's name into the file's: epoch=0-val/acc=0.645.ckpt, in a folder epoch=0-val.
+    groups = re.findall(r"(\{.*?)[:}]", filename) if isinstance(filename, str) else []  # Lightning's own parse
+    slashed = [group[1:] for group in groups if "/" in group]
+    if checkpoint.get("auto_insert_metric_name", True) and slashed:
+        named = filename
+        for group in sorted(groups, key=len, reverse=True):  # as Lightning inserts them
+            named = named.replace(group, f"{group[1:].replace('/', '_')}={{{group[1:]}")
+        raise UserError(
+            f"--checkpoint.filename {filename}: Lightning writes the metric's name {slashed[0]} into the "
+            "file's, a folder: add --checkpoint.auto_insert_metric_name false and name it yourself, such as " + named
+        )
+    # Lightning links last.ckpt to the latest top-k checkpoint, also where that is an older epoch's.
+    if checkpoint.get("save_last") == "link":
+        raise UserError(
+            "--checkpoint.save_last link: the app writes last.ckpt after every epoch, which a link to the best "
+            "one is not: give true, or false"
+        )
+
+
+def refuse_a_second_last_ckpt(trainer: L.Trainer) -> None:
+    """Another ModelCheckpoint's last.ckpt in the run's folder: Lightning names one of the two
+    last-v1.ckpt, the run's own at times, and a resume from that one started a new run."""
+    ours = trainer.checkpoint_callback
+    if not ours.save_last:
+        return
+    folder = ours.dirpath and Path(ours.dirpath).resolve()
+    for other in trainer.checkpoint_callbacks:
+        if other is ours or not isinstance(other, callbacks.ModelCheckpoint) or not other.save_last:
+            continue
+        if (
+            other.CHECKPOINT_NAME_LAST == ours.CHECKPOINT_NAME_LAST
+            and (other.dirpath and Path(other.dirpath).resolve()) == folder
+        ):
+            raise UserError(
+                f"--trainer.callbacks {type(other).__name__} save_last {str(other.save_last).lower()}: it "
+                "would write a last.ckpt beside the run's own (Lightning names one of them last-v1.ckpt): "
+                "give it save_last false, or a dirpath of its own"
+            )

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.datasets import KMNIST, MNIST, FashionMNIST
 from torchvision.datasets.utils import check_md5, download_url
 
-from mnist_pl.checkpoints import objects_left_out
+from mnist_pl.checkpoints import objects_left_out, plain
 from mnist_pl.errors import UserError
 from mnist_pl.images import find_images, load_digit, suffixes
 
@@ -273,6 +273,25 @@ class MNISTDataModule(L.LightningDataModule):
         super().__init__()
         if not data_dir:  # Path("") is the current folder: the data was decompressed there
             raise DataError("--data.data_dir is empty: give a folder, such as data")
+        if dataset not in DATASETS:  # from Python: a KeyError
+            raise DataError(f"--data.dataset {dataset!r}: expected one of {', '.join(DATASETS)}")
+        # Plain values, which checkpoints hold (save_hyperparameters reads these names as they are now): from the
+        # CLI, std is jsonargparse's PositiveFloat, which the data state put in every checkpoint, and a
+        # weights-only load refused it (the fit's own closing test was a traceback); a Path or numpy number too.
+        data_dir = plain("--data.data_dir", data_dir, str)
+        predict_path = plain("--data.predict_path", predict_path, str)
+        mean, std = plain("--data.mean", mean, float), plain("--data.std", std, float)
+        batch_size, eval_batch_size, val_size, split_seed, shuffle_seed, num_workers = (
+            plain(f"--data.{name}", value, int)
+            for name, value in (
+                ("batch_size", batch_size),
+                ("eval_batch_size", eval_batch_size),
+                ("val_size", val_size),
+                ("split_seed", split_seed),
+                ("shuffle_seed", shuffle_seed),
+                ("num_workers", num_workers),
+            )
+        )
         if val_size >= 60000:
             raise DataError(f"--data.val_size {val_size} leaves no training images: use fewer than 60000")
         if val_size < 1:  # the CLI's type says so too; from Python, -5 gave 5 training images
@@ -285,10 +304,8 @@ class MNISTDataModule(L.LightningDataModule):
         self.save_hyperparameters(ignore=objects_left_out("augment"))
         self.augment = augment  # hparams hold its config (class path and arguments), this the module
         default_mean, default_std = STATS[dataset]
-        # Plain floats: from the CLI, std is jsonargparse's PositiveFloat, which the data state put in
-        # every checkpoint, and a weights-only load refused (the fit's own closing test was a traceback).
-        self.mean = default_mean if mean is None else float(mean)
-        self.std = default_std if std is None else float(std)
+        self.mean = default_mean if mean is None else mean
+        self.std = default_std if std is None else std
         self._tables: dict[tuple[torch.device, float, float], Tensor] = {}  # normalize's lookup tables
         self.classes: list[str] = DATASETS[dataset].classes
         self.train_set: TensorPairDataset | None = None

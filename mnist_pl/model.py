@@ -12,9 +12,9 @@ from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
 
-from mnist_pl.checkpoints import objects_left_out
+from mnist_pl.checkpoints import objects_left_out, plain
 from mnist_pl.errors import UserError
-from mnist_pl.optim import lr_scheduler_config, refuse_a_schedule_the_run_outlasts
+from mnist_pl.optim import lr_scheduler_config, refuse_a_schedule_the_run_outlasts, refuse_bad_settings
 
 
 class TrainLossAccuracy(Metric):
@@ -99,6 +99,11 @@ class MNISTClassifier(L.LightningModule):
                 "of its own)"
             )
         self._check_outputs(net)
+        # A plain float, which checkpoints hold (a numpy one made them unloadable weights-only); the CLI's type
+        # checks the range, F.cross_entropy's own (label_smoothing=) refuses one outside it, this loss did not.
+        label_smoothing = plain("--model.label_smoothing", label_smoothing, float)
+        if not 0 <= label_smoothing <= 1:
+            raise UserError(f"--model.label_smoothing {label_smoothing}: expected a number from 0 to 1")
         # LightningCLI stores the config (class paths and arguments) as hparams, so a checkpoint
         # alone rebuilds this module, network included.
         self.save_hyperparameters(ignore=objects_left_out("net", "optimizer", "scheduler"))
@@ -210,6 +215,11 @@ class MNISTClassifier(L.LightningModule):
     def forward(self, images: Tensor) -> Tensor:
         """Log-probabilities of the 10 classes of images (N, 1, 28, 28) normalised as in training
         (``MNISTDataModule.normalize``); an ``export`` takes pixels in [0, 1] and normalises them itself."""
+        if images.dtype == torch.uint8:  # else torch's "Input type (unsigned char) and bias type (float)"
+            raise UserError(
+                "MNISTClassifier: the batch holds raw uint8 pixels: the data module normalises each batch itself, "
+                "so give the trainer datamodule=dm (not dm.train_dataloader()), or dm.normalize(images)"
+            )
         return F.log_softmax(self.net(images), dim=1)
 
     def model_step(self, batch: tuple[Tensor, Tensor], smoothing: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
@@ -248,7 +258,10 @@ class MNISTClassifier(L.LightningModule):
         self._ungraph()
 
     def on_train_start(self) -> None:
-        if self.forks_a_run:  # after the checkpoint's restore (on_fit_start comes before it under FSDP)
+        # A new run's best is its own: from a checkpoint that starts a run of its own (forks_a_run), or from
+        # Python, a model loaded from one or fitted before (after a resume's restore: on_fit_start comes
+        # before it under FSDP).
+        if self.forks_a_run or self.trainer.ckpt_path is None:
             self.val_acc_best.reset()
         # (val_acc needs no reset after the sanity check: Lightning resets a logged Metric after every
         # evaluation epoch, the sanity check's included.)
@@ -327,6 +340,7 @@ class MNISTClassifier(L.LightningModule):
         return self(images).exp()
 
     def configure_optimizers(self) -> dict[str, Any]:
+        refuse_bad_settings(self)  # as the CLI does before the run: a negative gamma, from Python, ran gradient ascent
         optimizer = self.optimizer(self.parameters())
         if self.scheduler is None:
             return {"optimizer": optimizer}

@@ -12,8 +12,9 @@ from conftest import QUICK_FIT, REPO, printed, run_cli, run_main
 from lightning.pytorch.callbacks import ModelSummary, TQDMProgressBar
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from mnist_pl import cli
+import mnist_pl.trainer
 from mnist_pl.cli import MNISTCLI
+from mnist_pl.trainer import Trainer
 
 CONFIG = str(REPO / "configs" / "lenet.yaml")
 DATA = f"--data.data_dir={REPO / 'data'}"
@@ -102,14 +103,23 @@ def test_batch_limit_1_is_one_batch_and_1_0_all(tmp_path: Path) -> None:
     assert "limit_val_batches: 1.0\n" in printed.stdout
 
 
+def test_a_runs_config_from_before_the_trainer_had_its_own_file_still_runs(tmp_path: Path) -> None:
+    """Runs before 2026-12-05 saved ``mnist_pl.cli.NoProfiler`` in their config.yaml, which a resume reads."""
+    old = tmp_path / "config.yaml"
+    old.write_text("trainer:\n  profiler:\n    class_path: mnist_pl.cli.NoProfiler\n")
+    printed = run_main("fit", f"--config={CONFIG}", f"--config={old}", "--print_config", cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr[-3000:]
+    assert yaml.safe_load(printed.stdout)["trainer"]["profiler"]["class_path"].endswith(".NoProfiler")
+
+
 def test_the_progress_bar_redraws_every_10_steps_unless_given_its_own_rate() -> None:
     # TQDM_MINITERS=10, set on import, raised a refresh_rate 1 given in --trainer.callbacks to 10.
-    assert cli.Trainer(logger=False).progress_bar_callback.refresh_rate == 10
+    assert Trainer(logger=False).progress_bar_callback.refresh_rate == 10
     given = TQDMProgressBar(refresh_rate=1)
-    assert cli.Trainer(logger=False, callbacks=[given]).progress_bar_callback is given
+    assert Trainer(logger=False, callbacks=[given]).progress_bar_callback is given
     assert given.refresh_rate == 1
-    assert cli.Trainer(logger=False, enable_progress_bar=False).progress_bar_callback is None
-    assert cli.Trainer(barebones=True).progress_bar_callback is None  # Lightning turns the bar off itself
+    assert Trainer(logger=False, enable_progress_bar=False).progress_bar_callback is None
+    assert Trainer(barebones=True).progress_bar_callback is None  # Lightning turns the bar off itself
 
 
 def test_a_class_given_on_the_command_line_warns_of_the_values_it_keeps(tmp_path: Path) -> None:
@@ -137,8 +147,8 @@ def test_a_class_given_on_the_command_line_warns_of_the_values_it_keeps(tmp_path
 def test_no_model_summary_means_none() -> None:
     # The config's ModelSummary (max_depth 2) stood in for Lightning's: the summary was printed anyway.
     summary = ModelSummary(max_depth=2)
-    assert summary in cli.Trainer(callbacks=[summary], logger=False).callbacks
-    trainer = cli.Trainer(callbacks=[summary], enable_model_summary=False, logger=False)
+    assert summary in Trainer(callbacks=[summary], logger=False).callbacks
+    trainer = Trainer(callbacks=[summary], enable_model_summary=False, logger=False)
     assert not any(isinstance(c, ModelSummary) for c in trainer.callbacks)
 
 
@@ -290,7 +300,7 @@ def test_a_checkpoint_is_evaluated_in_the_precision_it_was_trained_in(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`test --ckpt_path` of a fast.yaml run, with no config, ran in fp32: another test/acc than the fit's own test."""
-    monkeypatch.setattr(cli, "native_bf16", lambda: True)  # bf16 wherever this runs
+    monkeypatch.setattr(mnist_pl.trainer, "native_bf16", lambda: True)  # bf16 wherever this runs
     short = ["--trainer.limit_train_batches=10", "--trainer.limit_val_batches=2", "--trainer.limit_test_batches=3"]
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
     fit = MNISTCLI(args=["fit", f"--config={REPO / 'configs' / 'fast.yaml'}", DATA, logs, *short])
@@ -323,7 +333,7 @@ def test_bf16_runs_only_where_the_cpu_computes_it(
     native: bool, asked: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recwarn: pytest.WarningsRecorder
 ) -> None:
     # This machine's answer replaced by each of the two: fast.yaml asks for bf16-mixed.
-    monkeypatch.setattr(cli, "native_bf16", lambda: native)
+    monkeypatch.setattr(mnist_pl.trainer, "native_bf16", lambda: native)
     run = MNISTCLI(
         args=[
             "fit",

@@ -1,5 +1,6 @@
 """The LightningModule trained by a real Trainer on real MNIST: it learns, and seeds decide everything."""
 
+import copy
 import csv
 import math
 from functools import partial
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -338,6 +340,47 @@ def test_the_step_loss_logged_is_that_steps_own(tmp_path: Path) -> None:
     logged = {int(row["step"]): float(row["train/loss_step"]) for row in rows}
     assert logged.keys() == {2, 5}  # steps 3 and 6, counted from 1
     assert logged == pytest.approx({step: recorded.losses[step] for step in logged}, rel=1e-6), recorded.losses
+
+
+def test_a_second_fit_of_a_fitted_model_has_a_best_of_its_own(python_fit: tuple, tmp_path: Path) -> None:
+    """From Python, a model fitted before (or loaded from a checkpoint) kept that fit's val/acc_best."""
+    _, model, dm = python_fit
+    assert model.val_acc_best.compute() > 0.3
+    wrecked = copy.deepcopy(model)
+    wrecked.optimizer = partial(torch.optim.SGD, lr=50.0)
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=5, limit_val_batches=2, logger=False, **QUIET)
+    trainer.fit(wrecked, datamodule=dm)
+    metrics = trainer.callback_metrics
+    assert metrics["val/acc"] < 0.3 and metrics["val/acc_best"] == metrics["val/acc"]
+
+
+def test_a_path_and_numpy_numbers_from_python_leave_checkpoints_that_load(tmp_path: Path) -> None:
+    """They were kept in the checkpoints' settings, which a weights-only load refused: every one of the run."""
+    dm = MNISTDataModule(data_dir=REPO / "data", mean=np.float64(0.1307), val_size=np.int64(5000))
+    model = MNISTClassifier(MinimalCNN(), label_smoothing=np.float64(0.1))
+    quiet = {"enable_progress_bar": False, "enable_model_summary": False, "logger": False}
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=1, default_root_dir=tmp_path, **quiet)
+    trainer.fit(model, datamodule=dm)
+    saved = torch.load(trainer.checkpoint_callback.best_model_path, weights_only=True)
+    assert saved["hyper_parameters"]["label_smoothing"] == 0.1
+    settings = saved["datamodule_hyper_parameters"]
+    assert (settings["data_dir"], settings["mean"], settings["val_size"]) == (str(REPO / "data"), 0.1307, 5000)
+
+
+def test_raw_batches_and_bad_settings_from_python_are_refused_in_words(python_fit: tuple) -> None:
+    _, model, dm = python_fit
+    trainer = L.Trainer(limit_test_batches=1, logger=False, **QUIET)
+    with pytest.raises(UserError, match=r"raw uint8 pixels: .* give the trainer datamodule=dm"):
+        trainer.test(model, dataloaders=dm.test_dataloader())  # not normalised: that is the data module's hook
+    negative = MNISTClassifier(MinimalCNN(), scheduler=partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=-1))
+    with pytest.raises(UserError, match=r"^--model\.scheduler\.init_args\.gamma -1: the lr is multiplied by it"):
+        L.Trainer(max_epochs=1, limit_train_batches=1, logger=False, **QUIET).fit(negative, datamodule=dm)
+    with pytest.raises(UserError, match=r"^--model\.label_smoothing 1\.5: expected a number from 0 to 1$"):
+        MNISTClassifier(MinimalCNN(), label_smoothing=1.5)
+    with pytest.raises(UserError, match=r"^--data\.dataset 'mnist': expected one of MNIST, FashionMNIST, KMNIST$"):
+        MNISTDataModule(dataset="mnist")
+    with pytest.raises(UserError, match=r"^--data\.val_size 5000\.5: expected an int$"):
+        MNISTDataModule(val_size=5000.5)
 
 
 def test_val_acc_best_is_the_running_maximum(tmp_path: Path) -> None:

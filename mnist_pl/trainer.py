@@ -1,0 +1,260 @@
+"""The Trainer this app runs: Lightning's, with the app's progress bar, profiler and batch limits,
+and the trainer settings refused before a run starts (Lightning took them without a word, or ended
+in a traceback that named no option)."""
+
+import contextlib
+import ctypes
+import re
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from jsonargparse import Namespace
+from lightning.pytorch import callbacks
+from lightning.pytorch.callbacks import ProgressBar, TQDMProgressBar
+from lightning.pytorch.profilers import PassThroughProfiler
+from lightning.pytorch.utilities import rank_zero_warn
+
+from mnist_pl.checkpoints import RunCheckpoint
+from mnist_pl.errors import UserError
+
+
+def _keep_freed_memory() -> None:
+    """Stop glibc from giving freed memory back to the OS between training steps.
+
+    With its default, dynamic thresholds glibc trims the heap after each Lightning training step
+    and the next step faults the pages back in: about 120 page faults and 0.25 ms of kernel time
+    per LeNet step on a 2-core EPYC (a bare PyTorch loop: 5). With both thresholds at 1 GiB: 2.
+    The cost is that the process keeps its peak memory until it ends. Other C libraries: no-op.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    for option in (m_mmap_threshold, m_trim_threshold):
+        mallopt(option, 1 << 30)
+
+
+_keep_freed_memory()  # process-wide, on import: in place before the first training step
+
+
+def native_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware: AVX512-BF16 or AMX on x86, the BF16 extension on Arm."""
+    capabilities = torch.cpu.get_capabilities()
+    return any(capabilities.get(name, False) for name in ("avx512_bf16", "amx_bf16", "bf16"))
+
+
+class NoProfiler(PassThroughProfiler):
+    """Lightning's default profiler (it profiles nothing) without its cost.
+
+    Lightning wraps ~140 calls of each training step in ``profiler.profile(name)``; the default
+    enters and leaves a generator-based context each time, ~1 us, ~0.09 ms per step on a 2-core
+    CPU (1% of a LeNet step). This hands out one shared null context instead.
+    ``--trainer.profiler simple`` (or ``advanced``, ``pytorch``) still profiles.
+    """
+
+    _nothing = contextlib.nullcontext()
+
+    def profile(self, action_name: str) -> contextlib.AbstractContextManager:
+        return self._nothing
+
+
+class Trainer(L.Trainer):
+    """Lightning's Trainer, its batch limits read as Lightning documents them: 1 is one batch, 1.0 all,
+    and its progress bar redrawn every 10 steps.
+
+    Each redraw costs ~0.7 ms of Python (measured, 300 LeNet steps on the CPU) and reads logged
+    values back to the host; Lightning's own bar redraws every step. A progress bar given in
+    ``--trainer.callbacks`` (``TQDMProgressBar`` with ``refresh_rate: 1``: every step) is kept as given.
+
+    Lightning declares the limits ``Optional[Union[int, float]]``, but its Fabric, imported first,
+    declares ``Optional[Union[float, int]]``, and Python's typing cache (equal unions share one
+    entry) hands the Trainer that float-first union: jsonargparse parsed ``1`` as 1.0, every batch.
+    ``int | float`` is not cached.
+
+    Args:
+        limit_train_batches: training batches per epoch: an int counts them, a float is a fraction.
+        limit_val_batches: validation batches: an int counts them, a float is a fraction.
+        limit_test_batches: test batches: an int counts them, a float is a fraction.
+        limit_predict_batches: predict batches: an int counts them, a float is a fraction.
+        overfit_batches: train on the same first training batches every epoch, this many (int) or this
+            fraction; validation runs on as many of its own.
+    """
+
+    def __init__(
+        self,
+        *,
+        limit_train_batches: int | float | None = None,
+        limit_val_batches: int | float | None = None,
+        limit_test_batches: int | float | None = None,
+        limit_predict_batches: int | float | None = None,
+        overfit_batches: int | float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        given = kwargs.get("callbacks") or []
+        given = given if isinstance(given, list) else [given]
+        if kwargs.get("enable_model_summary") is False:  # the config's ModelSummary stood in for Lightning's
+            kwargs["callbacks"] = given = [c for c in given if not isinstance(c, callbacks.ModelSummary)]
+        bar_off = kwargs.get("enable_progress_bar") is False or kwargs.get("barebones")
+        if not bar_off and not any(isinstance(c, ProgressBar) for c in given):
+            kwargs["callbacks"] = [*given, TQDMProgressBar(refresh_rate=10)]
+        try:
+            super().__init__(
+                limit_train_batches=limit_train_batches,
+                limit_val_batches=limit_val_batches,
+                limit_test_batches=limit_test_batches,
+                limit_predict_batches=limit_predict_batches,
+                overfit_batches=overfit_batches,
+                **kwargs,
+            )
+        except RuntimeError as err:  # Lightning's words for it name no option, under a traceback
+            if not (twice := re.match(r"Found more than one stateful callback of type `(\w+)`", str(err))):
+                raise
+            given = kwargs.get("callbacks") or []
+            keys = [c.state_key for c in given]
+            ours = any(isinstance(c, RunCheckpoint) and keys.count(c.state_key) > 1 for c in given)
+            kind = RunCheckpoint.STATE_NAME if twice[1] == RunCheckpoint.__name__ else twice[1]  # --checkpoint's
+            interval = " (or its every_n_epochs, every_n_train_steps)" if kind == RunCheckpoint.STATE_NAME else ""
+            raise UserError(
+                f"--trainer.callbacks: two {kind} callbacks of the same settings"
+                f"{' (--checkpoint is one)' if ours else ''}, whose states a checkpoint would keep under one key: "
+                f"change one's monitor or mode{interval}, or leave one out"
+            ) from err
+
+    run_checkpoint: callbacks.ModelCheckpoint | None = None  # the config's --checkpoint (MNISTCLI sets it)
+    made_dirs: tuple[Path, ...] = ()  # the log folders this command created (MNISTCLI sets it)
+
+    @property
+    def checkpoint_callback(self) -> callbacks.Checkpoint | None:
+        """The run's own ``--checkpoint``: Lightning's is the first in the list, and a ModelCheckpoint
+        given in ``--trainer.callbacks`` came before it (the fit then tested that one's best, and a
+        stop said there was nothing to resume)."""
+        if self.run_checkpoint in self.checkpoint_callbacks:
+            return self.run_checkpoint
+        return super().checkpoint_callback
+
+
+def refuse_bad_settings(trainer: Namespace, subcommand: str) -> None:
+    """The trainer settings of a command line or config that the app refuses, before anything is built."""
+    if trainer.get("enable_checkpointing") is False:  # Lightning's words named no fix
+        raise UserError(
+            "--trainer.enable_checkpointing false: the run's checkpoints are the config's checkpoint: section, "
+            "always there: for none, give --checkpoint.save_top_k 0 --checkpoint.save_last false"
+        )
+    if trainer.get("logger") in (True, None):  # Lightning's default logger, without a word
+        raise UserError(
+            f"--trainer.logger {str(trainer.logger).lower().replace('none', 'null')}: Lightning's default "
+            "logger would replace the app's, its runs in ./lightning_logs: leave the option out "
+            "(--trainer.logger.init_args.save_dir chooses the folder)"
+        )
+    accelerator = trainer.accelerator
+    # Lightning's own message for this one names neither the option nor the fix.
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise UserError(
+            f"--trainer.accelerator {accelerator}: PyTorch sees no CUDA GPU on this machine: "
+            "use --trainer.accelerator cpu, or auto (a GPU when there is one)"
+        )
+    # Lightning refused it in its own words, one after the other: the logger, then a profiler the
+    # user never gave, then the ModelCheckpoint every run has.
+    if trainer.get("barebones"):
+        raise UserError(
+            "--trainer.barebones true: it turns off the logger, checkpoints and profiler, which every run of the "
+            "app keeps: leave it out (--trainer.enable_progress_bar false, --trainer.enable_model_summary false "
+            "quiet a run)"
+        )
+    # A TensorBoard sub_dir below each run's dir: an absolute one was every run's, and the run's
+    # last line ended in a traceback.
+    loggers = trainer.get("logger") if isinstance(trainer.get("logger"), list) else [trainer.get("logger")]
+    for logger in loggers:
+        sub_dir = logger.get("init_args", {}).get("sub_dir") if isinstance(logger, Namespace | dict) else None
+        if sub_dir and (Path(sub_dir).is_absolute() or sub_dir.startswith("~") or ".." in Path(sub_dir).parts):
+            raise UserError(
+                f"--trainer.logger.init_args.sub_dir {sub_dir}: a folder inside each run's dir: "
+                "give a relative one inside it, such as tb"
+            )
+    # Taken without a word, and unused: the run's folder is the logger's (without one, nothing is written).
+    if (root := trainer.get("default_root_dir")) is not None and trainer.get("logger") not in (False, None, []):
+        raise UserError(
+            f"--trainer.default_root_dir {root}: the run's folder is the logger's: give "
+            f"--trainer.logger.init_args.save_dir {root}"
+        )
+    # Lightning runs no batch, prints nothing and exits 0, leaving an empty run dir.
+    stage = {"validate": "val", "test": "test", "predict": "predict"}.get(subcommand)
+    if stage and trainer.get(f"limit_{stage}_batches") == 0:
+        raise UserError(
+            f"--trainer.limit_{stage}_batches 0: {subcommand} would run no batch: "
+            "give a number of batches, or a fraction of them (1.0: all)"
+        )
+    # Lightning divides by these without checking them first: a ZeroDivisionError deep in its loops.
+    for name in ("accumulate_grad_batches", "check_val_every_n_epoch", "val_check_interval"):
+        value = trainer.get(name)
+        if isinstance(value, int | float) and value <= 0:
+            raise UserError(f"--trainer.{name} {value}: must be greater than 0: give a positive value")
+    # Lightning stops at the max without a word about the min.
+    for unit in ("epochs", "steps"):
+        low, high = trainer.get(f"min_{unit}"), trainer.get(f"max_{unit}")
+        if isinstance(low, int) and isinstance(high, int) and 0 <= high < low:
+            raise UserError(
+                f"--trainer.min_{unit} {low} > --trainer.max_{unit} {high}: the fit would stop after {high}: "
+                f"give --trainer.max_{unit} {low} or more"
+            )
+    # Lightning reads a negative clip value as no clipping and a negative log interval as its
+    # absolute value (x % -2 == 0 every other step), both without a word.
+    for name, off in (("gradient_clip_val", "no clipping"), ("log_every_n_steps", "no per-step values")):
+        value = trainer.get(name)
+        if isinstance(value, int | float) and value < 0:
+            raise UserError(f"--trainer.{name} {value}: must be 0 or more: give a positive value, or 0 for {off}")
+
+
+def bf16_only_where_computed(trainer: Namespace) -> None:
+    """bf16 wins only where the hardware computes it.
+
+    A CPU without bf16 instructions emulates it: a fast.yaml epoch took 144 s instead of 19-21 s in
+    fp32 on a 2-core AVX2 EPYC, LeNet steps 1.4x longer on an AVX-512 Xeon. Like Lightning's own
+    16-mixed -> bf16-mixed on a CPU.
+    """
+    gpu = torch.cuda.is_available() or torch.backends.mps.is_available()
+    on_cpu = trainer.accelerator == "cpu" or (trainer.accelerator == "auto" and not gpu)
+    asked = str(trainer.precision)
+    if asked in ("16", "16-mixed") and on_cpu:  # Lightning's own rule, said in the run's config.yaml
+        trainer.precision = "bf16-mixed"
+    if str(trainer.precision).startswith("bf16") and on_cpu and not native_bf16():
+        rank_zero_warn(
+            f"--trainer.precision {asked}: this CPU has no bf16 instructions (AVX512-BF16, AMX or "
+            "Arm BF16) and would emulate it, many times slower: running in 32-true instead"
+        )
+        trainer.precision = "32-true"
+
+
+def refuse_callbacks_the_model_cannot_take(trainer: L.Trainer, model: L.LightningModule) -> None:
+    """Lightning's callbacks that need what the app's model has not (tracebacks as the fit began,
+    or, pruning, after its first epoch, leaving a run dir without checkpoints), or that undo what
+    a run keeps: its batch size, its checkpoints' use."""
+    for callback in trainer.callbacks:
+        option = f"--trainer.callbacks {type(callback).__name__}"
+        if isinstance(callback, callbacks.LearningRateFinder) and callback._update_attr:  # not one that only plots
+            raise UserError(
+                f"{option}: it sets the model's lr attribute, and the app's learning rate is the optimizer's "
+                "(--model.optimizer.init_args.lr): give it update_attr false (it then finds and plots only), "
+                "or leave it out"
+            )
+        if isinstance(callback, callbacks.BatchSizeFinder):
+            raise UserError(
+                f"{option}: the run would train at a batch size its config.yaml and checkpoints do not hold: "
+                "leave it out, and give --data.batch_size"
+            )
+        if isinstance(callback, callbacks.SpikeDetection):
+            raise UserError(
+                f"{option}: Lightning 2.6 cannot restore it from a checkpoint ('SpikeDetection' object has no "
+                "attribute 'running'), which the test after fit and any resume do: leave it out"
+            )
+        if isinstance(callback, callbacks.BackboneFinetuning) and not hasattr(model, "backbone"):
+            raise UserError(f"{option}: it unfreezes the model's backbone, and the app's model has none: leave it out")
+        if isinstance(callback, callbacks.ModelPruning) and model.hparams.channels_last:
+            raise UserError(
+                f"{option} flattens weights with view(), which channels-last weights refuse: "
+                "add --model.channels_last false"
+            )
