@@ -6,6 +6,9 @@ dropout masks than the run that wrote it. ``RNGStates`` adds them. ``AtomicCheck
 a killed write leave the previous checkpoint in place. ``RunCheckpoint`` writes ``last.ckpt``
 after every epoch, as Lightning did before 2.6, and at the batch a SIGTERM stops the fit after;
 a SIGTERM during a fit's validation takes effect where that validation ends and is saved.
+``PlateauStepOnResume`` keeps a plateau schedule's step across a resume. ``check_readable`` reads a
+checkpoint given to any command, refusing one mnist_pl did not write; ``refuse_bad_settings`` the
+``checkpoint:`` settings that would name its files wrongly.
 """
 
 import ast

@@ -256,14 +256,14 @@ class MNISTCLI(LightningCLI):
         # printed while parsing, it showed the default network of a `test --ckpt_path`, not the checkpoint's.
         with _ActionPrintConfig.skip_print_config():
             super().parse_arguments(parser, args)
-        # Lightning refuses a seed numpy cannot take only when it seeds, in words that name no option;
-        # torch's generators, seeded with the data's, ended in a traceback past 64 bits (the shuffle
-        # seed plus the epoch: an int64 leaves room for the epochs).
         subcommand = self.config.get("subcommand")
         if subcommand and (refused := set_again_by_a_config(options, subcommand)):
             self._parser(subcommand).error(refused)
         for message in kept_from_the_config(options, self.config[subcommand]) if subcommand else ():
             rank_zero_warn(message)
+        # Lightning refuses a seed numpy cannot take only when it seeds, in words that name no option;
+        # torch's generators, seeded with the data's, ended in a traceback past 64 bits (the shuffle
+        # seed plus the epoch: an int64 leaves room for the epochs).
         ranges = {
             "seed_everything": (0, 2**32),
             "data.split_seed": (-(2**63), 2**63),

@@ -52,8 +52,7 @@ def refuse_bad_settings(model: "MNISTClassifier") -> None:
 
 def lr_scheduler_config(model: "MNISTClassifier", optimizer: torch.optim.Optimizer) -> dict[str, Any]:
     """Lightning's lr scheduler config for ``model``'s ``scheduler``: given the run's steps where it
-    takes ``total_steps``, stepped per batch where it is laid over steps, refused where it cannot run.
-    (The model's trainer is read only where needed: a schedule is checked without one.)"""
+    takes ``total_steps``, stepped per batch where it is laid over steps, refused where it cannot run."""
     # A class, a partial or a lambda. jsonargparse's partial holds every init argument of the
     # class as a keyword, around a function of (*args, **kwargs).
     scheduler = model.scheduler

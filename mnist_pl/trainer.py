@@ -64,7 +64,9 @@ class NoProfiler(PassThroughProfiler):
 
 class Trainer(L.Trainer):
     """Lightning's Trainer, its batch limits read as Lightning documents them: 1 is one batch, 1.0 all,
-    and its progress bar redrawn every 10 steps.
+    and its progress bar redrawn every 10 steps. Also: ``enable_model_summary false`` drops the config's
+    ModelSummary (which stood in for Lightning's own), two callbacks of one state key are refused in one
+    line, and ``checkpoint_callback`` is the run's own ``--checkpoint``.
 
     Each redraw costs ~0.7 ms of Python (measured, 300 LeNet steps on the CPU) and reads logged
     values back to the host; Lightning's own bar redraws every step. A progress bar given in
@@ -125,7 +127,7 @@ class Trainer(L.Trainer):
             ) from err
 
     run_checkpoint: callbacks.ModelCheckpoint | None = None  # the config's --checkpoint (MNISTCLI sets it)
-    made_dirs: tuple[Path, ...] = ()  # the log folders this command created (MNISTCLI sets it)
+    made_dirs: tuple[Path, ...] = ()  # the log folders this command created (MNISTCLI and runs add to it)
 
     @property
     def checkpoint_callback(self) -> callbacks.Checkpoint | None:
