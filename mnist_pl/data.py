@@ -12,6 +12,7 @@ import itertools
 import math
 import os
 import shutil
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -229,6 +230,15 @@ class EpochSampler(DistributedSampler):
         return itertools.islice(super().__iter__(), skip, None)
 
 
+def _leave_stops_to_the_main_process(worker_id: int) -> None:
+    """A worker process ignores Ctrl-C and SIGTERM: sent to the whole process group (a terminal's Ctrl-C,
+    Slurm's scancel, systemctl stop), they killed the workers, and the fit ended in a traceback, unsaved;
+    a Ctrl-C printed the fit's stop line once per worker. The main process stops the fit, then its workers.
+    (This replaces Lightning's worker seeding: a worker only cuts batches, nothing in it is random.)"""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 class MNISTDataModule(L.LightningDataModule):
     """MNIST (or FashionMNIST, KMNIST) train/val/test: 60,000 training images split into train and
     a fixed validation set, and the official 10,000 test images.
@@ -367,6 +377,7 @@ class MNISTDataModule(L.LightningDataModule):
             # without workers; kept across epochs, it drew once, and the dropout masks of every later
             # epoch (and of a resumed run's) were other than those of a run without workers.
             num_workers=self.hparams.num_workers,
+            worker_init_fn=_leave_stops_to_the_main_process,
         )
 
     def train_dataloader(self) -> DataLoader:

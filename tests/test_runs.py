@@ -525,6 +525,29 @@ def test_signal_stops_with_a_resume_line_and_the_resume_is_exact(
     assert_same_run(one_go, run)
 
 
+@SIGNALS
+def test_a_signal_to_the_whole_process_group_stops_a_fit_with_workers_as_one(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    """As a terminal's Ctrl-C, Slurm's scancel or systemctl stop send it: the workers were killed by it, and the
+    fit ended in a traceback, unsaved (or, Ctrl-C, each worker printed the stop's line)."""
+    logs, marker = tmp_path / "logs", tmp_path / "paused"
+    args = ["fit", *TINY, f"--trainer.logger.init_args.save_dir={logs}", "--data.num_workers=1"]
+    command = [sys.executable, "-m", "mnist_pl", *args, *pause_at(marker, epoch=0, batch=3)]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    env = child_env()
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env, preexec_fn=_ctrl_c_on, start_new_session=True, **pipes)
+    deadline = time.monotonic() + 120
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), proc.communicate()[1][-3000:]
+    os.killpg(proc.pid, signum)
+    stderr = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 1 and "Traceback" not in stderr, stderr[-3000:]
+    assert " in epoch 0 at step 4; checkpointed there: resume with " in stderr.strip().splitlines()[-1]
+    assert stderr.count("Ctrl-C: stopping") == (signum == signal.SIGINT)
+
+
 @pytest.mark.slow  # a message's check, one more fit in a process of its own
 def test_a_fit_without_last_ckpt_stopped_by_a_signal_says_so(tmp_path: Path) -> None:
     # It said "nothing to resume, run it again", with an epoch's best.ckpt in the run.
