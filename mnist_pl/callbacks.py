@@ -22,19 +22,10 @@ from torchmetrics.classification import MulticlassConfusionMatrix
 from torchvision.utils import make_grid
 
 from mnist_pl.errors import UserError
-from mnist_pl.export import publish
+from mnist_pl.files import beside, file_above, free_path, missing_folders, publish, remove_empty
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
-
-
-def free_path(path: Path) -> Path:
-    """``path``, or ``stem-1.suffix``, ``stem-2.suffix``, ... if taken: nothing is ever overwritten."""
-    candidate, n = path, 0
-    while os.path.lexists(candidate):  # a link to nowhere holds its name too
-        n += 1
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-    return candidate
 
 
 class DivergenceError(UserError):
@@ -126,9 +117,9 @@ class PredictionWriter(BasePredictionWriter):
                 f"--predictions.output {self.output} is a folder: give a file name, "
                 f"e.g. {self.output / 'predictions.csv'}"
             )
-        if file := next((parent for parent in self.output.parents if parent.is_file()), None):
+        if file := file_above(self.output):
             raise UserError(f"--predictions.output {self.output}: {file} is a file, not a folder: give another path")
-        self.made = [folder for folder in [self.output.parent, *self.output.parent.parents] if not folder.exists()]
+        self.made = missing_folders(self.output.parent)
         try:
             self.output.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -151,9 +142,7 @@ class PredictionWriter(BasePredictionWriter):
             raise SIGTERMException
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        for folder in self.made:
-            with contextlib.suppress(OSError):  # not empty: something else was put there meanwhile
-                folder.rmdir()
+        remove_empty(self.made)
 
     def write_on_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, predictions, batch_indices) -> None:
         dm = trainer.datamodule
@@ -181,8 +170,7 @@ class PredictionWriter(BasePredictionWriter):
                 names, labels, predicted.tolist(), confidence.tolist(), probs.tolist(), strict=True
             )
         ]
-        tmp = self.output.with_name(f".{self.output.name}.tmp{os.getpid()}")
-        try:
+        with beside(self.output) as tmp:
             # A file name whose bytes are not UTF-8 (Python holds them as surrogates) goes into the
             # CSV as those bytes: it names the file. It ended in a traceback, the temporary file left.
             with open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as file:
@@ -194,8 +182,6 @@ class PredictionWriter(BasePredictionWriter):
                 with contextlib.suppress(FileExistsError):
                     publish(tmp, path, overwrite=False)
                     break
-        finally:
-            tmp.unlink(missing_ok=True)
         # Names printable on a UTF-8 terminal.
         shown = [
             (name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), *row)

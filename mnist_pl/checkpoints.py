@@ -36,6 +36,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities import rank_zero_info
 
 from mnist_pl.errors import UserError
+from mnist_pl.files import beside
 
 
 def objects_left_out(*names: str) -> list[str]:
@@ -263,15 +264,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             return
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        try:
+        with beside(path) as tmp:
             with open(tmp, "wb") as file:
                 torch.save(checkpoint, file)
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
 
 
 def _settings(state_key: str) -> dict[str, Any]:

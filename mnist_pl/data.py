@@ -6,7 +6,6 @@ tutorial pipeline (per-sample PIL image, ``ToTensor``, ``Normalize``, collation)
 of the time an epoch spends outside the network on a CPU.
 """
 
-import contextlib
 import gzip
 import itertools
 import math
@@ -14,7 +13,6 @@ import os
 import shutil
 import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +28,7 @@ from torchvision.datasets.utils import check_md5, download_url
 
 from mnist_pl.checkpoints import objects_left_out, plain
 from mnist_pl.errors import UserError
+from mnist_pl.files import beside, missing_folders, remove_empty
 from mnist_pl.images import find_images, load_digit, suffixes
 
 # MD5 of MNIST's decompressed IDX files: the official sums that loaders check. The bundled .gz
@@ -144,34 +143,27 @@ def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> 
             _download(cls, gz)
         if md5 is None and not check_md5(gz, gz_md5):
             raise DataError(f"{gz} is corrupt (MD5 mismatch): replace it with a good copy")
-        # A name of its own (not mkstemp's: its files are private to their owner): two fits started
-        # together decompress the same file at once.
-        tmp = target.with_name(f"{name}.{os.getpid()}.{threading.get_ident()}.part")
-        try:
-            raw.mkdir(parents=True, exist_ok=True)
-            dst = open(tmp, "wb")  # noqa: SIM115 (closed by the with below)
-        except OSError as err:
-            raise DataError(
-                f"{raw} is not writable ({err.strerror}): make it writable, or decompress the four "
-                f".gz files there yourself (gunzip -k), or point --data.data_dir at a writable copy"
-            ) from err
-        try:
-            with gzip.open(gz, "rb") as src, dst:
-                shutil.copyfileobj(src, dst)
-        except (OSError, EOFError) as err:
-            tmp.unlink(missing_ok=True)
-            raise DataError(f"{gz} is not a valid gzip file ({err}): replace it with a good copy") from err
-        except BaseException:  # Ctrl-C: no half-written file left behind under a name of its own
-            tmp.unlink(missing_ok=True)
-            raise
-        if md5 is not None and not check_md5(tmp, md5):
-            tmp.unlink()
-            raise DataError(f"{gz} decompresses to the wrong MD5: replace it with a good copy")
-        tmp.replace(target)
+        with beside(target) as tmp:  # two fits started together decompress the same file at once
+            try:
+                raw.mkdir(parents=True, exist_ok=True)
+                dst = open(tmp, "wb")  # noqa: SIM115 (closed by the with below)
+            except OSError as err:
+                raise DataError(
+                    f"{raw} is not writable ({err.strerror}): make it writable, or decompress the four "
+                    f".gz files there yourself (gunzip -k), or point --data.data_dir at a writable copy"
+                ) from err
+            try:
+                with gzip.open(gz, "rb") as src, dst:
+                    shutil.copyfileobj(src, dst)
+            except (OSError, EOFError) as err:
+                raise DataError(f"{gz} is not a valid gzip file ({err}): replace it with a good copy") from err
+            if md5 is not None and not check_md5(tmp, md5):
+                raise DataError(f"{gz} decompresses to the wrong MD5: replace it with a good copy")
+            tmp.replace(target)
 
 
 def _download(cls: type[MNIST], gz: Path) -> None:
-    made = [folder for folder in (gz.parent, *gz.parent.parents) if not folder.exists()]  # deepest first
+    made = missing_folders(gz.parent)
     gz.parent.mkdir(parents=True, exist_ok=True)
     errors = []
     for mirror in cls.mirrors:
@@ -180,9 +172,7 @@ def _download(cls: type[MNIST], gz: Path) -> None:
             return
         except Exception as err:  # every mirror is tried before giving up
             errors.append(f"{mirror}: {err}")
-    for folder in made:  # a mistyped --data.data_dir leaves no empty folders behind
-        with contextlib.suppress(OSError):
-            folder.rmdir()
+    remove_empty(made)  # a mistyped --data.data_dir leaves no empty folders behind
     raise DataError(
         f"{gz} is missing and could not be downloaded ({'; '.join(errors)}): "
         f"copy the four {cls.__name__} .gz files into {gz.parent}"

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from mnist_pl.checkpoints import check_readable
 from mnist_pl.data import MNISTDataModule, trained_settings
 from mnist_pl.errors import UserError
+from mnist_pl.files import beside, file_above, publish
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import LeNet
 from mnist_pl.parser import model_not_rebuilt
@@ -91,8 +92,7 @@ def write(
     """The file, written under a temporary name, ``check``-ed there, and renamed: never half an export, or
     one that failed its check, where one is expected."""
     example = torch.rand(2, 1, 28, 28)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+    with beside(path) as tmp:
         if fmt == "onnx":
             batch = torch.export.Dim("batch")
             program = torch.onnx.export(
@@ -114,29 +114,6 @@ def write(
         if check is not None:
             check(tmp)
         publish(tmp, path, overwrite)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def publish(tmp: Path, path: Path, overwrite: bool) -> None:
-    """``tmp`` renamed to ``path``; without ``overwrite``, FileExistsError where ``path`` exists.
-
-    Not a rename alone: ``main`` checks for an existing file before the export's 10-20 s (predict
-    finds a free name for its CSV), and a rename then replaced a file another export (or predict)
-    wrote meanwhile (both said "wrote"). A hard link
-    fails where the name is taken; a file system without links is checked just before the rename.
-    """
-    if overwrite:
-        tmp.replace(path)
-        return
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise
-    except OSError:
-        if path.exists():
-            raise FileExistsError(path) from None
-        tmp.replace(path)
 
 
 def runner(fmt: str, path: Path) -> Callable[[Tensor], Tensor]:
@@ -228,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     if output.is_dir() or (args.output and args.output.endswith(("/", os.sep))):  # Path() drops the "/" of "new/"
         example = output / f"model{SUFFIX[args.format]}"
         raise UserError(f"--output {args.output or output} is a folder: give a file name, e.g. {example}")
-    if file := next((parent for parent in output.parents if parent.is_file()), None):
+    if file := file_above(output):
         raise UserError(f"--output {output}: {file} is a file, not a folder: give another --output")
     if output.exists() and output.resolve() == args.ckpt_path.resolve():
         raise UserError(f"--output {output} is the checkpoint itself: give another --output")

@@ -37,6 +37,7 @@ from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from mnist_pl.errors import UserError
+from mnist_pl.files import remove_empty
 
 
 def claim_new_version(root: Path) -> int:
@@ -257,10 +258,8 @@ def given_back_on_failure(trainer: L.Trainer, claimed: Path | None, start: int =
         if claimed is None and isinstance(err, Exception):
             for own in _written_here(trainer) - before:
                 own.unlink(missing_ok=True)
-        # and the log folders the command made for it (a new --trainer.logger.init_args.save_dir), deepest first
-        for made in sorted(getattr(trainer, "made_dirs", ()), key=lambda folder: len(folder.parts), reverse=True):
-            with contextlib.suppress(OSError):  # not empty: another run's, or files put there meanwhile
-                made.rmdir()
+        # and the log folders the command made for it (a new --trainer.logger.init_args.save_dir): not another run's
+        remove_empty(getattr(trainer, "made_dirs", ()))
         raise
 
 

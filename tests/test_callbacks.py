@@ -14,9 +14,10 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from torchvision.datasets import MNIST
 
 from mnist_pl import callbacks
-from mnist_pl.callbacks import ImageLogger, free_path
+from mnist_pl.callbacks import ImageLogger
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
+from mnist_pl.files import free_path
 from mnist_pl.model import MNISTClassifier
 
 FIT = [f"--config={REPO / 'configs' / 'lenet.yaml'}", f"--data.data_dir={REPO / 'data'}", *QUICK_FIT]
@@ -149,7 +150,7 @@ def test_a_predictions_csv_written_meanwhile_by_another_predict_is_kept(
     MNISTCLI(args=["predict", *args, *limits, f"--predictions.output={out}", "--predictions.show=0"])
     assert out.read_text() == "the other predict's"
     assert len((tmp_path / "predictions-1.csv").read_text().splitlines()) == 1 + 1000
-    assert not list(tmp_path.glob(".*.tmp*"))
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_predict_limited_to_some_batches_writes_their_rows(trained_run: Path, tmp_path: Path) -> None:

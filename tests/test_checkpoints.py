@@ -41,7 +41,7 @@ while True:
 
 
 def big_write_under_way(folder: Path) -> bool:
-    for tmp in folder.glob(".last.ckpt.tmp*"):
+    for tmp in folder.glob(".last.ckpt.*.tmp"):
         with contextlib.suppress(FileNotFoundError):  # renamed meanwhile
             if tmp.stat().st_size > 10_000_000:
                 return True
@@ -60,7 +60,7 @@ def test_kill_during_a_write_leaves_the_previous_checkpoint(tmp_path: Path) -> N
     finally:
         writer.wait()
     assert writer.returncode == -signal.SIGKILL
-    assert list(tmp_path.glob(".last.ckpt.tmp*")), "the kill did not land during a write"
+    assert list(tmp_path.glob(".last.ckpt.*.tmp")), "the kill did not land during a write"
     checkpoint = torch.load(path, weights_only=True)  # whole: the first small one (or a whole big one)
     assert set(checkpoint) in ({"good"}, {"big"})
     if "good" in checkpoint:

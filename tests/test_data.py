@@ -42,7 +42,7 @@ def test_bundled_gz_decompress_to_official_md5(gz_dir: Path) -> None:
     raw = gz_dir / "MNIST" / "raw"
     for name, md5 in MNIST_MD5.items():
         assert hashlib.md5((raw / name).read_bytes()).hexdigest() == md5
-    assert not list(raw.glob("*.part"))
+    assert not list(raw.glob(".*.tmp"))
 
 
 def test_two_fits_decompressing_at_once_both_succeed(gz_dir: Path) -> None:
@@ -65,7 +65,7 @@ def test_two_fits_decompressing_at_once_both_succeed(gz_dir: Path) -> None:
     assert errors == []
     raw = gz_dir / "MNIST" / "raw"
     assert all(hashlib.md5((raw / name).read_bytes()).hexdigest() == md5 for name, md5 in MNIST_MD5.items())
-    assert not list(raw.glob("*.part*"))
+    assert not list(raw.glob(".*.tmp"))
 
 
 def test_split_sizes_and_label_counts(dm: MNISTDataModule) -> None:
@@ -232,7 +232,7 @@ def test_truncated_gz_is_refused_and_leaves_nothing(gz_dir: Path) -> None:
     with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz is not a valid gzip file"):
         ensure_files(gz_dir, download=False)
     assert not (gz_dir / "MNIST" / "raw" / "train-images-idx3-ubyte").exists()
-    assert not list((gz_dir / "MNIST" / "raw").glob("*.part"))
+    assert not list((gz_dir / "MNIST" / "raw").glob(".*.tmp"))
 
 
 def test_corrupt_decompressed_file_is_refused(gz_dir: Path) -> None:
@@ -253,7 +253,7 @@ def test_another_datasets_archive_is_checked_against_torchvisions_md5(gz_dir: Pa
         (raw / gz.name).write_bytes(gz.read_bytes())
     with pytest.raises(DataError, match=r"KMNIST/raw/train-images-idx3-ubyte\.gz is corrupt \(MD5 mismatch\)"):
         ensure_files(gz_dir, download=False, dataset="KMNIST")
-    assert not list(raw.glob("*ubyte")) and not list(raw.glob("*.part"))
+    assert not list(raw.glob("*ubyte")) and not list(raw.glob(".*.tmp"))
 
 
 def test_a_folder_where_a_data_file_goes_and_a_data_dir_under_a_file_are_named(gz_dir: Path, tmp_path: Path) -> None:

@@ -1296,5 +1296,5 @@ def test_bad_data_files_are_named_before_training(gz_dir: Path, run: Run, case: 
     assert_one_line_error(run.fit(*args), 1, *expected)
     after = digest(gz_dir)
     assert {name: after[name] for name in before} == before  # good files may have been decompressed next to it
-    assert not list(raw.glob("*.part"))
+    assert not list(raw.glob(".*.tmp"))
     assert run.snapshot() == run_before
