@@ -31,6 +31,7 @@ from mnist_pl.checkpoints import (
 from mnist_pl.checkpoints import refuse_bad_settings as refuse_bad_checkpoint_settings
 from mnist_pl.data import STATS, MNISTDataModule, refuse_own_images_for, trained_settings
 from mnist_pl.errors import UserError
+from mnist_pl.files import missing_folders
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.optim import refuse_bad_settings as refuse_bad_optim_settings
 from mnist_pl.parser import (
@@ -561,7 +562,7 @@ class MNISTCLI(LightningCLI):
             if not str(logger.save_dir):  # Path("") is the current folder: a run dir made there
                 raise UserError("--trainer.logger.init_args.save_dir is empty: give a folder, such as logs")
             root = Path(logger.root_dir)
-            missing = [folder for folder in (root, *root.parents) if not folder.exists()]
+            missing = missing_folders(root)
             try:
                 root.mkdir(parents=True, exist_ok=True)
             except OSError as err:
