@@ -303,12 +303,36 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
     def state_key(self) -> str:
         return self.STATE_NAME + super().state_key.removeprefix(type(self).__qualname__)
 
+    resumed_from: str | None = None  # the checkpoint whose state load_state_dict is given
+
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        self.resumed_from = trainer.ckpt_path  # Lightning calls load_state_dict next, without the trainer
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         # A fit from another run's checkpoint is a new run (runs.place_run), whose best is its own.
         # Lightning keeps the other run's best_model_path (and warns that the dirpath changed): a
         # fit that then never validated tested the other run's best.ckpt instead of its own weights.
-        if Path(state_dict.get("dirpath", self.dirpath)).resolve() == Path(self.dirpath).resolve():
-            super().load_state_dict({**state_dict, "dirpath": self.dirpath})
+        # A checkpoint of this folder is this run's, also where its dirpath says otherwise: Lightning saves
+        # the folder as the fit named it, relative to the folder it ran from. A resume from elsewhere (or
+        # of a moved run) forgot the run's best and last, wrote best-v1.ckpt and last-v1.ckpt beside them,
+        # and the next --ckpt_path last resumed from the old last.ckpt, training its epochs again.
+        theirs, ours = state_dict.get("dirpath", self.dirpath), Path(self.dirpath).resolve()
+        here = self.resumed_from is not None and Path(self.resumed_from).resolve().parent == ours
+        if not here and Path(theirs).resolve() != ours:
+            return
+        kept = {**state_dict, "dirpath": self.dirpath}
+        for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
+            kept[key] = self._in_this_folder(state_dict.get(key), theirs)
+        kept["best_k_models"] = {
+            self._in_this_folder(path, theirs): score for path, score in state_dict.get("best_k_models", {}).items()
+        }
+        super().load_state_dict(kept)
+
+    def _in_this_folder(self, path: str | None, folder: str) -> str | None:
+        """``path`` of a checkpoint in ``folder`` (the checkpoint's own dirpath), as this fit names that file."""
+        if not path or Path(path).parent != Path(folder):
+            return path
+        return os.path.join(self.dirpath, Path(path).name)
 
     def refuse_another_keeping(self, checkpoint: dict[str, Any]) -> None:
         """A resume in its run keeps the run's monitor, mode and intervals.

@@ -198,6 +198,24 @@ def test_same_config_same_run_in_another_process(one_go: Path, tmp_path: Path) -
     assert_same_run(one_go, logs / "lenet" / "version_0")
 
 
+def test_a_resume_from_another_folder_keeps_the_runs_checkpoints(tmp_path: Path) -> None:
+    """A checkpoint names its folder as the fit did, relative to where it ran: resumed from another folder,
+    the run's best and last were forgotten, best-v1.ckpt and last-v1.ckpt written beside them, and the next
+    --ckpt_path last resumed from the old last.ckpt."""
+    (tmp_path / "a").mkdir()
+    first = run_main(
+        "fit", *TINY, "--trainer.logger.init_args.save_dir=logs", "--trainer.max_epochs=1", cwd=tmp_path / "a"
+    )
+    assert first.returncode == 0, first.stderr[-3000:]
+    checkpoints = tmp_path / "a" / "logs" / "lenet" / "version_0" / "checkpoints"
+    assert torch.load(checkpoints / "last.ckpt", weights_only=True)["callbacks"]  # its dirpath: logs/lenet/...
+    resume = ["--trainer.logger.init_args.save_dir=a/logs", f"--ckpt_path={checkpoints / 'last.ckpt'}"]
+    resumed = run_main("fit", *TINY, *resume, "--trainer.max_epochs=2", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert {p.name for p in checkpoints.iterdir()} == {"best.ckpt", "last.ckpt"}
+    assert torch.load(checkpoints / "last.ckpt", weights_only=True)["global_step"] == 10
+
+
 def test_resume_from_last_continues_the_run_exactly(
     one_go: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
