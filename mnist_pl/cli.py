@@ -1,6 +1,7 @@
 """The command line: LightningCLI with this app's defaults; every value can be changed in config."""
 
 import functools
+import itertools
 import logging
 import os
 import random
@@ -145,6 +146,24 @@ def _known_modules(option: str, module_name: str) -> str:
     return f", known subclasses: {', '.join(own)}, and any torch.nn.Module ({option}.help CLASS)"
 
 
+def _not_text(command_line: list[str]) -> str:
+    """The message for a binary file given to a group's option (``--checkpoint best.ckpt``), which takes a
+    YAML file of its options."""
+    pairs = [
+        word.partition("=")[::2] if "=" in word else (word, value)
+        for word, value in itertools.pairwise([*command_line, ""])
+    ]
+    for option, value in pairs:
+        if option.startswith("--") and os.path.isfile(value):
+            try:
+                Path(value).read_text()
+            except UnicodeDecodeError:
+                group = option.removeprefix("--")
+                load = "; a checkpoint to load is --ckpt_path" if value.endswith(".ckpt") else ""
+                return f"{option} {value}: not a text file (UTF-8): give a YAML file of {group} options{load}"
+    return "a file given is not a text file (UTF-8): give YAML files of options"
+
+
 class MNISTCLI(LightningCLI):
     """``fit``/``validate``/``test``/``predict`` for MNIST; ``fit`` ends by testing its best checkpoint."""
 
@@ -256,7 +275,10 @@ class MNISTCLI(LightningCLI):
         # --print_config waits for the checks below and for the checkpoint's settings (_parse_ckpt_path):
         # printed while parsing, it showed the default network of a `test --ckpt_path`, not the checkpoint's.
         with _ActionPrintConfig.skip_print_config():
-            super().parse_arguments(parser, args)
+            try:
+                super().parse_arguments(parser, args)
+            except UnicodeDecodeError as err:  # jsonargparse reads a group's file as text: a traceback
+                parser.error(_not_text(self.command_line), err)
         subcommand = self.config.get("subcommand")
         if subcommand and (refused := set_again_by_a_config(options, subcommand)):
             self._parser(subcommand).error(refused)

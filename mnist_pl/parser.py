@@ -539,7 +539,8 @@ class MNISTArgumentParser(LightningArgumentParser):
         if not isinstance(loaded, dict):
             holds = "nothing" if loaded is None else f"a {type(loaded).__name__}"
             raise TypeError(f"{path}: holds {holds}, not settings (trainer:, model:, data:, ...): fix the file")
-        for parent, section in [(None, loaded), *((k, v) for k, v in loaded.items() if k in _SUBCOMMANDS)]:
+        subcommands = ((k, v) for k, v in loaded.items() if k in LightningCLI.subcommands())  # a main parser's file
+        for parent, section in [(None, loaded), *subcommands]:
             for key in _SECTIONS & (section.keys() if isinstance(section, dict) else set()):
                 where = f"{parent}.{key}" if parent else key
                 if section[key] is None:  # a traceback as the classes were built, or "Unexpected config"
@@ -603,5 +604,4 @@ def refuse_keys_written_twice() -> None:
     set_loader("yaml", _yaml_without_keys_twice, exceptions=(yaml.YAMLError,))
 
 
-_SUBCOMMANDS = {"fit", "validate", "test", "predict"}  # sections of a main-parser -c file
 _SECTIONS = {"trainer", "model", "data", "checkpoint", "predictions"}  # settings of a class each

@@ -171,6 +171,11 @@ PARSER_CASES = {
     ),
     # These were "Unexpected config", tracebacks (a UnicodeDecodeError, a TypeError when data was built).
     "not a text file": (["--config=binary.yaml"], "error: binary.yaml: not a text file (UTF-8): give a YAML config"),
+    # A guess at loading a checkpoint: jsonargparse read the file as text, a 65-line UnicodeDecodeError.
+    "a binary file for a group's options": (
+        ["--checkpoint=binary.yaml"],
+        "error: --checkpoint binary.yaml: not a text file (UTF-8): give a YAML file of checkpoint options\n",
+    ),
     "empty config": (["--config=empty.yaml"], "error: empty.yaml: holds nothing, not settings (trainer:, model:"),
     "a list for a config": (["--config=list.yaml"], "error: list.yaml: holds a list, not settings"),
     "a number for a section": (["--config=section.yaml"], "error: section.yaml: data: 5 is not its settings"),
