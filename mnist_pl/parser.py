@@ -353,22 +353,30 @@ def set_again_by_a_config(words: list[str], subcommand: str) -> str | None:
 
 
 def kept_from_the_config(words: list[str], config: Namespace) -> list[str]:
-    """Warnings for a class given on the command line (``--model.optimizer torch.optim.AdamW``) that keeps
-    values of the arguments it shares with the config's class, where they are not its own defaults
-    and ``words`` (the subcommand's) give them no value. jsonargparse keeps them: AdamW trained with
-    SGD's weight_decay 0, without a word.
+    """Warnings for a class given on the command line (``--model.optimizer torch.optim.AdamW``), or in a
+    config file, that keeps values of the arguments it shares with the class before it, where they are
+    not its own defaults and neither ``words`` (the subcommand's) nor that file give them. jsonargparse
+    keeps them: AdamW trained with SGD's weight_decay 0, a file's Adadelta with Adam's lr 0.001 (its own:
+    1.0), without a word.
     """
     messages = []
     for group in ("model.optimizer", "model.scheduler", "model.net", "data.augment"):
         typed = [value for option, _, value in (word.partition("=") for word in words) if option == f"--{group}"]
         chosen = config.get(group)
-        if not typed or typed[-1].lstrip().startswith("{") or not isinstance(chosen, Namespace):
-            continue  # not given on the command line, or given with its arguments
-        written = [_lookup(path, f"{group}.class_path") for path in CONFIG_FILES]
-        if [w for w in written if w is not KeyError][-1:] == [chosen.class_path]:
-            continue  # the config's own class: its values are the config's for it
-        given = {word.partition("=")[0].rsplit(".", 1)[-1] for word in words if word.startswith(f"--{group}.")}
+        if not isinstance(chosen, Namespace) or (typed and typed[-1].lstrip().startswith("{")):
+            continue  # no class, or given with its arguments
+        written = [_class_written(path, group) for path in CONFIG_FILES]
         module, _, name = chosen.class_path.rpartition(".")
+        if typed:
+            if [w for w in written if w is not None][-1:] == [name]:
+                continue  # the config's own class: its values are the config's for it
+            files: list[Path] = []
+        else:
+            at = max((i for i, w in enumerate(written) if w is not None), default=None)
+            if at is None or written[at] != name or name in written[:at]:
+                continue  # not chosen in a file, or chosen before it too: the values are that file's for it
+            files = CONFIG_FILES[at:]
+        given = {word.partition("=")[0].rsplit(".", 1)[-1] for word in words if word.startswith(f"--{group}.")}
         try:
             parameters = inspect.signature(getattr(importlib.import_module(module), name)).parameters
         except (ImportError, AttributeError, TypeError, ValueError):
@@ -377,17 +385,34 @@ def kept_from_the_config(words: list[str], config: Namespace) -> list[str]:
             key: value
             for key, value in vars(chosen.get("init_args") or Namespace()).items()
             if key not in given
+            and not any(_lookup(path, f"{group}.{key}") is not KeyError for path in files)
             and key in parameters
             and parameters[key].default is not inspect.Parameter.empty
             and value != parameters[key].default
         }
-        if kept:
+        if not kept:
+            continue
+        values = ", ".join(f"{k} {v}" for k, v in kept.items())
+        own = ", ".join(str(parameters[k].default) for k in kept)
+        if typed:
             messages.append(
-                f"--{group} {chosen.class_path} keeps {', '.join(f'{k} {v}' for k, v in kept.items())} from the "
-                f"config ({name}'s own: {', '.join(str(parameters[k].default) for k in kept)}): give "
+                f"--{group} {chosen.class_path} keeps {values} from the config ({name}'s own: {own}): give "
                 f"--{group}.init_args.{', '.join(kept)} to choose"
             )
+        else:
+            messages.append(
+                f"{files[0]}: {group} {chosen.class_path} keeps {values} of the class before it ({name}'s own: "
+                f"{own}): give {group}.init_args.{', '.join(kept)} in the file to choose"
+            )
     return messages
+
+
+def _class_written(path: Path, group: str) -> str | None:
+    """The name of the class the file ``path`` chooses for ``group`` (its class_path, or the value given as
+    one), without its module: jsonargparse takes either; None where it chooses none."""
+    written = _lookup(path, f"{group}.class_path")
+    written = _lookup(path, group) if written is KeyError else written
+    return written.rpartition(".")[2] if isinstance(written, str) else None
 
 
 def _config_tree(value: str) -> object:

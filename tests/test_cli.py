@@ -144,6 +144,26 @@ def test_a_class_given_on_the_command_line_warns_of_the_values_it_keeps(tmp_path
         assert result.returncode == 0 and "warning: --model.optimizer" not in result.stderr, result.stderr[-3000:]
 
 
+def test_a_class_chosen_in_a_config_file_warns_of_the_values_it_keeps(tmp_path: Path) -> None:
+    """A file's Adadelta without its lr trained at Adam's 0.001 (its own: 1.0), or at lenet.yaml's SGD 0.01;
+    a --print_config=skip_default of example.yaml, read back, so (it leaves out values equal to Adadelta's)."""
+    (tmp_path / "mine.yaml").write_text("model:\n  optimizer:\n    class_path: torch.optim.Adadelta\n")
+    (tmp_path / "sgd.yaml").write_text("model:\n  optimizer:\n    class_path: SGD\n    init_args:\n      lr: 0.1\n")
+    expected = {
+        ("mine.yaml",): "lr 0.001, eps 1e-08 of the class before it (Adadelta's own: 1.0, 1e-06): give "
+        "model.optimizer.init_args.lr, eps in the file to choose",
+        (str(CONFIG), "mine.yaml"): "lr 0.01 of the class before it (Adadelta's own: 1.0): give "
+        "model.optimizer.init_args.lr in the file to choose",
+        (str(CONFIG), "sgd.yaml"): None,  # the class of the file before it: its values are meant
+        (str(CONFIG),): None,
+    }
+    for configs, kept in expected.items():
+        result = run_main("fit", *(f"--config={c}" for c in configs), "--print_config", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        warned = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+        assert warned == ([f"warning: mine.yaml: model.optimizer torch.optim.Adadelta keeps {kept}"] if kept else [])
+
+
 def test_no_model_summary_means_none() -> None:
     # The config's ModelSummary (max_depth 2) stood in for Lightning's: the summary was printed anyway.
     summary = ModelSummary(max_depth=2)
