@@ -283,8 +283,7 @@ def _settings(state_key: str) -> dict[str, Any]:
 
 
 class RunCheckpoint(callbacks.ModelCheckpoint):
-    """The run's ``--checkpoint``: Lightning's ModelCheckpoint, with ``save_last=True`` meaning the latest
-    epoch again.
+    """The run's ``--checkpoint``: Lightning's ModelCheckpoint, writing ``last.ckpt`` after every epoch.
 
     Lightning 2.6 writes ``last.ckpt`` only when it writes a top-k checkpoint at the same step. With
     ``save_top_k: 1`` on ``val/acc`` that is only when the accuracy improves, so ``last.ckpt`` was

@@ -1,6 +1,7 @@
 """The command line: LightningCLI with this app's defaults; every value can be changed in config."""
 
 import functools
+import inspect
 import itertools
 import logging
 import os
@@ -243,7 +244,13 @@ class MNISTCLI(LightningCLI):
         # argparse prints the usage line before every parse error; generated, it lists all ~80
         # options over 80 lines and buries the one-line error. `fit --help` still lists them all.
         kwargs.setdefault("usage", "%(prog)s [options]")
+        # Lightning's is its method's docstring's first line, cut mid-sentence ("make sure you never run on your").
+        kwargs["description"] = _SUBCOMMAND_HELP[subcommand]
         parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        cut = inspect.getdoc(getattr(klass, subcommand)).split("\n")[0].rstrip(".")
+        for group in parser._action_groups:  # the method's own options (--ckpt_path), under that line too
+            if group.title and group.title.startswith(cut):
+                group.title = _SUBCOMMAND_HELP[subcommand]
         # Every subcommand takes it, so that a recipe (configs/lenet.yaml) is a valid --config for
         # validate/test/predict too; only fit acts on it.
         parser.add_argument(

@@ -230,8 +230,7 @@ def _leave_stops_to_the_main_process(worker_id: int) -> None:
 
 
 class MNISTDataModule(L.LightningDataModule):
-    """MNIST (or FashionMNIST, KMNIST) train/val/test: 60,000 training images split into train and
-    a fixed validation set, and the official 10,000 test images.
+    """MNIST, FashionMNIST or KMNIST: a fixed train/val split of the 60,000, and the 10,000 test images.
 
     Args:
         data_dir: folder holding ``<dataset>/raw`` (relative: to the current folder).

@@ -63,8 +63,10 @@ class NoProfiler(PassThroughProfiler):
 
 
 class Trainer(L.Trainer):
-    """Lightning's Trainer, its batch limits read as Lightning documents them: 1 is one batch, 1.0 all,
-    and its progress bar redrawn every 10 steps. Also: ``enable_model_summary false`` drops the config's
+    """Lightning's Trainer, with the app's batch limits (1 is one batch, 1.0 all) and progress bar.
+
+    Its batch limits are read as Lightning documents them, and its progress bar is redrawn every 10
+    steps. Also: ``enable_model_summary false`` drops the config's
     ModelSummary (which stood in for Lightning's own), two callbacks of one state key are refused in one
     line, and ``checkpoint_callback`` is the run's own ``--checkpoint``.
 

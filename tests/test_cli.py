@@ -243,6 +243,14 @@ def test_the_subcommands_are_listed_whole_with_export(capsys: pytest.CaptureFixt
     listed = re.sub(r"\s+", " ", capsys.readouterr().out)
     assert " test the loss and accuracy of a checkpoint on the 10,000 test images " in listed
     assert "never run on your" not in listed and "Useful to" not in listed
+    # And each subcommand's own help, under its usage line and above its own options; no heading cut short.
+    with pytest.raises(SystemExit):
+        MNISTCLI(args=["test", "--help"])
+    shown, line = capsys.readouterr().out, "the loss and accuracy of a checkpoint on the 10,000 test images"
+    assert shown.splitlines()[2] == line and f"\n{line}:\n  --ckpt_path" in shown
+    assert "never run on your" not in shown
+    headings = [h for h in shown.splitlines() if h.endswith(":") and not h.startswith(" ")]
+    assert all(not h.endswith((",:", " and:", " latest:")) for h in headings), headings
     for args, expected in (
         ([], "error: give a subcommand: fit, validate, test, predict or export"),
         (["fitt"], "error: fitt is no subcommand: give fit, validate, test, predict or export, then its options"),
