@@ -5,6 +5,7 @@ jsonargparse's own messages run to ten lines for a value that fits no type of a 
 in a config. ``MNISTCLI`` builds its parsers from ``MNISTArgumentParser``.
 """
 
+import difflib
 import importlib
 import inspect
 import os
@@ -494,6 +495,32 @@ def _after_the_predict_path(words: list[str]) -> bool:
     return False
 
 
+# The flags of PyTorch's MNIST example (examples/mnist/main.py), where many come from: their options here.
+_THE_EXAMPLES_FLAGS = {
+    "--batch-size": "--data.batch_size",
+    "--test-batch-size": "--data.eval_batch_size",
+    "--epochs": "--trainer.max_epochs",
+    "--lr": "--model.optimizer.init_args.lr",
+    "--gamma": "--model.scheduler.init_args.gamma (with --model.scheduler StepLR)",
+    "--no-cuda": "--trainer.accelerator cpu",
+    "--no-accel": "--trainer.accelerator cpu",
+    "--no-mps": "--trainer.accelerator cpu",
+    "--dry-run": "--trainer.fast_dev_run true",
+    "--seed": "--seed_everything",
+    "--log-interval": "--trainer.log_every_n_steps",
+    "--save-model": "nothing: a fit always saves its checkpoints",
+}
+
+
+def _meant(word: str, options: list[str]) -> str | None:
+    """The option an unrecognized ``word`` was probably meant to be: the example's flag, or a near spelling."""
+    option = word.partition("=")[0]
+    if option in _THE_EXAMPLES_FLAGS:
+        return _THE_EXAMPLES_FLAGS[option]
+    near = difflib.get_close_matches(option.replace("-", "_"), [o.replace("-", "_") for o in options], n=1)
+    return options[[o.replace("-", "_") for o in options].index(near[0])] if near else None
+
+
 class MNISTArgumentParser(LightningArgumentParser):
     """LightningCLI's parser; its errors, a YAML syntax error in a config file included, are one line."""
 
@@ -528,6 +555,10 @@ class MNISTArgumentParser(LightningArgumentParser):
         words = left[1].split() if (left := re.match(r"unrecognized arguments: (.*)", message)) else []
         if words and _after_the_predict_path(words):
             message += ": files, as the shell expands an unquoted glob: quote it (--data.predict_path 'my/*.png')"
+        elif unknown := [word for word in words if word.startswith("--")]:
+            options = [o for o in (self.subcommand_parser or self)._option_string_actions if o.startswith("--")]
+            if meant := _meant(unknown[0], options):
+                message += f": {unknown[0].partition('=')[0]} here is {meant}"
         # The main parser's: its subcommands and export, which __main__ runs before any parser.
         every = f"{', '.join(LightningCLI.subcommands())} or export"
         if message.startswith('expected "subcommand" to be one of'):

@@ -107,8 +107,20 @@ def read_only(folder: Path) -> Iterator[None]:
 # per case costs ~3 s.
 TIP = "tip: For details of accepted options run: mnist_pl fit --help"
 PARSER_CASES = {
-    "unknown key": (["--trainer.max_epochz=1"], "error: unrecognized arguments: --trainer.max_epochz"),
-    "a prefix of an option": (["--trainer.max_epoch=1"], "error: unrecognized arguments: --trainer.max_epoch=1"),
+    "unknown key": (
+        ["--trainer.max_epochz=1"],
+        "error: unrecognized arguments: --trainer.max_epochz=1: --trainer.max_epochz here is --trainer.max_epochs\n",
+    ),
+    "a prefix of an option": (
+        ["--trainer.max_epoch=1"],
+        "error: unrecognized arguments: --trainer.max_epoch=1: --trainer.max_epoch here is --trainer.max_epochs\n",
+    ),
+    # What PyTorch's MNIST example takes (examples/mnist/main.py): where many come from.
+    "the PyTorch example's flag": (
+        ["--epochs", "3"],
+        "error: unrecognized arguments: --epochs 3: --epochs here is --trainer.max_epochs\n",
+    ),
+    "nothing near": (["--foo=1"], "error: unrecognized arguments: --foo=1\n"),
     "unknown class path": (["--model.net=mnist_pl.nets.NoSuchNet"], "has no attribute 'NoSuchNet'"),
     # The line went on with the whole list of settings and what a class value may look like: 1 KB.
     "a callback missing an argument": (
