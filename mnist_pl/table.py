@@ -7,6 +7,7 @@ not know go to every fit: ``--configs bncnn --trainer.precision=bf16-mixed``.
 """
 
 import argparse
+import difflib
 import statistics
 import time
 
@@ -51,9 +52,13 @@ def main() -> None:
     # Any other option goes to every fit, e.g. --trainer.precision=bf16-mixed.
     args, overrides = parser.parse_known_args()
     # Set by the table for every fit: given again, its rows named other seeds, recipes or folders than the fits'.
+    own = [option for option in parser._option_string_actions if option.startswith("--") and option != "--help"]
     for key in (word.split("=")[0] for word in overrides):
         if instead := _SET_HERE.get(key):
             parser.error(f"{key}: the table sets it for every fit: {instead}")
+        # A fit's options are dotted (--trainer.max_epochs): --seed went to the fit, which named only itself.
+        if key.startswith("--") and "." not in key and (near := difflib.get_close_matches(key, own, n=1)):
+            parser.error(f"{key}: not an option of the table: {key} here is {near[0]}")
     with reported():
         _table(args, overrides)
 

@@ -77,6 +77,15 @@ def test_an_option_the_table_sets_itself_is_refused(given: list[str], instead: s
     )
 
 
+@pytest.mark.parametrize("given, meant", [("--seed", "--seeds"), ("--save", "--save_dir")])
+def test_a_mistyped_option_of_the_tables_own_names_it(given: str, meant: str, capsys) -> None:
+    """It went to every fit, whose error named the fit's usage and help."""
+    with mock.patch.object(sys, "argv", ["table", "--configs", "minimal", given, "0"]), pytest.raises(SystemExit):
+        table.main()
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == f"python -m mnist_pl.table: error: {given}: not an option of the table: {given} here is {meant}"
+
+
 def test_a_setting_a_fit_refuses_ends_the_table_in_one_line(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     # It ended in the fit's traceback: the table builds its fits in this process, outside main()'s handling.
     args = ["table", "--configs", "minimal", "--seeds", "0", f"--data.data_dir={REPO / 'README.md'}"]
