@@ -603,7 +603,22 @@ class MNISTArgumentParser(LightningArgumentParser):
                     raise TypeError(f"{path}: {where}: is empty: give its settings, or leave the key out")
                 if not isinstance(section[key], dict | str):
                     raise TypeError(f"{path}: {where}: {section[key]!r} is not its settings (a mapping): fix the file")
+                if empty := _empty_init_args(section[key]):  # "'NoneType' object has no attribute 'keys'"
+                    raise TypeError(f"{path}: {where}.{empty}: is empty: give its arguments, or leave the key out")
         return super().parse_path(path, *args, **kwargs)
+
+
+def _empty_init_args(settings: object, where: str = "") -> str | None:
+    """The dotted key of the first ``init_args:`` left empty (null) in ``settings``, if any."""
+    if isinstance(settings, list):
+        settings = dict(enumerate(settings))
+    items = settings.items() if isinstance(settings, dict) else []
+    for key, value in items:
+        if key == "init_args" and value is None:
+            return f"{where}init_args"
+        if found := _empty_init_args(value, f"{where}{key}."):
+            return found
+    return None
 
 
 class _UniqueKeys(yaml.SafeLoader):

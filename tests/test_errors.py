@@ -182,6 +182,11 @@ PARSER_CASES = {
         "error: twosections.yaml: not valid YAML at line 3, column 1: trainer written twice (at lines 1 and 3)",
     ),
     # These were "Unexpected config", tracebacks (a UnicodeDecodeError, a TypeError when data was built).
+    # "--model.optimizer: 'NoneType' object has no attribute 'keys'", naming neither the file nor the key
+    "empty init_args": (
+        ["--config=emptyargs.yaml"],
+        "error: emptyargs.yaml: model.optimizer.init_args: is empty: give its arguments, or leave the key out\n",
+    ),
     "not a text file": (["--config=binary.yaml"], "error: binary.yaml: not a text file (UTF-8): give a YAML config"),
     # A guess at loading a checkpoint: jsonargparse read the file as text, a 65-line UnicodeDecodeError.
     "a binary file for a group's options": (
@@ -338,6 +343,7 @@ def test_config_mistakes_jsonargparse_reports(
     (run.root / "badlr.yaml").write_text("model:\n  optimizer:\n    class_path: torch.optim.Adam\n    lr: abc\n")
     (run.root / "null.yaml").write_text("data:\n  batch_size: null\n")
     (run.root / "emptysection.yaml").write_text("trainer:\n  max_epochs: 1\ndata:\n")
+    (run.root / "emptyargs.yaml").write_text("model:\n  optimizer:\n    class_path: torch.optim.SGD\n    init_args:\n")
     (run.root / "nulls.yaml").write_text("model:\n  label_smoothing: 0.1\n  channels_last: null\n")
     (run.root / "nooptimizer.yaml").write_text("model:\n  optimizer: null\n")
     (run.root / "badarg.yaml").write_text("model:\n  optimizer:\n    init_args:\n      momentun: 0.9\n")
