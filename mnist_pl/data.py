@@ -417,7 +417,11 @@ class MNISTDataModule(L.LightningDataModule):
         return self._loader(dataset, self.hparams.eval_batch_size, "predict")
 
     def normalize(self, images: Tensor, augment: nn.Module | None = None) -> Tensor:
-        """uint8 (N, 28, 28) -> float (N, 1, 28, 28), bit for bit as ``ToTensor`` then ``Normalize`` on a CPU."""
+        """uint8 (N, 28, 28) -> float (N, 1, 28, 28), bit for bit as ``ToTensor`` then ``Normalize`` on a CPU.
+
+        Float images are taken as pixel levels from 0 to 255 too, as the uint8 ones: pixels in [0, 1] (what
+        ``export``'s models take) are the model's after ``(x - mean) / std`` alone.
+        """
         if augment is not None or images.dtype != torch.uint8:  # floats of any value: the arithmetic itself
             pixels = images.unsqueeze(1).float().div(255)
             return (augment(pixels) if augment is not None else pixels).sub(self.mean).div(self.std)

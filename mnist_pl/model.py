@@ -100,6 +100,11 @@ class MNISTClassifier(L.LightningModule):
                 "of its own)"
             )
         self._check_outputs(net)
+        if isinstance(optimizer, torch.optim.Optimizer):  # "'SGD' object is not callable", as the fit started
+            raise UserError(
+                "--model.optimizer: an optimizer already built: give its class, or a function of the parameters "
+                "(functools.partial(torch.optim.SGD, lr=0.01)): the model builds it on its own parameters"
+            )
         # A plain float, which checkpoints hold (a numpy one made them unloadable weights-only); the CLI's type
         # checks the range, F.cross_entropy's own (label_smoothing=) refuses one outside it, this loss did not.
         label_smoothing = plain("--model.label_smoothing", label_smoothing, float)
@@ -139,6 +144,11 @@ class MNISTClassifier(L.LightningModule):
 
     @staticmethod
     def _check_outputs(net: nn.Module) -> None:
+        # From Python: the class (LeNet, not LeNet()) or None ended in an AttributeError or TypeError.
+        if isinstance(net, type):
+            raise UserError(f"--model.net {net.__name__}: the class, not a network: give {net.__name__}()")
+        if not isinstance(net, nn.Module):
+            raise UserError(f"--model.net {net!r}: not a network (a torch.nn.Module): give one, such as LeNet()")
         # The datasets have 10 classes, and so do the metrics, pictures and CSV columns: a network
         # with fewer outputs failed in its first step, one with more trained and broke the CSV.
         modes = {module: module.training for module in net.modules()}  # each its own: a frozen part stays so
@@ -203,14 +213,17 @@ class MNISTClassifier(L.LightningModule):
                     f"the checkpoint's {name} has other layers than this version's {name} ({differ}): "
                     "it was written by another version of mnist_pl; train it again with this one"
                 )
-            if trained is None:  # saved from a module built in Python: LeNet, the default, was built for it
+            # Saved from a module built in Python (LeNet, the default, was built for it), or given one
+            # (Lightning hands load_from_checkpoint's net= in as the checkpoint's own).
+            if trained is None or isinstance(trained, nn.Module):
                 raise UserError(
                     f"the checkpoint holds other weights than {name} ({differ}) and names no network (saved from a "
-                    "module built in Python): give its network class with --model.net (importable: PYTHONPATH)"
+                    "module built in Python): give its network class with --model.net (importable: PYTHONPATH), "
+                    "from Python net=<that class>()"
                 )
             raise UserError(
-                f"the checkpoint holds other weights than {name} ({differ}): "
-                "give a checkpoint of this network, or leave out --config/--model.net to rebuild its own"
+                f"the checkpoint holds other weights than {name} ({differ}): give a checkpoint of this network, "
+                "or leave out --config/--model.net to rebuild its own (from Python: load_from_checkpoint without net=)"
             )
 
     def forward(self, images: Tensor) -> Tensor:

@@ -377,6 +377,14 @@ def test_raw_batches_and_bad_settings_from_python_are_refused_in_words(python_fi
         L.Trainer(max_epochs=1, limit_train_batches=1, logger=False, **QUIET).fit(negative, datamodule=dm)
     with pytest.raises(UserError, match=r"^--model\.label_smoothing 1\.5: expected a number from 0 to 1$"):
         MNISTClassifier(MinimalCNN(), label_smoothing=1.5)
+    best = python_fit[0].checkpoint_callback.best_model_path  # a LeNet's: its class is given again from Python
+    with pytest.raises(UserError, match=r"other weights than MinimalCNN .* from Python net=<that class>\(\)$"):
+        MNISTClassifier.load_from_checkpoint(best, net=MinimalCNN())
+    with pytest.raises(UserError, match=r"^--model\.net MinimalCNN: the class, not a network: give MinimalCNN\(\)$"):
+        MNISTClassifier(MinimalCNN)
+    with pytest.raises(UserError, match=r"^--model\.optimizer: an optimizer already built: give its class"):
+        net = MinimalCNN()
+        MNISTClassifier(net, optimizer=torch.optim.SGD(net.parameters(), lr=0.1))
     with pytest.raises(UserError, match=r"^--data\.dataset 'mnist': expected one of MNIST, FashionMNIST, KMNIST$"):
         MNISTDataModule(dataset="mnist")
     with pytest.raises(UserError, match=r"^--data\.val_size 5000\.5: expected an int$"):
