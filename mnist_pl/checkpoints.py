@@ -52,16 +52,22 @@ def objects_left_out(*names: str) -> list[str]:
     return [] if _given_hyperparameters.get() is not None else list(names)
 
 
-def plain(option: str, value: Any, kind: type[int | float | str]) -> Any:
+def plain(option: str, value: Any, kind: type[int | float | str | bool]) -> Any:
     """``value`` as a plain ``kind`` (None stays None): a checkpoint holds the settings its run was built with,
     and a weights-only load refused a ``Path`` or a numpy or torch number among them; given from Python,
     every checkpoint of the run was unloadable, the run's own closing test included."""
     if value is None or type(value) is kind:
         return value
+    expected = {int: "an int", float: "a number", str: "a path", bool: "true or false"}[kind]
+    if kind is bool:
+        if isinstance(value, np.bool_):
+            return bool(value)
+        raise UserError(f"{option} {value!r}: expected {expected}")
+    if kind is not str and isinstance(value, bool | np.bool_ | str | bytes):  # True as 1, "0.5" as 0.5: a mistake
+        raise UserError(f"{option} {value!r}: expected {expected}")
     try:
         return os.fspath(value) if kind is str else operator.index(value) if kind is int else float(value)
     except (TypeError, ValueError):
-        expected = {int: "an int", float: "a number", str: "a path"}[kind]
         raise UserError(f"{option} {value!r}: expected {expected}") from None
 
 
@@ -83,10 +89,10 @@ def check_readable(ckpt_path: str | os.PathLike) -> dict[str, Any]:
             damaged = archive.testzip()
     except (zipfile.BadZipFile, OSError):  # not a zip: torch.load says what it is
         damaged = None
-    if damaged is not None:
+    if damaged is not None:  # a record's bytes off its CRC, or its header
         raise UserError(
-            f"--ckpt_path {ckpt_path}: damaged ({Path(damaged).name} fails its checksum): give a copy of it "
-            "from before, or another checkpoint"
+            f"--ckpt_path {ckpt_path}: damaged (its part {damaged.split('/', 1)[-1]} reads back wrong): give a copy "
+            "of it from before, or another checkpoint"
         )
     try:
         checkpoint = torch.load(ckpt_path, weights_only=True, map_location="cpu", mmap=True)
@@ -315,9 +321,10 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
         # the folder as the fit named it, relative to the folder it ran from. A resume from elsewhere (or
         # of a moved run) forgot the run's best and last, wrote best-v1.ckpt and last-v1.ckpt beside them,
         # and the next --ckpt_path last resumed from the old last.ckpt, training its epochs again.
-        theirs, ours = state_dict.get("dirpath", self.dirpath), Path(self.dirpath).resolve()
-        here = self.resumed_from is not None and Path(self.resumed_from).resolve().parent == ours
-        if not here and Path(theirs).resolve() != ours:
+        # (Not by the dirpath the checkpoint names, resolved from here: a fork into a folder of the same
+        # relative name took the other run's best, and tested a best.ckpt it never wrote.)
+        theirs = state_dict.get("dirpath", self.dirpath)
+        if self.resumed_from is None or Path(self.resumed_from).resolve().parent != Path(self.dirpath).resolve():
             return
         kept = {**state_dict, "dirpath": self.dirpath}
         for key in ("best_model_path", "kth_best_model_path", "last_model_path"):

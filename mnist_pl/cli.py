@@ -155,7 +155,7 @@ def _not_text(command_line: list[str]) -> str:
         for word, value in itertools.pairwise([*command_line, ""])
     ]
     for option, value in pairs:
-        if option.startswith("--") and os.path.isfile(value):
+        if option.startswith("--") and option not in ("--ckpt_path", "--config") and os.path.isfile(value):
             try:
                 Path(value).read_text()
             except UnicodeDecodeError:

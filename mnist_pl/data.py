@@ -224,7 +224,9 @@ def _leave_stops_to_the_main_process(worker_id: int) -> None:
     """A worker process ignores Ctrl-C and SIGTERM: sent to the whole process group (a terminal's Ctrl-C,
     Slurm's scancel, systemctl stop), they killed the workers, and the fit ended in a traceback, unsaved;
     a Ctrl-C printed the fit's stop line once per worker. The main process stops the fit, then its workers.
-    (This replaces Lightning's worker seeding: a worker only cuts batches, nothing in it is random.)"""
+    (This replaces Lightning's worker seeding: a worker only cuts batches, nothing in it is random. A worker
+    stuck in a batch would hold the process's exit, as torch's last resort is a SIGTERM: these batches are
+    cut from tensors in memory, and nothing in them waits.)"""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
@@ -280,6 +282,7 @@ class MNISTDataModule(L.LightningDataModule):
         data_dir = plain("--data.data_dir", data_dir, str)
         predict_path = plain("--data.predict_path", predict_path, str)
         mean, std = plain("--data.mean", mean, float), plain("--data.std", std, float)
+        download = plain("--data.download", download, bool)
         batch_size, eval_batch_size, val_size, split_seed, shuffle_seed, num_workers = (
             plain(f"--data.{name}", value, int)
             for name, value in (

@@ -108,6 +108,10 @@ class MNISTClassifier(L.LightningModule):
         # A plain float, which checkpoints hold (a numpy one made them unloadable weights-only); the CLI's type
         # checks the range, F.cross_entropy's own (label_smoothing=) refuses one outside it, this loss did not.
         label_smoothing = plain("--model.label_smoothing", label_smoothing, float)
+        channels_last, compile, cuda_graphs = (
+            plain(f"--model.{name}", value, bool)
+            for name, value in (("channels_last", channels_last), ("compile", compile), ("cuda_graphs", cuda_graphs))
+        )
         if not 0 <= label_smoothing <= 1:
             raise UserError(f"--model.label_smoothing {label_smoothing}: expected a number from 0 to 1")
         # LightningCLI stores the config (class paths and arguments) as hparams, so a checkpoint

@@ -364,8 +364,9 @@ def kept_from_the_config(words: list[str], config: Namespace) -> list[str]:
     for group in ("model.optimizer", "model.scheduler", "model.net", "data.augment"):
         typed = [value for option, _, value in (word.partition("=") for word in words) if option == f"--{group}"]
         chosen = config.get(group)
-        if not isinstance(chosen, Namespace) or (typed and typed[-1].lstrip().startswith("{")):
-            continue  # no class, or given with its arguments
+        with_arguments = typed and (typed[-1].lstrip().startswith("{") or Path(typed[-1]).is_file())
+        if not isinstance(chosen, Namespace) or with_arguments:
+            continue  # no class, or given with its arguments (inline, or in a file of them)
         written = [_class_written(path, group) for path in CONFIG_FILES]
         module, _, name = chosen.class_path.rpartition(".")
         if typed:
@@ -374,8 +375,9 @@ def kept_from_the_config(words: list[str], config: Namespace) -> list[str]:
             files: list[Path] = []
         else:
             at = max((i for i, w in enumerate(written) if w is not None), default=None)
-            if at is None or written[at] != name or name in written[:at]:
-                continue  # not chosen in a file, or chosen before it too: the values are that file's for it
+            before = next((w for w in reversed(written[:at]) if w is not None), None) if at is not None else None
+            if at is None or written[at] != name or before == name:
+                continue  # not chosen in a file, or by the file before it too: the values are that file's for it
             files = CONFIG_FILES[at:]
         given = {word.partition("=")[0].rsplit(".", 1)[-1] for word in words if word.startswith(f"--{group}.")}
         try:
@@ -509,6 +511,11 @@ _THE_EXAMPLES_FLAGS = {
     "--seed": "--seed_everything",
     "--log-interval": "--trainer.log_every_n_steps",
     "--save-model": "nothing: a fit always saves its checkpoints",
+    # And Lightning's own, of versions before 2.0.
+    "--gpus": "--trainer.devices (with --trainer.accelerator gpu)",
+    "--trainer.gpus": "--trainer.devices (with --trainer.accelerator gpu)",
+    "--resume_from_checkpoint": "--ckpt_path",
+    "--trainer.resume_from_checkpoint": "--ckpt_path",
 }
 
 
@@ -517,8 +524,14 @@ def _meant(word: str, options: list[str]) -> str | None:
     option = word.partition("=")[0]
     if option in _THE_EXAMPLES_FLAGS:
         return _THE_EXAMPLES_FLAGS[option]
-    near = difflib.get_close_matches(option.replace("-", "_"), [o.replace("-", "_") for o in options], n=1)
-    return options[[o.replace("-", "_") for o in options].index(near[0])] if near else None
+    if option.rpartition(".")[2] == "lr":  # --model.lr, --optimizer.lr: the optimizer's
+        return "--model.optimizer.init_args.lr"
+    # Not a class's help, nor a group's own option (--model FILE), nor what a near name would mislead to.
+    groups = {o.rpartition(".")[0] for o in options}
+    shown = [o for o in options if not o.endswith(".help") and o not in groups and o != "--weights_only"]
+    keys = [o.replace("-", "_") for o in shown]
+    near = difflib.get_close_matches(option.replace("-", "_"), keys, n=1, cutoff=0.85)
+    return shown[keys.index(near[0])] if near else None
 
 
 class MNISTArgumentParser(LightningArgumentParser):
@@ -610,14 +623,13 @@ class MNISTArgumentParser(LightningArgumentParser):
 
 def _empty_init_args(settings: object, where: str = "") -> str | None:
     """The dotted key of the first ``init_args:`` left empty (null) in ``settings``, if any."""
-    if isinstance(settings, list):
-        settings = dict(enumerate(settings))
     items = settings.items() if isinstance(settings, dict) else []
     for key, value in items:
         if key == "init_args" and value is None:
             return f"{where}init_args"
-        if found := _empty_init_args(value, f"{where}{key}."):
-            return found
+        for i, each in enumerate(value) if isinstance(value, list) else [(None, value)]:
+            if found := _empty_init_args(each, f"{where}{key}{'' if i is None else f'[{i}]'}."):
+                return found
     return None
 
 

@@ -57,7 +57,7 @@ def main() -> None:
         if instead := _SET_HERE.get(key):
             parser.error(f"{key}: the table sets it for every fit: {instead}")
         # A fit's options are dotted (--trainer.max_epochs): --seed went to the fit, which named only itself.
-        if key.startswith("--") and "." not in key and (near := difflib.get_close_matches(key, own, n=1)):
+        if key.startswith("--") and "." not in key and (near := difflib.get_close_matches(key, own, n=1, cutoff=0.75)):
             parser.error(f"{key}: not an option of the table: {key} here is {near[0]}")
     with reported():
         _table(args, overrides)

@@ -23,6 +23,7 @@ import torch
 from conftest import REPO, child_env, run_main
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from mnist_pl import checkpoints
 from mnist_pl.checkpoints import AtomicCheckpointIO, RNGStates, RunCheckpoint, check_readable
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
@@ -184,19 +185,27 @@ def test_any_truncation_or_a_plain_torch_file_is_refused_in_one_line(tmp_path: P
         check_readable(path)
 
 
+def test_a_metric_in_a_checkpoint_name_is_taken_with_its_name_written_by_hand() -> None:
+    """The fix the refusal gives (a slash in the name, Lightning's auto_insert_metric_name off) is taken."""
+    named = {"filename": "epoch={epoch}-val_acc={val/acc:.3f}", "auto_insert_metric_name": False, "save_last": True}
+    checkpoints.refuse_bad_settings(named, "fit")
+    with pytest.raises(UserError, match=r"add --checkpoint\.auto_insert_metric_name false"):
+        checkpoints.refuse_bad_settings({**named, "auto_insert_metric_name": True}, "fit")
+
+
 def test_a_checkpoint_with_flipped_bytes_is_refused_naming_the_damage(trained_run: Path, tmp_path: Path) -> None:
     """torch.load checks no checksum: bytes flipped in a weight tested at 12.6% with exit status 0 (in an audit)."""
     data = (trained_run / "checkpoints" / "best.ckpt").read_bytes()
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         records = {Path(info.filename).name: info for info in archive.infolist()}
     path = tmp_path / "flipped.ckpt"
-    for name in ("data.pkl", "4"):  # its pickle, and a weight tensor's bytes
-        info = records[name]
+    for name in ("data.pkl", "data/4"):  # its pickle, and a weight tensor's bytes
+        info = records[Path(name).name]
         name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26 : info.header_offset + 30])
         start = info.header_offset + 30 + name_length + extra_length  # past its local header: its own bytes
         flipped = bytes(b ^ 0xFF for b in data[start : start + 16])
         path.write_bytes(data[:start] + flipped + data[start + 16 :])
-        damaged = rf"^--ckpt_path {re.escape(str(path))}: damaged \({name} fails its checksum\)"
+        damaged = rf"^--ckpt_path {re.escape(str(path))}: damaged \(its part {name} reads back wrong\)"
         with pytest.raises(UserError, match=damaged):
             check_readable(path)
 

@@ -9,11 +9,14 @@ import pytest
 import torch
 import yaml
 from conftest import QUICK_FIT, REPO, printed, run_cli, run_main
+from jsonargparse import Namespace
 from lightning.pytorch.callbacks import ModelSummary, TQDMProgressBar
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import mnist_pl.trainer
+from mnist_pl import parser
 from mnist_pl.cli import MNISTCLI
+from mnist_pl.errors import UserError
 from mnist_pl.trainer import Trainer
 
 CONFIG = str(REPO / "configs" / "lenet.yaml")
@@ -149,19 +152,62 @@ def test_a_class_chosen_in_a_config_file_warns_of_the_values_it_keeps(tmp_path: 
     a --print_config=skip_default of example.yaml, read back, so (it leaves out values equal to Adadelta's)."""
     (tmp_path / "mine.yaml").write_text("model:\n  optimizer:\n    class_path: torch.optim.Adadelta\n")
     (tmp_path / "sgd.yaml").write_text("model:\n  optimizer:\n    class_path: SGD\n    init_args:\n      lr: 0.1\n")
+    (tmp_path / "short.yaml").write_text("model:\n  optimizer: torch.optim.Adadelta\n")  # the class path alone
     expected = {
         ("mine.yaml",): "lr 0.001, eps 1e-08 of the class before it (Adadelta's own: 1.0, 1e-06): give "
         "model.optimizer.init_args.lr, eps in the file to choose",
         (str(CONFIG), "mine.yaml"): "lr 0.01 of the class before it (Adadelta's own: 1.0): give "
         "model.optimizer.init_args.lr in the file to choose",
         (str(CONFIG), "sgd.yaml"): None,  # the class of the file before it: its values are meant
+        ("short.yaml",): "lr 0.001, eps 1e-08 of the class before it (Adadelta's own: 1.0, 1e-06): give "
+        "model.optimizer.init_args.lr, eps in the file to choose",
+        # Adadelta again after SGD: SGD's lr kept
+        ("mine.yaml", "sgd.yaml", "mine.yaml"): "lr 0.1 of the class before it (Adadelta's own: 1.0): give "
+        "model.optimizer.init_args.lr in the file to choose",
         (str(CONFIG),): None,
     }
     for configs, kept in expected.items():
         result = run_main("fit", *(f"--config={c}" for c in configs), "--print_config", cwd=tmp_path)
         assert result.returncode == 0, result.stderr[-3000:]
         warned = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
-        assert warned == ([f"warning: mine.yaml: model.optimizer torch.optim.Adadelta keeps {kept}"] if kept else [])
+        named = configs[-1]
+        assert warned == ([f"warning: {named}: model.optimizer torch.optim.Adadelta keeps {kept}"] if kept else [])
+
+
+@pytest.mark.parametrize("flag", sorted(parser._THE_EXAMPLES_FLAGS))
+def test_each_flag_of_the_pytorch_example_is_named_an_option_that_runs(flag: str, tmp_path: Path) -> None:
+    """The hint for it must name an option that exists: a mistyped one would send a newcomer on to another error."""
+    meant = parser._THE_EXAMPLES_FLAGS[flag].split(" (")[0]
+    if not meant.startswith("--"):
+        return  # --save-model: nothing to give
+    option, _, value = meant.partition(" ")
+    given = [f"{option}={value or {'--ckpt_path': 'null'}.get(option, '2')}"]
+    if "scheduler" in option:  # the flag's hint says: with a StepLR
+        given = ["--model.scheduler=torch.optim.lr_scheduler.StepLR", "--model.scheduler.step_size=1", *given]
+    result = run_main("fit", f"--config={CONFIG}", *given, "--print_config", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    "given, refused",
+    [
+        ({"accumulate_grad_batches": 0}, "--trainer.accumulate_grad_batches 0: must be greater than 0"),
+        ({"val_check_interval": 0.0}, "--trainer.val_check_interval 0.0: must be greater than 0"),
+        ({"log_every_n_steps": -2}, "--trainer.log_every_n_steps -2: must be 0 or more: give a positive value, or 0"),
+        ({"min_epochs": 3, "max_epochs": 3}, None),  # the same: the fit stops there, as asked
+        ({"min_steps": 5, "max_steps": -1}, None),  # no max
+        ({"logger": Namespace(init_args=Namespace(sub_dir="~/tb"))}, "sub_dir ~/tb: a folder inside each run's dir"),
+        ({"logger": Namespace(init_args=Namespace(sub_dir="tb"))}, None),
+    ],
+)
+def test_trainer_settings_refused_and_taken(given: dict, refused: str | None) -> None:
+    """Each of them Lightning takes without a word (a log interval of -2 is every other step; 0 divides)."""
+    settings = Namespace(accelerator="cpu", **{"logger": False, **given})
+    if refused is None:
+        mnist_pl.trainer.refuse_bad_settings(settings, "fit")
+    else:
+        with pytest.raises(UserError, match=re.escape(refused)):
+            mnist_pl.trainer.refuse_bad_settings(settings, "fit")
 
 
 def test_no_model_summary_means_none() -> None:

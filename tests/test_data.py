@@ -1,9 +1,11 @@
 """The data module: offline-first files, a fixed split, batches identical to the tutorial transform."""
 
 import functools
+import gzip
 import hashlib
 import math
 import re
+import signal
 import threading
 from collections import Counter
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +20,7 @@ from PIL import Image
 from torchvision import transforms
 from torchvision.datasets import MNIST
 
+from mnist_pl import data
 from mnist_pl.augment import RandomAffine
 from mnist_pl.checkpoints import check_readable
 from mnist_pl.cli import MNISTCLI
@@ -243,6 +246,27 @@ def test_corrupt_decompressed_file_is_refused(gz_dir: Path) -> None:
     idx.write_bytes(bytes(data))
     with pytest.raises(DataError, match="t10k-labels-idx1-ubyte is corrupt"):
         ensure_files(gz_dir, download=False)
+
+
+def test_an_archive_that_decompresses_to_other_bytes_is_refused_and_leaves_nothing(gz_dir: Path) -> None:
+    raw = gz_dir / "MNIST" / "raw"
+    labels = bytearray(gzip.decompress((raw / "t10k-labels-idx1-ubyte.gz").read_bytes()))
+    labels[-1] ^= 1
+    (raw / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(bytes(labels)))
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte\.gz decompresses to the wrong MD5"):
+        ensure_files(gz_dir, download=False)
+    assert not (raw / "t10k-labels-idx1-ubyte").exists() and not list(raw.glob(".*.tmp"))
+
+
+def test_data_workers_leave_a_stop_to_the_main_process() -> None:
+    """A Ctrl-C or SIGTERM sent to the process group (tests/test_runs.py sends them to a fit with workers)."""
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        data._leave_stops_to_the_main_process(0)  # as a worker process starts
+        assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == (signal.SIG_IGN, signal.SIG_IGN)
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])
 
 
 def test_another_datasets_archive_is_checked_against_torchvisions_md5(gz_dir: Path) -> None:

@@ -187,6 +187,15 @@ PARSER_CASES = {
         ["--config=emptyargs.yaml"],
         "error: emptyargs.yaml: model.optimizer.init_args: is empty: give its arguments, or leave the key out\n",
     ),
+    "empty init_args in a list": (
+        ["--config=emptylisted.yaml"],
+        "error: emptylisted.yaml: trainer.callbacks[0].init_args: is empty: give its arguments, or leave the key out\n",
+    ),
+    "a checkpoint for the checkpoint settings": (
+        ["--checkpoint=best.ckpt"],
+        "error: --checkpoint best.ckpt: not a text file (UTF-8): give a YAML file of checkpoint options; a checkpoint "
+        "to load is --ckpt_path\n",
+    ),
     "not a text file": (["--config=binary.yaml"], "error: binary.yaml: not a text file (UTF-8): give a YAML config"),
     # A guess at loading a checkpoint: jsonargparse read the file as text, a 65-line UnicodeDecodeError.
     "a binary file for a group's options": (
@@ -329,6 +338,10 @@ def test_config_mistakes_jsonargparse_reports(
     args, expected = PARSER_CASES[case]
     (run.root / "bad.yaml").write_text("trainer:\n  max_epochs: [1\n")
     (run.root / "binary.yaml").write_bytes(b"\xff\xfe garbage")
+    (run.root / "best.ckpt").write_bytes(b"PK\x03\x04\x80\x81 a checkpoint's zip")
+    (run.root / "emptylisted.yaml").write_text(
+        "trainer:\n  callbacks:\n  - class_path: lightning.pytorch.callbacks.EarlyStopping\n    init_args:\n"
+    )
     (run.root / "bell.yaml").write_text("trainer:\n  max_epochs: 1\x07\n")
     (run.root / "empty.yaml").write_text("")
     (run.root / "twice.yaml").write_text("model:\n  optimizer:\n    init_args:\n      lr: 0.1\n      lr: 0.01\n")
@@ -627,7 +640,8 @@ def test_trainer_settings_it_cannot_run_with(
         pytest.skip("this machine has torch_xla")
     monkeypatch.chdir(run.root)
     args = arg if isinstance(arg, tuple) else (arg,)
-    monkeypatch.setattr(sys, "argv", ["mnist_pl", "fit", f"--config={run.config}", DATA, run.logs_arg, *args])
+    short = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=1", "--trainer.limit_val_batches=1"]  # if it ran
+    monkeypatch.setattr(sys, "argv", ["mnist_pl", "fit", f"--config={run.config}", DATA, run.logs_arg, *short, *args])
     before = run.snapshot()
     with pytest.raises(SystemExit) as exit_:
         main()

@@ -382,6 +382,8 @@ def test_raw_batches_and_bad_settings_from_python_are_refused_in_words(python_fi
         MNISTClassifier.load_from_checkpoint(best, net=MinimalCNN())
     with pytest.raises(UserError, match=r"^--model\.net MinimalCNN: the class, not a network: give MinimalCNN\(\)$"):
         MNISTClassifier(MinimalCNN)
+    with pytest.raises(UserError, match=r"^--model\.net None: not a network \(a torch\.nn\.Module\)"):
+        MNISTClassifier(None)
     with pytest.raises(UserError, match=r"^--model\.optimizer: an optimizer already built: give its class"):
         net = MinimalCNN()
         MNISTClassifier(net, optimizer=torch.optim.SGD(net.parameters(), lr=0.1))

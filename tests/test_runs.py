@@ -216,6 +216,25 @@ def test_a_resume_from_another_folder_keeps_the_runs_checkpoints(tmp_path: Path)
     assert torch.load(checkpoints / "last.ckpt", weights_only=True)["global_step"] == 10
 
 
+def test_a_fork_into_a_folder_named_as_the_other_runs_has_a_best_of_its_own(tmp_path: Path) -> None:
+    """The other run's checkpoints folder, relative to where it ran, read from here named the fork's own: the fork
+    took the other run's best (here, as of a longer run, one its epochs never reach) and wrote no best.ckpt."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    logs = "--trainer.logger.init_args.save_dir=logs"
+    assert run_main("fit", *TINY, logs, "--trainer.max_epochs=1", cwd=tmp_path / "a").returncode == 0
+    checkpoint = torch.load(tmp_path / "a" / "logs" / "lenet" / "version_0" / "checkpoints" / "best.ckpt")
+    for key, state in checkpoint["callbacks"].items():
+        if key.startswith("ModelCheckpoint"):
+            state["best_model_score"] = torch.tensor(0.99)
+            state["best_k_models"] = dict.fromkeys(state["best_k_models"], torch.tensor(0.99))
+    torch.save(checkpoint, tmp_path / "other.ckpt")
+    other = f"--ckpt_path={tmp_path / 'other.ckpt'}"
+    fork = run_main("fit", *TINY, logs, "--trainer.max_epochs=2", other, cwd=tmp_path / "b")
+    assert fork.returncode == 0, fork.stderr[-3000:]
+    assert (tmp_path / "b" / "logs" / "lenet" / "version_0" / "checkpoints" / "best.ckpt").is_file()
+
+
 def test_resume_from_last_continues_the_run_exactly(
     one_go: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
