@@ -54,8 +54,9 @@ def objects_left_out(*names: str) -> list[str]:
 
 def plain(option: str, value: Any, kind: type[int | float | str | bool]) -> Any:
     """``value`` as a plain ``kind`` (None stays None): a checkpoint holds the settings its run was built with,
-    and a weights-only load refused a ``Path`` or a numpy or torch number among them; given from Python,
-    every checkpoint of the run was unloadable, the run's own closing test included."""
+    and a weights-only load refused a ``Path`` or a numpy or torch number (or bool) among them; given from
+    Python, every checkpoint of the run was unloadable, the run's own closing test included. A bool or a
+    string for a number is refused: ``True`` was taken as 1, ``"0.5"`` as 0.5."""
     if value is None or type(value) is kind:
         return value
     expected = {int: "an int", float: "a number", str: "a path", bool: "true or false"}[kind]
