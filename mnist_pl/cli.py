@@ -185,6 +185,9 @@ class MNISTCLI(LightningCLI):
         CONFIG_FILES.clear()
         self.command_line: list[str] = []  # parse_arguments sets it
         self.from_the_checkpoint: set[str] = set()  # the data settings a --ckpt_path gave (_take_the_checkpoints...)
+        # A fit's --ckpt_path as read and checked there, for before_fit: read once (a CRC check and a scan of
+        # every weight, 6 ms for a LeNet's, more for larger networks).
+        self.checkpoint_read: tuple[str, dict[str, Any]] | None = None
         try:
             super().__init__(
                 MNISTClassifier,
@@ -364,8 +367,10 @@ class MNISTCLI(LightningCLI):
         ckpt_path, logger = self.config_init.fit.ckpt_path, self.trainer.logger
         run_logger = isinstance(logger, TensorBoardLogger | CSVLogger)  # under fast_dev_run: Lightning's stand-in
         self.model.forks_a_run = bool(ckpt_path) and run_logger and not runs.resumes_its_run(logger, ckpt_path)
+        read, self.checkpoint_read = self.checkpoint_read, None  # not held through the fit
         if ckpt_path and not self.model.forks_a_run:
-            self.trainer.checkpoint_callback.refuse_another_keeping(check_readable(ckpt_path))
+            checkpoint = read[1] if read is not None and read[0] == ckpt_path else check_readable(ckpt_path)
+            self.trainer.checkpoint_callback.refuse_another_keeping(checkpoint)
         self.claimed_run = runs.place_run(self.trainer, ckpt_path)
 
     def _before_evaluating(self) -> None:
@@ -443,6 +448,8 @@ class MNISTCLI(LightningCLI):
             super()._parse_ckpt_path()
             return
         checkpoint = check_readable(ckpt_path)
+        if subcommand == "fit":
+            self.checkpoint_read = (ckpt_path, checkpoint)
         given = self.config[subcommand].model.clone()
         # A checkpoint of another version (a network class since renamed, an argument since dropped)
         # failed in the parser's usage, its error and Lightning's "Parsing of ckpt_path
