@@ -161,11 +161,15 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
         if not trainer.interrupted:
             raise
         by = "Ctrl-C" if ctrl_c.pressed else _signal(trainer)
+        # Once an epoch ends, Lightning counts the next as current: "in epoch 1" named an epoch no batch of which ran.
+        epochs = trainer.fit_loop.epoch_progress.current
+        between = epochs.started == epochs.completed and trainer.current_epoch > 0
+        at = f"{'after' if between else 'in'} epoch {trainer.current_epoch - between} at step {trainer.global_step}"
         last = getattr(trainer.checkpoint_callback, "last_model_path", "")
         best = getattr(trainer.checkpoint_callback, "best_model_path", "")
         if not last and best:  # --checkpoint.save_last false
             raise InterruptedRunError(
-                f"fit: stopped by {by} in epoch {trainer.current_epoch} at step {trainer.global_step}: "
+                f"fit: stopped by {by} {at}: "
                 f"no last.ckpt to resume from (--checkpoint.save_last false); its best checkpoint is {best}"
             ) from None
         if not last:
@@ -188,6 +192,5 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
             else f"the steps after its last checkpoint (step {saved}) are lost"
         )
         raise InterruptedRunError(
-            f"fit: stopped by {by} in epoch {trainer.current_epoch} at step {trainer.global_step}; {lost}: "
-            f"resume with python -m mnist_pl fit {again}--ckpt_path {last}"
+            f"fit: stopped by {by} {at}; {lost}: resume with python -m mnist_pl fit {again}--ckpt_path {last}"
         ) from None

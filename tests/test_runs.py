@@ -637,8 +637,9 @@ def test_a_first_ctrl_c_stops_a_fit_after_its_batch_checkpointed_there(tmp_path:
 @pytest.mark.parametrize(
     ("signum", "every", "stop", "validations"),
     [
-        (signal.SIGTERM, [], "in epoch 1 at step 5", 2),  # after the epoch's end: all of it checkpointed
-        pytest.param(signal.SIGINT, [], "in epoch 1 at step 5", 2, marks=pytest.mark.slow),  # the message as SIGTERM's
+        # At the epoch's end, all of it checkpointed (it said "in epoch 1"); Ctrl-C's message as SIGTERM's.
+        (signal.SIGTERM, [], "after epoch 0 at step 5", 2),
+        pytest.param(signal.SIGINT, [], "after epoch 0 at step 5", 2, marks=pytest.mark.slow),
         (signal.SIGTERM, ["--trainer.val_check_interval=2"], "in epoch 0 at step 2", 4),  # after batch 2 of 5
     ],
     ids=["SIGTERM", "Ctrl-C", "SIGTERM-inside-an-epoch"],
