@@ -205,11 +205,11 @@ class ImageLogger(Callback):
     TensorBoard: a grid of the run's first training batch as the model sees it (normalisation
     undone, augmentation included); after each validation and test, the confusion matrix and
     the misclassified images titled true -> predicted; the hyperparameters with ``val/acc_best``
-    as their metric. Run dir, when ``fit`` ends: ``curves.png`` (loss and accuracy per epoch, read
-    back from the logger's files, so a run resumed in its own dir has whole curves) and ``confusion_matrix.png``
-    (the last validation). A training step gets nothing but a check of one flag; an evaluation
-    batch, an ``update`` of the confusion matrix, and a read-back of its misclassified images
-    until the grid is full.
+    as their metric. Run dir, when ``fit`` ends (or stops after its last epoch): ``curves.png`` (loss
+    and accuracy per epoch, read back from the logger's files, so a run resumed in its own dir has
+    whole curves) and ``confusion_matrix.png`` (the last validation). A training step gets nothing
+    but a check of one flag; an evaluation batch, an ``update`` of the confusion matrix, and a
+    read-back of its misclassified images until the grid is full.
 
     Args:
         max_images: images in the training grid and the misclassified grid.
@@ -291,6 +291,12 @@ class ImageLogger(Callback):
             if curves := self.curves(run):
                 self._curves_figure(curves).savefig(run / "curves.png", dpi=100)
             plt.close("all")
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        # Stopped after its last epoch's training (a stop in the last validation waits for its end): a
+        # whole run, which no resume will complete. Under DDP the stop is Lightning's, each rank's own.
+        if isinstance(exception, SIGTERMException) and trainer.fit_loop.done and trainer.world_size == 1:
+            self.on_fit_end(trainer, pl_module)
 
     @staticmethod
     def _tensorboard(trainer: L.Trainer) -> TensorBoardLogger | None:

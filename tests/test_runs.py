@@ -670,10 +670,12 @@ def test_a_stop_during_a_validation_waits_for_its_end_and_the_resume_is_exact(
 
 
 def test_a_stop_after_the_last_epoch_says_there_is_nothing_to_resume(tmp_path: Path) -> None:
-    """In the last epoch's validation: its resume line was refused ("has trained 1 epoch(s) already")."""
+    """In the last epoch's validation: its resume line was refused ("has trained 1 epoch(s) already"), and
+    the run had no curves.png."""
     logs, marker = tmp_path / "logs", tmp_path / "paused"
     with signalled_here_when_paused(marker, signal.SIGTERM):
-        stopped = fit(logs, "--trainer.max_epochs=1", *pause_at(marker, epoch=0, batch=0, stage="validate"), here=True)
+        pause = pause_at(marker, epoch=0, batch=0, stage="validate")
+        stopped = fit(logs, "--trainer.max_epochs=1", PICTURES, *pause, here=True)
     assert stopped.returncode == 1, stopped.stderr[-3000:]
     run = logs / "lenet" / "version_0"
     last, best = run / "checkpoints" / "last.ckpt", run / "checkpoints" / "best.ckpt"
@@ -682,6 +684,8 @@ def test_a_stop_after_the_last_epoch_says_there_is_nothing_to_resume(tmp_path: P
         f"test it with python -m mnist_pl test --config {run / 'config.yaml'} --ckpt_path {best}"
     )
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 5
+    # A whole run, which no resume would complete: its pictures too (it had none).
+    assert (run / "curves.png").is_file() and (run / "confusion_matrix.png").is_file()
 
 
 @pytest.mark.slow  # a Ctrl-C check, as the others
