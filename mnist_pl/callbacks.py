@@ -295,7 +295,8 @@ class ImageLogger(Callback):
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         # Stopped after its last epoch's training (a stop in the last validation waits for its end): a
         # whole run, which no resume will complete. Under DDP the stop is Lightning's, each rank's own.
-        if isinstance(exception, SIGTERMException) and trainer.fit_loop.done and trainer.world_size == 1:
+        fit = trainer.state.fn == "fit" and trainer.world_size == 1
+        if fit and isinstance(exception, SIGTERMException) and trainer.fit_loop.done:
             self.on_fit_end(trainer, pl_module)
 
     @staticmethod
