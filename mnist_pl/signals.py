@@ -160,37 +160,37 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
     except SystemExit:
         if not trainer.interrupted:
             raise
-        by = "Ctrl-C" if ctrl_c.pressed else _signal(trainer)
-        # Once an epoch ends, Lightning counts the next as current: "in epoch 1" named an epoch no batch of which ran.
-        epochs = trainer.fit_loop.epoch_progress.current
-        between = epochs.started == epochs.completed and trainer.current_epoch > 0
-        at = f"{'after' if between else 'in'} epoch {trainer.current_epoch - between} at step {trainer.global_step}"
-        last = getattr(trainer.checkpoint_callback, "last_model_path", "")
-        best = getattr(trainer.checkpoint_callback, "best_model_path", "")
-        if not last and best:  # --checkpoint.save_last false
-            raise InterruptedRunError(
-                f"fit: stopped by {by} {at}: "
-                f"no last.ckpt to resume from (--checkpoint.save_last false); its best checkpoint is {best}"
-            ) from None
-        if not last:
-            raise InterruptedRunError(
-                f"fit: stopped by {by} before an epoch ended: nothing to resume, run it again"
-            ) from None
-        config = next((c.config_filename for c in trainer.callbacks if isinstance(c, SaveConfigCallback)), None)
-        again = f"--config {Path(trainer.log_dir) / config} " if config else ""
-        saved = runs.checkpoint_step(Path(last))
-        # In the last epoch's validation, or after it (drawing the curves): the resume line was
-        # refused, as a fit of that checkpoint would train nothing.
-        if trainer.fit_loop.done and saved == trainer.global_step:
-            raise InterruptedRunError(
-                f"fit: stopped by {by} after its last epoch, all of it checkpointed ({last}): nothing to resume; "
-                f"test it with python -m mnist_pl test {again}--ckpt_path {best or last}"
-            ) from None
-        lost = (
-            "checkpointed there"
-            if saved == trainer.global_step
-            else f"the steps after its last checkpoint (step {saved}) are lost"
+        raise InterruptedRunError(_stopped_fit(trainer, "Ctrl-C" if ctrl_c.pressed else _signal(trainer))) from None
+
+
+def _stopped_fit(trainer: L.Trainer, by: str) -> str:
+    """What a fit stopped by ``by`` kept, and the command that goes on from it."""
+    # Once an epoch ends, Lightning counts the next as current: "in epoch 1" named an epoch no batch of which ran.
+    epochs = trainer.fit_loop.epoch_progress.current
+    between = epochs.started == epochs.completed and trainer.current_epoch > 0
+    at = f"{'after' if between else 'in'} epoch {trainer.current_epoch - between} at step {trainer.global_step}"
+    last = getattr(trainer.checkpoint_callback, "last_model_path", "")
+    best = getattr(trainer.checkpoint_callback, "best_model_path", "")
+    if not last and best:  # --checkpoint.save_last false
+        return (
+            f"fit: stopped by {by} {at}: "
+            f"no last.ckpt to resume from (--checkpoint.save_last false); its best checkpoint is {best}"
         )
-        raise InterruptedRunError(
-            f"fit: stopped by {by} {at}; {lost}: resume with python -m mnist_pl fit {again}--ckpt_path {last}"
-        ) from None
+    if not last:
+        return f"fit: stopped by {by} before an epoch ended: nothing to resume, run it again"
+    config = next((c.config_filename for c in trainer.callbacks if isinstance(c, SaveConfigCallback)), None)
+    again = f"--config {Path(trainer.log_dir) / config} " if config else ""
+    saved = runs.checkpoint_step(Path(last))
+    # In the last epoch's validation, or after it (drawing the curves): the resume line was
+    # refused, as a fit of that checkpoint would train nothing.
+    if trainer.fit_loop.done and saved == trainer.global_step:
+        return (
+            f"fit: stopped by {by} after its last epoch, all of it checkpointed ({last}): nothing to resume; "
+            f"test it with python -m mnist_pl test {again}--ckpt_path {best or last}"
+        )
+    lost = (
+        "checkpointed there"
+        if saved == trainer.global_step
+        else f"the steps after its last checkpoint (step {saved}) are lost"
+    )
+    return f"fit: stopped by {by} {at}; {lost}: resume with python -m mnist_pl fit {again}--ckpt_path {last}"
