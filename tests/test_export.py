@@ -287,3 +287,36 @@ def test_export_builds_in_the_checkpoints_own_normalisation(trained_run: Path, t
     with torch.no_grad():
         expected = model(dm.normalize(images)).numpy()
     assert np.allclose(got, expected, atol=1e-4)
+
+
+def test_an_export_of_a_bf16_run_says_how_its_classes_compare_with_the_runs(trained_run: Path, tmp_path: Path) -> None:
+    """fast.yaml's runs test and predict in bf16-mixed, the export in float32: "same class for 10,000" read as
+    theirs, where one image of 10,000 differed."""
+    checkpoint = torch.load(trained_run / "checkpoints" / "best.ckpt", weights_only=True)
+    checkpoint["precision"] = "bf16-mixed"
+    torch.save(checkpoint, tmp_path / "bf16.ckpt")
+    data = f"--data.data_dir={REPO / 'data'}"
+    result = run_main("export", f"--ckpt_path={tmp_path / 'bf16.ckpt'}", data, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    model = MNISTClassifier.load_from_checkpoint(tmp_path / "bf16.ckpt", map_location="cpu", weights_only=True).eval()
+    dm = MNISTDataModule(data_dir=str(REPO / "data"))
+    dm.setup("test")
+    with torch.no_grad():
+        fp32 = model(dm.normalize(dm.test_set.images)).argmax(1)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            bf16 = model(dm.normalize(dm.test_set.images)).argmax(1)
+    same = int((fp32 == bf16).sum())
+    assert (
+        "note: its run tests and predicts in bf16-mixed, the export computes in float32: "
+        f"the same class for {same:,} of the 10,000 test images"
+    ) in result.stderr
+    assert (
+        "note: its run"
+        not in run_main(
+            "export",
+            f"--ckpt_path={trained_run / 'checkpoints' / 'best.ckpt'}",
+            f"--output={tmp_path / 'fp32.onnx'}",
+            data,
+            cwd=tmp_path,
+        ).stderr
+    )
