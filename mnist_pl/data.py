@@ -340,7 +340,13 @@ class MNISTDataModule(L.LightningDataModule):
         self.val_set = TensorPairDataset(train.data[val_idx], train.targets[val_idx])
         self.test_set = TensorPairDataset(test.data, test.targets)
 
-    def _loader(self, dataset: TensorPairDataset, batch_size: int, stage: str) -> DataLoader:
+    def _loader(self, dataset: TensorPairDataset | None, batch_size: int, stage: str) -> DataLoader:
+        if dataset is None:  # called by hand before setup: "object of type 'NoneType' has no len()"
+            split = {"val": "fit", "predict": "test"}.get(stage, stage)
+            raise UserError(
+                f"MNISTDataModule.{stage}_dataloader(): its split is not loaded: call dm.setup({split!r}) first, "
+                "or give the trainer datamodule=dm"
+            )
         # A DistributedSampler even in one process: its order is a pure function of (seed, epoch),
         # Lightning calls set_epoch on it every epoch (so a resumed run replays the right order),
         # and under DDP each rank reads its own shard. Lightning keeps a sampler it is given.

@@ -25,9 +25,8 @@ from mnist_pl.errors import UserError
 
 # The pictures a folder or glob yields: every kind Pillow opens, as it registers them, but those that are
 # no pictures of digits (videos, data files, drawings and documents: a folder's .mpg or .h5 was read
-# and refused); a camera's .mpo (Pillow opens it as a JPEG); phones' HEIC/HEIF, which it reads with a
-# plugin, and names as unreadable without one rather than leaving them out unsaid. A file named by
-# itself is read whatever its name.
+# and refused); a camera's .mpo (Pillow opens it as a JPEG); phones' HEIC/HEIF, which it reads with the
+# pillow-heif plugin (``_heif``). A file named by itself is read whatever its name.
 _NOT_PICTURES = {".mpg", ".mpeg", ".h5", ".hdf", ".grib", ".bufr", ".eps", ".ps", ".emf", ".wmf", ".iim"}
 
 
@@ -217,6 +216,16 @@ def to_mnist(image: Image.Image) -> Tensor:
     return torch.from_numpy(out.round().astype(np.uint8))
 
 
+@functools.cache
+def _heif() -> None:
+    """Phones' HEIC/HEIF photos (an iPhone's default) opened by Pillow: pillow-heif's opener, registered
+    as the first picture is read (its import takes 25 ms that other commands need not wait for).
+    Without it each was "not a readable image (UnidentifiedImageError ...)"."""
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+
+
 def _at_most_2048(image: Image.Image) -> Image.Image:
     """``image`` halved until at most 2,048 pixels wide and high, each pixel the mean of those it stands for."""
     factor = 2 ** max(0, math.ceil(math.log2(max(image.size) / 2048)))
@@ -240,6 +249,7 @@ def load_digit(path: Path) -> Tensor:
         raise ValueError(f"a link to {os.readlink(path)}, which does not exist or loops")
     if not path.is_file():  # reading a FIFO waited for a writer forever, deaf to SIGTERM
         raise ValueError("not a regular file (a FIFO, socket or device): give an image file")
+    _heif()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pillow_heif
 import pytest
 import torch
 from conftest import REPO, run_cli, run_main
@@ -441,3 +442,11 @@ def test_a_picture_of_a_hundred_million_pixels_is_read_small_and_without_pillows
     difference = load_digit(tmp_path / "huge.png").int() - to_mnist(Image.fromarray(on_paper(test_images[0][0]))).int()
     assert difference.abs().max() <= 8  # the digit it was made of, read from its 112 pixels
     assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]
+
+
+def test_a_phones_heic_photo_is_read_as_its_png(test_images, tmp_path: Path) -> None:
+    """An iPhone's default format: each was "not a readable image (UnidentifiedImageError ...)"."""
+    paper = Image.fromarray(on_paper(test_images[0][0]))
+    pillow_heif.from_pillow(paper).save(tmp_path / "IMG_0001.HEIC", quality=90)
+    difference = load_digit(tmp_path / "IMG_0001.HEIC").int() - to_mnist(paper).int()
+    assert difference.abs().float().mean() < 2  # lossy, as a JPEG
