@@ -432,7 +432,7 @@ def minimal_fit(tmp_path: Path, *args: str) -> MNISTCLI:
     return MNISTCLI(args=["fit", *common, *quick, "--trainer.enable_progress_bar=false", *args])
 
 
-def test_seed_everything_true_draws_a_seed_and_records_it(tmp_path: Path) -> None:
+def test_seed_everything_true_draws_a_seed_and_records_it_and_false_warns(tmp_path: Path) -> None:
     # LightningCLI's help promises a random seed; Lightning 2.6 alone seeded 0.
     seeds = []
     for _ in range(2):
@@ -441,6 +441,8 @@ def test_seed_everything_true_draws_a_seed_and_records_it(tmp_path: Path) -> Non
         assert yaml.safe_load((Path(cli.trainer.log_dir) / "config.yaml").read_text())["seed_everything"] == seed
         seeds.append(seed)
     assert all(type(seed) is int for seed in seeds) and seeds[0] != seeds[1]
+    with pytest.warns(UserWarning, match=r"^--seed_everything false: nothing is seeded, and no seed recorded: "):
+        minimal_fit(tmp_path, "--seed_everything=false", "--trainer.max_steps=1", "--test_after_fit=false")
 
 
 @pytest.mark.parametrize("precision", ["64-true", "bf16-true"])
