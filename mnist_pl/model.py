@@ -238,7 +238,17 @@ class MNISTClassifier(L.LightningModule):
                 "MNISTClassifier: the batch holds raw uint8 pixels: the data module normalises each batch itself, "
                 "so give the trainer datamodule=dm (not dm.train_dataloader()), or dm.normalize(images)"
             )
-        return F.log_softmax(self.net(images), dim=1)
+        try:
+            logits = self.net(images)
+        except RuntimeError as err:  # the classic PyTorch example's x.view(-1, 4*4*50), a 70-line traceback
+            if not (self.hparams.channels_last and "view size is not compatible" in str(err)):
+                raise
+            raise UserError(
+                f"--model.net {type(self.net).__name__}: its forward calls .view() on activations stored channels-last "
+                "(--model.channels_last true, the default): flatten them with torch.flatten(x, 1) or x.reshape(...), "
+                "or give --model.channels_last false"
+            ) from err
+        return F.log_softmax(logits, dim=1)
 
     def model_step(self, batch: tuple[Tensor, Tensor], smoothing: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
         """The loss, predicted classes and labels of a batch. Label ``smoothing`` is for the training

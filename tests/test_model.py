@@ -15,6 +15,7 @@ import torch.nn.functional as F
 import yaml
 from conftest import REPO
 from lightning.pytorch.callbacks import LearningRateMonitor
+from torch import nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
@@ -606,3 +607,24 @@ def test_compile_and_cuda_graphs_are_refused_together() -> None:
     fix = r"add --model\.cuda_graphs false to compile"  # fast.yaml turns graphs on, compile or not
     with pytest.raises(UserError, match=rf"^--model\.compile and --model\.cuda_graphs: give one of them .*{fix}"):
         MNISTClassifier(MinimalCNN(), compile=True, cuda_graphs=True)
+
+
+class ClassicNet(nn.Module):
+    """The PyTorch MNIST example's network of 2018, which flattens with view()."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(1, 20, 5), nn.Conv2d(20, 50, 5)
+        self.fc = nn.Linear(4 * 4 * 50, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(F.relu(self.conv2(F.max_pool2d(F.relu(self.conv1(x)), 2))), 2)
+        return self.fc(x.view(-1, 4 * 4 * 50))
+
+
+def test_a_network_that_flattens_with_view_is_told_how_to_run_channels_last() -> None:
+    # A 70-line traceback ending in "view size is not compatible with input tensor's size and stride".
+    images = torch.zeros(2, 1, 28, 28)
+    with pytest.raises(UserError, match=r"^--model.net ClassicNet: its forward calls .view\(\) on activations"):
+        MNISTClassifier(ClassicNet())(images)
+    assert MNISTClassifier(ClassicNet(), channels_last=False)(images).shape == (2, 10)
