@@ -197,6 +197,13 @@ def refuse_bad_settings(trainer: Namespace, subcommand: str) -> None:
         value = trainer.get(name)
         if isinstance(value, int | float) and value <= 0:
             raise UserError(f"--trainer.{name} {value}: must be greater than 0: give a positive value")
+    # Lightning's own default, with a warning lost among its start-up lines: 1000 epochs of MNIST.
+    unset = {"max_epochs": (None,), "max_steps": (None, -1), "max_time": (None,), "fast_dev_run": (None, False, 0)}
+    if subcommand == "fit" and all(trainer.get(name) in values for name, values in unset.items()):
+        raise UserError(
+            "fit: no --trainer.max_epochs, max_steps or max_time: Lightning would train 1000 epochs: "
+            "give --trainer.max_epochs N (configs/lenet.yaml trains 10; -1: no limit)"
+        )
     # Lightning stops at the max without a word about the min.
     for unit in ("epochs", "steps"):
         low, high = trainer.get(f"min_{unit}"), trainer.get(f"max_{unit}")

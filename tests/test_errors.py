@@ -876,6 +876,11 @@ OUR_CASES = {
         "error: --model.scheduler LambdaLR: cannot be saved in a checkpoint ('builtin_function_or_method' object has "
         "no attribute '__dict__'): give its lr_lambda as a function written in Python, not a built-in such as math.exp",
     ),
+    "a fit without an end": (  # Lightning trained 1000 epochs, its warning lost among its start-up lines
+        ["--trainer.max_epochs=null"],
+        "error: fit: no --trainer.max_epochs, max_steps or max_time: Lightning would train 1000 epochs: "
+        "give --trainer.max_epochs N (configs/lenet.yaml trains 10; -1: no limit)",
+    ),
     "one-cycle without an end": (  # fails in configure_optimizers, once the run dir is made: given back
         [
             "--model.scheduler=torch.optim.lr_scheduler.OneCycleLR",
