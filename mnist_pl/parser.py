@@ -542,6 +542,56 @@ def _meant(word: str, options: list[str]) -> str | None:
     return shown[keys.index(near[0])] if near else None
 
 
+# Where a class option's short names come from (jsonargparse resolves them among the subclasses these
+# modules define): where a misspelled one is looked for.
+_CLASS_HOMES = {
+    "--model.net": ("mnist_pl.nets",),
+    "--data.augment": ("mnist_pl.augment", "torchvision.transforms.v2"),
+    "--model.optimizer": ("torch.optim",),
+    "--model.scheduler": ("torch.optim.lr_scheduler",),
+    "--trainer.callbacks": ("lightning.pytorch.callbacks", "mnist_pl.callbacks"),
+    "--trainer.logger": ("lightning.pytorch.loggers",),
+}
+
+
+def _class_meant(line: str) -> str | None:
+    """The class a class path of none (``mnist_pl.nets.Lenet``, ``EarlyStop``) was probably meant to be."""
+    if wrong := re.search(r"module '([\w.]+)' has no attribute '(\w+)'", line):
+        homes, name = (wrong[1],), wrong[2]
+    elif wrong := re.match(r"(--[\w.]+)(?: (\w+))?: expected a class path", line):
+        given = wrong[2] or next((w.partition("=")[2] for w in COMMAND_LINE if w.startswith(f"{wrong[1]}=")), None)
+        if given is None and wrong[1] in COMMAND_LINE[:-1]:
+            given = COMMAND_LINE[COMMAND_LINE.index(wrong[1]) + 1]
+        homes, name = _CLASS_HOMES.get(wrong[1].removesuffix("+"), ()), given
+    else:
+        return None
+    classes = {}
+    for home in homes:
+        try:
+            module = importlib.import_module(home)
+        except ImportError:
+            continue
+        found = (n for n, value in vars(module).items() if isinstance(value, type) and not n.startswith("_"))
+        classes.update({n.lower(): f"{home}.{n}" for n in found})
+    near = difflib.get_close_matches((name or "").lower(), list(classes), n=1, cutoff=0.75)
+    return classes[near[0]] if near else None
+
+
+def _class_fix(line: str) -> str | None:
+    """The fix of a class option's error that names none: the class meant, where a module of one's own
+    is imported from, the required argument's option."""
+    if meant := _class_meant(line):
+        return f"did you mean {meant}?"
+    if missing := re.search(r"No module named '(\w+)'$", line):
+        return (
+            f"a module of your own ({missing[1]}.py) is imported from the folder the command runs in: "
+            "run it there, or give its folder in PYTHONPATH"
+        )
+    if required := re.match(r"(--[\w.]+):(?: Problem with .*?:)? the following arguments are required: (\w+)", line):
+        return f"give {required[1]}.{required[2]}"
+    return None
+
+
 class MNISTArgumentParser(LightningArgumentParser):
     """LightningCLI's parser; its errors, a YAML syntax error in a config file included, are one line."""
 
@@ -587,6 +637,8 @@ class MNISTArgumentParser(LightningArgumentParser):
         elif invalid := re.match(r"argument subcommand: invalid choice: '(.*)' \(choose from", message):
             message = f"{invalid[1]} is no subcommand: give {every}, then its options"
         # Nested parsers (a class's init arguments) raise to the top one, which prints and exits.
+        if self.exit_on_error and (fix := _class_fix(line := one_line(message))):
+            message = f"{line}: {fix}"
         super().error(_in_config_file(one_line(message), message) if self.exit_on_error else message, ex)
 
     def parse_path(self, path: str | os.PathLike, *args, **kwargs) -> Namespace:

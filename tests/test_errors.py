@@ -121,12 +121,32 @@ PARSER_CASES = {
         "error: unrecognized arguments: --epochs 3: --epochs here is --trainer.max_epochs\n",
     ),
     "nothing near": (["--foo=1"], "error: unrecognized arguments: --foo=1\n"),
+    # A class's name misspelled, short or whole; a module of one's own not found; a class's required
+    # argument: each line named no fix.
+    "a short class name misspelled": (
+        ["--trainer.callbacks+=EarlyStop"],
+        "error: --trainer.callbacks EarlyStop: expected a class path (package.module.Class) or None: "
+        "did you mean lightning.pytorch.callbacks.EarlyStopping?\n",
+    ),
+    "a class name's case": (
+        ["--model.net=Lenet"],
+        "error: --model.net: expected a class path (package.module.Class): did you mean mnist_pl.nets.LeNet?\n",
+    ),
+    "a module of one's own not found": (
+        ["--model.net=othermod.Net"],
+        "No module named 'othermod': a module of your own (othermod.py) is imported from the folder the command "
+        "runs in: run it there, or give its folder in PYTHONPATH\n",
+    ),
+    "a class's required argument": (
+        ["--model.scheduler=torch.optim.lr_scheduler.CosineAnnealingLR"],
+        "error: --model.scheduler: the following arguments are required: T_max: give --model.scheduler.T_max\n",
+    ),
     "unknown class path": (["--model.net=mnist_pl.nets.NoSuchNet"], "has no attribute 'NoSuchNet'"),
     # The line went on with the whole list of settings and what a class value may look like: 1 KB.
     "a callback missing an argument": (
         ["--trainer.callbacks=lightning.pytorch.callbacks.EarlyStopping", "--trainer.callbacks.mode=max"],
         "error: --trainer.callbacks: Problem with given class_path 'lightning.pytorch.callbacks.EarlyStopping': "
-        "the following arguments are required: monitor\n",
+        "the following arguments are required: monitor: give --trainer.callbacks.monitor\n",
     ),
     # Moved out of their frames, the training images were blank: 11% accuracy, exit status 0
     "a shift of more than the image": (
@@ -232,7 +252,8 @@ PARSER_CASES = {
     ),
     "a class in a config that cannot be imported": (
         ["--config=badclass.yaml"],
-        "error: badclass.yaml: model.net mnist_pl.nets.LeNet5: module 'mnist_pl.nets' has no attribute 'LeNet5'",
+        "error: badclass.yaml: model.net mnist_pl.nets.LeNet5: module 'mnist_pl.nets' has no attribute 'LeNet5': "
+        "did you mean mnist_pl.nets.LeNet?",
     ),
     # lenet.yaml's momentum is SGD's: the Adam chosen after it, with a momentum of its own, is not the file's fault.
     "an argument the class chosen on the command line does not take": (
