@@ -40,6 +40,7 @@ from mnist_pl.parser import (
     COMMAND_LINE,
     CONFIG_FILES,
     MNISTArgumentParser,
+    callbacks_replaced,
     kept_from_the_config,
     model_not_rebuilt,
     named_where_written,
@@ -165,6 +166,14 @@ def _not_text(command_line: list[str]) -> str:
     return "a file given is not a text file (UTF-8): give YAML files of options"
 
 
+# The callbacks of every run but one whose --trainer.callbacks (not +=) replaces them.
+_CALLBACKS = [
+    {"class_path": "lightning.pytorch.callbacks.ModelSummary", "init_args": {"max_depth": 2}},
+    {"class_path": "lightning.pytorch.callbacks.LearningRateMonitor", "init_args": {"logging_interval": "epoch"}},
+    {"class_path": "mnist_pl.callbacks.ImageLogger"},
+]
+
+
 class MNISTCLI(LightningCLI):
     """``fit``/``validate``/``test``/``predict`` for MNIST; ``fit`` ends by testing its best checkpoint."""
 
@@ -225,14 +234,7 @@ class MNISTCLI(LightningCLI):
                 "trainer.logger": lazy_instance(
                     TensorBoardLogger, save_dir="logs", name="mnist", default_hp_metric=False
                 ),
-                "trainer.callbacks": [
-                    {"class_path": "lightning.pytorch.callbacks.ModelSummary", "init_args": {"max_depth": 2}},
-                    {
-                        "class_path": "lightning.pytorch.callbacks.LearningRateMonitor",
-                        "init_args": {"logging_interval": "epoch"},
-                    },
-                    {"class_path": "mnist_pl.callbacks.ImageLogger"},
-                ],
+                "trainer.callbacks": _CALLBACKS,
             }
         )
 
@@ -294,6 +296,8 @@ class MNISTCLI(LightningCLI):
             self._parser(subcommand).error(refused)
         for message in kept_from_the_config(options, self.config[subcommand]) if subcommand else ():
             rank_zero_warn(message)
+        if subcommand and (replaced := callbacks_replaced(options, self.config[subcommand], _CALLBACKS)):
+            rank_zero_warn(replaced)
         # Lightning refuses a seed numpy cannot take only when it seeds, in words that name no option;
         # torch's generators, seeded with the data's, ended in a traceback past 64 bits (the shuffle
         # seed plus the epoch: an int64 leaves room for the epochs).

@@ -361,6 +361,21 @@ def set_again_by_a_config(words: list[str], subcommand: str) -> str | None:
     return None
 
 
+def callbacks_replaced(words: list[str], config: Namespace, defaults: list[dict]) -> str | None:
+    """A warning for ``--trainer.callbacks X`` on the command line, which replaces the app's callbacks
+    (``defaults``) where ``+=`` adds to them: ImageLogger's curves.png went without a word."""
+    if not any(word == "--trainer.callbacks" or word.startswith("--trainer.callbacks=") for word in words):
+        return None
+    kept = {c.get("class_path") for c in config.trainer.get("callbacks") or [] if isinstance(c, Namespace | dict)}
+    dropped = [d["class_path"].rpartition(".")[2] for d in defaults if d["class_path"] not in kept]
+    if not dropped:
+        return None
+    return (
+        f"--trainer.callbacks replaces the app's callbacks, leaving out {', '.join(dropped)} (the run dir's curves.png "
+        "and pictures, the learning rate's curve, the summary): --trainer.callbacks+=X adds X to them"
+    )
+
+
 def kept_from_the_config(words: list[str], config: Namespace) -> list[str]:
     """Warnings for a class given on the command line (``--model.optimizer torch.optim.AdamW``), or in a
     config file, that keeps values of the arguments it shares with the class before it, where they are

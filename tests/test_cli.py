@@ -257,6 +257,15 @@ def test_help_and_print_config(tmp_path: Path) -> None:
     # Checked as a run is: printed while parsing, it showed a seed the run refuses.
     printed = run_main("fit", f"--config={CONFIG}", "--seed_everything=-1", "--print_config", cwd=tmp_path)
     assert printed.returncode == 2 and printed.stderr.strip().endswith("expected an int from 0 to 4294967295")
+    # --trainer.callbacks without += left out the app's own, curves.png and pictures with them, without a word.
+    stop = ["--trainer.callbacks.monitor=val/loss", "--print_config"]
+    for given, warned in (("--trainer.callbacks=EarlyStopping", True), ("--trainer.callbacks+=EarlyStopping", False)):
+        printed = run_main("fit", f"--config={CONFIG}", given, *stop, cwd=tmp_path)
+        assert printed.returncode == 0 and "class_path: lightning.pytorch.callbacks.EarlyStopping" in printed.stdout
+        assert (
+            "warning: --trainer.callbacks replaces the app's callbacks, leaving out ModelSummary, "
+            "LearningRateMonitor, ImageLogger" in printed.stderr
+        ) == warned, printed.stderr
 
 
 @pytest.mark.parametrize("subcommand", ["fit", "test"])
