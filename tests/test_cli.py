@@ -202,7 +202,7 @@ def test_each_flag_of_the_pytorch_example_is_named_an_option_that_runs(flag: str
 )
 def test_trainer_settings_refused_and_taken(given: dict, refused: str | None) -> None:
     """Each of them Lightning takes without a word (a log interval of -2 is every other step; 0 divides)."""
-    settings = Namespace(accelerator="cpu", **{"logger": False, **given})
+    settings = Namespace(accelerator="cpu", **{"logger": False, "max_epochs": 1, **given})
     if refused is None:
         mnist_pl.trainer.refuse_bad_settings(settings, "fit")
     else:
@@ -362,7 +362,12 @@ def test_a_torchvision_network_is_printed_and_refused_in_one_line(tmp_path: Path
     assert yaml.safe_load(printed.stdout)["model"]["net"]["init_args"]["num_classes"] == 10
     logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
     result = run_main(
-        "fit", "--model.net=torchvision.models.resnet18", f"--data.data_dir={REPO / 'data'}", logs, cwd=tmp_path
+        "fit",
+        "--model.net=torchvision.models.resnet18",
+        "--trainer.max_epochs=1",
+        f"--data.data_dir={REPO / 'data'}",
+        logs,
+        cwd=tmp_path,
     )
     assert result.returncode == 1, result.stderr[-2000:]
     assert result.stderr.splitlines()[-1].startswith("error: --model.net ResNet: fails on a 1x28x28")
