@@ -31,6 +31,7 @@ except ImportError:  # Windows: no flock
 
 import lightning as L
 import torch
+import yaml
 from jsonargparse import Namespace
 from lightning.fabric.utilities.rank_zero import rank_zero_only, rank_zero_warn
 from lightning.pytorch.cli import SaveConfigCallback
@@ -363,3 +364,36 @@ class SaveConfig(SaveConfigCallback):
         except RuntimeError:
             self.refuse_a_run_dir_in_use(trainer.log_dir)
             raise
+        if self.config_filename.startswith("config.resume") and trainer.is_global_zero:
+            self.warn_of_other_settings(Path(trainer.log_dir))
+
+    # Expected to change in a resume: the checkpoint it names, the epochs it adds, the files it writes.
+    _RESUMED_ANEW = ("ckpt_path", "trainer.max_epochs", "trainer.logger", "trainer.callbacks", "config")
+
+    def warn_of_other_settings(self, run: Path) -> None:
+        """A resume (``--ckpt_path last``: the newest run of its config) trained on in the run with
+        settings other than the run's own, without a word: another run's resumed by mistake, or a run
+        of 20 batches an epoch going on with whole ones."""
+        n = int(self.config_filename.removeprefix("config.resume").removesuffix(".yaml"))
+        last = "config.yaml" if n == 1 else f"config.resume{n - 1}.yaml"  # the settings it trained with last
+        with contextlib.suppress(OSError, ValueError, yaml.YAMLError):
+            before = _flat(yaml.safe_load((run / last).read_text()))
+            now = _flat(yaml.safe_load((run / self.config_filename).read_text()))
+            other = [
+                f"{key} {before.get(key)} -> {now.get(key)}"
+                for key in sorted(before.keys() | now.keys())
+                if before.get(key) != now.get(key) and not key.startswith(self._RESUMED_ANEW)
+            ]
+            if other:
+                shown = ", ".join(other[:4]) + (f" and {len(other) - 4} more" if len(other) > 4 else "")
+                rank_zero_warn(
+                    f"resuming {run} with other settings than its {last}'s: {shown} ({self.config_filename} has "
+                    f"them): resume with --config {run / last} to keep its own"
+                )
+
+
+def _flat(settings: object, prefix: str = "") -> dict[str, object]:
+    """A config's settings by dotted key (``trainer.max_epochs``), lists whole."""
+    if isinstance(settings, dict) and settings:
+        return {key: value for k, v in settings.items() for key, value in _flat(v, f"{prefix}{k}.").items()}
+    return {prefix[:-1]: settings}

@@ -235,6 +235,20 @@ def test_a_fork_into_a_folder_named_as_the_other_runs_has_a_best_of_its_own(tmp_
     assert (tmp_path / "b" / "logs" / "lenet" / "version_0" / "checkpoints" / "best.ckpt").is_file()
 
 
+def test_a_resume_with_other_settings_than_its_run_says_which(tmp_path: Path) -> None:
+    # --ckpt_path last (the config's newest run) went on in a run of other settings without a word:
+    # one of 5 batches an epoch, say, with 3, or another run than meant.
+    logs = tmp_path / "logs"
+    assert fit(logs, "--trainer.max_epochs=1").returncode == 0
+    resumed = fit(logs, "--trainer.max_epochs=2", "--trainer.limit_train_batches=3", "--ckpt_path=last", here=True)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    run = logs / "lenet" / "version_0"
+    assert (
+        f"warning: resuming {run} with other settings than its config.yaml's: trainer.limit_train_batches 5 -> 3 "
+        f"(config.resume1.yaml has them): resume with --config {run / 'config.yaml'} to keep its own"
+    ) in resumed.stderr
+
+
 def test_resume_from_last_continues_the_run_exactly(
     one_go: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -253,7 +267,7 @@ def test_resume_from_last_continues_the_run_exactly(
     assert [p.name for p in (logs / "lenet").iterdir()] == ["version_0"]  # the same run, no new version
     assert {p.name for p in (run / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
     assert (run / "config.yaml").read_bytes() == config_before  # the resume's config is saved beside it
-    assert (run / "config.resume1.yaml").exists()
+    assert (run / "config.resume1.yaml").exists() and "with other settings than" not in resumed.stderr
     # The reader's words for points hidden: only the stray one, none the resume logged again.
     purges = [r.getMessage() for r in caplog.records if "Purging expired" in r.getMessage()]
     assert all("previous step: 10000 " in m and "Removing 1 scalars, 0 histograms" in m for m in purges), purges
