@@ -342,7 +342,7 @@ class MNISTDataModule(L.LightningDataModule):
 
     def _loader(self, dataset: TensorPairDataset | None, batch_size: int, stage: str) -> DataLoader:
         if dataset is None:  # called by hand before setup: "object of type 'NoneType' has no len()"
-            split = {"val": "fit", "predict": "test"}.get(stage, stage)
+            split = {"train": "fit", "val": "fit"}.get(stage, stage)
             raise UserError(
                 f"MNISTDataModule.{stage}_dataloader(): its split is not loaded: call dm.setup({split!r}) first, "
                 "or give the trainer datamodule=dm"
@@ -398,7 +398,7 @@ class MNISTDataModule(L.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         """The images of ``predict_path`` (labels -1), or else the test split."""
         if self.hparams.predict_path is None:
-            self.predict_names = [f"test[{i}]" for i in range(len(self.test_set))]
+            self.predict_names = [f"test[{i}]" for i in range(len(self.test_set or ()))]  # None: _loader says so
             return self._loader(self.test_set, self.hparams.eval_batch_size, "predict")
         spec = self.hparams.predict_path
         refuse_own_images_for(self.hparams.dataset, spec)

@@ -366,13 +366,17 @@ def callbacks_replaced(words: list[str], config: Namespace, defaults: list[dict]
     (``defaults``) where ``+=`` adds to them: ImageLogger's curves.png went without a word."""
     if not any(word == "--trainer.callbacks" or word.startswith("--trainer.callbacks=") for word in words):
         return None
-    kept = {c.get("class_path") for c in config.trainer.get("callbacks") or [] if isinstance(c, Namespace | dict)}
+    given = config.trainer.get("callbacks") or []
+    given = given if isinstance(given, list) else [given]  # one class alone: a Namespace
+    kept = {c.get("class_path") for c in given if isinstance(c, Namespace | dict)}
     dropped = [d["class_path"].rpartition(".")[2] for d in defaults if d["class_path"] not in kept]
     if not dropped:
         return None
+    what = {"ModelSummary": "the summary", "LearningRateMonitor": "the learning rate's curve"}
+    lost = ", ".join(what.get(name, "the run dir's curves.png and pictures") for name in dropped)
     return (
-        f"--trainer.callbacks replaces the app's callbacks, leaving out {', '.join(dropped)} (the run dir's curves.png "
-        "and pictures, the learning rate's curve, the summary): --trainer.callbacks+=X adds X to them"
+        f"--trainer.callbacks replaces the app's callbacks, leaving out {', '.join(dropped)} ({lost}): "
+        "--trainer.callbacks+=X adds X to them"
     )
 
 
@@ -571,7 +575,8 @@ _CLASS_HOMES = {
 
 def _class_meant(line: str) -> str | None:
     """The class a class path of none (``mnist_pl.nets.Lenet``, ``EarlyStop``) was probably meant to be."""
-    if wrong := re.search(r"module '([\w.]+)' has no attribute '(\w+)'", line):
+    wrong = re.search(r"module '([\w.]+)' has no attribute '(\w+)'", line)
+    if wrong and line.count(f"{wrong[1]}.{wrong[2]}"):  # the class path given, not a name its module's code uses
         homes, name = (wrong[1],), wrong[2]
     elif wrong := re.match(r"(--[\w.]+)(?: (\w+))?: expected a class path", line):
         given = wrong[2] or next((w.partition("=")[2] for w in COMMAND_LINE if w.startswith(f"{wrong[1]}=")), None)
@@ -597,9 +602,11 @@ def _class_fix(line: str) -> str | None:
     is imported from, the required argument's option."""
     if meant := _class_meant(line):
         return f"did you mean {meant}?"
-    if missing := re.search(r"No module named '(\w+)'$", line):
+    given = re.search(r"class_path '([\w.]+)'", line)
+    missing = re.search(r"No module named '(\w+)'$", line)
+    if missing and given and given[1].split(".")[0] == missing[1]:  # not a package its module imports
         return (
-            f"a module of your own ({missing[1]}.py) is imported from the folder the command runs in: "
+            f"a module of your own ({missing[1]}) is imported from the folder the command runs in: "
             "run it there, or give its folder in PYTHONPATH"
         )
     if required := re.match(r"(--[\w.]+):(?: Problem with .*?:)? the following arguments are required: (\w+)", line):

@@ -364,11 +364,11 @@ class SaveConfig(SaveConfigCallback):
         except RuntimeError:
             self.refuse_a_run_dir_in_use(trainer.log_dir)
             raise
-        if self.config_filename.startswith("config.resume") and trainer.is_global_zero:
-            self.warn_of_other_settings(Path(trainer.log_dir))
+        if self.config_filename.startswith("config.resume") and stage == "fit" and trainer.is_global_zero:
+            self.warn_of_other_settings(Path(trainer.log_dir))  # not again for the test after the fit
 
     # Expected to change in a resume: the checkpoint it names, the epochs it adds, the files it writes.
-    _RESUMED_ANEW = ("ckpt_path", "trainer.max_epochs", "trainer.logger", "trainer.callbacks", "config")
+    _RESUMED_ANEW = ("ckpt_path", "trainer.max_", "trainer.logger", "trainer.callbacks", "config", "seed_everything")
 
     def warn_of_other_settings(self, run: Path) -> None:
         """A resume (``--ckpt_path last``: the newest run of its config) trained on in the run with
@@ -388,7 +388,7 @@ class SaveConfig(SaveConfigCallback):
                 shown = ", ".join(other[:4]) + (f" and {len(other) - 4} more" if len(other) > 4 else "")
                 rank_zero_warn(
                     f"resuming {run} with other settings than its {last}'s: {shown} ({self.config_filename} has "
-                    f"them): resume with --config {run / last} to keep its own"
+                    f"them): resume with --config {run / last} (and the epochs to add) to keep its own"
                 )
 
 

@@ -266,6 +266,12 @@ def test_help_and_print_config(tmp_path: Path) -> None:
             "warning: --trainer.callbacks replaces the app's callbacks, leaving out ModelSummary, "
             "LearningRateMonitor, ImageLogger" in printed.stderr
         ) == warned, printed.stderr
+    # One class alone is a Namespace, not a list: the warning's check ended in a traceback.
+    printed = run_main("fit", f"--config={CONFIG}", "--trainer.callbacks=ModelSummary", "--print_config", cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr[-2000:]
+    assert "leaving out LearningRateMonitor, ImageLogger (the learning rate's curve, the run dir's curves.png" in (
+        printed.stderr
+    ), printed.stderr
 
 
 @pytest.mark.parametrize("subcommand", ["fit", "test"])

@@ -134,7 +134,7 @@ PARSER_CASES = {
     ),
     "a module of one's own not found": (
         ["--model.net=othermod.Net"],
-        "No module named 'othermod': a module of your own (othermod.py) is imported from the folder the command "
+        "No module named 'othermod': a module of your own (othermod) is imported from the folder the command "
         "runs in: run it there, or give its folder in PYTHONPATH\n",
     ),
     "a class's required argument": (

@@ -376,6 +376,8 @@ def test_raw_batches_and_bad_settings_from_python_are_refused_in_words(python_fi
     fresh = MNISTDataModule(data_dir=str(REPO / "data"))  # not set up: a TypeError about NoneType
     with pytest.raises(UserError, match=r"test_dataloader\(\): its split is not loaded: call dm.setup\('test'\) first"):
         fresh.test_dataloader()
+    with pytest.raises(UserError, match=r"predict_dataloader\(\): its split is not loaded: call dm.setup\('predict'\)"):
+        fresh.predict_dataloader()
     negative = MNISTClassifier(MinimalCNN(), scheduler=partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=-1))
     with pytest.raises(UserError, match=r"^--model\.scheduler\.init_args\.gamma -1: the lr is multiplied by it"):
         L.Trainer(max_epochs=1, limit_train_batches=1, logger=False, **QUIET).fit(negative, datamodule=dm)

@@ -245,8 +245,10 @@ def test_a_resume_with_other_settings_than_its_run_says_which(tmp_path: Path) ->
     run = logs / "lenet" / "version_0"
     assert (
         f"warning: resuming {run} with other settings than its config.yaml's: trainer.limit_train_batches 5 -> 3 "
-        f"(config.resume1.yaml has them): resume with --config {run / 'config.yaml'} to keep its own"
+        f"(config.resume1.yaml has them): resume with --config {run / 'config.yaml'} (and the epochs to add) "
+        "to keep its own"
     ) in resumed.stderr
+    assert resumed.stderr.count("warning: resuming") == 1
 
 
 def test_resume_from_last_continues_the_run_exactly(
