@@ -283,10 +283,11 @@ def to_mnist(image: Image.Image) -> Tensor:
         grey = np.asarray(ImageOps.grayscale(image), dtype=np.float32)
     # Ink is whatever differs from the paper: its shade is the median of the border, inside a frame if
     # there is one, or the sheet's beside a desk, which is made paper.
-    depth = frame_depth(grey)
-    grey = grey[depth : grey.shape[0] - depth, depth : grey.shape[1] - depth]
-    paper = paper_shade(grey) if depth == 0 else np.median(_ring(grey, 0))
-    sheet = _sheet(grey, paper) if depth == 0 else None
+    framed = False
+    while depth := frame_depth(grey):  # a frame in a frame too: a box drawn a few pixels in from the edge
+        grey, framed = grey[depth : grey.shape[0] - depth, depth : grey.shape[1] - depth], True
+    paper = np.median(_ring(grey, 0)) if framed else paper_shade(grey)
+    sheet = None if framed else _sheet(grey, paper)
     if sheet is not None:  # the desk beside the sheet is no ink, nor the sheet's edge, 2 pixels of blend
         grey = np.where(_shrink(sheet, 2), grey, paper)
     ink = np.abs(grey - paper)
