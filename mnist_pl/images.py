@@ -217,14 +217,15 @@ def _sheet(grey: np.ndarray, paper: float) -> np.ndarray | None:
     return inside if cut.any() and on[cut].mean() >= 0.9 else None
 
 
-def paper_shade(grey: np.ndarray) -> float:
+def paper_and_sheet(grey: np.ndarray) -> tuple[float, np.ndarray | None]:
     """The paper's shade: the median of the picture's edge, unless that shade fills no patch in the
     middle of the picture (a desk showing on every side, one deeper than another, or round a crooked
     sheet): then the shade that the sides meet first going in, where the middle half of a line is of
     one shade, if that shade is a sheet (``_sheet``) with none of the edge's shade inside.
 
     The desk was taken for the paper, the sheet read as a lit block. A digit leaves the paper between
-    its strokes in 5x5 patches: the middle (the central quarter) of bold ones too.
+    its strokes in 5x5 patches: the middle (the central quarter) of bold ones too. With the paper, the
+    sheet off which a desk lies (``_sheet``; None where none does), found once.
     """
     edge = _ring(grey, 0)
     shade = float(np.median(edge))
@@ -232,7 +233,7 @@ def paper_shade(grey: np.ndarray) -> float:
     height, width = grey.shape
     middle = grey[height // 4 : height - height // 4, width // 4 : width - width // 4]
     if _shrink(np.abs(middle - shade) < 0.1 * contrast, 2).mean() > 0.01:
-        return shade
+        return shade, _sheet(grey, shade)
     found = []
     for side in (grey, grey[::-1], grey.T, grey.T[::-1]):  # top, bottom, left, right: lines from the edge in
         lines = side[: side.shape[0] // 2, side.shape[1] // 4 : side.shape[1] - side.shape[1] // 4]
@@ -242,7 +243,7 @@ def paper_shade(grey: np.ndarray) -> float:
         if first.size:
             found.append(medians[first[0]])
     if not found:
-        return shade
+        return shade, _sheet(grey, shade)
     paper = float(np.median(found))
     sheet = _sheet(grey, paper)
     if (
@@ -252,8 +253,8 @@ def paper_shade(grey: np.ndarray) -> float:
         or np.mean(np.abs(grey[~sheet] - shade) < 0.1 * contrast) < 0.8  # a page lit unevenly all round
         or np.abs(grey[sheet] - paper).max() < 1.1 * abs(shade - paper)  # the paper inside a blot of ink
     ):
-        return shade
-    return paper
+        return shade, _sheet(grey, shade)
+    return paper, sheet
 
 
 def to_mnist(image: Image.Image) -> Tensor:
@@ -286,8 +287,7 @@ def to_mnist(image: Image.Image) -> Tensor:
     framed = False
     while depth := frame_depth(grey):  # a frame in a frame too: a box drawn a few pixels in from the edge
         grey, framed = grey[depth : grey.shape[0] - depth, depth : grey.shape[1] - depth], True
-    paper = np.median(_ring(grey, 0)) if framed else paper_shade(grey)
-    sheet = None if framed else _sheet(grey, paper)
+    paper, sheet = (np.median(_ring(grey, 0)), None) if framed else paper_and_sheet(grey)
     if sheet is not None:  # the desk beside the sheet is no ink, nor the sheet's edge, 2 pixels of blend
         grey = np.where(_shrink(sheet, 2), grey, paper)
     ink = np.abs(grey - paper)

@@ -17,7 +17,7 @@ from PIL import Image, ImageFilter, ImageOps
 
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
-from mnist_pl.images import _sheet, find_images, frame_depth, image_suffixes, load_digit, paper_shade, to_mnist
+from mnist_pl.images import find_images, frame_depth, image_suffixes, load_digit, paper_and_sheet, to_mnist
 from mnist_pl.model import MNISTClassifier
 
 
@@ -426,12 +426,14 @@ def test_no_frame_is_found_around_digits_on_paper_lit_unevenly_cropped_tight_or_
         for picture in (paper, lit, tight, bold[max(rows.min() - 2, 0) : rows.max() + 3], tight_bold):
             assert frame_depth(picture) == 0
             edge = np.median(np.r_[picture[0], picture[-1], picture[1:-1, 0], picture[1:-1, -1]])
-            assert paper_shade(picture) == edge and _sheet(picture, edge) is None
+            shade, sheet = paper_and_sheet(picture)
+            assert shade == edge and sheet is None
         for kind, depth in (("desk", 15), ("black frame", 1), ("grey frame", 1), ("box lines", 1), ("thick frame", 6)):
             assert frame_depth(framed(paper, kind)) == depth, kind
         for kind in ("one side", "all sides, unevenly", "crooked 12"):
             on_desk = on_a_desk(paper.astype(np.uint8), kind).astype(np.float32)
-            assert frame_depth(on_desk) == 0 and paper_shade(on_desk) == 255 and _sheet(on_desk, 255) is not None, kind
+            shade, sheet = paper_and_sheet(on_desk)
+            assert frame_depth(on_desk) == 0 and shade == 255 and sheet is not None, kind
 
 
 def on_a_desk(paper: np.ndarray, kind: str) -> np.ndarray:
