@@ -576,7 +576,7 @@ _CLASS_HOMES = {
 def _class_meant(line: str) -> str | None:
     """The class a class path of none (``mnist_pl.nets.Lenet``, ``EarlyStop``) was probably meant to be."""
     wrong = re.search(r"module '([\w.]+)' has no attribute '(\w+)'", line)
-    if wrong and line.count(f"{wrong[1]}.{wrong[2]}"):  # the class path given, not a name its module's code uses
+    if wrong and f"{wrong[1]}.{wrong[2]}" in line:  # the class path given, not a name its module's code uses
         homes, name = (wrong[1],), wrong[2]
     elif wrong := re.match(r"(--[\w.]+)(?: (\w+))?: expected a class path", line):
         given = wrong[2] or next((w.partition("=")[2] for w in COMMAND_LINE if w.startswith(f"{wrong[1]}=")), None)
