@@ -2,8 +2,10 @@
 
 import contextlib
 import csv
+import inspect
 import logging
 import os
+import pkgutil
 import tempfile
 from pathlib import Path
 
@@ -11,7 +13,6 @@ import lightning as L
 import matplotlib
 import torch
 from jsonargparse.typing import NonNegativeInt, PositiveInt
-from lightning.fabric.utilities.logger import _convert_params, _flatten_dict
 from lightning.pytorch.callbacks import BasePredictionWriter, Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -199,13 +200,81 @@ class PredictionWriter(BasePredictionWriter):
         print(f"{len(rows)} prediction{'s' * (len(rows) != 1)}{more} written to {path}")
 
 
+HPARAMS_METRICS = ("val/acc_best", "val/acc", "val/loss", "test/acc", "test/loss")
+
+
+def run_settings(trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, str | float]:
+    """The settings that tell runs apart, under the same names in every run, for the HPARAMS tab.
+
+    TensorBoard takes the tab's columns from one run's list, the first it finds: with hparams.yaml's
+    settings flattened, a setting only some runs have (a schedule's ``max_lr``, a net's ``width``) was
+    no column, and the columns changed as runs were added. Here a class and the arguments it is given
+    other than its defaults are one column (``FastCNN(width=16)``); hparams.yaml and config.yaml keep
+    every setting. Built in Python, the network and schedule are named by their class.
+    """
+    model, data = pl_module.hparams, getattr(trainer.datamodule, "hparams", {})
+    optimizer = trainer.optimizers[0] if trainer.optimizers else None
+    schedule = trainer.lr_scheduler_configs[0].scheduler if trainer.lr_scheduler_configs else None
+    seed = os.environ.get("PL_GLOBAL_SEED")
+    settings = {
+        "net": _called(model.get("net"), getattr(pl_module, "net", None)),
+        # The optimizer built: its class, and its arguments as given (the CLI's or a partial's).
+        "optimizer": _called(
+            None if optimizer is None else {"class_path": type(optimizer), "init_args": optimizer.defaults},
+            leave_out="lr",
+        ),
+        "lr": optimizer.defaults.get("lr", "none") if optimizer is not None else "none",
+        "scheduler": _called(model.get("scheduler"), schedule),
+        "label_smoothing": model.get("label_smoothing", "none"),
+        "batch_size": data.get("batch_size", "none"),
+        "augment": _called(data.get("augment")),
+        "dataset": data.get("dataset", "none"),
+        "max_epochs": trainer.max_epochs if trainer.max_epochs is not None else "none",
+        "precision": str(trainer.precision),
+        "seed": "none" if seed is None else int(seed),  # a number: the tab sorts and filters runs by it
+    }
+    return {key: value if isinstance(value, str) else float(value) for key, value in settings.items()}
+
+
+def _called(spec: object, built: object = None, leave_out: str = "") -> str:
+    """``FastCNN(width=16)``: a config's ``class_path`` with the ``init_args`` not at their defaults;
+    an object's class name where there is no config; ``none`` for neither."""
+    if not isinstance(spec, dict) or "class_path" not in spec:
+        return "none" if built is None else type(built).__name__
+    cls = spec["class_path"]
+    if isinstance(cls, str):
+        with contextlib.suppress(ImportError, AttributeError, ValueError):  # not found: its name, every argument
+            cls = pkgutil.resolve_name(cls)
+    name = getattr(cls, "__name__", str(spec["class_path"]).rpartition(".")[2])
+    try:
+        defaults = {k: p.default for k, p in inspect.signature(cls).parameters.items()}
+    except (TypeError, ValueError):  # not found, or no signature
+        defaults = {}
+    args = [
+        f"{key}={value}"
+        for key, value in (spec.get("init_args") or {}).items()
+        if key != leave_out and not _same(value, defaults.get(key, inspect.Parameter.empty))
+    ]
+    return f"{name}({', '.join(args)})"
+
+
+def _same(value: object, default: object) -> bool:
+    """A config's list for a tuple default (Adam's betas) is the same setting."""
+    if isinstance(value, list | tuple) and isinstance(default, list | tuple):
+        return list(value) == list(default)
+    try:
+        return bool(value == default)
+    except (TypeError, RuntimeError):  # a tensor of several values
+        return False
+
+
 class ImageLogger(Callback):
     """Pictures in TensorBoard, and PNGs in the run dir for those who would rather not open it.
 
     TensorBoard: a grid of the run's first training batch as the model sees it (normalisation
     undone, augmentation included); after each validation and test, the confusion matrix and
-    the misclassified images titled true -> predicted; the hyperparameters with ``val/acc_best``
-    as their metric. Run dir, when ``fit`` ends (or stops after its last epoch): ``curves.png`` (loss
+    the misclassified images titled true -> predicted; ``run_settings`` with the validation's and
+    test's accuracy and loss (HPARAMS). Run dir, when ``fit`` ends (or stops after its last epoch): ``curves.png`` (loss
     and accuracy per epoch, read back from the logger's files, so a run resumed in its own dir has
     whole curves) and ``confusion_matrix.png`` (the last validation). A training step gets nothing
     but a check of one flag; an evaluation batch, an ``update`` of the confusion matrix, and a
@@ -240,16 +309,10 @@ class ImageLogger(Callback):
         self.new_run = tensorboard is not None and self.starts_a_run(tensorboard, trainer.ckpt_path)
         if not self.new_run or not trainer.is_global_zero:
             return
-        # The HPARAMS tab, scored by val/acc_best. Lightning's log_hyperparams(params, metrics) also
-        # logs the metric's placeholder value as a first point of the val/acc_best curve; the
-        # hparams summaries alone need no such point. The settings are hparams.yaml's (the model's
-        # and the data's, merged as Lightning merges them) and the seed, so runs compare by batch size too.
-        seed = os.environ.get("PL_GLOBAL_SEED")  # a number, so that the HPARAMS tab sorts and filters runs by it
-        settings = {**pl_module.hparams, **trainer.datamodule.hparams, "seed": None if seed is None else int(seed)}
-        settings.pop("_instantiator", None)  # LightningCLI's, the same in every run
-        params = tensorboard._sanitize_params(_flatten_dict(_convert_params(settings)))
         writer = tensorboard.experiment._get_file_writer()
-        for summary in hparams(params, {"val/acc_best": 0.0}):
+        # Lightning's log_hyperparams(params, metrics) also logs each metric's placeholder value as
+        # a first point of its curve; the hparams summaries alone need no such point.
+        for summary in hparams(run_settings(trainer, pl_module), dict.fromkeys(HPARAMS_METRICS, 0.0)):
             writer.add_summary(summary)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int):

@@ -169,7 +169,8 @@ def _not_text(command_line: list[str]) -> str:
 # The callbacks of every run but one whose --trainer.callbacks (not +=) replaces them.
 _CALLBACKS = [
     {"class_path": "lightning.pytorch.callbacks.ModelSummary", "init_args": {"max_depth": 2}},
-    {"class_path": "lightning.pytorch.callbacks.LearningRateMonitor", "init_args": {"logging_interval": "epoch"}},
+    # At its default interval: a schedule stepped per batch (one-cycle) on every step the logger writes.
+    {"class_path": "lightning.pytorch.callbacks.LearningRateMonitor"},
     {"class_path": "mnist_pl.callbacks.ImageLogger"},
 ]
 

@@ -14,11 +14,12 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from torchvision.datasets import MNIST
 
 from mnist_pl import callbacks
-from mnist_pl.callbacks import ImageLogger
+from mnist_pl.callbacks import HPARAMS_METRICS, ImageLogger, _called
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.files import free_path
 from mnist_pl.model import MNISTClassifier
+from mnist_pl.nets import LeNet
 
 FIT = [f"--config={REPO / 'configs' / 'lenet.yaml'}", f"--data.data_dir={REPO / 'data'}", *QUICK_FIT]
 
@@ -47,14 +48,35 @@ def test_tensorboard_has_curves_pictures_and_hparams(trained_run: Path) -> None:
         assert [image.step for image in events.Images(f"{stage}/misclassified")] == steps
     (grid,) = events.Images("train/images")  # once, at the run's first step
     assert (grid.width, grid.height) == (6 * 30 + 2, 6 * 30 + 2)  # 36 images of the batch's 64, 6 a row, 2-pixel gaps
-    # The HPARAMS tab, scored by val/acc_best.
+    # The HPARAMS tab: the same columns in every run (TensorBoard takes one run's), scored by the
+    # validation's and the test's accuracy and loss.
     assert events.SummaryMetadata("_hparams_/experiment").plugin_data.plugin_name == "hparams"
-    assert b"val/acc_best" in events.SummaryMetadata("_hparams_/experiment").plugin_data.content
+    content = events.SummaryMetadata("_hparams_/experiment").plugin_data.content
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content).experiment
+    columns = ["net", "optimizer", "lr", "scheduler", "label_smoothing", "batch_size", "augment", "dataset"]
+    assert [info.name for info in experiment.hparam_infos] == [*columns, "max_epochs", "precision", "seed"]
+    assert [info.name.tag for info in experiment.metric_infos] == list(HPARAMS_METRICS)
     content = events.SummaryMetadata("_hparams_/session_start_info").plugin_data.content
     settings = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams
-    assert settings["optimizer/init_args/lr"].number_value == 0.01  # the model's
+    assert settings["net"].string_value == "LeNet()"
+    assert settings["optimizer"].string_value == "SGD(momentum=0.9)"  # lr apart, a number to sort by
+    assert settings["lr"].number_value == 0.01
+    assert settings["scheduler"].string_value == "none"
     assert settings["batch_size"].number_value == 64  # the data's
+    assert settings["precision"].string_value == "32-true"
     assert settings["seed"].number_value == 0
+
+
+def test_a_class_in_the_hparams_tab_shows_the_arguments_it_is_given_other_than_its_defaults() -> None:
+    width = {"class_path": "mnist_pl.nets.FastCNN", "init_args": {"width": 32, "hidden": 128, "num_classes": 10}}
+    assert _called(width) == "FastCNN(width=32)"
+    # A config's list for a tuple default (Adam's betas); the optimizer built, with its own defaults.
+    adam = torch.optim.Adam(LeNet().parameters(), lr=0.02, betas=[0.9, 0.999], weight_decay=1e-4)
+    built = {"class_path": type(adam), "init_args": adam.defaults}
+    assert _called(built, leave_out="lr") == "Adam(weight_decay=0.0001)"
+    assert _called(None, LeNet()) == "LeNet"  # built in Python: no config, its class
+    assert _called(None, None) == "none"
+    assert _called({"class_path": "nowhere.Net", "init_args": {"width": 3}}) == "Net(width=3)"
 
 
 def test_pictures_show_the_pixels_the_network_was_given() -> None:

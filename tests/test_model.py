@@ -505,10 +505,14 @@ def fast_fit(tmp_path: Path, *args: str) -> MNISTCLI:
 def test_fast_recipe_steps_its_one_cycle_schedule_per_batch(tmp_path: Path) -> None:
     """configs/fast.yaml: OneCycleLR gets this run's step count and is stepped after every batch."""
     quick = ["--trainer.limit_train_batches=6", "--trainer.limit_val_batches=2", "--test_after_fit=false"]
-    cli = fast_fit(tmp_path, *quick)
+    cli = fast_fit(tmp_path, *quick, "--trainer.log_every_n_steps=2")
     scheduler = cli.trainer.lr_scheduler_configs[0]
     assert scheduler.interval == "step" and scheduler.scheduler.total_steps == 6
     assert scheduler.scheduler.last_epoch == 6
+    # Its curve in TensorBoard: the learning rate on every step the logger writes (it was once an epoch: a dot).
+    (monitor,) = [callback for callback in cli.trainer.callbacks if isinstance(callback, LearningRateMonitor)]
+    (lrs,) = monitor.lrs.values()
+    assert len(lrs) == 3 and lrs[0] > lrs[1] > lrs[2]  # steps 1, 3, 5: the cycle's peak is at step 1.5
     # A conv of one input channel is channels-last in either layout: the others tell.
     convs = [m for m in cli.model.net.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1]
     assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
