@@ -137,10 +137,20 @@ def test_a_fit_that_stops_before_validating_draws_no_sanity_check(tmp_path: Path
     assert fit.returncode == 0, fit.stderr[-3000:]
     run = tmp_path / "logs" / "lenet" / "version_0"
     assert not (run / "confusion_matrix.png").exists()
+    assert (run / "curves.png").is_file()  # the training's curves (none were drawn without a validation)
     events = EventAccumulator(str(run), size_guidance={"images": 0})
     events.Reload()
     assert "val/confusion_matrix" not in events.Tags()["images"]
     assert "test/confusion_matrix" in events.Tags()["images"]  # the test after fit draws its own
+
+
+def test_curves_name_the_training_losss_label_smoothing() -> None:
+    # Smoothed, the training loss stays above 0.50 while the validation's NLL falls below: not overfitting.
+    curves = {"train/loss": [(9, 0.84)], "val/loss": [(9, 0.18)]}
+    (loss_ax, _) = ImageLogger._curves_figure(curves, 0.1).axes
+    assert loss_ax.get_legend_handles_labels()[1] == ["train/loss (label smoothing 0.1)", "val/loss"]
+    (loss_ax, _) = ImageLogger._curves_figure(curves).axes
+    assert loss_ax.get_legend_handles_labels()[1] == ["train/loss", "val/loss"]
 
 
 def test_no_step_values_with_log_every_n_steps_0(tmp_path: Path) -> None:
