@@ -6,6 +6,7 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
+import lightning
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
 
@@ -25,7 +26,10 @@ class UserError(RuntimeError):
 def _raised_by_lightning(err: BaseException) -> bool:
     """Whether Lightning's own code raised ``err``: its checks of the settings it is given."""
     frames = traceback.extract_tb(err.__traceback__)
-    return bool(frames) and "/lightning/" in Path(frames[-1].filename).as_posix()
+    return bool(frames) and _LIGHTNING in Path(frames[-1].filename).resolve().parents
+
+
+_LIGHTNING = Path(lightning.__file__).resolve().parent  # not any folder named lightning: a checkout in one
 
 
 def _fail(message: str) -> None:

@@ -199,14 +199,14 @@ CONFIG_FILES: list[Path] = []
 COMMAND_LINE: list[str] = []
 
 
-def _lookup(path: Path, dotted: str, subcommand: str | None = None) -> object:
-    """The value at ``dotted`` in the YAML file ``path``, or in its section of a subcommand (a --config
-    of the main parser: ``subcommand``'s, or any where not given); KeyError (the class) where there is none."""
+def _lookup(path: Path, dotted: str) -> object:
+    """The value at ``dotted`` in the YAML file ``path``, or in any subcommand's section of it (a --config
+    of the main parser); KeyError (the class) where there is none."""
     try:
         tree = _loaded(path, path.stat().st_mtime_ns)
     except (OSError, yaml.YAMLError):
         return KeyError
-    return _find(tree, dotted, subcommand)
+    return _find(tree, dotted)
 
 
 @functools.lru_cache(maxsize=16)

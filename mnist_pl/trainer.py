@@ -155,8 +155,10 @@ def refuse_bad_settings(trainer: Namespace, subcommand: str) -> None:
             "(--trainer.logger.init_args.save_dir chooses the folder)"
         )
     accelerator = trainer.accelerator
-    # Lightning's own message for this one names neither the option nor the fix.
-    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+    # Lightning's own message for this one names neither the option nor the fix. (gpu is an Apple
+    # GPU too, MPS, where Lightning finds one.)
+    mps = accelerator == "gpu" and torch.backends.mps.is_available()
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available() and not mps:
         raise UserError(
             f"--trainer.accelerator {accelerator}: PyTorch sees no CUDA GPU on this machine: "
             "use --trainer.accelerator cpu, or auto (a GPU when there is one)"

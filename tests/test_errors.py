@@ -21,13 +21,15 @@ import pytest
 import torch
 import yaml
 from conftest import BUNDLED_RAW, QUICK_FIT, REPO, printed, run_main
+from jsonargparse import Namespace
 
 from mnist_pl.__main__ import main
 from mnist_pl.callbacks import StopOnNonFiniteLoss
 from mnist_pl.cli import MNISTCLI
-from mnist_pl.errors import _raised_by_lightning
+from mnist_pl.errors import UserError, _raised_by_lightning
 from mnist_pl.nets import MinimalCNN
 from mnist_pl.parser import _UniqueKeys
+from mnist_pl.trainer import refuse_bad_settings
 
 DATA = f"--data.data_dir={REPO / 'data'}"
 
@@ -678,7 +680,25 @@ def test_only_lightnings_own_value_errors_become_one_line() -> None:
             raise_it()
         except (ValueError, RuntimeError) as err:
             errors.append(err)
-    assert [_raised_by_lightning(err) for err in errors] == [True, False, False]
+    # Nor from code in a folder named lightning (a checkout there): not Lightning's package.
+    try:
+        exec(compile("raise ValueError('a bug')", "/home/me/lightning/mnist_pl/model.py", "exec"))
+    except ValueError as err:
+        errors.append(err)
+    assert [_raised_by_lightning(err) for err in errors] == [True, False, False, False]
+
+
+@pytest.mark.parametrize(("accelerator", "refused"), [("gpu", False), ("cuda", True)])
+def test_an_apple_gpu_is_a_gpu(monkeypatch: pytest.MonkeyPatch, accelerator: str, refused: bool) -> None:
+    # Lightning runs --trainer.accelerator gpu on a Mac's MPS; it was refused as no CUDA GPU.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    settings = Namespace(accelerator=accelerator, logger=False)
+    if refused:
+        with pytest.raises(UserError, match="PyTorch sees no CUDA GPU"):
+            refuse_bad_settings(settings, "test")
+    else:
+        refuse_bad_settings(settings, "test")
 
 
 @pytest.mark.parametrize("save_dir", [None, "new/logs"], ids=["logs", "a new save_dir"])
