@@ -395,7 +395,7 @@ def kept_from_the_config(words: list[str], config: Namespace) -> list[str]:
         if not isinstance(chosen, Namespace) or with_arguments:
             continue  # no class, or given with its arguments (inline, or in a file of them)
         written = [_class_written(path, group) for path in CONFIG_FILES]
-        module, _, name = chosen.class_path.rpartition(".")
+        name = chosen.class_path.rpartition(".")[2]
         if typed:
             if [w for w in written if w is not None][-1:] == [name]:
                 continue  # the config's own class: its values are the config's for it
@@ -408,7 +408,7 @@ def kept_from_the_config(words: list[str], config: Namespace) -> list[str]:
             files = CONFIG_FILES[at:]
         given = {word.partition("=")[0].rsplit(".", 1)[-1] for word in words if word.startswith(f"--{group}.")}
         try:
-            parameters = inspect.signature(getattr(importlib.import_module(module), name)).parameters
+            parameters = inspect.signature(pkgutil.resolve_name(chosen.class_path)).parameters
         except (ImportError, AttributeError, TypeError, ValueError):
             continue
         kept = {

@@ -16,8 +16,8 @@ rows up to the checkpoint.
 
 import contextlib
 import csv
-import importlib
 import os
+import pkgutil
 import shutil
 import socket
 import warnings
@@ -73,8 +73,7 @@ def find_last_checkpoint(trainer: Namespace, configs: list[os.PathLike] | None =
         logger = logger[0] if logger else None
     if trainer.get("fast_dev_run") or not isinstance(logger, Namespace):
         return None
-    module, _, name = logger.class_path.rpartition(".")
-    if not issubclass(getattr(importlib.import_module(module), name), TensorBoardLogger | CSVLogger):
+    if not issubclass(pkgutil.resolve_name(logger.class_path), TensorBoardLogger | CSVLogger):
         return None
     root = Path(logger.init_args.save_dir) / (logger.init_args.get("name") or "")
     version = logger.init_args.get("version")
