@@ -384,13 +384,16 @@ class MNISTCLI(LightningCLI):
         self.claimed_run = runs.place_run(self.trainer, ckpt_path)
 
     def _before_evaluating(self) -> None:
+        ckpt_path = self.config_init[self.subcommand].ckpt_path
         # Without a checkpoint, validate/test/predict run the network as built: random weights.
-        if self.config_init[self.subcommand].ckpt_path is None:
+        if ckpt_path is None:
             rank_zero_warn(
                 f"{self.subcommand}: no --ckpt_path, so the network has random weights: "
                 "give --ckpt_path logs/<name>/version_N/checkpoints/best.ckpt for a trained one"
             )
-        self.claimed_run = runs.claim_run(self.trainer)
+        self.claimed_run = runs.place_evaluation(self.trainer, self.subcommand, ckpt_path)
+        if self.subcommand != "predict":  # it logs nothing
+            runs.at_the_checkpoints_step(self.trainer, ckpt_path)
 
     before_validate = before_test = before_predict = _before_evaluating
 
@@ -418,6 +421,7 @@ class MNISTCLI(LightningCLI):
         return None if tensorboard is None else f"tensorboard --logdir {tensorboard.save_dir}"
 
     def after_predict(self) -> None:
+        runs.drop_empty_event_files(self.trainer)
         failed = self.datamodule.predict_errors
         if failed and not self.trainer.is_global_zero:  # under DDP: the same files failed in every process
             sys.exit(1)

@@ -1,7 +1,8 @@
 """Which run a ``fit`` writes to: a new version dir claimed atomically, or the run it resumes.
 
-``validate``, ``test`` and ``predict`` claim a new version dir too. A run that fails before its
-first training step gives its dir back.
+``validate``, ``test`` and ``predict`` of a run's checkpoint claim a folder in that run
+(``test_0``); of another checkpoint, a new version dir. A run that fails before its first
+training step gives its dir back.
 
 A run is ``<save_dir>/<name>/version_N/``: its config, TensorBoard curves and checkpoints.
 Lightning's loggers pick ``max(N) + 1`` by listing the folder and create it later, so two fits
@@ -36,6 +37,8 @@ from jsonargparse import Namespace
 from lightning.fabric.utilities.rank_zero import rank_zero_only, rank_zero_warn
 from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+from tensorboard.compat.tensorflow_stub.errors import DataLossError
 
 from mnist_pl.errors import UserError
 from mnist_pl.files import remove_empty
@@ -147,9 +150,7 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> Path | None:
     csv_logged = any(isinstance(other, CSVLogger) for other in trainer.loggers)
     if resume and not csv_logged:
         # Lightning touches these only through the constructor; it has no setter for either.
-        # version_N as N, as the logger's own: the progress bar shows its last four characters ("on_0").
-        number = run_dir.name.removeprefix("version_")
-        logger._version = int(number) if number.isdigit() and str(int(number)) == number else run_dir.name
+        logger._version = _version_of(run_dir)
         # Points the interrupted run logged after its checkpoint are hidden, not doubled.
         logger._kwargs["purge_step"] = _logged_steps(Path(ckpt_path))
         for callback in trainer.callbacks:
@@ -202,6 +203,63 @@ def carry_csv_rows(trainer: L.Trainer, ckpt_path: Path) -> None:
             for row in rows:  # the values as they were written: the same text
                 logger.experiment.log_metrics({k: v for k, v in row.items() if v and k != "step"}, int(row["step"]))
             logger.save()
+
+
+def place_evaluation(trainer: L.Trainer, stage: str, ckpt_path: str | None) -> Path | None:
+    """Point ``validate``/``test``/``predict`` of a checkpoint at a folder of its own in the checkpoint's
+    run, ``<stage>_N``, where that run is in the logger's ``save_dir``; returns the dir claimed.
+
+    TensorBoard then lists it under its run (``lenet/version_0/test_0``): in a new run of its own,
+    beside the fits (``mnist/version_3``), nothing said which checkpoint it evaluated, and with a
+    recipe's ``--config`` it took the next fit's version number. A checkpoint from elsewhere (or
+    none), a chosen version or sub_dir, or a second logger: a new run dir, as a fit's.
+    """
+    logger, run = trainer.logger, _run_of(ckpt_path)
+    own_place = isinstance(logger, TensorBoardLogger) and len(trainer.loggers) == 1
+    if not own_place or logger._version is not None or logger.sub_dir is not None or run is None:
+        return claim_run(trainer)
+    if run.parents[1] != Path(logger.save_dir).resolve() or rank_zero_only.rank != 0:
+        return claim_run(trainer)  # other ranks write nothing; trainer.log_dir is rank 0's
+    n = 0
+    while True:
+        try:
+            (run / f"{stage}_{n}").mkdir()
+            break
+        except FileExistsError:
+            n += 1
+        except OSError:  # a run kept read-only, say
+            return claim_run(trainer)
+    made_for_its_name = Path(logger.root_dir).absolute()  # logs/mnist, made for a new run there: not one now
+    logger._name, logger._version, logger._sub_dir = run.parent.name, _version_of(run), f"{stage}_{n}"
+    remove_empty(folder for folder in getattr(trainer, "made_dirs", ()) if folder == made_for_its_name)
+    return run / logger.sub_dir
+
+
+def _run_of(ckpt_path: str | None) -> Path | None:
+    """The run dir of a checkpoint in its ``checkpoints/`` folder, where a config says it is one."""
+    if ckpt_path is None or not Path(ckpt_path).is_file():
+        return None
+    path = Path(ckpt_path).resolve()
+    run = path.parents[1]
+    return run if path.parent.name == "checkpoints" and (run / "config.yaml").is_file() else None
+
+
+def _version_of(run: Path) -> int | str:
+    """A run dir's version as its logger's: ``version_N`` as N (the progress bar shows its last
+    four characters, "on_0"), other names whole."""
+    number = run.name.removeprefix("version_")
+    return int(number) if number.isdigit() and str(int(number)) == number else run.name
+
+
+def at_the_checkpoints_step(trainer: L.Trainer, ckpt_path: str | None) -> None:
+    """A ``validate``/``test`` of a checkpoint logs its results at the step and epoch its fit's
+    validation logged them (Lightning: step 0, epoch 0), beside the curves they belong to."""
+    if ckpt_path is None or not Path(ckpt_path).is_file():
+        return
+    checkpoint = torch.load(ckpt_path, map_location="cpu", mmap=True, weights_only=True)
+    # In the fit, an epoch's validation logged at the step before the one the checkpoint counts.
+    trainer.fit_loop.epoch_loop._batches_that_stepped = max(checkpoint.get("global_step", 0) - 1, 0)
+    trainer.fit_loop.epoch_progress.current.completed = checkpoint.get("epoch", 0)
 
 
 def claim_run(trainer: L.Trainer) -> Path | None:
@@ -275,6 +333,16 @@ def _written_here(trainer: L.Trainer) -> set[Path]:
     for tensorboard in (lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)):
         own |= {path for path in Path(tensorboard.log_dir).glob("events.out.tfevents.*") if writer in path.name}
     return own
+
+
+def drop_empty_event_files(trainer: L.Trainer) -> None:
+    """Remove this process's event files that hold only their header: Lightning's logger opens one
+    at every stage, ``predict``'s too, which TensorBoard listed as a run with nothing in it."""
+    for path in _written_here(trainer):
+        if path.name.startswith("events.out.tfevents."):
+            with contextlib.suppress(OSError, DataLossError):
+                if all(event.WhichOneof("what") == "file_version" for event in EventFileLoader(str(path)).Load()):
+                    path.unlink()
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -1416,3 +1417,56 @@ def test_two_fits_started_together_get_two_runs(tmp_path: Path) -> None:
         files = {p.name for p in (logs / "lenet" / run).iterdir()}
         assert "config.yaml" in files and len([f for f in files if f.startswith("events.out")]) == 1
         assert {p.name for p in (logs / "lenet" / run / "checkpoints").iterdir()} == {"best.ckpt", "last.ckpt"}
+
+
+def test_an_evaluation_of_a_runs_checkpoint_goes_into_that_run_at_the_checkpoints_step(
+    trained_run: Path, tmp_path: Path
+) -> None:
+    # It made a run of its own beside the fits (logs/mnist/version_N), which said nothing of the
+    # checkpoint it evaluated, its results at step 0, where the fit's curves start.
+    run = tmp_path / "logs" / "lenet" / "version_0"
+    shutil.copytree(trained_run, run)
+    best = run / "checkpoints" / "best.ckpt"
+    logs = f"--trainer.logger.init_args.save_dir={run.parents[1]}"
+    common = [f"--ckpt_path={best}", f"--data.data_dir={REPO / 'data'}", logs]
+    quick = ["--trainer.limit_val_batches=2", "--trainer.limit_test_batches=2", "--trainer.enable_progress_bar=false"]
+    for stage in ("validate", "validate", "test"):
+        result = run_main(stage, *common, *quick, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.rstrip().endswith(f"are in {run / 'test_0'}: tensorboard --logdir {run.parents[1]}")
+    assert sorted(p.name for p in run.parents[1].rglob("*") if p.is_dir() and "version" not in str(p)) == ["lenet"]
+    fit = EventAccumulator(str(run))
+    fit.Reload()
+    for sub_run in ("validate_0", "validate_1"):
+        validated = EventAccumulator(str(run / sub_run), size_guidance={"images": 0})
+        validated.Reload()
+        # The fit's last validation again: the same value, at the same step.
+        assert [(p.step, p.value) for p in validated.Scalars("val/acc")] == [
+            (p.step, p.value) for p in fit.Scalars("val/acc")[-1:]
+        ]
+        assert [image.step for image in validated.Images("val/confusion_matrix")] == [fit.Scalars("val/acc")[-1].step]
+    # predict logs nothing: no event file, which TensorBoard listed as an empty run.
+    csv = f"--predictions.output={tmp_path / 'p.csv'}"
+    predict = run_main("predict", *common, "--trainer.limit_predict_batches=1", csv, cwd=tmp_path)
+    assert predict.returncode == 0, predict.stderr[-3000:]
+    assert sorted(p.name for p in (run / "predict_0").iterdir()) == ["config.yaml", "hparams.yaml"]
+    # One that fails gives its folder back.
+    (tmp_path / "notes.png").write_text("not a picture")
+    failed = run_main("predict", *common, f"--data.predict_path={tmp_path / 'notes.png'}", cwd=tmp_path)
+    assert failed.returncode == 1 and not (run / "predict_1").exists(), failed.stderr[-3000:]
+    assert sorted(p.name for p in run.iterdir() if p.is_dir()) == [
+        "checkpoints",
+        "predict_0",
+        "test_0",
+        "validate_0",
+        "validate_1",
+    ]
+
+
+def test_an_evaluation_of_another_checkpoint_makes_a_run_of_its_own(trained_run: Path, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    args = [f"--ckpt_path={trained_run / 'checkpoints' / 'best.ckpt'}", f"--data.data_dir={REPO / 'data'}"]
+    quick = [f"--trainer.logger.init_args.save_dir={logs}", "--trainer.limit_test_batches=2"]
+    result = run_main("test", *args, *quick, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.rstrip().endswith(f"are in {logs / 'mnist' / 'version_0'}: tensorboard --logdir {logs}")
