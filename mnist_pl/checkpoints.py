@@ -8,7 +8,9 @@ after every epoch, as Lightning did before 2.6, and at the batch a SIGTERM stops
 a SIGTERM during a fit's validation takes effect where that validation ends and is saved.
 ``PlateauStepOnResume`` keeps a plateau schedule's step across a resume. ``check_readable`` reads a
 checkpoint given to any command, refusing one mnist_pl did not write; ``refuse_bad_settings`` the
-``checkpoint:`` settings that would name its files wrongly.
+``checkpoint:`` settings that would name its files wrongly, ``refuse_a_second_last_ckpt`` two
+callbacks writing one ``last.ckpt``. ``plain`` and ``objects_left_out`` keep the settings the model
+and data module save into every checkpoint loadable weights-only.
 """
 
 import ast

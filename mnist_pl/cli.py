@@ -1,4 +1,8 @@
-"""The command line: LightningCLI with this app's defaults; every value can be changed in config."""
+"""The command line: LightningCLI with this app's defaults; every value can be changed in config.
+
+Also what a command takes from the checkpoint it is given (the network, the data's settings), the
+test that ends a ``fit``, and the last lines that say where a run's files went.
+"""
 
 import functools
 import inspect

@@ -182,7 +182,7 @@ def refuse_bad_settings(trainer: Namespace, subcommand: str) -> None:
                 "give a relative one inside it, such as tb"
             )
     # Taken without a word, and unused: the run's folder is the logger's (without one, nothing is written).
-    if (root := trainer.get("default_root_dir")) is not None and trainer.get("logger") not in (False, None, []):
+    if (root := trainer.get("default_root_dir")) is not None and trainer.get("logger") not in (False, []):
         raise UserError(
             f"--trainer.default_root_dir {root}: the run's folder is the logger's: give "
             f"--trainer.logger.init_args.save_dir {root}"
