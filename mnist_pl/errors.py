@@ -23,13 +23,13 @@ class UserError(RuntimeError):
         self.of_the_class = of_the_class
 
 
+_LIGHTNING = Path(lightning.__file__).resolve().parent  # not any folder named lightning: a checkout in one
+
+
 def _raised_by_lightning(err: BaseException) -> bool:
     """Whether Lightning's own code raised ``err``: its checks of the settings it is given."""
     frames = traceback.extract_tb(err.__traceback__)
     return bool(frames) and _LIGHTNING in Path(frames[-1].filename).resolve().parents
-
-
-_LIGHTNING = Path(lightning.__file__).resolve().parent  # not any folder named lightning: a checkout in one
 
 
 def _fail(message: str) -> None:
