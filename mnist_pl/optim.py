@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import torch
+from lightning.pytorch.cli import LRSchedulerCallable
 from lightning.pytorch.utilities import rank_zero_warn
 
 from mnist_pl.errors import UserError
@@ -53,37 +54,55 @@ def refuse_bad_settings(model: "MNISTClassifier") -> None:
 def lr_scheduler_config(model: "MNISTClassifier", optimizer: torch.optim.Optimizer) -> dict[str, Any]:
     """Lightning's lr scheduler config for ``model``'s ``scheduler``: given the run's steps where it
     takes ``total_steps``, stepped per batch where it is laid over steps, refused where it cannot run."""
-    # A class, a partial or a lambda. jsonargparse's partial holds every init argument of the
-    # class as a keyword, around a function of (*args, **kwargs).
     scheduler = model.scheduler
-    try:
-        parameters = inspect.signature(scheduler).parameters
-    except (TypeError, ValueError):  # a callable without a signature Python can read
-        parameters = {}
-    keywords = getattr(scheduler, "keywords", {})
-    steps = "total_steps" in {*keywords, *parameters}
-    given: dict[str, int] = {}
-    if steps:
-        total_steps, own = model.trainer.estimated_stepping_batches, keywords.get("total_steps")
-        if total_steps == float("inf"):
-            raise UserError(
-                "--model.scheduler: this schedule is laid out over the run's steps (total_steps), and the run "
-                "has no end: give --trainer.max_epochs or --trainer.max_steps"
-            )
-        if own is not None and own < total_steps:  # torch's ValueError once it ends, mid-epoch
-            raise UserError(
-                f"--model.scheduler.init_args.total_steps {own}: this run takes {int(total_steps)} steps, "
-                "and the schedule would end before it: leave it out (the run's own)"
-            )
-        if own is None:  # one given is the user's own
-            given["total_steps"] = int(total_steps)
+    steps = _takes_total_steps(scheduler)
+    given = _the_runs_total_steps(model.trainer, scheduler) if steps else {}
     # torch checks a schedule's settings (pct_start, factor, ...) only as it is built: a traceback.
     try:
         built = scheduler(optimizer, **given)
     except ValueError as err:
         raise UserError(f"--model.scheduler: {err}: give a valid value in the config or on the command line") from err
-    # torch saves a LambdaLR's lr_lambda and a CyclicLR's scale_fn by their __dict__: a built-in one
-    # (math.exp) failed the first checkpoint in a traceback, an epoch in.
+    _refuse_a_schedule_checkpoints_cannot_hold(built)
+    # A schedule over steps (given total_steps, or holding them: a lambda's OneCycleLR), or one torch
+    # steps after every batch (CyclicLR): after every batch.
+    per_batch = steps or hasattr(built, "total_steps") or isinstance(built, torch.optim.lr_scheduler.CyclicLR)
+    config = {"scheduler": built, "interval": "step" if per_batch else "epoch"}
+    if isinstance(built, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        _configure_the_plateau(model, config)
+    _warn_of_a_cosine_shorter_than_the_run(built, model.trainer.max_epochs)
+    return config
+
+
+def _takes_total_steps(scheduler: LRSchedulerCallable) -> bool:
+    """Whether ``scheduler`` is built with ``total_steps``. It is a class, a partial or a lambda; jsonargparse's
+    partial holds every init argument of the class as a keyword, around a function of (*args, **kwargs)."""
+    try:
+        parameters = inspect.signature(scheduler).parameters
+    except (TypeError, ValueError):  # a callable without a signature Python can read
+        parameters = {}
+    return "total_steps" in {*getattr(scheduler, "keywords", {}), *parameters}
+
+
+def _the_runs_total_steps(trainer: L.Trainer, scheduler: LRSchedulerCallable) -> dict[str, int]:
+    """The ``total_steps`` to build a schedule laid out over the run's steps with: the run's, unless the
+    user gave their own, which the run must not outlast (torch's ValueError once it ends, mid-epoch)."""
+    total_steps, own = trainer.estimated_stepping_batches, getattr(scheduler, "keywords", {}).get("total_steps")
+    if total_steps == float("inf"):
+        raise UserError(
+            "--model.scheduler: this schedule is laid out over the run's steps (total_steps), and the run "
+            "has no end: give --trainer.max_epochs or --trainer.max_steps"
+        )
+    if own is not None and own < total_steps:
+        raise UserError(
+            f"--model.scheduler.init_args.total_steps {own}: this run takes {int(total_steps)} steps, "
+            "and the schedule would end before it: leave it out (the run's own)"
+        )
+    return {} if own is not None else {"total_steps": int(total_steps)}
+
+
+def _refuse_a_schedule_checkpoints_cannot_hold(built: torch.optim.lr_scheduler.LRScheduler) -> None:
+    """torch saves a LambdaLR's lr_lambda and a CyclicLR's scale_fn by their __dict__: a built-in one
+    (math.exp) failed the first checkpoint in a traceback, an epoch in."""
     try:
         built.state_dict()
     except AttributeError as err:
@@ -94,29 +113,31 @@ def lr_scheduler_config(model: "MNISTClassifier", optimizer: torch.optim.Optimiz
             f"--model.scheduler {type(built).__name__}: cannot be saved in a checkpoint ({err}): "
             f"give its {function} as a function written in Python, not a built-in such as math.exp"
         ) from err
-    # A schedule over steps (given total_steps, or holding them: a lambda's OneCycleLR), or one torch
-    # steps after every batch (CyclicLR): after every batch.
-    per_batch = steps or hasattr(built, "total_steps") or isinstance(built, torch.optim.lr_scheduler.CyclicLR)
-    config = {"scheduler": built, "interval": "step" if per_batch else "epoch"}
-    if isinstance(built, torch.optim.lr_scheduler.ReduceLROnPlateau):
-        # Lightning steps it with a logged value: the one Lightning's own subclass names, else val/loss.
-        monitor = config["monitor"] = getattr(built, "monitor", "val/loss")
-        # Its default mode, min, on an accuracy cut the lr each time the accuracy rose, without a word.
-        if built.mode != (best := model.best_mode(monitor, built.mode)):
-            raise UserError(
-                f"--model.scheduler {type(built).__name__} monitors {monitor} in mode {built.mode}: it would cut "
-                f"the lr as {monitor} improves: give --model.scheduler.init_args.mode {best}"
-            )
-        if monitor.startswith("val/"):
-            _step_with_the_validations(model.trainer, config)
-    # T_max is a separate setting from max_epochs; changing only the second is easy.
-    t_max, epochs = getattr(built, "T_max", None), model.trainer.max_epochs
+
+
+def _configure_the_plateau(model: "MNISTClassifier", config: dict[str, Any]) -> None:
+    """Lightning steps a plateau schedule with a logged value: the one Lightning's own subclass names,
+    else val/loss."""
+    built = config["scheduler"]
+    monitor = config["monitor"] = getattr(built, "monitor", "val/loss")
+    # Its default mode, min, on an accuracy cut the lr each time the accuracy rose, without a word.
+    if built.mode != (best := model.best_mode(monitor, built.mode)):
+        raise UserError(
+            f"--model.scheduler {type(built).__name__} monitors {monitor} in mode {built.mode}: it would cut "
+            f"the lr as {monitor} improves: give --model.scheduler.init_args.mode {best}"
+        )
+    if monitor.startswith("val/"):
+        _step_with_the_validations(model.trainer, config)
+
+
+def _warn_of_a_cosine_shorter_than_the_run(built: torch.optim.lr_scheduler.LRScheduler, epochs: int | None) -> None:
+    """T_max is a separate setting from max_epochs; changing only the second is easy."""
+    t_max = getattr(built, "T_max", None)
     if isinstance(t_max, int) and epochs is not None and t_max < epochs:
         rank_zero_warn(
             f"--model.scheduler.init_args.T_max {t_max} < --trainer.max_epochs {epochs}: the cosine lr "
             f"rises again after epoch {t_max}; give T_max {epochs} to anneal over the whole run"
         )
-    return config
 
 
 def _step_with_the_validations(trainer: L.Trainer, config: dict[str, Any]) -> None:
