@@ -76,6 +76,14 @@ def plain(option: str, value: Any, kind: type[int | float | str | bool]) -> Any:
 
 def check_readable(ckpt_path: str | os.PathLike) -> dict[str, Any]:
     """The checkpoint's contents, loaded as weights only; a missing, broken or code-carrying file in one line."""
+    checkpoint = _load(ckpt_path)
+    _refuse_malformed(ckpt_path, checkpoint)
+    return checkpoint
+
+
+def _load(ckpt_path: str | os.PathLike) -> Any:
+    """``torch.load`` of the file, as weights only; each reason it cannot be loaded in one line, where torch
+    would give a traceback, a warning, or (for damaged bytes) wrong weights."""
     if Path(ckpt_path).is_dir():
         raise UserError(f"--ckpt_path {ckpt_path} is a folder: give a .ckpt file, e.g. checkpoints/best.ckpt of a run")
     if not Path(ckpt_path).is_file():
@@ -85,20 +93,9 @@ def check_readable(ckpt_path: str | os.PathLike) -> dict[str, Any]:
             f"--ckpt_path {ckpt_path}: an exported TorchScript model, not a checkpoint: "
             "give the .ckpt it was exported from"
         )
-    # torch.load checks no checksum: 400 bytes flipped in a weight tensor tested at 12.6% with exit status 0,
-    # in its pickle a UnicodeDecodeError. The zip holds each record's CRC: 3.6 ms to check a LeNet best.ckpt.
+    _refuse_damaged(ckpt_path)
     try:
-        with zipfile.ZipFile(ckpt_path) as archive:
-            damaged = archive.testzip()
-    except (zipfile.BadZipFile, OSError):  # not a zip: torch.load says what it is
-        damaged = None
-    if damaged is not None:  # a record's bytes off its CRC, or its header
-        raise UserError(
-            f"--ckpt_path {ckpt_path}: damaged (its part {damaged.split('/', 1)[-1]} reads back wrong): give a copy "
-            "of it from before, or another checkpoint"
-        )
-    try:
-        checkpoint = torch.load(ckpt_path, weights_only=True, map_location="cpu", mmap=True)
+        return torch.load(ckpt_path, weights_only=True, map_location="cpu", mmap=True)
     except PermissionError as err:
         raise UserError(f"--ckpt_path {ckpt_path}: not readable (permission denied): make it readable") from err
     except pickle.UnpicklingError as err:
@@ -111,6 +108,26 @@ def check_readable(ckpt_path: str | os.PathLike) -> dict[str, Any]:
             f"--ckpt_path {ckpt_path}: not a readable checkpoint (truncated or not a checkpoint): "
             "give a .ckpt file written by mnist_pl"
         ) from err
+
+
+def _refuse_damaged(ckpt_path: str | os.PathLike) -> None:
+    """torch.load checks no checksum: 400 bytes flipped in a weight tensor tested at 12.6% with exit status 0,
+    in its pickle a UnicodeDecodeError. The zip holds each record's CRC: 3.6 ms to check a LeNet best.ckpt."""
+    try:
+        with zipfile.ZipFile(ckpt_path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError):  # not a zip: torch.load says what it is
+        damaged = None
+    if damaged is not None:  # a record's bytes off its CRC, or its header
+        raise UserError(
+            f"--ckpt_path {ckpt_path}: damaged (its part {damaged.split('/', 1)[-1]} reads back wrong): give a copy "
+            "of it from before, or another checkpoint"
+        )
+
+
+def _refuse_malformed(ckpt_path: str | os.PathLike, checkpoint: Any) -> None:
+    """A torch file that is no checkpoint mnist_pl wrote, edited by hand, or of a run that diverged: a
+    traceback, or wrong results with exit status 0, where the checkpoint is used."""
     if not isinstance(checkpoint, dict) or not {"state_dict", "pytorch-lightning_version"} <= checkpoint.keys():
         raise UserError(
             f"--ckpt_path {ckpt_path}: a torch file, but not a Lightning checkpoint (no state_dict and version): "
@@ -137,7 +154,6 @@ def check_readable(ckpt_path: str | os.PathLike) -> dict[str, Any]:
             f"--ckpt_path {ckpt_path}: {len(broken)} of its weight tensors hold NaN or infinity ({broken[0]}: the "
             "run diverged): give a checkpoint from before, or train again (a lower lr)"
         )
-    return checkpoint
 
 
 def _finite(tensor: torch.Tensor) -> bool:
