@@ -9,10 +9,11 @@ LightningCLI's subcommands are Trainer methods, so this one has a small parser o
 """
 
 import argparse
+import contextlib
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -175,7 +176,8 @@ def _misnamed(output: Path, fmt: str) -> str:
     return f"the {fmt} export is a {kind} file: name it {'model' if name.name[:1] in ('', '.') else name}{SUFFIX[fmt]}"
 
 
-def main(argv: list[str] | None = None) -> None:
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    """The options, with argparse's errors printed as the other subcommands print theirs."""
     # No abbreviations, as in the main CLI: --ckpt would be taken for --ckpt_path.
     # A one-line usage, as the other subcommands print (argparse's lists every option over 4 lines).
     parser = _Parser(
@@ -195,12 +197,19 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.ckpt_path is None:
         parser.error("the following arguments are required: --ckpt_path")
+    return args
 
-    args.ckpt_path = Path(os.path.expanduser(args.ckpt_path))  # no shell expands ~ after "=": --ckpt_path=~/x
-    if not args.ckpt_path.name or args.ckpt_path.is_dir():  # "" is Path("."): no name for the default output
-        raise UserError(
-            f"--ckpt_path '{args.ckpt_path}' is no file: give a .ckpt file, e.g. checkpoints/best.ckpt of a run"
-        )
+
+def _checkpoint_path(ckpt_path: Path) -> Path:
+    """``--ckpt_path`` with its ``~`` expanded, refused where it cannot name a checkpoint file."""
+    ckpt_path = Path(os.path.expanduser(ckpt_path))  # no shell expands ~ after "=": --ckpt_path=~/x
+    if not ckpt_path.name or ckpt_path.is_dir():  # "" is Path("."): no name for the default output
+        raise UserError(f"--ckpt_path '{ckpt_path}' is no file: give a .ckpt file, e.g. checkpoints/best.ckpt of a run")
+    return ckpt_path
+
+
+def _output_path(args: argparse.Namespace) -> Path:
+    """Where the export goes, refused before the 10-20 s of exporting where it could not or should not go."""
     if args.output == "":  # Path("") is the current folder
         raise UserError(f"--output is empty: give a file name, e.g. model{SUFFIX[args.format]}")
     output = (
@@ -219,49 +228,86 @@ def main(argv: list[str] | None = None) -> None:
         raise UserError(f"--output {output}: {_misnamed(output, args.format)}")
     if (output.exists() or output.is_symlink()) and not args.overwrite:  # a link to a missing file too
         raise UserError(f"--output {output} exists: give another --output, or --overwrite to replace it")
-    model, dm, precision = load_model(args.ckpt_path, args.data_dir)
-    dm.prepare_data()  # the test images of the check, before a file is written that could not be checked
-    deployable = Deployable(model.net, dm.mean, dm.std).eval()
+    return output
+
+
+@contextlib.contextmanager
+def _one_torchscript_note(fmt: str) -> Iterator[None]:
+    """For a TorchScript export, one note in place of torch's warning at each of trace, save and load (six
+    lines); the warning filters as they were afterwards, whatever the format."""
     with warnings.catch_warnings():
-        if args.format == "torchscript":  # in place of torch's warning at each of trace, save and load: six lines
+        if fmt == "torchscript":
             warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=FutureWarning)
             print(
                 "note: PyTorch deprecates TorchScript (torch.jit) in favour of torch.export; "
                 "torch.jit.load of the file warns so: ONNX (--format onnx) is the lasting format",
                 file=sys.stderr,
             )
+        yield
 
-        def check(written: Path) -> None:
-            try:
-                expected = predictions(model, dm)
-                same, total, diff = verify(expected, runner(args.format, written), dm)
-            except OSError as err:  # not the output's: "cannot be written" below would say it was
-                raise UserError(f"{output}: cannot check it on the test images ({err}): nothing written") from err
-            print(f"checked on the {total:,} test images: same class for {same:,}, largest difference {diff:.1e}")
-            if same != total or not np.isfinite(diff) or diff > 1e-4:
-                raise UserError(
-                    f"{output}: the export differs from the checkpoint's model (nothing written): report this as a bug"
-                )
-            # A bf16 run's test and predict round to bf16 what the export computes in float32: "the
-            # same class for 10,000" read as theirs, where one image of fast.yaml's differed.
-            if autocast := {"bf16": torch.bfloat16, "16": torch.float16}.get(str(precision).split("-")[0]):
-                as_run = int((predictions(model, dm, autocast).argmax(1) == expected.argmax(1)).sum())
-                print(
-                    f"note: its run tests and predicts in {precision}, the export computes in float32: "
-                    f"the same class for {as_run:,} of the {total:,} test images",
-                    file=sys.stderr,
-                )
 
-        try:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            write(deployable, args.format, output, args.overwrite, check)
-        except FileExistsError as err:
-            raise UserError(
-                f"--output {output} was written while this export ran (another export?): "
-                "give another --output, or --overwrite to replace it"
-            ) from err
-        except OSError as err:  # a file where its folder should be, no permission, a full disk
-            raise UserError(
-                f"--output {output}: cannot be written ({err.strerror or err}): give another --output"
-            ) from err
+def _check(
+    written: Path, model: MNISTClassifier, dm: MNISTDataModule, fmt: str, output: Path, precision: str | None
+) -> None:
+    """The written file run by its own runtime on the test images, refused unless it agrees with the network."""
+    try:
+        expected = predictions(model, dm)
+        same, total, diff = verify(expected, runner(fmt, written), dm)
+    except OSError as err:  # not the output's: "cannot be written" below would say it was
+        raise UserError(f"{output}: cannot check it on the test images ({err}): nothing written") from err
+    print(f"checked on the {total:,} test images: same class for {same:,}, largest difference {diff:.1e}")
+    if same != total or not np.isfinite(diff) or diff > 1e-4:
+        raise UserError(
+            f"{output}: the export differs from the checkpoint's model (nothing written): report this as a bug"
+        )
+    _note_run_precision(model, dm, expected, precision, total)
+
+
+def _note_run_precision(
+    model: MNISTClassifier, dm: MNISTDataModule, expected: Tensor, precision: str | None, total: int
+) -> None:
+    """For a run in mixed precision, how many classes the export shares with the run's own test and predict."""
+    # A bf16 run's test and predict round to bf16 what the export computes in float32: "the
+    # same class for 10,000" read as theirs, where one image of fast.yaml's differed.
+    if autocast := {"bf16": torch.bfloat16, "16": torch.float16}.get(str(precision).split("-")[0]):
+        as_run = int((predictions(model, dm, autocast).argmax(1) == expected.argmax(1)).sum())
+        print(
+            f"note: its run tests and predicts in {precision}, the export computes in float32: "
+            f"the same class for {as_run:,} of the {total:,} test images",
+            file=sys.stderr,
+        )
+
+
+def _write_output(
+    deployable: Deployable, fmt: str, output: Path, overwrite: bool, check: Callable[[Path], None]
+) -> None:
+    """``write`` into a folder made for it, its errors as one line that says what to do."""
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        write(deployable, fmt, output, overwrite, check)
+    except FileExistsError as err:
+        raise UserError(
+            f"--output {output} was written while this export ran (another export?): "
+            "give another --output, or --overwrite to replace it"
+        ) from err
+    except OSError as err:  # a file where its folder should be, no permission, a full disk
+        raise UserError(f"--output {output}: cannot be written ({err.strerror or err}): give another --output") from err
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Every refusal before the 10-20 s of exporting; the file checked before it takes its name."""
+    args = _arguments(argv)
+    args.ckpt_path = _checkpoint_path(args.ckpt_path)
+    output = _output_path(args)
+    model, dm, precision = load_model(args.ckpt_path, args.data_dir)
+    dm.prepare_data()  # the test images of the check, before a file is written that could not be checked
+    deployable = Deployable(model.net, dm.mean, dm.std).eval()
+    with _one_torchscript_note(args.format):
+        _write_output(
+            deployable,
+            args.format,
+            output,
+            args.overwrite,
+            lambda written: _check(written, model, dm, args.format, output, precision),
+        )
     print(f"wrote {output} ({args.format}): float pixels in [0, 1], (N, 1, 28, 28) -> log-probabilities (N, 10)")
