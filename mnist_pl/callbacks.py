@@ -146,31 +146,50 @@ class PredictionWriter(BasePredictionWriter):
         remove_empty(self.made)
 
     def write_on_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, predictions, batch_indices) -> None:
-        dm = trainer.datamodule
         probs = torch.cat(predictions).float().cpu()
         # The dataset index of each prediction: not all of them under --trainer.limit_predict_batches.
         indices = [i for batch in batch_indices[0] for i in batch]
         if trainer.world_size > 1:
-            # Each rank predicted its own shard (with fewer images than ranks, some twice: see
-            # MNISTDataModule._loader): rank 0 writes one CSV, each image once, in order. all_gather_object, not
-            # Lightning's all_gather: that one calls a torch.distributed function torch 2.14 warns about.
-            shards: list = [None] * trainer.world_size
-            torch.distributed.all_gather_object(shards, (indices, probs))
-            if not trainer.is_global_zero:
+            gathered = self._gathered(trainer, indices, probs)
+            if gathered is None:
                 return
-            by_index = {i: row for shard_indices, shard in shards for i, row in zip(shard_indices, shard, strict=True)}
-            indices = sorted(by_index)
-            probs = torch.stack([by_index[i] for i in indices])
+            indices, probs = gathered
+        rows = self._rows(trainer.datamodule, indices, probs)
+        path = self._write_csv(rows)
+        self._print_rows(trainer.datamodule, rows, path)
+
+    @staticmethod
+    def _gathered(trainer: L.Trainer, indices: list[int], probs: Tensor) -> tuple[list[int], Tensor] | None:
+        """All ranks' predictions on rank 0, each image once, in order (None on the others, which write nothing).
+
+        Each rank predicted its own shard (with fewer images than ranks, some twice: see
+        MNISTDataModule._loader). all_gather_object, not Lightning's all_gather: that one calls a
+        torch.distributed function torch 2.14 warns about.
+        """
+        shards: list = [None] * trainer.world_size
+        torch.distributed.all_gather_object(shards, (indices, probs))
+        if not trainer.is_global_zero:
+            return None
+        by_index = {i: row for shard_indices, shard in shards for i, row in zip(shard_indices, shard, strict=True)}
+        indices = sorted(by_index)
+        return indices, torch.stack([by_index[i] for i in indices])
+
+    @staticmethod
+    def _rows(dm: L.LightningDataModule, indices: list[int], probs: Tensor) -> list[list]:
+        """The CSV's rows: file, label (empty for images of --data.predict_path), class, confidence, p0..p9."""
         names = [dm.predict_names[i] for i in indices]
         labels = dm.test_set.labels[indices].tolist() if dm.hparams.predict_path is None else [""] * len(probs)
         classes = dm.classes
         confidence, predicted = probs.max(dim=1)
-        rows = [
+        return [
             [name, label, p, classes[p], f"{c:.4f}", *(f"{x:.4f}" for x in row)]
             for name, label, p, c, row in zip(
                 names, labels, predicted.tolist(), confidence.tolist(), probs.tolist(), strict=True
             )
         ]
+
+    def _write_csv(self, rows: list[list]) -> Path:
+        """The CSV, whole under the first free name from ``output``, never over another predict's: its path."""
         with beside(self.output) as tmp:
             # A file name whose bytes are not UTF-8 (Python holds them as surrogates) goes into the
             # CSV as those bytes: it names the file. It ended in a traceback, the temporary file left.
@@ -182,7 +201,10 @@ class PredictionWriter(BasePredictionWriter):
                 path = free_path(self.output)
                 with contextlib.suppress(FileExistsError):
                     publish(tmp, path, overwrite=False)
-                    break
+                    return path
+
+    def _print_rows(self, dm: L.LightningDataModule, rows: list[list], path: Path) -> None:
+        """The first ``show`` rows as a table, then how many were written where."""
         # Names printable on a UTF-8 terminal.
         shown = [
             (name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), *row)
@@ -194,7 +216,7 @@ class PredictionWriter(BasePredictionWriter):
             labelled = dm.hparams.predict_path is None  # the test split: its true class beside the predicted one
             print(f"{'image':<{width}}  {'true class    ' * labelled}predicted     confidence")
             for name, label, _, class_name, conf, *_ in shown:
-                true = f"{classes[label]:<12}  " if labelled else ""
+                true = f"{dm.classes[label]:<12}  " if labelled else ""
                 print(f"{name:<{width}}  {true}{class_name:<12}  {float(conf):.1%}")
         more = f" ({len(rows) - len(shown)} more)" if shown and len(rows) > len(shown) else ""
         print(f"{len(rows)} prediction{'s' * (len(rows) != 1)}{more} written to {path}")
