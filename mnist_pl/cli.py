@@ -327,7 +327,11 @@ class MNISTCLI(LightningCLI):
             # "True to use a random seed", says LightningCLI's help; Lightning 2.6 seeds 0 for it. A
             # drawn seed is written into the run's config.yaml, like any other.
             self.config[subcommand]["seed_everything"] = random.SystemRandom().randrange(2**32)
-        elif seed is False and subcommand == "fit":  # Lightning seeds nothing, without a word
+        elif seed is False:
+            # An earlier run of this process left its seed there, which Lightning seeds DDP's processes
+            # with, and the HPARAMS tab would show as this run's.
+            os.environ.pop("PL_GLOBAL_SEED", None)
+        if seed is False and subcommand == "fit":  # Lightning seeds nothing, without a word
             rank_zero_warn(
                 "--seed_everything false: nothing is seeded, and no seed recorded: this fit cannot be repeated "
                 "(true draws a seed and records it in the run's config.yaml)"

@@ -58,13 +58,27 @@ def test_tensorboard_has_curves_pictures_and_hparams(trained_run: Path) -> None:
     assert [info.name.tag for info in experiment.metric_infos] == list(HPARAMS_METRICS)
     content = events.SummaryMetadata("_hparams_/session_start_info").plugin_data.content
     settings = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams
-    assert settings["net"].string_value == "LeNet()"
-    assert settings["optimizer"].string_value == "SGD(momentum=0.9)"  # lr apart, a number to sort by
-    assert settings["lr"].number_value == 0.01
-    assert settings["scheduler"].string_value == "none"
-    assert settings["batch_size"].number_value == 64  # the data's
-    assert settings["precision"].string_value == "32-true"
-    assert settings["seed"].number_value == 0
+    assert {k: v.string_value if v.HasField("string_value") else v.number_value for k, v in settings.items()} == {
+        "net": "LeNet()",
+        "optimizer": "SGD(momentum=0.9)",  # lr apart, a number to sort by
+        "lr": 0.01,
+        "scheduler": "none",
+        "label_smoothing": 0.0,
+        "batch_size": 64,  # the data's
+        "augment": "none",
+        "dataset": "MNIST",
+        "max_epochs": 1,
+        "precision": "32-true",
+        "seed": 0,
+    }
+
+
+def test_the_hparams_tab_shows_an_augmented_runs_augmentation_and_smoothing(tmp_path: Path) -> None:
+    augmented = ["--data.augment=mnist_pl.augment.RandomAffine", "--data.augment.degrees=5"]
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    cli = MNISTCLI(args=["fit", *FIT, logs, "--trainer.max_steps=1", *augmented, "--model.label_smoothing=0.1"])
+    settings = callbacks.run_settings(cli.trainer, cli.model)
+    assert settings["augment"] == "RandomAffine(degrees=5.0)" and settings["label_smoothing"] == 0.1
 
 
 def test_a_class_in_the_hparams_tab_shows_the_arguments_it_is_given_other_than_its_defaults() -> None:

@@ -426,6 +426,9 @@ def test_augmentation_moves_training_images_only(dm: MNISTDataModule) -> None:
     trainer.test(model, datamodule=data)
     trainer.predict(model, datamodule=data)
     assert not torch.equal(first.images["train"], first.images["train unaugmented"])  # augmented
+    # and normalised: the area an affine moves in is a pixel of 0, the darkest the training batch holds.
+    background = torch.tensor(-data.mean / data.std)
+    assert torch.isclose(first.images["train"].min(), background, atol=1e-5)
     assert torch.equal(first.images["val"], dm.normalize(dm.val_set.images[:100]))
     assert torch.equal(first.images["test"], dm.normalize(dm.test_set.images[:100]))
     assert torch.equal(first.images["predict"], dm.normalize(dm.test_set.images[:100]))

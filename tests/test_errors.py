@@ -961,6 +961,10 @@ def test_callbacks_refused_in_other_settings_run(callbacks: list[str], tmp_path:
     quick = ["--trainer.max_steps=3", "--trainer.limit_val_batches=1", "--test_after_fit=false"]
     result = run_main("fit", *common, *quick, "--trainer.enable_progress_bar=false", *callbacks, cwd=tmp_path)
     assert result.returncode == 0 and "Run saved in" in result.stdout, result.stderr[-3000:]
+    # One last.ckpt per folder, no last-v1.ckpt beside another's.
+    lasts = sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("last*.ckpt"))
+    own = ["x/last.ckpt"] if "--trainer.callbacks.dirpath=x" in callbacks else []
+    assert lasts == sorted(["lenet/version_0/checkpoints/last.ckpt", *own])
 
 
 def test_a_class_whose_package_is_missing_says_to_install_it(run: Run) -> None:
@@ -1267,36 +1271,49 @@ def test_code_carrying_checkpoint_is_refused_by_fit_too(run: Run, tmp_path: Path
 # --- training ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("reads", ["every loss (CPU)", "a flag (accelerator)"])
+@pytest.mark.parametrize("reads", ["every loss (CPU)", "a flag (accelerator)", "a flag, before a validation mid-epoch"])
 def test_diverging_run_stops_and_keeps_the_last_good_checkpoint(
     run: Run, reads: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # On a CPU every loss is read; on a GPU (where the machine has one) or as here pretended, a flag.
     device = ["--trainer.accelerator=cpu"] if reads == "every loss (CPU)" else []
-    if reads == "a flag (accelerator)":  # read at the logger's steps (every 50: none here) and before validation
+    if reads.startswith("a flag"):  # read at the logger's steps (every 50: none here) and before validation
         monkeypatch.setattr(StopOnNonFiniteLoss, "_reads_freely", staticmethod(lambda loss: False))
+    # A validation (and its checkpoint) after every 5 batches: the flag read before the one in epoch 1.
+    mid_epoch = ["--trainer.val_check_interval=5"] if reads.endswith("mid-epoch") else []
     before = run.snapshot()
     # Epoch 0 trains at lr 0.01; the schedule then multiplies it by 1e6 and epoch 1 diverges.
     result = run.fit(
         *device,
+        *mid_epoch,
         "--trainer.max_epochs=2",
         "--trainer.limit_train_batches=10",
         "--model.scheduler=torch.optim.lr_scheduler.StepLR",
         "--model.scheduler.init_args.step_size=1",
         "--model.scheduler.init_args.gamma=1e6",
     )
-    # The flag is read before the epoch's validation, after Lightning stepped the epoch's schedule.
-    lr = "10000" if reads == "every loss (CPU)" else "1e+10"
-    assert_one_line_error(result, 1, "training diverged", f"(epoch 1, lr {lr})", "lower --model.optimizer")
-    after = run.snapshot()
-    assert {k: v for k, v in after.items() if k in before} == before
-    checkpoints = run.logs / "lenet" / "version_1" / "checkpoints"
-    assert {p.name for p in checkpoints.iterdir()} == {"best.ckpt", "last.ckpt"}
-    for name in ("best.ckpt", "last.ckpt"):
-        checkpoint = torch.load(checkpoints / name, weights_only=True)
-        assert checkpoint["epoch"] == 0
-        assert all(torch.isfinite(t).all() for t in checkpoint["state_dict"].values())
-    shutil.rmtree(run.logs / "lenet" / "version_1")
+    newest = max((run.logs / "lenet").glob("version_*"), key=lambda p: int(p.name.removeprefix("version_")))
+    try:
+        # The flag is read before the epoch's validation, after Lightning stepped the epoch's schedule.
+        lr = "10000" if reads != "a flag (accelerator)" else "1e+10"
+        assert_one_line_error(result, 1, "training diverged", f"(epoch 1, lr {lr})", "lower --model.optimizer")
+        after = run.snapshot()
+        assert {k: v for k, v in after.items() if k in before} == before
+        checkpoints = newest / "checkpoints"
+        assert {p.name for p in checkpoints.iterdir()} == {"best.ckpt", "last.ckpt"}
+        for name in ("best.ckpt", "last.ckpt"):
+            checkpoint = torch.load(checkpoints / name, weights_only=True)
+            assert checkpoint["epoch"] == 0 and checkpoint["global_step"] in (5, 10)
+            assert all(torch.isfinite(t).all() for t in checkpoint["state_dict"].values())
+        assert torch.load(checkpoints / "last.ckpt", weights_only=True)["global_step"] == 10  # epoch 0's end
+    finally:
+        shutil.rmtree(newest)  # the module's run is shared: the next case's fit is version_1 again
+
+
+def test_an_infinite_loss_stops_the_fit_too(run: Run) -> None:
+    # Checked as isfinite, not isnan: a log-probability of -inf for the true class is a loss of inf.
+    result = run.fit("--trainer.accelerator=cpu", "--model.net=inf_net.InfNet", "--trainer.max_epochs=1")
+    assert_one_line_error(result, 1, "training diverged: the loss is inf at step 1")
 
 
 def test_unwritable_log_dir(run: Run, tmp_path: Path) -> None:

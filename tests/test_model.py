@@ -3,6 +3,7 @@
 import copy
 import csv
 import math
+import os
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from mnist_pl import export
 from mnist_pl.augment import RandomAffine
+from mnist_pl.callbacks import run_settings
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
@@ -200,7 +202,9 @@ def test_a_checkpoint_is_evaluated_on_its_own_split_and_normalisation(python_fit
     with pytest.raises(UserError, match=r"^--data\.std 1\.0: the checkpoint was trained with 0\.3081"):
         trainer.test(model, datamodule=MNISTDataModule(data_dir=data, std=1.0), ckpt_path=best)
     # The test images are the same whatever the split.
-    assert trainer.test(model, datamodule=MNISTDataModule(data_dir=data, split_seed=1), ckpt_path=best)
+    (other_split,) = trainer.test(model, datamodule=MNISTDataModule(data_dir=data, split_seed=1), ckpt_path=best)
+    (own_split,) = trainer.test(model, datamodule=MNISTDataModule(data_dir=data), ckpt_path=best)
+    assert other_split["test/acc"] == own_split["test/acc"] > 0.5
 
 
 @pytest.mark.parametrize("t_max", [1, 2])
@@ -445,7 +449,9 @@ def test_seed_everything_true_draws_a_seed_and_records_it_and_false_warns(tmp_pa
         seeds.append(seed)
     assert all(type(seed) is int for seed in seeds) and seeds[0] != seeds[1]
     with pytest.warns(UserWarning, match=r"^--seed_everything false: nothing is seeded, and no seed recorded: "):
-        minimal_fit(tmp_path, "--seed_everything=false", "--trainer.max_steps=1", "--test_after_fit=false")
+        cli = minimal_fit(tmp_path, "--seed_everything=false", "--trainer.max_steps=1", "--test_after_fit=false")
+    # Not the seed of the fits before it in this process (in its HPARAMS, and for DDP's processes to seed with).
+    assert "PL_GLOBAL_SEED" not in os.environ and run_settings(cli.trainer, cli.model)["seed"] == "none"
 
 
 @pytest.mark.parametrize("precision", ["64-true", "bf16-true"])
@@ -453,6 +459,9 @@ def test_true_precisions_train(precision: str, tmp_path: Path) -> None:
     """The images are cast to the weights' dtype (normalised after Lightning's own cast of the batch)."""
     cli = minimal_fit(tmp_path, f"--trainer.precision={precision}", "--trainer.max_steps=3", "--test_after_fit=false")
     assert cli.trainer.global_step == 3
+    dtype = torch.float64 if precision == "64-true" else torch.bfloat16
+    assert {p.dtype for p in cli.model.parameters()} == {dtype}
+    assert torch.isfinite(cli.trainer.callback_metrics["train/loss"])
 
 
 def test_reduce_lr_on_plateau_watches_val_loss(tmp_path: Path) -> None:

@@ -234,7 +234,11 @@ def test_a_fork_into_a_folder_named_as_the_other_runs_has_a_best_of_its_own(tmp_
     other = f"--ckpt_path={tmp_path / 'other.ckpt'}"
     fork = run_main("fit", *TINY, logs, "--trainer.max_epochs=2", other, cwd=tmp_path / "b")
     assert fork.returncode == 0, fork.stderr[-3000:]
-    assert (tmp_path / "b" / "logs" / "lenet" / "version_0" / "checkpoints" / "best.ckpt").is_file()
+    best = tmp_path / "b" / "logs" / "lenet" / "version_0" / "checkpoints" / "best.ckpt"
+    # Its best is its own epoch's, scored by its own validation: not the other run's 0.99.
+    states = torch.load(best, weights_only=True)["callbacks"].items()
+    (score,) = [state["best_model_score"] for key, state in states if key.startswith("ModelCheckpoint")]
+    assert score < 0.99 and f"best.ckpt (val/acc {float(score):.4f})" in fork.stdout
 
 
 def test_a_resume_with_other_settings_than_its_run_says_which(tmp_path: Path) -> None:

@@ -94,7 +94,9 @@ def test_a_setting_a_fit_refuses_ends_the_table_in_one_line(tmp_path, capsys: py
     assert exit_.value.code == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert err.strip().splitlines()[-1].startswith(f"error: --data.data_dir {REPO / 'README.md'} is a file")
+    assert err.strip().splitlines()[-1] == (
+        f"error: --data.data_dir {REPO / 'README.md'} is a file: give the folder that holds MNIST/raw"
+    )
 
 
 def test_a_bench_of_no_runs_is_refused_before_it_starts(capsys: pytest.CaptureFixture[str]) -> None:
