@@ -218,10 +218,10 @@ def place_evaluation(trainer: L.Trainer, stage: str, ckpt_path: str | None) -> P
     own_place = isinstance(logger, TensorBoardLogger) and len(trainer.loggers) == 1
     if not own_place or logger._version is not None or logger.sub_dir is not None or run is None:
         return claim_run(trainer)
-    if run.parents[1] != Path(logger.save_dir).resolve() or rank_zero_only.rank != 0:
-        return claim_run(trainer)  # other ranks write nothing; trainer.log_dir is rank 0's
+    if run.parents[1] != Path(logger.save_dir).resolve():
+        return claim_run(trainer)
     n = 0
-    while True:
+    while rank_zero_only.rank == 0:  # other ranks write nothing; trainer.log_dir is rank 0's
         try:
             (run / f"{stage}_{n}").mkdir()
             break
@@ -230,8 +230,10 @@ def place_evaluation(trainer: L.Trainer, stage: str, ckpt_path: str | None) -> P
         except OSError:  # a run kept read-only, say
             return claim_run(trainer)
     made_for_its_name = Path(logger.root_dir).absolute()  # logs/mnist, made for a new run there: not one now
-    logger._name, logger._version, logger._sub_dir = run.parent.name, _version_of(run), f"{stage}_{n}"
     remove_empty(folder for folder in getattr(trainer, "made_dirs", ()) if folder == made_for_its_name)
+    if rank_zero_only.rank != 0:
+        return None
+    logger._name, logger._version, logger._sub_dir = run.parent.name, _version_of(run), f"{stage}_{n}"
     return run / logger.sub_dir
 
 

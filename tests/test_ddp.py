@@ -77,12 +77,16 @@ def test_ddp_ranks_read_disjoint_halves_and_reduce_val_acc(tmp_path: Path) -> No
     assert events.Scalars("val/acc")[-1].value > 0.95
 
     # One run dir and one copy of each checkpoint (rank 0 writes; the other rank claims no version),
-    # and one process tests the best checkpoint with no config.
+    # and two processes test the best checkpoint with no config, into the run as rank 0 chose: no
+    # logs/mnist (the folder of a new run's name) left behind by the other.
     assert [p.name for p in (tmp_path / "logs" / "lenet").iterdir()] == ["version_0"]
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
-    test = run_main("test", f"--ckpt_path={run / 'checkpoints' / 'best.ckpt'}", data, logs, cwd=tmp_path)
+    ddp = ["--trainer.strategy=ddp", "--trainer.devices=2", "--trainer.accelerator=cpu"]
+    test = run_cli("test", f"--ckpt_path={run / 'checkpoints' / 'best.ckpt'}", data, logs, *ddp, cwd=tmp_path)
     assert test.returncode == 0, test.stderr[-3000:]
     assert float(printed("test/acc", test.stdout)) > 0.95
+    assert [p.name for p in (tmp_path / "logs").iterdir()] == ["lenet"]
+    assert sorted(p.name for p in run.iterdir() if p.is_dir()) == ["checkpoints", "test_0", "validate_0"]
 
 
 @pytest.mark.slow  # a second 2-process fit: the default suite has the first, with TensorBoard
