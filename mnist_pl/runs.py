@@ -218,7 +218,7 @@ def place_evaluation(trainer: L.Trainer, stage: str, ckpt_path: str | None) -> P
     own_place = isinstance(logger, TensorBoardLogger) and len(trainer.loggers) == 1
     if not own_place or logger._version is not None or logger.sub_dir is not None or run is None:
         return claim_run(trainer)
-    if run.parents[1] != Path(logger.save_dir).resolve():
+    if run.parents[1] != Path(logger.save_dir).resolve():  # a run of another save_dir
         return claim_run(trainer)
     n = 0
     while rank_zero_only.rank == 0:  # other ranks write nothing; trainer.log_dir is rank 0's
