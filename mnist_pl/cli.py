@@ -400,13 +400,12 @@ class MNISTCLI(LightningCLI):
                 "give --ckpt_path logs/<name>/version_N/checkpoints/best.ckpt for a trained one"
             )
         self.claimed_run = runs.place_evaluation(self.trainer, self.subcommand, ckpt_path)
-        if self.subcommand != "predict":  # it logs nothing
-            runs.at_the_checkpoints_step(self.trainer, ckpt_path)
 
     before_validate = before_test = before_predict = _before_evaluating
 
     def _evaluate(self, **kwargs) -> None:
-        signals.evaluate(self.trainer, self.subcommand, self.claimed_run, **kwargs)
+        with runs.at_the_checkpoints_step(self.trainer, kwargs.get("ckpt_path")):
+            signals.evaluate(self.trainer, self.subcommand, self.claimed_run, **kwargs)
 
     validate = test = predict = _evaluate
 
@@ -750,4 +749,5 @@ class MNISTCLI(LightningCLI):
             if isinstance(callback, runs.SaveConfig):
                 callback.already_saved = True
         kwargs = {"datamodule": self.datamodule, "ckpt_path": ckpt_path, "weights_only": True}
-        signals.evaluate(self.trainer, "test", again=again, model=self.model, **kwargs)
+        with runs.at_the_checkpoints_step(self.trainer, tested if ckpt_path else None):  # best.ckpt's
+            signals.evaluate(self.trainer, "test", again=again, model=self.model, **kwargs)

@@ -253,15 +253,22 @@ def _version_of(run: Path) -> int | str:
     return int(number) if number.isdigit() and str(int(number)) == number else run.name
 
 
-def at_the_checkpoints_step(trainer: L.Trainer, ckpt_path: str | None) -> None:
-    """A ``validate``/``test`` of a checkpoint logs its results at the step and epoch its fit's
-    validation logged them (Lightning: step 0, epoch 0), beside the curves they belong to."""
-    if ckpt_path is None or not Path(ckpt_path).is_file():
-        return
-    checkpoint = torch.load(ckpt_path, map_location="cpu", mmap=True, weights_only=True)
-    # In the fit, an epoch's validation logged at the step before the one the checkpoint counts.
-    trainer.fit_loop.epoch_loop._batches_that_stepped = max(checkpoint.get("global_step", 0) - 1, 0)
-    trainer.fit_loop.epoch_progress.current.completed = checkpoint.get("epoch", 0)
+@contextlib.contextmanager
+def at_the_checkpoints_step(trainer: L.Trainer, ckpt_path: str | None) -> Iterator[None]:
+    """A ``validate``/``test`` of a checkpoint, the fit's own test of its best included, logs its
+    results at the step and epoch its fit's validation logged them (Lightning: step 0 and epoch 0,
+    or the fit's last), beside the curves they belong to; the trainer's counters put back after."""
+    loop = trainer.fit_loop
+    before = loop.epoch_loop._batches_that_stepped, loop.epoch_progress.current.completed
+    if ckpt_path is not None and Path(ckpt_path).is_file():
+        checkpoint = torch.load(ckpt_path, map_location="cpu", mmap=True, weights_only=True)
+        # In the fit, an epoch's validation logged at the step before the one the checkpoint counts.
+        loop.epoch_loop._batches_that_stepped = max(checkpoint.get("global_step", 0) - 1, 0)
+        loop.epoch_progress.current.completed = checkpoint.get("epoch", 0)
+    try:
+        yield
+    finally:
+        loop.epoch_loop._batches_that_stepped, loop.epoch_progress.current.completed = before
 
 
 def claim_run(trainer: L.Trainer) -> Path | None:

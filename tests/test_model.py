@@ -16,6 +16,7 @@ import torch.nn.functional as F
 import yaml
 from conftest import REPO
 from lightning.pytorch.callbacks import LearningRateMonitor
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
@@ -556,6 +557,14 @@ def test_best_ckpt_is_the_best_epoch_and_the_fit_tests_it(tmp_path: Path) -> Non
     fit_acc = fit.trainer.callback_metrics["test/acc"].item()
     test = MNISTCLI(args=["test", f"--ckpt_path={checkpoints / 'best.ckpt'}", data, logs, *quick])
     assert test.trainer.callback_metrics["test/acc"].item() == fit_acc > 0.5
+    # Both logged where epoch 0 logged its val/acc, in the run and in its test_0 (the fit's was at its last
+    # step); the fit's trainer counts its two epochs again after its test.
+    run = checkpoints.parent
+    fit_events, test_events = (EventAccumulator(str(folder)).Reload() for folder in (run, run / "test_0"))
+    epoch_0 = fit_events.Scalars("val/acc")[0].step
+    assert [p.step for p in fit_events.Scalars("test/acc")] == [p.step for p in test_events.Scalars("test/acc")]
+    assert [p.step for p in test_events.Scalars("test/acc")] == [epoch_0]
+    assert fit.trainer.current_epoch == 2 and fit.trainer.fit_loop.epoch_loop._batches_that_stepped == 30
 
 
 class GraphsSeen(L.Callback):
