@@ -413,7 +413,7 @@ class MNISTCLI(LightningCLI):
         signals.fit(self.trainer, model, claimed=self.claimed_run, **kwargs)
 
     def _after_evaluating(self) -> None:
-        # Said as a fit says where its run is: the results and pictures went to a new logs/<name>/version_N.
+        # Said as a fit says where its run is: the results and pictures went into the run (test_0) or a new one.
         if self.trainer.fast_dev_run or not self.trainer.loggers:
             return  # nothing written
         log_dir = self.trainer.log_dir  # every rank: under DDP a broadcast from rank 0
