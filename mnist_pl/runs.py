@@ -293,12 +293,6 @@ def claim_run(trainer: L.Trainer) -> Path | None:
             continue
         kinds.add(kind)
         other._version = version
-        # A START marker at step 0, as a resume's writer puts one at its checkpoint's step to hide the
-        # points logged after it: TensorBoard's Python reader (--load_fast=false) skips a run's first,
-        # and without this one skipped the resume's, the points showing twice. (The CLI gives
-        # SummaryWriter's default, None.)
-        if kind is TensorBoardLogger and other._kwargs.get("purge_step") is None:
-            other._kwargs["purge_step"] = 0
         if kind is CSVLogger:
             _ = other.experiment  # opened now, in the empty dir: later, it warns that it would delete files there
     return Path(logger.log_dir)
