@@ -375,7 +375,7 @@ class ImageLogger(Callback):
             if validated:
                 self._confusion_figure(trainer).savefig(run / "confusion_matrix.png", dpi=100)
             if curves := self.curves(run):
-                smoothing = getattr(pl_module, "hparams", {}).get("label_smoothing", 0.0)
+                smoothing = pl_module.hparams.get("label_smoothing", 0.0)
                 self._curves_figure(curves, smoothing).savefig(run / "curves.png", dpi=100)
             plt.close("all")
 

@@ -404,7 +404,8 @@ class MNISTCLI(LightningCLI):
     before_validate = before_test = before_predict = _before_evaluating
 
     def _evaluate(self, **kwargs) -> None:
-        with runs.at_the_checkpoints_step(self.trainer, kwargs.get("ckpt_path")):
+        logs = self.subcommand != "predict"  # predict logs nothing: its checkpoint not read for a step
+        with runs.at_the_checkpoints_step(self.trainer, kwargs.get("ckpt_path") if logs else None):
             signals.evaluate(self.trainer, self.subcommand, self.claimed_run, **kwargs)
 
     validate = test = predict = _evaluate

@@ -220,19 +220,19 @@ def place_evaluation(trainer: L.Trainer, stage: str, ckpt_path: str | None) -> P
         return claim_run(trainer)
     if run.parents[1] != Path(logger.save_dir).resolve():  # a run of another save_dir
         return claim_run(trainer)
+    made_for_its_name = Path(logger.root_dir).absolute()  # logs/mnist, made for a new run there: not one now
+    remove_empty(folder for folder in getattr(trainer, "made_dirs", ()) if folder == made_for_its_name)
+    if rank_zero_only.rank != 0:
+        return None  # other ranks write nothing; trainer.log_dir is rank 0's
     n = 0
-    while rank_zero_only.rank == 0:  # other ranks write nothing; trainer.log_dir is rank 0's
+    while True:
         try:
             (run / f"{stage}_{n}").mkdir()
             break
         except FileExistsError:
             n += 1
-        except OSError:  # a run kept read-only, say
+        except OSError:  # a run kept read-only, say: a new run (a failure gives its logs/mnist back too)
             return claim_run(trainer)
-    made_for_its_name = Path(logger.root_dir).absolute()  # logs/mnist, made for a new run there: not one now
-    remove_empty(folder for folder in getattr(trainer, "made_dirs", ()) if folder == made_for_its_name)
-    if rank_zero_only.rank != 0:
-        return None
     logger._name, logger._version, logger._sub_dir = run.parent.name, _version_of(run), f"{stage}_{n}"
     return run / logger.sub_dir
 
