@@ -372,7 +372,7 @@ def test_a_plateau_schedule_on_every_other_epochs_validation_resumes_exactly(tmp
 
 def test_a_plateau_schedule_on_a_training_metric_takes_no_step_with_an_older_value(tmp_path: Path) -> None:
     """train/loss is logged after an epoch's checkpoint: the resume has no value of the epoch it resumes
-    after, and takes no step (the README says so), rather than one with the epoch before's value."""
+    after, and takes no step (docs/runs.md says so), rather than one with the epoch before's value."""
     on_training = [*PLATEAU[:1], "--model.scheduler.monitor=train/loss", "--model.scheduler.patience=0"]
     stopped = fit(tmp_path / "logs", "--trainer.max_epochs=2", *on_training, here=True)
     resumed = fit(tmp_path / "logs", f"--trainer.max_epochs={EPOCHS}", *on_training, "--ckpt_path=last", here=True)
