@@ -130,7 +130,8 @@ _CKPT_PATH_HELP = {
     "Its model settings, dataset, normalisation and split are taken.",
     **{
         subcommand: f"the checkpoint file (a .ckpt mnist_pl wrote) whose network to {verb}, with its model "
-        "settings, dataset, normalisation and split; without one, the network's random weights."
+        "settings, dataset, normalisation and split, or best or last: the newest of this config's runs; "
+        "without one, the network's random weights."
         for subcommand, verb in (("validate", "validate"), ("test", "test"), ("predict", "predict with"))
     },
 }
@@ -448,20 +449,23 @@ class MNISTCLI(LightningCLI):
         # broken file would end there in a traceback, or be skipped and fail later in one.
         subcommand = self.config.get("subcommand")
         ckpt_path = subcommand and self.config[subcommand].get("ckpt_path")
-        if (ckpt_path == "last" and subcommand != "fit") or ckpt_path == "best":
-            # Lightning's words for this process's own checkpoints, and a new process has none: "last"
-            # would run random weights, "best" fail saying ModelCheckpoint cannot save a best.
-            raise UserError(
-                f"--ckpt_path {ckpt_path}: {subcommand} needs a checkpoint file: "
-                "give logs/<name>/version_N/checkpoints/best.ckpt (or last.ckpt)"
-            )
         if ckpt_path == "registry" or str(ckpt_path).startswith("registry:"):
             raise UserError(
                 f"--ckpt_path {ckpt_path}: Lightning's online model registry is not used here: give a .ckpt file"
             )
-        if ckpt_path == "last" and subcommand == "fit":
-            last = runs.find_last_checkpoint(self.config.fit.trainer, self.config.fit.get("config"))
-            ckpt_path = self.config.fit.ckpt_path = str(last) if last else ckpt_path
+        if ckpt_path == "last" or (ckpt_path == "best" and subcommand != "fit"):
+            # Lightning's words for this process's own checkpoints, and a new process has none: the
+            # newest of this config's runs (a fit resumes its last.ckpt).
+            config = self.config[subcommand]
+            found = runs.find_run_checkpoint(config.trainer, config.get("config"), f"{ckpt_path}.ckpt", subcommand)
+            ckpt_path = config.ckpt_path = str(found) if found else ckpt_path
+        if ckpt_path == "best" or (ckpt_path == "last" and subcommand != "fit"):
+            # Unresolved (no logger of runs, a debugging run): "last" would run random weights, "best"
+            # fail saying ModelCheckpoint cannot save a best.
+            raise UserError(
+                f"--ckpt_path {ckpt_path}: {subcommand} needs a checkpoint file: "
+                "give logs/<name>/version_N/checkpoints/best.ckpt (or last.ckpt)"
+            )
         if ckpt_path == "":
             raise UserError("--ckpt_path is empty: give the path of a .ckpt file")
         if not ckpt_path or ckpt_path in ("last", "hpc"):

@@ -62,11 +62,14 @@ def _version_dir(version: int | str) -> str:
     return version if isinstance(version, str) else f"version_{version}"
 
 
-def find_last_checkpoint(trainer: Namespace, configs: list[os.PathLike] | None = None) -> Path | None:
-    """``--ckpt_path last`` of a fit: with a run's own saved config among ``configs`` (or a chosen
-    ``version``), that run's ``last.ckpt``; else the newest ``last.ckpt`` (by time written, as
-    Lightning picks "last") of the runs of the configured TensorBoard/CSV logger. None for another
-    logger or a debugging run, where Lightning's own meaning of "last" holds.
+def find_run_checkpoint(
+    trainer: Namespace, configs: list[os.PathLike] | None, name: str, subcommand: str
+) -> Path | None:
+    """``--ckpt_path last`` (or ``best``, for ``validate``/``test``/``predict``): with a run's own saved
+    config among ``configs`` (or, for a fit, a chosen ``version``), that run's ``name`` checkpoint; else
+    the newest one (by time written, as Lightning picks "last") of the runs of the configured
+    TensorBoard/CSV logger. None for another logger or a debugging run, where Lightning's own meaning
+    of the word holds.
 
     Read from the config, before the model is built: its settings are then checked against the
     checkpoint's as for a path (``MNISTCLI._take_the_checkpoints_settings``).
@@ -79,7 +82,8 @@ def find_last_checkpoint(trainer: Namespace, configs: list[os.PathLike] | None =
     if not issubclass(pkgutil.resolve_name(logger.class_path), TensorBoardLogger | CSVLogger):
         return None
     root = Path(logger.init_args.save_dir) / (logger.init_args.get("name") or "")
-    version = logger.init_args.get("version")
+    # An evaluation's chosen version names the new run it logs to, not the run it evaluates.
+    version = logger.init_args.get("version") if subcommand == "fit" else None
     # A chosen version names its run; so does a run's own config (the last --config wins, as for its
     # values). Without a last.ckpt there, another run's newest was resumed, its best.ckpt written over.
     # A TensorBoard sub_dir holds the config, below the run dir that holds the checkpoints.
@@ -88,16 +92,20 @@ def find_last_checkpoint(trainer: Namespace, configs: list[os.PathLike] | None =
     own = [parents[len(sub_dir.parts)] for parents in written if len(parents) > len(sub_dir.parts)]
     own = [run for run in own if run.parent.resolve() == root.resolve() and (run / sub_dir / "config.yaml").is_file()]
     run = root / _version_dir(version) if version is not None else next(iter(own), None)
+    word = Path(name).stem
     if run is not None:
-        if not (run / "checkpoints" / "last.ckpt").is_file():
+        if not (run / "checkpoints" / name).is_file():
+            why = "--checkpoint.save_last false" if word == "last" else "no validation or another --checkpoint.filename"
             raise UserError(
-                f"--ckpt_path last: {run} has no checkpoints/last.ckpt (--checkpoint.save_last false, or stopped "
-                "before its first epoch ended): give one of its checkpoints as --ckpt_path, or start a new run"
+                f"--ckpt_path {word}: {run} has no checkpoints/{name} ({why}, or stopped before its first epoch "
+                f"ended): give one of its checkpoints as --ckpt_path{', or start a new run' * (subcommand == 'fit')}"
             )
-        return run / "checkpoints" / "last.ckpt"
-    candidates = list(root.glob("version_*/checkpoints/last.ckpt"))
+        return run / "checkpoints" / name
+    candidates = list(root.glob(f"version_*/checkpoints/{name}"))
     if not candidates:
-        raise UserError(f"--ckpt_path last: no run under {root} has a last.ckpt: train one first, or give a path")
+        # Without a --config the runs looked in are the app's default logger's (logs/mnist), not a recipe's.
+        fix = "train one first, or give a path" if configs else "give the recipe's --config (its newest run), or a path"
+        raise UserError(f"--ckpt_path {word}: no run under {root} has a {name}: {fix}")
     return max(candidates, key=lambda p: p.stat().st_mtime)
 
 

@@ -1085,6 +1085,7 @@ class RunsCode:
         "a network of one's own not importable",
         "last",
         "best",
+        "best without a logger",
         "registry",
         "a folder",
         "empty",
@@ -1130,6 +1131,8 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         torch.save(checkpoint, ckpt)
     elif case in ("last", "best", "registry"):  # Lightning's words: this run's own (a test has none), an online one
         ckpt = case
+    elif case == "best without a logger":  # no runs to take it from
+        ckpt, extra = "best", ["--trainer.logger=false"]
     elif case == "a folder":  # was "no such file"
         ckpt = run.dir
     elif case == "empty":  # was Lightning's message for its Python API: ".test(ckpt_path=PATH)"
@@ -1159,8 +1162,11 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         "'Gone'): train it again with this version",
         "a network of one's own not importable": f"--ckpt_path {ckpt}: its network my_nets_x.Net cannot be "
         "imported (No module named 'my_nets_x'): make its module importable (PYTHONPATH), as where it was trained",
-        "last": "--ckpt_path last: test needs a checkpoint file",
-        "best": "--ckpt_path best: test needs a checkpoint file",
+        # Without --config: the runs of the app's default logger, none.
+        "last": f"--ckpt_path last: no run under {run.logs / 'mnist'} has a last.ckpt: give the recipe's --config "
+        "(its newest run), or a path",
+        "best": f"--ckpt_path best: no run under {run.logs / 'mnist'} has a best.ckpt",
+        "best without a logger": "--ckpt_path best: test needs a checkpoint file: give logs/<name>/version_N/",
         "registry": "--ckpt_path registry: Lightning's online model registry is not used here",
         "a folder": f"--ckpt_path {run.dir} is a folder: give a .ckpt file",
         "empty": "--ckpt_path is empty: give the path of a .ckpt file",

@@ -1467,6 +1467,26 @@ def test_an_evaluation_of_a_runs_checkpoint_goes_into_that_run_at_the_checkpoint
     ]
 
 
+def test_best_or_last_is_the_newest_of_the_recipes_runs_or_the_runs_own(trained_run: Path, tmp_path: Path) -> None:
+    # Lightning's words for this process's own checkpoints, of which a new process has none: both
+    # were refused, a path required.
+    runs = tmp_path / "logs" / "lenet"
+    for version in ("version_0", "version_1", "version_2"):
+        shutil.copytree(trained_run, runs / version)
+    for version, written in (("version_0", 2), ("version_1", 3), ("version_2", 1)):  # version_1's the newest
+        os.utime(runs / version / "checkpoints" / "best.ckpt", (written, written))
+    quick = [f"--data.data_dir={REPO / 'data'}", f"--trainer.logger.init_args.save_dir={runs.parent}"]
+    quick += ["--trainer.limit_val_batches=1", "--trainer.limit_test_batches=1", "--trainer.enable_progress_bar=false"]
+    test = run_main("test", f"--config={REPO / 'configs' / 'lenet.yaml'}", *quick, "--ckpt_path=best", cwd=tmp_path)
+    assert test.returncode == 0, test.stderr[-3000:]
+    assert test.stdout.rstrip().endswith(f"are in {runs / 'version_1' / 'test_0'}: tensorboard --logdir {runs.parent}")
+    # With a run's own config, that run's, however old.
+    own = f"--config={runs / 'version_0' / 'config.yaml'}"
+    validate = run_main("validate", own, *quick, "--ckpt_path=last", cwd=tmp_path)
+    assert validate.returncode == 0, validate.stderr[-3000:]
+    assert sorted(str(p.relative_to(runs)) for p in runs.glob("*/*_0")) == ["version_0/validate_0", "version_1/test_0"]
+
+
 def test_an_evaluation_of_another_checkpoint_makes_a_run_of_its_own(trained_run: Path, tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     args = [f"--ckpt_path={trained_run / 'checkpoints' / 'best.ckpt'}", f"--data.data_dir={REPO / 'data'}"]
