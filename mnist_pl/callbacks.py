@@ -490,6 +490,7 @@ class ImageLogger(Callback):
             ax.set_xlabel("step")
             ax.set_title(metric)
             ax.grid(alpha=0.3)
-            ax.legend()
+            if ax.lines:  # an empty legend is a matplotlib warning in the user's output
+                ax.legend()
         fig.tight_layout()
         return fig
