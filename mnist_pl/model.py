@@ -236,7 +236,7 @@ class MNISTClassifier(L.LightningModule):
         if images.dtype == torch.uint8:  # else torch's "Input type (unsigned char) and bias type (float)"
             raise UserError(
                 "MNISTClassifier: the batch holds raw uint8 pixels: the data module normalises each batch itself, "
-                "so give the trainer datamodule=dm (not dm.train_dataloader()), or dm.normalize(images)"
+                "so give the trainer datamodule=dm (not one of its loaders), or dm.normalize(images)"
             )
         try:
             logits = self.net(images)

@@ -376,7 +376,7 @@ def test_a_path_and_numpy_numbers_from_python_leave_checkpoints_that_load(tmp_pa
 def test_raw_batches_and_bad_settings_from_python_are_refused_in_words(python_fit: tuple) -> None:
     _, model, dm = python_fit
     trainer = L.Trainer(limit_test_batches=1, logger=False, **QUIET)
-    with pytest.raises(UserError, match=r"raw uint8 pixels: .* give the trainer datamodule=dm"):
+    with pytest.raises(UserError, match=r"raw uint8 pixels: .* datamodule=dm \(not one of its loaders\)"):
         trainer.test(model, dataloaders=dm.test_dataloader())  # not normalised: that is the data module's hook
     fresh = MNISTDataModule(data_dir=str(REPO / "data"))  # not set up: a TypeError about NoneType
     with pytest.raises(UserError, match=r"test_dataloader\(\): its split is not loaded: call dm.setup\('test'\) first"):
