@@ -98,16 +98,23 @@ class PredictionWriter(BasePredictionWriter):
     class (number and name), its probability and all ten probabilities.
 
     Args:
-        output: CSV path; if it exists, ``-1``, ``-2``, ... is added to the name.
+        output: CSV path; if it exists, ``-1``, ``-2``, ... is added to the name. By default
+            ``predictions.csv`` in the predict's own folder, beside its ``config.yaml`` (``predict_0``
+            in the run of its checkpoint), or in the current folder without a logger.
         show: rows printed.
     """
 
-    def __init__(self, output: str = "predictions.csv", show: NonNegativeInt = 10) -> None:
+    def __init__(self, output: str | None = None, show: NonNegativeInt = 10) -> None:
         super().__init__(write_interval="epoch")
-        self.output, self.show = Path(os.path.expanduser(output)), show  # ~/p.csv: not a folder named "~" here
+        self.given = None if output is None else Path(os.path.expanduser(output))  # ~/p.csv: not a folder "~" here
+        self.output, self.show = self.given or Path("predictions.csv"), show
         self.made: list[Path] = []  # the folders setup makes, deepest first: given back if predict stops
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        # Into the predict's folder, as a test's results go into the test's: the current folder filled up
+        # with predictions-1.csv, predictions-2.csv, ... of every checkpoint predicted there.
+        folder = Path(trainer.log_dir) if trainer.loggers else Path()
+        self.output = self.given or folder / "predictions.csv"
         # Before predicting, not after: the CSV must be a file, in a folder it can be written to.
         if self.output.suffix.lower() != ".csv" and not self.output.is_dir():  # one.jpg: CSV rows in one-1.jpg
             raise UserError(

@@ -1056,6 +1056,12 @@ def test_evaluating_without_a_logger_writes_no_config(run: Run, tmp_path: Path) 
     result = run_main("predict", f"--ckpt_path={run.best}", DATA, *no_logger, missing, cwd=tmp_path)
     assert_one_line_error(result, 1, "no such file, folder or matching files")
     assert list(tmp_path.iterdir()) == []
+    # Without a run folder of its own, predict's CSV goes where it runs.
+    one = "--trainer.limit_predict_batches=1"
+    result = run_main("predict", f"--ckpt_path={run.best}", DATA, *no_logger, one, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "written to predictions.csv\n" in result.stdout
+    assert [p.name for p in tmp_path.iterdir()] == ["predictions.csv"]
 
 
 # --- checkpoints ------------------------------------------------------------------------------

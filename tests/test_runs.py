@@ -1449,11 +1449,14 @@ def test_an_evaluation_of_a_runs_checkpoint_goes_into_that_run_at_the_checkpoint
             (p.step, p.value) for p in fit.Scalars("val/acc")[-1:]
         ]
         assert [image.step for image in validated.Images("val/confusion_matrix")] == [fit.Scalars("val/acc")[-1].step]
-    # predict logs nothing: no event file, which TensorBoard listed as an empty run.
-    csv = f"--predictions.output={tmp_path / 'p.csv'}"
-    predict = run_main("predict", *common, "--trainer.limit_predict_batches=1", csv, cwd=tmp_path)
+    # predict logs nothing: no event file, which TensorBoard listed as an empty run. Its CSV goes beside its
+    # config (it went into the current folder, predictions-1.csv, -2, ... for every checkpoint predicted there).
+    predict = run_main("predict", *common, "--trainer.limit_predict_batches=1", cwd=tmp_path)
     assert predict.returncode == 0, predict.stderr[-3000:]
-    assert sorted(p.name for p in (run / "predict_0").iterdir()) == ["config.yaml", "hparams.yaml"]
+    csv = run / "predict_0" / "predictions.csv"
+    assert f"written to {csv}\n" in predict.stdout and len(csv.read_text().splitlines()) == 1 + 1000
+    assert sorted(p.name for p in csv.parent.iterdir()) == ["config.yaml", "hparams.yaml", "predictions.csv"]
+    assert not list(tmp_path.glob("*.csv"))
     # One that fails gives its folder back.
     (tmp_path / "notes.png").write_text("not a picture")
     failed = run_main("predict", *common, f"--data.predict_path={tmp_path / 'notes.png'}", cwd=tmp_path)
