@@ -2,6 +2,7 @@
 
 import csv
 import hashlib
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -141,22 +142,26 @@ def test_ddp_predict_writes_one_csv_with_each_image_once(trained_run: Path, tmp_
     folder.mkdir()
     for i in range(5):  # on 2 ranks: 0, 2, 4 and 1, 3, 0
         Image.fromarray(dm.test_set.images[i].numpy()).save(folder / f"digit{i}.png")
+    run = tmp_path / "logs" / "lenet" / "version_0"
+    shutil.copytree(trained_run, run)
     common = [
         "predict",
-        f"--ckpt_path={trained_run / 'checkpoints' / 'best.ckpt'}",
+        f"--ckpt_path={run / 'checkpoints' / 'best.ckpt'}",
         f"--data.data_dir={REPO / 'data'}",
         f"--data.predict_path={folder}",
         "--data.eval_batch_size=2",
         "--trainer.enable_progress_bar=false",
     ]
     ddp = ["--trainer.strategy=ddp", "--trainer.devices=2", "--trainer.accelerator=cpu"]
-    predicted = run_cli(*common, *ddp, "--predictions.output=ddp.csv", cwd=tmp_path)
+    predicted = run_cli(*common, *ddp, cwd=tmp_path)  # into the run's predict_0, which the first process made
     assert predicted.returncode == 0, predicted.stderr[-3000:]
-    assert "5 predictions written to" in predicted.stdout
+    assert f"5 predictions written to {run.relative_to(tmp_path) / 'predict_0' / 'predictions.csv'}" in predicted.stdout
     one = run_main(*common, "--predictions.output=one.csv", cwd=tmp_path)
     assert one.returncode == 0, one.stderr[-3000:]
-    assert sorted(p.name for p in tmp_path.glob("*.csv")) == ["ddp.csv", "one.csv"]
-    rows = {name: list(csv.reader((tmp_path / name).open())) for name in ("ddp.csv", "one.csv")}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digits", "logs", "one.csv"]
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith("predict")) == ["predict_0", "predict_1"]
+    paths = {"ddp.csv": run / "predict_0" / "predictions.csv", "one.csv": tmp_path / "one.csv"}
+    rows = {name: list(csv.reader(path.open())) for name, path in paths.items()}
     assert [row[0] for row in rows["ddp.csv"][1:]] == [str(folder / f"digit{i}.png") for i in range(5)]
     for ddp_row, one_row in zip(rows["ddp.csv"], rows["one.csv"], strict=True):
         assert ddp_row[:4] == one_row[:4]  # file, label, predicted class
