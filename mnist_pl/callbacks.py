@@ -183,9 +183,9 @@ class PredictionWriter(BasePredictionWriter):
 
     @staticmethod
     def _rows(dm: L.LightningDataModule, indices: list[int], probs: Tensor) -> list[list]:
-        """The CSV's rows: file, label (empty for images of --data.predict_path), class, confidence, p0..p9."""
+        """The CSV's rows: file, label (empty where not known), class, confidence, p0..p9."""
         names = [dm.predict_names[i] for i in indices]
-        labels = dm.test_set.labels[indices].tolist() if dm.hparams.predict_path is None else [""] * len(probs)
+        labels = ["" if label < 0 else label for label in dm.predict_set.labels[indices].tolist()]
         classes = dm.classes
         confidence, predicted = probs.max(dim=1)
         return [
@@ -211,20 +211,24 @@ class PredictionWriter(BasePredictionWriter):
                     return path
 
     def _print_rows(self, dm: L.LightningDataModule, rows: list[list], path: Path) -> None:
-        """The first ``show`` rows as a table, then how many were written where."""
+        """The first ``show`` rows as a table (the true class beside the predicted one where known), the
+        accuracy on the images of a known class, then how many were written where."""
         # Names printable on a UTF-8 terminal.
         shown = [
             (name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), *row)
             for name, *row in rows[: self.show]
         ]
+        labelled = [(label, predicted) for _, label, predicted, *_ in rows if label != ""]
         print()  # off the progress bar's line
         if shown:
             width = max(len(row[0]) for row in shown)
-            labelled = dm.hparams.predict_path is None  # the test split: its true class beside the predicted one
-            print(f"{'image':<{width}}  {'true class    ' * labelled}predicted     confidence")
+            print(f"{'image':<{width}}  {'true class    ' * bool(labelled)}predicted     confidence")
             for name, label, _, class_name, conf, *_ in shown:
-                true = f"{dm.classes[label]:<12}  " if labelled else ""
+                true = f"{dm.classes[label] if label != '' else '':<12}  " if labelled else ""
                 print(f"{name:<{width}}  {true}{class_name:<12}  {float(conf):.1%}")
+        if labelled:
+            right = sum(label == predicted for label, predicted in labelled)
+            print(f"accuracy {right / len(labelled):.2%} ({right} of {len(labelled)} labelled images)")
         more = f" ({len(rows) - len(shown)} more)" if shown and len(rows) > len(shown) else ""
         print(f"{len(rows)} prediction{'s' * (len(rows) != 1)}{more} written to {path}")
 

@@ -55,6 +55,9 @@ class DataError(UserError):
     """A data problem the user can fix."""
 
 
+DIGITS = [str(digit) for digit in range(10)]  # the folder names that label the images in them
+
+
 def _finite_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -313,8 +316,10 @@ class MNISTDataModule(L.LightningDataModule):
         self.train_set: TensorPairDataset | None = None
         self.val_set: TensorPairDataset | None = None
         self.test_set: TensorPairDataset | None = None
-        # predict: what each row is (a file, or a test image's index) and the files that failed
+        # predict: what each row is (a file, or a test image's index), its images and labels (-1: not
+        # known), and the files that failed
         self.predict_names: list[str] = []
+        self.predict_set: TensorPairDataset | None = None
         self.predict_errors: list[tuple[str, str]] = []
         self._resume_batches = 0  # batches of the epoch a checkpoint from its middle had trained
 
@@ -396,9 +401,11 @@ class MNISTDataModule(L.LightningDataModule):
         return self._loader(self.test_set, self.hparams.eval_batch_size, "test")
 
     def predict_dataloader(self) -> DataLoader:
-        """The images of ``predict_path`` (labels -1), or else the test split."""
+        """The images of ``predict_path``, or else the test split. An image in a folder named after a
+        digit (``3/``, as torchvision's ``ImageFolder`` lays out classes) has that label, the others -1."""
         if self.hparams.predict_path is None:
             self.predict_names = [f"test[{i}]" for i in range(len(self.test_set or ()))]  # None: _loader says so
+            self.predict_set = self.test_set
             return self._loader(self.test_set, self.hparams.eval_batch_size, "predict")
         spec = self.hparams.predict_path
         refuse_own_images_for(self.hparams.dataset, spec)
@@ -411,10 +418,11 @@ class MNISTDataModule(L.LightningDataModule):
                 f"({suffixes(others)})",
                 file=sys.stderr,
             )
-        images, self.predict_names, self.predict_errors = [], [], []
+        images, labels, self.predict_names, self.predict_errors = [], [], [], []
         for path in files:
             try:
                 images.append(load_digit(path))
+                labels.append(int(path.parent.name) if path.parent.name in DIGITS else -1)
                 self.predict_names.append(str(path))
             except ValueError as err:
                 self.predict_errors.append((str(path), str(err)))
@@ -422,8 +430,8 @@ class MNISTDataModule(L.LightningDataModule):
                     print(f"error: {path}: {err}", file=sys.stderr)
         if not images:
             raise UserError(f"--data.predict_path {self.hparams.predict_path}: none of the files is a readable image")
-        dataset = TensorPairDataset(torch.stack(images), torch.full((len(images),), -1))
-        return self._loader(dataset, self.hparams.eval_batch_size, "predict")
+        self.predict_set = TensorPairDataset(torch.stack(images), torch.tensor(labels))
+        return self._loader(self.predict_set, self.hparams.eval_batch_size, "predict")
 
     def normalize(self, images: Tensor, augment: nn.Module | None = None) -> Tensor:
         """uint8 (N, 28, 28) -> float (N, 1, 28, 28), bit for bit as ``ToTensor`` then ``Normalize`` on a CPU.

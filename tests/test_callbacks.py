@@ -228,7 +228,9 @@ def test_predict_limited_to_some_batches_writes_their_rows(trained_run: Path, tm
     labels = MNIST(str(REPO / "data"), train=False).targets[:100].tolist()
     assert [row["file"] for row in rows] == [f"test[{i}]" for i in range(100)]
     assert [int(row["label"]) for row in rows] == labels
-    assert sum(row["predicted"] == row["label"] for row in rows) > 90  # a trained network, not chance
+    right = sum(row["predicted"] == row["label"] for row in rows)
+    assert right > 90  # a trained network, not chance
+    assert f"accuracy {right / 100:.2%} ({right} of 100 labelled images)" in shown.stdout.splitlines()
     # p0..p9 are the checkpoint's probabilities of the classes 0..9; predicted and confidence are their top one.
     dm = MNISTDataModule(data_dir=str(REPO / "data"))
     dm.setup("test")

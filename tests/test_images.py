@@ -3,6 +3,7 @@
 import csv
 import io
 import os
+import re
 import struct
 import zlib
 from collections.abc import Iterator
@@ -191,6 +192,30 @@ def test_predict_photos_writes_the_csv_with_the_right_digits(trained_run: Path, 
     assert sorted(p.name for p in out.parent.iterdir()) == ["predictions.csv"]  # no temporary file left
     again = run_main(*args, f"--predictions.output={out}", cwd=tmp_path)  # never overwrites
     assert again.returncode == 0 and (out.parent / "predictions-1.csv").exists()
+
+
+def test_images_in_class_folders_are_labelled_and_scored(trained_run: Path, test_images, tmp_path: Path) -> None:
+    # A folder per class, as torchvision's ImageFolder lays them out: the CSV's label was empty, and no
+    # accuracy was said. The test digits 7, 2, 1, 0 (each predicted right), the 0 filed under 5.
+    mine = tmp_path / "mine"
+    paths = photos(test_images[0], tmp_path / "taken")
+    for path, folder in zip(paths, ["7", "2", "unsorted", "5"], strict=True):
+        (mine / folder).mkdir(parents=True, exist_ok=True)
+        path.rename(mine / folder / path.name)
+    out = tmp_path / "predictions.csv"
+    args = [f"--ckpt_path={trained_run / 'checkpoints' / 'best.ckpt'}", f"--data.predict_path={mine}"]
+    result = run_main("predict", *args, f"--predictions.output={out}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = {Path(row["file"]).parent.name: row for row in csv.DictReader(out.open())}
+    assert {folder: (row["label"], row["predicted"]) for folder, row in rows.items()} == {
+        "2": ("2", "2"),
+        "5": ("5", "0"),
+        "7": ("7", "7"),
+        "unsorted": ("", "1"),
+    }
+    assert "accuracy 66.67% (2 of 3 labelled images)\n" in result.stdout
+    filed = re.escape(str(mine / "5" / paths[3].name))
+    assert re.search(rf"\n{filed} +5 - five +0 - zero +", result.stdout)  # the table's true class beside
 
 
 def bomb_png(path: Path) -> None:
