@@ -1,10 +1,12 @@
-"""``python -m mnist_pl export``: a checkpoint as a model that runs without Lightning (ONNX or TorchScript).
+"""``python -m mnist_pl export``: a checkpoint as a model that runs without Lightning (ONNX, torch.export's
+``.pt2`` or TorchScript).
 
 The exported model takes what an image loader gives: float pixels in [0, 1], shape (N, 1, 28, 28),
 white digit on black (``mnist_pl.images.to_mnist`` makes any picture so, divided by 255), any N.
 Normalisation is built in, and it returns the log-probabilities of the 10 classes, exactly
 what the ``MNISTClassifier`` returns. After writing, the file is loaded back by its own runtime
-(onnxruntime, ``torch.jit.load``) and checked against the Lightning model on the 10,000 test images.
+(onnxruntime, ``torch.export.load``, ``torch.jit.load``) and checked against the Lightning model on
+the 10,000 test images.
 LightningCLI's subcommands are Trainer methods, so this one has a small parser of its own.
 """
 
@@ -33,7 +35,7 @@ from mnist_pl.parser import model_not_rebuilt
 
 # The names each format's files go by, the default first: another (a run's .ckpt or .yaml) was written
 # over with --overwrite.
-NAMED = {"onnx": (".onnx",), "torchscript": (".pt", ".pth", ".torchscript")}
+NAMED = {"onnx": (".onnx",), "pt2": (".pt2",), "torchscript": (".pt", ".pth", ".torchscript")}
 SUFFIX = {fmt: suffixes[0] for fmt, suffixes in NAMED.items()}
 # Rebuilding the network from the checkpoint's config hands __init__ a module, as the CLI does.
 warnings.filterwarnings("ignore", message=r"Attribute 'net' is an instance of `nn.Module`")
@@ -94,10 +96,9 @@ def write(
 ) -> None:
     """The file, written under a temporary name, ``check``-ed there, and renamed: never half an export, or
     one that failed its check, where one is expected."""
-    example = torch.rand(2, 1, 28, 28)
+    example, batch = torch.rand(2, 1, 28, 28), torch.export.Dim("batch")
     with beside(path) as tmp:
         if fmt == "onnx":
-            batch = torch.export.Dim("batch")
             program = torch.onnx.export(
                 deployable,
                 (example,),
@@ -108,6 +109,9 @@ def write(
                 verbose=False,
             )
             program.save(str(tmp))
+        elif fmt == "pt2":  # its input is typed float32, as ONNX's: uint8 or float64 pixels are refused
+            with open(tmp, "wb") as file:
+                torch.export.save(torch.export.export(deployable, (example,), dynamic_shapes=({0: batch},)), file)
         else:
             # A trace runs a Python check once and keeps none of it; a scripted function's call is kept.
             # (ONNX needs none: its input is typed float.)
@@ -126,6 +130,10 @@ def runner(fmt: str, path: Path) -> Callable[[Tensor], Tensor]:
 
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         return lambda pixels: torch.from_numpy(session.run(None, {"pixels": pixels.numpy()})[0])
+    if fmt == "pt2":
+        with open(path, "rb") as file:  # by name, torch warns of one not ending in .pt2: the check's temporary file
+            program = torch.export.load(file).module()
+        return lambda pixels: program(pixels).detach()
     scripted = torch.jit.load(str(path))
     return lambda pixels: scripted(pixels).detach()
 
@@ -183,13 +191,18 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = _Parser(
         prog="python -m mnist_pl export",
         usage="%(prog)s --ckpt_path CKPT [options] (--help lists them)",
-        description="A checkpoint as a model that runs without Lightning (ONNX or TorchScript), checked on the "
-        "10,000 test images.",
+        description="A checkpoint as a model that runs without Lightning (ONNX, torch.export's .pt2 or "
+        "TorchScript), checked on the 10,000 test images.",
         allow_abbrev=False,
     )
     parser.add_argument("--ckpt_path", type=Path, help="the checkpoint to export (required)")
-    parser.add_argument("--format", choices=sorted(SUFFIX), default="onnx", help="onnx (default) or torchscript")
-    parser.add_argument("--output", help="default: beside the checkpoint, .onnx or .pt (.pth, .torchscript)")
+    parser.add_argument(
+        "--format",
+        choices=sorted(SUFFIX),
+        default="onnx",
+        help="onnx (default), pt2 (torch.export's ExportedProgram, for PyTorch) or torchscript (deprecated by PyTorch)",
+    )
+    parser.add_argument("--output", help="default: beside the checkpoint, .onnx, .pt2 or .pt (.pth, .torchscript)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
     parser.add_argument("--data.data_dir", dest="data_dir", default="data", help="MNIST for the check")
     args, unknown = parser.parse_known_args(argv)
@@ -239,8 +252,8 @@ def _one_torchscript_note(fmt: str) -> Iterator[None]:
         if fmt == "torchscript":
             warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=FutureWarning)
             print(
-                "note: PyTorch deprecates TorchScript (torch.jit) in favour of torch.export; "
-                "torch.jit.load of the file warns so: ONNX (--format onnx) is the lasting format",
+                "note: PyTorch deprecates TorchScript (torch.jit) in favour of torch.export (--format pt2); "
+                "torch.jit.load of the file warns so",
                 file=sys.stderr,
             )
         yield

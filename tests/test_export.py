@@ -84,6 +84,11 @@ def test_exports_refuse_8_bit_pixels(tmp_path: Path) -> None:
     session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
     with pytest.raises(Exception, match=r"expected: \(tensor\(float\)\)"):
         session.run(None, {"pixels": levels.numpy()})
+    export.write(export.Deployable(LeNet(), 0.1307, 0.3081).eval(), "pt2", tmp_path / "m.pt2")
+    program = torch.export.load(tmp_path / "m.pt2").module()
+    assert program(levels.float() / 255).shape == (1, 10)
+    with pytest.raises(RuntimeError, match="dtype mismatch! Expected: Float, Got: unsigned char"):
+        program(levels)
 
 
 def test_export_without_the_test_images_writes_no_unchecked_file(trained_run: Path, tmp_path: Path) -> None:
@@ -187,14 +192,14 @@ def test_export_reads_and_writes_tilde_paths_in_the_home_folder(
     )
     assert not [w for w in recwarn if "torch.jit" in str(w.message)]
     assert capsys.readouterr().err.splitlines() == [
-        "note: PyTorch deprecates TorchScript (torch.jit) in favour of torch.export; "
-        "torch.jit.load of the file warns so: ONNX (--format onnx) is the lasting format"
+        "note: PyTorch deprecates TorchScript (torch.jit) in favour of torch.export (--format pt2); "
+        "torch.jit.load of the file warns so"
     ]
     assert torch.jit.load(home / "m.PT")(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
     assert list(here.iterdir()) == []
 
 
-@pytest.mark.parametrize("fmt", ["onnx", pytest.param("torchscript", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("fmt", ["onnx", "pt2", pytest.param("torchscript", marks=pytest.mark.slow)])
 def test_export_matches_the_lightning_model(trained_run: Path, tmp_path: Path, fmt: str) -> None:
     ckpt = trained_run / "checkpoints" / "best.ckpt"
     output = tmp_path / f"model.{fmt}"
@@ -219,6 +224,8 @@ def test_export_matches_the_lightning_model(trained_run: Path, tmp_path: Path, f
     if fmt == "onnx":
         session = onnxruntime.InferenceSession(str(output), providers=["CPUExecutionProvider"])
         got = torch.from_numpy(session.run(None, {"pixels": pixels.numpy()})[0])
+    elif fmt == "pt2":
+        got = torch.export.load(str(output)).module()(pixels)
     else:
         got = torch.jit.load(str(output))(pixels)
     model = MNISTClassifier.load_from_checkpoint(ckpt, map_location="cpu", weights_only=True).eval()
