@@ -307,6 +307,23 @@ def _settings(state_key: str) -> dict[str, Any]:
     return ast.literal_eval(re.sub(r"datetime\.timedelta\(([^)]*)\)", quoted, state_key))
 
 
+def best_in(folder: Path, monitor: str | None) -> Path | None:
+    """The checkpoint of ``folder`` that its fit ranked best by ``monitor``, as the newest checkpoint's
+    bookkeeping names it (None: none names one there). Not by its name: with ``--checkpoint.save_top_k 2``
+    Lightning writes the second best into ``best-v1.ckpt``, which may be the better, and another
+    ``--checkpoint.filename`` has no ``best.ckpt`` at all."""
+    written = sorted(folder.glob("*.ckpt"), key=lambda path: path.stat().st_mtime)
+    if not written:
+        return None
+    states = check_readable(written[-1]).get("callbacks", {})
+    name = RunCheckpoint.STATE_NAME
+    for key, state in states.items():
+        if key.startswith(f"{name}{{") and _settings(key[len(name) :]).get("monitor") == monitor:
+            best = folder / Path(state.get("best_model_path") or "").name  # of the folder it was written to
+            return best if best.suffix == ".ckpt" and best.is_file() else None
+    return None
+
+
 class RunCheckpoint(callbacks.ModelCheckpoint):
     """The run's ``--checkpoint``: Lightning's ModelCheckpoint, writing ``last.ckpt`` after every epoch.
 

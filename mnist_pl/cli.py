@@ -130,7 +130,7 @@ _CKPT_PATH_HELP = {
     "Its model settings, dataset, normalisation and split are taken.",
     **{
         subcommand: f"the checkpoint file (a .ckpt mnist_pl wrote) whose network to {verb}, with its model "
-        "settings, dataset, normalisation and split, or best or last: the newest of this config's runs; "
+        "settings, dataset, normalisation and split, or best or last: the newest run's of this config; "
         "without one, the network's random weights."
         for subcommand, verb in (("validate", "validate"), ("test", "test"), ("predict", "predict with"))
     },
@@ -457,7 +457,7 @@ class MNISTCLI(LightningCLI):
             # Lightning's words for this process's own checkpoints, and a new process has none: the
             # newest of this config's runs (a fit resumes its last.ckpt).
             config = self.config[subcommand]
-            found = runs.find_run_checkpoint(config.trainer, config.get("config"), f"{ckpt_path}.ckpt", subcommand)
+            found = runs.find_run_checkpoint(config.trainer, config.get("config"), ckpt_path, subcommand)
             ckpt_path = config.ckpt_path = str(found) if found else ckpt_path
         if ckpt_path == "best" or (ckpt_path == "last" and subcommand != "fit"):
             # Unresolved (no logger of runs, a debugging run): "last" would run random weights, "best"

@@ -40,6 +40,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 from tensorboard.compat.tensorflow_stub.errors import DataLossError
 
+from mnist_pl.checkpoints import best_in
 from mnist_pl.errors import UserError
 from mnist_pl.files import remove_empty
 
@@ -63,11 +64,11 @@ def _version_dir(version: int | str) -> str:
 
 
 def find_run_checkpoint(
-    trainer: Namespace, configs: list[os.PathLike] | None, name: str, subcommand: str
+    trainer: Namespace, configs: list[os.PathLike] | None, which: str, subcommand: str
 ) -> Path | None:
     """``--ckpt_path last`` (or ``best``, for ``validate``/``test``/``predict``): with a run's own saved
-    config among ``configs`` (or, for a fit, a chosen ``version``), that run's ``name`` checkpoint; else
-    the newest one (by time written, as Lightning picks "last") of the runs of the configured
+    config among ``configs`` (or, for a fit, a chosen ``version``), that run's ``last.ckpt`` or best
+    checkpoint; else the newest run's (by time written, as Lightning picks "last") of the configured
     TensorBoard/CSV logger. None for another logger or a debugging run, where Lightning's own meaning
     of the word holds.
 
@@ -92,21 +93,38 @@ def find_run_checkpoint(
     own = [parents[len(sub_dir.parts)] for parents in written if len(parents) > len(sub_dir.parts)]
     own = [run for run in own if run.parent.resolve() == root.resolve() and (run / sub_dir / "config.yaml").is_file()]
     run = root / _version_dir(version) if version is not None else next(iter(own), None)
-    word = Path(name).stem
-    if run is not None:
-        if not (run / "checkpoints" / name).is_file():
-            why = "--checkpoint.save_last false" if word == "last" else "no validation or another --checkpoint.filename"
-            raise UserError(
-                f"--ckpt_path {word}: {run} has no checkpoints/{name} ({why}, or stopped before its first epoch "
-                f"ended): give one of its checkpoints as --ckpt_path{', or start a new run' * (subcommand == 'fit')}"
+    if run is None:
+        # The newest run, by its last.ckpt, or for its best by any checkpoint it wrote (another
+        # --checkpoint.filename writes no best.ckpt).
+        name = "last.ckpt" if which == "last" else "checkpoint"
+        candidates = list(root.glob(f"version_*/checkpoints/{'last.ckpt' if which == 'last' else '*.ckpt'}"))
+        if not candidates:
+            # Without a --config the runs looked in are the app's default logger's (logs/mnist), not a recipe's.
+            fix = (
+                "train one first, or give a path"
+                if configs
+                else "give the recipe's --config (its newest run), or a path"
             )
-        return run / "checkpoints" / name
-    candidates = list(root.glob(f"version_*/checkpoints/{name}"))
-    if not candidates:
-        # Without a --config the runs looked in are the app's default logger's (logs/mnist), not a recipe's.
-        fix = "train one first, or give a path" if configs else "give the recipe's --config (its newest run), or a path"
-        raise UserError(f"--ckpt_path {word}: no run under {root} has a {name}: {fix}")
-    return max(candidates, key=lambda p: p.stat().st_mtime)
+            raise UserError(f"--ckpt_path {which}: no run under {root} has a {name}: {fix}")
+        run = max(candidates, key=lambda p: p.stat().st_mtime).parents[1]
+    if which == "last":
+        found, missing, why = run / "checkpoints" / "last.ckpt", "checkpoints/last.ckpt", "--checkpoint.save_last false"
+    else:
+        found = best_in(run / "checkpoints", _monitor_of(run))
+        missing, why = "best checkpoint", "no validation, or --checkpoint.save_top_k 0"
+    if found is None or not found.is_file():
+        raise UserError(
+            f"--ckpt_path {which}: {run} has no {missing} ({why}, or stopped before its first epoch ended): "
+            f"give one of its checkpoints as --ckpt_path{', or start a new run' * (subcommand == 'fit')}"
+        )
+    return found
+
+
+def _monitor_of(run: Path) -> str | None:
+    """The metric the run's checkpoints are ranked by, as its config.yaml says (the app's default without one)."""
+    with contextlib.suppress(OSError, yaml.YAMLError, AttributeError):
+        return (yaml.safe_load((run / "config.yaml").read_text()).get("checkpoint") or {}).get("monitor")
+    return "val/acc"
 
 
 def run_dir(logger: Logger | None, log_dir: str | None) -> str | None:

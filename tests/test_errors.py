@@ -1171,7 +1171,7 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         # Without --config: the runs of the app's default logger, none.
         "last": f"--ckpt_path last: no run under {run.logs / 'mnist'} has a last.ckpt: give the recipe's --config "
         "(its newest run), or a path",
-        "best": f"--ckpt_path best: no run under {run.logs / 'mnist'} has a best.ckpt",
+        "best": f"--ckpt_path best: no run under {run.logs / 'mnist'} has a checkpoint: give the recipe's --config",
         "best without a logger": "--ckpt_path best: test needs a checkpoint file: give logs/<name>/version_N/",
         "registry": "--ckpt_path registry: Lightning's online model registry is not used here",
         "a folder": f"--ckpt_path {run.dir} is a folder: give a .ckpt file",

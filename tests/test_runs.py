@@ -1477,7 +1477,8 @@ def test_best_or_last_is_the_newest_of_the_recipes_runs_or_the_runs_own(trained_
     for version in ("version_0", "version_1", "version_2"):
         shutil.copytree(trained_run, runs / version)
     for version, written in (("version_0", 2), ("version_1", 3), ("version_2", 1)):  # version_1's the newest
-        os.utime(runs / version / "checkpoints" / "best.ckpt", (written, written))
+        for checkpoint in (runs / version / "checkpoints").iterdir():
+            os.utime(checkpoint, (written, written))
     quick = [f"--data.data_dir={REPO / 'data'}", f"--trainer.logger.init_args.save_dir={runs.parent}"]
     quick += ["--trainer.limit_val_batches=1", "--trainer.limit_test_batches=1", "--trainer.enable_progress_bar=false"]
     test = run_main("test", f"--config={REPO / 'configs' / 'lenet.yaml'}", *quick, "--ckpt_path=best", cwd=tmp_path)
@@ -1488,6 +1489,30 @@ def test_best_or_last_is_the_newest_of_the_recipes_runs_or_the_runs_own(trained_
     validate = run_main("validate", own, *quick, "--ckpt_path=last", cwd=tmp_path)
     assert validate.returncode == 0, validate.stderr[-3000:]
     assert sorted(str(p.relative_to(runs)) for p in runs.glob("*/*_0")) == ["version_0/validate_0", "version_1/test_0"]
+
+
+def test_best_is_the_checkpoint_the_fit_ranked_best_whatever_its_name(tmp_path: Path) -> None:
+    # By its name, --ckpt_path best took best.ckpt, which Lightning reuses for the next top-k checkpoint
+    # (here the worse of two), and of a run of another --checkpoint.filename, another run's best.ckpt.
+    logs = tmp_path / "logs"
+    top_two = fit(logs, "--trainer.max_epochs=2", "--checkpoint.save_top_k=2", here=True)
+    assert top_two.returncode == 0, top_two.stderr[-3000:]
+    ranked = re.search(r"Run saved in \S+: (\S+) \(val/acc [0-9.]+\), (\S+) \(", top_two.stdout).groups()
+    assert ranked == ("best-v1.ckpt", "best.ckpt")  # the second epoch's the better
+    evaluate = [f"--config={REPO / 'configs' / 'lenet.yaml'}", f"--data.data_dir={REPO / 'data'}"]
+    evaluate += [f"--trainer.logger.init_args.save_dir={logs}", "--trainer.limit_val_batches=2", "--ckpt_path=best"]
+    run = logs / "lenet" / "version_0"
+    validated = run_main("validate", *evaluate, cwd=tmp_path)
+    assert validated.returncode == 0, validated.stderr[-3000:]
+    fit_points = [(p.step, p.value) for p in EventAccumulator(str(run)).Reload().Scalars("val/acc")]
+    validated = EventAccumulator(str(run / "validate_0")).Reload().Scalars("val/acc")
+    assert [(p.step, p.value) for p in validated] == fit_points[1:]  # the second epoch's checkpoint, at its point
+    named = fit(logs, "--checkpoint.auto_insert_metric_name=false", "--checkpoint.filename=epoch{epoch:02d}", here=True)
+    assert named.returncode == 0, named.stderr[-3000:]
+    validated = run_main("validate", *evaluate, cwd=tmp_path)
+    assert validated.returncode == 0, validated.stderr[-3000:]
+    folders = sorted(p.name for p in (logs / "lenet" / "version_1").iterdir() if p.is_dir())
+    assert folders == ["checkpoints", "validate_0"]  # its epoch00.ckpt, the run's newest
 
 
 def test_an_evaluation_of_another_checkpoint_makes_a_run_of_its_own(trained_run: Path, tmp_path: Path) -> None:
