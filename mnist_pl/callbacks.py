@@ -6,6 +6,7 @@ import inspect
 import logging
 import os
 import pkgutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import lightning as L
 import matplotlib
 import torch
 from jsonargparse.typing import NonNegativeInt, PositiveInt
-from lightning.pytorch.callbacks import BasePredictionWriter, Callback
+from lightning.pytorch.callbacks import BasePredictionWriter, Callback, LearningRateFinder
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -347,6 +348,22 @@ class ImageLogger(Callback):
         # a first point of its curve; the hparams summaries alone need no such point.
         for summary in hparams(run_settings(trainer, pl_module), dict.fromkeys(HPARAMS_METRICS, 0.0)):
             writer.add_summary(summary)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Lightning's LearningRateFinder, with update_attr false (the app's lr is the optimizer's setting, which
+        # config.yaml records), found an lr and kept it to itself: said here, its curve beside the run's pictures.
+        log_dir = trainer.log_dir  # a broadcast under DDP: every rank must ask
+        for finder in (c for c in trainer.callbacks if isinstance(c, LearningRateFinder)):
+            if finder.optimal_lr is None or not trainer.is_global_zero or log_dir is None:
+                continue
+            path = Path(log_dir) / "lr_find.png"
+            finder.optimal_lr.plot(suggest=True).savefig(path, dpi=100)
+            plt.close("all")
+            lr = finder.optimal_lr.suggestion()
+            found = f"suggests lr {lr:.3g}" if lr is not None else "found no lr (too few steps: num_training_steps)"
+            fix = f": give --model.optimizer.init_args.lr {lr:.3g} to train at it" if lr is not None else ""
+            off_the_bar = "\n" * (trainer.progress_bar_callback is not None)  # the sanity check's, on stderr too
+            print(f"{off_the_bar}note: LearningRateFinder {found} (its curve: {path}){fix}", file=sys.stderr)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int):
         if not self.new_run:  # every step but a new run's first: nothing, at once

@@ -251,8 +251,8 @@ def refuse_callbacks_the_model_cannot_take(trainer: L.Trainer, model: L.Lightnin
         if isinstance(callback, callbacks.LearningRateFinder) and callback._update_attr:  # not one that only plots
             raise UserError(
                 f"{option}: it sets the model's lr attribute, and the app's learning rate is the optimizer's "
-                "(--model.optimizer.init_args.lr): give it update_attr false (it then finds and plots only), "
-                "or leave it out"
+                "(--model.optimizer.init_args.lr): give it update_attr false (the app then says the lr it finds, and "
+                "plots it), or leave it out"
             )
         if isinstance(callback, callbacks.BatchSizeFinder):
             raise UserError(

@@ -1,6 +1,7 @@
 """What a fit shows: every TensorBoard tag read back with TensorBoard's own reader, and the run dir's PNGs."""
 
 import csv
+import re
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -168,6 +169,19 @@ def test_curves_name_the_training_losss_label_smoothing() -> None:
         warnings.simplefilter("error")  # no accuracy logged: no empty legend, which matplotlib warns about
         (loss_ax, acc_ax) = ImageLogger._curves_figure(curves).axes
     assert loss_ax.get_legend_handles_labels()[1] == ["train/loss", "val/loss"] and acc_ax.get_legend() is None
+
+
+def test_an_lr_finder_that_only_finds_says_its_lr_and_plots_it(tmp_path: Path) -> None:
+    # Lightning's LearningRateFinder with update_attr false kept its finding to itself.
+    finder = ["--trainer.callbacks+=LearningRateFinder", "--trainer.callbacks.update_attr=false"]
+    finder += ["--trainer.callbacks.num_training_steps=30", "--trainer.callbacks.max_lr=1.0"]
+    fit = run_main("fit", *FIT, "--trainer.max_steps=1", *finder, cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    run = tmp_path / "logs" / "lenet" / "version_0"
+    said = re.search(r"note: LearningRateFinder suggests lr (\S+) \(its curve: (\S+)\): give --model", fit.stderr)
+    assert said and 1e-8 <= float(said[1]) <= 1.0 and said[2] == str(Path("logs", "lenet", "version_0", "lr_find.png"))
+    assert Image.open(run / "lr_find.png").size == (640, 480)
+    assert f"give --model.optimizer.init_args.lr {said[1]} to train at it" in fit.stderr
 
 
 def test_no_step_values_with_log_every_n_steps_0(tmp_path: Path) -> None:

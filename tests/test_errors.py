@@ -858,8 +858,8 @@ OUR_CASES = {
     "Lightning's lr finder": (
         ["--trainer.callbacks+=LearningRateFinder"],
         "error: --trainer.callbacks LearningRateFinder: it sets the model's lr attribute, and the app's learning rate "
-        "is the optimizer's (--model.optimizer.init_args.lr): give it update_attr false (it then finds and plots "
-        "only), or leave it out",
+        "is the optimizer's (--model.optimizer.init_args.lr): give it update_attr false (the app then says the lr it "
+        "finds, and plots it), or leave it out",
     ),
     "a backbone to fine-tune": (
         ["--trainer.callbacks+=BackboneFinetuning"],
