@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.datasets import KMNIST, MNIST, FashionMNIST
 from torchvision.datasets.utils import check_md5, download_url
 
+from mnist_pl.augment import per_image
 from mnist_pl.checkpoints import objects_left_out, plain
 from mnist_pl.errors import UserError
 from mnist_pl.files import beside, missing_folders, remove_empty
@@ -253,7 +254,8 @@ class MNISTDataModule(L.LightningDataModule):
         num_workers: DataLoader worker processes; 0 is fastest for in-memory tensors.
         download: fetch files that are neither decompressed nor bundled from torchvision's mirrors.
         augment: applied to training batches only, on the device, to pixel values in [0, 1]
-            before normalisation (e.g. ``mnist_pl.augment.RandomAffine``).
+            before normalisation (e.g. ``mnist_pl.augment.RandomAffine``); a torchvision transform image
+            by image (``augment.per_image``).
         predict_path: images for ``predict``: a file, a folder or a glob; preprocessed the MNIST
             way (``mnist_pl.images``). None: predict the test split.
     """
@@ -307,7 +309,7 @@ class MNISTDataModule(L.LightningDataModule):
             if not TRAINED_SETTINGS[name](value):
                 raise DataError(f"--data.{name} {value}: expected {expected}")
         self.save_hyperparameters(ignore=objects_left_out("augment"))
-        self.augment = augment  # hparams hold its config (class path and arguments), this the module
+        self.augment = per_image(augment)  # hparams hold its config (class path and arguments), this the module
         default_mean, default_std = STATS[dataset]
         self.mean = default_mean if mean is None else mean
         self.std = default_std if std is None else std

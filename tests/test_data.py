@@ -10,7 +10,7 @@ import threading
 from collections import Counter
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 
 import lightning as L
 import pytest
@@ -19,6 +19,7 @@ from conftest import GZ_FILES, REPO
 from PIL import Image
 from torchvision import transforms
 from torchvision.datasets import MNIST
+from torchvision.transforms import v2
 
 from mnist_pl import data
 from mnist_pl.augment import RandomAffine
@@ -411,6 +412,19 @@ class FirstBatches(L.Callback):
 
     def on_predict_batch_start(self, trainer, pl_module, batch, batch_idx: int, dataloader_idx: int = 0) -> None:
         self.images.setdefault("predict", batch[0].cpu().clone())
+
+
+@pytest.mark.parametrize("version", [transforms, v2], ids=["v1", "v2"])
+def test_a_torchvision_augmentation_draws_per_image(dm: MNISTDataModule, version: ModuleType) -> None:
+    """torchvision's transforms draw once per call: given the batch, every image got the same flip (or none)."""
+    torch.manual_seed(0)
+    data = MNISTDataModule(data_dir=DATA_DIR, augment=version.RandomHorizontalFlip())
+    images = dm.train_set.images[:64]
+    augmented, plain = data.normalize(images, data.augment), dm.normalize(images)
+    flipped = [torch.equal(a, p.flip(-1)) for a, p in zip(augmented, plain, strict=True)]
+    kept = [torch.equal(a, p) for a, p in zip(augmented, plain, strict=True)]
+    assert all(f != k for f, k in zip(flipped, kept, strict=True))  # each image either, none both
+    assert 16 < sum(flipped) < 48  # about half of them, each its own draw
 
 
 def test_augmentation_moves_training_images_only(dm: MNISTDataModule) -> None:
