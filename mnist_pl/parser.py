@@ -362,9 +362,12 @@ def set_again_by_a_config(words: list[str], subcommand: str) -> str | None:
 
 
 def callbacks_replaced(words: list[str], config: Namespace, defaults: list[dict]) -> str | None:
-    """A warning for ``--trainer.callbacks X`` on the command line, which replaces the app's callbacks
-    (``defaults``) where ``+=`` adds to them: ImageLogger's curves.png went without a word."""
-    if not any(word == "--trainer.callbacks" or word.startswith("--trainer.callbacks=") for word in words):
+    """A warning for ``--trainer.callbacks X`` on the command line (or ``callbacks:`` under ``trainer:`` in a
+    config file), which replaces the app's callbacks (``defaults``) where ``+=`` (``callbacks+:``) adds to
+    them: ImageLogger's curves.png went without a word."""
+    typed = any(word == "--trainer.callbacks" or word.startswith("--trainer.callbacks=") for word in words)
+    written = [path for path in CONFIG_FILES if _lookup(path, "trainer.callbacks") is not KeyError]
+    if not typed and not written:
         return None
     given = config.trainer.get("callbacks") or []
     given = given if isinstance(given, list) else [given]  # one class alone: a Namespace
@@ -374,9 +377,14 @@ def callbacks_replaced(words: list[str], config: Namespace, defaults: list[dict]
         return None
     what = {"ModelSummary": "the summary", "LearningRateMonitor": "the learning rate's curve"}
     lost = ", ".join(what.get(name, "the run dir's curves.png and pictures") for name in dropped)
+    if typed:
+        return (
+            f"--trainer.callbacks replaces the app's callbacks, leaving out {', '.join(dropped)} ({lost}): "
+            "--trainer.callbacks+=X adds X to them"
+        )
     return (
-        f"--trainer.callbacks replaces the app's callbacks, leaving out {', '.join(dropped)} ({lost}): "
-        "--trainer.callbacks+=X adds X to them"
+        f"{written[-1]}: trainer.callbacks replaces the app's callbacks, leaving out {', '.join(dropped)} ({lost}): "
+        "write callbacks+: in its place to add to them"
     )
 
 

@@ -272,6 +272,18 @@ def test_help_and_print_config(tmp_path: Path) -> None:
     assert "leaving out LearningRateMonitor, ImageLogger (the learning rate's curve, the run dir's curves.png" in (
         printed.stderr
     ), printed.stderr
+    # So does a config file's trainer.callbacks (the command line's alone was warned about); callbacks+ adds.
+    for key, warned in (("callbacks", True), ("callbacks+", False)):
+        (tmp_path / "stop.yaml").write_text(f"trainer:\n  {key}:\n    - class_path: EarlyStopping\n")
+        stop_file = f"--config={tmp_path / 'stop.yaml'}"
+        printed = run_main("fit", f"--config={CONFIG}", stop_file, *stop, cwd=tmp_path)
+        assert printed.returncode == 0 and "class_path: lightning.pytorch.callbacks.EarlyStopping" in printed.stdout
+        assert "class_path: mnist_pl.callbacks.ImageLogger" in printed.stdout or warned
+        assert (
+            f"warning: {tmp_path / 'stop.yaml'}: trainer.callbacks replaces the app's callbacks, leaving out "
+            "ModelSummary, LearningRateMonitor, ImageLogger (the summary, the learning rate's curve, the run dir's "
+            "curves.png and pictures): write callbacks+: in its place to add to them" in printed.stderr
+        ) == warned, printed.stderr
 
 
 @pytest.mark.parametrize("subcommand", ["fit", "test"])
