@@ -559,6 +559,10 @@ def _meant(word: str, options: list[str]) -> str | None:
     option = word.partition("=")[0]
     if option in _THE_EXAMPLES_FLAGS:
         return _THE_EXAMPLES_FLAGS[option]
+    # LightningCLI's own optimizer and schedule options, which Lightning's docs teach: the model holds them here.
+    for lightnings, ours in (("--optimizer", "--model.optimizer"), ("--lr_scheduler", "--model.scheduler")):
+        if option == lightnings or option.startswith(f"{lightnings}."):
+            return ours + option.removeprefix(lightnings)
     if option.rpartition(".")[2] == "lr":  # --model.lr, --optimizer.lr: the optimizer's
         return "--model.optimizer.init_args.lr"
     # Not a class's help, nor a group's own option (--model FILE), nor what a near name would mislead to.

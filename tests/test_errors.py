@@ -122,6 +122,17 @@ PARSER_CASES = {
         ["--epochs", "3"],
         "error: unrecognized arguments: --epochs 3: --epochs here is --trainer.max_epochs\n",
     ),
+    # LightningCLI's optimizer options, which its docs teach: the model's here.
+    "LightningCLI's optimizer": (
+        ["--optimizer=Adam", "--optimizer.weight_decay=0.01"],
+        "error: unrecognized arguments: --optimizer=Adam --optimizer.weight_decay=0.01: --optimizer here is "
+        "--model.optimizer\n",
+    ),
+    "LightningCLI's schedule": (
+        ["--lr_scheduler.gamma=0.5"],
+        "error: unrecognized arguments: --lr_scheduler.gamma=0.5: --lr_scheduler.gamma here is "
+        "--model.scheduler.gamma\n",
+    ),
     "nothing near": (["--foo=1"], "error: unrecognized arguments: --foo=1\n"),
     # A class's name misspelled, short or whole; a module of one's own not found; a class's required
     # argument: each line named no fix.
