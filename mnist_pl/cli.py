@@ -420,6 +420,10 @@ class MNISTCLI(LightningCLI):
             return  # nothing written
         log_dir = self.trainer.log_dir  # every rank: under DDP a broadcast from rank 0
         if self.trainer.is_global_zero:
+            stage = "val" if self.subcommand == "validate" else "test"
+            metrics = self.trainer.callback_metrics.items()
+            results = {name: float(value) for name, value in metrics if name.startswith(f"{stage}/")}
+            runs.write_results(Path(log_dir), results, self.config_init[self.subcommand].ckpt_path)
             see = self._tensorboard_command()
             print(f"\nIts results and pictures are in {log_dir}" + (f": {see}" if see else ""))
 

@@ -17,6 +17,7 @@ rows up to the checkpoint.
 
 import contextlib
 import csv
+import json
 import os
 import pkgutil
 import shutil
@@ -42,7 +43,7 @@ from tensorboard.compat.tensorflow_stub.errors import DataLossError
 
 from mnist_pl.checkpoints import best_in
 from mnist_pl.errors import UserError
-from mnist_pl.files import remove_empty
+from mnist_pl.files import beside, publish, remove_empty
 
 
 def claim_new_version(root: Path) -> int:
@@ -261,6 +262,16 @@ def place_evaluation(trainer: L.Trainer, stage: str, ckpt_path: str | None) -> P
             return claim_run(trainer)
     logger._name, logger._version, logger._sub_dir = run.parent.name, _version_of(run), f"{stage}_{n}"
     return run / logger.sub_dir
+
+
+def write_results(folder: Path, results: dict[str, float], ckpt_path: str | None) -> Path:
+    """``results.json`` in an evaluation's folder: its metrics for a script (the event file needs
+    TensorBoard's reader, the printed table a parser), with the checkpoint they are of."""
+    path = folder / "results.json"
+    with beside(path) as tmp:
+        tmp.write_text(json.dumps({"ckpt_path": ckpt_path, **results}, indent=2) + "\n")
+        publish(tmp, path, overwrite=False)  # the folder is this evaluation's own
+    return path
 
 
 def _run_of(ckpt_path: str | None) -> Path | None:

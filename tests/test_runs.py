@@ -1449,6 +1449,14 @@ def test_an_evaluation_of_a_runs_checkpoint_goes_into_that_run_at_the_checkpoint
             (p.step, p.value) for p in fit.Scalars("val/acc")[-1:]
         ]
         assert [image.step for image in validated.Images("val/confusion_matrix")] == [fit.Scalars("val/acc")[-1].step]
+    # Its results for a script too, as logged: the event file needs TensorBoard's reader.
+    tested = EventAccumulator(str(run / "test_0")).Reload()
+    assert json.loads((run / "test_0" / "results.json").read_text()) == {
+        "ckpt_path": str(best),
+        "test/loss": tested.Scalars("test/loss")[0].value,
+        "test/acc": tested.Scalars("test/acc")[0].value,
+    }
+    assert list(json.loads((run / "validate_1" / "results.json").read_text())) == ["ckpt_path", "val/loss", "val/acc"]
     # predict logs nothing: no event file, which TensorBoard listed as an empty run. Its CSV goes beside its
     # config (it went into the current folder, predictions-1.csv, -2, ... for every checkpoint predicted there).
     predict = run_main("predict", *common, "--trainer.limit_predict_batches=1", cwd=tmp_path)
