@@ -15,9 +15,10 @@ from torch import Tensor, nn
 
 
 def per_image(augment: nn.Module | None) -> nn.Module | None:
-    """``augment``, applied image by image where it is torchvision's, whose transforms draw one random
-    transform per call: on a batch every image got the same one (one rotation for all 64)."""
-    is_torchvisions = type(augment).__module__.startswith("torchvision.transforms")
+    """``augment``, applied image by image where it is torchvision's (or built on one of its classes), whose
+    transforms draw one random transform per call: on a batch every image got the same one (one rotation
+    for all 64). A container of them (``nn.Sequential``) is taken as a batch transform: give its own."""
+    is_torchvisions = any(cls.__module__.startswith("torchvision.transforms") for cls in type(augment).__mro__)
     return PerImage(augment) if is_torchvisions else augment
 
 

@@ -101,7 +101,7 @@ class PredictionWriter(BasePredictionWriter):
     Args:
         output: CSV path; if it exists, ``-1``, ``-2``, ... is added to the name. By default
             ``predictions.csv`` in the predict's own folder, beside its ``config.yaml`` (``predict_0``
-            in the run of its checkpoint), or in the current folder without a logger.
+            in the run of its checkpoint, or a new run's), or in the current folder without a logger.
         show: rows printed.
     """
 
@@ -114,8 +114,8 @@ class PredictionWriter(BasePredictionWriter):
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         # Into the predict's folder, as a test's results go into the test's: the current folder filled up
         # with predictions-1.csv, predictions-2.csv, ... of every checkpoint predicted there.
-        folder = Path(trainer.log_dir) if trainer.loggers else Path()
-        self.output = self.given or folder / "predictions.csv"
+        log_dir = trainer.log_dir if trainer.loggers else None  # fast_dev_run's logger has none
+        self.output = self.given or Path(log_dir or "") / "predictions.csv"
         # Before predicting, not after: the CSV must be a file, in a folder it can be written to.
         if self.output.suffix.lower() != ".csv" and not self.output.is_dir():  # one.jpg: CSV rows in one-1.jpg
             raise UserError(
@@ -356,7 +356,7 @@ class ImageLogger(Callback):
         for finder in (c for c in trainer.callbacks if isinstance(c, LearningRateFinder)):
             if finder.optimal_lr is None or not trainer.is_global_zero or log_dir is None:
                 continue
-            path = Path(log_dir) / "lr_find.png"
+            path = free_path(Path(log_dir) / "lr_find.png")  # a resume's finder: lr_find-1.png beside the run's
             finder.optimal_lr.plot(suggest=True).savefig(path, dpi=100)
             plt.close("all")
             lr = finder.optimal_lr.suggestion()

@@ -307,21 +307,25 @@ def _settings(state_key: str) -> dict[str, Any]:
     return ast.literal_eval(re.sub(r"datetime\.timedelta\(([^)]*)\)", quoted, state_key))
 
 
-def best_in(folder: Path, monitor: str | None) -> Path | None:
-    """The checkpoint of ``folder`` that its fit ranked best by ``monitor``, as the newest checkpoint's
-    bookkeeping names it (None: none names one there). Not by its name: with ``--checkpoint.save_top_k 2``
-    Lightning writes the second best into ``best-v1.ckpt``, which may be the better, and another
-    ``--checkpoint.filename`` has no ``best.ckpt`` at all."""
+def best_in(folder: Path, monitor: str | None, filename: str = "best") -> Path | None:
+    """The checkpoint of ``folder`` that its fit ranked best, as the newest checkpoint's bookkeeping
+    names it (None: none there). Not by its name: with ``--checkpoint.save_top_k 2`` Lightning writes
+    the second best into ``best-v1.ckpt``, which may be the better, and another ``--checkpoint.filename``
+    has no ``best.ckpt`` at all. Of several ModelCheckpoints, the one of ``monitor``; a weights-only
+    checkpoint keeps no bookkeeping: then the one named ``filename``."""
     written = sorted(folder.glob("*.ckpt"), key=lambda path: path.stat().st_mtime)
     if not written:
         return None
-    states = check_readable(written[-1]).get("callbacks", {})
+    states = check_readable(written[-1]).get("callbacks")
     name = RunCheckpoint.STATE_NAME
-    for key, state in states.items():
-        if key.startswith(f"{name}{{") and _settings(key[len(name) :]).get("monitor") == monitor:
-            best = folder / Path(state.get("best_model_path") or "").name  # of the folder it was written to
-            return best if best.suffix == ".ckpt" and best.is_file() else None
-    return None
+    kept = {key: state for key, state in (states or {}).items() if key.startswith(f"{name}{{")}
+    if len(kept) > 1:
+        kept = {key: state for key, state in kept.items() if _settings(key[len(name) :]).get("monitor") == monitor}
+    if kept:
+        best = folder / Path(next(iter(kept.values())).get("best_model_path") or "").name  # of the folder it was in
+        return best if best.suffix == ".ckpt" and best.is_file() else None
+    named = folder / f"{filename}.ckpt"
+    return named if states is None and named.is_file() else None
 
 
 class RunCheckpoint(callbacks.ModelCheckpoint):

@@ -563,7 +563,7 @@ def _meant(word: str, options: list[str]) -> str | None:
     for lightnings, ours in (("--optimizer", "--model.optimizer"), ("--lr_scheduler", "--model.scheduler")):
         if option == lightnings or option.startswith(f"{lightnings}."):
             return ours + option.removeprefix(lightnings)
-    if option.rpartition(".")[2] == "lr":  # --model.lr, --optimizer.lr: the optimizer's
+    if option.rpartition(".")[2] == "lr":  # --model.lr, --net.lr: the optimizer's
         return "--model.optimizer.init_args.lr"
     # Not a class's help, nor a group's own option (--model FILE), nor what a near name would mislead to.
     groups = {o.rpartition(".")[0] for o in options}

@@ -92,13 +92,16 @@ def find_run_checkpoint(
     sub_dir = Path(os.path.normpath(logger.init_args.get("sub_dir") or "."))
     written = [Path(os.fspath(config)).absolute().parents for config in reversed(configs or [])]
     own = [parents[len(sub_dir.parts)] for parents in written if len(parents) > len(sub_dir.parts)]
-    own = [run for run in own if run.parent.resolve() == root.resolve() and (run / sub_dir / "config.yaml").is_file()]
+    # A fit resumes a run of its logger's; an evaluation takes the run whose config it was given, wherever it is.
+    own = [run for run in own if (run / sub_dir / "config.yaml").is_file()]
+    evaluated = subcommand != "fit"
+    own = [r for r in own if r.parent.resolve() == root.resolve() or (evaluated and (r / "checkpoints").is_dir())]
     run = root / _version_dir(version) if version is not None else next(iter(own), None)
+    pattern = "last.ckpt" if which == "last" else "*.ckpt"
     if run is None:
-        # The newest run, by its last.ckpt, or for its best by any checkpoint it wrote (another
-        # --checkpoint.filename writes no best.ckpt).
-        name = "last.ckpt" if which == "last" else "checkpoint"
-        candidates = list(root.glob(f"version_*/checkpoints/{'last.ckpt' if which == 'last' else '*.ckpt'}"))
+        # The newest run (a named version's too), by its last.ckpt, or for its best by any checkpoint it
+        # wrote (another --checkpoint.filename writes no best.ckpt).
+        candidates = list(root.glob(f"*/checkpoints/{pattern}"))
         if not candidates:
             # Without a --config the runs looked in are the app's default logger's (logs/mnist), not a recipe's.
             fix = (
@@ -106,14 +109,16 @@ def find_run_checkpoint(
                 if configs
                 else "give the recipe's --config (its newest run), or a path"
             )
-            raise UserError(f"--ckpt_path {which}: no run under {root} has a {name}: {fix}")
+            kind = "last.ckpt" if which == "last" else "checkpoint"
+            raise UserError(f"--ckpt_path {which}: no run under {root} has a {kind}: {fix}")
         run = max(candidates, key=lambda p: p.stat().st_mtime).parents[1]
     if which == "last":
         found, missing, why = run / "checkpoints" / "last.ckpt", "checkpoints/last.ckpt", "--checkpoint.save_last false"
+        found = found if found.is_file() else None
     else:
-        found = best_in(run / "checkpoints", _monitor_of(run))
+        found = best_in(run / "checkpoints", *_ranking_of(run / sub_dir / "config.yaml"))
         missing, why = "best checkpoint", "no validation, or --checkpoint.save_top_k 0"
-    if found is None or not found.is_file():
+    if found is None:
         raise UserError(
             f"--ckpt_path {which}: {run} has no {missing} ({why}, or stopped before its first epoch ended): "
             f"give one of its checkpoints as --ckpt_path{', or start a new run' * (subcommand == 'fit')}"
@@ -121,11 +126,15 @@ def find_run_checkpoint(
     return found
 
 
-def _monitor_of(run: Path) -> str | None:
-    """The metric the run's checkpoints are ranked by, as its config.yaml says (the app's default without one)."""
-    with contextlib.suppress(OSError, yaml.YAMLError, AttributeError):
-        return (yaml.safe_load((run / "config.yaml").read_text()).get("checkpoint") or {}).get("monitor")
-    return "val/acc"
+def _ranking_of(config: Path) -> tuple[str | None, str]:
+    """How a run's checkpoints are ranked and named (``checkpoint.monitor`` and ``filename``), as its
+    ``config.yaml`` says; the app's defaults where it says none."""
+    settings = {"monitor": "val/acc", "filename": "best"}
+    with contextlib.suppress(OSError, yaml.YAMLError):
+        tree = yaml.safe_load(config.read_text())
+        given = tree.get("checkpoint") if isinstance(tree, dict) else None
+        settings.update(given if isinstance(given, dict) else {})
+    return settings["monitor"], settings["filename"]
 
 
 def run_dir(logger: Logger | None, log_dir: str | None) -> str | None:

@@ -182,6 +182,12 @@ def test_an_lr_finder_that_only_finds_says_its_lr_and_plots_it(tmp_path: Path) -
     assert said and 1e-8 <= float(said[1]) <= 1.0 and said[2] == str(Path("logs", "lenet", "version_0", "lr_find.png"))
     assert Image.open(run / "lr_find.png").size == (640, 480)
     assert f"give --model.optimizer.init_args.lr {said[1]} to train at it" in fit.stderr
+    # Resumed, its finder runs again: its curve beside the run's first, not over it.
+    first = (run / "lr_find.png").read_bytes()
+    more = ["--trainer.max_epochs=2", "--trainer.limit_train_batches=2", "--ckpt_path=last"]
+    resumed = run_main("fit", *FIT, *finder, *more, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert (run / "lr_find.png").read_bytes() == first and (run / "lr_find-1.png").is_file()
 
 
 def test_no_step_values_with_log_every_n_steps_0(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import threading
 from collections import Counter
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 
 import lightning as L
 import pytest
@@ -414,11 +414,17 @@ class FirstBatches(L.Callback):
         self.images.setdefault("predict", batch[0].cpu().clone())
 
 
-@pytest.mark.parametrize("version", [transforms, v2], ids=["v1", "v2"])
-def test_a_torchvision_augmentation_draws_per_image(dm: MNISTDataModule, version: ModuleType) -> None:
+class OwnFlip(v2.RandomHorizontalFlip):
+    """A transform of one's own built on torchvision's: it draws as torchvision's do."""
+
+
+@pytest.mark.parametrize(
+    "flip", [transforms.RandomHorizontalFlip, v2.RandomHorizontalFlip, OwnFlip], ids=["v1", "v2", "a subclass"]
+)
+def test_a_torchvision_augmentation_draws_per_image(dm: MNISTDataModule, flip: type) -> None:
     """torchvision's transforms draw once per call: given the batch, every image got the same flip (or none)."""
     torch.manual_seed(0)
-    data = MNISTDataModule(data_dir=DATA_DIR, augment=version.RandomHorizontalFlip())
+    data = MNISTDataModule(data_dir=DATA_DIR, augment=flip())
     images = dm.train_set.images[:64]
     augmented, plain = data.normalize(images, data.augment), dm.normalize(images)
     flipped = [torch.equal(a, p.flip(-1)) for a, p in zip(augmented, plain, strict=True)]

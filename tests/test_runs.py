@@ -801,6 +801,9 @@ def test_fast_dev_run_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
     cli = MNISTCLI(args=["fit", *TINY, "--trainer.fast_dev_run=true", "--test_after_fit=true"])
     assert cli.trainer.global_step == 1 and "test/acc" in cli.trainer.callback_metrics
     assert list(tmp_path.iterdir()) == []
+    # But for a predict's CSV, its output, where it runs: Lightning's stand-in logger has no folder (a TypeError).
+    MNISTCLI(args=["predict", f"--data.data_dir={REPO / 'data'}", "--trainer.fast_dev_run=true"])
+    assert [p.name for p in tmp_path.iterdir()] == ["predictions.csv"]
 
 
 def test_a_log_folder_of_tilde_or_variable_is_the_one_lightning_writes(
@@ -1521,6 +1524,33 @@ def test_best_is_the_checkpoint_the_fit_ranked_best_whatever_its_name(tmp_path: 
     assert validated.returncode == 0, validated.stderr[-3000:]
     folders = sorted(p.name for p in (logs / "lenet" / "version_1").iterdir() if p.is_dir())
     assert folders == ["checkpoints", "validate_0"]  # its epoch00.ckpt, the run's newest
+
+
+def test_best_of_a_named_run_ranked_by_its_loss_and_of_a_moved_weights_only_run(tmp_path: Path) -> None:
+    # The run's config.yaml sits in its sub_dir, and said val/acc nowhere: refused as having no best. A
+    # named version was no run to take, a moved run's own config took another run, and a weights-only
+    # checkpoint, which keeps no bookkeeping, was refused.
+    logs = tmp_path / "logs"
+    by_loss = ["--checkpoint.monitor=val/loss", "--checkpoint.mode=min", "--checkpoint.save_top_k=2"]
+    named = ["--trainer.logger.init_args.version=tried", "--trainer.logger.init_args.sub_dir=tb"]
+    ranked = fit(logs, "--trainer.max_epochs=2", *by_loss, *named, here=True)
+    assert ranked.returncode == 0, ranked.stderr[-3000:]
+    best = re.search(r"Run saved in \S+: (\S+) \(val/loss", ranked.stdout)[1]
+    evaluate = [f"--config={REPO / 'configs' / 'lenet.yaml'}", f"--data.data_dir={REPO / 'data'}"]
+    evaluate += [f"--trainer.logger.init_args.save_dir={logs}", "--trainer.limit_val_batches=2", "--ckpt_path=best"]
+    validated = run_main("validate", *evaluate, cwd=tmp_path)
+    assert validated.returncode == 0, validated.stderr[-3000:]
+    results = Path(re.search(r"Its results and pictures are in (\S+?):", validated.stdout)[1]) / "results.json"
+    assert json.loads(results.read_text())["ckpt_path"] == str(logs / "lenet" / "tried" / "checkpoints" / best)
+    weights_only = fit(logs, "--checkpoint.save_weights_only=true", here=True)
+    assert weights_only.returncode == 0, weights_only.stderr[-3000:]
+    trained = Path(re.search(r"Run saved in (\S+?):", weights_only.stdout)[1])  # version_0: the validate's
+    moved = shutil.move(trained, tmp_path / "kept")
+    own = [f"--config={moved / 'config.yaml'}", "--trainer.limit_test_batches=1", "--ckpt_path=best"]
+    tested = run_main("test", *own, cwd=tmp_path)
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    results = Path(re.search(r"Its results and pictures are in (\S+?):", tested.stdout)[1]) / "results.json"
+    assert json.loads(results.read_text())["ckpt_path"] == str(moved / "checkpoints" / "best.ckpt")
 
 
 def test_an_evaluation_of_another_checkpoint_makes_a_run_of_its_own(trained_run: Path, tmp_path: Path) -> None:
