@@ -229,7 +229,7 @@ class PredictionWriter(BasePredictionWriter):
                 print(f"{name:<{width}}  {true}{class_name:<12}  {float(conf):.1%}")
         if labelled:
             right = sum(label == predicted for label, predicted in labelled)
-            print(f"accuracy {right / len(labelled):.2%} ({right} of {len(labelled)} labelled images)")
+            print(f"accuracy {right / len(labelled):.2%} ({right:,} of {len(labelled):,} labelled images)")
         more = f" ({len(rows) - len(shown)} more)" if shown and len(rows) > len(shown) else ""
         print(f"{len(rows)} prediction{'s' * (len(rows) != 1)}{more} written to {path}")
 
