@@ -113,8 +113,8 @@ def find_run_checkpoint(
             raise UserError(f"--ckpt_path {which}: no run under {root} has a {kind}: {fix}")
         run = max(candidates, key=lambda p: p.stat().st_mtime).parents[1]
     if which == "last":
-        found, missing, why = run / "checkpoints" / "last.ckpt", "checkpoints/last.ckpt", "--checkpoint.save_last false"
-        found = found if found.is_file() else None
+        last = run / "checkpoints" / "last.ckpt"
+        found, missing, why = last if last.is_file() else None, "checkpoints/last.ckpt", "--checkpoint.save_last false"
     else:
         found = best_in(run / "checkpoints", *_ranking_of(run / sub_dir / "config.yaml"))
         missing, why = "best checkpoint", "no validation, or --checkpoint.save_top_k 0"
@@ -273,14 +273,13 @@ def place_evaluation(trainer: L.Trainer, stage: str, ckpt_path: str | None) -> P
     return run / logger.sub_dir
 
 
-def write_results(folder: Path, results: dict[str, float], ckpt_path: str | None) -> Path:
+def write_results(folder: Path, results: dict[str, float], ckpt_path: str | None) -> None:
     """``results.json`` in an evaluation's folder: its metrics for a script (the event file needs
     TensorBoard's reader, the printed table a parser), with the checkpoint they are of."""
     path = folder / "results.json"
     with beside(path) as tmp:
         tmp.write_text(json.dumps({"ckpt_path": ckpt_path, **results}, indent=2) + "\n")
         publish(tmp, path, overwrite=False)  # the folder is this evaluation's own
-    return path
 
 
 def _run_of(ckpt_path: str | None) -> Path | None:
