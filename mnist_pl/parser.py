@@ -375,7 +375,8 @@ def callbacks_replaced(words: list[str], config: Namespace, defaults: list[dict]
     dropped = [d["class_path"].rpartition(".")[2] for d in defaults if d["class_path"] not in kept]
     if not dropped:
         return None
-    what = {"ModelSummary": "the summary", "LearningRateMonitor": "the learning rate's curve"}
+    # Without the app's ModelSummary Lightning prints its own, of the top-level modules only.
+    what = {"ModelSummary": "the summary's inner layers", "LearningRateMonitor": "the learning rate's curve"}
     lost = ", ".join(what.get(name, "the run dir's curves.png and pictures") for name in dropped)
     if typed:
         return (
@@ -562,7 +563,8 @@ def _meant(word: str, options: list[str]) -> str | None:
     # LightningCLI's own optimizer and schedule options, which Lightning's docs teach: the model holds them here.
     for lightnings, ours in (("--optimizer", "--model.optimizer"), ("--lr_scheduler", "--model.scheduler")):
         if option == lightnings or option.startswith(f"{lightnings}."):
-            return ours + option.removeprefix(lightnings)
+            argument = option != lightnings and lightnings == "--lr_scheduler"  # of a schedule the config may not have
+            return ours + option.removeprefix(lightnings) + " (after --model.scheduler CLASS)" * argument
     if option.rpartition(".")[2] == "lr":  # --model.lr, --net.lr: the optimizer's
         return "--model.optimizer.init_args.lr"
     # Not a class's help, nor a group's own option (--model FILE), nor what a near name would mislead to.

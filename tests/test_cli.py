@@ -281,8 +281,8 @@ def test_help_and_print_config(tmp_path: Path) -> None:
         assert "class_path: mnist_pl.callbacks.ImageLogger" in printed.stdout or warned
         assert (
             f"warning: {tmp_path / 'stop.yaml'}: trainer.callbacks replaces the app's callbacks, leaving out "
-            "ModelSummary, LearningRateMonitor, ImageLogger (the summary, the learning rate's curve, the run dir's "
-            "curves.png and pictures): write callbacks+: in its place to add to them" in printed.stderr
+            "ModelSummary, LearningRateMonitor, ImageLogger (the summary's inner layers, the learning rate's curve, "
+            "the run dir's curves.png and pictures): write callbacks+: in its place to add to them" in printed.stderr
         ) == warned, printed.stderr
 
 

@@ -131,7 +131,7 @@ PARSER_CASES = {
     "LightningCLI's schedule": (
         ["--lr_scheduler.gamma=0.5"],
         "error: unrecognized arguments: --lr_scheduler.gamma=0.5: --lr_scheduler.gamma here is "
-        "--model.scheduler.gamma\n",
+        "--model.scheduler.gamma (after --model.scheduler CLASS)\n",
     ),
     "nothing near": (["--foo=1"], "error: unrecognized arguments: --foo=1\n"),
     # A class's name misspelled, short or whole; a module of one's own not found; a class's required
