@@ -64,6 +64,7 @@ _NOT_RESTRICTED = re.compile(
 def _type_name(text: str) -> str:
     text = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", text).replace("NoneType", "None")
     text = re.sub(r"dot import path string: .*", "a class path (package.module.Class)", text)
+    text = re.sub(r"^Sequence$", "a list ([a, b])", text)
     return re.sub(r"typing\.Literal\[(.*?)\]", r"one of \1", text)
 
 
@@ -114,6 +115,10 @@ def one_line(message: str) -> str:
     if plain and not any("class_path" in reason for reason in reasons):
         # the value fits none of these; a class path would fit a Tensor, which nobody means
         reasons.append("expected " + " or ".join(e for e in expected if not e.startswith("a class path")))
+    elif plain and len(keys) > 1:
+        # An argument of a class (--data.augment.degrees 15): the class is fine, the value is not. (A Number
+        # is a class to jsonargparse, which then reads "15" as a class path: torchvision's degrees take a list.)
+        reasons = ["expected " + " or ".join(plain)]
     elif expected and not reasons:
         reasons.append("expected " + " or ".join(expected))
     value = given[0] if given else ""

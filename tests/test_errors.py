@@ -166,6 +166,11 @@ PARSER_CASES = {
         ["--data.augment=mnist_pl.augment.RandomAffine", "--data.augment.translate=3"],
         "error: --data.augment.init_args.translate 3: expected a number from 0 to 1\n",
     ),
+    # An argument of a class of torchvision's: "Problem with given class_path", and no word of the value.
+    "a torchvision argument of the wrong type": (
+        ["--data.augment=torchvision.transforms.v2.RandomRotation", "--data.augment.degrees=15"],
+        "error: --data.augment.init_args.degrees 15: expected a list ([a, b])\n",
+    ),
     # torch's generator took it, in a traceback
     "a data seed past 64 bits": (
         ["--data.split_seed=99999999999999999999"],
