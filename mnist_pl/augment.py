@@ -15,11 +15,12 @@ from torch import Tensor, nn
 
 
 def per_image(augment: nn.Module | None) -> nn.Module | None:
-    """``augment``, applied image by image where it is torchvision's (or built on one of its classes), whose
-    transforms draw one random transform per call: on a batch every image got the same one (one rotation
-    for all 64). A container of them (``nn.Sequential``) is taken as a batch transform: give its own."""
-    is_torchvisions = any(cls.__module__.startswith("torchvision.transforms") for cls in type(augment).__mro__)
-    return PerImage(augment) if is_torchvisions else augment
+    """``augment``, applied image by image where it is or holds a torchvision transform (or one built on its
+    classes), which draws one random transform per call: on a batch every image got the same one (one
+    rotation for all 64)."""
+    modules = augment.modules() if isinstance(augment, nn.Module) else ()
+    classes = (cls for module in modules for cls in type(module).__mro__)
+    return PerImage(augment) if any(cls.__module__.startswith("torchvision.transforms") for cls in classes) else augment
 
 
 class PerImage(nn.Module):

@@ -17,6 +17,7 @@ import pytest
 import torch
 from conftest import GZ_FILES, REPO
 from PIL import Image
+from torch import nn
 from torchvision import transforms
 from torchvision.datasets import MNIST
 from torchvision.transforms import v2
@@ -419,7 +420,14 @@ class OwnFlip(v2.RandomHorizontalFlip):
 
 
 @pytest.mark.parametrize(
-    "flip", [transforms.RandomHorizontalFlip, v2.RandomHorizontalFlip, OwnFlip], ids=["v1", "v2", "a subclass"]
+    "flip",
+    [
+        transforms.RandomHorizontalFlip,
+        v2.RandomHorizontalFlip,
+        OwnFlip,
+        lambda: nn.Sequential(v2.RandomHorizontalFlip()),
+    ],
+    ids=["v1", "v2", "a subclass", "in a Sequential"],
 )
 def test_a_torchvision_augmentation_draws_per_image(dm: MNISTDataModule, flip: type) -> None:
     """torchvision's transforms draw once per call: given the batch, every image got the same flip (or none)."""
