@@ -18,8 +18,8 @@ def per_image(augment: nn.Module | None) -> nn.Module | None:
     """``augment``, applied image by image where it is or holds a torchvision transform (or one built on its
     classes), which draws one random transform per call: on a batch every image got the same one (one
     rotation for all 64)."""
-    modules = augment.modules() if isinstance(augment, nn.Module) else ()
-    classes = (cls for module in modules for cls in type(module).__mro__)
+    parts = augment.modules() if isinstance(augment, nn.Module) else [] if augment is None else [augment]
+    classes = (cls for part in parts for cls in type(part).__mro__)  # v1's Compose is no Module
     return PerImage(augment) if any(cls.__module__.startswith("torchvision.transforms") for cls in classes) else augment
 
 

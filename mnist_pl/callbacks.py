@@ -352,9 +352,12 @@ class ImageLogger(Callback):
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Lightning's LearningRateFinder, with update_attr false (the app's lr is the optimizer's setting, which
         # config.yaml records), found an lr and kept it to itself: said here, its curve beside the run's pictures.
+        finders = [c for c in trainer.callbacks if isinstance(c, LearningRateFinder) and c.optimal_lr is not None]
+        if not finders:  # every fit but a finder's: nothing asked, no broadcast
+            return
         log_dir = trainer.log_dir  # a broadcast under DDP: every rank must ask
-        for finder in (c for c in trainer.callbacks if isinstance(c, LearningRateFinder)):
-            if finder.optimal_lr is None or not trainer.is_global_zero or log_dir is None:
+        for finder in finders:
+            if not trainer.is_global_zero or log_dir is None:
                 continue
             path = free_path(Path(log_dir) / "lr_find.png")  # a resume's finder: lr_find-1.png beside the run's
             finder.optimal_lr.plot(suggest=True).savefig(path, dpi=100)
