@@ -421,13 +421,16 @@ class MNISTCLI(LightningCLI):
         log_dir = self.trainer.log_dir  # every rank: under DDP a broadcast from rank 0
         if self.trainer.is_global_zero:
             stage = "val" if self.subcommand == "validate" else "test"
-            metrics = self.trainer.callback_metrics.items()
-            results = {name: float(value) for name, value in metrics if name.startswith(f"{stage}/")}
-            runs.write_results(Path(log_dir), results, self.config_init[self.subcommand].ckpt_path)
+            self._write_results(Path(log_dir) / "results.json", stage, self.config_init[self.subcommand].ckpt_path)
             see = self._tensorboard_command()
             print(f"\nIts results and pictures are in {log_dir}" + (f": {see}" if see else ""))
 
     after_validate = after_test = _after_evaluating
+
+    def _write_results(self, path: Path, stage: str, ckpt_path: str | None) -> None:
+        metrics = self.trainer.callback_metrics.items()
+        results = {name: float(value) for name, value in metrics if name.startswith(f"{stage}/")}
+        runs.write_results(path, results, ckpt_path)
 
     def _tensorboard_command(self) -> str | None:
         tensorboard = next((lg for lg in self.trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
@@ -684,9 +687,8 @@ class MNISTCLI(LightningCLI):
         # Read before the test, which restores the checkpoint callback's state from best.ckpt: as
         # it was when best.ckpt was written, before that epoch's last.ckpt (which went unnamed).
         saved = self._checkpoints_saved()
-        if self.config.fit.test_after_fit:
-            self._test_after_fit()
-        self._print_where_the_run_is(saved)
+        results = self._test_after_fit() if self.config.fit.test_after_fit else None
+        self._print_where_the_run_is(saved, results)
 
     def _checkpoints_saved(self) -> list[str]:
         """Each checkpoint callback's files, the run's own first: its best (all ``save_top_k``, best
@@ -712,18 +714,19 @@ class MNISTCLI(LightningCLI):
                     saved.append(shown + score)
         return saved
 
-    def _print_where_the_run_is(self, saved: list[str]) -> None:
-        """The last lines of a fit: its run dir, what is in it, and how to see its curves."""
+    def _print_where_the_run_is(self, saved: list[str], results: str | None) -> None:
+        """The last lines of a fit: its run dir, what is in it (``results``: its test's file), and how
+        to see its curves."""
         if self.trainer.fast_dev_run:
             return  # a debugging run writes nothing
         log_dir = self.trainer.log_dir  # every rank: under DDP a broadcast from rank 0
         if not self.trainer.is_global_zero:
             return
         # A resume adds its own config.resumeN.yaml beside the run's config.yaml.
-        config = next((c.config_filename for c in self.trainer.callbacks if isinstance(c, runs.SaveConfig)), None)
         run_dir = runs.run_dir(self.trainer.logger, log_dir)
-        config = config and str(Path(log_dir).relative_to(run_dir) / config)  # in a sub_dir, below the checkpoints
-        print(f"\nRun saved in {run_dir}: {', '.join([*saved, *([config] if config else [])])}")
+        # In a sub_dir, below the checkpoints: tb/config.yaml.
+        files = [str(Path(log_dir).relative_to(run_dir) / name) for name in (self._config_filename(), results) if name]
+        print(f"\nRun saved in {run_dir}: {', '.join([*saved, *files])}")
         # A logger added after the first writes in a folder of its own (a CSVLogger without a name in
         # lightning_logs/version_N), which the line above does not name.
         for logger in self.trainer.loggers[1:]:
@@ -733,7 +736,12 @@ class MNISTCLI(LightningCLI):
         if see := self._tensorboard_command():
             print(f"Its curves and pictures: {see}")
 
-    def _test_after_fit(self) -> None:
+    def _config_filename(self) -> str | None:
+        return next((c.config_filename for c in self.trainer.callbacks if isinstance(c, runs.SaveConfig)), None)
+
+    def _test_after_fit(self) -> str | None:
+        """The test of the fit's best checkpoint (or final weights); the name of the ``results.json``
+        written beside the run's config (``results.resume1.json`` beside ``config.resume1.yaml``)."""
         # No best.ckpt without a validation (--trainer.limit_val_batches 0, a --trainer.max_steps
         # inside the first epoch) or under --trainer.fast_dev_run: Lightning would end in a traceback.
         ckpt_path = "best" if self.trainer.checkpoint_callback.best_model_path else None
@@ -760,3 +768,11 @@ class MNISTCLI(LightningCLI):
         kwargs = {"datamodule": self.datamodule, "ckpt_path": ckpt_path, "weights_only": True}
         with runs.at_the_checkpoints_step(self.trainer, tested if ckpt_path else None):  # best.ckpt's
             signals.evaluate(self.trainer, "test", again=again, model=self.model, **kwargs)
+        config = self._config_filename()
+        if self.trainer.fast_dev_run or config is None:
+            return None  # nothing written
+        log_dir = self.trainer.log_dir  # every rank: under DDP a broadcast from rank 0
+        results = config.replace("config", "results", 1).removesuffix(".yaml") + ".json"
+        if self.trainer.is_global_zero:
+            self._write_results(Path(log_dir) / results, "test", tested if ckpt_path else None)
+        return results

@@ -273,13 +273,13 @@ def place_evaluation(trainer: L.Trainer, stage: str, ckpt_path: str | None) -> P
     return run / logger.sub_dir
 
 
-def write_results(folder: Path, results: dict[str, float], ckpt_path: str | None) -> None:
-    """``results.json`` in an evaluation's folder: its metrics for a script (the event file needs
-    TensorBoard's reader, the printed table a parser), with the checkpoint they are of."""
-    path = folder / "results.json"
+def write_results(path: Path, results: dict[str, float], ckpt_path: str | None) -> None:
+    """An evaluation's ``results.json`` (a fit's test's beside the run's config): its metrics for a
+    script (the event file needs TensorBoard's reader, the printed table a parser), with the
+    checkpoint they are of (null: the weights the fit ended with)."""
     with beside(path) as tmp:
         tmp.write_text(json.dumps({"ckpt_path": ckpt_path, **results}, indent=2) + "\n")
-        publish(tmp, path, overwrite=False)  # the folder is this evaluation's own
+        publish(tmp, path, overwrite=False)  # a name of this evaluation's own
 
 
 def _run_of(ckpt_path: str | None) -> Path | None:

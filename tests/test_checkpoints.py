@@ -132,6 +132,7 @@ def test_a_checkpoint_callback_of_ones_own_leaves_the_runs_checkpoints_in_charge
         "last.ckpt",
         "epoch=1-step=20.ckpt",
         "config.yaml",
+        "results.json",
     ]
     assert re.fullmatch(r"best(-v1)?\.ckpt \(val/acc 0\.\d{4}\)", saved[0]) and "(val/loss" in saved[3]
     scores = [float(re.search(r"val/acc (\S+)\)", entry)[1]) for entry in saved[:2]]

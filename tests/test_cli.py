@@ -2,6 +2,7 @@
 matters (a fit, a test from a checkpoint alone, an error's exit), else through ``main()`` in this one."""
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -40,7 +41,8 @@ def test_fit_checkpoints_logs_and_test_from_checkpoint_alone(trained_run: Path, 
     # Its last lines: where the run is, and how to see it.
     # (last.ckpt named too: its one epoch is also the best, and the fit's test read best.ckpt's callback state.)
     assert re.search(
-        rf"Run saved in {re.escape(str(run))}: best.ckpt \(val/acc 0\.9\d+\), last.ckpt, config.yaml", stdout
+        rf"Run saved in {re.escape(str(run))}: best.ckpt \(val/acc 0\.9\d+\), last.ckpt, config.yaml, results.json",
+        stdout,
     )
     assert stdout.rstrip().endswith(f"tensorboard --logdir {run.parents[1]}")
     # Lightning's lines a user cannot act on: its cloud logger's advert, the ModelSummary replaced.
@@ -57,6 +59,12 @@ def test_fit_checkpoints_logs_and_test_from_checkpoint_alone(trained_run: Path, 
     assert {"train/loss_step", "train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best"} <= tags
     assert {"test/acc", "test/loss", "lr-SGD"} <= tags
     assert f"{events.Scalars('test/acc')[0].value:.6f}" == f"{float(fit_acc):.6f}"
+    # The test's results for a script, as a test of best.ckpt writes them into its test_0.
+    assert json.loads((run / "results.json").read_text()) == {
+        "ckpt_path": str(run / "checkpoints" / "best.ckpt"),
+        "test/loss": events.Scalars("test/loss")[0].value,
+        "test/acc": events.Scalars("test/acc")[0].value,
+    }
 
     # No --config: the network and its settings come back from the checkpoint, in a new process.
     logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"

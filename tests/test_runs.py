@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import lightning as L
 import pytest
@@ -1026,14 +1027,20 @@ def test_a_run_with_a_sub_dir_resumes_itself_and_says_where_it_is(
     first, second = sorted(tmp_path.glob("*/version_*"))
     before = files(second)
     config = ["--config", str(first / "tb" / "config.yaml")]
+    tested = ["--test_after_fit=true", "--trainer.limit_test_batches=2"]  # its results beside its config
     for epochs, resume in ((2, 1), (3, 2)):
         capsys.readouterr()
-        cli = MNISTCLI(args=["fit", *config, logs, f"--trainer.max_epochs={epochs}", "--ckpt_path=last"])
+        cli = MNISTCLI(args=["fit", *config, logs, f"--trainer.max_epochs={epochs}", "--ckpt_path=last", *tested])
         assert Path(cli.trainer.log_dir) == first / "tb" and cli.trainer.global_step == 5 * epochs
         saved = capsys.readouterr().out.strip().splitlines()[-2]
         assert re.fullmatch(
-            rf"Run saved in {first}: best\.ckpt \(val/acc \S+\), last\.ckpt, tb/config\.resume{resume}\.yaml", saved
+            rf"Run saved in {first}: best\.ckpt \(val/acc \S+\), last\.ckpt, "
+            rf"tb/config\.resume{resume}\.yaml, tb/results\.resume{resume}\.json",
+            saved,
         )
+        results = json.loads((first / "tb" / f"results.resume{resume}.json").read_text())
+        assert results == {"ckpt_path": str(first / "checkpoints" / "best.ckpt"), "test/loss": ANY, "test/acc": ANY}
+        assert results["test/acc"] == pytest.approx(cli.trainer.callback_metrics["test/acc"].item())
     assert files(second) == before
     assert sorted(p.name for p in (first / "tb").glob("config*.yaml")) == [
         "config.resume1.yaml",
