@@ -324,6 +324,7 @@ class MNISTDataModule(L.LightningDataModule):
         self.predict_set: TensorPairDataset | None = None
         self.predict_errors: list[tuple[str, str]] = []
         self._resume_batches = 0  # batches of the epoch a checkpoint from its middle had trained
+        self._resume_epoch: int | None = None  # the epoch a resumed fit goes on in, by its checkpoint
 
     def _predicting_files(self) -> bool:
         return self.hparams.predict_path is not None and self.trainer is not None and self.trainer.predicting
@@ -389,11 +390,13 @@ class MNISTDataModule(L.LightningDataModule):
         loader = self._loader(self.train_set, self.hparams.batch_size, "train")
         # The epoch it starts in (a resumed run's), as Lightning numbers it for set_epoch: worker
         # processes fetch the first batches as Lightning makes the loader's iterator, before it
-        # sets the epoch; they were epoch 0's.
+        # sets the epoch; they were epoch 0's. The checkpoint's, where it has one: a schedule over
+        # the run's steps (OneCycleLR) has Lightning make the loader before it restores its loops.
         trainer = self.trainer if isinstance(self.trainer, L.Trainer) else None  # or used without one
-        loader.sampler.set_epoch(trainer.fit_loop.epoch_progress.current.processed if trainer else 0)
+        epoch = trainer.fit_loop.epoch_progress.current.processed if trainer else 0
+        loader.sampler.set_epoch(epoch if self._resume_epoch is None else self._resume_epoch)
         loader.sampler.skip = self._resume_batches * self.hparams.batch_size
-        self._resume_batches = 0  # once: the next epochs start at their first batch
+        self._resume_batches, self._resume_epoch = 0, None  # once: the next epochs start at their first batch
         return loader
 
     def val_dataloader(self) -> DataLoader:
@@ -467,6 +470,7 @@ class MNISTDataModule(L.LightningDataModule):
             epoch = trainer.fit_loop.epoch_progress.current
             in_epoch = epoch.processed < epoch.ready and done < trainer.num_training_batches
             state["batches_done"] = done if in_epoch else 0
+            state["epoch"] = trainer.current_epoch + (0 if in_epoch else 1)  # the one a resume goes on in
             # What the skip of a resumed epoch assumes: the same order, cut into the same shards and batches.
             state["batch_size"] = self.hparams.batch_size
             state["processes"] = trainer.world_size
@@ -508,6 +512,7 @@ class MNISTDataModule(L.LightningDataModule):
         # Only a fit goes on from the checkpoint's batch. After a test or validate from it (they train
         # none), a fit of this data module in Python skipped those batches of its first epoch.
         self._resume_batches = state_dict.get("batches_done", 0) if fn == "fit" else 0
+        self._resume_epoch = state_dict.get("epoch") if fn == "fit" else None  # None: a checkpoint of before 2026-12-05
         if not self._resume_batches:
             return
         # Lightning goes on counting the epoch's batches: in another order, shards or batch size the

@@ -485,8 +485,10 @@ class SaveConfig(SaveConfigCallback):
         except RuntimeError:
             self.refuse_a_run_dir_in_use(trainer.log_dir)
             raise
-        if self.config_filename.startswith("config.resume") and stage == "fit" and trainer.is_global_zero:
-            self.warn_of_other_settings(Path(trainer.log_dir))  # not again for the test after the fit
+        if self.config_filename.startswith("config.resume") and stage == "fit":  # not again for the test after it
+            log_dir = trainer.log_dir  # every rank: under DDP a broadcast from rank 0 (rank 0's alone hung the fit)
+            if trainer.is_global_zero:
+                self.warn_of_other_settings(Path(log_dir))
 
     # Expected to change in a resume: the checkpoint it names, the epochs it adds, the files it writes.
     _RESUMED_ANEW = ("ckpt_path", "trainer.max_", "trainer.logger", "trainer.callbacks", "config", "seed_everything")

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import REPO, printed, run_cli, run_main
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -88,6 +89,14 @@ def test_ddp_ranks_read_disjoint_halves_and_reduce_val_acc(tmp_path: Path) -> No
     assert float(printed("test/acc", test.stdout)) > 0.95
     assert [p.name for p in (tmp_path / "logs").iterdir()] == ["lenet"]
     assert sorted(p.name for p in run.iterdir() if p.is_dir()) == ["checkpoints", "test_0", "validate_0"]
+
+    # Resumed in two processes for a second, shorter epoch: rank 0 alone asked for the run dir (a broadcast)
+    # to compare the resume's settings with the run's, and the fit hung.
+    short = ["--trainer.max_epochs=2", "--trainer.limit_train_batches=5", "--trainer.limit_val_batches=2"]
+    resume = run_cli("fit", f"--config={run / 'config.yaml'}", *short, "--ckpt_path=last", cwd=tmp_path)
+    assert resume.returncode == 0, resume.stderr[-3000:]
+    assert resume.stderr.count("resuming") == 1 and "trainer.limit_train_batches None -> 5" in resume.stderr
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 430 + 5
 
 
 @pytest.mark.slow  # a second 2-process fit: the default suite has the first, with TensorBoard

@@ -302,6 +302,27 @@ def test_a_resume_with_data_workers_is_exact(one_go: Path, tmp_path: Path) -> No
     assert_same_run(one_go, logs / "lenet" / "version_0")
 
 
+@pytest.mark.parametrize("step", [7, 5], ids=["mid-epoch", "epoch end"])
+def test_a_resume_with_data_workers_and_a_one_cycle_schedule_is_exact(tmp_path: Path, step: int) -> None:
+    """A schedule laid out over the run's steps has Lightning build the training loader (for
+    ``estimated_stepping_batches``) before it restores the loops: the workers fetched the resumed epoch's
+    first batches in epoch 0's order. (Resumed from a checkpoint of the run, as its max_epochs stays.)"""
+    cycle = ["--model.scheduler=torch.optim.lr_scheduler.OneCycleLR", "--model.scheduler.max_lr=0.05"]
+    every = ["--checkpoint.save_top_k=-1", "--checkpoint.monitor=null"]  # after every validation: step=5, ...
+    every += [f"--checkpoint.every_n_train_steps={step}"] if step % 5 else []  # and in the middle of epoch 1
+    args = [f"--trainer.max_epochs={EPOCHS}", *cycle, "--data.num_workers=2", "--checkpoint.filename={step}"]
+    one_go = fit(tmp_path / "one_go", *args, *every, here=True)
+    assert one_go.returncode == 0, one_go.stderr[-3000:]
+    reference = tmp_path / "one_go" / "lenet" / "version_0" / "checkpoints"
+    resumed = fit(tmp_path / "logs", *args, f"--ckpt_path={reference / f'step={step}.ckpt'}", here=True)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    ckpt_a = torch.load(reference / "last.ckpt", weights_only=True)
+    ckpt_b = torch.load(tmp_path / "logs" / "lenet" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt_a["global_step"] == ckpt_b["global_step"] == 5 * EPOCHS
+    for key in ("state_dict", "optimizer_states", "lr_schedulers"):
+        assert_equal(ckpt_a[key], ckpt_b[key], key)
+
+
 PLATEAU = [
     "--model.scheduler=lightning.pytorch.cli.ReduceLROnPlateau",
     "--model.scheduler.monitor=val/loss",
