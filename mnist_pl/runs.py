@@ -485,7 +485,11 @@ class SaveConfig(SaveConfigCallback):
         except RuntimeError:
             self.refuse_a_run_dir_in_use(trainer.log_dir)
             raise
-        if self.config_filename.startswith("config.resume") and stage == "fit":  # not again for the test after it
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Once the checkpoint is restored: a resume its data module refused (another batch size in the middle
+        # of an epoch) warned first, of a config.resumeN.yaml the refusal then removed.
+        if self.config_filename.startswith("config.resume"):
             log_dir = trainer.log_dir  # every rank: under DDP a broadcast from rank 0 (rank 0's alone hung the fit)
             if trainer.is_global_zero:
                 self.warn_of_other_settings(Path(log_dir))

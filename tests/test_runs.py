@@ -445,6 +445,21 @@ def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path: Path, every: list
     assert torch.load(last, weights_only=True)["global_step"] == step  # in the middle of epoch 0
     mid = tmp_path / "mid.ckpt"
     mid.write_bytes(last.read_bytes())
+    # In batches of another size the resumed epoch would skip the wrong images: refused, the run left as it
+    # was, in one line (a warning of the other setting came first, naming the config.resume1.yaml it removed).
+    before = files(last.parents[1])
+    other = fit(
+        tmp_path / "logs", "--trainer.max_epochs=2", *every, "--ckpt_path=last", "--data.batch_size=32", here=True
+    )
+    assert other.returncode == 1 and "warning: resuming" not in other.stderr, other.stderr[-3000:]
+    assert (
+        other.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "error: --data.batch_size 32: the checkpoint is from the middle of an epoch trained in batches of 64"
+        )
+    )
+    assert files(last.parents[1]) == before and [p.name for p in last.parents[2].iterdir()] == ["version_0"]
     resumed = fit(tmp_path / "logs", "--trainer.max_epochs=2", *every, "--ckpt_path=last", here=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     a = torch.load(tmp_path / "one_go" / "lenet" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
@@ -456,19 +471,6 @@ def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path: Path, every: list
     # train/loss and train/acc average all its batches. (Stopped by max_steps right after a
     # checkpoint at a batch's end, the stopped run logs its partial epoch's train/loss at the step
     # before the checkpoint's, where no purge can hide it: a real interruption logs no epoch end.)
-    # In batches of another size the resumed epoch would skip the wrong images: refused, the run left as it was.
-    before = files(last.parents[1])
-    other = fit(
-        tmp_path / "logs", "--trainer.max_epochs=2", *every, f"--ckpt_path={mid}", "--data.batch_size=32", here=True
-    )
-    assert (
-        other.stderr.strip()
-        .splitlines()[-1]
-        .startswith(
-            "error: --data.batch_size 32: the checkpoint is from the middle of an epoch trained in batches of 64"
-        )
-    )
-    assert files(last.parents[1]) == before and [p.name for p in last.parents[2].iterdir()] == ["version_0"]
     # Tested in batches of another size it is fine: no training batch is skipped.
     data, logs = f"--data.data_dir={REPO / 'data'}", f"--trainer.logger.init_args.save_dir={tmp_path / 'tests'}"
     args = [f"--ckpt_path={mid}", data, logs, "--data.batch_size=32", "--trainer.limit_test_batches=1"]
