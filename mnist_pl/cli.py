@@ -558,13 +558,30 @@ class MNISTCLI(LightningCLI):
             rebuilt[key] = given.get(key)
         leaves = given.keys()  # a jsonargparse Namespace: dotted keys of every leaf; it cannot be iterated
         replaced = [key for key in leaves if given.get(key) not in (defaults.get(key), rebuilt.get(key))]
+
+        def said(key: str) -> str:
+            return f"--model.{key.removesuffix('.class_path')} {given.get(key)}"
+
+        def in_a_file(key: str) -> bool:
+            return named_where_written(said(key), self.command_line, subcommand, key.endswith("class_path")) is not None
+
+        if subcommand != "fit":
+            # An evaluation runs the checkpoint's model, whatever a --config says: `test --config my.yaml
+            # --ckpt_path best` of a run trained with another lr was refused, and nothing typed could fix it.
+            replaced = [key for key in replaced if not in_a_file(key)]
         if not replaced:
             return
         key = next((k for k in replaced if k.endswith("class_path")), replaced[0])
+        n = len(replaced)
+        fix = "the model setting that differs" if n == 1 else f"the {n} model settings that differ"
+        run = runs.run_of(self.config[subcommand].ckpt_path)
+        if in_a_file(key) and run is not None:  # what it names cannot be left out of the command line
+            fix += f" (a --config sets it: give the run's own, {run / 'config.yaml'})"
+        if subcommand == "fit":
+            fix += ", or train a new run without --ckpt_path"
         raise UserError(
-            f"--model.{key.removesuffix('.class_path')} {given.get(key)}: the checkpoint's model has "
-            f"{rebuilt.get(key)}, and a run from a checkpoint keeps the model it was trained with: leave out "
-            f"the model settings that differ ({len(replaced)}), or train a new run without --ckpt_path",
+            f"{said(key)}: the checkpoint's model has {rebuilt.get(key)}, and a run from a checkpoint keeps the "
+            f"model it was trained with: leave out {fix}",
             of_the_class=key.endswith("class_path"),
         )
 

@@ -250,7 +250,7 @@ def place_evaluation(trainer: L.Trainer, stage: str, ckpt_path: str | None) -> P
     recipe's ``--config`` it took the next fit's version number. A checkpoint from elsewhere (or
     none), a chosen version or sub_dir, or a second logger: a new run dir, as a fit's.
     """
-    logger, run = trainer.logger, _run_of(ckpt_path)
+    logger, run = trainer.logger, run_of(ckpt_path)
     own_place = isinstance(logger, TensorBoardLogger) and len(trainer.loggers) == 1
     if not own_place or logger._version is not None or logger.sub_dir is not None or run is None:
         return claim_run(trainer)
@@ -282,7 +282,7 @@ def write_results(path: Path, results: dict[str, float], ckpt_path: str | None) 
         publish(tmp, path, overwrite=False)  # a name of this evaluation's own
 
 
-def _run_of(ckpt_path: str | None) -> Path | None:
+def run_of(ckpt_path: str | None) -> Path | None:
     """The run dir of a checkpoint in its ``checkpoints/`` folder, where a config says it is one."""
     if ckpt_path is None or not Path(ckpt_path).is_file():
         return None

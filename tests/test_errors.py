@@ -1215,6 +1215,29 @@ REPLACED = {  # what LightningCLI replaced by the checkpoint's model settings wi
 }
 
 
+def test_a_recipes_config_evaluates_any_of_its_runs(run: Run, tmp_path: Path) -> None:
+    """``test --config my.yaml --ckpt_path best`` of a run trained with another lr (``--model.optimizer.lr
+    0.02``): refused, since the config's lr differed, with "leave out the model settings that differ (1)",
+    which nothing typed could do. An evaluation runs the checkpoint's model: only typed settings are refused."""
+    config = tmp_path / "my.yaml"  # the run's recipe with another lr, as --print_config > my.yaml makes it
+    config.write_text(run.config.read_text().replace("lr: 0.01", "lr: 0.02"))
+    quick = [f"--config={config}", DATA, run.logs_arg, "--trainer.limit_test_batches=1", f"--ckpt_path={run.best}"]
+    before = run.snapshot()
+    tested = run_main("test", *quick, cwd=tmp_path)
+    assert tested.returncode == 0 and "test/acc" in tested.stdout, tested.stderr[-3000:]
+    shutil.rmtree(run.dir / "test_0")
+    assert run.snapshot() == before
+    # A fit from it goes on with the checkpoint's model too: the fix is the run's own config.
+    resumed = run_main("fit", *quick, *QUICK_FIT, cwd=tmp_path)
+    assert_one_line_error(
+        resumed,
+        1,
+        f"{config}: model.optimizer.init_args.lr 0.02: the checkpoint's model has 0.01",
+        f"leave out the model setting that differs (a --config sets it: give the run's own, {run.dir / 'config.yaml'})",
+    )
+    assert run.snapshot() == before
+
+
 @pytest.mark.parametrize("case", REPLACED)
 def test_model_settings_the_checkpoint_would_replace_are_refused(run: Run, case: str) -> None:
     subcommand, arg, expected = REPLACED[case]
