@@ -3,12 +3,15 @@
 import sys
 from pathlib import Path
 
-import torch
+try:  # torch and Lightning take seconds to import: a Ctrl-C then ended in a traceback of 60 lines
+    import torch
 
-from mnist_pl import export
-from mnist_pl.cli import MNISTCLI
-from mnist_pl.errors import reported
-from mnist_pl.parser import MNISTArgumentParser
+    from mnist_pl import export
+    from mnist_pl.cli import MNISTCLI
+    from mnist_pl.errors import reported
+    from mnist_pl.parser import MNISTArgumentParser
+except KeyboardInterrupt:
+    sys.exit("error: stopped by Ctrl-C as it started, nothing written: run it again")
 
 DESCRIPTION = (
     "Train, test and inspect CNN classifiers for MNIST. One more subcommand: "

@@ -17,6 +17,9 @@ class PauseForSignal(L.Callback):
     ) -> None:
         self.epoch, self.batch, self.marker, self.stage = epoch, batch, Path(marker), stage
         self.until_interrupted = until_interrupted
+        if stage == "built" and not self.marker.exists():  # as the CLI builds its classes, before any stage
+            self.marker.write_text("paused")
+            time.sleep(60)  # a Ctrl-C raises KeyboardInterrupt inside it
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int

@@ -767,6 +767,17 @@ def test_a_signal_before_the_first_step_stops_the_fit_at_once_and_keeps_nothing(
     assert list(logs.glob("*/version_*")) == []
 
 
+@pytest.mark.slow  # one more process run
+def test_a_ctrl_c_while_the_cli_starts_ends_in_one_line(tmp_path: Path) -> None:
+    # Settings read, classes built, no stage yet (nor Lightning's handlers, nor the app's): Python's
+    # KeyboardInterrupt ended it in a 60-line traceback.
+    logs, marker = tmp_path / "logs", tmp_path / "paused"
+    proc = popen_fit(tmp_path, f"--trainer.logger.init_args.save_dir={logs}", *pause_at(marker, 0, 0, stage="built"))
+    last = stopped_line(proc, marker, signal.SIGINT)
+    assert last == "error: fit: stopped by Ctrl-C as it started, nothing written: run it again"
+    assert not logs.exists()
+
+
 def test_a_resume_stopped_by_sigterm_before_its_first_step_leaves_the_run_as_it_was(tmp_path: Path) -> None:
     # Killed there, it left its config.resume1.yaml and an event file in the run.
     logs, marker = tmp_path / "logs", tmp_path / "paused"
