@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from mnist_pl.checkpoints import check_readable
 from mnist_pl.data import MNISTDataModule, trained_settings
-from mnist_pl.errors import UserError
+from mnist_pl.errors import UserError, reported
 from mnist_pl.files import beside, file_above, publish
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import LeNet
@@ -324,3 +324,8 @@ def main(argv: list[str] | None = None) -> None:
             lambda written: _check(written, model, dm, args.format, output, precision),
         )
     print(f"wrote {output} ({args.format}): float pixels in [0, 1], (N, 1, 28, 28) -> log-probabilities (N, 10)")
+
+
+if __name__ == "__main__":  # python -m mnist_pl.export: as `python -m mnist_pl export`, its errors in one line
+    with reported():
+        main()

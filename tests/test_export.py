@@ -2,6 +2,8 @@
 
 import hashlib
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,7 +11,7 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
-from conftest import REPO, run_main
+from conftest import REPO, child_env, run_main
 
 from mnist_pl import export
 from mnist_pl.data import MNISTDataModule
@@ -33,6 +35,23 @@ def test_export_refuses_a_file_that_is_not_a_checkpoint(tmp_path: Path) -> None:
         "tip: For details of accepted options run: python -m mnist_pl export --help",
         f"error: unrecognized arguments: --ckpt={onnx}",  # was: --ckpt_path is required
     ]
+
+
+def test_python_m_mnist_pl_export_runs_the_export_command(tmp_path: Path) -> None:
+    """``python -m mnist_pl.export``, the module run as a script, did nothing and exited 0, even for --help."""
+
+    def export_module(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "mnist_pl.export", *args]
+        return subprocess.run(command, cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=600)
+
+    helped = export_module("--help")
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: python -m mnist_pl export "), helped.stderr
+    missing = tmp_path / "missing.ckpt"
+    refused = export_module(f"--ckpt_path={missing}")
+    assert refused.returncode == 1 and refused.stderr.strip().splitlines() == [
+        f"error: --ckpt_path {missing}: no such file: give the path of a .ckpt file"
+    ], refused.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_export_never_replaces_a_file_written_while_it_ran(tmp_path: Path) -> None:
