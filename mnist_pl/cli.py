@@ -321,16 +321,19 @@ class MNISTCLI(LightningCLI):
             rank_zero_warn(replaced)
         # Lightning refuses a seed numpy cannot take only when it seeds, in words that name no option;
         # torch's generators, seeded with the data's, ended in a traceback past 64 bits (the shuffle
-        # seed plus the epoch: an int64 leaves room for the epochs).
+        # seed plus the epoch: an int64 leaves room for the epochs). So did torch's batch sampler, at
+        # the first batch, with a batch size past sys.maxsize (any batch larger than its split is the whole split).
         ranges = {
             "seed_everything": (0, 2**32),
             "data.split_seed": (-(2**63), 2**63),
             "data.shuffle_seed": (-(2**63), 2**63),
+            "data.batch_size": (1, 2**63),
+            "data.eval_batch_size": (1, 2**63),
         }
         for option, (low, high) in ranges.items() if subcommand else ():
-            seed = self.config[subcommand].get(option)
-            if isinstance(seed, int) and not isinstance(seed, bool) and not low <= seed < high:
-                self._parser(subcommand).error(f"--{option} {seed}: expected an int from {low} to {high - 1}")
+            value = self.config[subcommand].get(option)
+            if isinstance(value, int) and not isinstance(value, bool) and not low <= value < high:
+                self._parser(subcommand).error(f"--{option} {value}: expected an int from {low} to {high - 1}")
         # Values jsonargparse lets through: a null from a file, a TensorBoard writer's untyped arguments.
         config = self.config[subcommand] if subcommand else None
         own_classes = {"data": MNISTDataModule, "model": MNISTClassifier}

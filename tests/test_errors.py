@@ -177,6 +177,15 @@ PARSER_CASES = {
         "error: --data.split_seed 99999999999999999999: expected an int from -9223372036854775808 to "
         "9223372036854775807",
     ),
+    # torch's batch sampler took it, in a traceback at the first batch: islice() "must be ... <= sys.maxsize"
+    "a batch size past 64 bits": (
+        ["--data.batch_size=99999999999999999999"],
+        "error: --data.batch_size 99999999999999999999: expected an int from 1 to 9223372036854775807",
+    ),
+    "an evaluation batch size past 64 bits": (
+        ["--data.eval_batch_size=9223372036854775808"],
+        "error: --data.eval_batch_size 9223372036854775808: expected an int from 1 to 9223372036854775807",
+    ),
     "missing yaml": (["--config=nothere.yaml"], "error: --config: File does not exist: "),
     "malformed yaml": (["--config=bad.yaml"], "error: bad.yaml: not valid YAML at line 3, column 1"),
     "an empty section": (  # jsonargparse: "Unexpected config: data", naming neither the file nor a fix
@@ -415,6 +424,14 @@ def test_config_mistakes_jsonargparse_reports(
     assert err.splitlines()[:2] == ["usage: mnist_pl [options] fit [options]", TIP], err
     assert len(err.splitlines()) == 3 and err.splitlines()[2].startswith("error: "), err
     assert run.snapshot() == before
+
+
+def test_the_largest_batch_sizes_are_taken(run: Run, tmp_path: Path) -> None:
+    """The bound on batch sizes is the batch sampler's own, far above any split: a larger batch is the whole split."""
+    largest = [f"--data.batch_size={2**63 - 1}", f"--data.eval_batch_size={2**63 - 1}"]
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    result = run_main("test", f"--ckpt_path={run.best}", DATA, logs, *largest, cwd=tmp_path)
+    assert result.returncode == 0 and "test/acc" in result.stdout, result.stderr[-3000:]
 
 
 def test_merges_that_override_are_no_key_written_twice() -> None:
