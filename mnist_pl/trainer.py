@@ -171,15 +171,25 @@ def refuse_bad_settings(trainer: Namespace, subcommand: str) -> None:
             "app keeps: leave it out (--trainer.enable_progress_bar false, --trainer.enable_model_summary false "
             "quiet a run)"
         )
-    # A TensorBoard sub_dir below each run's dir: an absolute one was every run's, and the run's
-    # last line ended in a traceback.
     loggers = trainer.get("logger") if isinstance(trainer.get("logger"), list) else [trainer.get("logger")]
     for logger in loggers:
-        sub_dir = logger.get("init_args", {}).get("sub_dir") if isinstance(logger, Namespace | dict) else None
+        init_args = logger.get("init_args", {}) if isinstance(logger, Namespace | dict) else {}
+        # A TensorBoard sub_dir below each run's dir: an absolute one was every run's, and the run's
+        # last line ended in a traceback.
+        sub_dir = init_args.get("sub_dir")
         if sub_dir and (Path(sub_dir).is_absolute() or sub_dir.startswith("~") or ".." in Path(sub_dir).parts):
             raise UserError(
                 f"--trainer.logger.init_args.sub_dir {sub_dir}: a folder inside each run's dir: "
                 "give a relative one inside it, such as tb"
+            )
+        # The run's dir is <save_dir>/<name>/<version>: "" or "." was the recipe's folder itself (the run's
+        # hparams.yaml and checkpoints/ beside its version_N dirs), ".." the folder above it.
+        version = init_args.get("version")
+        if isinstance(version, str) and (not Path(version).parts or ".." in Path(version).parts):
+            named = " is empty" if version == "" else f" {version}: names no folder in the recipe's (logs/<name>/)"
+            raise UserError(
+                f"--trainer.logger.init_args.version{named}: give a name, such as mine, or leave it out "
+                "(a new version_N for every run)"
             )
     # Taken without a word, and unused: the run's folder is the logger's (without one, nothing is written).
     if (root := trainer.get("default_root_dir")) is not None and trainer.get("logger") not in (False, []):

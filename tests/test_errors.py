@@ -786,6 +786,17 @@ OUR_CASES = {
         ["--trainer.logger.init_args.save_dir="],
         "error: --trainer.logger.init_args.save_dir is empty: give a folder, such as logs",
     ),
+    # The run went into the recipe's folder itself (logs/lenet/hparams.yaml, checkpoints/), beside its version_N
+    "empty version": (
+        ["--trainer.logger.init_args.version="],
+        "error: --trainer.logger.init_args.version is empty: give a name, such as mine, or leave it out "
+        "(a new version_N for every run)",
+    ),
+    "a version of the recipe's folder itself": (
+        ["--trainer.logger.init_args.version=."],
+        "error: --trainer.logger.init_args.version .: names no folder in the recipe's (logs/<name>/): give a "
+        "name, such as mine, or leave it out (a new version_N for every run)",
+    ),
     # The lr went negative, gradient ascent, without a word: 64% to 11% accuracy in an epoch
     "a negative decay factor": (
         [
