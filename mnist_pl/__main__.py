@@ -15,7 +15,7 @@ except KeyboardInterrupt:
 
 DESCRIPTION = (
     "Train, test and inspect CNN classifiers for MNIST. One more subcommand: "
-    "export (a checkpoint as ONNX or TorchScript; python -m mnist_pl export --help)."
+    "export (a checkpoint as ONNX, torch.export's .pt2 or TorchScript; python -m mnist_pl export --help)."
 )
 
 

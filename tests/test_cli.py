@@ -253,6 +253,8 @@ def test_help_and_print_config(tmp_path: Path) -> None:
     assert help_.returncode == 0
     assert all(cmd in help_.stdout for cmd in ("fit", "validate", "test", "predict"))
     assert help_.stdout.startswith("usage: python -m mnist_pl ")  # as it is run, not "__main__.py"
+    # export's formats in the README's order: it said "ONNX or TorchScript", leaving out the .pt2 the README advises.
+    assert "export (a checkpoint as ONNX, torch.export's .pt2 or TorchScript;" in re.sub(r"\s+", " ", help_.stdout)
     # jsonargparse's help of a class builds a parser of its own, which said "usage: __main__.py".
     class_help = run_main("fit", "--model.net.help=LeNet", cwd=tmp_path)
     assert class_help.returncode == 0 and class_help.stdout.startswith("usage: python -m mnist_pl [--model.net.")
