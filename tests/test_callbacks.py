@@ -190,6 +190,7 @@ def test_an_lr_finder_that_only_finds_says_its_lr_and_plots_it(tmp_path: Path) -
     assert (run / "lr_find.png").read_bytes() == first and (run / "lr_find-1.png").is_file()
 
 
+@pytest.mark.slow  # one more fit, of an edge of the step logging
 def test_no_step_values_with_log_every_n_steps_0(tmp_path: Path) -> None:
     fit = run_main("fit", *FIT, "--trainer.limit_train_batches=20", "--trainer.log_every_n_steps=0", cwd=tmp_path)
     assert fit.returncode == 0, fit.stderr[-3000:]
@@ -304,6 +305,7 @@ def test_predict_into_a_folder_that_is_a_file_stops_before_predicting(trained_ru
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "taken"]
 
 
+@pytest.mark.slow  # one more fit, of a Lightning callback the app only has to pass on
 def test_lightnings_weight_averaging_trains_and_its_config_runs_again(tmp_path: Path) -> None:
     """SWA copies the model: it failed on the module objects our --help texts kept in the parser
     ("cannot pickle 'module' object"), and its device default went into config.yaml as

@@ -1281,6 +1281,7 @@ def test_model_settings_the_checkpoint_would_replace_are_refused(run: Run, case:
     assert run.snapshot() == before
 
 
+@pytest.mark.slow  # three runs of a checkpoint, options of how it runs
 def test_how_the_network_runs_is_the_runs_own_with_a_checkpoint(run: Run, tmp_path: Path) -> None:
     """--model.cuda_graphs and --model.compile say how the network runs, not what it learned: this run's own,
     given (not refused as another model) or left out (not the checkpoint's), each way."""

@@ -316,6 +316,7 @@ def test_export_builds_in_the_checkpoints_own_normalisation(trained_run: Path, t
     assert np.allclose(got, expected, atol=1e-4)
 
 
+@pytest.mark.slow  # a bf16 fit and its export, beside the fp32 exports of the default suite
 def test_an_export_of_a_bf16_run_says_how_its_classes_compare_with_the_runs(trained_run: Path, tmp_path: Path) -> None:
     """fast.yaml's runs test and predict in bf16-mixed, the export in float32: "same class for 10,000" read as
     theirs, where one image of 10,000 differed."""

@@ -778,6 +778,7 @@ def test_a_ctrl_c_while_the_cli_starts_ends_in_one_line(tmp_path: Path) -> None:
     assert not logs.exists()
 
 
+@pytest.mark.slow  # a resume's case of the default suite's stop before the first step
 def test_a_resume_stopped_by_sigterm_before_its_first_step_leaves_the_run_as_it_was(tmp_path: Path) -> None:
     # Killed there, it left its config.resume1.yaml and an event file in the run.
     logs, marker = tmp_path / "logs", tmp_path / "paused"
