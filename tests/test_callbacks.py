@@ -171,6 +171,7 @@ def test_curves_name_the_training_losss_label_smoothing() -> None:
     assert loss_ax.get_legend_handles_labels()[1] == ["train/loss", "val/loss"] and acc_ax.get_legend() is None
 
 
+@pytest.mark.slow  # a fit with Lightning's LR finder before it: an optional callback
 def test_an_lr_finder_that_only_finds_says_its_lr_and_plots_it(tmp_path: Path) -> None:
     # Lightning's LearningRateFinder with update_attr false kept its finding to itself.
     finder = ["--trainer.callbacks+=LearningRateFinder", "--trainer.callbacks.update_attr=false"]

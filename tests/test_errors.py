@@ -614,6 +614,7 @@ def test_a_config_given_before_its_subcommand_says_where_it_goes(tmp_path: Path)
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # several parses and a fit, of one message
 def test_an_option_before_a_config_that_sets_it_is_refused(tmp_path: Path) -> None:
     """The config file, read after it, set it again: a fit of 10 epochs for --trainer.max_epochs 3, without a word."""
     lenet = REPO / "configs" / "lenet.yaml"

@@ -607,6 +607,7 @@ def test_signal_stops_with_a_resume_line_and_the_resume_is_exact(
     assert_same_run(one_go, run)
 
 
+@pytest.mark.slow  # a fit with a worker process, stopped: the default suite stops fits without
 @SIGNALS
 def test_a_signal_to_the_whole_process_group_stops_a_fit_with_workers_as_one(
     tmp_path: Path, signum: signal.Signals
