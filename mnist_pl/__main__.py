@@ -11,7 +11,10 @@ try:  # torch and Lightning take seconds to import: a Ctrl-C then ended in a tra
     from mnist_pl.errors import reported
     from mnist_pl.parser import MNISTArgumentParser
 except KeyboardInterrupt:
-    sys.exit("error: stopped by Ctrl-C as it started, nothing written: run it again")
+    # One write of the whole line, as errors._fail's: under DDP every rank says it.
+    said = next((w for w in sys.argv[1:2] if w in ("fit", "validate", "test", "predict", "export")), "mnist_pl")
+    print(f"error: {said}: stopped by Ctrl-C as it started, nothing written: run it again", file=sys.stderr, flush=True)
+    sys.exit(1)
 
 DESCRIPTION = (
     "Train, test and inspect CNN classifiers for MNIST. One more subcommand: "

@@ -37,7 +37,7 @@ from mnist_pl.checkpoints import (
 from mnist_pl.checkpoints import refuse_bad_settings as refuse_bad_checkpoint_settings
 from mnist_pl.data import STATS, MNISTDataModule, refuse_own_images_for, trained_settings
 from mnist_pl.errors import UserError
-from mnist_pl.files import missing_folders
+from mnist_pl.files import missing_folders, remove_empty
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.optim import refuse_bad_settings as refuse_bad_optim_settings
 from mnist_pl.parser import (
@@ -228,6 +228,7 @@ class MNISTCLI(LightningCLI):
         except KeyboardInterrupt:
             if self.started:
                 raise
+            remove_empty(getattr(getattr(self, "trainer", None), "made_dirs", ()))  # the logger's new folders
             subcommand = (self.config.get("subcommand") if hasattr(self, "config") else None) or "mnist_pl"
             raise signals.InterruptedRunError(
                 f"{subcommand}: stopped by Ctrl-C as it started, nothing written: run it again"
@@ -322,7 +323,7 @@ class MNISTCLI(LightningCLI):
         # Lightning refuses a seed numpy cannot take only when it seeds, in words that name no option;
         # torch's generators, seeded with the data's, ended in a traceback past 64 bits (the shuffle
         # seed plus the epoch: an int64 leaves room for the epochs). So did torch's batch sampler, at
-        # the first batch, with a batch size past sys.maxsize (any batch larger than its split is the whole split).
+        # the first batch, with a batch size past 2**63 - 1 (any batch larger than its split is the whole split).
         ranges = {
             "seed_everything": (0, 2**32),
             "data.split_seed": (-(2**63), 2**63),
@@ -581,7 +582,11 @@ class MNISTCLI(LightningCLI):
             return f"--model.{key.removesuffix('.class_path')} {given.get(key)}"
 
         def in_a_file(key: str) -> bool:
-            return named_where_written(said(key), self.command_line, subcommand, key.endswith("class_path")) is not None
+            """Whether a file set it, or the class it is an argument of (whose other arguments are defaults)."""
+            if named_where_written(said(key), self.command_line, subcommand, key.endswith("class_path")):
+                return True
+            group = key.rpartition(".init_args.")[0]
+            return bool(group) and in_a_file(f"{group}.class_path")
 
         if subcommand != "fit":
             # An evaluation runs the checkpoint's model, whatever a --config says: `test --config my.yaml

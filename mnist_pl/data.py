@@ -470,7 +470,9 @@ class MNISTDataModule(L.LightningDataModule):
             epoch = trainer.fit_loop.epoch_progress.current
             in_epoch = epoch.processed < epoch.ready and done < trainer.num_training_batches
             state["batches_done"] = done if in_epoch else 0
-            state["epoch"] = trainer.current_epoch + (0 if in_epoch else 1)  # the one a resume goes on in
+            # The epoch a resume goes on in: the next one after an epoch's last batch or end hooks, this
+            # one outside any (an LR finder's checkpoint before the first, one written as the fit ends).
+            state["epoch"] = epoch.processed + (not in_epoch and epoch.processed < epoch.ready)
             # What the skip of a resumed epoch assumes: the same order, cut into the same shards and batches.
             state["batch_size"] = self.hparams.batch_size
             state["processes"] = trainer.world_size

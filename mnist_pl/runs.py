@@ -489,10 +489,10 @@ class SaveConfig(SaveConfigCallback):
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Once the checkpoint is restored: a resume its data module refused (another batch size in the middle
         # of an epoch) warned first, of a config.resumeN.yaml the refusal then removed.
-        if self.config_filename.startswith("config.resume"):
-            log_dir = trainer.log_dir  # every rank: under DDP a broadcast from rank 0 (rank 0's alone hung the fit)
-            if trainer.is_global_zero:
-                self.warn_of_other_settings(Path(log_dir))
+        log_dir = trainer.log_dir  # every rank, whatever its own view of the files: a broadcast from rank 0 under
+        # DDP (rank 0's alone hung the fit)
+        if self.config_filename.startswith("config.resume") and trainer.is_global_zero:
+            self.warn_of_other_settings(Path(log_dir))
 
     # Expected to change in a resume: the checkpoint it names, the epochs it adds, the files it writes.
     _RESUMED_ANEW = ("ckpt_path", "trainer.max_", "trainer.logger", "trainer.callbacks", "config", "seed_everything")

@@ -183,9 +183,11 @@ def refuse_bad_settings(trainer: Namespace, subcommand: str) -> None:
                 "give a relative one inside it, such as tb"
             )
         # The run's dir is <save_dir>/<name>/<version>: "" or "." was the recipe's folder itself (the run's
-        # hparams.yaml and checkpoints/ beside its version_N dirs), ".." the folder above it.
+        # hparams.yaml and checkpoints/ beside its version_N dirs), ".." the folder above it, an absolute one anywhere.
         version = init_args.get("version")
-        if isinstance(version, str) and (not Path(version).parts or ".." in Path(version).parts):
+        if isinstance(version, str) and (
+            not Path(version).parts or ".." in Path(version).parts or Path(version).is_absolute() or version[0] == "~"
+        ):
             named = " is empty" if version == "" else f" {version}: names no folder in the recipe's (logs/<name>/)"
             raise UserError(
                 f"--trainer.logger.init_args.version{named}: give a name, such as mine, or leave it out "

@@ -191,6 +191,25 @@ def test_an_lr_finder_that_only_finds_says_its_lr_and_plots_it(tmp_path: Path) -
     assert (run / "lr_find.png").read_bytes() == first and (run / "lr_find-1.png").is_file()
 
 
+@pytest.mark.slow  # two fits with Lightning's LR finder
+def test_an_lr_finder_leaves_the_first_epochs_order_to_data_workers(tmp_path: Path) -> None:
+    """The finder's checkpoint, written before any epoch, said a resume goes on in epoch 1: restored from it,
+    the data made its workers fetch epoch 1's order, and epoch 0 trained in it (as without workers: epoch 0's)."""
+    finder = ["--trainer.callbacks+=LearningRateFinder", "--trainer.callbacks.update_attr=false"]
+    finder += ["--trainer.callbacks.num_training_steps=5", "--trainer.callbacks.max_lr=1.0"]
+    seen = {}
+    for workers in (0, 1):
+        record = [
+            "--trainer.callbacks+=batch_recorder.BatchRecorder",
+            f"--trainer.callbacks.out_dir={tmp_path / str(workers)}",
+        ]
+        short = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=3", f"--data.num_workers={workers}"]
+        fit = run_main("fit", *FIT, *finder, *record, *short, cwd=tmp_path)
+        assert fit.returncode == 0, fit.stderr[-3000:]
+        seen[workers] = (tmp_path / str(workers) / "rank0.txt").read_text().split()
+    assert len(seen[0]) == 3 * 64 and seen[1] == seen[0]
+
+
 @pytest.mark.slow  # one more fit, of an edge of the step logging
 def test_no_step_values_with_log_every_n_steps_0(tmp_path: Path) -> None:
     fit = run_main("fit", *FIT, "--trainer.limit_train_batches=20", "--trainer.log_every_n_steps=0", cwd=tmp_path)

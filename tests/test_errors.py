@@ -798,6 +798,10 @@ OUR_CASES = {
         "error: --trainer.logger.init_args.version .: names no folder in the recipe's (logs/<name>/): give a "
         "name, such as mine, or leave it out (a new version_N for every run)",
     ),
+    "an absolute version": (  # the run went outside logs/<name>/
+        ["--trainer.logger.init_args.version=/tmp/elsewhere"],
+        "error: --trainer.logger.init_args.version /tmp/elsewhere: names no folder in the recipe's (logs/<name>/)",
+    ),
     # The lr went negative, gradient ascent, without a word: 64% to 11% accuracy in an epoch
     "a negative decay factor": (
         [
@@ -1250,14 +1254,21 @@ def test_a_recipes_config_evaluates_any_of_its_runs(run: Run, tmp_path: Path) ->
     which nothing typed could do. An evaluation runs the checkpoint's model: only typed settings are refused."""
     config = tmp_path / "my.yaml"  # the run's recipe with another lr, as --print_config > my.yaml makes it
     config.write_text(run.config.read_text().replace("lr: 0.01", "lr: 0.02"))
-    quick = [f"--config={config}", DATA, run.logs_arg, "--trainer.limit_test_batches=1", f"--ckpt_path={run.best}"]
+    quick = [DATA, run.logs_arg, "--trainer.limit_test_batches=1", f"--ckpt_path={run.best}"]
     before = run.snapshot()
-    tested = run_main("test", *quick, cwd=tmp_path)
+    tested = run_main("test", f"--config={config}", *quick, cwd=tmp_path)
+    assert tested.returncode == 0 and "test/acc" in tested.stdout, tested.stderr[-3000:]
+    shutil.rmtree(run.dir / "test_0")
+    # Another optimizer class in the file: its other arguments (alpha, centered, ...) are in no file, but
+    # defaults of the class the file names. They were refused, options never typed.
+    other = tmp_path / "other.yaml"
+    other.write_text(run.config.read_text().replace("torch.optim.SGD", "torch.optim.RMSprop"))
+    tested = run_main("test", f"--config={other}", *quick, cwd=tmp_path)
     assert tested.returncode == 0 and "test/acc" in tested.stdout, tested.stderr[-3000:]
     shutil.rmtree(run.dir / "test_0")
     assert run.snapshot() == before
     # A fit from it goes on with the checkpoint's model too: the fix is the run's own config.
-    resumed = run_main("fit", *quick, *QUICK_FIT, cwd=tmp_path)
+    resumed = run_main("fit", f"--config={config}", *quick, *QUICK_FIT, cwd=tmp_path)
     assert_one_line_error(
         resumed,
         1,
