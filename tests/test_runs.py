@@ -1449,6 +1449,7 @@ def test_a_new_version_comes_after_the_newest_not_in_a_gap(tmp_path: Path) -> No
     assert claim_new_version(tmp_path) == 4 and (tmp_path / "version_4").is_dir()
 
 
+@pytest.mark.slow  # two fits in processes of their own, at once: 10 s of the suite's budget
 def test_two_fits_started_together_get_two_runs(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     args = [
