@@ -171,13 +171,17 @@ def refuse_bad_settings(trainer: Namespace, subcommand: str) -> None:
             "app keeps: leave it out (--trainer.enable_progress_bar false, --trainer.enable_model_summary false "
             "quiet a run)"
         )
+
+    def leaves_its_folder(path: str) -> bool:
+        return Path(path).is_absolute() or path.startswith("~") or ".." in Path(path).parts
+
     loggers = trainer.get("logger") if isinstance(trainer.get("logger"), list) else [trainer.get("logger")]
     for logger in loggers:
         init_args = logger.get("init_args", {}) if isinstance(logger, Namespace | dict) else {}
         # A TensorBoard sub_dir below each run's dir: an absolute one was every run's, and the run's
         # last line ended in a traceback.
         sub_dir = init_args.get("sub_dir")
-        if sub_dir and (Path(sub_dir).is_absolute() or sub_dir.startswith("~") or ".." in Path(sub_dir).parts):
+        if sub_dir and leaves_its_folder(sub_dir):
             raise UserError(
                 f"--trainer.logger.init_args.sub_dir {sub_dir}: a folder inside each run's dir: "
                 "give a relative one inside it, such as tb"
@@ -185,9 +189,7 @@ def refuse_bad_settings(trainer: Namespace, subcommand: str) -> None:
         # The run's dir is <save_dir>/<name>/<version>: "" or "." was the recipe's folder itself (the run's
         # hparams.yaml and checkpoints/ beside its version_N dirs), ".." the folder above it, an absolute one anywhere.
         version = init_args.get("version")
-        if isinstance(version, str) and (
-            not Path(version).parts or ".." in Path(version).parts or Path(version).is_absolute() or version[0] == "~"
-        ):
+        if isinstance(version, str) and (not Path(version).parts or leaves_its_folder(version)):
             named = " is empty" if version == "" else f" {version}: names no folder in the recipe's (logs/<name>/)"
             raise UserError(
                 f"--trainer.logger.init_args.version{named}: give a name, such as mine, or leave it out "
