@@ -335,7 +335,8 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
     ``save_top_k: 1`` on ``val/acc`` that is only when the accuracy improves, so ``last.ckpt`` was
     the best epoch's, and a run resumed from it trained again every epoch after the best one. Here
     ``last.ckpt`` is written wherever Lightning would have written a top-k checkpoint (the end of
-    a validation, or of a training epoch), as in Lightning 2.5.
+    a validation, or of a training epoch), as in Lightning 2.5. A step or time checkpoint due at a
+    batch that a validation follows is written after it, where that validation's are.
 
     Named apart from Lightning's, so that ``--trainer.callbacks+=ModelCheckpoint`` names Lightning's
     (jsonargparse refused the name of two classes), and known to Lightning by Lightning's name, the
@@ -420,30 +421,50 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
         if (on_epoch_end and not saved_here) or (not on_epoch_end and whole_epoch):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
+    held_batch: int | None = None  # the batch whose checkpoint waits for the validation that follows it
+
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int):
-        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        # Lightning wrote a step (or time) checkpoint due at a batch that a validation follows before that
+        # validation: ranked by the one before it (best.ckpt by a stale val/acc), without its val/acc_best,
+        # and a resume from it skipped it. (Monitoring val/acc, Lightning waits for the value, but at an
+        # epoch's end it then wrote none: the epoch's last step= checkpoint was missing.) Its decision is
+        # taken where it writes that validation's epoch checkpoints: at the epoch's end, or at the end of a
+        # validation inside the epoch (_decide_held). Same step, same file name.
+        loop = trainer.fit_loop.epoch_loop
+        validation_follows = loop._should_check_val_fx(trainer.fit_loop._data_fetcher) and not loop._skip_next_val
+        if validation_follows:
+            self.held_batch = batch_idx
+        else:
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
         # SIGTERM (a preemption, docker stop, kill) or a first Ctrl-C (signals.CtrlCAsSigterm) stops
         # Lightning's fit right after this batch, where it would otherwise lose every step since
         # the last checkpoint. Saved here, where an every_n_train_steps checkpoint is, the resume
         # goes on from this batch. Not where Lightning goes on instead: at max_steps it ends the
-        # fit; after the epoch's last batch it validates and stops at the epoch's end (a resume from
-        # this batch's checkpoint skipped the epoch's end, its curves' points missing). Nor
-        # between accumulated batches (their gradients are in no checkpoint), nor under DDP (the
-        # other ranks learn of the signal at their next batch, and would not join the save).
-        # Lightning's save_on_exception saves on any exception, Ctrl-C in the middle of a step
+        # fit; before a validation it validates, and stops at that validation's end or the epoch's,
+        # where last.ckpt is written (a resume from this batch's checkpoint skipped them, its curves'
+        # points missing). Nor between accumulated batches (their gradients are in no checkpoint), nor
+        # under DDP (the other ranks learn of the signal at their next batch, and would not join the
+        # save). Lightning's save_on_exception saves on any exception, Ctrl-C in the middle of a step
         # included, and under the top-k name too (here best.ckpt): not what a resume needs.
-        loop = trainer.fit_loop.epoch_loop
         if (
             trainer.received_sigterm
             and self.save_last is True
             and trainer.world_size == 1
+            and not validation_follows
             and not loop._is_training_done
             and not loop._should_accumulate()
             and not self._should_skip_saving_checkpoint(trainer)  # fast_dev_run, or saved at this step
         ):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
+    def _decide_held(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Lightning's decision on the checkpoint of the batch a validation followed, now that it has run."""
+        if self.held_batch is not None:
+            batch_idx, self.held_batch = self.held_batch, None
+            super().on_train_batch_end(trainer, pl_module, None, None, batch_idx)
+
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._decide_held(trainer, pl_module)
         super().on_train_epoch_end(trainer, pl_module)
         self._save_last_if_skipped(trainer, at_train_epoch_end=True)
 
@@ -494,12 +515,15 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
             trainer._signal_connector.received_sigterm, self.stop_held = True, False
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self._should_save_on_train_epoch_end(trainer):  # else at the epoch's end, where Lightning saves
+            self._decide_held(trainer, pl_module)
         super().on_validation_end(trainer, pl_module)
         self._save_last_if_skipped(trainer, at_train_epoch_end=False)
         self._release(trainer)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         super().on_exception(trainer, pl_module, exception)
+        self.held_batch = None  # its validation did not end: not for a later fit's
         self._release(trainer)  # a second Ctrl-C in the validation: Lightning's handler back
 
 

@@ -480,6 +480,40 @@ def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path: Path, every: list
         assert scalars(last.parents[1]) == scalars(tmp_path / "one_go" / "lenet" / "version_0")
 
 
+@pytest.mark.parametrize(
+    "every",
+    [
+        ["--trainer.max_epochs=2"],  # the epoch's last batch: validated, then the epoch's end
+        ["--trainer.max_epochs=2", "--checkpoint.monitor=null"],
+        # A validation inside the epoch (Lightning itself waits for a monitored one's value there)
+        [
+            "--trainer.max_epochs=1",
+            "--trainer.limit_train_batches=10",
+            "--trainer.val_check_interval=5",
+            "--checkpoint.monitor=null",
+        ],
+    ],
+    ids=["epoch-end", "epoch-end-unmonitored", "val_check_interval-unmonitored"],
+)
+def test_a_step_checkpoint_before_a_validation_holds_that_validation(tmp_path: Path, every: list[str]) -> None:
+    # Lightning wrote a step checkpoint due at a batch a validation follows before that validation:
+    # ranked by the validation before (best.ckpt by a stale val/acc), without this one's val/acc_best,
+    # and a resume from it skipped it. Monitoring val/acc, the epoch's last step of epoch 0 wrote none.
+    steps = ["--checkpoint.every_n_train_steps=5", "--checkpoint.save_top_k=-1", "--checkpoint.filename={step}"]
+    result = fit(tmp_path / "logs", *steps, *every, here=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = (tmp_path / "logs").glob("*/version_0")
+    best = dict(scalars(run)["val/acc_best"])  # after the validation of each step N, at point N - 1
+    saved = {path.name: torch.load(path, weights_only=True) for path in (run / "checkpoints").glob("*.ckpt")}
+    assert sorted(saved) == ["last.ckpt", "step=10.ckpt", "step=5.ckpt"]
+    for checkpoint in saved.values():
+        held = checkpoint["state_dict"]["val_acc_best.max_value"].item()
+        assert held == pytest.approx(best[checkpoint["global_step"] - 1]), checkpoint["global_step"]
+    if "--checkpoint.monitor=null" not in every:  # ranked by its own validation
+        (state,) = (v for k, v in saved["step=10.ckpt"]["callbacks"].items() if k.startswith("ModelCheckpoint"))
+        assert state["best_model_score"].item() == pytest.approx(max(best.values()))
+
+
 def test_a_fit_cut_by_max_steps_resumes_with_the_next_epoch_whole(tmp_path: Path) -> None:
     # Lightning counts an epoch that --trainer.max_steps cut short as finished, and resumes its
     # checkpoint with the next epoch; the data then also skipped the cut epoch's 3 batches in it.
@@ -681,17 +715,19 @@ def test_a_first_ctrl_c_stops_a_fit_after_its_batch_checkpointed_there(tmp_path:
 
 
 @pytest.mark.parametrize(
-    ("signum", "every", "stop", "validations"),
+    ("signum", "every", "stop", "validations", "stage"),
     [
         # At the epoch's end, all of it checkpointed (it said "in epoch 1"); Ctrl-C's message as SIGTERM's.
-        (signal.SIGTERM, [], "after epoch 0 at step 5", 2),
-        pytest.param(signal.SIGINT, [], "after epoch 0 at step 5", 2, marks=pytest.mark.slow),
-        (signal.SIGTERM, ["--trainer.val_check_interval=2"], "in epoch 0 at step 2", 4),  # after batch 2 of 5
+        (signal.SIGTERM, [], "after epoch 0 at step 5", 2, "validate"),
+        pytest.param(signal.SIGINT, [], "after epoch 0 at step 5", 2, "validate", marks=pytest.mark.slow),
+        (signal.SIGTERM, ["--trainer.val_check_interval=2"], "in epoch 0 at step 2", 4, "validate"),  # batch 2 of 5
+        # In the batch that validation follows: checkpointed before it, the resume skipped it (3 points of 4).
+        (signal.SIGTERM, ["--trainer.val_check_interval=2"], "in epoch 0 at step 2", 4, "train"),
     ],
-    ids=["SIGTERM", "Ctrl-C", "SIGTERM-inside-an-epoch"],
+    ids=["SIGTERM", "Ctrl-C", "SIGTERM-inside-an-epoch", "SIGTERM-in-the-batch-before"],
 )
 def test_a_stop_during_a_validation_waits_for_its_end_and_the_resume_is_exact(
-    tmp_path: Path, signum: signal.Signals, every: list[str], stop: str, validations: int
+    tmp_path: Path, signum: signal.Signals, every: list[str], stop: str, validations: int, stage: str
 ) -> None:
     # Lightning stopped in the validation, before any checkpoint of the batches it validates (at the
     # epoch's end: the whole epoch). Signalled in this process, in a validation's first batch of two.
@@ -699,7 +735,7 @@ def test_a_stop_during_a_validation_waits_for_its_end_and_the_resume_is_exact(
     assert one_go.returncode == 0, one_go.stderr[-3000:]
     logs, marker = tmp_path / "logs", tmp_path / "paused"
     with signalled_here_when_paused(marker, signum):
-        pause = pause_at(marker, epoch=0, batch=0, stage="validate")
+        pause = pause_at(marker, epoch=0, batch=0 if stage == "validate" else 1, stage=stage)
         stopped = fit(logs, "--trainer.max_epochs=2", *every, *pause, here=True)
     assert stopped.returncode == 1, stopped.stderr[-3000:]
     if signum == signal.SIGINT:
@@ -707,7 +743,9 @@ def test_a_stop_during_a_validation_waits_for_its_end_and_the_resume_is_exact(
     last = stopped.stderr.strip().splitlines()[-1]
     assert f" {stop}; checkpointed there: resume with " in last
     run = logs / "lenet" / "version_0"
-    assert len(scalars(run)["val/acc"]) == 1  # the validation it stopped in, whole
+    ((_, acc),) = scalars(run)["val/acc"]  # the validation it stopped in or after, whole, and in its checkpoint
+    held = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]["val_acc_best.max_value"]
+    assert held.item() == pytest.approx(acc) and (run / "checkpoints" / "best.ckpt").is_file()
 
     command = re.search(r"resume with python -m mnist_pl (fit .*)$", last).group(1).split()
     resumed = run_main(*command, cwd=tmp_path)
