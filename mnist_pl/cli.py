@@ -591,7 +591,16 @@ class MNISTCLI(LightningCLI):
         if subcommand != "fit":
             # An evaluation runs the checkpoint's model, whatever a --config says: `test --config my.yaml
             # --ckpt_path best` of a run trained with another lr was refused, and nothing typed could fix it.
-            replaced = [key for key in replaced if not in_a_file(key)]
+            # Another network in the file (another recipe's config) is said: the run's network is not it.
+            in_files = [key for key in replaced if in_a_file(key)]
+            if nets := [key for key in in_files if key.startswith("net.")]:
+                key = next((k for k in nets if k.endswith("class_path")), nets[0])
+                verb = "is" if key.endswith("class_path") else "has"
+                rank_zero_warn(
+                    f"{said(key)} (from a --config): the checkpoint's network {verb} {rebuilt.get(key)}, "
+                    f"and {subcommand} runs it as it was trained"
+                )
+            replaced = [key for key in replaced if key not in in_files]
         if not replaced:
             return
         key = next((k for k in replaced if k.endswith("class_path")), replaced[0])

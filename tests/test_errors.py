@@ -1265,6 +1265,15 @@ def test_a_recipes_config_evaluates_any_of_its_runs(run: Run, tmp_path: Path) ->
     other.write_text(run.config.read_text().replace("torch.optim.SGD", "torch.optim.RMSprop"))
     tested = run_main("test", f"--config={other}", *quick, cwd=tmp_path)
     assert tested.returncode == 0 and "test/acc" in tested.stdout, tested.stderr[-3000:]
+    assert "warning: --model" not in tested.stderr  # what it learned with, not what it runs
+    shutil.rmtree(run.dir / "test_0")
+    # Another recipe's config names another network: the checkpoint's runs, and it says so (a likely mix-up).
+    tested = run_main("test", f"--config={REPO / 'configs' / 'fast.yaml'}", *quick, cwd=tmp_path)
+    assert tested.returncode == 0 and "test/acc" in tested.stdout, tested.stderr[-3000:]
+    assert (
+        "warning: --model.net mnist_pl.nets.FastCNN (from a --config): the checkpoint's network is "
+        "mnist_pl.nets.LeNet, and test runs it as it was trained\n" in tested.stderr
+    )
     shutil.rmtree(run.dir / "test_0")
     assert run.snapshot() == before
     # A fit from it goes on with the checkpoint's model too: the fix is the run's own config.
