@@ -61,6 +61,13 @@ _NOT_RESTRICTED = re.compile(
 )
 
 
+# A class of another kind, as jsonargparse says it for a function's type (the optimizer's) and a class's.
+_NOT_A_SUBCLASS = re.compile(
+    r"(?:Expected '([\w.]+)' to be|Import path (?:([\w.]+) )?does not correspond to) a subclass of "
+    r"(?:<class '(\w+)'>|Union\[([\w, ]+)\]|(\w+))"
+)
+
+
 def _type_name(text: str) -> str:
     text = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", text).replace("NoneType", "None")
     text = re.sub(r"dot import path string: .*", "a class path (package.module.Class)", text)
@@ -79,6 +86,12 @@ def one_line(message: str) -> str:
     if twice and (option := re.match(r'Parser key "([\w.]+)"', message)):
         given = re.search(r"Unable to load config '(.*)'", message)
         return f"--{option[1]}{f' {given[1]}' if given else ''}: {twice[0]}: keep one"
+    # A class of another kind (--model.optimizer torch.nn.Linear): jsonargparse named the base as Python
+    # prints it (<class 'Optimizer'>), and the class given only where the option takes a Union.
+    if (other := _NOT_A_SUBCLASS.search(message)) and (option := re.match(r'Parser key "([\w.]+)"', message)):
+        given = re.search(r"^\s*Given value: ([\w.]+)$", message, re.M)
+        if cls := other[1] or other[2] or (given and given[1]):
+            return f"--{option[1]} {cls}: not a subclass of {(other[3] or other[4] or other[5]).replace(', ', ' or ')}"
     # A group's own option takes a file of its options: --data abc is neither such a file nor YAML of them.
     if group := re.match(r"Parser key \"(\w+)\":\nUnable to load config '(.*)'", message):
         if inner := re.search(r'- (Parser key "\w+\.[\s\S]*)', message):  # YAML of its options, one of them wrong
@@ -269,7 +282,8 @@ def _in_config_file(message: str, raw: str) -> str:
             )
     # A class that cannot be imported or built, written in a config file: that file, and the class.
     bad_class = re.fullmatch(
-        r"--([\w.]+): (?:Problem with given class_path '([\w.]+)': (?!Option ')|Import path ([\w.]+) )(.*)", message
+        r"--([\w.]+)(?:: Problem with given class_path '([\w.]+)': (?!Option ')| ([\w.]+): (?=not a subclass))(.*)",
+        message,
     )
     for path in reversed(CONFIG_FILES if bad_class else []):
         key, class_path = bad_class[1], bad_class[2] or bad_class[3]
@@ -621,13 +635,16 @@ def _class_fix(line: str) -> str | None:
     is imported from, the required argument's option."""
     if meant := _class_meant(line):
         return f"did you mean {meant}?"
-    given = re.search(r"class_path '([\w.]+)'", line)
+    given = re.search(r"class_path '([\w.]+)'", line) or re.match(r"--[\w.]+ ([\w.]+): No module named", line)
     missing = re.search(r"No module named '(\w+)'$", line)
     if missing and given and given[1].split(".")[0] == missing[1]:  # not a package its module imports
         return (
             f"a module of your own ({missing[1]}) is imported from the folder the command runs in: "
             "run it there, or give its folder in PYTHONPATH"
         )
+    if other := re.match(r"(--[\w.]+) [\w.]+: not a subclass of ", line):
+        homes = _CLASS_HOMES.get(other[1], ())
+        return "give the class path of one" + (f", such as a class of {' or '.join(homes)}" if homes else "")
     if required := re.match(r"(--[\w.]+):(?: Problem with .*?:)? the following arguments are required: (\w+)", line):
         return f"give {required[1]}.{required[2]}"
     return None

@@ -155,6 +155,22 @@ PARSER_CASES = {
         "error: --model.scheduler: the following arguments are required: T_max: give --model.scheduler.T_max\n",
     ),
     "unknown class path": (["--model.net=mnist_pl.nets.NoSuchNet"], "has no attribute 'NoSuchNet'"),
+    # jsonargparse's words: "Expected 'torch.nn.Linear' to be a subclass of <class 'Optimizer'>.", no value, no fix
+    "a class of another kind": (
+        ["--model.optimizer=torch.nn.Linear"],
+        "error: --model.optimizer torch.nn.Linear: not a subclass of Optimizer: give the class path of one, such as a "
+        "class of torch.optim\n",
+    ),
+    "a class of another kind in a config": (
+        ["--config=othernet.yaml"],
+        "error: othernet.yaml: model.net torch.optim.SGD: not a subclass of Module: give the class path of one, such "
+        "as a class of mnist_pl.nets\n",
+    ),
+    "an optimizer's module not found": (
+        ["--model.optimizer=foo.Bar"],
+        "error: --model.optimizer foo.Bar: No module named 'foo': a module of your own (foo) is imported from the "
+        "folder the command runs in: run it there, or give its folder in PYTHONPATH\n",
+    ),
     # The line went on with the whole list of settings and what a class value may look like: 1 KB.
     "a callback missing an argument": (
         ["--trainer.callbacks=lightning.pytorch.callbacks.EarlyStopping", "--trainer.callbacks.mode=max"],
@@ -409,6 +425,7 @@ def test_config_mistakes_jsonargparse_reports(
     (run.root / "nooptimizer.yaml").write_text("model:\n  optimizer: null\n")
     (run.root / "badarg.yaml").write_text("model:\n  optimizer:\n    init_args:\n      momentun: 0.9\n")
     (run.root / "badclass.yaml").write_text("model:\n  net: mnist_pl.nets.LeNet5\n")
+    (run.root / "othernet.yaml").write_text("model:\n  net: torch.optim.SGD\n")
     (run.root / "badnet.yaml").write_text(
         "model:\n  net:\n    class_path: mnist_pl.nets.MinimalCNN\n    init_args:\n      widht: 3\n"
     )
@@ -561,6 +578,13 @@ TRAINER_CASES = {
         "error: --model.scheduler.init_args.monitor Val.Acc: the model logs no metric of that name once per epoch: "
         "give val/acc",
     ),
+    # Lightning's words named no fix: "`max_epochs` must be a non-negative integer or -1. You passed in -5."
+    "a negative number of epochs": (
+        "--trainer.max_epochs=-5",
+        "error: --trainer.max_epochs -5: must be 0 or more, or -1 for no limit: give a number of epochs",
+    ),
+    # "`Trainer(devices='0')` value is not a valid input using cpu accelerator."
+    "no devices": ("--trainer.devices=0", "error: --trainer.devices 0: a run needs a device: give 1 or more, or auto"),
     # Ours: Lightning divides by it unchecked
     "a zero lightning divides by": (
         "--trainer.check_val_every_n_epoch=0",
