@@ -88,11 +88,7 @@ def _load(ckpt_path: str | os.PathLike) -> Any:
         raise UserError(f"--ckpt_path {ckpt_path} is a folder: give a .ckpt file, e.g. checkpoints/best.ckpt of a run")
     if not Path(ckpt_path).is_file():
         raise UserError(f"--ckpt_path {ckpt_path}: no such file: give the path of a .ckpt file")
-    if _is_torchscript(ckpt_path):  # torch.load would warn about it, then fail
-        raise UserError(
-            f"--ckpt_path {ckpt_path}: an exported TorchScript model, not a checkpoint: "
-            "give the .ckpt it was exported from"
-        )
+    refuse_an_export(ckpt_path)  # torch.load would fail (after a warning, for TorchScript)
     _refuse_damaged(ckpt_path)
     try:
         return torch.load(ckpt_path, weights_only=True, map_location="cpu", mmap=True)
@@ -160,13 +156,46 @@ def _finite(tensor: torch.Tensor) -> bool:
     return not tensor.is_floating_point() or bool(torch.isfinite(tensor).all())
 
 
-def _is_torchscript(path: str | os.PathLike) -> bool:
-    """torch.jit.save's zip archive, told as torch.load tells it: by its constants.pkl."""
+def refuse_an_export(ckpt_path: str | os.PathLike) -> None:
+    """A model ``python -m mnist_pl export`` wrote, given for the checkpoint it was exported from, in one line."""
+    if kind := _exported_as(ckpt_path):
+        raise UserError(
+            f"--ckpt_path {ckpt_path}: an exported {kind} model, not a checkpoint: give the .ckpt it was exported from"
+        )
+
+
+def _exported_as(path: str | os.PathLike) -> str | None:
+    """The format of a model ``python -m mnist_pl export`` writes, told by its contents; None for another file."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return any(name.endswith("/constants.pkl") for name in archive.namelist())
+            names = archive.namelist()
     except (zipfile.BadZipFile, OSError):
+        return "ONNX" if _is_onnx(path) else None
+    if any(name.endswith("/constants.pkl") for name in names):  # torch.jit.save's, as torch.load tells it
+        return "TorchScript"
+    if any(name.endswith("/archive_format") for name in names):  # torch.export.save's PT2 archive
+        return ".pt2 (torch.export)"
+    return None
+
+
+def _is_onnx(path: str | os.PathLike) -> bool:
+    """An ONNX model: a protobuf ModelProto, whose writers put its ir_version (tag 0x08) first. Parsed only
+    then: no checkpoint (a zip, or an old pickle) begins so, and onnx is imported for nothing else here."""
+    try:
+        with open(path, "rb") as file:
+            if file.read(1) != b"\x08":
+                return False
+            data = file.read()
+    except OSError:
         return False
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    try:
+        model = onnx.ModelProto.FromString(b"\x08" + data)
+    except DecodeError:
+        return False
+    return bool(model.opset_import) and model.HasField("graph")
 
 
 class RNGStates(L.Callback):

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from jsonargparse import ArgumentError
 from torch import Tensor, nn
 
-from mnist_pl.checkpoints import check_readable
+from mnist_pl.checkpoints import check_readable, refuse_an_export
 from mnist_pl.data import MNISTDataModule, trained_settings
 from mnist_pl.errors import UserError, reported
 from mnist_pl.files import beside, file_above, publish
@@ -218,6 +218,7 @@ def _checkpoint_path(ckpt_path: Path) -> Path:
     ckpt_path = Path(os.path.expanduser(ckpt_path))  # no shell expands ~ after "=": --ckpt_path=~/x
     if not ckpt_path.name or ckpt_path.is_dir():  # "" is Path("."): no name for the default output
         raise UserError(f"--ckpt_path '{ckpt_path}' is no file: give a .ckpt file, e.g. checkpoints/best.ckpt of a run")
+    refuse_an_export(ckpt_path)  # before its default output, model.onnx for model.onnx, is "the checkpoint itself"
     return ckpt_path
 
 

@@ -111,6 +111,16 @@ def run_main(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(args, returncode, out.getvalue(), stderr)
 
 
+def write_onnx_model(path: Path) -> None:
+    """The smallest real ONNX model, y = x, as `python -m mnist_pl export` might have written: the app's own
+    export takes 2 s (test_export.py tests it)."""
+    import onnx
+
+    value = [onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, [1]) for name in "xy"]
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["x"], ["y"])], "identity", value[:1], value[1:])
+    onnx.save(onnx.helper.make_model(graph), path)
+
+
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One short real fit (93-97%, by machine) in a fresh process, shared by the tests that need a trained run dir and

@@ -20,7 +20,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, child_env, run_main
+from conftest import REPO, child_env, run_main, write_onnx_model
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from mnist_pl import checkpoints
@@ -255,19 +255,30 @@ def test_rng_states_put_back_every_generator_through_a_weights_only_checkpoint(t
     assert draw() == first
 
 
-def test_an_exported_torchscript_file_is_named_as_one(tmp_path: Path) -> None:
-    """``export --format torchscript`` writes best.pt; given as --ckpt_path, torch.load printed a warning
-    about TorchScript archives before the one-line error said "truncated or not a checkpoint"."""
-    path = tmp_path / "best.pt"
+EXPORTED = {  # what `python -m mnist_pl export` writes beside best.ckpt, each as its runtime writes it
+    "best.pt": ("TorchScript", lambda path: torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), path)),
+    "best.onnx": ("ONNX", write_onnx_model),
+    "best.pt2": (
+        ".pt2 (torch.export)",
+        lambda path: torch.export.save(torch.export.export(torch.nn.Linear(2, 2), (torch.rand(1, 2),)), path),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", EXPORTED)
+def test_an_exported_model_is_named_as_one(tmp_path: Path, name: str) -> None:
+    """``export`` writes best.onnx, best.pt2 or best.pt; given as --ckpt_path, each was "truncated or not a
+    checkpoint" (TorchScript's after a warning of torch.load's about TorchScript archives)."""
+    path, (kind, write) = tmp_path / name, EXPORTED[name]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit's deprecation, not the check's
-        torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), path)
+        write(path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(UserError) as refused:
             check_readable(path)
     assert str(refused.value) == (
-        f"--ckpt_path {path}: an exported TorchScript model, not a checkpoint: give the .ckpt it was exported from"
+        f"--ckpt_path {path}: an exported {kind} model, not a checkpoint: give the .ckpt it was exported from"
     )
 
 

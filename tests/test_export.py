@@ -11,7 +11,7 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
-from conftest import REPO, child_env, run_main
+from conftest import REPO, child_env, run_main, write_onnx_model
 
 from mnist_pl import export
 from mnist_pl.data import MNISTDataModule
@@ -35,6 +35,18 @@ def test_export_refuses_a_file_that_is_not_a_checkpoint(tmp_path: Path) -> None:
         "tip: For details of accepted options run: python -m mnist_pl export --help",
         f"error: unrecognized arguments: --ckpt={onnx}",  # was: --ckpt_path is required
     ]
+
+
+def test_export_refuses_an_exported_model(tmp_path: Path) -> None:
+    """An .onnx given for its checkpoint: its default output, model.onnx, was "the checkpoint itself", and
+    another --output led to "not a readable checkpoint"."""
+    onnx = tmp_path / "model.onnx"
+    write_onnx_model(onnx)
+    result = run_main("export", f"--ckpt_path={onnx}", cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == (
+        f"error: --ckpt_path {onnx}: an exported ONNX model, not a checkpoint: give the .ckpt it was exported from"
+    ), result.stderr[-2000:]
+    assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
 
 
 def test_python_m_mnist_pl_export_runs_the_export_command(tmp_path: Path) -> None:
