@@ -316,6 +316,15 @@ class MNISTCLI(LightningCLI):
         subcommand = self.config.get("subcommand")
         if subcommand and (refused := set_again_by_a_config(options, subcommand)):
             self._parser(subcommand).error(refused)
+        # Every subcommand takes it, for a recipe's sake (_prepare_subcommand_parser); typed for one but fit,
+        # it did nothing.
+        typed = [i for i, word in enumerate(options) if word.partition("=")[0] == "--test_after_fit"]
+        if subcommand != "fit" and typed:
+            word, *after = options[typed[-1] :]
+            value = word.partition("=")[2] or next(iter(after), "")
+            self._parser(subcommand).error(
+                f"--test_after_fit {value}: only fit acts on it ({subcommand} runs no fit): leave it out"
+            )
         for message in kept_from_the_config(options, self.config[subcommand]) if subcommand else ():
             rank_zero_warn(message)
         if subcommand and (replaced := callbacks_replaced(options, self.config[subcommand], _CALLBACKS)):

@@ -296,6 +296,19 @@ def test_help_and_print_config(tmp_path: Path) -> None:
         ) == warned, printed.stderr
 
 
+@pytest.mark.parametrize("subcommand", ["validate", "test", "predict"])
+def test_test_after_fit_typed_for_another_subcommand_is_refused(subcommand: str, tmp_path: Path) -> None:
+    """Every subcommand takes it, so that a recipe is a config for each; typed for one but fit, it did nothing."""
+    for words in (["--test_after_fit=false"], ["--test_after_fit", "false"]):
+        result = run_main(subcommand, f"--config={CONFIG}", *words, cwd=tmp_path)
+        assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
+            f"error: --test_after_fit false: only fit acts on it ({subcommand} runs no fit): leave it out"
+        ), result.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []
+    # The recipe's own, test_after_fit: true, is taken.
+    assert run_main(subcommand, f"--config={CONFIG}", "--print_config", cwd=tmp_path).returncode == 0
+
+
 @pytest.mark.parametrize("subcommand", ["fit", "test"])
 def test_help_says_what_the_app_takes(subcommand: str, capsys: pytest.CaptureFixture) -> None:
     """Lightning's --ckpt_path help offered "best", "hpc" and "registry" (refused here) and the best
