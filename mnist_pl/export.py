@@ -31,7 +31,7 @@ from mnist_pl.errors import UserError, reported
 from mnist_pl.files import beside, file_above, publish
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import LeNet
-from mnist_pl.parser import model_not_rebuilt
+from mnist_pl.parser import model_not_rebuilt, near_option
 
 # The names each format's files go by, the default first: another (a run's .ckpt or .yaml) was written
 # over with --overwrite.
@@ -207,7 +207,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data.data_dir", dest="data_dir", default="data", help="MNIST for the check")
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # before a missing --ckpt_path: --ckpt is the mistake, not the missing option
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        typed = next((word.partition("=")[0] for word in unknown if word.startswith("--")), "")
+        near = near_option(typed, [option for option in parser._option_string_actions if option.startswith("--")])
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}" + (f": {typed} here is {near}" if near else ""))
     if args.ckpt_path is None:
         parser.error("the following arguments are required: --ckpt_path")
     return args
@@ -218,6 +220,11 @@ def _checkpoint_path(ckpt_path: Path) -> Path:
     ckpt_path = Path(os.path.expanduser(ckpt_path))  # no shell expands ~ after "=": --ckpt_path=~/x
     if not ckpt_path.name or ckpt_path.is_dir():  # "" is Path("."): no name for the default output
         raise UserError(f"--ckpt_path '{ckpt_path}' is no file: give a .ckpt file, e.g. checkpoints/best.ckpt of a run")
+    if str(ckpt_path) in ("best", "last") and not ckpt_path.exists():  # test's words for a recipe's newest run
+        raise UserError(
+            f"--ckpt_path {ckpt_path}: export needs a checkpoint file (it knows no recipe's runs): "
+            "give logs/<name>/version_N/checkpoints/best.ckpt (or last.ckpt)"
+        )
     refuse_an_export(ckpt_path)  # before its default output, model.onnx for model.onnx, is "the checkpoint itself"
     return ckpt_path
 

@@ -586,6 +586,12 @@ def _meant(word: str, options: list[str]) -> str | None:
             return ours + option.removeprefix(lightnings) + " (after --model.scheduler CLASS)" * argument
     if option.rpartition(".")[2] == "lr":  # --model.lr, --net.lr: the optimizer's
         return "--model.optimizer.init_args.lr"
+    return near_option(option, options)
+
+
+def near_option(option: str, options: list[str]) -> str | None:
+    """The option of ``options`` spelled nearest to ``option`` (``--trainer.max_epochz``), if near enough;
+    export's parser's too."""
     # Not a class's help, nor a group's own option (--model FILE), nor what a near name would mislead to.
     groups = {o.rpartition(".")[0] for o in options}
     shown = [o for o in options if not o.endswith(".help") and o not in groups and o != "--weights_only"]

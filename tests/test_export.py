@@ -49,6 +49,30 @@ def test_export_refuses_an_exported_model(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
 
 
+def test_export_names_the_option_a_misspelt_one_meant(tmp_path: Path) -> None:
+    """As the other subcommands do, by spelling: not the PyTorch example's flags, which are theirs."""
+    for words, said in (
+        (["--ckpt_pth=m.ckpt"], "--ckpt_pth=m.ckpt: --ckpt_pth here is --ckpt_path"),
+        (["--ckpt_path=m.ckpt", "--fromat", "pt2"], "--fromat pt2: --fromat here is --format"),
+        (["--ckpt_path=m.ckpt", "--epochs", "3"], "--epochs 3"),
+    ):
+        result = run_main("export", *words, cwd=tmp_path)
+        assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
+            f"error: unrecognized arguments: {said}"
+        ), result.stderr[-2000:]
+
+
+def test_export_takes_no_runs_best_or_last(tmp_path: Path) -> None:
+    """test's words for a recipe's newest run (with its --config, which export has not): "no such file"."""
+    for which in ("best", "last"):
+        result = run_main("export", f"--ckpt_path={which}", cwd=tmp_path)
+        assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == (
+            f"error: --ckpt_path {which}: export needs a checkpoint file (it knows no recipe's runs): "
+            "give logs/<name>/version_N/checkpoints/best.ckpt (or last.ckpt)"
+        ), result.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_python_m_mnist_pl_export_runs_the_export_command(tmp_path: Path) -> None:
     """``python -m mnist_pl.export``, the module run as a script, did nothing and exited 0, even for --help.
     (One process: the export itself, and its --help, are checked in this one.)"""
