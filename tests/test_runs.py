@@ -424,7 +424,7 @@ def test_a_resume_in_double_precision_is_exact(tmp_path: Path) -> None:
         # A checkpoint at the end of every 3rd batch, before Lightning counts that batch completed.
         (["--checkpoint.every_n_train_steps=3", "--checkpoint.monitor=null", "--checkpoint.save_top_k=-1"], 3, False),
         # Two batches a step, 9 an epoch: validation after the 4th batch, at step 2; stopped at step 3.
-        (
+        pytest.param(
             [
                 "--trainer.accumulate_grad_batches=2",
                 "--trainer.limit_train_batches=9",
@@ -432,6 +432,7 @@ def test_a_resume_in_double_precision_is_exact(tmp_path: Path) -> None:
             ],
             2,
             True,
+            marks=pytest.mark.slow,  # an edge of the two above: the default suite's time
         ),
     ],
     ids=["val_check_interval", "every_n_train_steps", "accumulate_grad_batches"],
@@ -484,7 +485,7 @@ def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path: Path, every: list
     "every",
     [
         ["--trainer.max_epochs=2"],  # the epoch's last batch: validated, then the epoch's end
-        ["--trainer.max_epochs=2", "--checkpoint.monitor=null"],
+        pytest.param(["--trainer.max_epochs=2", "--checkpoint.monitor=null"], marks=pytest.mark.slow),
         # A validation inside the epoch (Lightning itself waits for a monitored one's value there)
         [
             "--trainer.max_epochs=1",
