@@ -37,6 +37,17 @@ def printed(name: str, output: str) -> str:
     return re.search(rf"{re.escape(name)}[\s│]+([0-9.]+)", output).group(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _unpacked_mnist() -> None:
+    """The decompressed MNIST in data/, as a fresh clone's first run leaves it. Tests that read it with
+    torchvision, or call setup() without prepare_data(), found it only where a test before them had: a
+    fresh clone's ``pytest tests/test_images.py`` failed ("Dataset not found"). Safe on parallel workers:
+    each file is written under a name of its own, then renamed."""
+    from mnist_pl.data import ensure_files
+
+    ensure_files(REPO / "data", download=False)
+
+
 @pytest.fixture(autouse=True)
 def _no_pytest_argv(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests that build ``MNISTCLI(args=...)`` give it their whole command line: pytest's own options

@@ -217,6 +217,8 @@ def test_missing_files_are_downloaded_one_by_one(gz_dir: Path, tmp_path: Path, m
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         monkeypatch.setattr(MNIST, "mirrors", [f"http://127.0.0.1:{server.server_port}/"])
+        for proxy in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+            monkeypatch.delenv(proxy, raising=False)  # urllib would send the request for 127.0.0.1 to it
         ensure_files(gz_dir, download=True)
     finally:
         server.shutdown()
