@@ -30,42 +30,37 @@ from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import LeNet
 
-# Writes a small good checkpoint, then overwrites it with 200 MB ones until killed.
+# Writes a good checkpoint, then another over it, held once its bytes are written (at their flush to the
+# disk) until killed: the kill lands between the write and the rename, every time. (Killed at a moment
+# of the test's choosing in a loop of 200 MB writes, it could land between two writes, in a busy second.)
 WRITER = """
-import sys, torch
+import os, sys, time, torch
+from pathlib import Path
 from mnist_pl.checkpoints import AtomicCheckpointIO
-io, path = AtomicCheckpointIO(), sys.argv[1]
+io, path, held = AtomicCheckpointIO(), sys.argv[1], Path(sys.argv[2])
 io.save_checkpoint({"good": torch.arange(10)}, path)
-while True:
-    io.save_checkpoint({"big": torch.ones(50_000_000)}, path)
+def hold(fd):
+    held.write_text("held")
+    time.sleep(120)
+os.fsync = hold
+io.save_checkpoint({"next": torch.ones(1_000_000)}, path)
 """
 
 
-def big_write_under_way(folder: Path) -> bool:
-    for tmp in folder.glob(".last.ckpt.*.tmp"):
-        with contextlib.suppress(FileNotFoundError):  # renamed meanwhile
-            if tmp.stat().st_size > 10_000_000:
-                return True
-    return False
-
-
 def test_kill_during_a_write_leaves_the_previous_checkpoint(tmp_path: Path) -> None:
-    path = tmp_path / "last.ckpt"
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], env=child_env())
+    path, held = tmp_path / "last.ckpt", tmp_path / "held"
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(held)], env=child_env())
     try:
         deadline = time.monotonic() + 120
-        # The good checkpoint is there and a big write is under way (its temporary file has grown).
-        while time.monotonic() < deadline and not (path.exists() and big_write_under_way(tmp_path)):
-            time.sleep(0.005)
+        while time.monotonic() < deadline and not held.exists() and writer.poll() is None:
+            time.sleep(0.01)
         writer.send_signal(signal.SIGKILL)
     finally:
         writer.wait()
-    assert writer.returncode == -signal.SIGKILL
+    assert writer.returncode == -signal.SIGKILL and held.exists()
     assert list(tmp_path.glob(".last.ckpt.*.tmp")), "the kill did not land during a write"
-    checkpoint = torch.load(path, weights_only=True)  # whole: the first small one (or a whole big one)
-    assert set(checkpoint) in ({"good"}, {"big"})
-    if "good" in checkpoint:
-        assert torch.equal(checkpoint["good"], torch.arange(10))
+    checkpoint = torch.load(path, weights_only=True)  # the good one, whole: the next went to another file
+    assert set(checkpoint) == {"good"} and torch.equal(checkpoint["good"], torch.arange(10))
 
 
 def test_write_replaces_and_leaves_no_temporary_file(tmp_path: Path) -> None:
