@@ -439,7 +439,12 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
         saved_here = self._last_global_step_saved == trainer.global_step
         on_epoch_end = self._should_save_on_train_epoch_end(trainer)  # Lightning's choice of where it saves
         if not at_train_epoch_end:
-            if not saved_here and not on_epoch_end:
+            # Also where Lightning keeps its checkpoints at the epoch's end, for a stop after a validation
+            # inside the epoch: Lightning stops before that end. (Not under DDP, as at a batch's end: the
+            # other ranks may not know of the signal yet, and a save waits for them all.)
+            stopping = (self.stop_held or trainer.received_sigterm) and not self._epoch_ends(trainer)
+            stopping = stopping and trainer.world_size == 1
+            if not saved_here and (not on_epoch_end or stopping):
                 self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
             return
         # At the end of every whole epoch, by its end hooks, also where Lightning saves after
@@ -460,8 +465,9 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
         # taken where it writes that validation's epoch checkpoints: at the epoch's end, or at the end of a
         # validation inside the epoch (_decide_held). Same step, same file name.
         loop = trainer.fit_loop.epoch_loop
-        validation_follows = loop._should_check_val_fx(trainer.fit_loop._data_fetcher) and not loop._skip_next_val
+        validation_follows = loop._should_check_val_fx(trainer.fit_loop._data_fetcher)
         if validation_follows:
+            self._decide_held(trainer, pl_module)  # one still held (its validation never ended) first
             self.held_batch = batch_idx
         else:
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
@@ -485,6 +491,11 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
             and not self._should_skip_saving_checkpoint(trainer)  # fast_dev_run, or saved at this step
         ):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    @staticmethod
+    def _epoch_ends(trainer: L.Trainer) -> bool:
+        """Whether the epoch's end follows the validation ending now (its last batch, max_steps, a stop)."""
+        return trainer.fit_loop.epoch_loop._is_training_done or trainer.should_stop
 
     def _decide_held(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Lightning's decision on the checkpoint of the batch a validation followed, now that it has run."""
@@ -544,7 +555,8 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
             trainer._signal_connector.received_sigterm, self.stop_held = True, False
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not self._should_save_on_train_epoch_end(trainer):  # else at the epoch's end, where Lightning saves
+        # Where Lightning saves this validation's checkpoints: here, or at the epoch's end if it follows.
+        if not (self._should_save_on_train_epoch_end(trainer) and self._epoch_ends(trainer)):
             self._decide_held(trainer, pl_module)
         super().on_validation_end(trainer, pl_module)
         self._save_last_if_skipped(trainer, at_train_epoch_end=False)

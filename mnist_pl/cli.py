@@ -604,9 +604,9 @@ class MNISTCLI(LightningCLI):
             in_files = [key for key in replaced if in_a_file(key)]
             if nets := [key for key in in_files if key.startswith("net.")]:
                 key = next((k for k in nets if k.endswith("class_path")), nets[0])
-                verb = "is" if key.endswith("class_path") else "has"
+                theirs = "is" if key.endswith("class_path") else f"has {key.rpartition('.')[2]}"
                 rank_zero_warn(
-                    f"{said(key)} (from a --config): the checkpoint's network {verb} {rebuilt.get(key)}, "
+                    f"{said(key)} (from a --config): the checkpoint's network {theirs} {rebuilt.get(key)}, "
                     f"and {subcommand} runs it as it was trained"
                 )
             replaced = [key for key in replaced if key not in in_files]

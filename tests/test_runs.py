@@ -493,8 +493,15 @@ def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path: Path, every: list
             "--trainer.val_check_interval=5",
             "--checkpoint.monitor=null",
         ],
+        # Lightning saves at the epoch's end, and validates inside it too: held to the epoch's end, step 5 was lost.
+        [
+            "--trainer.max_epochs=1",
+            "--trainer.limit_train_batches=10",
+            "--trainer.val_check_interval=5",
+            "--checkpoint.save_on_train_epoch_end=true",
+        ],
     ],
-    ids=["epoch-end", "epoch-end-unmonitored", "val_check_interval-unmonitored"],
+    ids=["epoch-end", "epoch-end-unmonitored", "val_check_interval-unmonitored", "saved-at-epoch-end"],
 )
 def test_a_step_checkpoint_before_a_validation_holds_that_validation(tmp_path: Path, every: list[str]) -> None:
     # Lightning wrote a step checkpoint due at a batch a validation follows before that validation:
@@ -724,8 +731,17 @@ def test_a_first_ctrl_c_stops_a_fit_after_its_batch_checkpointed_there(tmp_path:
         (signal.SIGTERM, ["--trainer.val_check_interval=2"], "in epoch 0 at step 2", 4, "validate"),  # batch 2 of 5
         # In the batch that validation follows: checkpointed before it, the resume skipped it (3 points of 4).
         (signal.SIGTERM, ["--trainer.val_check_interval=2"], "in epoch 0 at step 2", 4, "train"),
+        # The same where Lightning keeps its checkpoints at the epoch's end: none was written.
+        pytest.param(
+            signal.SIGTERM,
+            ["--trainer.val_check_interval=2", "--checkpoint.save_on_train_epoch_end=true"],
+            "in epoch 0 at step 2",
+            4,
+            "train",
+            marks=pytest.mark.slow,
+        ),
     ],
-    ids=["SIGTERM", "Ctrl-C", "SIGTERM-inside-an-epoch", "SIGTERM-in-the-batch-before"],
+    ids=["SIGTERM", "Ctrl-C", "SIGTERM-inside-an-epoch", "SIGTERM-in-the-batch-before", "SIGTERM-kept-at-epoch-end"],
 )
 def test_a_stop_during_a_validation_waits_for_its_end_and_the_resume_is_exact(
     tmp_path: Path, signum: signal.Signals, every: list[str], stop: str, validations: int, stage: str
@@ -746,7 +762,9 @@ def test_a_stop_during_a_validation_waits_for_its_end_and_the_resume_is_exact(
     run = logs / "lenet" / "version_0"
     ((_, acc),) = scalars(run)["val/acc"]  # the validation it stopped in or after, whole, and in its checkpoint
     held = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]["val_acc_best.max_value"]
-    assert held.item() == pytest.approx(acc) and (run / "checkpoints" / "best.ckpt").is_file()
+    assert held.item() == pytest.approx(acc)
+    # Ranked at the validation (at the epoch's end only, where Lightning keeps its checkpoints there).
+    assert (run / "checkpoints" / "best.ckpt").is_file() != ("--checkpoint.save_on_train_epoch_end=true" in every)
 
     command = re.search(r"resume with python -m mnist_pl (fit .*)$", last).group(1).split()
     resumed = run_main(*command, cwd=tmp_path)
