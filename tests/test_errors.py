@@ -1091,6 +1091,7 @@ def test_evaluating_no_batch_is_refused(run: Run, subcommand: str, stage: str) -
     assert run.snapshot() == before
 
 
+@pytest.mark.slow  # an edge of the chosen-version checks: the default suite's time
 def test_a_chosen_version_with_another_sub_dir_is_refused(run: Run, tmp_path: Path) -> None:
     # The config of each went into its sub_dir, the checkpoints of both into version_7/checkpoints.
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"

@@ -73,6 +73,7 @@ def test_export_takes_no_runs_best_or_last(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # a process of its own for a __main__ block: the default suite's time
 def test_python_m_mnist_pl_export_runs_the_export_command(tmp_path: Path) -> None:
     """``python -m mnist_pl.export``, the module run as a script, did nothing and exited 0, even for --help.
     (One process: the export itself, and its --help, are checked in this one.)"""
@@ -222,6 +223,7 @@ def test_export_refuses_edited_checkpoints_and_names_fixes_it_takes(trained_run:
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(edited)
 
 
+@pytest.mark.slow  # an edge of the paths export takes: the default suite's time
 def test_export_reads_and_writes_tilde_paths_in_the_home_folder(
     trained_run: Path,
     tmp_path: Path,

@@ -487,12 +487,15 @@ def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path: Path, every: list
         ["--trainer.max_epochs=2"],  # the epoch's last batch: validated, then the epoch's end
         pytest.param(["--trainer.max_epochs=2", "--checkpoint.monitor=null"], marks=pytest.mark.slow),
         # A validation inside the epoch (Lightning itself waits for a monitored one's value there)
-        [
-            "--trainer.max_epochs=1",
-            "--trainer.limit_train_batches=10",
-            "--trainer.val_check_interval=5",
-            "--checkpoint.monitor=null",
-        ],
+        pytest.param(
+            [
+                "--trainer.max_epochs=1",
+                "--trainer.limit_train_batches=10",
+                "--trainer.val_check_interval=5",
+                "--checkpoint.monitor=null",
+            ],
+            marks=pytest.mark.slow,  # decided as saved-at-epoch-end's step 5, below
+        ),
         # Lightning saves at the epoch's end, and validates inside it too: held to the epoch's end, step 5 was lost.
         [
             "--trainer.max_epochs=1",
@@ -728,7 +731,14 @@ def test_a_first_ctrl_c_stops_a_fit_after_its_batch_checkpointed_there(tmp_path:
         # At the epoch's end, all of it checkpointed (it said "in epoch 1"); Ctrl-C's message as SIGTERM's.
         (signal.SIGTERM, [], "after epoch 0 at step 5", 2, "validate"),
         pytest.param(signal.SIGINT, [], "after epoch 0 at step 5", 2, "validate", marks=pytest.mark.slow),
-        (signal.SIGTERM, ["--trainer.val_check_interval=2"], "in epoch 0 at step 2", 4, "validate"),  # batch 2 of 5
+        pytest.param(  # after batch 2 of 5: the batch-before case below stops there too
+            signal.SIGTERM,
+            ["--trainer.val_check_interval=2"],
+            "in epoch 0 at step 2",
+            4,
+            "validate",
+            marks=pytest.mark.slow,
+        ),
         # In the batch that validation follows: checkpointed before it, the resume skipped it (3 points of 4).
         (signal.SIGTERM, ["--trainer.val_check_interval=2"], "in epoch 0 at step 2", 4, "train"),
         # The same where Lightning keeps its checkpoints at the epoch's end: none was written.
