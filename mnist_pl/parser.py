@@ -5,6 +5,7 @@ jsonargparse's own messages run to ten lines for a value that fits no type of a 
 in a config. ``MNISTCLI`` builds its parsers from ``MNISTArgumentParser``.
 """
 
+import contextlib
 import difflib
 import functools
 import importlib
@@ -614,9 +615,13 @@ _CLASS_HOMES = {
 
 def _class_meant(line: str) -> str | None:
     """The class a class path of none (``mnist_pl.nets.Lenet``, ``EarlyStop``) was probably meant to be."""
-    wrong = re.search(r"module '([\w.]+)' has no attribute '(\w+)'", line)
-    if wrong and f"{wrong[1]}.{wrong[2]}" in line:  # the class path given, not a name its module's code uses
-        homes, name = (wrong[1],), wrong[2]
+    # A module's missing name, or a package's missing module (torchvision.transform.v2.RandomRotation)
+    missing = re.search(r"module '([\w.]+)' has no attribute '(\w+)'", line)
+    wrong = missing or re.search(r"No module named '([\w.]+)\.(\w+)'", line)
+    if wrong and (rest := re.search(rf"\b{re.escape(wrong[1])}\.{wrong[2]}((?:\.\w+)+)", line)):
+        return _module_meant(wrong[1], wrong[2], rest[1])
+    if missing and f"{missing[1]}.{missing[2]}" in line:  # the class path given, not a name its module's code uses
+        homes, name = (missing[1],), missing[2]
     elif wrong := re.match(r"(--[\w.]+)(?: (\w+))?: expected a class path", line):
         given = wrong[2] or next((w.partition("=")[2] for w in COMMAND_LINE if w.startswith(f"{wrong[1]}=")), None)
         if given is None and wrong[1] in COMMAND_LINE[:-1]:
@@ -634,6 +639,24 @@ def _class_meant(line: str) -> str | None:
         classes.update({n.lower(): f"{home}.{n}" for n in found})
     near = difflib.get_close_matches((name or "").lower(), list(classes), n=1, cutoff=0.75)
     return classes[near[0]] if near else None
+
+
+def _module_meant(parent: str, name: str, rest: str) -> str | None:
+    """A class path with a module on the way misspelt (``torch.optm.SGD``): the same path through the
+    nearest name in ``parent`` that holds the class. (The nearest class in ``parent`` itself was suggested:
+    ``lightning.pytorch.Callback`` for ``lightning.pytorch.callback.EarlyStopping``.)"""
+    try:
+        module = importlib.import_module(parent)
+    except ImportError:
+        return None
+    names = set(dir(module)) | {sub.name for sub in pkgutil.iter_modules(getattr(module, "__path__", []))}
+    for near in difflib.get_close_matches(name, sorted(names), n=3, cutoff=0.75):
+        path = f"{parent}.{near}{rest}"
+        home, _, cls = path.rpartition(".")
+        with contextlib.suppress(ImportError):
+            if isinstance(getattr(importlib.import_module(home), cls, None), type):
+                return path
+    return None
 
 
 def _class_fix(line: str) -> str | None:

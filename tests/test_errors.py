@@ -155,6 +155,20 @@ PARSER_CASES = {
         "error: --model.scheduler: the following arguments are required: T_max: give --model.scheduler.T_max\n",
     ),
     "unknown class path": (["--model.net=mnist_pl.nets.NoSuchNet"], "has no attribute 'NoSuchNet'"),
+    # A module on the way misspelt: no fix, or (lightning.pytorch.Callback) a class of another kind.
+    "a module of the path misspelled": (
+        ["--model.optimizer=torch.optm.SGD"],
+        "error: --model.optimizer torch.optm.SGD: module 'torch' has no attribute 'optm': "
+        "did you mean torch.optim.SGD?\n",
+    ),
+    "a package of the path misspelled": (
+        ["--trainer.callbacks+=lightning.pytorch.callback.EarlyStopping"],
+        "has no attribute 'callback': did you mean lightning.pytorch.callbacks.EarlyStopping?\n",
+    ),
+    "a package's module misspelled": (
+        ["--data.augment=torchvision.transform.v2.RandomRotation"],
+        "No module named 'torchvision.transform': did you mean torchvision.transforms.v2.RandomRotation?\n",
+    ),
     # jsonargparse's words: "Expected 'torch.nn.Linear' to be a subclass of <class 'Optimizer'>.", no value, no fix
     "a class of another kind": (
         ["--model.optimizer=torch.nn.Linear"],
