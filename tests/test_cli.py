@@ -425,6 +425,7 @@ def test_missing_data_is_one_clear_line(tmp_path: Path) -> None:
     assert last.startswith("error: ") and "empty/FashionMNIST/raw" in last and "--data.download true" in last
 
 
+@pytest.mark.slow  # an edge check, 4-6 s: the default suite's time
 def test_a_checkpoint_is_evaluated_in_the_precision_it_was_trained_in(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1366,6 +1366,7 @@ def test_how_the_network_runs_is_the_runs_own_with_a_checkpoint(run: Run, tmp_pa
     assert model["compile"] is True and model["cuda_graphs"] is False
 
 
+@pytest.mark.slow  # an edge check, 4-6 s: the default suite's time
 def test_a_checkpoints_normalisation_is_taken_and_another_refused(run: Run, tmp_path: Path) -> None:
     # LightningCLI takes only the model's settings from a checkpoint: a network trained with another
     # normalisation was tested with the default one, and scored less, without a word.

@@ -98,6 +98,7 @@ def test_an_export_never_replaces_a_file_written_while_it_ran(tmp_path: Path) ->
     assert torch.jit.load(path)(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
 
 
+@pytest.mark.slow  # an edge check, 4-6 s: the default suite's time
 def test_an_export_that_fails_its_check_is_not_written(
     trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -334,6 +335,7 @@ def test_export_never_writes_over_its_checkpoint(trained_run: Path, tmp_path: Pa
         assert hashlib.md5(other.read_bytes()).hexdigest() == before
 
 
+@pytest.mark.slow  # an edge check, 4-6 s: the default suite's time
 def test_export_builds_in_the_checkpoints_own_normalisation(trained_run: Path, tmp_path: Path) -> None:
     """A run trained with --data.mean/--data.std of its own: the exported model normalises as that run did."""
     checkpoint = torch.load(trained_run / "checkpoints" / "best.ckpt", weights_only=True)

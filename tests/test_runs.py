@@ -241,6 +241,7 @@ def test_a_fork_into_a_folder_named_as_the_other_runs_has_a_best_of_its_own(tmp_
     assert score < 0.99 and f"best.ckpt (val/acc {float(score):.4f})" in fork.stdout
 
 
+@pytest.mark.slow  # an edge check, 4-6 s: the default suite's time
 def test_a_resume_with_other_settings_than_its_run_says_which(tmp_path: Path) -> None:
     # --ckpt_path last (the config's newest run) went on in a run of other settings without a word:
     # one of 5 batches an epoch, say, with 3, or another run than meant.
@@ -554,6 +555,7 @@ def test_a_fit_cut_by_max_steps_resumes_with_the_next_epoch_whole(tmp_path: Path
     assert (last["epoch"], last["global_step"]) == (1, 3 + 5)
 
 
+@pytest.mark.slow  # an edge check, 4-6 s: the default suite's time
 def test_a_resume_that_would_skip_other_images_is_refused(tmp_path: Path) -> None:
     # From the middle of an epoch the resumed run skips the batches trained: only in the same order
     # and shards. (Another batch size: test_resume_from_the_middle_of_an_epoch_is_exact.)
@@ -1637,6 +1639,7 @@ def test_best_is_the_checkpoint_the_fit_ranked_best_whatever_its_name(tmp_path: 
     assert folders == ["checkpoints", "validate_0"]  # its epoch00.ckpt, the run's newest
 
 
+@pytest.mark.slow  # an edge check, 4-6 s: the default suite's time
 def test_best_of_a_named_run_ranked_by_its_loss_and_of_a_moved_weights_only_run(tmp_path: Path) -> None:
     # The run's config.yaml sits in its sub_dir, and said val/acc nowhere: refused as having no best. A
     # named version was no run to take, a moved run's own config took another run, and a weights-only
