@@ -4,12 +4,11 @@ import sys
 from pathlib import Path
 
 try:  # torch and Lightning take seconds to import: a Ctrl-C then ended in a traceback of 60 lines
-    import torch
-
     from mnist_pl import export
     from mnist_pl.cli import MNISTCLI
     from mnist_pl.errors import reported
     from mnist_pl.parser import MNISTArgumentParser
+    from mnist_pl.trainer import end_process_group
 except KeyboardInterrupt:
     # One write of the whole line, as errors._fail's: under DDP every rank says it.
     said = next((w for w in sys.argv[1:2] if w in ("fit", "validate", "test", "predict", "export")), "mnist_pl")
@@ -35,11 +34,7 @@ def main() -> None:
                 MNISTCLI(parser_kwargs={"description": DESCRIPTION})
     finally:
         MNISTArgumentParser.default_prog = None
-        # Lightning ends the process group at exit for NCCL only. Gloo's (DDP on CPUs), left to the
-        # interpreter's teardown, aborted a 2-process fit now and then: "terminate called without an
-        # active exception", status -6 (pytorch/pytorch#190489).
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+        end_process_group()  # gloo's, as soon as the run ends (trainer.py)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 and the trainer settings refused before a run starts (Lightning took them without a word, or ended
 in a traceback that named no option)."""
 
+import atexit
 import contextlib
 import ctypes
 import re
@@ -39,6 +40,21 @@ def _keep_freed_memory() -> None:
 
 
 _keep_freed_memory()  # process-wide, on import: in place before the first training step
+
+
+def end_process_group() -> None:
+    """End this process's torch.distributed process group, if it has one.
+
+    Lightning ends it at exit for NCCL only. Gloo's (DDP on CPUs), left to the interpreter's teardown,
+    aborted a 2-process run now and then: "terminate called without an active exception", status -6
+    (pytorch/pytorch#190489). ``python -m mnist_pl`` calls this as it ends; the processes of
+    ``--trainer.strategy ddp_spawn``, which run no ``main()``, at their exit (one aborted a fit so).
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
+atexit.register(end_process_group)  # on import: a ddp_spawn process imports this module to unpickle the Trainer
 
 
 def native_bf16() -> bool:

@@ -1,6 +1,9 @@
-"""A callback the DDP test loads into each rank: at its process's exit, whether the process group is still up."""
+"""A callback the DDP tests load into each rank: whether its process ended its process group before exiting.
 
-import atexit
+Recorded as the app calls ``destroy_process_group`` (a file per rank), not by an exit handler of its own: exit
+handlers run last registered first, and the app's ends the group of a ddp_spawn process at its exit.
+"""
+
 from pathlib import Path
 
 import lightning as L
@@ -13,5 +16,10 @@ class ProcessGroupAtExit(L.Callback):
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        out = self.out_dir / f"rank{trainer.global_rank}.txt"
-        atexit.register(lambda: out.write_text(str(dist.is_initialized())))
+        out, destroy = self.out_dir / f"rank{trainer.global_rank}.txt", dist.destroy_process_group
+
+        def recorded(*args, **kwargs) -> None:
+            out.write_text("ended")
+            destroy(*args, **kwargs)
+
+        dist.destroy_process_group = recorded
