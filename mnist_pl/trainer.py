@@ -1,6 +1,6 @@
 """The Trainer this app runs: Lightning's, with the app's progress bar, profiler and batch limits,
 and the trainer settings refused before a run starts (Lightning took them without a word, or ended
-in a traceback that named no option)."""
+in a traceback that named no option); and its processes' memory and DDP process group."""
 
 import atexit
 import contextlib
