@@ -442,9 +442,8 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
             # Also where Lightning keeps its checkpoints at the epoch's end, for a stop after a validation
             # inside the epoch: Lightning stops before that end. (Not under DDP, as at a batch's end: the
             # other ranks may not know of the signal yet, and a save waits for them all.)
-            stopping = (self.stop_held or trainer.received_sigterm) and not self._epoch_ends(trainer)
-            stopping = stopping and trainer.world_size == 1
-            if not saved_here and (not on_epoch_end or stopping):
+            stopping = (self.stop_held or trainer.received_sigterm) and trainer.world_size == 1
+            if not saved_here and (not on_epoch_end or (stopping and not self._epoch_ends(trainer))):
                 self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
             return
         # At the end of every whole epoch, by its end hooks, also where Lightning saves after
@@ -466,8 +465,7 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
         # validation inside the epoch (_decide_held). Same step, same file name.
         loop = trainer.fit_loop.epoch_loop
         validation_follows = loop._should_check_val_fx(trainer.fit_loop._data_fetcher)
-        if validation_follows:
-            self._decide_held(trainer, pl_module)  # one still held (its validation never ended) first
+        if validation_follows:  # decided at that validation's end, or the epoch's: held until then
             self.held_batch = batch_idx
         else:
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)

@@ -489,8 +489,9 @@ class SaveConfig(SaveConfigCallback):
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Once the checkpoint is restored: a resume its data module refused (another batch size in the middle
         # of an epoch) warned first, of a config.resumeN.yaml the refusal then removed.
-        log_dir = trainer.log_dir  # every rank, whatever its own view of the files: a broadcast from rank 0 under
-        # DDP (rank 0's alone hung the fit)
+        # Asked on every rank, whatever its own view of the files: a broadcast from rank 0 under DDP (rank 0
+        # alone asking hung the fit).
+        log_dir = trainer.log_dir
         if self.config_filename.startswith("config.resume") and trainer.is_global_zero:
             self.warn_of_other_settings(Path(log_dir))
 

@@ -236,19 +236,17 @@ def refuse_bad_settings(trainer: Namespace, subcommand: str) -> None:
             "fit: no --trainer.max_epochs, max_steps or max_time: Lightning would train 1000 epochs: "
             "give --trainer.max_epochs N (configs/lenet.yaml trains 10; -1: no limit)"
         )
-    # Lightning's words named no fix: "`max_epochs` must be a non-negative integer or -1. You passed in -5."
+    # As Lightning refuses it, for any accelerator: "`Trainer(devices='0')` value is not a valid input using cpu".
+    if (devices := trainer.get("devices")) in ([], 0, "0"):
+        raise UserError(f"--trainer.devices {devices}: a run needs a device: give 1 or more, or auto")
     for unit in ("epochs", "steps"):
-        high = trainer.get(f"max_{unit}")
+        low, high = trainer.get(f"min_{unit}"), trainer.get(f"max_{unit}")
+        # Lightning's words named no fix: "`max_epochs` must be a non-negative integer or -1. You passed in -5."
         if isinstance(high, int) and high < -1:
             raise UserError(
                 f"--trainer.max_{unit} {high}: must be 0 or more, or -1 for no limit: give a number of {unit}"
             )
-    # As Lightning refuses it, for any accelerator: "`Trainer(devices='0')` value is not a valid input using cpu".
-    if (devices := trainer.get("devices")) in ([], 0, "0"):
-        raise UserError(f"--trainer.devices {devices}: a run needs a device: give 1 or more, or auto")
-    # Lightning stops at the max without a word about the min.
-    for unit in ("epochs", "steps"):
-        low, high = trainer.get(f"min_{unit}"), trainer.get(f"max_{unit}")
+        # Lightning stops at the max without a word about the min.
         if isinstance(low, int) and isinstance(high, int) and 0 <= high < low:
             raise UserError(
                 f"--trainer.min_{unit} {low} > --trainer.max_{unit} {high}: the fit would stop after {high}: "
