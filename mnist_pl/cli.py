@@ -681,7 +681,7 @@ class MNISTCLI(LightningCLI):
             refuse_a_second_last_ckpt(self.trainer)
             refuse_callbacks_the_model_cannot_take(self.trainer, self.model)
         fitting = self.subcommand == "fit"
-        runs.refuse_a_chosen_run_dir_in_use(self.trainer, fitting, self.config.fit.ckpt_path if fitting else None)
+        runs.refuse_a_chosen_run_dir_in_use(self.trainer, fitting, self.config[self.subcommand].ckpt_path)
         # The run dir is created deep inside the run (a traceback): check its parent can be written first.
         for logger in self.trainer.loggers:
             if logger.root_dir is None:  # --trainer.fast_dev_run's stand-in writes nothing

@@ -248,13 +248,10 @@ def place_evaluation(trainer: L.Trainer, stage: str, ckpt_path: str | None) -> P
     TensorBoard then lists it under its run (``lenet/version_0/test_0``): in a new run of its own,
     beside the fits (``mnist/version_3``), nothing said which checkpoint it evaluated, and with a
     recipe's ``--config`` it took the next fit's version number. A checkpoint from elsewhere (or
-    none), a chosen version or sub_dir, or a second logger: a new run dir, as a fit's.
+    none), a chosen version (but the run's own) or sub_dir, or a second logger: a new run dir, as a fit's.
     """
-    logger, run = trainer.logger, run_of(ckpt_path)
-    own_place = isinstance(logger, TensorBoardLogger) and len(trainer.loggers) == 1
-    if not own_place or logger._version is not None or logger.sub_dir is not None or run is None:
-        return claim_run(trainer)
-    if run.parents[1] != Path(logger.save_dir).resolve():  # a run of another save_dir
+    logger, run = trainer.logger, evaluates_in_its_run(trainer, ckpt_path)
+    if run is None:
         return claim_run(trainer)
     made_for_its_name = Path(logger.root_dir).absolute()  # logs/mnist, made for a new run there: not one now
     remove_empty(folder for folder in getattr(trainer, "made_dirs", ()) if folder == made_for_its_name)
@@ -430,17 +427,36 @@ def held(trainer: L.Trainer) -> Iterator[None]:
         os.close(descriptor)  # and the lock with it
 
 
+def evaluates_in_its_run(trainer: L.Trainer, ckpt_path: str | None) -> Path | None:
+    """The run of the checkpoint an evaluation goes into (``<stage>_N`` there), or None: a new run dir.
+
+    Only a TensorBoard logger alone, without a sub_dir, that chose no version or the run's own (its
+    config.yaml names it: a run of a chosen name, evaluated with its own config), in the run's save_dir.
+    """
+    logger, run = trainer.logger, run_of(ckpt_path)
+    if not isinstance(logger, TensorBoardLogger) or len(trainer.loggers) > 1 or logger.sub_dir is not None:
+        return None
+    chosen = logger._version
+    if run is None or (chosen is not None and Path(logger.root_dir).resolve() / _version_dir(chosen) != run):
+        return None
+    return run if run.parents[1] == Path(logger.save_dir).resolve() else None  # not a run of another save_dir
+
+
 def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool, ckpt_path: str | None) -> None:
     """``--trainer.logger.init_args.version N`` where a run is: refused before Lightning opens an event file
-    there, unless this fit resumes that run from its ``last.ckpt``."""
+    there, unless this fit resumes that run from its ``last.ckpt`` or this evaluation goes into the run.
+    Any other logger's chosen version too: where a run logged, a CSV writer replaced its ``metrics.csv``
+    and a TensorBoard one added this run's curves to the run's."""
     logger = trainer.logger
-    if not isinstance(logger, TensorBoardLogger | CSVLogger):
+    if not isinstance(logger, TensorBoardLogger | CSVLogger) or rank_zero_only.rank != 0:
         return
     # A resume in place, not a CSV-logged one: that logger's writer would delete the run's metrics.csv.
     csv_logged = any(isinstance(other, CSVLogger) for other in trainer.loggers)
     if fitting and resumes_its_run(logger, ckpt_path) and not csv_logged:
         return
-    if logger._version is not None and rank_zero_only.rank == 0:
+    if not fitting and evaluates_in_its_run(trainer, ckpt_path):
+        return
+    if logger._version is not None:
         version = _version_dir(logger.version)
         for callback in trainer.callbacks:
             if isinstance(callback, SaveConfig):
@@ -453,6 +469,15 @@ def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool, ckpt_path:
                 f"{checkpoints} holds an earlier run's checkpoints, and this one would write beside them: leave out "
                 "--trainer.logger.init_args.version (a new version_N for every run), or give an unused one"
             )
+    for each in trainer.loggers:
+        if isinstance(each, TensorBoardLogger | CSVLogger) and each._version is not None:
+            logged = Path(each.log_dir)
+            earlier = [logged / name for name in ("metrics.csv", "hparams.yaml") if (logged / name).is_file()]
+            if found := earlier or sorted(logged.glob("events.out.tfevents.*")):
+                raise UserError(
+                    f"{found[0]}: an earlier run's log, and this run's {type(each).__name__} (version "
+                    f"{each._version}) would write there: give that logger an unused version, or none (a new one)"
+                )
 
 
 class SaveConfig(SaveConfigCallback):
@@ -474,7 +499,7 @@ class SaveConfig(SaveConfigCallback):
             raise UserError(f"{path} exists: another fit is resuming this run: let it end, then resume again")
         raise UserError(
             f"{path} exists: an earlier run is there, and this one would write over it: leave out "
-            "--trainer.logger.init_args.version (a new version_N for every run), or give an unused one"
+            "--trainer.logger.init_args.version or give it null (a new version_N for every run), or give an unused one"
         )
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:

@@ -1118,15 +1118,17 @@ def test_a_chosen_version_with_another_sub_dir_is_refused(run: Run, tmp_path: Pa
 
 
 @pytest.mark.parametrize("case", ["a run's version", "a run's version (test)", "a sub_dir of it"])
-def test_a_run_dir_that_holds_a_run_is_refused(run: Run, case: str) -> None:
+def test_a_run_dir_that_holds_a_run_is_refused(run: Run, case: str, tmp_path: Path) -> None:
     # The shared run is logs/lenet/version_0.
     args = ["--trainer.logger.init_args.version=0"]
     args += ["--trainer.logger.init_args.sub_dir=x"] if case == "a sub_dir of it" else []  # its checkpoints went in
     before = run.snapshot()
     if case in ("a run's version", "a sub_dir of it"):
         result = run.fit(*args)
-    else:
-        test = ["test", f"--ckpt_path={run.best}", DATA, run.logs_arg, "--trainer.logger.init_args.name=lenet"]
+    else:  # of a checkpoint from elsewhere: a run's own checkpoint is evaluated in its run (test_0)
+        shutil.copy(run.best, tmp_path / "best.ckpt")
+        test = ["test", f"--ckpt_path={tmp_path / 'best.ckpt'}", DATA, run.logs_arg]
+        test += ["--trainer.logger.init_args.name=lenet"]
         result = run_main(*test, *args, cwd=run.root)
     assert_one_line_error(
         result, 1, f"{run.dir / 'config.yaml'} exists", "leave out --trainer.logger.init_args.version"

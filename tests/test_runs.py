@@ -1674,3 +1674,62 @@ def test_an_evaluation_of_another_checkpoint_makes_a_run_of_its_own(trained_run:
     result = run_main("test", *args, *quick, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.rstrip().endswith(f"are in {logs / 'mnist' / 'version_0'}: tensorboard --logdir {logs}")
+
+
+@pytest.mark.parametrize("case", ["a second CSVLogger", "a second CSVLogger (test)", "a first CSVLogger", "a 2nd TB"])
+def test_a_chosen_version_of_any_logger_where_a_run_logged_is_refused(tmp_path: Path, case: str) -> None:
+    # Each went on without a word: the CSV writers replaced the earlier run's metrics.csv (with
+    # Lightning's warning that it deleted it), the TensorBoard one added this run's curves to its run.
+    logs, csv = tmp_path / "logs", tmp_path / "csv"
+    second = ["--trainer.logger+=CSVLogger", f"--trainer.logger.save_dir={csv}"]
+    MNISTCLI(args=["fit", *TINY, f"--trainer.logger.init_args.save_dir={logs}", "--trainer.max_epochs=1", *second])
+    (run,) = logs.glob("*/version_0")
+    earlier = csv / "lightning_logs" / "version_0"
+    before = files(tmp_path)
+    fit = ["fit", *TINY, f"--trainer.logger.init_args.save_dir={logs}", "--trainer.max_epochs=1"]
+    test = ["test", *(arg for arg in TINY if arg != "--test_after_fit=false")]  # refused outside a fit
+    args, taken = {
+        "a second CSVLogger": ([*fit, *second, "--trainer.logger.version=0"], earlier / "metrics.csv"),
+        "a second CSVLogger (test)": (
+            [*test, f"--ckpt_path={run / 'checkpoints' / 'best.ckpt'}", *second, "--trainer.logger.version=0"],
+            earlier / "metrics.csv",
+        ),
+        "a first CSVLogger": (
+            [
+                *fit,
+                "--trainer.logger=CSVLogger",
+                f"--trainer.logger.init_args.save_dir={csv}",
+                "--trainer.logger.init_args.name=lightning_logs",
+                "--trainer.logger.init_args.version=0",
+            ],
+            earlier / "metrics.csv",
+        ),
+        "a 2nd TB": (
+            [
+                *fit,
+                "--trainer.logger+=TensorBoardLogger",
+                f"--trainer.logger.save_dir={logs}",
+                "--trainer.logger.name=lenet",
+                "--trainer.logger.version=0",
+            ],
+            run / "hparams.yaml",
+        ),
+    }[case]
+    with pytest.raises(UserError, match=rf"^{re.escape(str(taken))}: an earlier run's log, and this run's "):
+        MNISTCLI(args=args)
+    assert files(tmp_path) == before
+
+
+def test_evaluating_a_named_run_with_its_own_config_goes_into_that_run(tmp_path: Path) -> None:
+    # Its config.yaml names its version: refused ("config.yaml exists"), with a fix that named an option
+    # the user had not typed.
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1", "--trainer.logger.init_args.version=adamw"])
+    (run,) = tmp_path.glob("*/adamw")
+    before = files(run)
+    config = ["--config", str(run / "config.yaml"), "--trainer.limit_test_batches=1"]
+    cli = MNISTCLI(args=["test", *config, "--ckpt_path=best"])
+    assert Path(cli.trainer.log_dir) == run / "test_0"
+    assert {path: data for path, data in files(run).items() if "test_0" not in path.parts} == before
+    with pytest.raises(UserError, match=r"config\.yaml exists: .* give it null \(a new version_N for every run\)"):
+        MNISTCLI(args=["fit", *config, "--trainer.max_epochs=1"])  # a fit of it again: its own name is taken
