@@ -37,7 +37,7 @@ from mnist_pl.checkpoints import (
 from mnist_pl.checkpoints import refuse_bad_settings as refuse_bad_checkpoint_settings
 from mnist_pl.data import STATS, MNISTDataModule, refuse_own_images_for, trained_settings
 from mnist_pl.errors import UserError
-from mnist_pl.files import missing_folders, remove_empty
+from mnist_pl.files import cannot_write, missing_folders, remove_empty
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.optim import refuse_bad_settings as refuse_bad_optim_settings
 from mnist_pl.parser import (
@@ -678,6 +678,11 @@ class MNISTCLI(LightningCLI):
                     f"--checkpoint.dirpath {dirpath} holds {held}, and this run would write "
                     "beside them: give an empty or new folder, or leave it out (each run's own checkpoints/)"
                 )
+            if dirpath is not None and (why := cannot_write(Path(dirpath))):  # found when the first one was written
+                raise UserError(
+                    f"--checkpoint.dirpath {dirpath}: cannot be written ({why}): make it writable, or give another one"
+                )
+            runs.refuse_an_unwritable_run(self.trainer, ckpt_path)
             refuse_a_second_last_ckpt(self.trainer)
             refuse_callbacks_the_model_cannot_take(self.trainer, self.model)
         fitting = self.subcommand == "fit"

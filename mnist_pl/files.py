@@ -9,6 +9,7 @@ none, never half of one. ``publish`` renames without taking a name another proce
 
 import contextlib
 import os
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -65,6 +66,16 @@ def file_above(path: Path) -> Path | None:
     """The first of ``path``'s parents that is a file, if one is: nothing can be written below it, and
     the error of making a folder there would not name it."""
     return next((parent for parent in path.parents if parent.is_file()), None)
+
+
+def cannot_write(folder: Path) -> str | None:
+    """Why no file can be written in ``folder`` (or, not there yet, in the folder it would be made in), or None."""
+    nearest = next(each for each in (folder.absolute(), *folder.absolute().parents) if each.exists())
+    try:  # os.access says yes to root on a read-only mount: try it
+        tempfile.TemporaryFile(dir=nearest).close()
+    except OSError as err:
+        return err.strerror
+    return None
 
 
 def missing_folders(folder: Path) -> list[Path]:

@@ -559,6 +559,7 @@ _THE_EXAMPLES_FLAGS = {
     "--test-batch-size": "--data.eval_batch_size",
     "--epochs": "--trainer.max_epochs",
     "--lr": "--model.optimizer.init_args.lr",
+    "--momentum": "--model.optimizer.init_args.momentum",  # of its SGD years, where lenet.yaml comes from
     "--gamma": "--model.scheduler.init_args.gamma (with --model.scheduler StepLR)",
     "--no-cuda": "--trainer.accelerator cpu",
     "--no-accel": "--trainer.accelerator cpu",

@@ -43,7 +43,7 @@ from tensorboard.compat.tensorflow_stub.errors import DataLossError
 
 from mnist_pl.checkpoints import best_in
 from mnist_pl.errors import UserError
-from mnist_pl.files import beside, publish, remove_empty
+from mnist_pl.files import beside, cannot_write, publish, remove_empty
 
 
 def claim_new_version(root: Path) -> int:
@@ -182,11 +182,9 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> Path | None:
     resume = resumes_its_run(logger, ckpt_path)
     if logger._version is not None and not resume:
         return None  # a version the user chose
-    run_dir = Path(ckpt_path).resolve().parents[1] if resume else None
-    csv_logged = any(isinstance(other, CSVLogger) for other in trainer.loggers)
-    if resume and not csv_logged:
+    if resumes_in_place(trainer, ckpt_path):
         # Lightning touches these only through the constructor; it has no setter for either.
-        logger._version = _version_of(run_dir)
+        logger._version = _version_of(Path(ckpt_path).resolve().parents[1])
         # Points the interrupted run logged after its checkpoint are hidden, not doubled.
         logger._kwargs["purge_step"] = _logged_steps(Path(ckpt_path))
         for callback in trainer.callbacks:
@@ -216,6 +214,23 @@ def resumes_its_run(logger: TensorBoardLogger | CSVLogger, ckpt_path: str | None
     if chosen is not None and run_dir.name != _version_dir(chosen):
         return False
     return run_dir.parent == Path(logger.root_dir).resolve()
+
+
+def refuse_an_unwritable_run(trainer: L.Trainer, ckpt_path: str | None) -> None:
+    """A resume of a run kept read-only (an archived one) is refused before it trains: the first
+    checkpoint it wrote there failed in a traceback, the run's epoch trained for nothing."""
+    if not resumes_in_place(trainer, ckpt_path):
+        return  # a new run dir: the log dir's check
+    run = Path(ckpt_path).resolve().parents[1]
+    if why := cannot_write(run) or cannot_write(run / "checkpoints"):
+        raise UserError(f"{run}: the run cannot be written ({why}): make it writable, or resume a copy of it")
+
+
+def resumes_in_place(trainer: L.Trainer, ckpt_path: str | None) -> bool:
+    """Whether a fit from ``ckpt_path`` goes on in its run's dir: not a CSV-logged one, whose writer would
+    delete the run's metrics.csv (it goes on in a new dir, ``carry_csv_rows``)."""
+    logger, csv_logged = trainer.logger, any(isinstance(other, CSVLogger) for other in trainer.loggers)
+    return isinstance(logger, TensorBoardLogger) and not csv_logged and resumes_its_run(logger, ckpt_path)
 
 
 def carry_csv_rows(trainer: L.Trainer, ckpt_path: Path) -> None:
@@ -450,9 +465,7 @@ def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool, ckpt_path:
     logger = trainer.logger
     if not isinstance(logger, TensorBoardLogger | CSVLogger) or rank_zero_only.rank != 0:
         return
-    # A resume in place, not a CSV-logged one: that logger's writer would delete the run's metrics.csv.
-    csv_logged = any(isinstance(other, CSVLogger) for other in trainer.loggers)
-    if fitting and resumes_its_run(logger, ckpt_path) and not csv_logged:
+    if fitting and resumes_in_place(trainer, ckpt_path):
         return
     if not fitting and evaluates_in_its_run(trainer, ckpt_path):
         return

@@ -98,7 +98,8 @@ def read_only(folder: Path) -> Iterator[None]:
         subprocess.run(["mount", "-o", "remount,bind,ro", folder, folder], check=True, capture_output=True)
         yield
     finally:
-        subprocess.run(["umount", folder], check=True)
+        # Lazily: a checkpoint read by run_main's CLI stays mapped while jsonargparse holds its parser (a ContextVar).
+        subprocess.run(["umount", "--lazy", folder], check=True)
 
 
 # --- config -----------------------------------------------------------------------------------
@@ -121,6 +122,10 @@ PARSER_CASES = {
     "the PyTorch example's flag": (
         ["--epochs", "3"],
         "error: unrecognized arguments: --epochs 3: --epochs here is --trainer.max_epochs\n",
+    ),
+    "the example's flag of its SGD years": (  # lenet.yaml's source: SGD, momentum 0.5
+        ["--momentum", "0.5"],
+        "error: unrecognized arguments: --momentum 0.5: --momentum here is --model.optimizer.init_args.momentum\n",
     ),
     # LightningCLI's optimizer options, which its docs teach: the model's here.
     "LightningCLI's optimizer": (
@@ -1469,6 +1474,28 @@ def test_unwritable_log_dir(run: Run, tmp_path: Path) -> None:
     assert_one_line_error(result, 1, f"log dir {logs / 'lenet'}", "--trainer.logger.init_args.save_dir")
     assert run.snapshot() == before
     assert not any(logs.iterdir())
+
+
+@pytest.mark.parametrize("case", ["a resumed run", "--checkpoint.dirpath"])
+def test_an_unwritable_run_or_checkpoint_folder_is_refused_before_training(run: Run, tmp_path: Path, case: str) -> None:
+    # Found out when the epoch's checkpoint was written, in a traceback of 30 lines; a new fit left its
+    # run dir behind, without checkpoints.
+    logs = tmp_path / "logs"
+    if case == "a resumed run":  # an archived run, say
+        folder = logs / "lenet" / "version_0"
+        shutil.copytree(run.dir, folder)
+        args = ["--trainer.max_epochs=2", f"--ckpt_path={folder / 'checkpoints' / 'last.ckpt'}"]
+        expected = f"{folder}: the run cannot be written"
+    else:
+        folder = tmp_path / "rock"
+        folder.mkdir()
+        args = [f"--checkpoint.dirpath={folder}"]
+        expected = f"--checkpoint.dirpath {folder}: cannot be written"
+    before = digest(tmp_path)
+    with read_only(folder):
+        result = run.fit(f"--trainer.logger.init_args.save_dir={logs}", *args)
+    assert_one_line_error(result, 1, expected)
+    assert digest(tmp_path) == before and sorted(logs.rglob("version_*")) == sorted(folder.parent.glob("version_0"))
 
 
 @pytest.mark.parametrize("command", ["predict", "export"])
