@@ -35,7 +35,7 @@ from lightning.fabric.utilities.cloud_io import _is_local_file_protocol
 from lightning.pytorch import callbacks
 from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from lightning.pytorch.plugins.io import TorchCheckpointIO
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from mnist_pl.errors import UserError
 from mnist_pl.files import beside
@@ -341,11 +341,24 @@ def best_in(folder: Path, monitor: str | None, filename: str = "best") -> Path |
     names it (None: none there). Not by its name: with ``--checkpoint.save_top_k 2`` Lightning writes
     the second best into ``best-v1.ckpt``, which may be the better, and another ``--checkpoint.filename``
     has no ``best.ckpt`` at all. Of several ModelCheckpoints, the one of ``monitor``; a weights-only
-    checkpoint keeps no bookkeeping: then the one named ``filename``."""
-    written = sorted(folder.glob("*.ckpt"), key=lambda path: path.stat().st_mtime)
+    checkpoint keeps no bookkeeping: then the one named ``filename``. A damaged newest one (a truncated
+    ``last.ckpt``) gives way to the newest readable one, whose bookkeeping named the best when it was written."""
+    written = sorted(folder.glob("*.ckpt"), key=lambda path: path.stat().st_mtime, reverse=True)
     if not written:
         return None
-    states = check_readable(written[-1]).get("callbacks")
+    unreadable = []
+    for path in written:
+        try:
+            states = check_readable(path).get("callbacks")
+            break
+        except UserError as err:
+            unreadable.append(err)
+    else:
+        raise unreadable[0]  # the newest's
+    if unreadable:
+        rank_zero_warn(
+            f"{written[0]} is not a readable checkpoint: the best is the one {path.name}'s bookkeeping names"
+        )
     name = RunCheckpoint.STATE_NAME
     kept = {key: state for key, state in (states or {}).items() if key.startswith(f"{name}{{")}
     if len(kept) > 1:

@@ -1733,3 +1733,18 @@ def test_evaluating_a_named_run_with_its_own_config_goes_into_that_run(tmp_path:
     assert {path: data for path, data in files(run).items() if "test_0" not in path.parts} == before
     with pytest.raises(UserError, match=r"config\.yaml exists: .* give it null \(a new version_N for every run\)"):
         MNISTCLI(args=["fit", *config, "--trainer.max_epochs=1"])  # a fit of it again: its own name is taken
+
+
+def test_best_of_a_run_whose_last_ckpt_is_damaged_is_taken_from_an_older_checkpoint(tmp_path: Path) -> None:
+    # The newest checkpoint's bookkeeping names the best: a truncated last.ckpt refused --ckpt_path best,
+    # blaming a file the user had not given, while best.ckpt was whole.
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1"])
+    (run,) = tmp_path.glob("*/version_0")
+    last = run / "checkpoints" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
+    os.utime(last, (time.time() + 10, time.time() + 10))  # the newest
+    config = ["--config", str(run / "config.yaml"), "--trainer.limit_test_batches=1"]
+    with pytest.warns(UserWarning, match=rf"{re.escape(str(last))} is not a readable checkpoint: .*best\.ckpt's"):
+        cli = MNISTCLI(args=["test", *config, "--ckpt_path=best"])
+    assert cli.trainer.ckpt_path == str(run / "checkpoints" / "best.ckpt")
