@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from mnist_pl.checkpoints import check_readable, refuse_an_export
 from mnist_pl.data import MNISTDataModule, trained_settings
 from mnist_pl.errors import UserError, reported
-from mnist_pl.files import beside, file_above, publish
+from mnist_pl.files import beside, cannot_write, file_above, publish
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import LeNet
 from mnist_pl.parser import model_not_rebuilt, near_option
@@ -243,6 +243,8 @@ def _output_path(args: argparse.Namespace) -> Path:
         raise UserError(f"--output {args.output or output} is a folder: give a file name, e.g. {example}")
     if file := file_above(output):
         raise UserError(f"--output {output}: {file} is a file, not a folder: give another --output")
+    if why := cannot_write(output.parent):  # as _write_output would say it, after the export
+        raise UserError(f"--output {output}: cannot be written ({why}): give another --output")
     if output.exists() and output.resolve() == args.ckpt_path.resolve():
         raise UserError(f"--output {output} is the checkpoint itself: give another --output")
     if output.suffix.lower() not in NAMED[args.format]:  # m.PT is a .pt file too
