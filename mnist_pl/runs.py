@@ -471,6 +471,13 @@ def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool, ckpt_path:
         return
     if logger._version is not None:
         version = _version_dir(logger.version)
+        root = Path(logger.root_dir)
+        # A nested name (a/b) groups runs; one inside a run put this one's files among that run's own.
+        if run := next((root / p for p in Path(version).parents if (root / p / "config.yaml").is_file()), None):
+            raise UserError(
+                f"--trainer.logger.init_args.version {version}: inside the run {run}: give a name of its own, "
+                "such as mine, or leave it out (a new version_N for every run)"
+            )
         for callback in trainer.callbacks:
             if isinstance(callback, SaveConfig):
                 # The version dir itself too: with a sub_dir the config goes below it, the checkpoints into it.

@@ -1142,6 +1142,16 @@ def test_a_run_dir_that_holds_a_run_is_refused(run: Run, case: str, tmp_path: Pa
     assert run.snapshot() == before  # not even an event file of the refused run's logger
 
 
+def test_a_chosen_version_inside_a_run_is_refused(run: Run) -> None:
+    # The new run's config, curves and checkpoints went into version_0/checkpoints, among the run's own.
+    before = run.snapshot()
+    result = run.fit("--trainer.logger.init_args.version=version_0/checkpoints")
+    assert_one_line_error(
+        result, 1, f"error: --trainer.logger.init_args.version version_0/checkpoints: inside the run {run.dir}: give"
+    )
+    assert run.snapshot() == before
+
+
 def test_evaluating_without_a_logger_writes_no_config(run: Run, tmp_path: Path) -> None:
     # Lightning wrote it into the current folder (default_root_dir), and refused the next test there.
     no_logger = ["--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}", "--trainer.limit_test_batches=1"]
