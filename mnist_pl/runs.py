@@ -43,7 +43,7 @@ from tensorboard.compat.tensorflow_stub.errors import DataLossError
 
 from mnist_pl.checkpoints import best_in
 from mnist_pl.errors import UserError
-from mnist_pl.files import beside, cannot_write, publish, remove_empty
+from mnist_pl.files import beside, cannot_write, missing_folders, publish, remove_empty
 
 
 def claim_new_version(root: Path) -> int:
@@ -184,7 +184,8 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> Path | None:
         return None  # a version the user chose
     if resumes_in_place(trainer, ckpt_path):
         # Lightning touches these only through the constructor; it has no setter for either.
-        logger._version = _version_of(Path(ckpt_path).resolve().parents[1])
+        if logger._version is None:  # a chosen one names the run already (a nested one whole: adam/lr_0.01)
+            logger._version = _version_of(Path(ckpt_path).resolve().parents[1])
         # Points the interrupted run logged after its checkpoint are hidden, not doubled.
         logger._kwargs["purge_step"] = _logged_steps(Path(ckpt_path))
         for callback in trainer.callbacks:
@@ -209,11 +210,8 @@ def resumes_its_run(logger: TensorBoardLogger | CSVLogger, ckpt_path: str | None
     """
     if ckpt_path is None or Path(ckpt_path).name != "last.ckpt" or Path(ckpt_path).parent.name != "checkpoints":
         return False
-    run_dir = Path(ckpt_path).resolve().parents[1]
-    chosen = logger._version
-    if chosen is not None and run_dir.name != _version_dir(chosen):
-        return False
-    return run_dir.parent == Path(logger.root_dir).resolve()
+    run_dir, root, chosen = Path(ckpt_path).resolve().parents[1], Path(logger.root_dir).resolve(), logger._version
+    return run_dir == root / _version_dir(chosen) if chosen is not None else run_dir.parent == root  # adam/lr_0.01
 
 
 def refuse_an_unwritable_run(trainer: L.Trainer, ckpt_path: str | None) -> None:
@@ -426,9 +424,9 @@ def held(trainer: L.Trainer) -> Iterator[None]:
         yield
         return
     run_dir = Path(logger.root_dir) / _version_dir(logger.version)  # a sub_dir's too
-    with contextlib.suppress(FileExistsError):
-        run_dir.mkdir()
-        trainer.made_dirs = (*getattr(trainer, "made_dirs", ()), run_dir.absolute())  # given back if it fails
+    made = missing_folders(run_dir)  # a nested name's (adam/lr_0.01) too
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trainer.made_dirs = (*getattr(trainer, "made_dirs", ()), *(f.absolute() for f in made))  # given back if it fails
     descriptor = os.open(run_dir, os.O_RDONLY)
     try:
         try:

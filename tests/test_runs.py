@@ -1748,3 +1748,17 @@ def test_best_of_a_run_whose_last_ckpt_is_damaged_is_taken_from_an_older_checkpo
     with pytest.warns(UserWarning, match=rf"{re.escape(str(last))} is not a readable checkpoint: .*best\.ckpt's"):
         cli = MNISTCLI(args=["test", *config, "--ckpt_path=best"])
     assert cli.trainer.ckpt_path == str(run / "checkpoints" / "best.ckpt")
+
+
+def test_a_nested_version_name_groups_runs(tmp_path: Path) -> None:
+    # Ended in a traceback as the fit started (FileNotFoundError: the folder above it was not made).
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    for lr in ("0.01", "0.02"):
+        version = f"--trainer.logger.init_args.version=adam/lr_{lr}"
+        cli = MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1", version])
+        assert Path(cli.trainer.log_dir) == tmp_path / "lenet" / "adam" / f"lr_{lr}"
+    assert sorted(p.parent.name for p in tmp_path.glob("lenet/adam/*/checkpoints")) == ["lr_0.01", "lr_0.02"]
+    run = tmp_path / "lenet" / "adam" / "lr_0.01"  # resumed in place, as its resume line says
+    cli = MNISTCLI(args=["fit", "--config", str(run / "config.yaml"), "--trainer.max_epochs=2", "--ckpt_path=last"])
+    assert Path(cli.trainer.log_dir) == run and cli.trainer.global_step == 10
+    assert (run / "config.resume1.yaml").is_file()
