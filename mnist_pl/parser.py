@@ -257,6 +257,11 @@ def _in_config_file(message: str, raw: str) -> str:
         subcommand, key = unknown.groups()
         for path in reversed(CONFIG_FILES):
             if _lookup(path, key) is not KeyError:
+                if _lookup(path, "_instantiator") is not KeyError:  # Lightning's mark in the hparams it saves
+                    return (
+                        f"{path}: a run's hparams.yaml (the model's and data's settings), not a config: "
+                        "give the run's config.yaml, beside it"
+                    )
                 return (
                     f"{path}: {key} is not an option of {subcommand}: "
                     f"fix the key (python -m mnist_pl {subcommand} --help lists them)"

@@ -289,6 +289,12 @@ PARSER_CASES = {
     "a list for a config": (["--config=list.yaml"], "error: list.yaml: holds a list, not settings"),
     "a number for a section": (["--config=section.yaml"], "error: section.yaml: data: 5 is not its settings"),
     "a list for predict's section": (["--config=predictions.yaml"], "predictions.yaml: predictions: [1, 2] is not its"),
+    # A run's other YAML, beside its config.yaml: "net.init_args.num_classes is not an option of fit: fix the key".
+    "a run's hparams.yaml": (
+        ["--config=logs/lenet/version_0/hparams.yaml"],
+        "error: logs/lenet/version_0/hparams.yaml: a run's hparams.yaml (the model's and data's settings), not a "
+        "config: give the run's config.yaml, beside it\n",
+    ),
     "unknown key in a config": (
         ["--config=badkey.yaml"],
         "error: badkey.yaml: trainer.max_epoch is not an option of fit: fix the key (python -m mnist_pl fit --help "
