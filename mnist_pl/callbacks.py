@@ -336,7 +336,7 @@ class ImageLogger(Callback):
             return True
         run_dir = Path(ckpt_path).resolve().parents[1]
         in_place = Path(tensorboard.log_dir).resolve().is_relative_to(run_dir)
-        return not (in_place and run_dir.parent == Path(tensorboard.root_dir).resolve())
+        return not (in_place and Path(tensorboard.root_dir).resolve() in run_dir.parents)  # adam/lr_0.01 too
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         tensorboard = self._tensorboard(trainer)

@@ -184,8 +184,8 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> Path | None:
         return None  # a version the user chose
     if resumes_in_place(trainer, ckpt_path):
         # Lightning touches these only through the constructor; it has no setter for either.
-        if logger._version is None:  # a chosen one names the run already (a nested one whole: adam/lr_0.01)
-            logger._version = _version_of(Path(ckpt_path).resolve().parents[1])
+        if logger._version is None:  # a chosen one names the run already
+            logger._version = _version_in(Path(logger.root_dir).resolve(), Path(ckpt_path).resolve().parents[1])
         # Points the interrupted run logged after its checkpoint are hidden, not doubled.
         logger._kwargs["purge_step"] = _logged_steps(Path(ckpt_path))
         for callback in trainer.callbacks:
@@ -211,7 +211,7 @@ def resumes_its_run(logger: TensorBoardLogger | CSVLogger, ckpt_path: str | None
     if ckpt_path is None or Path(ckpt_path).name != "last.ckpt" or Path(ckpt_path).parent.name != "checkpoints":
         return False
     run_dir, root, chosen = Path(ckpt_path).resolve().parents[1], Path(logger.root_dir).resolve(), logger._version
-    return run_dir == root / _version_dir(chosen) if chosen is not None else run_dir.parent == root  # adam/lr_0.01
+    return run_dir == root / _version_dir(chosen) if chosen is not None else _version_in(root, run_dir) is not None
 
 
 def refuse_an_unwritable_run(trainer: L.Trainer, ckpt_path: str | None) -> None:
@@ -220,7 +220,8 @@ def refuse_an_unwritable_run(trainer: L.Trainer, ckpt_path: str | None) -> None:
     if not resumes_in_place(trainer, ckpt_path):
         return  # a new run dir: the log dir's check
     run = Path(ckpt_path).resolve().parents[1]
-    if why := cannot_write(run) or cannot_write(run / "checkpoints"):
+    own = trainer.checkpoint_callback is None or trainer.checkpoint_callback.dirpath is None  # else the CLI's check
+    if why := cannot_write(run) or (own and cannot_write(run / "checkpoints")):
         raise UserError(f"{run}: the run cannot be written ({why}): make it writable, or resume a copy of it")
 
 
@@ -278,8 +279,12 @@ def place_evaluation(trainer: L.Trainer, stage: str, ckpt_path: str | None) -> P
         except FileExistsError:
             n += 1
         except OSError:  # a run kept read-only, say: a new run (a failure gives its logs/mnist back too)
+            logger._version = None  # not the run's own name, which its config gave
             return claim_run(trainer)
-    logger._name, logger._version, logger._sub_dir = run.parent.name, _version_of(run), f"{stage}_{n}"
+    if logger._version is None:  # else its chosen version names the run, in its root
+        name = run.relative_to(Path(logger.save_dir).resolve()).parts[0]
+        logger._name, logger._version = name, _version_in(Path(logger.save_dir).resolve() / name, run)
+    logger._sub_dir = f"{stage}_{n}"
     return run / logger.sub_dir
 
 
@@ -299,6 +304,15 @@ def run_of(ckpt_path: str | None) -> Path | None:
     path = Path(ckpt_path).resolve()
     run = path.parents[1]
     return run if path.parent.name == "checkpoints" and (run / "config.yaml").is_file() else None
+
+
+def _version_in(root: Path, run: Path) -> int | str | None:
+    """The version of a logger of ``root`` (``logs/lenet``) that names ``run``: ``version_0`` as 0, a nested
+    name whole (``adam/lr_0.01``); None for a run not below it."""
+    if root not in run.parents:
+        return None
+    relative = run.relative_to(root)
+    return _version_of(run) if len(relative.parts) == 1 else relative.as_posix()
 
 
 def _version_of(run: Path) -> int | str:
@@ -449,10 +463,12 @@ def evaluates_in_its_run(trainer: L.Trainer, ckpt_path: str | None) -> Path | No
     logger, run = trainer.logger, run_of(ckpt_path)
     if not isinstance(logger, TensorBoardLogger) or len(trainer.loggers) > 1 or logger.sub_dir is not None:
         return None
-    chosen = logger._version
-    if run is None or (chosen is not None and Path(logger.root_dir).resolve() / _version_dir(chosen) != run):
+    if run is None:
         return None
-    return run if run.parents[1] == Path(logger.save_dir).resolve() else None  # not a run of another save_dir
+    if (chosen := logger._version) is not None:
+        return run if Path(logger.root_dir).resolve() / _version_dir(chosen) == run else None
+    save_dir = Path(logger.save_dir).resolve()  # not a run of another save_dir: <save_dir>/<name>/<version>
+    return run if save_dir in run.parents and len(run.relative_to(save_dir).parts) > 1 else None
 
 
 def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool, ckpt_path: str | None) -> None:
@@ -471,7 +487,8 @@ def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool, ckpt_path:
         version = _version_dir(logger.version)
         root = Path(logger.root_dir)
         # A nested name (a/b) groups runs; one inside a run put this one's files among that run's own.
-        if run := next((root / p for p in Path(version).parents if (root / p / "config.yaml").is_file()), None):
+        runs = (root / p for p in Path(version).parents)  # a sub_dir's run keeps its config below it
+        if run := next((r for r in runs if (r / "config.yaml").is_file() or (r / "checkpoints").is_dir()), None):
             raise UserError(
                 f"--trainer.logger.init_args.version {version}: inside the run {run}: give a name of its own, "
                 "such as mine, or leave it out (a new version_N for every run)"
@@ -490,8 +507,9 @@ def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool, ckpt_path:
     for each in trainer.loggers:
         if isinstance(each, TensorBoardLogger | CSVLogger) and each._version is not None:
             logged = Path(each.log_dir)
-            earlier = [logged / name for name in ("metrics.csv", "hparams.yaml") if (logged / name).is_file()]
-            if found := earlier or sorted(logged.glob("events.out.tfevents.*")):
+            # Not hparams.yaml alone: the logger writes it as a fit starts, and a start that failed leaves it.
+            rows = logged / "metrics.csv"
+            if found := [rows] if rows.is_file() else sorted(logged.glob("events.out.tfevents.*")):
                 raise UserError(
                     f"{found[0]}: an earlier run's log, and this run's {type(each).__name__} (version "
                     f"{each._version}) would write there: give that logger an unused version, or none (a new one)"

@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -1148,14 +1149,40 @@ def test_a_run_dir_that_holds_a_run_is_refused(run: Run, case: str, tmp_path: Pa
     assert run.snapshot() == before  # not even an event file of the refused run's logger
 
 
-def test_a_chosen_version_inside_a_run_is_refused(run: Run) -> None:
+@pytest.mark.parametrize("sub_dir", [False, True])
+def test_a_chosen_version_inside_a_run_is_refused(run: Run, tmp_path: Path, sub_dir: bool) -> None:
     # The new run's config, curves and checkpoints went into version_0/checkpoints, among the run's own.
-    before = run.snapshot()
-    result = run.fit("--trainer.logger.init_args.version=version_0/checkpoints")
-    assert_one_line_error(
-        result, 1, f"error: --trainer.logger.init_args.version version_0/checkpoints: inside the run {run.dir}: give"
+    # A run of a TensorBoard sub_dir keeps its config below its dir, in version_0/tb.
+    logs, inside = run.logs, run.dir
+    if sub_dir:
+        logs, inside = tmp_path / "logs", tmp_path / "logs" / "lenet" / "version_0"
+        shutil.copytree(run.dir, inside)
+        (inside / "tb").mkdir()
+        (inside / "config.yaml").rename(inside / "tb" / "config.yaml")
+    before = digest(logs)
+    result = run.fit(
+        f"--trainer.logger.init_args.save_dir={logs}", "--trainer.logger.init_args.version=version_0/checkpoints"
     )
-    assert run.snapshot() == before
+    assert_one_line_error(
+        result, 1, f"error: --trainer.logger.init_args.version version_0/checkpoints: inside the run {inside}: give"
+    )
+    assert digest(logs) == before
+
+
+def test_a_read_only_named_run_evaluated_with_its_own_config_is_logged_in_a_new_run(run: Run, tmp_path: Path) -> None:
+    # Its test_0 could not be made, and the evaluation wrote into the read-only run itself: a traceback.
+    named = tmp_path / "logs" / "lenet" / "adamw"
+    shutil.copytree(run.dir, named)
+    config = named / "config.yaml"
+    config.write_text(re.sub(r"save_dir: .*", f"save_dir: {tmp_path / 'logs'}", config.read_text(), count=1))
+    config.write_text(re.sub(r"(\n +)version: null\n", r"\1version: adamw\n", config.read_text(), count=1))
+    assert "version: adamw" in config.read_text()
+    with read_only(named):
+        result = run_main(
+            "test", f"--config={config}", "--trainer.limit_test_batches=1", "--ckpt_path=best", cwd=tmp_path
+        )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "logs" / "lenet" / "version_0" / "results.json").is_file(), result.stdout[-1000:]
 
 
 def test_evaluating_without_a_logger_writes_no_config(run: Run, tmp_path: Path) -> None:

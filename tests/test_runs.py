@@ -57,6 +57,7 @@ TINY = [
     '"init_args": {"logging_interval": "epoch"}}]',
 ]
 PICTURES = "--trainer.callbacks+=mnist_pl.callbacks.ImageLogger"
+TEST_TINY = [arg for arg in TINY if arg != "--test_after_fit=false"]  # refused outside a fit
 
 
 def fit(logs: Path, *args: str, here: bool = False) -> subprocess.CompletedProcess:
@@ -1687,7 +1688,7 @@ def test_a_chosen_version_of_any_logger_where_a_run_logged_is_refused(tmp_path: 
     earlier = csv / "lightning_logs" / "version_0"
     before = files(tmp_path)
     fit = ["fit", *TINY, f"--trainer.logger.init_args.save_dir={logs}", "--trainer.max_epochs=1"]
-    test = ["test", *(arg for arg in TINY if arg != "--test_after_fit=false")]  # refused outside a fit
+    test = ["test", *TEST_TINY]
     args, taken = {
         "a second CSVLogger": ([*fit, *second, "--trainer.logger.version=0"], earlier / "metrics.csv"),
         "a second CSVLogger (test)": (
@@ -1712,7 +1713,7 @@ def test_a_chosen_version_of_any_logger_where_a_run_logged_is_refused(tmp_path: 
                 "--trainer.logger.name=lenet",
                 "--trainer.logger.version=0",
             ],
-            run / "hparams.yaml",
+            sorted(run.glob("events.out.tfevents.*"))[0],
         ),
     }[case]
     with pytest.raises(UserError, match=rf"^{re.escape(str(taken))}: an earlier run's log, and this run's "):
@@ -1762,3 +1763,29 @@ def test_a_nested_version_name_groups_runs(tmp_path: Path) -> None:
     cli = MNISTCLI(args=["fit", "--config", str(run / "config.yaml"), "--trainer.max_epochs=2", "--ckpt_path=last"])
     assert Path(cli.trainer.log_dir) == run and cli.trainer.global_step == 10
     assert (run / "config.resume1.yaml").is_file()
+    # A resume in its dir adds no second HPARAMS entry or first-batch grid (ImageLogger's new run).
+    assert not ImageLogger.starts_a_run(cli.trainer.logger, str(run / "checkpoints" / "last.ckpt"))
+    other = tmp_path / "lenet" / "adam" / "lr_0.02"  # by its path alone, as a flat run's
+    cli = MNISTCLI(
+        args=["fit", *TINY, logs, "--trainer.max_epochs=2", f"--ckpt_path={other / 'checkpoints' / 'last.ckpt'}"]
+    )
+    assert Path(cli.trainer.log_dir) == other and cli.trainer.global_step == 10
+    # Evaluated with its own config, or by its checkpoint's path alone: into the run, as a flat one's.
+    cli = MNISTCLI(
+        args=["test", "--config", str(run / "config.yaml"), "--trainer.limit_test_batches=1", "--ckpt_path=best"]
+    )
+    assert Path(cli.trainer.log_dir) == run / "test_0"
+    best = str(run / "checkpoints" / "best.ckpt")
+    cli = MNISTCLI(args=["test", *TEST_TINY, logs, f"--ckpt_path={best}"])
+    assert Path(cli.trainer.log_dir) == run / "test_1"
+
+
+def test_a_chosen_version_whose_first_start_failed_runs_when_given_again(tmp_path: Path) -> None:
+    # Lightning's check of val_check_interval fails as the fit starts, after the logger wrote hparams.yaml:
+    # the fit given again, mended, was refused ("an earlier run's log").
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    fit = ["fit", *TINY, logs, "--trainer.max_epochs=1", "--trainer.logger.init_args.version=mine"]
+    with pytest.raises(ValueError, match="val_check_interval"):
+        MNISTCLI(args=[*fit, "--trainer.val_check_interval=500"])
+    cli = MNISTCLI(args=fit)
+    assert Path(cli.trainer.log_dir) == tmp_path / "lenet" / "mine" and cli.trainer.global_step == 5
