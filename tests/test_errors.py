@@ -1149,7 +1149,7 @@ def test_a_run_dir_that_holds_a_run_is_refused(run: Run, case: str, tmp_path: Pa
     assert run.snapshot() == before  # not even an event file of the refused run's logger
 
 
-@pytest.mark.parametrize("sub_dir", [False, True])
+@pytest.mark.parametrize("sub_dir", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_a_chosen_version_inside_a_run_is_refused(run: Run, tmp_path: Path, sub_dir: bool) -> None:
     # The new run's config, curves and checkpoints went into version_0/checkpoints, among the run's own.
     # A run of a TensorBoard sub_dir keeps its config below its dir, in version_0/tb.

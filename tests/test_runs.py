@@ -1677,7 +1677,14 @@ def test_an_evaluation_of_another_checkpoint_makes_a_run_of_its_own(trained_run:
     assert result.stdout.rstrip().endswith(f"are in {logs / 'mnist' / 'version_0'}: tensorboard --logdir {logs}")
 
 
-@pytest.mark.parametrize("case", ["a second CSVLogger", "a second CSVLogger (test)", "a first CSVLogger", "a 2nd TB"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "a second CSVLogger",
+        "a first CSVLogger",
+        *(pytest.param(case, marks=pytest.mark.slow) for case in ("a second CSVLogger (test)", "a 2nd TB")),
+    ],
+)
 def test_a_chosen_version_of_any_logger_where_a_run_logged_is_refused(tmp_path: Path, case: str) -> None:
     # Each went on without a word: the CSV writers replaced the earlier run's metrics.csv (with
     # Lightning's warning that it deleted it), the TensorBoard one added this run's curves to its run.
