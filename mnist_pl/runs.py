@@ -220,7 +220,7 @@ def refuse_an_unwritable_run(trainer: L.Trainer, ckpt_path: str | None) -> None:
     if not resumes_in_place(trainer, ckpt_path):
         return  # a new run dir: the log dir's check
     run = Path(ckpt_path).resolve().parents[1]
-    own = trainer.checkpoint_callback is None or trainer.checkpoint_callback.dirpath is None  # else the CLI's check
+    own = any(getattr(callback, "dirpath", None) is None for callback in trainer.checkpoint_callbacks)  # else the CLI's
     if why := cannot_write(run) or (own and cannot_write(run / "checkpoints")):
         raise UserError(f"{run}: the run cannot be written ({why}): make it writable, or resume a copy of it")
 
@@ -306,13 +306,22 @@ def run_of(ckpt_path: str | None) -> Path | None:
     return run if path.parent.name == "checkpoints" and (run / "config.yaml").is_file() else None
 
 
+def _is_run(folder: Path) -> bool:
+    """Whether ``folder`` is a run's dir: its config (in a TensorBoard sub_dir, below it) or checkpoints."""
+    return (folder / "config.yaml").is_file() or (folder / "checkpoints").is_dir()
+
+
 def _version_in(root: Path, run: Path) -> int | str | None:
     """The version of a logger of ``root`` (``logs/lenet``) that names ``run``: ``version_0`` as 0, a nested
-    name whole (``adam/lr_0.01``); None for a run not below it."""
+    run whole (``adam/lr_0.01``); None for a folder not below it, or nested but not a run of its own (a
+    checkpoints folder copied into a run, ``version_0/backup``)."""
     if root not in run.parents:
         return None
     relative = run.relative_to(root)
-    return _version_of(run) if len(relative.parts) == 1 else relative.as_posix()
+    if len(relative.parts) == 1:
+        return _version_of(run)
+    inside = any(_is_run(root / above) for above in list(relative.parents)[:-1])  # not root itself
+    return None if inside or not (run / "config.yaml").is_file() else relative.as_posix()
 
 
 def _version_of(run: Path) -> int | str:
@@ -487,8 +496,7 @@ def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool, ckpt_path:
         version = _version_dir(logger.version)
         root = Path(logger.root_dir)
         # A nested name (a/b) groups runs; one inside a run put this one's files among that run's own.
-        runs = (root / p for p in Path(version).parents)  # a sub_dir's run keeps its config below it
-        if run := next((r for r in runs if (r / "config.yaml").is_file() or (r / "checkpoints").is_dir()), None):
+        if run := next((root / p for p in list(Path(version).parents)[:-1] if _is_run(root / p)), None):
             raise UserError(
                 f"--trainer.logger.init_args.version {version}: inside the run {run}: give a name of its own, "
                 "such as mine, or leave it out (a new version_N for every run)"

@@ -1520,16 +1520,20 @@ def test_unwritable_log_dir(run: Run, tmp_path: Path) -> None:
     assert not any(logs.iterdir())
 
 
-@pytest.mark.parametrize("case", ["a resumed run", "--checkpoint.dirpath"])
+@pytest.mark.parametrize("case", ["a resumed run", "its checkpoints, another callback's", "--checkpoint.dirpath"])
 def test_an_unwritable_run_or_checkpoint_folder_is_refused_before_training(run: Run, tmp_path: Path, case: str) -> None:
     # Found out when the epoch's checkpoint was written, in a traceback of 30 lines; a new fit left its
     # run dir behind, without checkpoints.
     logs = tmp_path / "logs"
-    if case == "a resumed run":  # an archived run, say
+    if case != "--checkpoint.dirpath":  # an archived run, say
         folder = logs / "lenet" / "version_0"
         shutil.copytree(run.dir, folder)
         args = ["--trainer.max_epochs=2", f"--ckpt_path={folder / 'checkpoints' / 'last.ckpt'}"]
         expected = f"{folder}: the run cannot be written"
+        if case != "a resumed run":  # the run's checkpoints are a second ModelCheckpoint's folder
+            args += [f"--checkpoint.dirpath={tmp_path / 'elsewhere'}", "--trainer.callbacks+=ModelCheckpoint"]
+            args += ["--trainer.callbacks.filename=other"]
+            folder = folder / "checkpoints"
     else:
         folder = tmp_path / "rock"
         folder.mkdir()
@@ -1539,7 +1543,8 @@ def test_an_unwritable_run_or_checkpoint_folder_is_refused_before_training(run: 
     with read_only(folder):
         result = run.fit(f"--trainer.logger.init_args.save_dir={logs}", *args)
     assert_one_line_error(result, 1, expected)
-    assert digest(tmp_path) == before and sorted(logs.rglob("version_*")) == sorted(folder.parent.glob("version_0"))
+    runs = [] if case == "--checkpoint.dirpath" else [logs / "lenet" / "version_0"]  # no new one
+    assert digest(tmp_path) == before and sorted(logs.rglob("version_*")) == runs
 
 
 @pytest.mark.parametrize("command", ["predict", "export"])

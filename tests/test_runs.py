@@ -1796,3 +1796,23 @@ def test_a_chosen_version_whose_first_start_failed_runs_when_given_again(tmp_pat
         MNISTCLI(args=[*fit, "--trainer.val_check_interval=500"])
     cli = MNISTCLI(args=fit)
     assert Path(cli.trainer.log_dir) == tmp_path / "lenet" / "mine" and cli.trainer.global_step == 5
+
+
+def test_a_checkpoint_copied_inside_a_run_resumes_as_a_new_run(tmp_path: Path) -> None:
+    # By its path alone, it resumed "in place" into version_0/backup, over the copy's own checkpoints.
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1"])
+    (run,) = tmp_path.glob("*/version_0")
+    shutil.copytree(run / "checkpoints", run / "backup" / "checkpoints")
+    before = files(run)
+    resume = f"--ckpt_path={run / 'backup' / 'checkpoints' / 'last.ckpt'}"
+    cli = MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=2", resume])
+    assert Path(cli.trainer.log_dir) == run.parent / "version_1" and files(run) == before
+
+
+def test_a_chosen_version_beside_a_checkpoints_folder_of_no_run_runs(tmp_path: Path) -> None:
+    # The logger's own folder (an empty name: the save_dir) was taken for a run that held the new one.
+    (tmp_path / "checkpoints").mkdir()
+    logs = [f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.logger.init_args.name="]
+    cli = MNISTCLI(args=["fit", *TINY, *logs, "--trainer.max_epochs=1", "--trainer.logger.init_args.version=mine"])
+    assert Path(cli.trainer.log_dir) == tmp_path / "mine"
