@@ -367,6 +367,7 @@ def test_another_dataset_works_once_its_idx_files_are_there(gz_dir: Path) -> Non
     assert torch.equal(dm.normalize(dm.val_set.images[:4]), (pixels - 0.2860) / 0.3530)
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time
 def test_a_checkpoint_is_not_tested_on_another_dataset(gz_dir: Path, tmp_path: Path) -> None:
     fashion_from_mnist_bytes(gz_dir)
     common = [f"--data.data_dir={gz_dir}", "--trainer.enable_progress_bar=false"]

@@ -252,7 +252,9 @@ def test_export_reads_and_writes_tilde_paths_in_the_home_folder(
     assert list(here.iterdir()) == []
 
 
-@pytest.mark.parametrize("fmt", ["onnx", "pt2", pytest.param("torchscript", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "fmt", ["onnx", *(pytest.param(fmt, marks=pytest.mark.slow) for fmt in ("pt2", "torchscript"))]
+)
 def test_export_matches_the_lightning_model(trained_run: Path, tmp_path: Path, fmt: str) -> None:
     ckpt = trained_run / "checkpoints" / "best.ckpt"
     output = tmp_path / f"model.{fmt}"

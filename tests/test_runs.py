@@ -334,7 +334,10 @@ PLATEAU = [
 
 @pytest.mark.parametrize(
     "stop",
-    [["--trainer.max_epochs=1"], ["--trainer.max_steps=7", "--trainer.val_check_interval=2"]],
+    [
+        pytest.param(["--trainer.max_epochs=1"], marks=pytest.mark.slow),
+        ["--trainer.max_steps=7", "--trainer.val_check_interval=2"],
+    ],
     ids=["epoch end", "mid-epoch"],
 )
 def test_a_resume_with_a_plateau_schedule_is_exact(tmp_path: Path, stop: list[str]) -> None:
@@ -362,7 +365,7 @@ def test_a_resume_with_a_plateau_schedule_is_exact(tmp_path: Path, stop: list[st
 @pytest.mark.parametrize(
     "stop",
     [
-        ["--trainer.max_steps=7"],  # epoch 1 cut at its 2nd batch, before any validation in it
+        pytest.param(["--trainer.max_steps=7"], marks=pytest.mark.slow),  # epoch 1 cut before any validation in it
         # cut at its 3rd batch, after a validation at its 2nd, and saved there with that value
         ["--trainer.max_steps=8", "--trainer.val_check_interval=2", "--checkpoint.save_on_train_epoch_end=true"],
     ],
@@ -424,7 +427,12 @@ def test_a_resume_in_double_precision_is_exact(tmp_path: Path) -> None:
         # Validation, and so a checkpoint, after every 2 of the epoch's 5 batches.
         (["--trainer.val_check_interval=2"], 2, True),
         # A checkpoint at the end of every 3rd batch, before Lightning counts that batch completed.
-        (["--checkpoint.every_n_train_steps=3", "--checkpoint.monitor=null", "--checkpoint.save_top_k=-1"], 3, False),
+        pytest.param(
+            ["--checkpoint.every_n_train_steps=3", "--checkpoint.monitor=null", "--checkpoint.save_top_k=-1"],
+            3,
+            False,
+            marks=pytest.mark.slow,
+        ),
         # Two batches a step, 9 an epoch: validation after the 4th batch, at step 2; stopped at step 3.
         pytest.param(
             [
@@ -606,7 +614,7 @@ def test_a_resume_that_would_skip_other_images_is_refused(tmp_path: Path) -> Non
         "--trainer.val_check_interval=2",
         # Validation after the epoch's last batch, inside Lightning's epoch loop: last.ckpt written there was
         # resumed with that validation's points hidden in TensorBoard.
-        "--trainer.val_check_interval=5",
+        pytest.param("--trainer.val_check_interval=5", marks=pytest.mark.slow),
     ],
 )
 def test_a_run_resumed_from_its_epoch_end_is_the_run_never_stopped(tmp_path: Path, every: str) -> None:
@@ -743,7 +751,14 @@ def test_a_first_ctrl_c_stops_a_fit_after_its_batch_checkpointed_there(tmp_path:
             marks=pytest.mark.slow,
         ),
         # In the batch that validation follows: checkpointed before it, the resume skipped it (3 points of 4).
-        (signal.SIGTERM, ["--trainer.val_check_interval=2"], "in epoch 0 at step 2", 4, "train"),
+        pytest.param(
+            signal.SIGTERM,
+            ["--trainer.val_check_interval=2"],
+            "in epoch 0 at step 2",
+            4,
+            "train",
+            marks=pytest.mark.slow,
+        ),
         # The same where Lightning keeps its checkpoints at the epoch's end: none was written.
         pytest.param(
             signal.SIGTERM,
@@ -824,6 +839,7 @@ def test_a_resume_stopped_before_its_first_step_keeps_the_config_its_resume_line
     assert (run / "config.resume1.yaml").is_file()
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time
 @SIGNALS
 def test_a_signal_before_the_first_step_stops_the_fit_at_once_and_keeps_nothing(
     tmp_path: Path, signum: signal.Signals
@@ -1122,6 +1138,7 @@ def test_resume_last_with_a_runs_own_config_resumes_that_run(tmp_path: Path) -> 
     assert cli.trainer.logger.version == 0  # the progress bar's v_num (it showed "on_0")
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time
 def test_a_run_with_a_sub_dir_resumes_itself_and_says_where_it_is(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
