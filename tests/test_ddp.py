@@ -78,25 +78,35 @@ def test_ddp_ranks_read_disjoint_halves_and_reduce_val_acc(tmp_path: Path) -> No
         assert abs(single - events.Scalars(name)[-1].value) < tolerance, name
     assert events.Scalars("val/acc")[-1].value > 0.95
 
-    # One run dir and one copy of each checkpoint (rank 0 writes; the other rank claims no version),
-    # and two processes test the best checkpoint with no config, into the run as rank 0 chose: no
-    # logs/mnist (the folder of a new run's name) left behind by the other.
+    # One run dir and one copy of each checkpoint (rank 0 writes; the other rank claims no version).
     assert [p.name for p in (tmp_path / "logs" / "lenet").iterdir()] == ["version_0"]
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+
+
+@pytest.mark.slow  # two more 2-process runs of a 2-process fit's checkpoint: the default suite's time
+def test_ddp_tests_and_resumes_a_ddp_runs_checkpoint_in_its_run(tmp_path: Path) -> None:
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
+    data = f"--data.data_dir={REPO / 'data'}"
     ddp = ["--trainer.strategy=ddp", "--trainer.devices=2", "--trainer.accelerator=cpu"]
+    fit = run_cli(
+        "fit", f"--config={REPO / 'configs' / 'lenet.yaml'}", data, logs, *ddp, *TWO_PROCESSES_BRIEFLY[2:], cwd=tmp_path
+    )
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    run = tmp_path / "logs" / "lenet" / "version_0"
+    # Two processes test the best checkpoint with no config, into the run as rank 0 chose: no logs/mnist
+    # (the folder of a new run's name) left behind by the other.
     test = run_cli("test", f"--ckpt_path={run / 'checkpoints' / 'best.ckpt'}", data, logs, *ddp, cwd=tmp_path)
     assert test.returncode == 0, test.stderr[-3000:]
-    assert float(printed("test/acc", test.stdout)) > 0.95
     assert [p.name for p in (tmp_path / "logs").iterdir()] == ["lenet"]
-    assert sorted(p.name for p in run.iterdir() if p.is_dir()) == ["checkpoints", "test_0", "validate_0"]
+    assert sorted(p.name for p in run.iterdir() if p.is_dir()) == ["checkpoints", "test_0"]  # the fit's in the run
 
-    # Resumed in two processes for a second, shorter epoch: rank 0 alone asked for the run dir (a broadcast)
-    # to compare the resume's settings with the run's, and the fit hung.
-    short = ["--trainer.max_epochs=2", "--trainer.limit_train_batches=5", "--trainer.limit_val_batches=2"]
-    resume = run_cli("fit", f"--config={run / 'config.yaml'}", *short, "--ckpt_path=last", cwd=tmp_path)
+    # Resumed in two processes for a second epoch of other settings: rank 0 alone asked for the run dir
+    # (a broadcast) to compare the resume's settings with the run's, and the fit hung.
+    more = ["--trainer.max_epochs=2", "--trainer.limit_train_batches=3", "--test_after_fit=false"]
+    resume = run_cli("fit", f"--config={run / 'config.yaml'}", *more, "--ckpt_path=last", cwd=tmp_path)
     assert resume.returncode == 0, resume.stderr[-3000:]
-    assert resume.stderr.count("resuming") == 1 and "trainer.limit_train_batches None -> 5" in resume.stderr
-    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 430 + 5
+    assert resume.stderr.count("resuming") == 1 and "trainer.limit_train_batches 5 -> 3" in resume.stderr
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 5 + 3
 
 
 @pytest.mark.slow  # a second 2-process fit: the default suite has the first, with TensorBoard
