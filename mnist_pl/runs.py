@@ -470,14 +470,15 @@ def evaluates_in_its_run(trainer: L.Trainer, ckpt_path: str | None) -> Path | No
     config.yaml names it: a run of a chosen name, evaluated with its own config), in the run's save_dir.
     """
     logger, run = trainer.logger, run_of(ckpt_path)
-    if not isinstance(logger, TensorBoardLogger) or len(trainer.loggers) > 1 or logger.sub_dir is not None:
-        return None
-    if run is None:
+    alone = isinstance(logger, TensorBoardLogger) and len(trainer.loggers) == 1 and logger.sub_dir is None
+    if not alone or run is None:
         return None
     if (chosen := logger._version) is not None:
         return run if Path(logger.root_dir).resolve() / _version_dir(chosen) == run else None
     save_dir = Path(logger.save_dir).resolve()  # not a run of another save_dir: <save_dir>/<name>/<version>
-    return run if save_dir in run.parents and len(run.relative_to(save_dir).parts) > 1 else None
+    if save_dir not in run.parents or len(run.relative_to(save_dir).parts) < 2:
+        return None
+    return run if _version_in(save_dir / run.relative_to(save_dir).parts[0], run) is not None else None
 
 
 def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool, ckpt_path: str | None) -> None:
