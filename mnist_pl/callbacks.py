@@ -7,7 +7,6 @@ import logging
 import os
 import pkgutil
 import sys
-import tempfile
 from pathlib import Path
 
 import lightning as L
@@ -24,7 +23,7 @@ from torchmetrics.classification import MulticlassConfusionMatrix
 from torchvision.utils import make_grid
 
 from mnist_pl.errors import UserError
-from mnist_pl.files import beside, file_above, free_path, missing_folders, publish, remove_empty
+from mnist_pl.files import beside, cannot_write, file_above, free_path, missing_folders, publish, remove_empty
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
@@ -135,12 +134,10 @@ class PredictionWriter(BasePredictionWriter):
             raise UserError(
                 f"--predictions.output {self.output}: cannot make its folder ({err.strerror}): give another path"
             ) from err
-        try:  # os.access says yes to root on a read-only mount: try it
-            tempfile.TemporaryFile(dir=self.output.parent).close()
-        except OSError as err:
+        if why := cannot_write(self.output.parent):
             raise UserError(
-                f"--predictions.output {self.output}: its folder cannot be written ({err.strerror}): give another path"
-            ) from err
+                f"--predictions.output {self.output}: its folder cannot be written ({why}): give another path"
+            )
 
     def on_predict_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int, dataloader_idx: int = 0
