@@ -75,6 +75,7 @@ def test_tensorboard_has_curves_pictures_and_hparams(trained_run: Path) -> None:
     }
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (a slower host took 302 s)
 def test_the_hparams_tab_shows_an_augmented_runs_augmentation_and_smoothing(tmp_path: Path) -> None:
     augmented = ["--data.augment=mnist_pl.augment.RandomAffine", "--data.augment.degrees=5"]
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"

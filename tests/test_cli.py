@@ -155,6 +155,7 @@ def test_a_class_given_on_the_command_line_warns_of_the_values_it_keeps(tmp_path
         assert result.returncode == 0 and "warning: --model.optimizer" not in result.stderr, result.stderr[-3000:]
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (a slower host took 302 s)
 def test_a_class_chosen_in_a_config_file_warns_of_the_values_it_keeps(tmp_path: Path) -> None:
     """A file's Adadelta without its lr trained at Adam's 0.001 (its own: 1.0), or at lenet.yaml's SGD 0.01;
     a --print_config=skip_default of example.yaml, read back, so (it leaves out values equal to Adadelta's)."""

@@ -470,6 +470,7 @@ def test_config_mistakes_jsonargparse_reports(
     assert run.snapshot() == before
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (a slower host took 302 s)
 def test_the_largest_batch_sizes_are_taken(run: Run, tmp_path: Path) -> None:
     """The bound on batch sizes is the batch sampler's own, far above any split: a larger batch is the whole split."""
     largest = [f"--data.batch_size={2**63 - 1}", f"--data.eval_batch_size={2**63 - 1}"]
@@ -525,6 +526,7 @@ def test_val_size_too_big(run: Run, monkeypatch: pytest.MonkeyPatch, capsys: pyt
     assert run.snapshot() == before
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (a slower host took 302 s)
 def test_a_value_our_checks_refuse_is_named_where_it_was_written(
     run: Run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
@@ -1185,6 +1187,7 @@ def test_a_read_only_named_run_evaluated_with_its_own_config_is_logged_in_a_new_
     assert (tmp_path / "logs" / "lenet" / "version_0" / "results.json").is_file(), result.stdout[-1000:]
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (a slower host took 302 s)
 def test_evaluating_without_a_logger_writes_no_config(run: Run, tmp_path: Path) -> None:
     # Lightning wrote it into the current folder (default_root_dir), and refused the next test there.
     no_logger = ["--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}", "--trainer.limit_test_batches=1"]
@@ -1338,6 +1341,7 @@ REPLACED = {  # what LightningCLI replaced by the checkpoint's model settings wi
 }
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (a slower host took 302 s)
 def test_a_recipes_config_evaluates_any_of_its_runs(run: Run, tmp_path: Path) -> None:
     """``test --config my.yaml --ckpt_path best`` of a run trained with another lr (``--model.optimizer.lr
     0.02``): refused, since the config's lr differed, with "leave out the model settings that differ (1)",

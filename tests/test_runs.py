@@ -201,6 +201,7 @@ def test_same_config_same_run_in_another_process(one_go: Path, tmp_path: Path) -
     assert_same_run(one_go, logs / "lenet" / "version_0")
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (a slower host took 302 s)
 def test_a_resume_from_another_folder_keeps_the_runs_checkpoints(tmp_path: Path) -> None:
     """A checkpoint names its folder as the fit did, relative to where it ran: resumed from another folder,
     the run's best and last were forgotten, best-v1.ckpt and last-v1.ckpt written beside them, and the next
@@ -292,6 +293,7 @@ def test_resume_from_last_continues_the_run_exactly(
     assert tags.count("_hparams_/experiment") == 1
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (a slower host took 302 s)
 def test_a_resume_with_data_workers_is_exact(one_go: Path, tmp_path: Path) -> None:
     """Workers fetched the first batches as the loader was made, before Lightning set the resumed epoch:
     the resume trained epoch 0's order again. And kept across epochs, they drew their seed from the
@@ -304,7 +306,8 @@ def test_a_resume_with_data_workers_is_exact(one_go: Path, tmp_path: Path) -> No
     assert_same_run(one_go, logs / "lenet" / "version_0")
 
 
-@pytest.mark.parametrize("step", [7, pytest.param(5, marks=pytest.mark.slow)], ids=["mid-epoch", "epoch end"])
+@pytest.mark.slow  # an edge of the default suite's checks: its time (a slower host took 302 s)
+@pytest.mark.parametrize("step", [7, 5], ids=["mid-epoch", "epoch end"])
 def test_a_resume_with_data_workers_and_a_one_cycle_schedule_is_exact(tmp_path: Path, step: int) -> None:
     """A schedule laid out over the run's steps has Lightning build the training loader (for
     ``estimated_stepping_batches``) before it restores the loops: the workers fetched the resumed epoch's
@@ -362,10 +365,11 @@ def test_a_resume_with_a_plateau_schedule_is_exact(tmp_path: Path, stop: list[st
         assert_same_run(reference, run)
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (a slower host took 302 s)
 @pytest.mark.parametrize(
     "stop",
     [
-        pytest.param(["--trainer.max_steps=7"], marks=pytest.mark.slow),  # epoch 1 cut before any validation in it
+        ["--trainer.max_steps=7"],  # epoch 1 cut at its 2nd batch, before any validation in it
         # cut at its 3rd batch, after a validation at its 2nd, and saved there with that value
         ["--trainer.max_steps=8", "--trainer.val_check_interval=2", "--checkpoint.save_on_train_epoch_end=true"],
     ],
@@ -382,6 +386,7 @@ def test_a_plateau_schedule_resumed_after_a_cut_epoch_takes_no_extra_step(tmp_pa
     assert last["epoch"] == 2 and schedule["last_epoch"] == 1  # epoch 0's step only: epoch 2's comes after
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (a slower host took 302 s)
 def test_a_plateau_schedule_on_every_other_epochs_validation_resumes_exactly(tmp_path: Path) -> None:
     # It steps after the epochs that validate (1 and 3): the resume from epoch 1's end takes Lightning's
     # skipped step, as the schedule's state in the last checkpoint shows.
@@ -397,6 +402,7 @@ def test_a_plateau_schedule_on_every_other_epochs_validation_resumes_exactly(tmp
     assert_same_run(reference, run, validations=2)
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (a slower host took 302 s)
 def test_a_plateau_schedule_on_a_training_metric_takes_no_step_with_an_older_value(tmp_path: Path) -> None:
     """train/loss is logged after an epoch's checkpoint: the resume has no value of the epoch it resumes
     after, and takes no step (docs/runs.md says so), rather than one with the epoch before's value."""
@@ -1380,6 +1386,7 @@ def test_a_fit_from_a_checkpoint_kept_outside_any_run_is_a_new_run_with_its_own_
     assert "train/images" in events.Tags()["images"]
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (a slower host took 302 s)
 def test_a_fit_from_a_checkpoint_with_max_steps_is_refused(tmp_path: Path) -> None:
     # Lightning 2.6 ran the checkpoint's finished epoch again, without a batch, and logged a NaN loss for it.
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
