@@ -35,7 +35,7 @@ from mnist_pl.checkpoints import (
     refuse_a_second_last_ckpt,
 )
 from mnist_pl.checkpoints import refuse_bad_settings as refuse_bad_checkpoint_settings
-from mnist_pl.data import STATS, MNISTDataModule, refuse_own_images_for, trained_settings
+from mnist_pl.data import INT_RANGES, STATS, MNISTDataModule, refuse_own_images_for, trained_settings
 from mnist_pl.errors import UserError
 from mnist_pl.files import cannot_write, missing_folders, remove_empty
 from mnist_pl.model import MNISTClassifier
@@ -184,6 +184,13 @@ class MNISTCLI(LightningCLI):
     """``fit``/``validate``/``test``/``predict`` for MNIST; ``fit`` ends by testing its best checkpoint."""
 
     def __init__(self, trainer_defaults: dict | None = None, **kwargs) -> None:
+        # LightningCLI's run=False parses without subcommands, and the run dirs, the checks and --test_after_fit
+        # (in every recipe) are a subcommand's: it ended in a jsonargparse traceback.
+        if kwargs.get("run", True) is False:
+            raise UserError(
+                "MNISTCLI(run=False): not supported: give the subcommand, MNISTCLI(args=['fit', '--config', ...]), or "
+                "build MNISTClassifier, MNISTDataModule and a lightning.Trainer yourself (README: From Python)"
+            )
         for message in _NOISE:
             warnings.filterwarnings("ignore", message=message)
         logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_LIGHTNING_NOISE)  # once: the same one
@@ -329,17 +336,9 @@ class MNISTCLI(LightningCLI):
             rank_zero_warn(message)
         if subcommand and (replaced := callbacks_replaced(options, self.config[subcommand], _CALLBACKS)):
             rank_zero_warn(replaced)
-        # Lightning refuses a seed numpy cannot take only when it seeds, in words that name no option;
-        # torch's generators, seeded with the data's, ended in a traceback past 64 bits (the shuffle
-        # seed plus the epoch: an int64 leaves room for the epochs). So did torch's batch sampler, at
-        # the first batch, with a batch size past 2**63 - 1 (any batch larger than its split is the whole split).
-        ranges = {
-            "seed_everything": (0, 2**32),
-            "data.split_seed": (-(2**63), 2**63),
-            "data.shuffle_seed": (-(2**63), 2**63),
-            "data.batch_size": (1, 2**63),
-            "data.eval_batch_size": (1, 2**63),
-        }
+        # Lightning refuses a seed numpy cannot take only when it seeds, in words that name no option; the
+        # data module's, in usage and error as the parser's own (any batch larger than its split is the whole split).
+        ranges = {"seed_everything": (0, 2**32), **{f"data.{name}": span for name, span in INT_RANGES.items()}}
         for option, (low, high) in ranges.items() if subcommand else ():
             value = self.config[subcommand].get(option)
             if isinstance(value, int) and not isinstance(value, bool) and not low <= value < high:
@@ -531,6 +530,12 @@ class MNISTCLI(LightningCLI):
             self._refuse_a_fit_lightning_resumes_wrongly(ckpt_path, checkpoint)
 
     def _refuse_a_fit_lightning_resumes_wrongly(self, ckpt_path: str, checkpoint: dict[str, Any]) -> None:
+        if checkpoint and "optimizer_states" not in checkpoint:  # Lightning's KeyError as the fit started
+            raise UserError(
+                f"--ckpt_path {ckpt_path}: a checkpoint of the weights alone (save_weights_only), without the "
+                "optimizer state a fit resumes: give a whole one (a run's last.ckpt), or test, predict or export "
+                "this one"
+            )
         trainer = self.config.fit.trainer
         # Lightning counts an epoch done once its end hooks ran: "processed" < "ready" inside one.
         progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})

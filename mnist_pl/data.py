@@ -67,6 +67,16 @@ def _int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+# Past these, torch's generators (seeded with the shuffle seed plus the epoch: an int64 leaves room for the
+# epochs) and its batch sampler failed at the first batch, in tracebacks; the CLI refuses them as it parses.
+INT_RANGES = {
+    "batch_size": (1, 2**63),
+    "eval_batch_size": (1, 2**63),
+    "split_seed": (-(2**63), 2**63),
+    "shuffle_seed": (-(2**63), 2**63),
+}
+
+
 # The data settings a run from a checkpoint keeps, and what each may be: one edited by hand was a
 # traceback, and a std of 0 exported NaNs. The dataset first: the others' defaults are its own, and
 # it is checked before its files are looked for (offline, another dataset's missing files were the error).
@@ -299,6 +309,20 @@ class MNISTDataModule(L.LightningDataModule):
                 ("num_workers", num_workers),
             )
         )
+        sizes_and_seeds = zip(INT_RANGES, (batch_size, eval_batch_size, split_seed, shuffle_seed), strict=True)
+        for name, value in sizes_and_seeds:  # the CLI's types and its checks, for a data module built in Python
+            low, high = INT_RANGES[name]
+            if not low <= value < high:
+                raise DataError(f"--data.{name} {value}: expected an int from {low} to {high - 1}")
+        if num_workers < 0:
+            raise DataError(f"--data.num_workers {num_workers}: expected an int >= 0")
+        if isinstance(augment, type):  # from Python: failed in the first training batch, in a traceback
+            raise DataError(f"--data.augment {augment.__name__}: the class, not a transform: give {augment.__name__}()")
+        if augment is not None and not callable(augment):
+            raise DataError(
+                f"--data.augment {augment!r}: not a transform (a torch.nn.Module or callable of a batch of images, "
+                "such as mnist_pl.augment.RandomAffine(degrees=15))"
+            )
         if val_size >= 60000:
             raise DataError(f"--data.val_size {val_size} leaves no training images: use fewer than 60000")
         if val_size < 1:  # the CLI's type says so too; from Python, -5 gave 5 training images
@@ -439,11 +463,14 @@ class MNISTDataModule(L.LightningDataModule):
         return self._loader(self.predict_set, self.hparams.eval_batch_size, "predict")
 
     def normalize(self, images: Tensor, augment: nn.Module | None = None) -> Tensor:
-        """uint8 (N, 28, 28) -> float (N, 1, 28, 28), bit for bit as ``ToTensor`` then ``Normalize`` on a CPU.
+        """uint8 (N, 28, 28) or (N, 1, 28, 28) -> float (N, 1, 28, 28), bit for bit as ``ToTensor`` then
+        ``Normalize`` on a CPU.
 
         Float images are taken as pixel levels from 0 to 255 too, as the uint8 ones: pixels in [0, 1] (what
         ``export``'s models take) are the model's after ``(x - mean) / std`` alone.
         """
+        if images.dim() == 4 and images.shape[1] == 1:  # with its channel (read_image's): the channel was doubled
+            images = images.squeeze(1)
         if augment is not None or images.dtype != torch.uint8:  # floats of any value: the arithmetic itself
             pixels = images.unsqueeze(1).float().div(255)
             return (augment(pixels) if augment is not None else pixels).sub(self.mean).div(self.std)
@@ -488,7 +515,9 @@ class MNISTDataModule(L.LightningDataModule):
             "std": self.std,
         }
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+    def refuse_other_data(self, state_dict: dict[str, Any]) -> None:
+        """Refuses to run the trainer's stage on other data than a checkpoint's network learned from (its data
+        state, ``state_dict``): another dataset or normalisation, or a validation of images it trained on."""
         trained_on = state_dict.get("dataset", "MNIST")
         if trained_on != self.hparams.dataset:
             raise DataError(
@@ -511,6 +540,10 @@ class MNISTDataModule(L.LightningDataModule):
                 raise DataError(
                     f"--data.{key} {ours}: the checkpoint was trained with {theirs} ({why}): use --data.{key} {theirs}"
                 )
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.refuse_other_data(state_dict)
+        fn = self.trainer.state.fn if self.trainer is not None else None
         # Only a fit goes on from the checkpoint's batch. After a test or validate from it (they train
         # none), a fit of this data module in Python skipped those batches of its first epoch.
         self._resume_batches = state_dict.get("batches_done", 0) if fn == "fit" else 0

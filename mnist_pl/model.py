@@ -13,6 +13,7 @@ from torchmetrics import MaxMetric, MeanMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
 
 from mnist_pl.checkpoints import objects_left_out, plain
+from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
 from mnist_pl.optim import lr_scheduler_config, refuse_a_schedule_the_run_outlasts, refuse_bad_settings
 
@@ -100,10 +101,27 @@ class MNISTClassifier(L.LightningModule):
                 "of its own)"
             )
         self._check_outputs(net)
-        if isinstance(optimizer, torch.optim.Optimizer):  # "'SGD' object is not callable", as the fit started
+        # From Python, as the fit started: "'SGD' object is not callable", "'str' object is not callable".
+        if isinstance(optimizer, torch.optim.Optimizer):
             raise UserError(
                 "--model.optimizer: an optimizer already built: give its class, or a function of the parameters "
                 "(functools.partial(torch.optim.SGD, lr=0.01)): the model builds it on its own parameters"
+            )
+        if not callable(optimizer):
+            raise UserError(
+                f"--model.optimizer {optimizer!r}: not an optimizer class or function of the parameters: give one, "
+                "such as torch.optim.SGD or functools.partial(torch.optim.SGD, lr=0.01)"
+            )
+        if isinstance(scheduler, torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau):
+            raise UserError(
+                "--model.scheduler: a schedule already built: give its class, or a function of the optimizer "
+                "(functools.partial(torch.optim.lr_scheduler.StepLR, step_size=3)): the model builds it on its "
+                "optimizer"
+            )
+        if scheduler is not None and not callable(scheduler):
+            raise UserError(
+                f"--model.scheduler {scheduler!r}: not a schedule class or function of the optimizer: give one, "
+                "such as torch.optim.lr_scheduler.StepLR with its step_size in a functools.partial"
             )
         # A plain float, which checkpoints hold (a numpy one made them unloadable weights-only); the CLI's type
         # checks the range, F.cross_entropy's own (label_smoothing=) refuses one outside it, this loss did not.
@@ -141,6 +159,8 @@ class MNISTClassifier(L.LightningModule):
         # best is its own, as its best.ckpt is (MNISTCLI sets it; Lightning alone resumes the run).
         self.forks_a_run = False
         self._graphed = False  # cuda_graphs: the network's graphs are captured
+        # The data state of the checkpoint it was loaded from: the data its network learned from (on_load_checkpoint).
+        self.trained_data: dict[str, Any] | None = None
         # One normalised image: the model summary then shows each layer's output size and FLOPs.
         # Not for a compiled network: a batch of one would compile it once more.
         if not compile:
@@ -199,6 +219,9 @@ class MNISTClassifier(L.LightningModule):
         # checkpoint's float64 weights were rounded to float32 on the way, and a resume was not exact.
         if self._trainer is not None and str(self.trainer.precision) == "64-true":
             self.double()
+        # Loaded in Python (load_from_checkpoint) and evaluated with a data module of another normalisation,
+        # a network scored 46.9% for its 48.7%, without a word: each evaluation checks its data against this.
+        self.trained_data = checkpoint.get(MNISTDataModule.__qualname__)  # where Lightning keeps a data module's state
         # A checkpoint of another network would fail in load_state_dict with a 40-line traceback.
         # The network's weights only: metric states may come and go between versions of this app.
         ours = {name: tuple(t.shape) for name, t in self.state_dict().items() if name.startswith("net.")}
@@ -263,6 +286,7 @@ class MNISTClassifier(L.LightningModule):
         return loss, log_probs.argmax(dim=1), labels
 
     def on_fit_start(self) -> None:
+        self.trained_data = None  # a fit learns the data it is given (a resume's was checked as it was read)
         self._ungraph()  # a fit before this one may have left graphs of its own
         if not (self.hparams.cuda_graphs and self.device.type == "cuda"):
             return
@@ -284,6 +308,19 @@ class MNISTClassifier(L.LightningModule):
     def teardown(self, stage: str) -> None:
         # Lightning moves the module to the CPU after a fit: graphs left on it would read the freed GPU weights.
         self._ungraph()
+
+    def _refuse_other_data(self) -> None:
+        if self.trained_data is not None and isinstance(data := self.trainer.datamodule, MNISTDataModule):
+            data.refuse_other_data(self.trained_data)
+
+    def on_validation_start(self) -> None:
+        self._refuse_other_data()
+
+    def on_test_start(self) -> None:
+        self._refuse_other_data()
+
+    def on_predict_start(self) -> None:
+        self._refuse_other_data()
 
     def on_train_start(self) -> None:
         # A new run's best is its own: from a checkpoint that starts a run of its own (forks_a_run), or from

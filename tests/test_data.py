@@ -132,6 +132,8 @@ def test_every_pixel_value_normalises_as_the_tutorial_transform(device: str) -> 
         # 1 ulp from the CPU's).
         halves = torch.tensor([[[0.5, 127.5]]], device=device)
         assert torch.equal(dm.normalize(halves), halves.div(255).sub(dm.mean).div(dm.std).unsqueeze(1))
+        # Images with their channel, (N, 1, 28, 28) as torchvision's read_image gives: one channel, not two.
+        assert torch.equal(dm.normalize(values.unsqueeze(1).to(device)).cpu(), expected)
 
 
 def test_training_order_is_a_function_of_seed_and_epoch(dm: MNISTDataModule) -> None:

@@ -36,6 +36,10 @@ from mnist_pl.trainer import refuse_bad_settings
 DATA = f"--data.data_dir={REPO / 'data'}"
 
 
+# What Lightning leaves out of a checkpoint written with save_weights_only (dump_checkpoint).
+LEFT_OUT_OF_WEIGHTS_ONLY = ("optimizer_states", "lr_schedulers", "callbacks", "MixedPrecision")
+
+
 def digest(folder: Path) -> dict[str, str]:
     """MD5 of every file under ``folder`` (and every folder): equal digests mean byte-identical trees."""
     return {
@@ -119,6 +123,16 @@ PARSER_CASES = {
     "a prefix of an option": (
         ["--trainer.max_epoch=1"],
         "error: unrecognized arguments: --trainer.max_epoch=1: --trainer.max_epoch here is --trainer.max_epochs\n",
+    ),
+    # With allow_abbrev off, a prefix is no option; of one option alone, that one (it was no spelling near enough).
+    "a prefix of one option alone": (
+        ["--ckpt=x.ckpt"],
+        "error: unrecognized arguments: --ckpt=x.ckpt: --ckpt here is --ckpt_path\n",
+    ),
+    # After a --data.predict_path: a misspelt option, not files of a glob the shell expanded (an audit).
+    "an option misspelt after the predict path": (
+        ["--data.predict_path", "a.png", "--trainer.max_epochz=1"],
+        "error: unrecognized arguments: --trainer.max_epochz=1: --trainer.max_epochz here is --trainer.max_epochs\n",
     ),
     # What PyTorch's MNIST example takes (examples/mnist/main.py): where many come from.
     "the PyTorch example's flag": (
@@ -1086,6 +1100,35 @@ def test_a_fit_with_nothing_left_to_train_is_refused(run: Run) -> None:
         result, 1, f"--trainer.max_epochs 1: {run.best} has trained 1 epoch(s) already, so this fit would train nothing"
     )
     assert run.snapshot() == before
+
+
+def test_a_fit_from_a_weights_only_checkpoint_is_refused(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # Lightning's KeyError as the fit started, 16 frames (an audit). Such a file, as --checkpoint.save_weights_only
+    # writes it: Lightning leaves out the optimizers', schedules' and callbacks' states.
+    weights = {k: v for k, v in torch.load(run.best, weights_only=True).items() if k not in LEFT_OUT_OF_WEIGHTS_ONLY}
+    torch.save(weights, tmp_path / "weights.ckpt")
+    monkeypatch.chdir(run.root)
+    args = ["fit", f"--config={run.config}", DATA, f"--ckpt_path={tmp_path / 'weights.ckpt'}", "--trainer.max_epochs=2"]
+    monkeypatch.setattr(sys, "argv", ["mnist_pl", *args])
+    before = run.snapshot()
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: --ckpt_path {tmp_path / 'weights.ckpt'}: a checkpoint of the weights alone (save_weights_only), "
+        "without the optimizer state a fit resumes: give a whole one (a run's last.ckpt), or test, predict or "
+        "export this one"
+    )
+    assert run.snapshot() == before
+
+
+def test_the_cli_class_without_a_subcommand_is_refused_in_words() -> None:
+    # LightningCLI's run=False parses without subcommands, and the app's checks, run dirs and --test_after_fit
+    # are a subcommand's: a jsonargparse traceback (NSKeyError) or "Option 'test_after_fit' is not accepted".
+    with pytest.raises(UserError, match=r"^MNISTCLI\(run=False\): not supported: give the subcommand, MNISTCLI\(args="):
+        MNISTCLI(args=["--model.net=mnist_pl.nets.LeNet"], run=False)
 
 
 @pytest.mark.parametrize("start", ["new", "from its best"])

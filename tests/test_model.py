@@ -360,6 +360,50 @@ def test_a_second_fit_of_a_fitted_model_has_a_best_of_its_own(python_fit: tuple,
     assert metrics["val/acc"] < 0.3 and metrics["val/acc_best"] == metrics["val/acc"]
 
 
+def test_a_model_loaded_in_python_is_evaluated_on_the_data_it_learned_from(python_fit: tuple) -> None:
+    """Loaded with load_from_checkpoint and tested with another normalisation, a network scored 46.9% for its
+    48.7%, without a word (an audit); given as ckpt_path, the checkpoint was refused. A fit of it (fine-tuning)
+    learns the data it is given, and is then evaluated on that."""
+    trainer, _, _ = python_fit
+    best, data = trainer.checkpoint_callback.best_model_path, str(REPO / "data")
+    loaded = MNISTClassifier.load_from_checkpoint(best, net=LeNet(), map_location="cpu")
+    limits = {f"limit_{stage}_batches": 1 for stage in ("train", "val", "test", "predict")}
+    quick = L.Trainer(max_epochs=1, logger=False, **limits, **QUIET)
+    with pytest.raises(UserError, match=r"^--data\.mean 0\.5: the checkpoint was trained with 0\.1307"):
+        quick.test(loaded, datamodule=MNISTDataModule(data_dir=data, mean=0.5))
+    with pytest.raises(UserError, match=r"^--data\.std 1\.0: the checkpoint was trained with 0\.3081"):
+        quick.predict(loaded, datamodule=MNISTDataModule(data_dir=data, std=1.0))
+    with pytest.raises(UserError, match=r"^--data\.split_seed 1: the checkpoint was trained with 42"):
+        quick.validate(loaded, datamodule=MNISTDataModule(data_dir=data, split_seed=1))
+    assert quick.test(loaded, datamodule=MNISTDataModule(data_dir=data))[0]["test/acc"] > 0.3  # chance: 0.1
+    other = MNISTDataModule(data_dir=data, mean=0.5, std=0.5)
+    quick.fit(loaded, datamodule=other)
+    quick.test(loaded, datamodule=other)
+
+
+def test_objects_and_numbers_of_the_wrong_kind_from_python_are_refused_in_words() -> None:
+    """The CLI's types refuse them; from Python they were taken, and failed in the fit's first batch, in
+    tracebacks (an audit)."""
+    net = MinimalCNN()
+    built = torch.optim.lr_scheduler.StepLR(torch.optim.SGD(net.parameters(), lr=0.1), step_size=1)
+    whole, seeds = "from 1 to 9223372036854775807", "from -9223372036854775808 to 9223372036854775807"
+    for build, error in (
+        (lambda: MNISTDataModule(augment=RandomAffine), "--data.augment RandomAffine: the class, not a transform"),
+        (lambda: MNISTDataModule(augment="flip"), "--data.augment 'flip': not a transform (a torch.nn.Module"),
+        (lambda: MNISTDataModule(batch_size=0), f"--data.batch_size 0: expected an int {whole}"),
+        (lambda: MNISTDataModule(eval_batch_size=2**63), f"--data.eval_batch_size {2**63}: expected an int {whole}"),
+        (lambda: MNISTDataModule(split_seed=2**64), f"--data.split_seed {2**64}: expected an int {seeds}"),
+        (lambda: MNISTDataModule(shuffle_seed=-(2**64)), f"--data.shuffle_seed {-(2**64)}: expected an int {seeds}"),
+        (lambda: MNISTDataModule(num_workers=-1), "--data.num_workers -1: expected an int >= 0"),
+        (lambda: MNISTClassifier(net, optimizer="SGD"), "--model.optimizer 'SGD': not an optimizer class"),
+        (lambda: MNISTClassifier(net, scheduler=built), "--model.scheduler: a schedule already built: give its class"),
+        (lambda: MNISTClassifier(net, scheduler="StepLR"), "--model.scheduler 'StepLR': not a schedule class"),
+    ):
+        with pytest.raises(UserError) as refused:
+            build()
+        assert str(refused.value).startswith(error), str(refused.value)
+
+
 def test_a_path_and_numpy_numbers_from_python_leave_checkpoints_that_load(tmp_path: Path) -> None:
     """They were kept in the checkpoints' settings, which a weights-only load refused: every one of the run."""
     dm = MNISTDataModule(data_dir=REPO / "data", mean=np.float64(0.1307), val_size=np.int64(5000))
