@@ -32,6 +32,7 @@ from mnist_pl.files import beside, cannot_write, file_above, publish
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import LeNet
 from mnist_pl.parser import model_not_rebuilt, near_option
+from mnist_pl.signals import stopped_in_one_line
 
 # The names each format's files go by, the default first: another (a run's .ckpt or .yaml) was written
 # over with --overwrite.
@@ -322,17 +323,18 @@ def main(argv: list[str] | None = None) -> None:
     args = _arguments(argv)
     args.ckpt_path = _checkpoint_path(args.ckpt_path)
     output = _output_path(args)
-    model, dm, precision = load_model(args.ckpt_path, args.data_dir)
-    dm.prepare_data()  # the test images of the check, before a file is written that could not be checked
-    deployable = Deployable(model.net, dm.mean, dm.std).eval()
-    with _one_torchscript_note(args.format):
-        _write_output(
-            deployable,
-            args.format,
-            output,
-            args.overwrite,
-            lambda written: _check(written, model, dm, args.format, output, precision),
-        )
+    with stopped_in_one_line("export"):
+        model, dm, precision = load_model(args.ckpt_path, args.data_dir)
+        dm.prepare_data()  # the test images of the check, before a file is written that could not be checked
+        deployable = Deployable(model.net, dm.mean, dm.std).eval()
+        with _one_torchscript_note(args.format):
+            _write_output(
+                deployable,
+                args.format,
+                output,
+                args.overwrite,
+                lambda written: _check(written, model, dm, args.format, output, precision),
+            )
     print(f"wrote {output} ({args.format}): float pixels in [0, 1], (N, 1, 28, 28) -> log-probabilities (N, 10)")
 
 

@@ -604,7 +604,9 @@ def near_option(option: str, options: list[str]) -> str | None:
     shown = [o for o in options if not o.endswith(".help") and o not in groups and o != "--weights_only"]
     keys = [o.replace("-", "_") for o in shown]
     near = difflib.get_close_matches(option.replace("-", "_"), keys, n=1, cutoff=0.85)
-    return shown[keys.index(near[0])] if near else None
+    # Or one it begins alone (--ckpt), as argparse's abbreviations, which are off, would have taken it.
+    near = near or [key for key in keys if key.startswith(option.replace("-", "_"))]
+    return shown[keys.index(near[0])] if len(near) == 1 else None
 
 
 # Where a class option's short names come from (jsonargparse resolves them among the subclasses these
@@ -717,7 +719,7 @@ class MNISTArgumentParser(LightningArgumentParser):
             )
         # An unquoted glob, which the shell expanded into files: --data.predict_path took the first one.
         words = left[1].split() if (left := re.match(r"unrecognized arguments: (.*)", message)) else []
-        if words and _after_the_predict_path(words):
+        if words and not words[0].startswith("--") and _after_the_predict_path(words):  # not a misspelt option
             message += ": files, as the shell expands an unquoted glob: quote it (--data.predict_path 'my/*.png')"
         elif unknown := [word for word in words if word.startswith("--")]:
             options = [o for o in (self.subcommand_parser or self)._option_string_actions if o.startswith("--")]

@@ -5,13 +5,14 @@ batch in progress, or at the end of the validation in progress, with ``last.ckpt
 (``checkpoints.RunCheckpoint``), and its last line is the command that resumes it. A second
 Ctrl-C stops at once. Before Lightning's own handlers are in place (a stage's first moments: data
 set up, checkpoint read) the app's handlers stop the stage at once, its run dir given back.
-``validate``/``test``/``predict`` stop the same way, with no results.
+``validate``/``test``/``predict`` stop the same way, with no results, and ``export`` with no file.
 """
 
+import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -47,6 +48,29 @@ def evaluate(
         if not trainer.interrupted:
             raise
         raise stopped(_signal(trainer)) from None
+
+
+@contextlib.contextmanager
+def stopped_in_one_line(stage: str) -> Iterator[None]:
+    """Ctrl-C or SIGTERM in a stage without a Trainer (``export``) end it in one line and status 1, its
+    temporary file removed as the error unwinds. Ctrl-C ended in a traceback of 40 lines; Python's default
+    for SIGTERM killed the process without a word and left the temporary file, full size."""
+
+    def stopped(by: str) -> InterruptedRunError:
+        return InterruptedRunError(f"{stage}: stopped by {by} before it ended, nothing written: run it again")
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        raise stopped("SIGTERM")
+
+    own = signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, on_sigterm) if own else None
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise stopped("Ctrl-C") from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _lightning_has_the_signals(trainer: L.Trainer) -> bool:

@@ -2,6 +2,7 @@
 
 import hashlib
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -53,6 +54,7 @@ def test_export_names_the_option_a_misspelt_one_meant(tmp_path: Path) -> None:
     """As the other subcommands do, by spelling: not the PyTorch example's flags, which are theirs."""
     for words, said in (
         (["--ckpt_pth=m.ckpt"], "--ckpt_pth=m.ckpt: --ckpt_pth here is --ckpt_path"),
+        (["--ckpt=m.ckpt"], "--ckpt=m.ckpt: --ckpt here is --ckpt_path"),
         (["--ckpt_path=m.ckpt", "--fromat", "pt2"], "--fromat pt2: --fromat here is --format"),
         (["--ckpt_path=m.ckpt", "--epochs", "3"], "--epochs 3"),
     ):
@@ -96,6 +98,26 @@ def test_an_export_never_replaces_a_file_written_while_it_ran(tmp_path: Path) ->
     assert path.read_bytes() == b"the other export's model" and [p.name for p in tmp_path.iterdir()] == ["best.pt"]
     export.write(export.Deployable(LeNet(), 0.1307, 0.3081).eval(), "torchscript", path, overwrite=True)
     assert torch.jit.load(path)(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_an_export_stopped_by_a_signal_says_so_in_one_line_and_leaves_no_file(
+    trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: signal.Signals
+) -> None:
+    """Stopped as its file was checked: Ctrl-C ended in a traceback of 40 lines, SIGTERM killed it without a
+    word and left the temporary file, full size, beside the checkpoint (an audit)."""
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the process's own: the export takes it
+
+    def stopped(*args: object) -> None:
+        signal.raise_signal(signum)  # Python's default of SIGINT: a KeyboardInterrupt, here
+
+    monkeypatch.setattr(export, "_check", stopped)
+    args = [f"--ckpt_path={trained_run / 'checkpoints' / 'best.ckpt'}", f"--data.data_dir={REPO / 'data'}"]
+    name = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}[signum]
+    with pytest.raises(UserError, match=rf"^export: stopped by {name} before it ended, nothing written: run it again$"):
+        export.main([*args, "--format=torchscript", f"--output={tmp_path / 'm.pt'}"])
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
 @pytest.mark.slow  # an edge check, 4-6 s: the default suite's time

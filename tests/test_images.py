@@ -343,6 +343,12 @@ def test_empty_folder_and_unmatched_glob_are_one_line(tmp_path: Path) -> None:
         find_images(str(tmp_path / "*.png"))
     (tmp_path / "a.png").touch()
     assert find_images(str(tmp_path / "*.png")) == ([tmp_path / "a.png"], [])
+    # A folder named with brackets (scans [2024]) in a glob matched nothing, as if it were not there (an audit).
+    (tmp_path / "scans [2024]").mkdir()
+    (tmp_path / "scans [2024]" / "b.png").touch()
+    with pytest.raises(UserError, match=r"matching files: check the path \(\[ \] in a glob are a set of characters"):
+        find_images(str(tmp_path / "scans [2024]" / "*.png"))
+    assert find_images(str(tmp_path / "scans [[]2024]" / "*.png")) == ([tmp_path / "scans [2024]" / "b.png"], [])
     (tmp_path / "empty" / "labels.csv").touch()
     (tmp_path / "empty" / "README").touch()
     with pytest.raises(UserError, match=r"no image files, 2 other\(s\) \(no suffix, \.csv\): give PNG or JPEG files"):
