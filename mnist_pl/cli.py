@@ -44,6 +44,7 @@ from mnist_pl.parser import (
     COMMAND_LINE,
     CONFIG_FILES,
     MNISTArgumentParser,
+    an_option_of_no_logger,
     callbacks_replaced,
     kept_from_the_config,
     model_not_rebuilt,
@@ -313,6 +314,8 @@ class MNISTCLI(LightningCLI):
                 parser.subcommand_parser = self._parser(word) if word in self.subcommands() else None
                 options = self.command_line[i + 1 :]
                 break
+        if refused := an_option_of_no_logger(options):
+            (parser.subcommand_parser or parser).error(refused)
         # --print_config waits for the checks below and for the checkpoint's settings (_parse_ckpt_path):
         # printed while parsing, it showed the default network of a `test --ckpt_path`, not the checkpoint's.
         with _ActionPrintConfig.skip_print_config():

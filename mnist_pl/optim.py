@@ -61,7 +61,10 @@ def lr_scheduler_config(model: "MNISTClassifier", optimizer: torch.optim.Optimiz
     try:
         built = scheduler(optimizer, **given)
     except ValueError as err:
-        raise UserError(f"--model.scheduler: {err}: give a valid value in the config or on the command line") from err
+        fix = "give a valid value in the config or on the command line"
+        if "cycle_momentum" in str(err):  # a one-cycle schedule over Adadelta, Adagrad, ...: cycle the lr alone
+            fix = "give --model.scheduler.init_args.cycle_momentum false, or an optimizer with momentum or betas"
+        raise UserError(f"--model.scheduler: {err}: {fix}") from err
     _refuse_a_schedule_checkpoints_cannot_hold(built)
     # A schedule over steps (given total_steps, or holding them: a lambda's OneCycleLR), or one torch
     # steps after every batch (CyclicLR): after every batch.

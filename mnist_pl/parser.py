@@ -344,6 +344,21 @@ def named_where_written(
     return None
 
 
+def an_option_of_no_logger(words: list[str]) -> str | None:
+    """``--trainer.logger`` false, null or true, then an option of a logger in ``words``, as one line; None where
+    not. jsonargparse blamed the option after false in words of its own, and built a logger of Lightning's
+    defaults from null and the option (its runs in lightning_logs, the recipe's logger name lost)."""
+    for i, word in enumerate(words):
+        option, equals, value = word.partition("=")
+        value = value if equals else next(iter(words[i + 1 : i + 2]), "")
+        if option != "--trainer.logger" or value.lower() not in ("false", "null", "none", "true"):
+            continue
+        if later := next((w.partition("=")[0] for w in words[i + 1 :] if w.startswith("--trainer.logger.")), None):
+            what = "no logger" if value.lower() == "false" else "Lightning's default logger"
+            return f"--trainer.logger {value} ({what}), then {later}, an option of a logger: leave out one of them"
+    return None
+
+
 def set_again_by_a_config(words: list[str], subcommand: str) -> str | None:
     """An option of ``words`` (the subcommand's) that a --config file after it sets again, and no word
     after the file sets once more, as one line; None where there is none. The parser applies its

@@ -272,6 +272,11 @@ def bf16_only_where_computed(trainer: Namespace) -> None:
     asked = str(trainer.precision)
     if asked in ("16", "16-mixed") and on_cpu:  # Lightning's own rule, said in the run's config.yaml
         trainer.precision = "bf16-mixed"
+        if native_bf16():  # Lightning's warning of it never comes: the value is replaced before
+            rank_zero_warn(
+                f"--trainer.precision {asked}: float16 mixed precision runs on a GPU only: running in bf16-mixed, "
+                "as Lightning does on a CPU"
+            )
     if str(trainer.precision).startswith("bf16") and on_cpu and not native_bf16():
         rank_zero_warn(
             f"--trainer.precision {asked}: this CPU has no bf16 instructions (AVX512-BF16, AMX or "

@@ -134,6 +134,18 @@ PARSER_CASES = {
         ["--data.predict_path", "a.png", "--trainer.max_epochz=1"],
         "error: unrecognized arguments: --trainer.max_epochz=1: --trainer.max_epochz here is --trainer.max_epochs\n",
     ),
+    # jsonargparse blamed the option after false in words of its own, and built a logger of Lightning's defaults
+    # from null and the option (its runs in lightning_logs, the recipe's name lost), exit 0 (an audit).
+    "no logger, then an option of one": (
+        ["--trainer.logger=false", "--trainer.logger.init_args.save_dir=x"],
+        "error: --trainer.logger false (no logger), then --trainer.logger.init_args.save_dir, an option of a logger: "
+        "leave out one of them\n",
+    ),
+    "Lightning's default logger, then an option of one": (
+        ["--trainer.logger", "null", "--trainer.logger.init_args.name", "x"],
+        "error: --trainer.logger null (Lightning's default logger), then --trainer.logger.init_args.name, an option "
+        "of a logger: leave out one of them\n",
+    ),
     # What PyTorch's MNIST example takes (examples/mnist/main.py): where many come from.
     "the PyTorch example's flag": (
         ["--epochs", "3"],

@@ -260,6 +260,11 @@ def test_a_total_steps_given_is_kept_and_one_the_run_outlasts_refused() -> None:
     trainer = L.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0, logger=False, **QUIET)
     with pytest.raises(UserError, match=r"^--model.scheduler.init_args.total_steps 2: this run takes 3 steps"):
         trainer.fit(MNISTClassifier(LeNet(), scheduler=shorter), datamodule=dm)
+    # One cycle over an optimizer without momentum (example.yaml's Adadelta): torch's words, and the fix.
+    one_cycle = partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=1.0)
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0, logger=False, **QUIET)
+    with pytest.raises(UserError, match=r"cycle_momentum. option enabled: give --model.scheduler.init_args.cycle_m"):
+        trainer.fit(MNISTClassifier(LeNet(), torch.optim.Adadelta, scheduler=one_cycle), datamodule=dm)
 
 
 class WarmupLinear(torch.optim.lr_scheduler.LambdaLR):
