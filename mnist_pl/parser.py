@@ -248,13 +248,30 @@ def _find(tree: object, dotted: str, subcommand: str | None = None) -> object:
     return KeyError
 
 
-def _in_config_file(message: str, raw: str) -> str:
-    """One line for an unknown key or class argument, naming the --config file that holds it.
+def _argument_fix(key: str, class_path: str, name: str, thing: str) -> str:
+    """The fix of an argument ``name`` that the class of option ``key`` does not take: its nearest argument."""
+    module, _, cls = class_path.rpartition(".")
+    try:
+        taken = inspect.signature(getattr(importlib.import_module(module), cls)).parameters
+    except (ImportError, AttributeError, TypeError, ValueError):
+        taken = {}
+    own = [p for p in taken if p not in ("self", "params", "optimizer")]  # the model gives those
+    near = difflib.get_close_matches(name, own, n=1, cutoff=0.75)
+    listed = f"(--{key}.help {class_path} lists them)"
+    return f"did you mean {near[0]}? {listed}" if near else f"fix the {thing} {listed}"
 
-    ``message`` is the one line so far; ``raw`` jsonargparse's own message.
+
+def _in_config_file(message: str, raw: str, options: list[str]) -> str:
+    """One line for an unknown key or class argument, naming the --config file that holds it, or the
+    option typed; with the key or argument meant, where one is near.
+
+    ``message`` is the one line so far; ``raw`` jsonargparse's own message; ``options`` the subcommand's.
     """
     if unknown := re.fullmatch(r"Subcommand '(\w+)' does not accept option '([^']+)'", message):
         subcommand, key = unknown.groups()
+        meant = _meant(f"--{key}", options)
+        listed = f"(python -m mnist_pl {subcommand} --help lists them)"
+        fix = f"did you mean {meant.removeprefix('--')}? {listed}" if meant else f"fix the key {listed}"
         for path in reversed(CONFIG_FILES):
             if _lookup(path, key) is not KeyError:
                 if _lookup(path, "_instantiator") is not KeyError:  # Lightning's mark in the hparams it saves
@@ -262,14 +279,8 @@ def _in_config_file(message: str, raw: str) -> str:
                         f"{path}: a run's hparams.yaml (the model's and data's settings), not a config: "
                         "give the run's config.yaml, beside it"
                     )
-                return (
-                    f"{path}: {key} is not an option of {subcommand}: "
-                    f"fix the key (python -m mnist_pl {subcommand} --help lists them)"
-                )
-        # In a group's file or YAML (--data my.yaml)
-        return (
-            f"{key} is not an option of {subcommand}: fix the key (python -m mnist_pl {subcommand} --help lists them)"
-        )
+                return f"{path}: {key} is not an option of {subcommand}: {fix}"
+        return f"{key} is not an option of {subcommand}: {fix}"  # in a group's file or YAML (--data my.yaml)
     # A misspelled argument of a class: the class as it was resolved is in jsonargparse's message.
     argument = re.fullmatch(
         r"--([\w.]+)(?: .*?)?: (?:Problem with given class_path '([\w.]+)': )?Option '(\w+)' is not accepted", message
@@ -282,10 +293,13 @@ def _in_config_file(message: str, raw: str) -> str:
         if written_for is not KeyError and str(written_for).split(".")[-1] != resolved.split(".")[-1]:
             continue  # its arguments are for its own class: another one chosen after it is not its fault
         if _lookup(path, f"{key}.init_args.{name}") is not KeyError:
-            return (
-                f"{path}: {key}.init_args.{name}: {resolved} takes no argument {name!r}: "
-                f"fix the key (--{key}.help {resolved} lists them)"
+            return f"{path}: {key}.init_args.{name}: {resolved} takes no argument {name!r}: " + _argument_fix(
+                key, resolved, name, "key"
             )
+    if resolved:  # typed: jsonargparse's words (--model.net: Problem with given class_path ...: Option 'widht' ...)
+        key = re.sub(rf"(\.init_args)?\.{argument[3]}$", "", argument[1])
+        fix = _argument_fix(key, resolved, argument[3], "option")
+        return f"--{key}.init_args.{argument[3]}: {resolved} takes no argument {argument[3]!r}: {fix}"
     # A class that cannot be imported or built, written in a config file: that file, and the class.
     bad_class = re.fullmatch(
         r"--([\w.]+)(?:: Problem with given class_path '([\w.]+)': (?!Option ')| ([\w.]+): (?=not a subclass))(.*)",
@@ -749,7 +763,8 @@ class MNISTArgumentParser(LightningArgumentParser):
         # Nested parsers (a class's init arguments) raise to the top one, which prints and exits.
         if self.exit_on_error and (fix := _class_fix(line := one_line(message))):
             message = f"{line}: {fix}"
-        super().error(_in_config_file(one_line(message), message) if self.exit_on_error else message, ex)
+        options = [o for o in (self.subcommand_parser or self)._option_string_actions if o.startswith("--")]
+        super().error(_in_config_file(one_line(message), message, options) if self.exit_on_error else message, ex)
 
     def parse_path(self, path: str | os.PathLike, *args, **kwargs) -> Namespace:
         CONFIG_FILES.append(Path(path))

@@ -322,10 +322,15 @@ PARSER_CASES = {
         "error: logs/lenet/version_0/hparams.yaml: a run's hparams.yaml (the model's and data's settings), not a "
         "config: give the run's config.yaml, beside it\n",
     ),
+    "LightningCLI's optimizer in a config": (
+        ["--config=lightnings.yaml"],
+        "error: lightnings.yaml: optimizer.class_path is not an option of fit: did you mean "
+        "model.optimizer.class_path? (python -m mnist_pl fit --help lists them)\n",
+    ),
     "unknown key in a config": (
         ["--config=badkey.yaml"],
-        "error: badkey.yaml: trainer.max_epoch is not an option of fit: fix the key (python -m mnist_pl fit --help "
-        "lists them)\n",
+        "error: badkey.yaml: trainer.max_epoch is not an option of fit: did you mean trainer.max_epochs? (python -m "
+        "mnist_pl fit --help lists them)\n",
     ),
     # was "--data.batch_size abc", an option the command line did not have
     "a bad value in a config": (
@@ -340,7 +345,7 @@ PARSER_CASES = {
     "misspelled class argument in a config": (
         ["--config=badarg.yaml"],
         "error: badarg.yaml: model.optimizer.init_args.momentun: torch.optim.SGD takes no argument 'momentun': "
-        "fix the key (--model.optimizer.help torch.optim.SGD lists them)",
+        "did you mean momentum? (--model.optimizer.help torch.optim.SGD lists them)",
     ),
     "misspelled network argument in a config": (
         ["--config=badnet.yaml"],
@@ -354,7 +359,8 @@ PARSER_CASES = {
     # lenet.yaml's momentum is SGD's: the Adam chosen after it, with a momentum of its own, is not the file's fault.
     "an argument the class chosen on the command line does not take": (
         ["--model.optimizer=torch.optim.Adam", "--model.optimizer.init_args.momentum=0.9"],
-        "error: --model.optimizer: Option 'momentum' is not accepted",
+        "error: --model.optimizer.init_args.momentum: torch.optim.Adam takes no argument 'momentum': fix the option "
+        "(--model.optimizer.help torch.optim.Adam lists them)",
     ),
     # Found by the main parser after fit's own parse: still under fit's usage line.
     "a required class argument left out": (
@@ -369,7 +375,17 @@ PARSER_CASES = {
     ),
     "fits no type of a union": (["--trainer.max_epochs=abc"], "error: --trainer.max_epochs abc: expected int or None"),
     "class argument": (["--model.optimizer.init_args.lr=abc"], "--model.optimizer.init_args.lr abc: expected float"),
-    "unknown class argument": (["--model.net.init_args.width=3"], "error: --model.net: Problem with given class_path"),
+    # It was jsonargparse's "--model.net: Problem with given class_path ...: Option 'width' is not accepted" (an audit).
+    "unknown class argument": (
+        ["--model.net.init_args.width=3"],
+        "error: --model.net.init_args.width: mnist_pl.nets.LeNet takes no argument 'width': fix the option "
+        "(--model.net.help mnist_pl.nets.LeNet lists them)",
+    ),
+    "misspelt class argument": (
+        ["--model.net=mnist_pl.nets.MinimalCNN", "--model.net.widht=3"],
+        "error: --model.net.init_args.widht: mnist_pl.nets.MinimalCNN takes no argument 'widht': did you mean width? "
+        "(--model.net.help mnist_pl.nets.MinimalCNN lists them)",
+    ),
     # The Union's other members (a list of callbacks, None) gave their own reasons: the key twice and no
     # reason, an "Option 'patience' is not accepted" of EarlyStopping's, or "-: expected int or None".
     "a logger argument's bad value": (
@@ -411,7 +427,8 @@ PARSER_CASES = {
     ),
     "an unknown key in a group's YAML": (  # jsonargparse's words named no fix
         ["--data={batch_sise: 3}"],
-        "error: data.batch_sise is not an option of fit: fix the key (python -m mnist_pl fit --help lists them)",
+        "error: data.batch_sise is not an option of fit: did you mean data.batch_size? (python -m mnist_pl fit --help "
+        "lists them)",
     ),
     "a wrong option in a group's YAML": (
         ["--data={batch_size: abc}"],
@@ -425,8 +442,9 @@ PARSER_CASES = {
     ),
     "misspelled class argument": (
         ["--trainer.logger.init_args.save_dri=x"],
-        "error: --trainer.logger.init_args.save_dri x: Problem with given class_path "
-        "'lightning.pytorch.loggers.TensorBoardLogger': Option 'save_dri' is not accepted",
+        "error: --trainer.logger.init_args.save_dri: lightning.pytorch.loggers.TensorBoardLogger takes no argument "
+        "'save_dri': did you mean save_dir? (--trainer.logger.help lightning.pytorch.loggers.TensorBoardLogger lists "
+        "them)",
     ),
     "a list for a number": (
         ["--data.augment=mnist_pl.augment.RandomAffine", "--data.augment.scale=[0, 1]"],
@@ -469,6 +487,7 @@ def test_config_mistakes_jsonargparse_reports(
     (run.root / "section.yaml").write_text("data: 5\n")
     (run.root / "predictions.yaml").write_text("predictions: [1, 2]\n")
     (run.root / "badkey.yaml").write_text("trainer:\n  max_epoch: 3\n")
+    (run.root / "lightnings.yaml").write_text("optimizer:\n  class_path: torch.optim.SGD\n")
     (run.root / "badvalue.yaml").write_text("data:\n  batch_size: abc\n")
     (run.root / "badlr.yaml").write_text("model:\n  optimizer:\n    class_path: torch.optim.Adam\n    lr: abc\n")
     (run.root / "null.yaml").write_text("data:\n  batch_size: null\n")
