@@ -339,8 +339,9 @@ class MNISTCLI(LightningCLI):
             rank_zero_warn(message)
         if subcommand and (replaced := callbacks_replaced(options, self.config[subcommand], _CALLBACKS)):
             rank_zero_warn(replaced)
-        # Lightning refuses a seed numpy cannot take only when it seeds, in words that name no option; the
-        # data module's, in usage and error as the parser's own (any batch larger than its split is the whole split).
+        # Lightning refuses a seed numpy cannot take only when it seeds, in words that name no option. The data
+        # module's ranges (MNISTDataModule checks them too) are checked here as well, for the parser's usage line
+        # with the error (any batch larger than its split is the whole split).
         ranges = {"seed_everything": (0, 2**32), **{f"data.{name}": span for name, span in INT_RANGES.items()}}
         for option, (low, high) in ranges.items() if subcommand else ():
             value = self.config[subcommand].get(option)

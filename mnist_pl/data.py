@@ -309,12 +309,13 @@ class MNISTDataModule(L.LightningDataModule):
                 ("num_workers", num_workers),
             )
         )
-        sizes_and_seeds = zip(INT_RANGES, (batch_size, eval_batch_size, split_seed, shuffle_seed), strict=True)
-        for name, value in sizes_and_seeds:  # the CLI's types and its checks, for a data module built in Python
-            low, high = INT_RANGES[name]
-            if not low <= value < high:
+        # The CLI's types and its checks, for a data module built in Python (None too: a TypeError of <=).
+        given = {"batch_size": batch_size, "eval_batch_size": eval_batch_size}
+        given |= {"split_seed": split_seed, "shuffle_seed": shuffle_seed}
+        for name, (low, high) in INT_RANGES.items():
+            if not isinstance(value := given[name], int) or not low <= value < high:
                 raise DataError(f"--data.{name} {value}: expected an int from {low} to {high - 1}")
-        if num_workers < 0:
+        if not isinstance(num_workers, int) or num_workers < 0:
             raise DataError(f"--data.num_workers {num_workers}: expected an int >= 0")
         if isinstance(augment, type):  # from Python: failed in the first training batch, in a traceback
             raise DataError(f"--data.augment {augment.__name__}: the class, not a transform: give {augment.__name__}()")

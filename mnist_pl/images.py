@@ -117,7 +117,8 @@ def find_images(spec: str) -> tuple[list[Path], list[Path]]:
     images = [file for file in files if file.suffix.lower() in image_suffixes()]
     others = [file for file in files if file.suffix.lower() not in image_suffixes()]
     if not files and not path.is_dir():
-        brackets = " ([ ] in a glob are a set of characters: [[] matches a [ of a name)" if "[" in spec else ""
+        named = any("[" in part.name and part.exists() for part in (path, *path.parents))  # scans [2024]/*.png
+        brackets = " ([ ] in a glob are a set of characters: [[] matches a [ of a name)" if named else ""
         raise UserError(f"--data.predict_path {spec}: no such file, folder or matching files: check the path{brackets}")
     if not images:
         others_found = f", {len(others)} other(s) ({suffixes(others)})" if others else ""

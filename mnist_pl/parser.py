@@ -270,6 +270,8 @@ def _in_config_file(message: str, raw: str, options: list[str]) -> str:
     if unknown := re.fullmatch(r"Subcommand '(\w+)' does not accept option '([^']+)'", message):
         subcommand, key = unknown.groups()
         meant = _meant(f"--{key}", options)
+        if meant and " " in meant:  # the command line's advice for the example's flags ("--dry-run": ... true)
+            meant = near_option(f"--{key}", options)
         listed = f"(python -m mnist_pl {subcommand} --help lists them)"
         fix = f"did you mean {meant.removeprefix('--')}? {listed}" if meant else f"fix the key {listed}"
         for path in reversed(CONFIG_FILES):
@@ -296,10 +298,11 @@ def _in_config_file(message: str, raw: str, options: list[str]) -> str:
             return f"{path}: {key}.init_args.{name}: {resolved} takes no argument {name!r}: " + _argument_fix(
                 key, resolved, name, "key"
             )
-    if resolved:  # typed: jsonargparse's words (--model.net: Problem with given class_path ...: Option 'widht' ...)
+    if resolved:  # jsonargparse's words (--model.net: Problem with given class_path ...: Option 'widht' ...)
         key = re.sub(rf"(\.init_args)?\.{argument[3]}$", "", argument[1])
-        fix = _argument_fix(key, resolved, argument[3], "option")
-        return f"--{key}.init_args.{argument[3]}: {resolved} takes no argument {argument[3]!r}: {fix}"
+        typed = any(word.startswith(f"--{key}.") for word in COMMAND_LINE)  # else in a group's file (--model m.yaml)
+        fix = _argument_fix(key, resolved, argument[3], "option" if typed else "key")
+        return f"{'--' * typed}{key}.init_args.{argument[3]}: {resolved} takes no argument {argument[3]!r}: {fix}"
     # A class that cannot be imported or built, written in a config file: that file, and the class.
     bad_class = re.fullmatch(
         r"--([\w.]+)(?:: Problem with given class_path '([\w.]+)': (?!Option ')| ([\w.]+): (?=not a subclass))(.*)",
@@ -362,14 +365,14 @@ def an_option_of_no_logger(words: list[str]) -> str | None:
     """``--trainer.logger`` false, null or true, then an option of a logger in ``words``, as one line; None where
     not. jsonargparse blamed the option after false in words of its own, and built a logger of Lightning's
     defaults from null and the option (its runs in lightning_logs, the recipe's logger name lost)."""
+    chosen = None  # the last --trainer.logger's value: a logger class given after false takes its options
     for i, word in enumerate(words):
         option, equals, value = word.partition("=")
-        value = value if equals else next(iter(words[i + 1 : i + 2]), "")
-        if option != "--trainer.logger" or value.lower() not in ("false", "null", "none", "true"):
-            continue
-        if later := next((w.partition("=")[0] for w in words[i + 1 :] if w.startswith("--trainer.logger.")), None):
-            what = "no logger" if value.lower() == "false" else "Lightning's default logger"
-            return f"--trainer.logger {value} ({what}), then {later}, an option of a logger: leave out one of them"
+        if option == "--trainer.logger":
+            chosen = value if equals else next(iter(words[i + 1 : i + 2]), "")
+        elif option.startswith("--trainer.logger.") and (chosen or "").lower() in ("false", "null", "none", "true"):
+            what = "no logger" if chosen.lower() == "false" else "Lightning's default logger"
+            return f"--trainer.logger {chosen} ({what}), then {option}, an option of a logger: leave out one of them"
     return None
 
 
@@ -629,8 +632,9 @@ def near_option(option: str, options: list[str]) -> str | None:
     """The option of ``options`` spelled nearest to ``option`` (``--trainer.max_epochz``), if near enough;
     export's parser's too."""
     # Not a class's help, nor a group's own option (--model FILE), nor what a near name would mislead to.
-    groups = {o.rpartition(".")[0] for o in options}
+    groups = {o.rpartition(".")[0] for o in options if not o.endswith(".help")}  # a class option has .help alone
     shown = [o for o in options if not o.endswith(".help") and o not in groups and o != "--weights_only"]
+    shown = [o for o in shown if o.removesuffix("+") not in shown or not o.endswith("+")]  # += adds to the recipe's
     keys = [o.replace("-", "_") for o in shown]
     near = difflib.get_close_matches(option.replace("-", "_"), keys, n=1, cutoff=0.85)
     # Or one it begins alone (--ckpt), as argparse's abbreviations, which are off, would have taken it.

@@ -129,6 +129,15 @@ PARSER_CASES = {
         ["--ckpt=x.ckpt"],
         "error: unrecognized arguments: --ckpt=x.ckpt: --ckpt here is --ckpt_path\n",
     ),
+    # A class option is offered as itself, not as its += form (which adds to the recipe's callbacks).
+    "a prefix of a class option": (
+        ["--trainer.callb=x"],
+        "error: unrecognized arguments: --trainer.callb=x: --trainer.callb here is --trainer.callbacks\n",
+    ),
+    "a misspelt class option": (
+        ["--model.schedulr=StepLR"],
+        "error: unrecognized arguments: --model.schedulr=StepLR: --model.schedulr here is --model.scheduler\n",
+    ),
     # After a --data.predict_path: a misspelt option, not files of a glob the shell expanded (an audit).
     "an option misspelt after the predict path": (
         ["--data.predict_path", "a.png", "--trainer.max_epochz=1"],
@@ -140,6 +149,17 @@ PARSER_CASES = {
         ["--trainer.logger=false", "--trainer.logger.init_args.save_dir=x"],
         "error: --trainer.logger false (no logger), then --trainer.logger.init_args.save_dir, an option of a logger: "
         "leave out one of them\n",
+    ),
+    # A logger chosen after false takes its options (a wrapper script's options added to the user's).
+    "no logger, then a logger and its option": (
+        ["--trainer.logger=false", "--trainer.logger=CSVLogger", "--trainer.logger.init_args.name=x", "--data=abc"],
+        "error: --data abc: expected a YAML file of data options",
+    ),
+    # In a group's file: its key, not an option never typed.
+    "a misspelt class argument in a group's file": (
+        ["--model=modelgroup.yaml"],
+        "error: model.net.init_args.widht: mnist_pl.nets.MinimalCNN takes no argument 'widht': did you mean width? "
+        "(--model.net.help mnist_pl.nets.MinimalCNN lists them)",
     ),
     "Lightning's default logger, then an option of one": (
         ["--trainer.logger", "null", "--trainer.logger.init_args.name", "x"],
@@ -322,6 +342,12 @@ PARSER_CASES = {
         "error: logs/lenet/version_0/hparams.yaml: a run's hparams.yaml (the model's and data's settings), not a "
         "config: give the run's config.yaml, beside it\n",
     ),
+    # The PyTorch example's flags are the command line's: in a file, the fix was "did you mean nothing: a fit ...?"
+    "the example's flag as a key": (
+        ["--config=flags.yaml"],
+        "error: flags.yaml: save-model is not an option of fit: fix the key (python -m mnist_pl fit --help lists "
+        "them)\n",
+    ),
     "LightningCLI's optimizer in a config": (
         ["--config=lightnings.yaml"],
         "error: lightnings.yaml: optimizer.class_path is not an option of fit: did you mean "
@@ -488,6 +514,8 @@ def test_config_mistakes_jsonargparse_reports(
     (run.root / "predictions.yaml").write_text("predictions: [1, 2]\n")
     (run.root / "badkey.yaml").write_text("trainer:\n  max_epoch: 3\n")
     (run.root / "lightnings.yaml").write_text("optimizer:\n  class_path: torch.optim.SGD\n")
+    (run.root / "flags.yaml").write_text("save-model: true\n")
+    (run.root / "modelgroup.yaml").write_text("net:\n  class_path: mnist_pl.nets.MinimalCNN\n  init_args: {widht: 3}\n")
     (run.root / "badvalue.yaml").write_text("data:\n  batch_size: abc\n")
     (run.root / "badlr.yaml").write_text("model:\n  optimizer:\n    class_path: torch.optim.Adam\n    lr: abc\n")
     (run.root / "null.yaml").write_text("data:\n  batch_size: null\n")

@@ -349,6 +349,8 @@ def test_empty_folder_and_unmatched_glob_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"matching files: check the path \(\[ \] in a glob are a set of characters"):
         find_images(str(tmp_path / "scans [2024]" / "*.png"))
     assert find_images(str(tmp_path / "scans [[]2024]" / "*.png")) == ([tmp_path / "scans [2024]" / "b.png"], [])
+    with pytest.raises(UserError, match=r"no such file, folder or matching files: check the path$"):
+        find_images(str(tmp_path / "[0-9].png"))  # a set of characters meant: nothing of a name's brackets to say
     (tmp_path / "empty" / "labels.csv").touch()
     (tmp_path / "empty" / "README").touch()
     with pytest.raises(UserError, match=r"no image files, 2 other\(s\) \(no suffix, \.csv\): give PNG or JPEG files"):

@@ -400,6 +400,8 @@ def test_objects_and_numbers_of_the_wrong_kind_from_python_are_refused_in_words(
         (lambda: MNISTDataModule(split_seed=2**64), f"--data.split_seed {2**64}: expected an int {seeds}"),
         (lambda: MNISTDataModule(shuffle_seed=-(2**64)), f"--data.shuffle_seed {-(2**64)}: expected an int {seeds}"),
         (lambda: MNISTDataModule(num_workers=-1), "--data.num_workers -1: expected an int >= 0"),
+        (lambda: MNISTDataModule(split_seed=None), "--data.split_seed None: expected an int from"),
+        (lambda: MNISTDataModule(num_workers=None), "--data.num_workers None: expected an int >= 0"),
         (lambda: MNISTClassifier(net, optimizer="SGD"), "--model.optimizer 'SGD': not an optimizer class"),
         (lambda: MNISTClassifier(net, scheduler=built), "--model.scheduler: a schedule already built: give its class"),
         (lambda: MNISTClassifier(net, scheduler="StepLR"), "--model.scheduler 'StepLR': not a schedule class"),
