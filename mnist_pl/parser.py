@@ -634,7 +634,7 @@ def near_option(option: str, options: list[str]) -> str | None:
     # Not a class's help, nor a group's own option (--model FILE), nor what a near name would mislead to.
     groups = {o.rpartition(".")[0] for o in options if not o.endswith(".help")}  # a class option has .help alone
     shown = [o for o in options if not o.endswith(".help") and o not in groups and o != "--weights_only"]
-    shown = [o for o in shown if o.removesuffix("+") not in shown or not o.endswith("+")]  # += adds to the recipe's
+    shown = [o for o in shown if not (o.endswith("+") and o[:-1] in shown)]  # += adds to the recipe's: not offered
     keys = [o.replace("-", "_") for o in shown]
     near = difflib.get_close_matches(option.replace("-", "_"), keys, n=1, cutoff=0.85)
     # Or one it begins alone (--ckpt), as argparse's abbreviations, which are off, would have taken it.
