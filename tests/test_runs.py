@@ -708,6 +708,22 @@ def test_a_fit_without_last_ckpt_stopped_by_a_signal_says_so(tmp_path: Path) -> 
     )
 
 
+@pytest.mark.slow  # a message's check, one more fit in a process of its own
+def test_a_fit_of_weights_only_checkpoints_stopped_by_a_signal_offers_no_resume(tmp_path: Path) -> None:
+    # Its resume line named a last.ckpt of the weights alone, which a fit refuses to resume from.
+    logs, marker = tmp_path / "logs", tmp_path / "paused"
+    args = ["--checkpoint.save_weights_only=true", "--trainer.max_epochs=2", *pause_at(marker, epoch=1, batch=1)]
+    proc = popen_fit(tmp_path, f"--trainer.logger.init_args.save_dir={logs}", *args)
+    last = signal_when_paused(proc, marker, signal.SIGTERM).strip().splitlines()[-1]
+    checkpoints = logs / "lenet" / "version_0" / "checkpoints"
+    assert proc.returncode == 1 and (checkpoints / "last.ckpt").is_file()
+    assert last == (
+        "error: fit: stopped by SIGTERM in epoch 1 at step 7: its checkpoints hold the weights alone "
+        "(--checkpoint.save_weights_only), which no fit resumes: test one with python -m mnist_pl test "
+        f"--ckpt_path {checkpoints / 'best.ckpt'}"
+    )
+
+
 @pytest.mark.slow  # three fits; the default suite has test_a_fit_cut_by_max_steps_resumes_with_the_next_epoch_whole
 def test_a_step_limited_fit_stopped_by_a_signal_resumes_with_its_resume_line(tmp_path: Path) -> None:
     """The command its stop printed was refused: --trainer.max_steps with --ckpt_path (Lightning runs a finished
