@@ -300,6 +300,8 @@ def to_mnist(image: Image.Image) -> Tensor:
     ink = np.clip(ink / ink.max(), 0, 1)
     ink[ink < 0.2] = 0  # paper texture and JPEG noise are not ink
     rows, cols = np.nonzero(ink)
+    if np.ptp(rows) < 2 and np.ptp(cols) < 2:  # a speck of dust, 2 pixels across at most: drawn as a square, an "8"
+        return torch.zeros(28, 28, dtype=torch.uint8)
     ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     height, width = ink.shape
     scale = 20 / max(height, width)
@@ -362,5 +364,5 @@ def load_digit(path: Path) -> Tensor:
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise ValueError(f"not a readable image ({type(err).__name__}: {err})") from err
     if not digit.any():  # the network would still name a digit, with 10-20% confidence
-        raise ValueError("a blank image: nothing on it differs from the paper")
+        raise ValueError("a blank image: nothing on it differs from the paper but noise or a speck")
     return digit

@@ -70,6 +70,13 @@ def test_a_photo_of_an_empty_page_is_blank_and_a_faint_digit_is_not(test_images,
     Image.fromarray(noise).save(tmp_path / "page.jpg")
     with pytest.raises(ValueError, match="a blank image"):
         load_digit(tmp_path / "page.jpg")  # its noise was stretched into a digit and named, 12% sure
+    # A speck of dust on it (a pixel, or two by two): it was stretched into a white square, read as an 8, 66% sure.
+    for size, speck in ((40, (20, 20, 20, 20)), (300, (100, 150, 101, 151))):
+        page = Image.new("L", (size, size), 255)
+        page.paste(0, (speck[0], speck[1], speck[2] + 1, speck[3] + 1))
+        page.save(tmp_path / "speck.png")
+        with pytest.raises(ValueError, match=r"^a blank image: nothing on it differs from the paper but noise or a"):
+            load_digit(tmp_path / "speck.png")
     faint = Image.fromarray(255 - test_images[0][0].numpy() // 8)  # grey pencil: at most 32 darker than the paper
     bold = Image.fromarray(255 - test_images[0][0].numpy())
     read = [load_digit_of(image, tmp_path / f"{i}.png").float() for i, image in enumerate((faint, bold))]
