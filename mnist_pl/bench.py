@@ -323,7 +323,7 @@ def numpy_seed(text: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(
         prog="python -m mnist_pl.bench",
-        description=__doc__.splitlines()[0] + " 5 to 15 minutes on 2 CPU cores.",
+        description=__doc__.splitlines()[0].replace("``", "") + " 5 to 15 minutes on 2 CPU cores.",  # no RST marks
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         allow_abbrev=False,
     )

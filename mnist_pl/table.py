@@ -10,9 +10,11 @@ import argparse
 import difflib
 import statistics
 import time
+from pathlib import Path
 
 from mnist_pl.bench import CONFIGS, app_fit, machine, numpy_seed
-from mnist_pl.errors import reported
+from mnist_pl.errors import UserError, reported
+from mnist_pl.files import cannot_write
 
 # Accuracy each recipe's source reports (or the target it must reach), in %; None where none is known.
 REFERENCE: dict[str, tuple[float | None, str]] = {
@@ -40,7 +42,7 @@ _SET_HERE = {
 def main() -> None:
     parser = argparse.ArgumentParser(
         prog="python -m mnist_pl.table",
-        description=__doc__.splitlines()[0] + " About 2 hours on 2 CPU cores for all of them.",
+        description=__doc__.splitlines()[0].replace("``", "") + " About 2 hours on 2 CPU cores for all of them.",
         epilog="Any other option goes to every fit, e.g. --trainer.precision=bf16-mixed.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         allow_abbrev=False,
@@ -59,6 +61,9 @@ def main() -> None:
         # A fit's options are dotted (--trainer.max_epochs): --seed went to the fit, which named only itself.
         if key.startswith("--") and "." not in key and (near := difflib.get_close_matches(key, own, n=1, cutoff=0.75)):
             parser.error(f"{key}: not an option of the table: {key} here is {near[0]}")
+    # Found by the first fit, whose error named --trainer.logger.init_args.save_dir, which the table refuses.
+    if why := cannot_write(Path(args.save_dir)):
+        parser.error(f"--save_dir {args.save_dir}: cannot be written ({why}): give another one")
     with reported():
         _table(args, overrides)
 
@@ -70,6 +75,11 @@ def _table(args: argparse.Namespace, overrides: list[str]) -> None:
         start = time.perf_counter()
         for seed in args.seeds:
             clock, acc, cli = app_fit(f"{name}.yaml", f"--seed_everything={seed}", *overrides, save_dir=args.save_dir)
+            if not hasattr(clock, "seconds"):  # a fit that trained nothing (limit_train_batches 0): a traceback
+                raise UserError(
+                    f"{name} seed {seed}: no training step ran, so none was timed: leave out the options that "
+                    f"skip it ({' '.join(overrides)})"
+                )
             seconds = clock.seconds
             runs.append((seconds, acc * 100))
             print(f"{name} seed {seed}: {acc:.2%} in {seconds:.0f} s ({time.perf_counter() - start:.0f} s so far)")

@@ -1222,6 +1222,24 @@ def test_evaluating_no_batch_is_refused(run: Run, subcommand: str, stage: str) -
     assert run.snapshot() == before
 
 
+def test_a_fit_whose_closing_test_would_run_no_batch_is_refused(
+    run: Run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # It trained, then wrote a results.json of the checkpoint's path alone, which the README says holds test/acc.
+    monkeypatch.chdir(run.root)
+    args = ["fit", f"--config={run.config}", DATA, run.logs_arg, *QUICK_FIT, "--trainer.limit_test_batches=0"]
+    monkeypatch.setattr(sys, "argv", ["mnist_pl", *args])
+    before = run.snapshot()
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "error: --trainer.limit_test_batches 0: the test that ends the fit would run no batch: give a number of "
+        "batches, or --test_after_fit false"
+    )
+    assert run.snapshot() == before
+
+
 @pytest.mark.slow  # an edge of the chosen-version checks: the default suite's time
 def test_a_chosen_version_with_another_sub_dir_is_refused(run: Run, tmp_path: Path) -> None:
     # The config of each went into its sub_dir, the checkpoints of both into version_7/checkpoints.

@@ -99,6 +99,52 @@ def test_a_setting_a_fit_refuses_ends_the_table_in_one_line(tmp_path, capsys: py
     )
 
 
+@pytest.mark.parametrize(
+    "skips, said",
+    [
+        # TrainClock's AttributeError, a traceback, after the fit
+        (
+            "--trainer.limit_train_batches=0",
+            "minimal seed 0: no training step ran, so none was timed: leave out the options that skip it "
+            f"(--data.data_dir={REPO / 'data'} --trainer.limit_val_batches=1 --trainer.limit_train_batches=0)",
+        ),
+        # A row of "nan (nan-nan)", exit status 0: the fit's own refusal, before it trains
+        (
+            "--trainer.limit_test_batches=0",
+            "--trainer.limit_test_batches 0: the test that ends the fit would run no batch: give a number of "
+            "batches, or --test_after_fit false",
+        ),
+    ],
+    ids=["no training", "no test"],
+)
+def test_a_fit_that_trains_or_tests_nothing_ends_the_table_in_one_line(
+    tmp_path, capsys: pytest.CaptureFixture[str], skips: str, said: str
+) -> None:
+    args = ["table", "--configs", "minimal", "--seeds", "0", f"--data.data_dir={REPO / 'data'}"]
+    with (
+        mock.patch.object(sys, "argv", [*args, "--trainer.limit_val_batches=1", skips, f"--save_dir={tmp_path}"]),
+        pytest.raises(SystemExit) as exit_,
+    ):
+        table.main()
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == f"error: {said}"
+
+
+def test_a_save_dir_that_cannot_be_written_is_refused_before_the_fits(tmp_path, capsys) -> None:
+    # The fit's own error named --trainer.logger.init_args.save_dir, which the table refuses.
+    (tmp_path / "file").write_text("not a folder")
+    args = ["table", "--configs", "minimal", f"--save_dir={tmp_path / 'file'}"]
+    with mock.patch.object(sys, "argv", args), pytest.raises(SystemExit) as exit_:
+        table.main()
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"python -m mnist_pl.table: error: --save_dir {tmp_path / 'file'}: cannot be written (Not a directory): "
+        "give another one"
+    )
+
+
 def test_a_bench_of_no_runs_is_refused_before_it_starts(capsys: pytest.CaptureFixture[str]) -> None:
     # --repeats 0 ended in a traceback after the half-minute warm-up.
     from mnist_pl import bench
