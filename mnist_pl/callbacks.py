@@ -109,6 +109,7 @@ class PredictionWriter(BasePredictionWriter):
         self.given = None if output is None else Path(os.path.expanduser(output))  # ~/p.csv: not a folder "~" here
         self.output, self.show = self.given or Path("predictions.csv"), show
         self.made: list[Path] = []  # the folders setup makes, deepest first: given back if predict stops
+        self.written: tuple[L.LightningDataModule, list[list], Path] | None = None  # printed in teardown
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         # Into the predict's folder, as a test's results go into the test's: the current folder filled up
@@ -160,8 +161,14 @@ class PredictionWriter(BasePredictionWriter):
                 return
             indices, probs = gathered
         rows = self._rows(trainer.datamodule, indices, probs)
-        path = self._write_csv(rows)
-        self._print_rows(trainer.datamodule, rows, path)
+        self.written = (trainer.datamodule, rows, self._write_csv(rows))
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        # After the progress bar's end, not at the epoch's: the bar, closed after the rows, was drawn again below
+        # them, and the line naming the CSV was no longer the last.
+        if self.written is not None:
+            self._print_rows(*self.written)
+            self.written = None
 
     @staticmethod
     def _gathered(trainer: L.Trainer, indices: list[int], probs: Tensor) -> tuple[list[int], Tensor] | None:
@@ -217,7 +224,6 @@ class PredictionWriter(BasePredictionWriter):
             for name, *row in rows[: self.show]
         ]
         labelled = [(label, predicted) for _, label, predicted, *_ in rows if label != ""]
-        print()  # off the progress bar's line
         if shown:
             width = max(len(row[0]) for row in shown)
             print(f"{'image':<{width}}  {'true class    ' * bool(labelled)}predicted     confidence")

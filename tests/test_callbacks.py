@@ -254,7 +254,8 @@ def test_predict_limited_to_some_batches_writes_their_rows(trained_run: Path, tm
     # --predictions.show 0: no rows printed (it ended in a traceback after writing the CSV).
     result = run_main("predict", *args, *limits, f"--predictions.output={out}", "--predictions.show=0", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert f"100 predictions written to {out}" in result.stdout.splitlines()
+    # The last line, after the progress bar's: the bar, closed after it, was drawn again below it (an audit).
+    assert result.stdout.splitlines()[-1] == f"100 predictions written to {out}"
     assert "predicted     confidence" not in result.stdout
     # Shown, the test split's rows have its true class beside the predicted one.
     shown = run_main("predict", *args, *limits, f"--predictions.output={out}", "--predictions.show=2", cwd=tmp_path)
