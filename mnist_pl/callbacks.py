@@ -149,6 +149,9 @@ class PredictionWriter(BasePredictionWriter):
             raise SIGTERMException
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if self.written is not None:  # stopped after the CSV was written: its last line says "with no results"
+            self.written[2].unlink(missing_ok=True)
+            self.written = None
         remove_empty(self.made)
 
     def write_on_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, predictions, batch_indices) -> None:

@@ -202,13 +202,13 @@ def _stopped_fit(trainer: L.Trainer, by: str) -> str:
         )
     if not last:
         return f"fit: stopped by {by} before an epoch ended: nothing to resume, run it again"
+    config = next((c.config_filename for c in trainer.callbacks if isinstance(c, SaveConfigCallback)), None)
+    again = f"--config {Path(trainer.log_dir) / config} " if config else ""
     if getattr(trainer.checkpoint_callback, "save_weights_only", False):  # refused as a fit's --ckpt_path
         return (
             f"fit: stopped by {by} {at}: its checkpoints hold the weights alone (--checkpoint.save_weights_only), "
-            f"which no fit resumes: test one with python -m mnist_pl test --ckpt_path {best or last}"
+            f"which no fit resumes: test one with python -m mnist_pl test {again}--ckpt_path {best or last}"
         )
-    config = next((c.config_filename for c in trainer.callbacks if isinstance(c, SaveConfigCallback)), None)
-    again = f"--config {Path(trainer.log_dir) / config} " if config else ""
     saved = runs.checkpoint_step(Path(last))
     # In the last epoch's validation, or after it (drawing the curves): the resume line was
     # refused, as a fit of that checkpoint would train nothing.

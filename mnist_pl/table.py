@@ -8,6 +8,7 @@ not know go to every fit: ``--configs bncnn --trainer.precision=bf16-mixed``.
 
 import argparse
 import difflib
+import os
 import statistics
 import time
 from pathlib import Path
@@ -62,8 +63,9 @@ def main() -> None:
         if key.startswith("--") and "." not in key and (near := difflib.get_close_matches(key, own, n=1, cutoff=0.75)):
             parser.error(f"{key}: not an option of the table: {key} here is {near[0]}")
     # Found by the first fit, whose error named --trainer.logger.init_args.save_dir, which the table refuses.
-    if why := cannot_write(Path(args.save_dir)):
-        parser.error(f"--save_dir {args.save_dir}: cannot be written ({why}): give another one")
+    save_dir = Path(os.path.expanduser(os.path.expandvars(args.save_dir)))  # as the fits take it
+    if why := cannot_write(save_dir):
+        parser.error(f"--save_dir {save_dir}: cannot be written ({why}): give another one")
     with reported():
         _table(args, overrides)
 

@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
+import lightning as L
 import pytest
 import torch
 from conftest import QUICK_FIT, REPO, run_main
@@ -19,6 +20,7 @@ from mnist_pl import callbacks
 from mnist_pl.callbacks import HPARAMS_METRICS, ImageLogger, _called
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
+from mnist_pl.errors import UserError
 from mnist_pl.files import free_path
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import LeNet
@@ -242,6 +244,26 @@ def test_a_predictions_csv_written_meanwhile_by_another_predict_is_kept(
     assert out.read_text() == "the other predict's"
     assert len((tmp_path / "predictions-1.csv").read_text().splitlines()) == 1 + 1000
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+class StopAtThePredictsEnd(L.Callback):
+    """Ctrl-C after the CSV is written, before the predict ends (as the progress bar closes)."""
+
+    def on_predict_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        raise KeyboardInterrupt
+
+
+def test_a_predict_stopped_after_its_csv_was_written_leaves_none(trained_run: Path, tmp_path: Path) -> None:
+    # Its last line says "with no results": a CSV left behind would be one no line named.
+    out = tmp_path / "predictions.csv"
+    args = [f"--ckpt_path={trained_run / 'checkpoints' / 'best.ckpt'}", f"--data.data_dir={REPO / 'data'}"]
+    limits = ["--trainer.limit_predict_batches=1", f"--trainer.logger.init_args.save_dir={tmp_path}"]
+    with pytest.raises(UserError, match=r"^predict: stopped by Ctrl-C before it ended, with no results"):
+        MNISTCLI(
+            args=["predict", *args, *limits, f"--predictions.output={out}"],
+            trainer_defaults={"callbacks": [StopAtThePredictsEnd()]},
+        )
+    assert not out.exists() and not list(tmp_path.glob(".*.tmp"))
 
 
 def test_predict_limited_to_some_batches_writes_their_rows(trained_run: Path, tmp_path: Path) -> None:

@@ -719,8 +719,8 @@ def test_a_fit_of_weights_only_checkpoints_stopped_by_a_signal_offers_no_resume(
     assert proc.returncode == 1 and (checkpoints / "last.ckpt").is_file()
     assert last == (
         "error: fit: stopped by SIGTERM in epoch 1 at step 7: its checkpoints hold the weights alone "
-        "(--checkpoint.save_weights_only), which no fit resumes: test one with python -m mnist_pl test "
-        f"--ckpt_path {checkpoints / 'best.ckpt'}"
+        "(--checkpoint.save_weights_only), which no fit resumes: test one with python -m mnist_pl test --config "
+        f"{checkpoints.parent / 'config.yaml'} --ckpt_path {checkpoints / 'best.ckpt'}"
     )
 
 
