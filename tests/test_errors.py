@@ -77,6 +77,18 @@ class Run:
     def fit(self, *args: str) -> subprocess.CompletedProcess:
         return run_main("fit", f"--config={self.config}", DATA, self.logs_arg, *QUICK_FIT, *args, cwd=self.root)
 
+    def refused_fit(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str) -> str:
+        """A ``fit`` with ``args`` refused as it starts, by main() in this process (status 1, nothing written
+        or changed): its error line."""
+        monkeypatch.chdir(self.root)
+        monkeypatch.setattr(sys, "argv", ["mnist_pl", "fit", f"--config={self.config}", DATA, *args])
+        before = self.snapshot()
+        with pytest.raises(SystemExit) as exit_:
+            main()
+        assert exit_.value.code == 1
+        assert self.snapshot() == before
+        return capsys.readouterr().err.splitlines()[-1]
+
 
 @pytest.fixture(scope="module")
 def run(trained_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
@@ -588,15 +600,9 @@ def test_a_main_parser_config_named_like_a_subcommand(
 
 def test_val_size_too_big(run: Run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     # Refused while the DataModule is built, before the Trainer: in this process, through main().
-    monkeypatch.chdir(run.root)
-    monkeypatch.setattr(sys, "argv", ["mnist_pl", "fit", f"--config={run.config}", DATA, "--data.val_size=60000"])
-    before = run.snapshot()
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    assert exit_.value.code == 1
-    last = capsys.readouterr().err.splitlines()[-1]
-    assert last == "error: --data.val_size 60000 leaves no training images: use fewer than 60000"
-    assert run.snapshot() == before
+    assert run.refused_fit(monkeypatch, capsys, "--data.val_size=60000") == (
+        "error: --data.val_size 60000 leaves no training images: use fewer than 60000"
+    )
 
 
 @pytest.mark.slow  # an edge of the default suite's checks: its time (a slower host took 302 s)
@@ -1168,19 +1174,12 @@ def test_a_fit_from_a_weights_only_checkpoint_is_refused(
     # writes it: Lightning leaves out the optimizers', schedules' and callbacks' states.
     weights = {k: v for k, v in torch.load(run.best, weights_only=True).items() if k not in LEFT_OUT_OF_WEIGHTS_ONLY}
     torch.save(weights, tmp_path / "weights.ckpt")
-    monkeypatch.chdir(run.root)
-    args = ["fit", f"--config={run.config}", DATA, f"--ckpt_path={tmp_path / 'weights.ckpt'}", "--trainer.max_epochs=2"]
-    monkeypatch.setattr(sys, "argv", ["mnist_pl", *args])
-    before = run.snapshot()
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    assert exit_.value.code == 1
-    assert capsys.readouterr().err.splitlines()[-1] == (
+    refused = run.refused_fit(monkeypatch, capsys, f"--ckpt_path={tmp_path / 'weights.ckpt'}", "--trainer.max_epochs=2")
+    assert refused == (
         f"error: --ckpt_path {tmp_path / 'weights.ckpt'}: a checkpoint of the weights alone (save_weights_only), "
         "without the optimizer state a fit resumes: give a whole one (a run's last.ckpt), or test, predict or "
         "export this one"
     )
-    assert run.snapshot() == before
 
 
 def test_the_cli_class_without_a_subcommand_is_refused_in_words() -> None:
@@ -1226,18 +1225,10 @@ def test_a_fit_whose_closing_test_would_run_no_batch_is_refused(
     run: Run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     # It trained, then wrote a results.json of the checkpoint's path alone, which the README says holds test/acc.
-    monkeypatch.chdir(run.root)
-    args = ["fit", f"--config={run.config}", DATA, run.logs_arg, *QUICK_FIT, "--trainer.limit_test_batches=0"]
-    monkeypatch.setattr(sys, "argv", ["mnist_pl", *args])
-    before = run.snapshot()
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    assert exit_.value.code == 1
-    assert capsys.readouterr().err.splitlines()[-1] == (
+    assert run.refused_fit(monkeypatch, capsys, run.logs_arg, *QUICK_FIT, "--trainer.limit_test_batches=0") == (
         "error: --trainer.limit_test_batches 0: the test that ends the fit would run no batch: give a number of "
         "batches, or --test_after_fit false"
     )
-    assert run.snapshot() == before
 
 
 @pytest.mark.slow  # an edge of the chosen-version checks: the default suite's time

@@ -694,34 +694,32 @@ def test_a_signal_to_the_whole_process_group_stops_a_fit_with_workers_as_one(
 
 
 @pytest.mark.slow  # a message's check, one more fit in a process of its own
-def test_a_fit_without_last_ckpt_stopped_by_a_signal_says_so(tmp_path: Path) -> None:
-    # It said "nothing to resume, run it again", with an epoch's best.ckpt in the run.
+@pytest.mark.parametrize(
+    "option, said",
+    [
+        # It said "nothing to resume, run it again", with an epoch's best.ckpt in the run.
+        (
+            "--checkpoint.save_last=false",
+            "no last.ckpt to resume from (--checkpoint.save_last false); its best checkpoint is {run}/checkpoints/"
+            "best.ckpt",
+        ),
+        # Its resume line named a last.ckpt of the weights alone, which a fit refuses to resume from.
+        (
+            "--checkpoint.save_weights_only=true",
+            "its checkpoints hold the weights alone (--checkpoint.save_weights_only), which no fit resumes: test one "
+            "with python -m mnist_pl test --config {run}/config.yaml --ckpt_path {run}/checkpoints/best.ckpt",
+        ),
+    ],
+    ids=["no last.ckpt", "weights only"],
+)
+def test_a_fit_with_no_checkpoint_to_resume_stopped_by_a_signal_says_so(tmp_path: Path, option: str, said: str) -> None:
     logs, marker = tmp_path / "logs", tmp_path / "paused"
-    args = ["--checkpoint.save_last=false", "--trainer.max_epochs=2", *pause_at(marker, epoch=1, batch=1)]
+    args = [option, "--trainer.max_epochs=2", *pause_at(marker, epoch=1, batch=1)]
     proc = popen_fit(tmp_path, f"--trainer.logger.init_args.save_dir={logs}", *args)
     last = signal_when_paused(proc, marker, signal.SIGTERM).strip().splitlines()[-1]
-    best = logs / "lenet" / "version_0" / "checkpoints" / "best.ckpt"
-    assert proc.returncode == 1 and best.is_file()
-    assert last == (
-        "error: fit: stopped by SIGTERM in epoch 1 at step 7: no last.ckpt to resume from "
-        f"(--checkpoint.save_last false); its best checkpoint is {best}"
-    )
-
-
-@pytest.mark.slow  # a message's check, one more fit in a process of its own
-def test_a_fit_of_weights_only_checkpoints_stopped_by_a_signal_offers_no_resume(tmp_path: Path) -> None:
-    # Its resume line named a last.ckpt of the weights alone, which a fit refuses to resume from.
-    logs, marker = tmp_path / "logs", tmp_path / "paused"
-    args = ["--checkpoint.save_weights_only=true", "--trainer.max_epochs=2", *pause_at(marker, epoch=1, batch=1)]
-    proc = popen_fit(tmp_path, f"--trainer.logger.init_args.save_dir={logs}", *args)
-    last = signal_when_paused(proc, marker, signal.SIGTERM).strip().splitlines()[-1]
-    checkpoints = logs / "lenet" / "version_0" / "checkpoints"
-    assert proc.returncode == 1 and (checkpoints / "last.ckpt").is_file()
-    assert last == (
-        "error: fit: stopped by SIGTERM in epoch 1 at step 7: its checkpoints hold the weights alone "
-        "(--checkpoint.save_weights_only), which no fit resumes: test one with python -m mnist_pl test --config "
-        f"{checkpoints.parent / 'config.yaml'} --ckpt_path {checkpoints / 'best.ckpt'}"
-    )
+    run = logs / "lenet" / "version_0"
+    assert proc.returncode == 1 and (run / "checkpoints" / "best.ckpt").is_file()
+    assert last == f"error: fit: stopped by SIGTERM in epoch 1 at step 7: {said.format(run=run)}"
 
 
 @pytest.mark.slow  # three fits; the default suite has test_a_fit_cut_by_max_steps_resumes_with_the_next_epoch_whole
