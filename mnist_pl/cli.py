@@ -642,13 +642,7 @@ class MNISTCLI(LightningCLI):
         if self.subcommand == "predict" and (spec := data.get("predict_path")):
             named = f"the checkpoint was trained on {data.dataset}" if "dataset" in self.from_the_checkpoint else None
             refuse_own_images_for(data.dataset, spec, named)
-        refuse_bad_trainer_settings(trainer, self.subcommand)
-        # It trained, then wrote a results.json of the checkpoint's path alone (the README: test/acc, test/loss).
-        if self.subcommand == "fit" and self.config.fit.test_after_fit and trainer.get("limit_test_batches") == 0:
-            raise UserError(
-                "--trainer.limit_test_batches 0: the test that ends the fit would run no batch: give a number "
-                "of batches, or --test_after_fit false"
-            )
+        refuse_bad_trainer_settings(trainer, self.subcommand, self.config[self.subcommand].test_after_fit)
         refuse_bad_checkpoint_settings(self.config[self.subcommand].get("checkpoint") or {}, self.subcommand)
         bf16_only_where_computed(trainer)
 

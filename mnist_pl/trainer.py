@@ -157,8 +157,9 @@ class Trainer(L.Trainer):
         return super().checkpoint_callback
 
 
-def refuse_bad_settings(trainer: Namespace, subcommand: str) -> None:
-    """The trainer settings of a command line or config that the app refuses, before anything is built."""
+def refuse_bad_settings(trainer: Namespace, subcommand: str, test_after_fit: bool = False) -> None:
+    """The trainer settings of a command line or config that the app refuses, before anything is built
+    (``test_after_fit``: a fit's, which ends in a test)."""
     if trainer.get("enable_checkpointing") is False:  # Lightning's words named no fix
         raise UserError(
             "--trainer.enable_checkpointing false: the run's checkpoints are the config's checkpoint: section, "
@@ -223,6 +224,12 @@ def refuse_bad_settings(trainer: Namespace, subcommand: str) -> None:
         raise UserError(
             f"--trainer.limit_{stage}_batches 0: {subcommand} would run no batch: "
             "give a number of batches, or a fraction of them (1.0: all)"
+        )
+    # It trained, then wrote a results.json of the checkpoint's path alone (the README: test/acc, test/loss).
+    if subcommand == "fit" and test_after_fit and trainer.get("limit_test_batches") == 0:
+        raise UserError(
+            "--trainer.limit_test_batches 0: the test that ends the fit would run no batch: give a number "
+            "of batches, or --test_after_fit false"
         )
     # Lightning divides by these without checking them first: a ZeroDivisionError deep in its loops.
     for name in ("accumulate_grad_batches", "check_val_every_n_epoch", "val_check_interval"):
