@@ -678,7 +678,10 @@ def _class_meant(line: str) -> str | None:
             continue
         found = (n for n, value in vars(module).items() if isinstance(value, type) and not n.startswith("_"))
         classes.update({n.lower(): f"{home}.{n}" for n in found})
-    near = difflib.get_close_matches((name or "").lower(), list(classes), n=1, cutoff=0.75)
+    name = (name or "").lower()
+    # Or two letters swapped: difflib scores a short name's (SDG for SGD: 0.67) under its cutoff.
+    swapped = [c for c in classes if sorted(c) == sorted(name) and sum(map(str.__ne__, c, name)) == 2]
+    near = difflib.get_close_matches(name, list(classes), n=1, cutoff=0.75) or swapped
     return classes[near[0]] if near else None
 
 

@@ -11,7 +11,7 @@ from conftest import REPO
 from lightning.pytorch.plugins import TorchCheckpointIO
 
 from mnist_pl import bench
-from mnist_pl.bench import InterleavedBareSteps, TrainClock, _sgd_step, lenet_rows, lightning_epoch
+from mnist_pl.bench import InterleavedBareSteps, TrainClock, _sgd_step, fast_rows, lenet_rows, lightning_epoch
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import MinimalCNN
@@ -103,3 +103,19 @@ def test_the_lenet_rows_have_the_graphed_app_only_on_a_gpu() -> None:
     assert gpu["LeNet epoch, batch 64, fp32: this app, --model.cuda_graphs true (GPU target <= 1.5 s)"] == "1.62 s"
     assert gpu["  app with --model.cuda_graphs true / bare"] == "0.72x"
     assert gpu["  app / bare, interleaved step by step"].startswith("not run on a GPU")
+
+
+def test_the_fast_rows_count_images_per_second_of_training_alone() -> None:
+    """The validation inside the epoch trains no image: 55,000 over the whole epoch understated it (an audit)."""
+    clock = TrainClock()
+    clock.seconds, clock.validation = 6.0, 0.5
+    cpu = dict(fast_rows(0, clock, 0.9922, "bf16-mixed", graphs=False, gpu=False, images=55000))
+    assert cpu == {
+        "fast.yaml seed 0: training, 1 epoch, bf16-mixed (target <= 12 s)": "6.00 s (0.50 s of it validation), "
+        "10,000 img/s of training",
+        "fast.yaml seed 0: test accuracy": "99.22%",
+    }
+    gpu = dict(fast_rows(1, clock, 0.99, "bf16-mixed", graphs=True, gpu=True, images=50000))
+    assert gpu["fast.yaml seed 1: training, 1 epoch, bf16-mixed, CUDA graphs (target <= 1.5 s)"].endswith(
+        "9,091 img/s of training"
+    )

@@ -210,6 +210,16 @@ PARSER_CASES = {
         ["--model.net=Lenet"],
         "error: --model.net: expected a class path (package.module.Class): did you mean mnist_pl.nets.LeNet?\n",
     ),
+    # Two letters swapped: difflib's ratio for SDG and SGD (0.67) is under any safe cutoff (an audit).
+    "two letters of a class path swapped": (
+        ["--model.optimizer=torch.optim.SDG"],
+        "error: --model.optimizer torch.optim.SDG: module 'torch.optim' has no attribute 'SDG': "
+        "did you mean torch.optim.SGD?\n",
+    ),
+    "two letters of a short class name swapped": (
+        ["--model.optimizer=SDG"],
+        "error: --model.optimizer: expected a class path (package.module.Class): did you mean torch.optim.SGD?\n",
+    ),
     "a module of one's own not found": (
         ["--model.net=othermod.Net"],
         "No module named 'othermod': a module of your own (othermod) is imported from the folder the command "
