@@ -8,6 +8,7 @@ from pathlib import Path
 
 import lightning
 from lightning.fabric.utilities.exceptions import MisconfigurationException
+from tqdm import tqdm
 
 
 class UserError(RuntimeError):
@@ -33,9 +34,12 @@ def _raised_by_lightning(err: BaseException) -> bool:
 
 
 def _fail(message: str) -> None:
+    # A progress bar still drawn (Lightning's, when a loop raised) leaves its line open: the error
+    # started on it, where `grep '^error:'` and a reader missed it.
+    new_line = "\n" * any(not bar.disable for bar in list(tqdm._instances))
     # One write of the whole line: under DDP every rank says it, and sys.exit(message) writes the
     # newline apart, so two ranks' lines ran into one ("...an epoch's enderror: ...").
-    print(f"error: {message}", file=sys.stderr, flush=True)
+    print(f"{new_line}error: {message}", file=sys.stderr, flush=True)
     sys.exit(1)
 
 

@@ -535,6 +535,8 @@ class SaveConfig(SaveConfigCallback):
     (A ``fit`` without a logger is refused before it starts.)
     """
 
+    warned = False  # of a resume's settings other than its run's: once, as its first epoch starts
+
     def refuse_a_run_dir_in_use(self, log_dir: str | os.PathLike) -> None:
         """One line naming the config file of the run in ``log_dir``, if there is one."""
         path = Path(log_dir) / self.config_filename
@@ -556,12 +558,15 @@ class SaveConfig(SaveConfigCallback):
             self.refuse_a_run_dir_in_use(trainer.log_dir)
             raise
 
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # Once the checkpoint is restored: a resume its data module refused (another batch size in the middle
-        # of an epoch) warned first, of a config.resumeN.yaml the refusal then removed.
-        # Asked on every rank, whatever its own view of the files: a broadcast from rank 0 under DDP (rank 0
-        # alone asking hung the fit).
-        log_dir = trainer.log_dir
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Once the checkpoint is restored and the LightningModule's on_train_start (after the callbacks')
+        # took the resume: one its data module refused (another batch size in the middle of an epoch), or its
+        # schedule (a one-cycle run for more epochs), warned first, of a config.resumeN.yaml the refusal then
+        # removed. Asked on every rank, whatever its own view of the files: a broadcast from rank 0 under
+        # DDP (rank 0 alone asking hung the fit).
+        if self.warned:
+            return
+        self.warned, log_dir = True, trainer.log_dir
         if self.config_filename.startswith("config.resume") and trainer.is_global_zero:
             self.warn_of_other_settings(Path(log_dir))
 
