@@ -813,7 +813,8 @@ class MNISTCLI(LightningCLI):
 
     def _test_after_fit(self) -> str | None:
         """The test of the fit's best checkpoint (or final weights); the name of the ``results.json``
-        written beside the run's config (``results.resume1.json`` beside ``config.resume1.yaml``)."""
+        written beside the run's config (``results.resume1.json`` beside ``config.resume1.yaml``, where
+        the run has a ``results.json``)."""
         # No best.ckpt without a validation (--trainer.limit_val_batches 0, a --trainer.max_steps
         # inside the first epoch) or under --trainer.fast_dev_run: Lightning would end in a traceback.
         ckpt_path = "best" if self.trainer.checkpoint_callback.best_model_path else None
@@ -845,6 +846,8 @@ class MNISTCLI(LightningCLI):
             return None  # nothing written
         log_dir = self.trainer.log_dir  # every rank: under DDP a broadcast from rank 0
         results = config.replace("config", "results", 1).removesuffix(".yaml") + ".json"
+        if not (Path(log_dir) / "results.json").exists():  # its fits so far stopped before their test (preempted)
+            results = "results.json"  # the run's results, where a script reads them (README)
         if self.trainer.is_global_zero:
             self._write_results(Path(log_dir) / results, "test", tested if ckpt_path else None)
         return results

@@ -1173,17 +1173,18 @@ def test_a_run_with_a_sub_dir_resumes_itself_and_says_where_it_is(
     before = files(second)
     config = ["--config", str(first / "tb" / "config.yaml")]
     tested = ["--test_after_fit=true", "--trainer.limit_test_batches=2"]  # its results beside its config
-    for epochs, resume in ((2, 1), (3, 2)):
+    # The first fit tested nothing: the first resume's results are the run's results.json.
+    for epochs, resume, results in ((2, 1, "results.json"), (3, 2, "results.resume2.json")):
         capsys.readouterr()
         cli = MNISTCLI(args=["fit", *config, logs, f"--trainer.max_epochs={epochs}", "--ckpt_path=last", *tested])
         assert Path(cli.trainer.log_dir) == first / "tb" and cli.trainer.global_step == 5 * epochs
         saved = capsys.readouterr().out.strip().splitlines()[-2]
         assert re.fullmatch(
             rf"Run saved in {first}: best\.ckpt \(val/acc \S+\), last\.ckpt, "
-            rf"tb/config\.resume{resume}\.yaml, tb/results\.resume{resume}\.json",
+            rf"tb/config\.resume{resume}\.yaml, tb/{re.escape(results)}",
             saved,
         )
-        results = json.loads((first / "tb" / f"results.resume{resume}.json").read_text())
+        results = json.loads((first / "tb" / results).read_text())
         assert results == {"ckpt_path": str(first / "checkpoints" / "best.ckpt"), "test/loss": ANY, "test/acc": ANY}
         assert results["test/acc"] == pytest.approx(cli.trainer.callback_metrics["test/acc"].item())
     assert files(second) == before
@@ -1192,6 +1193,22 @@ def test_a_run_with_a_sub_dir_resumes_itself_and_says_where_it_is(
         "config.resume2.yaml",
         "config.yaml",
     ]
+
+
+def test_a_run_stopped_before_its_test_gets_its_results_json_from_the_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A preempted run, resumed to its end, had a results.resume1.json alone: a script reading the run's
+    results.json, as the README says, found none (an audit)."""
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1"])  # as one stopped before its test: none
+    (run,) = tmp_path.glob("*/version_0")
+    tested = ["--test_after_fit=true", "--trainer.limit_test_batches=2"]
+    capsys.readouterr()
+    MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=2", "--ckpt_path=last", *tested])
+    assert capsys.readouterr().out.strip().splitlines()[-2].endswith(", config.resume1.yaml, results.json")
+    assert json.loads((run / "results.json").read_text())["ckpt_path"] == str(run / "checkpoints" / "best.ckpt")
+    assert not list(run.glob("results.resume*.json"))
 
 
 def test_a_sub_dir_of_dot_is_the_run_dir(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
