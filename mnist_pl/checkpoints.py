@@ -142,6 +142,14 @@ def _refuse_malformed(ckpt_path: str | os.PathLike, checkpoint: Any) -> None:
             f"--ckpt_path {ckpt_path}: its state_dict is {weights!r:.40}, not a dict (the file was edited or is "
             "damaged): give a .ckpt file written by mnist_pl"
         )
+    # Another LightningModule's: its settings were refused as an older mnist_pl's ("train it again with this
+    # version"), its weights as another network's ("give its network class with --model.net"): neither can work.
+    if not any(isinstance(name, str) and name.startswith("net.") for name in weights):
+        shown = ", ".join(map(str, list(weights)[:3])) + (", ..." if len(weights) > 3 else "")
+        raise UserError(
+            f"--ckpt_path {ckpt_path}: a Lightning checkpoint, but not of mnist_pl's model (its weights: "
+            f"{shown or 'none'}): give a .ckpt file written by mnist_pl"
+        )
     # The network's only: a metric's state may be infinite (val_acc_best before any validation: -inf).
     if broken := [
         n for n, t in weights.items() if n.startswith("net.") and isinstance(t, torch.Tensor) and not _finite(t)

@@ -1352,6 +1352,8 @@ class RunsCode:
         "a network class gone",
         "a network built in Python",
         "a network of one's own not importable",
+        "another LightningModule's",
+        "another LightningModule's without settings",
         "last",
         "best",
         "best without a logger",
@@ -1398,6 +1400,11 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         checkpoint = torch.load(run.best, weights_only=True)
         checkpoint["hyper_parameters"]["net"] = {"class_path": "my_nets_x.Net", "init_args": {}}
         torch.save(checkpoint, ckpt)
+    elif case.startswith("another LightningModule's"):  # its fixes: "train it again", "give --model.net" (an audit)
+        checkpoint = torch.load(run.best, weights_only=True)
+        checkpoint["state_dict"] = {"l.weight": torch.zeros(10, 4), "l.bias": torch.zeros(10)}
+        checkpoint["hyper_parameters"] = {} if case.endswith("without settings") else {"hidden_dim": 8}
+        torch.save(checkpoint, ckpt)
     elif case in ("last", "best", "registry"):  # Lightning's words: this run's own (a test has none), an online one
         ckpt = case
     elif case == "best without a logger":  # no runs to take it from
@@ -1431,6 +1438,10 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         "'Gone'): train it again with this version",
         "a network of one's own not importable": f"--ckpt_path {ckpt}: its network my_nets_x.Net cannot be "
         "imported (No module named 'my_nets_x'): make its module importable (PYTHONPATH), as where it was trained",
+        "another LightningModule's": f"--ckpt_path {ckpt}: a Lightning checkpoint, but not of mnist_pl's model "
+        "(its weights: l.weight, l.bias): give a .ckpt file written by mnist_pl",
+        "another LightningModule's without settings": f"--ckpt_path {ckpt}: a Lightning checkpoint, but not of "
+        "mnist_pl's model",
         # Without --config: the runs of the app's default logger, none.
         "last": f"--ckpt_path last: no run under {run.logs / 'mnist'} has a last.ckpt: give the recipe's --config "
         "(its newest run), or a path",
