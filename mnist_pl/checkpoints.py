@@ -496,14 +496,13 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
         # goes on from this batch. Not where Lightning goes on instead: at max_steps it ends the
         # fit; before a validation it validates, and stops at that validation's end or the epoch's,
         # where last.ckpt is written (a resume from this batch's checkpoint skipped them, its curves'
-        # points missing). Nor between accumulated batches (their gradients are in no checkpoint), nor
-        # under DDP (the other ranks learn of the signal at their next batch, and would not join the
-        # save). Lightning's save_on_exception saves on any exception, Ctrl-C in the middle of a step
+        # points missing). Nor between accumulated batches (their gradients are in no checkpoint). Under
+        # DDP every rank has the signal at the same batch (signals.sigterm_agreed), and joins the save.
+        # Lightning's save_on_exception saves on any exception, Ctrl-C in the middle of a step
         # included, and under the top-k name too (here best.ckpt): not what a resume needs.
         if (
             trainer.received_sigterm
             and self.save_last is True
-            and trainer.world_size == 1
             and not validation_follows
             and not loop._is_training_done
             and not loop._should_accumulate()

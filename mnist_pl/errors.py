@@ -37,9 +37,10 @@ def _fail(message: str) -> None:
     # A progress bar still drawn (Lightning's, when a loop raised) leaves its line open: the error
     # started on it, where `grep '^error:'` and a reader missed it.
     new_line = "\n" * any(not bar.disable for bar in list(tqdm._instances))
-    # One write of the whole line: under DDP every rank says it, and sys.exit(message) writes the
-    # newline apart, so two ranks' lines ran into one ("...an epoch's enderror: ...").
-    print(f"{new_line}error: {message}", file=sys.stderr, flush=True)
+    # One write of the whole line: under DDP every rank says it, and sys.exit(message) or print() write
+    # the newline apart, so two ranks' lines ran into one ("...an epoch's enderror: ...").
+    sys.stderr.write(f"{new_line}error: {message}\n")
+    sys.stderr.flush()
     sys.exit(1)
 
 

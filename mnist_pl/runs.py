@@ -147,6 +147,15 @@ def run_dir(logger: Logger | None, log_dir: str | None) -> str | None:
     return str(Path(log_dir).parents[below - 1] if below else Path(log_dir))  # version_0/. as version_0
 
 
+def own_log_dir(trainer: L.Trainer) -> str:
+    """``trainer.log_dir`` as rank 0 has it, without the broadcast the property makes under DDP: after a
+    Ctrl-C, whose peers Lightning killed, that broadcast ended in a traceback of a closed connection."""
+    logger = trainer.loggers[0] if trainer.loggers else None
+    if isinstance(logger, TensorBoardLogger | CSVLogger):
+        return logger.log_dir
+    return logger.save_dir if logger is not None else trainer.default_root_dir
+
+
 def _logged_steps(ckpt_path: Path) -> int:
     """How many steps the checkpoint's run had logged: where its TensorBoard curves go on."""
     checkpoint = torch.load(ckpt_path, map_location="cpu", mmap=True, weights_only=True)

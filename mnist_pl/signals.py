@@ -9,6 +9,7 @@ set up, checkpoint read) the app's handlers stop the stage at once, its run dir 
 """
 
 import contextlib
+import logging
 import signal
 import sys
 import threading
@@ -17,11 +18,15 @@ from pathlib import Path
 from types import FrameType
 
 import lightning as L
+import torch
+from lightning.fabric.utilities.rank_zero import rank_prefixed_message
 from lightning.pytorch.cli import SaveConfigCallback
 
 from mnist_pl import runs
 from mnist_pl.checkpoints import RunCheckpoint
 from mnist_pl.errors import UserError
+
+log = logging.getLogger("lightning.pytorch.trainer.connectors.signal_connector")  # Lightning's SIGTERM line's
 
 
 class InterruptedRunError(UserError):
@@ -30,6 +35,63 @@ class InterruptedRunError(UserError):
 
 def _signal(trainer: L.Trainer) -> str:
     return "SIGTERM" if trainer.received_sigterm else "Ctrl-C"
+
+
+def _stop_of_a_peer(trainer: L.Trainer) -> SystemExit | None:
+    """Under DDP a stage stopped says so in rank 0 alone: each rank printed the line, two ran into one, and
+    a Ctrl-C's peers, which Lightning kills, are gone. Its peers exit with status 1 without a word."""
+    return SystemExit(1) if trainer.global_rank != 0 else None
+
+
+class _SigtermAgreed(L.Callback):
+    """Under DDP, a SIGTERM any rank got is taken by every rank at the end of the same training step.
+
+    Lightning 2.6's handler broadcasts to the other ranks from inside itself, wherever each rank's handler
+    happens to run: a peer's broadcast met another collective (the gradients' all-reduce, Lightning's
+    per-step broadcast). Of 4 LeNet fits on 2 CPU processes whose process group got a SIGTERM (SLURM,
+    ``kill -- -PGID``), 1 hung for good and 1 ended in a gloo traceback; with DataLoader workers an audit
+    saw 3 hangs in 5 (Lightning-AI/pytorch-lightning#20806). Here the handler only
+    notes the signal (rank 0 still forwards it to the processes it started), and the ranks agree on it
+    after each training step, where all are, before ``RunCheckpoint`` saves the step they stop at: one
+    all-reduce of one number (Lightning's broadcast already syncs every DDP step). Not after a step a
+    validation follows: that stop came in the validation and lost the epoch; the fit stops after the
+    next step. A SIGTERM in a validation, test or predict lets it end (its ranks' batch counts may
+    differ); one in the last epoch's validation, the fit.
+    """
+
+    def __init__(self, trainer: L.Trainer) -> None:
+        self.noted, self.connector = False, trainer._signal_connector
+
+    def note(self, signum: int, frame: FrameType | None) -> None:
+        trainer = self.connector.trainer
+        log.info(rank_prefixed_message(f"Received SIGTERM: {signum}", trainer.local_rank))  # Lightning's line
+        if not self.noted and trainer.strategy.launcher is not None:
+            trainer.strategy.launcher.kill(signum)
+        self.noted = True
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: object) -> None:
+        if trainer.fit_loop.epoch_loop._should_check_val_fx(trainer.fit_loop._data_fetcher):
+            return
+        noted = torch.tensor([float(self.noted)], device=pl_module.device)
+        torch.distributed.all_reduce(noted, op=torch.distributed.ReduceOp.MAX)
+        if noted.item():
+            self.connector.received_sigterm = True  # Lightning's loop stops every rank after this step
+
+
+@contextlib.contextmanager
+def sigterm_agreed(trainer: L.Trainer) -> Iterator[None]:
+    """``_SigtermAgreed`` in place of Lightning's SIGTERM handler, under DDP."""
+    if trainer.world_size == 1:
+        yield
+        return
+    agreed = _SigtermAgreed(trainer)
+    trainer.callbacks.insert(0, agreed)  # before RunCheckpoint's hook
+    trainer._signal_connector._sigterm_notifier_fn = agreed.note  # read as Lightning registers its handlers
+    try:
+        yield
+    finally:
+        del trainer._signal_connector._sigterm_notifier_fn
+        trainer.callbacks.remove(agreed)
 
 
 def evaluate(
@@ -42,12 +104,16 @@ def evaluate(
         return InterruptedRunError(f"{stage}: stopped by {by} before it ended, with no results: {again}")
 
     try:
-        with SigtermBeforeLightning(trainer, stopped), runs.given_back_on_failure(trainer, claimed):
+        with (
+            SigtermBeforeLightning(trainer, stopped),
+            sigterm_agreed(trainer),
+            runs.given_back_on_failure(trainer, claimed),
+        ):
             getattr(trainer, stage)(**kwargs)
     except SystemExit:
         if not trainer.interrupted:
             raise
-        raise stopped(_signal(trainer)) from None
+        raise _stop_of_a_peer(trainer) or stopped(_signal(trainer)) from None
 
 
 @contextlib.contextmanager
@@ -176,6 +242,7 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
     try:
         with (
             SigtermBeforeLightning(trainer, stopped),
+            sigterm_agreed(trainer),
             CtrlCAsSigterm(trainer, stopped) as ctrl_c,
             runs.given_back_on_failure(trainer, claimed, start),
             runs.held(trainer),
@@ -184,7 +251,8 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
     except SystemExit:
         if not trainer.interrupted:
             raise
-        raise InterruptedRunError(_stopped_fit(trainer, "Ctrl-C" if ctrl_c.pressed else _signal(trainer))) from None
+        by = "Ctrl-C" if ctrl_c.pressed else _signal(trainer)
+        raise _stop_of_a_peer(trainer) or InterruptedRunError(_stopped_fit(trainer, by)) from None
 
 
 def _stopped_fit(trainer: L.Trainer, by: str) -> str:
@@ -203,7 +271,7 @@ def _stopped_fit(trainer: L.Trainer, by: str) -> str:
     if not last:
         return f"fit: stopped by {by} before an epoch ended: nothing to resume, run it again"
     config = next((c.config_filename for c in trainer.callbacks if isinstance(c, SaveConfigCallback)), None)
-    again = f"--config {Path(trainer.log_dir) / config} " if config else ""
+    again = f"--config {Path(runs.own_log_dir(trainer)) / config} " if config else ""
     if getattr(trainer.checkpoint_callback, "save_weights_only", False):  # refused as a fit's --ckpt_path
         return (
             f"fit: stopped by {by} {at}: its checkpoints hold the weights alone (--checkpoint.save_weights_only), "

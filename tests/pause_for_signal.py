@@ -59,8 +59,12 @@ class PauseForSignal(L.Callback):
         self.marker.write_text("paused")
         deadline = time.monotonic() + 60
         # SIGTERM and a first Ctrl-C set Lightning's flag (or, in a fit's validation, the run's checkpoint
-        # holds it to the validation's end); a second Ctrl-C raises KeyboardInterrupt inside sleep.
-        held = getattr(trainer.checkpoint_callback, "stop_held", False)
-        while (self.until_interrupted or not (trainer.received_sigterm or held)) and time.monotonic() < deadline:
+        # holds it to the validation's end; under DDP the rank notes it, for all to agree on after a step);
+        # a second Ctrl-C raises KeyboardInterrupt inside sleep.
+        while (self.until_interrupted or not self._signalled(trainer)) and time.monotonic() < deadline:
             time.sleep(0.02)
-            held = getattr(trainer.checkpoint_callback, "stop_held", False)
+
+    @staticmethod
+    def _signalled(trainer: L.Trainer) -> bool:
+        held = getattr(trainer.checkpoint_callback, "stop_held", False)
+        return trainer.received_sigterm or held or any(getattr(each, "noted", False) for each in trainer.callbacks)
