@@ -82,6 +82,9 @@ def one_line(message: str) -> str:
     Its own runs to ten lines for a value that fits no type of a Union (``max_epochs: int | None``):
     each type it tried, the value's type, the value again, and the whole namespace of a class.
     """
+    if config := re.match(r"Parser key \"config\": (File does not exist|Path is not a file): '(.*)'", message):
+        what = "no such file" if config[1].startswith("File") else "a folder"
+        return f"--config {config[2]}: {what}: give the path of a YAML config file{' in it' * (what == 'a folder')}"
     # A key written twice (_UniqueKeys) in a group's file or in YAML typed: the option, the key and where.
     twice = re.search(r"\S+ written twice \(at lines? [^)]*\)", message)
     if twice and (option := re.match(r'Parser key "([\w.]+)"', message)):
@@ -97,6 +100,14 @@ def one_line(message: str) -> str:
     if group := re.match(r"Parser key \"(\w+)\":\nUnable to load config '(.*)'", message):
         if inner := re.search(r'- (Parser key "\w+\.[\s\S]*)', message):  # YAML of its options, one of them wrong
             return one_line(inner[1])
+        if Path(group[2]).is_file():  # it was answered as a file that does not exist
+            try:
+                loaded = _settings_in(group[2])
+            except (TypeError, OSError, yaml.YAMLError) as err:
+                return f"--{group[1]} {err}" if isinstance(err, TypeError) else f"--{group[1]} {group[2]}: {err}"
+            if not isinstance(loaded, dict):
+                holds = "nothing" if loaded is None else f"a {type(loaded).__name__}"
+                return f"--{group[1]} {group[2]}: holds {holds}, not {group[1]} options: fix the file"
         return (
             f"--{group[1]} {group[2]}: expected a YAML file of {group[1]} options: "
             f"give one that exists, or the options one by one (--{group[1]}.<option> value)"
@@ -775,25 +786,9 @@ class MNISTArgumentParser(LightningArgumentParser):
 
     def parse_path(self, path: str | os.PathLike, *args, **kwargs) -> Namespace:
         CONFIG_FILES.append(Path(path))
-        # jsonargparse parses the file's text as a string: its message names '"<unicode string>"'
-        # instead of the file and spans four lines. A missing file it reports well itself.
         try:
-            text = Path(path).read_text()
-            loaded = yaml.load(text, Loader=_UniqueKeys)
-        except yaml.MarkedYAMLError as err:
-            mark = err.problem_mark
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise TypeError(f"{path}: not valid YAML{where}: {err.problem}: fix the file") from err
-        except yaml.reader.ReaderError as err:  # a control character: its place is an offset into the text
-            line, column = text.count("\n", 0, err.position) + 1, err.position - text.rfind("\n", 0, err.position)
-            character = f"#x{err.character:04x}" if isinstance(err.character, int) else repr(err.character)
-            raise TypeError(
-                f"{path}: not valid YAML at line {line}, column {column}: "
-                f"unacceptable character {character}: fix the file"
-            ) from err
-        except UnicodeDecodeError as err:
-            raise TypeError(f"{path}: not a text file (UTF-8): give a YAML config") from err
-        except (OSError, yaml.YAMLError):
+            loaded = _settings_in(path)
+        except (OSError, yaml.YAMLError):  # a missing file jsonargparse reports well itself
             return super().parse_path(path, *args, **kwargs)
         # jsonargparse says only "Unexpected config" for a file that is not a mapping, and a section
         # that is a number or list fails in a traceback when the classes are built.
@@ -811,6 +806,26 @@ class MNISTArgumentParser(LightningArgumentParser):
                 if empty := _empty_init_args(section[key]):  # "'NoneType' object has no attribute 'keys'"
                     raise TypeError(f"{path}: {where}.{empty}: is empty: give its arguments, or leave the key out")
         return super().parse_path(path, *args, **kwargs)
+
+
+def _settings_in(path: str | os.PathLike) -> Any:
+    """A YAML file's contents; one line where it is not YAML. jsonargparse parses the file's text as a
+    string: its message names '"<unicode string>"' instead of the file and spans four lines."""
+    text = Path(path).read_text()
+    try:
+        return yaml.load(text, Loader=_UniqueKeys)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise TypeError(f"{path}: not valid YAML{where}: {err.problem}: fix the file") from err
+    except yaml.reader.ReaderError as err:  # a control character: its place is an offset into the text
+        line, column = text.count("\n", 0, err.position) + 1, err.position - text.rfind("\n", 0, err.position)
+        character = f"#x{err.character:04x}" if isinstance(err.character, int) else repr(err.character)
+        raise TypeError(
+            f"{path}: not valid YAML at line {line}, column {column}: unacceptable character {character}: fix the file"
+        ) from err
+    except UnicodeDecodeError as err:
+        raise TypeError(f"{path}: not a text file (UTF-8): give a YAML config") from err
 
 
 def _empty_init_args(settings: object, where: str = "") -> str | None:

@@ -291,7 +291,7 @@ PARSER_CASES = {
         ["--data.eval_batch_size=9223372036854775808"],
         "error: --data.eval_batch_size 9223372036854775808: expected an int from 1 to 9223372036854775807",
     ),
-    "missing yaml": (["--config=nothere.yaml"], "error: --config: File does not exist: "),
+    "missing yaml": (["--config=nothere.yaml"], "nothere.yaml: no such file: give the path of a YAML config file\n"),
     "malformed yaml": (["--config=bad.yaml"], "error: bad.yaml: not valid YAML at line 3, column 1"),
     "an empty section": (  # jsonargparse: "Unexpected config: data", naming neither the file nor a fix
         ["--config=emptysection.yaml"],
@@ -473,6 +473,22 @@ PARSER_CASES = {
         ["--data=abc"],
         "error: --data abc: expected a YAML file of data options: give one that exists, or the options one by one",
     ),
+    # A file that exists was answered as one that did not: "give one that exists" (an audit).
+    "a group's file that is no YAML": (
+        ["--data=bad.yaml"],
+        "error: --data bad.yaml: not valid YAML at line 3, column 1: expected ',' or ']', but got '<stream end>': "
+        "fix the file\n",
+    ),
+    "a group's file of a list": (
+        ["--data=list.yaml"],
+        "error: --data list.yaml: holds a list, not data options: fix the file\n",
+    ),
+    "a group's empty file": (
+        ["--data=empty.yaml"],
+        "error: --data empty.yaml: holds nothing, not data options: fix the file\n",
+    ),
+    # jsonargparse's words named no fix (as for a missing one: "missing yaml").
+    "a config that is a folder": (["--config=."], "/.: a folder: give the path of a YAML config file in it\n"),
     "an unknown key in a group's YAML": (  # jsonargparse's words named no fix
         ["--data={batch_sise: 3}"],
         "error: data.batch_sise is not an option of fit: did you mean data.batch_size? (python -m mnist_pl fit --help "
