@@ -162,6 +162,11 @@ def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> 
                 raw.mkdir(parents=True, exist_ok=True)
                 dst = open(tmp, "wb")  # noqa: SIM115 (closed by the with below)
             except OSError as err:
+                if nearest != raw:  # the folder to be made in, not one that is not there
+                    raise DataError(
+                        f"{nearest} is not writable ({err.strerror}), where {raw.relative_to(nearest)} is made for "
+                        "the data: make it writable, or give --data.data_dir a writable folder"
+                    ) from err
                 raise DataError(
                     f"{raw} is not writable ({err.strerror}): make it writable, or decompress the four "
                     f".gz files there yourself (gunzip -k), or point --data.data_dir at a writable copy"

@@ -1733,6 +1733,18 @@ def test_unwritable_data_dir(gz_dir: Path, run: Run) -> None:
     assert digest(gz_dir) == before
 
 
+def test_an_unwritable_empty_data_dir_is_named_itself(run: Run, tmp_path: Path) -> None:
+    """Its MNIST/raw, not there, was named as the folder not writable, with the .gz files to decompress
+    "there" yourself (an audit)."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with read_only(empty):
+        result = run.fit(f"--data.data_dir={empty}")
+    fix = "where MNIST/raw is made for the data: make it writable, or give --data.data_dir a writable folder"
+    assert_one_line_error(result, 1, f"error: {empty} is not writable (", fix)
+    assert not list(empty.iterdir())
+
+
 def _idx(name: str, count: int) -> bytes:
     """An IDX file as the official one, but holding ``count`` items."""
     with gzip.open(BUNDLED_RAW / f"{name}.gz") as f:
