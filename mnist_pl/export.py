@@ -31,7 +31,7 @@ from mnist_pl.errors import UserError, reported
 from mnist_pl.files import beside, cannot_write, file_above, publish
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import LeNet
-from mnist_pl.parser import model_not_rebuilt, near_option
+from mnist_pl.parser import globbed, model_not_rebuilt, near_option
 from mnist_pl.signals import stopped_in_one_line
 
 # The names each format's files go by, the default first: another (a run's .ckpt or .yaml) was written
@@ -210,7 +210,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     if unknown:  # before a missing --ckpt_path: --ckpt is the mistake, not the missing option
         typed = next((word.partition("=")[0] for word in unknown if word.startswith("--")), "")
         near = near_option(typed, [option for option in parser._option_string_actions if option.startswith("--")])
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}" + (f": {typed} here is {near}" if near else ""))
+        fix = globbed(unknown, sys.argv[1:] if argv is None else argv) or (f"{typed} here is {near}" if near else "")
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}" + (f": {fix}" if fix else ""))
     if args.ckpt_path is None:
         parser.error("the following arguments are required: --ckpt_path")
     return args

@@ -592,13 +592,26 @@ def model_not_rebuilt(ckpt_path: object, err: Exception) -> str:
     )
 
 
-def _after_the_predict_path(words: list[str]) -> bool:
-    """Whether ``words`` follow the value of a --data.predict_path on the command line."""
-    for i, word in enumerate(COMMAND_LINE):
-        end = i + 2 if word == "--data.predict_path" else i + 1 if word.startswith("--data.predict_path=") else None
-        if end is not None and COMMAND_LINE[end : end + len(words)] == words:
-            return True
-    return False
+# The options of one path, and what a glob given to them needs.
+GLOBBED = {
+    "--data.predict_path": "quote it (--data.predict_path 'my/*.png')",
+    "--ckpt_path": "--ckpt_path takes one checkpoint",
+}
+
+
+def globbed(words: list[str], line: list[str] | None = None) -> str | None:
+    """The fix, where ``words`` (unrecognized) are files that follow the value of an option of ``GLOBBED`` on
+    the command line (``line``; the CLI's by default): an unquoted glob the shell expanded, whose first
+    file the option took."""
+    line = COMMAND_LINE if line is None else line
+    if not words or words[0].startswith("--"):  # a misspelt option, not files
+        return None
+    for option, fix in GLOBBED.items():
+        for i, word in enumerate(line):
+            end = i + 2 if word == option else i + 1 if word.startswith(f"{option}=") else None
+            if end is not None and line[end : end + len(words)] == words:
+                return f"files, as the shell expands an unquoted glob: {fix}"
+    return None
 
 
 # The flags of PyTorch's MNIST example (examples/mnist/main.py), where many come from: their options here.
@@ -764,10 +777,9 @@ class MNISTArgumentParser(LightningArgumentParser):
                 f"{path}: settings of {subcommand}, given before it: put --config after {subcommand} "
                 f"({self.prog} {subcommand} --config {path}), or them under '{subcommand}:' in the file"
             )
-        # An unquoted glob, which the shell expanded into files: --data.predict_path took the first one.
         words = left[1].split() if (left := re.match(r"unrecognized arguments: (.*)", message)) else []
-        if words and not words[0].startswith("--") and _after_the_predict_path(words):  # not a misspelt option
-            message += ": files, as the shell expands an unquoted glob: quote it (--data.predict_path 'my/*.png')"
+        if fix := globbed(words):
+            message += f": {fix}"
         elif unknown := [word for word in words if word.startswith("--")]:
             options = [o for o in (self.subcommand_parser or self)._option_string_actions if o.startswith("--")]
             if meant := _meant(unknown[0], options):

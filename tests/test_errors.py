@@ -150,6 +150,12 @@ PARSER_CASES = {
         ["--model.schedulr=StepLR"],
         "error: unrecognized arguments: --model.schedulr=StepLR: --model.schedulr here is --model.scheduler\n",
     ),
+    # An unquoted glob, which the shell expanded (an audit).
+    "files after the checkpoint": (
+        ["--ckpt_path", "v0/best.ckpt", "v1/best.ckpt"],
+        "error: unrecognized arguments: v1/best.ckpt: files, as the shell expands an unquoted glob: --ckpt_path takes "
+        "one checkpoint\n",
+    ),
     # After a --data.predict_path: a misspelt option, not files of a glob the shell expanded (an audit).
     "an option misspelt after the predict path": (
         ["--data.predict_path", "a.png", "--trainer.max_epochz=1"],

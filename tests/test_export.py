@@ -56,6 +56,11 @@ def test_export_names_the_option_a_misspelt_one_meant(tmp_path: Path) -> None:
         (["--ckpt_pth=m.ckpt"], "--ckpt_pth=m.ckpt: --ckpt_pth here is --ckpt_path"),
         (["--ckpt_path=m.ckpt", "--fromat", "pt2"], "--fromat pt2: --fromat here is --format"),
         (["--ckpt_path=m.ckpt", "--epochs", "3"], "--epochs 3"),
+        # An unquoted glob, which the shell expanded (an audit).
+        (
+            ["--ckpt_path", "a.ckpt", "b.ckpt"],
+            "b.ckpt: files, as the shell expands an unquoted glob: --ckpt_path takes one checkpoint",
+        ),
     ):
         result = run_main("export", *words, cwd=tmp_path)
         assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
