@@ -823,8 +823,8 @@ class MNISTArgumentParser(LightningArgumentParser):
 def _settings_in(path: str | os.PathLike) -> Any:
     """A YAML file's contents; one line where it is not YAML. jsonargparse parses the file's text as a
     string: its message names '"<unicode string>"' instead of the file and spans four lines."""
-    text = Path(path).read_text()
     try:
+        text = Path(path).read_text()
         return yaml.load(text, Loader=_UniqueKeys)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark
