@@ -83,7 +83,8 @@ def one_line(message: str) -> str:
     each type it tried, the value's type, the value again, and the whole namespace of a class.
     """
     if config := re.match(r"Parser key \"config\": (File does not exist|Path is not a file): '(.*)'", message):
-        what = "no such file" if config[1].startswith("File") else "a folder"
+        path = Path(config[2])
+        what = "no such file" if not path.exists() else "a folder" if path.is_dir() else "not a file"
         return f"--config {config[2]}: {what}: give the path of a YAML config file{' in it' * (what == 'a folder')}"
     # A key written twice (_UniqueKeys) in a group's file or in YAML typed: the option, the key and where.
     twice = re.search(r"\S+ written twice \(at lines? [^)]*\)", message)

@@ -6,6 +6,7 @@ batch in progress, or at the end of the validation in progress, with ``last.ckpt
 Ctrl-C stops at once. Before Lightning's own handlers are in place (a stage's first moments: data
 set up, checkpoint read) the app's handlers stop the stage at once, its run dir given back.
 ``validate``/``test``/``predict`` stop the same way, with no results, and ``export`` with no file.
+Under DDP the ranks agree on a SIGTERM where all of them are (``_SigtermAgreed``), and rank 0 says it.
 """
 
 import contextlib
@@ -18,7 +19,6 @@ from pathlib import Path
 from types import FrameType
 
 import lightning as L
-import torch
 from lightning.fabric.utilities.rank_zero import rank_prefixed_message
 from lightning.pytorch.cli import SaveConfigCallback
 
@@ -44,19 +44,19 @@ def _stop_of_a_peer(trainer: L.Trainer) -> SystemExit | None:
 
 
 class _SigtermAgreed(L.Callback):
-    """Under DDP, a SIGTERM any rank got is taken by every rank at the end of the same training step.
+    """Under DDP, a SIGTERM any rank got is taken by every rank at the same point of a fit.
 
     Lightning 2.6's handler broadcasts to the other ranks from inside itself, wherever each rank's handler
     happens to run: a peer's broadcast met another collective (the gradients' all-reduce, Lightning's
     per-step broadcast). Of 4 LeNet fits on 2 CPU processes whose process group got a SIGTERM (SLURM,
     ``kill -- -PGID``), 1 hung for good and 1 ended in a gloo traceback; with DataLoader workers an audit
-    saw 3 hangs in 5 (Lightning-AI/pytorch-lightning#20806). Here the handler only
-    notes the signal (rank 0 still forwards it to the processes it started), and the ranks agree on it
-    after each training step, where all are, before ``RunCheckpoint`` saves the step they stop at: one
-    all-reduce of one number (Lightning's broadcast already syncs every DDP step). Not after a step a
-    validation follows: that stop came in the validation and lost the epoch; the fit stops after the
-    next step. A SIGTERM in a validation, test or predict lets it end (its ranks' batch counts may
-    differ); one in the last epoch's validation, the fit.
+    saw 3 hangs in 5 (Lightning-AI/pytorch-lightning#20806). Here the handler only notes the signal (rank
+    0 still forwards it to the processes it started), and the ranks agree on it where all are: after a
+    training step, before ``RunCheckpoint`` saves the step they stop at (one reduction of one number;
+    Lightning's broadcast already syncs every DDP step), at a validation's end, and as the fit returns.
+    Not after a step a validation follows (stopped in it, the epoch was lost: the validation's end
+    decides), nor between accumulated batches (their gradients are in no checkpoint). A SIGTERM in a
+    ``validate``, ``test`` or ``predict`` lets it end: its ranks' batch counts may differ.
     """
 
     def __init__(self, trainer: L.Trainer) -> None:
@@ -69,26 +69,33 @@ class _SigtermAgreed(L.Callback):
             trainer.strategy.launcher.kill(signum)
         self.noted = True
 
+    def agree(self, trainer: L.Trainer) -> bool:
+        """Whether any rank got a SIGTERM; if so, Lightning's loops stop every rank at their next check."""
+        if trainer.strategy.reduce_boolean_decision(self.noted, all=False):
+            self.connector.received_sigterm = True
+        return self.connector.received_sigterm
+
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: object) -> None:
-        if trainer.fit_loop.epoch_loop._should_check_val_fx(trainer.fit_loop._data_fetcher):
-            return
-        noted = torch.tensor([float(self.noted)], device=pl_module.device)
-        torch.distributed.all_reduce(noted, op=torch.distributed.ReduceOp.MAX)
-        if noted.item():
-            self.connector.received_sigterm = True  # Lightning's loop stops every rank after this step
+        loop = trainer.fit_loop.epoch_loop
+        if not loop._should_check_val_fx(trainer.fit_loop._data_fetcher) and not loop._should_accumulate():
+            self.agree(trainer)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.state.fn == "fit":  # the sanity check's too: a fit then stops before its first step
+            self.agree(trainer)
 
 
 @contextlib.contextmanager
-def sigterm_agreed(trainer: L.Trainer) -> Iterator[None]:
+def sigterm_agreed(trainer: L.Trainer) -> Iterator[_SigtermAgreed | None]:
     """``_SigtermAgreed`` in place of Lightning's SIGTERM handler, under DDP."""
     if trainer.world_size == 1:
-        yield
+        yield None
         return
     agreed = _SigtermAgreed(trainer)
     trainer.callbacks.insert(0, agreed)  # before RunCheckpoint's hook
     trainer._signal_connector._sigterm_notifier_fn = agreed.note  # read as Lightning registers its handlers
     try:
-        yield
+        yield agreed
     finally:
         del trainer._signal_connector._sigterm_notifier_fn
         trainer.callbacks.remove(agreed)
@@ -98,7 +105,8 @@ def evaluate(
     trainer: L.Trainer, stage: str, claimed: Path | None = None, again: str = "run it again", **kwargs
 ) -> None:
     """``trainer.validate``/``test``/``predict``; Ctrl-C or SIGTERM end in one line and a non-zero
-    status (Lightning exits with 0 after SIGTERM, without a word), the run dir given back."""
+    status (Lightning exits with 0 after SIGTERM, without a word), the run dir given back. (Under DDP a
+    SIGTERM lets the stage end: ``_SigtermAgreed``.)"""
 
     def stopped(by: str) -> InterruptedRunError:
         return InterruptedRunError(f"{stage}: stopped by {by} before it ended, with no results: {again}")
@@ -242,12 +250,21 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
     try:
         with (
             SigtermBeforeLightning(trainer, stopped),
-            sigterm_agreed(trainer),
+            sigterm_agreed(trainer) as agreed,
             CtrlCAsSigterm(trainer, stopped) as ctrl_c,
             runs.given_back_on_failure(trainer, claimed, start),
             runs.held(trainer),
         ):
+            if agreed is not None and trainer._val_check_time_interval is not None:
+                raise UserError(
+                    f"--trainer.val_check_interval {trainer._val_check_time_interval:g} s: a time, under DDP: each "
+                    "process reads its own clock, and they would validate at different steps, each waiting for the "
+                    "others for good: give a number or fraction of batches"
+                )
             trainer.fit(model, **kwargs)
+            # A SIGTERM after the last validation (the curves drawn): every rank stops here, its test not run.
+            if agreed is not None and agreed.agree(trainer):
+                raise _stop_of_a_peer(trainer) or InterruptedRunError(_stopped_fit(trainer, "SIGTERM"))
     except SystemExit:
         if not trainer.interrupted:
             raise

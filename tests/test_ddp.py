@@ -1,5 +1,6 @@
 """Two processes on the CPU (DDP, gloo): disjoint halves of every epoch, metrics over all ranks, one checkpoint."""
 
+import contextlib
 import csv
 import hashlib
 import os
@@ -115,52 +116,59 @@ def test_ddp_tests_and_resumes_a_ddp_runs_checkpoint_in_its_run(tmp_path: Path) 
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 5 + 3
 
 
-@pytest.mark.slow  # three more 2-process runs
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
-def test_a_signal_to_a_ddp_fits_process_group_stops_it_in_one_line(tmp_path: Path, signum: signal.Signals) -> None:
+@pytest.mark.slow  # three more 2-process runs each
+@pytest.mark.parametrize(
+    "signum, stage",
+    [(signal.SIGTERM, "train"), (signal.SIGINT, "train"), (signal.SIGTERM, "validate")],
+    ids=["SIGTERM", "Ctrl-C", "SIGTERM in the last validation"],
+)
+def test_a_signal_to_a_ddp_fits_process_group_stops_it_in_one_line(
+    tmp_path: Path, signum: signal.Signals, stage: str
+) -> None:
     """As SLURM and a terminal send them, to every rank. Lightning's SIGTERM handler broadcast from inside
     itself, wherever each rank was: of 4 such fits 1 hung for good and 1 ended in a gloo traceback. A Ctrl-C
     ended in 158 lines, the run dir asked of the ranks Lightning had killed (an audit)."""
     data = f"--data.data_dir={REPO / 'data'}"
-    args = [
-        "fit",
-        f"--config={REPO / 'configs' / 'lenet.yaml'}",
-        data,
-        *TWO_PROCESSES_BRIEFLY,
-        "--test_after_fit=false",
-    ]
-    args += ["--trainer.strategy=ddp", "--trainer.max_epochs=2"]
-    one_go = run_cli(*args, f"--trainer.logger.init_args.save_dir={tmp_path / 'one_go'}", cwd=tmp_path)
-    assert one_go.returncode == 0, one_go.stderr[-3000:]
+    args = ["fit", f"--config={REPO / 'configs' / 'lenet.yaml'}", data, *TWO_PROCESSES_BRIEFLY]
+    args += ["--trainer.strategy=ddp", "--trainer.max_epochs=2", "--trainer.limit_test_batches=2"]
     logs, marker = tmp_path / "logs", tmp_path / "paused"
-    pause = ["--trainer.callbacks+=pause_for_signal.PauseForSignal", "--trainer.callbacks.epoch=0"]
-    pause += ["--trainer.callbacks.batch=1", f"--trainer.callbacks.marker={marker}"]
-    command = [sys.executable, "-m", "mnist_pl", *args, f"--trainer.logger.init_args.save_dir={logs}", *pause]
+    pause = ["--trainer.callbacks+=pause_for_signal.PauseForSignal", f"--trainer.callbacks.stage={stage}"]
+    pause += [f"--trainer.callbacks.epoch={int(stage == 'validate')}", "--trainer.callbacks.batch=1"]
+    command = [sys.executable, "-m", "mnist_pl", *args, f"--trainer.logger.init_args.save_dir={logs}"]
+    command += [*pause, f"--trainer.callbacks.marker={marker}"]
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
     ctrl_c_on = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731 (ignored in a background job's children)
     proc = subprocess.Popen(
         command, cwd=tmp_path, env=child_env(), start_new_session=True, preexec_fn=ctrl_c_on, **pipes
     )
-    deadline = time.monotonic() + 120
-    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert marker.exists(), proc.communicate()[1][-3000:]
-    os.killpg(proc.pid, signum)
-    stderr = proc.communicate(timeout=180)[1]
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), proc.communicate()[1][-3000:]
+        os.killpg(proc.pid, signum)
+        stderr = proc.communicate(timeout=180)[1]
+    finally:  # a hang's processes, not left behind
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 1 and "Traceback" not in stderr, stderr[-3000:]
     assert stderr.count("error:") == 1, stderr[-3000:]  # rank 0's line alone
-    run = logs / "lenet" / "version_0"
+    last, run = stderr.strip().splitlines()[-1], logs / "lenet" / "version_0"
     if signum == signal.SIGINT:  # Lightning stops a Ctrl-C under DDP at once: the epoch's steps lost
-        assert (
-            stderr.strip().splitlines()[-1]
-            == "error: fit: stopped by Ctrl-C before an epoch ended: nothing to resume, run it again"
-        )
+        assert last == "error: fit: stopped by Ctrl-C before an epoch ended: nothing to resume, run it again"
+        return
+    if stage == "validate":  # the fit's end, its test not run
+        assert last.startswith("error: fit: stopped by SIGTERM after its last epoch, all of it checkpointed ")
+        assert not (run / "results.json").exists()
         return
     # Agreed after the next step, by both ranks, and checkpointed there; resumed, as if never stopped.
-    last = stderr.strip().splitlines()[-1]
     assert " in epoch 0 at step 3; checkpointed there: resume with " in last, stderr[-3000:]
+    one_go = run_cli(
+        *args, "--test_after_fit=false", f"--trainer.logger.init_args.save_dir={tmp_path / 'one_go'}", cwd=tmp_path
+    )
+    assert one_go.returncode == 0, one_go.stderr[-3000:]
     resume = re.search(r"resume with python -m mnist_pl (fit .*)$", last)[1].split()
-    resumed = run_cli(*resume, cwd=tmp_path)
+    resumed = run_cli(*resume, "--test_after_fit=false", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     ours = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     theirs = torch.load(tmp_path / "one_go" / "lenet" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)

@@ -495,6 +495,10 @@ PARSER_CASES = {
     ),
     # jsonargparse's words named no fix (as for a missing one: "missing yaml").
     "a config that is a folder": (["--config=."], "/.: a folder: give the path of a YAML config file in it\n"),
+    "a config that is a device": (
+        ["--config=/dev/null"],
+        "/dev/null: not a file: give the path of a YAML config file\n",
+    ),
     "an unknown key in a group's YAML": (  # jsonargparse's words named no fix
         ["--data={batch_sise: 3}"],
         "error: data.batch_sise is not an option of fit: did you mean data.batch_size? (python -m mnist_pl fit --help "
@@ -674,6 +678,16 @@ def test_a_value_our_checks_refuse_is_named_where_it_was_written(
 
 
 TRAINER_CASES = {
+    # Each process reads its own clock: they validated at different steps, and waited on each other (a review).
+    "validations by the clock under DDP": (
+        (
+            "--trainer.strategy=ddp",
+            "--trainer.devices=2",
+            "--trainer.accelerator=cpu",
+            "--trainer.val_check_interval=00:00:00:30",
+        ),
+        "error: --trainer.val_check_interval 30 s: a time, under DDP: each process reads its own clock",
+    ),
     # Lightning's own words, one after the other: a logger, then a profiler the user never gave, then
     # the ModelCheckpoint every run has
     "barebones": (
