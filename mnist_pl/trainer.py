@@ -67,9 +67,9 @@ class NoProfiler(PassThroughProfiler):
     """Lightning's default profiler (it profiles nothing) without its cost.
 
     Lightning wraps ~70 calls of each training step in ``profiler.profile(name)`` (71 counted in a
-    one-process fit, with the app's nine callbacks: six hooks each); the default enters and leaves a generator-based context
-    each time, 1.0 us against 0.2 us here on a 2-core Zen 4 CPU, ~0.05 ms per step (0.5% of a LeNet
-    step). This hands out one shared null context instead.
+    one-process fit, with the app's nine callbacks: six hooks each); the default enters and leaves a
+    generator-based context each time, 1.0 us against 0.2 us here on a 2-core Zen 4 CPU, ~0.05 ms per
+    step (0.5% of a LeNet step). This hands out one shared null context instead.
     ``--trainer.profiler simple`` (or ``advanced``, ``pytorch``) still profiles.
     """
 
