@@ -1,12 +1,15 @@
 """Shared fixtures: the bundled MNIST, and a quick CLI runner; everything here is real."""
 
 import contextlib
+import functools
 import io
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import traceback
 import warnings
 from pathlib import Path
@@ -72,6 +75,27 @@ def child_env() -> dict[str, str]:
     """
     paths = [str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+def stopped_as_a_group(args: list[str], cwd: Path, marker: Path, signum: signal.Signals) -> subprocess.CompletedProcess:
+    """``python -m mnist_pl ARGS`` in a process group of its own, ``signum`` sent to the whole group (as a
+    terminal's Ctrl-C, SLURM's scancel or systemctl stop send it) once ``PauseForSignal`` holds it at
+    ``marker``. A hang's processes are killed, not left behind."""
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    ctrl_c_on = functools.partial(signal.signal, signal.SIGINT, signal.SIG_DFL)  # a background job ignores it
+    command = [sys.executable, "-m", "mnist_pl", *args]
+    proc = subprocess.Popen(command, cwd=cwd, env=child_env(), start_new_session=True, preexec_fn=ctrl_c_on, **pipes)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), proc.communicate()[1][-3000:]
+        os.killpg(proc.pid, signum)
+        stdout, stderr = proc.communicate(timeout=180)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

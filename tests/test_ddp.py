@@ -1,21 +1,16 @@
 """Two processes on the CPU (DDP, gloo): disjoint halves of every epoch, metrics over all ranks, one checkpoint."""
 
-import contextlib
 import csv
 import hashlib
-import os
 import re
 import shutil
 import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, child_env, printed, run_cli, run_main
+from conftest import REPO, printed, run_cli, run_main, stopped_as_a_group
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -134,24 +129,10 @@ def test_a_signal_to_a_ddp_fits_process_group_stops_it_in_one_line(
     logs, marker = tmp_path / "logs", tmp_path / "paused"
     pause = ["--trainer.callbacks+=pause_for_signal.PauseForSignal", f"--trainer.callbacks.stage={stage}"]
     pause += [f"--trainer.callbacks.epoch={int(stage == 'validate')}", "--trainer.callbacks.batch=1"]
-    command = [sys.executable, "-m", "mnist_pl", *args, f"--trainer.logger.init_args.save_dir={logs}"]
-    command += [*pause, f"--trainer.callbacks.marker={marker}"]
-    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
-    ctrl_c_on = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731 (ignored in a background job's children)
-    proc = subprocess.Popen(
-        command, cwd=tmp_path, env=child_env(), start_new_session=True, preexec_fn=ctrl_c_on, **pipes
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert marker.exists(), proc.communicate()[1][-3000:]
-        os.killpg(proc.pid, signum)
-        stderr = proc.communicate(timeout=180)[1]
-    finally:  # a hang's processes, not left behind
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 1 and "Traceback" not in stderr, stderr[-3000:]
+    pause += [f"--trainer.callbacks.marker={marker}", f"--trainer.logger.init_args.save_dir={logs}"]
+    stopped = stopped_as_a_group([*args, *pause], tmp_path, marker, signum)
+    stderr = stopped.stderr
+    assert stopped.returncode == 1 and "Traceback" not in stderr, stderr[-3000:]
     assert stderr.count("error:") == 1, stderr[-3000:]  # rank 0's line alone
     last, run = stderr.strip().splitlines()[-1], logs / "lenet" / "version_0"
     if signum == signal.SIGINT:  # Lightning stops a Ctrl-C under DDP at once: the epoch's steps lost

@@ -25,7 +25,7 @@ from unittest.mock import ANY
 import lightning as L
 import pytest
 import torch
-from conftest import REPO, child_env, run_cli, run_main
+from conftest import REPO, child_env, run_cli, run_main, stopped_as_a_group
 from jsonargparse import Namespace
 from lightning.pytorch.cli import LightningArgumentParser
 from PIL import Image
@@ -680,17 +680,9 @@ def test_a_signal_to_the_whole_process_group_stops_a_fit_with_workers_as_one(
     fit ended in a traceback, unsaved (or, Ctrl-C, each worker printed the stop's line)."""
     logs, marker = tmp_path / "logs", tmp_path / "paused"
     args = ["fit", *TINY, f"--trainer.logger.init_args.save_dir={logs}", "--data.num_workers=1"]
-    command = [sys.executable, "-m", "mnist_pl", *args, *pause_at(marker, epoch=0, batch=3)]
-    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
-    env = child_env()
-    proc = subprocess.Popen(command, cwd=tmp_path, env=env, preexec_fn=_ctrl_c_on, start_new_session=True, **pipes)
-    deadline = time.monotonic() + 120
-    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert marker.exists(), proc.communicate()[1][-3000:]
-    os.killpg(proc.pid, signum)
-    stderr = proc.communicate(timeout=120)[1]
-    assert proc.returncode == 1 and "Traceback" not in stderr, stderr[-3000:]
+    stopped = stopped_as_a_group([*args, *pause_at(marker, epoch=0, batch=3)], tmp_path, marker, signum)
+    stderr = stopped.stderr
+    assert stopped.returncode == 1 and "Traceback" not in stderr, stderr[-3000:]
     assert " in epoch 0 at step 4; checkpointed there: resume with " in stderr.strip().splitlines()[-1]
     assert stderr.count("Ctrl-C: stopping") == (signum == signal.SIGINT)
 
