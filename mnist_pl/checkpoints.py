@@ -102,8 +102,17 @@ def _load(ckpt_path: str | os.PathLike) -> Any:
     except (RuntimeError, EOFError, OSError, ValueError) as err:  # OSError: mmap of some truncated files
         raise UserError(
             f"--ckpt_path {ckpt_path}: not a readable checkpoint (truncated or not a checkpoint): "
-            "give a .ckpt file written by mnist_pl"
+            f"give a .ckpt file written by mnist_pl{_beside(ckpt_path)}"
         ) from err
+
+
+def _beside(ckpt_path: str | os.PathLike) -> str:
+    """The other checkpoints of its folder, newest first, for an unreadable one's fix: a run's last.ckpt beside
+    its damaged best.ckpt is the one the user has at hand. Not read here: each is checked where it is given."""
+    path = Path(ckpt_path)
+    others = sorted(path.parent.glob("*.ckpt"), key=lambda other: other.stat().st_mtime, reverse=True)
+    names = [other.name for other in others if other.name != path.name]
+    return f" (beside it: {', '.join(names[:3])}{', ...' if len(names) > 3 else ''})" if names else ""
 
 
 def _refuse_damaged(ckpt_path: str | os.PathLike) -> None:
@@ -117,7 +126,7 @@ def _refuse_damaged(ckpt_path: str | os.PathLike) -> None:
     if damaged is not None:  # a record's bytes off its CRC, or its header
         raise UserError(
             f"--ckpt_path {ckpt_path}: damaged (its part {damaged.split('/', 1)[-1]} reads back wrong): give a copy "
-            "of it from before, or another checkpoint"
+            f"of it from before, or another checkpoint{_beside(ckpt_path)}"
         )
 
 

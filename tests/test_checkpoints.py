@@ -206,6 +206,28 @@ def test_a_checkpoint_with_flipped_bytes_is_refused_naming_the_damage(trained_ru
             check_readable(path)
 
 
+def test_an_unreadable_checkpoint_of_a_run_names_the_others_beside_it(trained_run: Path, tmp_path: Path) -> None:
+    """A run's best.ckpt cut short or damaged: its last.ckpt, beside it, is the fix the user has at hand
+    (the refusal had said only "give a copy of it from before")."""
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    data = (trained_run / "checkpoints" / "best.ckpt").read_bytes()
+    (folder / "last.ckpt").write_bytes(data)
+    best = folder / "best.ckpt"
+    best.write_bytes(data[: len(data) // 2])
+    with pytest.raises(UserError, match=r"\(truncated or not a checkpoint\): give .* \(beside it: last\.ckpt\)$"):
+        check_readable(best)
+    middle = len(data) // 2
+    best.write_bytes(data[:middle] + bytes(b ^ 0xFF for b in data[middle : middle + 400]) + data[middle + 400 :])
+    damaged = r"^--ckpt_path .*: damaged \(.*, or another checkpoint \(beside it: last\.ckpt\)$"
+    with pytest.raises(UserError, match=damaged):
+        check_readable(best)
+    lone = tmp_path / "lone.ckpt"
+    lone.write_bytes(data[: len(data) // 2])
+    with pytest.raises(UserError, match=r"written by mnist_pl$"):  # nothing beside it to name
+        check_readable(lone)
+
+
 def test_a_checkpoint_of_a_diverged_run_is_refused_in_one_line(trained_run: Path, tmp_path: Path) -> None:
     """Written by a plain Trainer (the app's fits stop before saving such weights): predict gave class 0 at
     nan% for every image, test a nan loss, export a file that failed its check, all but export with status 0."""
