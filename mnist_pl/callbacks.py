@@ -205,18 +205,25 @@ class PredictionWriter(BasePredictionWriter):
 
     def _write_csv(self, rows: list[list]) -> Path:
         """The CSV, whole under the first free name from ``output``, never over another predict's: its path."""
-        with beside(self.output) as tmp:
-            # A file name whose bytes are not UTF-8 (Python holds them as surrogates) goes into the
-            # CSV as those bytes: it names the file. It ended in a traceback, the temporary file left.
-            with open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as file:
-                writer = csv.writer(file)
-                writer.writerow(["file", "label", "predicted", "class", "confidence", *(f"p{i}" for i in range(10))])
-                writer.writerows(rows)
-            while True:  # another predict may take the free name before this one's rename
-                path = free_path(self.output)
-                with contextlib.suppress(FileExistsError):
-                    publish(tmp, path, overwrite=False)
-                    return path
+        try:
+            with beside(self.output) as tmp:
+                # A file name whose bytes are not UTF-8 (Python holds them as surrogates) goes into the
+                # CSV as those bytes: it names the file. It ended in a traceback, the temporary file left.
+                with open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as file:
+                    writer = csv.writer(file)
+                    header = ["file", "label", "predicted", "class", "confidence", *(f"p{i}" for i in range(10))]
+                    writer.writerow(header)
+                    writer.writerows(rows)
+                while True:  # another predict may take the free name before this one's rename
+                    path = free_path(self.output)
+                    with contextlib.suppress(FileExistsError):
+                        publish(tmp, path, overwrite=False)
+                        return path
+        except OSError as err:  # a full disk (a 64-line traceback): its folder was checked before predicting
+            raise UserError(
+                f"{self.output}: cannot be written ({err.strerror or err}): free some space, or give another "
+                "--predictions.output"
+            ) from err
 
     def _print_rows(self, dm: L.LightningDataModule, rows: list[list], path: Path) -> None:
         """The first ``show`` rows as a table (the true class beside the predicted one where known), the
@@ -236,8 +243,8 @@ class PredictionWriter(BasePredictionWriter):
         if labelled:
             right = sum(label == predicted for label, predicted in labelled)
             print(f"accuracy {right / len(labelled):.2%} ({right:,} of {len(labelled):,} labelled images)")
-        more = f" ({len(rows) - len(shown)} more)" if shown and len(rows) > len(shown) else ""
-        print(f"{len(rows)} prediction{'s' * (len(rows) != 1)}{more} written to {path}")
+        more = f" ({len(rows) - len(shown):,} more)" if shown and len(rows) > len(shown) else ""
+        print(f"{len(rows):,} prediction{'s' * (len(rows) != 1)}{more} written to {path}")
 
 
 HPARAMS_METRICS = ("val/acc_best", "val/acc", "val/loss", "test/acc", "test/loss")

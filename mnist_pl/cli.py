@@ -678,10 +678,15 @@ class MNISTCLI(LightningCLI):
             self._check_monitored_metrics()
             # A folder of its own choosing, empty or new: Lightning wrote best-v1.ckpt beside another run's
             # best.ckpt, or into another run's own dir. A resume from the last.ckpt there goes on in it;
-            # a fit from its best.ckpt is a new run.
+            # a fit from its best.ckpt is a new run, and so is one from a run's own checkpoints/last.ckpt
+            # that the run does not resume in place (another logger name or version): Lightning took that
+            # run's best.ckpt and last.ckpt for this one's, and wrote over them.
             dirpath, ckpt_path = self.trainer.checkpoint_callback.dirpath, self.config.fit.ckpt_path
             in_use = dirpath is not None and Path(dirpath).is_dir() and any(Path(dirpath).iterdir())
-            if in_use and (ckpt_path is None or Path(ckpt_path).resolve() != Path(dirpath, "last.ckpt").resolve()):
+            goes_on = ckpt_path is not None and Path(ckpt_path).resolve() == Path(dirpath or "", "last.ckpt").resolve()
+            if goes_on and runs.run_of(ckpt_path) is not None:
+                goes_on = runs.resumes_in_place(self.trainer, ckpt_path)
+            if in_use and not goes_on:
                 held = "an earlier run's checkpoints" if any(Path(dirpath).glob("*.ckpt")) else "files"
                 raise UserError(
                     f"--checkpoint.dirpath {dirpath} holds {held}, and this run would write "
@@ -692,6 +697,14 @@ class MNISTCLI(LightningCLI):
                     f"--checkpoint.dirpath {dirpath}: cannot be written ({why}): make it writable, or give another one"
                 )
             runs.refuse_an_unwritable_run(self.trainer, ckpt_path)
+            # Its last.ckpt left at the run's earlier end, the next resume went back to it, and wrote the worse
+            # best.ckpt of the epochs it trained again over this resume's (an audit).
+            if not self.trainer.checkpoint_callback.save_last and runs.resumes_in_place(self.trainer, ckpt_path):
+                raise UserError(
+                    f"--checkpoint.save_last false: a resume of {Path(ckpt_path).resolve().parents[1]} keeps its "
+                    "last.ckpt up to date, which the next resume goes on from (else it went back to this resume's "
+                    "start, and wrote over its best.ckpt): leave the option out"
+                )
             refuse_a_second_last_ckpt(self.trainer)
             refuse_callbacks_the_model_cannot_take(self.trainer, self.model)
         fitting = self.subcommand == "fit"

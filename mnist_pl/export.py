@@ -12,6 +12,7 @@ LightningCLI's subcommands are Trainer methods, so this one has a small parser o
 
 import argparse
 import contextlib
+import io
 import os
 import sys
 import warnings
@@ -28,7 +29,7 @@ from torch import Tensor, nn
 from mnist_pl.checkpoints import check_readable, refuse_an_export
 from mnist_pl.data import MNISTDataModule, trained_settings
 from mnist_pl.errors import UserError, reported
-from mnist_pl.files import beside, cannot_write, file_above, publish
+from mnist_pl.files import beside, cannot_write, file_above, missing_folders, publish, remove_empty
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import LeNet
 from mnist_pl.parser import globbed, model_not_rebuilt, near_option
@@ -111,8 +112,11 @@ def write(
             )
             program.save(str(tmp))
         elif fmt == "pt2":  # its input is typed float32, as ONNX's: uint8 or float64 pixels are refused
-            with open(tmp, "wb") as file:
-                torch.export.save(torch.export.export(deployable, (example,), dynamic_shapes=({0: batch},)), file)
+            # Saved in memory (1.7 MB for LeNet), then written: onto a full disk torch's archive writer failed
+            # again in its destructor, and the process aborted in a C++ stack trace.
+            archive = io.BytesIO()
+            torch.export.save(torch.export.export(deployable, (example,), dynamic_shapes=({0: batch},)), archive)
+            tmp.write_bytes(archive.getbuffer())
         else:
             # A trace runs a Python check once and keeps none of it; a scripted function's call is kept.
             # (ONNX needs none: its input is typed float.)
@@ -211,6 +215,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         typed = next((word.partition("=")[0] for word in unknown if word.startswith("--")), "")
         near = near_option(typed, [option for option in parser._option_string_actions if option.startswith("--")])
         fix = globbed(unknown, sys.argv[1:] if argv is None else argv) or (f"{typed} here is {near}" if near else "")
+        if typed == "--config":  # test's way with a recipe's runs (--config ... --ckpt_path best)
+            fix = "export takes none, the checkpoint holds its settings: give --ckpt_path, a .ckpt file of a run"
         parser.error(f"unrecognized arguments: {' '.join(unknown)}" + (f": {fix}" if fix else ""))
     if args.ckpt_path is None:
         parser.error("the following arguments are required: --ckpt_path")
@@ -306,17 +312,24 @@ def _note_run_precision(
 def _write_output(
     deployable: Deployable, fmt: str, output: Path, overwrite: bool, check: Callable[[Path], None]
 ) -> None:
-    """``write`` into a folder made for it, its errors as one line that says what to do."""
+    """``write`` into a folder made for it (given back if it fails or is stopped), its errors as one line that
+    says what to do."""
+    made = missing_folders(output.parent)
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        write(deployable, fmt, output, overwrite, check)
-    except FileExistsError as err:
-        raise UserError(
-            f"--output {output} was written while this export ran (another export?): "
-            "give another --output, or --overwrite to replace it"
-        ) from err
-    except OSError as err:  # a file where its folder should be, no permission, a full disk
-        raise UserError(f"--output {output}: cannot be written ({err.strerror or err}): give another --output") from err
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            write(deployable, fmt, output, overwrite, check)
+        except FileExistsError as err:
+            raise UserError(
+                f"--output {output} was written while this export ran (another export?): "
+                "give another --output, or --overwrite to replace it"
+            ) from err
+        except OSError as err:  # a file where its folder should be, no permission, a full disk
+            why = err.strerror or err
+            raise UserError(f"--output {output}: cannot be written ({why}): give another --output") from err
+    except BaseException:  # those, a failed check, Ctrl-C, SIGTERM
+        remove_empty(made)
+        raise
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -445,31 +445,39 @@ def drop_empty_event_files(trainer: L.Trainer) -> None:
 def held(trainer: L.Trainer) -> Iterator[None]:
     """The fit's run dir, held while it trains: a resume of the run at the same time (its resume line
     run twice, a preempted job started again while it still ran) is refused in one line. Both trained
-    into the run: two event files of the same steps, each one's last.ckpt over the other's.
+    into the run: two event files of the same steps, each one's last.ckpt over the other's. So is a
+    ``--checkpoint.dirpath`` of its own: two fits started together found it empty, and both wrote there.
 
-    An ``flock`` on the version dir (a chosen version's is made here, to hold it from the start),
-    which the system drops when the process (and any DataLoader worker it forked) ends, even by
-    ``kill -9``. Where the filesystem has no locks, the fit goes on unheld, with a warning.
+    An ``flock`` on each folder (a chosen version's, made here, is held from the start), which the
+    system drops when the process (and any DataLoader worker it forked) ends, even by ``kill -9``.
+    Where the filesystem has no locks, the fit goes on unheld, with a warning.
     """
     logger = trainer.logger
     if fcntl is None or rank_zero_only.rank != 0 or not isinstance(logger, TensorBoardLogger | CSVLogger):
         yield
         return
     run_dir = Path(logger.root_dir) / _version_dir(logger.version)  # a sub_dir's too
-    made = missing_folders(run_dir)  # a nested name's (adam/lr_0.01) too
-    run_dir.mkdir(parents=True, exist_ok=True)
-    trainer.made_dirs = (*getattr(trainer, "made_dirs", ()), *(f.absolute() for f in made))  # given back if it fails
-    descriptor = os.open(run_dir, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UserError(f"{run_dir}: another fit is writing this run: let it end, then resume again") from None
-        except OSError as err:  # NFS without its lock daemon, some FUSE filesystems
-            rank_zero_warn(f"{run_dir}: cannot be locked ({err.strerror}): a resume of it meanwhile is not refused")
+    held_by_others = {run_dir: f"{run_dir}: another fit is writing this run: let it end, then resume again"}
+    if (dirpath := trainer.checkpoint_callback.dirpath) is not None:  # else the run's own checkpoints/
+        held_by_others[Path(dirpath)] = (
+            f"--checkpoint.dirpath {dirpath}: another fit is writing its checkpoints there: let it end, or give "
+            "another folder"
+        )
+    with contextlib.ExitStack() as holding:
+        for folder, refusal in held_by_others.items():
+            made = missing_folders(folder)  # a nested name's (adam/lr_0.01) too
+            folder.mkdir(parents=True, exist_ok=True)
+            trainer.made_dirs = (*getattr(trainer, "made_dirs", ()), *(f.absolute() for f in made))  # given back
+            descriptor = os.open(folder, os.O_RDONLY)
+            holding.callback(os.close, descriptor)  # and the lock with it
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UserError(refusal) from None
+            except OSError as err:  # NFS without its lock daemon, some FUSE filesystems
+                why = err.strerror
+                rank_zero_warn(f"{folder}: cannot be locked ({why}): a fit writing it meanwhile is not refused")
         yield
-    finally:
-        os.close(descriptor)  # and the lock with it
 
 
 def evaluates_in_its_run(trainer: L.Trainer, ckpt_path: str | None) -> Path | None:
@@ -502,9 +510,14 @@ def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool, ckpt_path:
         return
     if not fitting and evaluates_in_its_run(trainer, ckpt_path):
         return
+    root, save_dir = Path(logger.root_dir), Path(logger.save_dir)
+    # A nested name (adam/lr_0.01) groups runs; one inside a run put this one's files among that run's own.
+    if run := next((above for above in (root, *root.parents) if save_dir in above.parents and _is_run(above)), None):
+        raise UserError(
+            f"--trainer.logger.init_args.name {logger.name}: inside the run {run}: give a name of its own, such as mine"
+        )
     if logger._version is not None:
         version = _version_dir(logger.version)
-        root = Path(logger.root_dir)
         # A nested name (a/b) groups runs; one inside a run put this one's files among that run's own.
         if run := next((root / p for p in list(Path(version).parents)[:-1] if _is_run(root / p)), None):
             raise UserError(

@@ -5,6 +5,7 @@ import functools
 import io
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -96,6 +98,17 @@ def stopped_as_a_group(args: list[str], cwd: Path, marker: Path, signum: signal.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
     return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
+
+
+def full_disk(size: int) -> Callable[[], None]:
+    """For a child process: its files cut at ``size`` bytes, a write past it failing as on a full disk (EFBIG,
+    "File too large", where ENOSPC would say "No space left on device"); no root needed to mount a small disk."""
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel ends the process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+    return limited
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

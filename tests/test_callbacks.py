@@ -2,6 +2,8 @@
 
 import csv
 import re
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -9,7 +11,7 @@ from types import SimpleNamespace
 import lightning as L
 import pytest
 import torch
-from conftest import QUICK_FIT, REPO, run_main
+from conftest import QUICK_FIT, REPO, child_env, full_disk, run_main
 from lightning.pytorch.loggers import TensorBoardLogger
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -264,6 +266,28 @@ def test_a_predict_stopped_after_its_csv_was_written_leaves_none(trained_run: Pa
             trainer_defaults={"callbacks": [StopAtThePredictsEnd()]},
         )
     assert not out.exists() and not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.slow  # a process of its own (its files' size limited): the default suite's time
+def test_a_predict_onto_a_full_disk_is_one_line(trained_run: Path, tmp_path: Path) -> None:
+    """Its CSV written onto a full disk (an audit, a full 1 MB tmpfs): a 64-line traceback."""
+    out = tmp_path / "new" / "p.csv"
+    args = [f"--ckpt_path={trained_run / 'checkpoints' / 'best.ckpt'}", f"--data.data_dir={REPO / 'data'}"]
+    args += ["--trainer.limit_predict_batches=1", "--data.eval_batch_size=1000", "--trainer.logger=false"]
+    args.append(f"--predictions.output={out}")
+    written = run_main("predict", *args, cwd=tmp_path)  # 1,000 rows, 106 kB
+    assert written.returncode == 0 and written.stdout.splitlines()[-1] == (
+        f"1,000 predictions (990 more) written to {out}"  # was "1000 predictions (990 more)", beside "1,000 of"
+    ), written.stderr[-3000:]
+    out.unlink()
+    command = [sys.executable, "-m", "mnist_pl", "predict", *args]
+    result = subprocess.run(
+        command, cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=600, preexec_fn=full_disk(2**14)
+    )
+    assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == (
+        f"error: {out}: cannot be written (File too large): free some space, or give another --predictions.output"
+    ), result.stderr[-3000:]
+    assert list(out.parent.iterdir()) == []
 
 
 def test_predict_limited_to_some_batches_writes_their_rows(trained_run: Path, tmp_path: Path) -> None:

@@ -1235,13 +1235,17 @@ def test_the_cli_class_without_a_subcommand_is_refused_in_words() -> None:
         MNISTCLI(args=["--model.net=mnist_pl.nets.LeNet"], run=False)
 
 
-@pytest.mark.parametrize("start", ["new", "from its best"])
+@pytest.mark.parametrize("start", ["new", "from its best", "from its last, named other", "from its last, version 7"])
 def test_a_checkpoint_folder_of_another_run_is_refused(run: Run, start: str) -> None:
     # Lightning wrote best-v1.ckpt and last-v1.ckpt beside that run's own; a fit from that run's
-    # best.ckpt was let through, as if it resumed there.
+    # best.ckpt was let through, as if it resumed there. From its last.ckpt as a new run (another logger name
+    # or version: an audit), Lightning took that run's best.ckpt and last.ckpt for its own, and wrote over them.
     before = run.snapshot()
     checkpoints = run.dir / "checkpoints"
     fork = [f"--ckpt_path={run.best}", "--trainer.max_epochs=2"] if start != "new" else []
+    if start.startswith("from its last"):
+        new_run = "--trainer.logger.init_args." + ("name=other" if "other" in start else "version=7")
+        fork = [f"--ckpt_path={checkpoints / 'last.ckpt'}", "--trainer.max_epochs=2", new_run]
     result = run.fit(f"--checkpoint.dirpath={checkpoints}", *fork)
     assert_one_line_error(result, 1, f"--checkpoint.dirpath {checkpoints} holds an earlier run's checkpoints")
     assert run.snapshot() == before
@@ -1326,6 +1330,20 @@ def test_a_chosen_version_inside_a_run_is_refused(run: Run, tmp_path: Path, sub_
         result, 1, f"error: --trainer.logger.init_args.version version_0/checkpoints: inside the run {inside}: give"
     )
     assert digest(logs) == before
+
+
+def test_a_logger_name_inside_a_run_is_refused(run: Run) -> None:
+    """--trainer.logger.init_args.name lenet/version_0/checkpoints (an audit): the new run went into
+    version_0/checkpoints/version_0, among the run's checkpoints."""
+    before = run.snapshot()
+    result = run.fit("--trainer.logger.init_args.name=lenet/version_0/checkpoints")
+    assert_one_line_error(
+        result,
+        1,
+        f"error: --trainer.logger.init_args.name lenet/version_0/checkpoints: inside the run {run.dir}: give a "
+        "name of its own, such as mine",
+    )
+    assert run.snapshot() == before
 
 
 def test_a_read_only_named_run_evaluated_with_its_own_config_is_logged_in_a_new_run(run: Run, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
-from conftest import REPO, child_env, run_main, write_onnx_model
+from conftest import REPO, child_env, full_disk, run_main, write_onnx_model
 
 from mnist_pl import export
 from mnist_pl.data import MNISTDataModule
@@ -79,6 +79,31 @@ def test_export_takes_no_runs_best_or_last(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_export_with_a_recipes_config_says_it_takes_none(tmp_path: Path) -> None:
+    """test's way with a recipe's runs, copied (an audit): "unrecognized arguments", without a fix."""
+    result = run_main("export", "--config", "configs/lenet.yaml", "--ckpt_path", "best", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
+        "error: unrecognized arguments: --config configs/lenet.yaml: export takes none, the checkpoint holds its "
+        "settings: give --ckpt_path, a .ckpt file of a run"
+    ), result.stderr[-2000:]
+
+
+@pytest.mark.slow  # a process of its own (its files' size limited): the default suite's time
+def test_an_export_onto_a_full_disk_is_one_line(trained_run: Path, tmp_path: Path) -> None:
+    """.pt2 (an audit, on a full 1 MB tmpfs): a 56-line traceback, then torch's archive writer failed again in
+    its destructor and the process aborted (status 134) in a C++ stack trace. ONNX said it in one line."""
+    output = tmp_path / "new" / "m.pt2"
+    args = [f"--ckpt_path={trained_run / 'checkpoints' / 'best.ckpt'}", "--format=pt2", f"--output={output}"]
+    command = [sys.executable, "-m", "mnist_pl", "export", *args, f"--data.data_dir={REPO / 'data'}"]
+    result = subprocess.run(
+        command, cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=600, preexec_fn=full_disk(2**16)
+    )
+    assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == (
+        f"error: --output {output}: cannot be written (File too large): give another --output"
+    ), result.stderr[-3000:]
+    assert list(tmp_path.iterdir()) == []  # its folder given back
+
+
 @pytest.mark.slow  # a process of its own for a __main__ block: the default suite's time
 def test_python_m_mnist_pl_export_runs_the_export_command(tmp_path: Path) -> None:
     """``python -m mnist_pl.export``, the module run as a script, did nothing and exited 0, even for --help.
@@ -109,7 +134,8 @@ def test_an_export_stopped_by_a_signal_says_so_in_one_line_and_leaves_no_file(
     trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: signal.Signals
 ) -> None:
     """Stopped as its file was checked: Ctrl-C ended in a traceback of 40 lines, SIGTERM killed it without a
-    word and left the temporary file, full size, beside the checkpoint (an audit)."""
+    word and left the temporary file, full size, beside the checkpoint (an audit). The folders made for its
+    --output were left, empty (another audit)."""
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the process's own: the export takes it
 
     def stopped(*args: object) -> None:
@@ -119,7 +145,7 @@ def test_an_export_stopped_by_a_signal_says_so_in_one_line_and_leaves_no_file(
     args = [f"--ckpt_path={trained_run / 'checkpoints' / 'best.ckpt'}", f"--data.data_dir={REPO / 'data'}"]
     name = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}[signum]
     with pytest.raises(UserError, match=rf"^export: stopped by {name} before it ended, nothing written: run it again$"):
-        export.main([*args, "--format=torchscript", f"--output={tmp_path / 'm.pt'}"])
+        export.main([*args, "--format=torchscript", f"--output={tmp_path / 'new' / 'models' / 'm.pt'}"])
     assert list(tmp_path.iterdir()) == []
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 

@@ -1141,6 +1141,29 @@ def test_a_resume_keeps_how_its_runs_checkpoints_are_kept(tmp_path: Path) -> Non
     assert files(run) == before
 
 
+def test_a_resume_in_place_keeps_writing_last_ckpt(tmp_path: Path) -> None:
+    """Resumed with --checkpoint.save_last false (an audit), the run's last.ckpt stayed at its first fit's end,
+    while best.ckpt moved on: the next --ckpt_path last trained those epochs again from it and wrote their
+    worse best.ckpt over the better one. A fork from the run (a new run) may leave last.ckpt out."""
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1"])
+    (run,) = tmp_path.glob("*/version_0")
+    before = files(run)
+    expected = (
+        f"--checkpoint.save_last false: a resume of {run} keeps its last.ckpt up to date, which the next resume "
+        "goes on from (else it went back to this resume's start, and wrote over its best.ckpt): leave the option out"
+    )
+    for last in ("last", str(run / "checkpoints" / "last.ckpt")):
+        more = ["--trainer.max_epochs=2", f"--ckpt_path={last}", "--checkpoint.save_last=false"]
+        with pytest.raises(UserError, match=f"^{re.escape(expected)}$"):
+            MNISTCLI(args=["fit", *TINY, logs, *more])
+        assert files(run) == before
+    best = run / "checkpoints" / "best.ckpt"
+    fork = ["--trainer.max_epochs=2", f"--ckpt_path={best}", "--checkpoint.save_last=false"]
+    cli = MNISTCLI(args=["fit", *TINY, logs, *fork])
+    assert Path(cli.trainer.log_dir) == run.with_name("version_1") and files(run) == before
+
+
 def test_resume_last_with_a_runs_own_config_resumes_that_run(tmp_path: Path) -> None:
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
     for _ in range(2):
@@ -1494,6 +1517,26 @@ def test_a_resume_of_a_run_that_a_fit_writes_is_refused(tmp_path: Path) -> None:
     assert cli.trainer.current_epoch == 2 and Path(cli.trainer.log_dir) == run
 
 
+def test_a_checkpoint_folder_that_another_fit_writes_is_refused(tmp_path: Path) -> None:
+    """Two fits of one --checkpoint.dirpath started together (an audit, 3 s apart) both found it empty: both
+    trained, and wrote best.ckpt, last.ckpt, best-v1.ckpt and last-v1.ckpt there. A fit holds it as its run dir."""
+    fcntl = pytest.importorskip("fcntl")
+    logs, folder = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}", tmp_path / "checkpoints"
+    args = ["fit", *TINY, logs, "--trainer.max_epochs=1", f"--checkpoint.dirpath={folder}"]
+    folder.mkdir()
+    held = os.open(folder, os.O_RDONLY)  # as the other fit's process holds it
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        expected = f"--checkpoint.dirpath {folder}: another fit is writing its checkpoints there: let it end, or give "
+        with pytest.raises(UserError, match=f"^{re.escape(expected)}another folder$"):
+            MNISTCLI(args=args)
+    finally:
+        os.close(held)
+    assert not list(folder.iterdir()) and not list(tmp_path.glob("logs/*/version_*"))  # its run dir given back
+    cli = MNISTCLI(args=args)  # once the other has ended
+    assert cli.trainer.current_epoch == 1 and (folder / "last.ckpt").is_file()
+
+
 class HeldWhileTraining(L.Callback):
     """Whether another process could have taken the run's version dir while this fit trained."""
 
@@ -1535,7 +1578,7 @@ def test_a_filesystem_without_locks_trains_unheld_with_a_warning(
         raise OSError(37, "No locks available")
 
     monkeypatch.setattr(fcntl, "flock", no_locks)
-    with pytest.warns(UserWarning, match=r"version_0: cannot be locked \(No locks available\): a resume of it"):
+    with pytest.warns(UserWarning, match=r"version_0: cannot be locked \(No locks available\): a fit writing it"):
         cli = MNISTCLI(args=["fit", *TINY, f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.max_epochs=1"])
     assert cli.trainer.global_step == 5
 
