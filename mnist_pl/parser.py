@@ -225,6 +225,9 @@ _CLASS_OPTIONS = (("callback", "--trainer.callbacks"), ("logger", "--trainer.log
 # The --config files of the parse in progress (MNISTCLI empties it), newest last: an unknown key
 # is reported by the top parser, which no longer knows the file it came from.
 CONFIG_FILES: list[Path] = []
+# Where each of them is read from: jsonargparse parses a config inside its folder, where a name given
+# relative to the command's folder (runs/a/config.yaml) is no file, and the error named an option never typed.
+_READ_FROM: dict[Path, Path] = {}
 # The words of the command line of that parse (MNISTCLI sets them): the errors of a subcommand's parser
 # may say what a word meant.
 COMMAND_LINE: list[str] = []
@@ -233,6 +236,7 @@ COMMAND_LINE: list[str] = []
 def _lookup(path: Path, dotted: str) -> object:
     """The value at ``dotted`` in the YAML file ``path``, or in any subcommand's section of it (a --config
     of the main parser); KeyError (the class) where there is none."""
+    path = _READ_FROM.get(path, path)
     try:
         tree = _loaded(path, path.stat().st_mtime_ns)
     except (OSError, yaml.YAMLError):
@@ -799,6 +803,7 @@ class MNISTArgumentParser(LightningArgumentParser):
 
     def parse_path(self, path: str | os.PathLike, *args, **kwargs) -> Namespace:
         CONFIG_FILES.append(Path(path))
+        _READ_FROM[Path(path)] = Path(path).absolute()
         try:
             loaded = _settings_in(path)
         except (OSError, yaml.YAMLError):  # a missing file jsonargparse reports well itself

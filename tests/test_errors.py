@@ -391,6 +391,16 @@ PARSER_CASES = {
         ["--config=badvalue.yaml"],
         "error: badvalue.yaml: data.batch_size abc: expected an int > 0: fix the file",
     ),
+    # jsonargparse reads a config inside its folder: the file, named from where the command ran, was not found
+    # there, and the error named an option never typed (an audit: a run's config.yaml cut short)
+    "a bad value in a config of another folder": (
+        ["--config=sub/badvalue.yaml"],
+        "error: sub/badvalue.yaml: data.batch_size abc: expected an int > 0: fix the file",
+    ),
+    "unknown key in a config of another folder": (
+        ["--config=sub/badkey.yaml"],
+        "error: sub/badkey.yaml: trainer.max_epoch is not an option of fit: did you mean trainer.max_epochs?",
+    ),
     # a class's argument written without init_args, as jsonargparse takes it
     "a bad class argument in a config": (
         ["--config=badlr.yaml"],
@@ -565,6 +575,9 @@ def test_config_mistakes_jsonargparse_reports(
     (run.root / "flags.yaml").write_text("save-model: true\n")
     (run.root / "modelgroup.yaml").write_text("net:\n  class_path: mnist_pl.nets.MinimalCNN\n  init_args: {widht: 3}\n")
     (run.root / "badvalue.yaml").write_text("data:\n  batch_size: abc\n")
+    (run.root / "sub").mkdir(exist_ok=True)
+    for name in ("badvalue.yaml", "badkey.yaml"):
+        shutil.copy(run.root / name, run.root / "sub" / name)
     (run.root / "badlr.yaml").write_text("model:\n  optimizer:\n    class_path: torch.optim.Adam\n    lr: abc\n")
     (run.root / "null.yaml").write_text("data:\n  batch_size: null\n")
     (run.root / "emptysection.yaml").write_text("trainer:\n  max_epochs: 1\ndata:\n")
