@@ -4,6 +4,7 @@ import csv
 import io
 import os
 import re
+import signal
 import struct
 import zlib
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import torch
 from conftest import REPO, run_cli, run_main
 from PIL import Image, ImageFilter, ImageOps
 
+from mnist_pl import data
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
 from mnist_pl.images import find_images, frame_depth, image_suffixes, load_digit, paper_and_sheet, to_mnist
@@ -204,6 +206,31 @@ def test_predict_photos_writes_the_csv_with_the_right_digits(trained_run: Path, 
     assert sorted(p.name for p in out.parent.iterdir()) == ["predictions.csv"]  # no temporary file left
     again = run_main(*args, f"--predictions.output={out}", cwd=tmp_path)  # never overwrites
     assert again.returncode == 0 and (out.parent / "predictions-1.csv").exists()
+
+
+def test_a_sigterm_while_the_files_are_read_stops_the_predict_there(
+    trained_run: Path, test_images, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lightning's handler only notes a SIGTERM, and predict read on: 8,000 files took 6 s more to stop (an
+    audit), a folder of large photos minutes, long enough for a scheduler's SIGKILL."""
+    for i in range(4):
+        photos(test_images[0], tmp_path / "many" / str(i))
+    read: list[Path] = []
+
+    def signalled_at_the_third(path: Path) -> torch.Tensor:
+        read.append(path)
+        if len(read) == 3:
+            signal.raise_signal(signal.SIGTERM)  # to this process, whose handler is Lightning's by now
+        return load_digit(path)
+
+    monkeypatch.setattr(data, "load_digit", signalled_at_the_third)
+    ckpt = trained_run / "checkpoints" / "best.ckpt"
+    args = ("predict", f"--ckpt_path={ckpt}", f"--data.predict_path={tmp_path / 'many'}")
+    result = run_main(*args, f"--predictions.output={tmp_path / 'out' / 'p.csv'}", cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == (
+        "error: predict: stopped by SIGTERM before it ended, with no results: run it again"
+    ), result.stderr[-2000:]
+    assert len(read) == 3 and not (tmp_path / "out").exists()  # of 16 files
 
 
 def test_images_in_class_folders_are_labelled_and_scored(trained_run: Path, test_images, tmp_path: Path) -> None:
