@@ -18,6 +18,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import Tensor
+from torch.optim.lr_scheduler import OneCycleLR
 from torch.utils.tensorboard.summary import hparams
 from torchmetrics.classification import MulticlassConfusionMatrix
 from torchvision.utils import make_grid
@@ -375,9 +376,20 @@ class ImageLogger(Callback):
             path = free_path(Path(log_dir) / "lr_find.png")  # a resume's finder: lr_find-1.png beside the run's
             finder.optimal_lr.plot(suggest=True).savefig(path, dpi=100)
             plt.close("all")
-            lr = finder.optimal_lr.suggestion()
+            lr, tried = finder.optimal_lr.suggestion(), finder.optimal_lr.results["lr"]
             found = f"suggests lr {lr:.3g}" if lr is not None else "found no lr (too few steps: num_training_steps)"
             fix = f": give --model.optimizer.init_args.lr {lr:.3g} to train at it" if lr is not None else ""
+            # Its steps are the first epoch's: a shorter epoch ended them long before max_lr (Lightning says
+            # "diverging loss"), and the lr suggested was one of the lowest it tried (3.31e-07, in an audit).
+            if len(tried) < finder._num_training_steps and len(tried) == trainer.num_training_batches:
+                found = (
+                    f"found no lr: an epoch of {len(tried)} batches ended its {finder._num_training_steps} steps, "
+                    f"at lr {tried[-1]:.3g} of the {finder._max_lr:g} they would reach"
+                )
+                fix = f": give --trainer.callbacks.num_training_steps {len(tried)} (or more batches an epoch)"
+            # A one-cycle schedule sets the lr from its own max_lr: the optimizer's was not used (an audit).
+            elif lr is not None and any(isinstance(c.scheduler, OneCycleLR) for c in trainer.lr_scheduler_configs):
+                fix = f": give --model.scheduler.init_args.max_lr {lr:.3g} (the one-cycle schedule's peak lr)"
             off_the_bar = "\n" * (trainer.progress_bar_callback is not None)  # the sanity check's, on stderr too
             print(f"{off_the_bar}note: LearningRateFinder {found} (its curve: {path}){fix}", file=sys.stderr)
 

@@ -305,6 +305,16 @@ def refuse_callbacks_the_model_cannot_take(trainer: L.Trainer, model: L.Lightnin
                 "(--model.optimizer.init_args.lr): give it update_attr false (the app then says the lr it finds, and "
                 "plots it), or leave it out"
             )
+        if isinstance(callback, callbacks.LearningRateFinder) and callback._num_training_steps < 1:
+            raise UserError(
+                f"{option} num_training_steps {callback._num_training_steps}: it tries one lr a step: give it steps, "
+                "such as 100 (its default)"
+            )
+        if isinstance(callback, callbacks.LearningRateFinder) and not 0 < callback._min_lr < callback._max_lr:
+            raise UserError(
+                f"{option} min_lr {callback._min_lr:g}, max_lr {callback._max_lr:g}: it tries lrs from min_lr up to "
+                "max_lr: give 0 < min_lr < max_lr"
+            )
         if isinstance(callback, callbacks.BatchSizeFinder):
             raise UserError(
                 f"{option}: the run would train at a batch size its config.yaml and checkpoints do not hold: "

@@ -196,6 +196,29 @@ def test_an_lr_finder_that_only_finds_says_its_lr_and_plots_it(tmp_path: Path) -
     assert (run / "lr_find.png").read_bytes() == first and (run / "lr_find-1.png").is_file()
 
 
+@pytest.mark.slow  # two fits with Lightning's LR finder: an optional callback
+def test_an_lr_finder_says_where_its_lr_goes_and_when_it_found_none(tmp_path: Path) -> None:
+    """An audit: before a one-cycle schedule (fast.yaml, best.yaml) the lr suggested went to the optimizer, whose
+    lr the schedule replaces by its max_lr; cut short by an epoch of fewer batches than its steps, it suggested
+    one of the lowest lrs it tried, 3.31e-07 (Lightning said "diverging loss")."""
+    finder = ["--trainer.callbacks+=LearningRateFinder", "--trainer.callbacks.update_attr=false"]
+    finder += ["--trainer.callbacks.num_training_steps=30", "--trainer.callbacks.max_lr=1.0"]
+    one_cycle = ["--model.scheduler=torch.optim.lr_scheduler.OneCycleLR", "--model.scheduler.max_lr=0.05"]
+    fit = run_main("fit", *FIT, "--trainer.max_steps=1", *finder, *one_cycle, cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    said = re.search(r"note: LearningRateFinder suggests lr (\S+) \(its curve: \S+\): (.*)", fit.stderr)
+    assert said and said[2] == f"give --model.scheduler.init_args.max_lr {said[1]} (the one-cycle schedule's peak lr)"
+    short = run_main("fit", *FIT, "--trainer.max_epochs=1", "--trainer.limit_train_batches=5", *finder, cwd=tmp_path)
+    assert short.returncode == 0, short.stderr[-3000:]
+    said = re.search(r"note: LearningRateFinder (.*?) \(its curve: \S+\): (.*)", short.stderr)
+    assert said and re.fullmatch(
+        r"found no lr: an epoch of 5 batches ended its 30 steps, at lr \S+ of the 1 they "
+        r"would reach",
+        said[1],
+    ), short.stderr[-2000:]
+    assert said[2] == "give --trainer.callbacks.num_training_steps 5 (or more batches an epoch)"
+
+
 @pytest.mark.slow  # two fits with Lightning's LR finder
 def test_an_lr_finder_leaves_the_first_epochs_order_to_data_workers(tmp_path: Path) -> None:
     """The finder's checkpoint, written before any epoch, said a resume goes on in epoch 1: restored from it,

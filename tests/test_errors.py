@@ -1101,6 +1101,25 @@ OUR_CASES = {
         "is the optimizer's (--model.optimizer.init_args.lr): give it update_attr false (the app then says the lr it "
         "finds, and plots it), or leave it out",
     ),
+    # tracebacks, a ZeroDivisionError and "alpha must not be a complex number" (an audit)
+    "an lr finder of no steps": (
+        [
+            "--trainer.callbacks+=LearningRateFinder",
+            "--trainer.callbacks.update_attr=false",
+            "--trainer.callbacks.num_training_steps=0",
+        ],
+        "error: --trainer.callbacks LearningRateFinder num_training_steps 0: it tries one lr a step: give it steps, "
+        "such as 100 (its default)",
+    ),
+    "an lr finder from a negative lr": (
+        [
+            "--trainer.callbacks+=LearningRateFinder",
+            "--trainer.callbacks.update_attr=false",
+            "--trainer.callbacks.min_lr=-1",
+        ],
+        "error: --trainer.callbacks LearningRateFinder min_lr -1, max_lr 1: it tries lrs from min_lr up to max_lr: "
+        "give 0 < min_lr < max_lr",
+    ),
     "a backbone to fine-tune": (
         ["--trainer.callbacks+=BackboneFinetuning"],
         "error: --trainer.callbacks BackboneFinetuning: it unfreezes the model's backbone, and the app's model has "
