@@ -664,10 +664,11 @@ def near_option(option: str, options: list[str]) -> str | None:
     groups = {o.rpartition(".")[0] for o in options if not o.endswith(".help")}  # a class option has .help alone
     shown = [o for o in options if not o.endswith(".help") and o not in groups and o != "--weights_only"]
     shown = [o for o in shown if not (o.endswith("+") and o[:-1] in shown)]  # += adds to the recipe's: not offered
-    keys = [o.replace("-", "_") for o in shown]
-    near = difflib.get_close_matches(option.replace("-", "_"), keys, n=1, cutoff=0.85)
-    # Or one it begins alone (--ckpt), as argparse's abbreviations, which are off, would have taken it.
-    near = near or [key for key in keys if key.startswith(option.replace("-", "_"))]
+    keys, typed = [o.replace("-", "_") for o in shown], option.replace("-", "_")
+    # One it begins alone (--ckpt), as argparse's abbreviations, which are off, would have taken it: before a
+    # spelling near another (--trainer.max_ep was said to be --trainer.max_steps); else that spelling.
+    near = [key for key in keys if key.startswith(typed)]
+    near = near if len(near) == 1 else difflib.get_close_matches(typed, keys, n=1, cutoff=0.85)
     return shown[keys.index(near[0])] if len(near) == 1 else None
 
 

@@ -141,6 +141,11 @@ PARSER_CASES = {
         ["--ckpt=x.ckpt"],
         "error: unrecognized arguments: --ckpt=x.ckpt: --ckpt here is --ckpt_path\n",
     ),
+    # Before a spelling near another: max_ep was said to be --trainer.max_steps, max_e --trainer.max_time (an audit).
+    "a short prefix of one option alone": (
+        ["--trainer.max_ep=1"],
+        "error: unrecognized arguments: --trainer.max_ep=1: --trainer.max_ep here is --trainer.max_epochs\n",
+    ),
     # A class option is offered as itself, not as its += form (which adds to the recipe's callbacks).
     "a prefix of a class option": (
         ["--trainer.callb=x"],
