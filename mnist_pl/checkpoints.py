@@ -598,6 +598,9 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
 def refuse_bad_settings(checkpoint: Namespace | dict, subcommand: str) -> None:
     """The ``checkpoint:`` settings that would mislead the run's resume or name its files wrongly."""
     filename = checkpoint.get("filename")
+    # Lightning's refusal named no option ("`mode` can be min, max but got maxx"; an audit).
+    if (mode := checkpoint.get("mode", "max")) not in ("min", "max"):
+        raise UserError(f"--checkpoint.mode {mode}: give max (the higher the monitored metric, the better) or min")
     # Lightning saved the best epoch as last.ckpt and the latest as last-v1.ckpt: --ckpt_path last took the best.
     if subcommand == "fit" and checkpoint.get("save_last") and filename == RunCheckpoint.CHECKPOINT_NAME_LAST:
         raise UserError(

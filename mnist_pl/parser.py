@@ -121,7 +121,8 @@ def one_line(message: str) -> str:
     if argument and (outer := re.match(r'Parser key "([^"]+)":', message)):
         key, _, value = argument[0]
         takes = dict.fromkeys(_type_name(wanted) for name, wanted, _ in argument if name == key)
-        return f"--{outer[1]}.init_args.{key} {value}: expected {' or '.join(takes)}"
+        option = outer[1] if outer[1] == key else f"{outer[1]}.init_args.{key}"  # an option of its own (a bool)
+        return f"--{option} {value}: expected {' or '.join(takes)}"
     keys = re.findall(r'Parser key "([^"]+)":', message)  # nested: an init argument of a class
     given = re.findall(r"(?:Given|Got) value: (.*?)(?:\. Got value: .*)?$", message, flags=re.M)
     text = re.sub(r'Parser key "[^"]+":', "", message)

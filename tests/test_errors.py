@@ -141,6 +141,11 @@ PARSER_CASES = {
         ["--ckpt=x.ckpt"],
         "error: unrecognized arguments: --ckpt=x.ckpt: --ckpt here is --ckpt_path\n",
     ),
+    # Was "--test_after_fit.init_args.test_after_fit maybe", an option of none (an audit).
+    "a bad value of a top-level option": (
+        ["--test_after_fit=maybe"],
+        "error: --test_after_fit maybe: expected bool\n",
+    ),
     # Before a spelling near another: max_ep was said to be --trainer.max_steps, max_e --trainer.max_time (an audit).
     "a short prefix of one option alone": (
         ["--trainer.max_ep=1"],
@@ -1065,6 +1070,10 @@ OUR_CASES = {
         ["--model.net=torch.nn.Linear", "--model.net.in_features=784", "--model.net.out_features=10"],
         "error: --model.net Linear: fails on a 1x28x28 image (mat1 and mat2 shapes cannot be multiplied (28x28 and "
         "784x10)): give a network for MNIST's images",
+    ),
+    "a checkpoint mode of neither": (
+        ["--checkpoint.mode=maxx"],
+        "error: --checkpoint.mode maxx: give max (the higher the monitored metric, the better) or min",
     ),
     # Lightning saved the best as last.ckpt, the latest as last-v1.ckpt
     "the best checkpoint named last": (
