@@ -694,7 +694,8 @@ def _class_meant(line: str) -> str | None:
         return _module_meant(wrong[1], wrong[2], rest[1])
     if missing and f"{missing[1]}.{missing[2]}" in line:  # the class path given, not a name its module's code uses
         homes, name = (missing[1],), missing[2]
-    elif wrong := re.match(r"(--[\w.]+)(?: (\w+))?: expected a class path", line):
+    # A class option's value that names no class: a logger's (Iterable or bool or None) is not read as a class path.
+    elif (wrong := re.match(r"(--[\w.]+)(?: (\w+))?: expected ", line)) and wrong[1].removesuffix("+") in _CLASS_HOMES:
         given = wrong[2] or next((w.partition("=")[2] for w in COMMAND_LINE if w.startswith(f"{wrong[1]}=")), None)
         if given is None and wrong[1] in COMMAND_LINE[:-1]:
             given = COMMAND_LINE[COMMAND_LINE.index(wrong[1]) + 1]

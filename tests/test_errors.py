@@ -222,6 +222,12 @@ PARSER_CASES = {
         "error: --trainer.callbacks EarlyStop: expected a class path (package.module.Class) or None: "
         "did you mean lightning.pytorch.callbacks.EarlyStopping?\n",
     ),
+    # A logger's type is a Union with Iterable and bool: its line named no fix (an audit).
+    "a logger's short name misspelled": (
+        ["--trainer.logger=CSVLoger"],
+        "error: --trainer.logger CSVLoger: expected Iterable or bool or None: "
+        "did you mean lightning.pytorch.loggers.CSVLogger?\n",
+    ),
     "a class name's case": (
         ["--model.net=Lenet"],
         "error: --model.net: expected a class path (package.module.Class): did you mean mnist_pl.nets.LeNet?\n",
