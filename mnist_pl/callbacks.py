@@ -117,6 +117,8 @@ class PredictionWriter(BasePredictionWriter):
         # with predictions-1.csv, predictions-2.csv, ... of every checkpoint predicted there.
         log_dir = trainer.log_dir if trainer.loggers else None  # fast_dev_run's logger has none
         self.output = self.given or Path(log_dir or "") / "predictions.csv"
+        if self.given == Path(""):  # Path("") is the current folder: "--predictions.output . is a folder"
+            raise UserError("--predictions.output is empty: give a file name, e.g. predictions.csv")
         # Before predicting, not after: the CSV must be a file, in a folder it can be written to.
         if self.output.suffix.lower() != ".csv" and not self.output.is_dir():  # one.jpg: CSV rows in one-1.jpg
             raise UserError(

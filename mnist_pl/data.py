@@ -467,8 +467,10 @@ class MNISTDataModule(L.LightningDataModule):
                 self.predict_names.append(str(path))
             except ValueError as err:
                 self.predict_errors.append((str(path), str(err)))
-                if say:
+                if say and len(files) > 1:  # one file's is the command's error line
                     print(f"error: {path}: {err}", file=sys.stderr)
+        if not images and len(files) == 1:
+            raise UserError(f"{files[0]}: {self.predict_errors[0][1]}")
         if not images:
             raise UserError(f"--data.predict_path {self.hparams.predict_path}: none of the files is a readable image")
         self.predict_set = TensorPairDataset(torch.stack(images), torch.tensor(labels))

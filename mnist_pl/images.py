@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
 from mnist_pl.errors import UserError
@@ -345,7 +345,7 @@ def _at_most_2048(image: Image.Image) -> Image.Image:
     return (image.convert(wider) if wider else image).reduce(factor)
 
 
-def load_digit(path: Path) -> Tensor:
+def load_digit(path: str | os.PathLike) -> Tensor:
     """``to_mnist`` of the image file at ``path``; a file that is not a readable image, or a blank one,
     raises ``ValueError``.
 
@@ -354,10 +354,13 @@ def load_digit(path: Path) -> Tensor:
     naming no file: not here. A picture larger than 2,048 pixels is halved until it is not (a 100
     M-pixel one took 3.2 GB as floats): the digit ends up 20 pixels high.
     """
+    path = Path(path)
     if path.is_symlink() and not path.exists():
         raise ValueError(f"a link to {os.readlink(path)}, which does not exist or loops")
     if not path.is_file():  # reading a FIFO waited for a writer forever, deaf to SIGTERM
         raise ValueError("not a regular file (a FIFO, socket or device): give an image file")
+    if path.stat().st_size == 0:  # was Pillow's "cannot identify image file", naming the file again
+        raise ValueError("not a readable image (an empty file, 0 bytes)")
     _heif()
     try:
         with warnings.catch_warnings():
@@ -366,6 +369,8 @@ def load_digit(path: Path) -> Tensor:
         with image:
             image.load()
             digit = to_mnist(_at_most_2048(image))
+    except UnidentifiedImageError as err:  # its message names the file, which the line names already
+        raise ValueError("not a readable image (no image format Pillow reads)") from err
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise ValueError(f"not a readable image ({type(err).__name__}: {err})") from err
     if not digit.any():  # the network would still name a digit, with 10-20% confidence

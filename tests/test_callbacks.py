@@ -394,6 +394,11 @@ def test_predict_into_a_folder_that_is_a_file_stops_before_predicting(trained_ru
     expected = f"--predictions.output {tmp_path / 'one.jpg'}: the predictions are a CSV: give a name ending in .csv"
     assert result.stderr.strip().splitlines()[-1] == f"error: {expected}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "taken"]
+    # An empty one: "--predictions.output . is a folder" (an audit).
+    result = run_main("predict", *args, "--predictions.output=", cwd=tmp_path)
+    expected = "--predictions.output is empty: give a file name, e.g. predictions.csv"
+    assert result.stderr.strip().splitlines()[-1] == f"error: {expected}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "taken"]
 
 
 @pytest.mark.slow  # one more fit, of a Lightning callback the app only has to pass on

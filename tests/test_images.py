@@ -291,8 +291,8 @@ def test_bad_files_are_named_the_others_predicted(trained_run: Path, test_images
         result.stderr.splitlines()
     )
     for name, reason in (
-        ("notes.png", "not a readable image"),
-        ("empty.png", "not a readable image"),
+        ("notes.png", "not a readable image (no image format Pillow reads)"),
+        ("empty.png", "not a readable image (an empty file, 0 bytes)"),
         ("huge.png", "DecompressionBomb"),
         ("gone.png", f"a link to {tmp_path / 'deleted.png'}, which does not exist"),
         ("loop.png", "a link to"),
@@ -307,6 +307,14 @@ def test_bad_files_are_named_the_others_predicted(trained_run: Path, test_images
         == "error: 7 file(s) could not be read (listed above): the others were predicted"
     )
     assert len(list(csv.DictReader(out.open()))) == 4
+    # One file given, unreadable: one line (an audit: its own, then "none of the files is a readable image").
+    alone = run_main("predict", f"--ckpt_path={ckpt}", f"--data.predict_path={folder / 'notes.png'}", cwd=tmp_path)
+    errors = [line for line in alone.stderr.splitlines() if line.startswith("error: ")]
+    assert alone.returncode == 1 and errors == [
+        f"error: {folder / 'notes.png'}: not a readable image (no image format Pillow reads)"
+    ], alone.stderr[-2000:]
+    with pytest.raises(ValueError, match="an empty file"):  # a str as a Path: it was an AttributeError
+        load_digit(str(folder / "empty.png"))
 
 
 def test_a_fifo_given_as_the_image_is_refused_not_waited_on(tmp_path: Path) -> None:
