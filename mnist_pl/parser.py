@@ -300,6 +300,17 @@ def _in_config_file(message: str, raw: str, options: list[str]) -> str:
                     )
                 return f"{path}: {key} is not an option of {subcommand}: {fix}"
         return f"{key} is not an option of {subcommand}: {fix}"  # in a group's file or YAML (--data my.yaml)
+    # A callback's argument typed before its --trainer.callbacks+= goes to the callback before it: jsonargparse's
+    # line named that class and Lightning's Callback, and no fix (an audit).
+    listed = re.match(
+        r"--trainer\.callbacks\.init_args\.(\w+) (.*?): Problem with given class_path '([\w.]+)': Option '\1' is not",
+        message,
+    )
+    if listed and any(word.startswith(f"--trainer.callbacks.{listed[1]}") for word in COMMAND_LINE):
+        return (
+            f"--trainer.callbacks.{listed[1]} {listed[2]}: an argument of the callback given last before it, "
+            f"{listed[3]}, which takes no {listed[1]!r}: give it after the --trainer.callbacks+= of its callback"
+        )
     # A misspelled argument of a class: the class as it was resolved is in jsonargparse's message.
     argument = re.fullmatch(
         r"--([\w.]+)(?: .*?)?: (?:Problem with given class_path '([\w.]+)': )?Option '(\w+)' is not accepted", message

@@ -222,6 +222,17 @@ PARSER_CASES = {
         "error: --trainer.callbacks EarlyStop: expected a class path (package.module.Class) or None: "
         "did you mean lightning.pytorch.callbacks.EarlyStopping?\n",
     ),
+    # A callback's argument before its += went to the callback before it: a line of two class paths (an audit).
+    "a callback's argument before the callback": (
+        [
+            "--trainer.callbacks.patience=2",
+            "--trainer.callbacks+=EarlyStopping",
+            "--trainer.callbacks.monitor=val/loss",
+        ],
+        "error: --trainer.callbacks.patience 2: an argument of the callback given last before it, "
+        "mnist_pl.callbacks.ImageLogger, which takes no 'patience': give it after the --trainer.callbacks+= of its "
+        "callback\n",
+    ),
     # A logger's type is a Union with Iterable and bool: its line named no fix (an audit).
     "a logger's short name misspelled": (
         ["--trainer.logger=CSVLoger"],
