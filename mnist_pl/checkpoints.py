@@ -87,6 +87,8 @@ def _load(ckpt_path: str | os.PathLike) -> Any:
     if Path(ckpt_path).is_dir():
         raise UserError(f"--ckpt_path {ckpt_path} is a folder: give a .ckpt file, e.g. checkpoints/best.ckpt of a run")
     if not Path(ckpt_path).is_file():
+        if Path(f"{ckpt_path}.ckpt").is_file():  # checkpoints/best (an audit)
+            raise UserError(f"--ckpt_path {ckpt_path}: no such file: did you mean {ckpt_path}.ckpt?")
         raise UserError(f"--ckpt_path {ckpt_path}: no such file: give the path of a .ckpt file")
     refuse_an_export(ckpt_path)  # torch.load would fail (after a warning, for TorchScript)
     _refuse_damaged(ckpt_path)

@@ -85,6 +85,10 @@ def one_line(message: str) -> str:
     if config := re.match(r"Parser key \"config\": (File does not exist|Path is not a file): '(.*)'", message):
         path = Path(config[2])
         what = "no such file" if not path.exists() else "a folder" if path.is_dir() else "not a file"
+        if what == "no such file" and (
+            named := [f"{path}{end}" for end in (".yaml", ".yml") if Path(f"{path}{end}").is_file()]
+        ):
+            return f"--config {config[2]}: no such file: did you mean {named[0]}?"  # configs/lenet (an audit)
         return f"--config {config[2]}: {what}: give the path of a YAML config file{' in it' * (what == 'a folder')}"
     # A key written twice (_UniqueKeys) in a group's file or in YAML typed: the option, the key and where.
     twice = re.search(r"\S+ written twice \(at lines? [^)]*\)", message)
@@ -681,7 +685,9 @@ def near_option(option: str, options: list[str]) -> str | None:
     # spelling near another (--trainer.max_ep was said to be --trainer.max_steps); else that spelling.
     near = [key for key in keys if key.startswith(typed)]
     near = near if len(near) == 1 else difflib.get_close_matches(typed, keys, n=1, cutoff=0.85)
-    return shown[keys.index(near[0])] if len(near) == 1 else None
+    meant = shown[keys.index(near[0])] if len(near) == 1 else None
+    # --trainer.callback+=: the += form (plain --trainer.callbacks replaces the recipe's callbacks; an audit).
+    return f"{meant}+" if meant and option.endswith("+") and f"{meant}+" in options else meant
 
 
 # Where a class option's short names come from (jsonargparse resolves them among the subclasses these
@@ -720,7 +726,8 @@ def _class_meant(line: str) -> str | None:
         except ImportError:
             continue
         found = (n for n, value in vars(module).items() if isinstance(value, type) and not n.startswith("_"))
-        classes.update({n.lower(): f"{home}.{n}" for n in found})
+        for n in found:  # the first home's (Lightning's LearningRateFinder, not mnist_pl.callbacks' import of it)
+            classes.setdefault(n.lower(), f"{home}.{n}")
     name = (name or "").lower()
     # Or two letters swapped: difflib scores a short name's (SDG for SGD: 0.67) under its cutoff.
     swapped = [c for c in classes if sorted(c) == sorted(name) and sum(map(str.__ne__, c, name)) == 2]

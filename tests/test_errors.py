@@ -233,6 +233,17 @@ PARSER_CASES = {
         "mnist_pl.callbacks.ImageLogger, which takes no 'patience': give it after the --trainer.callbacks+= of its "
         "callback\n",
     ),
+    # The += form, as typed (plain --trainer.callbacks replaces the recipe's callbacks); Lightning's class, not
+    # the app's import of it (an audit).
+    "the += form misspelled": (
+        ["--trainer.callback+=EarlyStopping"],
+        "error: unrecognized arguments: --trainer.callback+=EarlyStopping: --trainer.callback+ here is "
+        "--trainer.callbacks+\n",
+    ),
+    "a Lightning callback imported by the app, misspelled": (
+        ["--trainer.callbacks+=LearningRateFindr"],
+        "did you mean lightning.pytorch.callbacks.LearningRateFinder?\n",
+    ),
     # A logger's type is a Union with Iterable and bool: its line named no fix (an audit).
     "a logger's short name misspelled": (
         ["--trainer.logger=CSVLoger"],
@@ -1887,3 +1898,15 @@ def test_bad_data_files_are_named_before_training(gz_dir: Path, run: Run, case: 
     assert {name: after[name] for name in before} == before  # good files may have been decompressed next to it
     assert not list(raw.glob(".*.tmp"))
     assert run.snapshot() == run_before
+
+
+def test_a_file_named_without_its_suffix_is_named_with_it(run: Run, tmp_path: Path) -> None:
+    """configs/lenet and checkpoints/best (an audit): "no such file", and the fix gave no name."""
+    result = run_main("fit", "--config", str(run.root / "lenet"), cwd=tmp_path)
+    assert_one_line_error(
+        result, 2, f"error: --config {run.root / 'lenet'}: no such file: did you mean {run.root / 'lenet.yaml'}?"
+    )
+    best = run.best.with_suffix("")
+    result = run_main("test", f"--ckpt_path={best}", cwd=tmp_path)
+    assert_one_line_error(result, 1, f"error: --ckpt_path {best}: no such file: did you mean {best}.ckpt?")
+    assert list(tmp_path.iterdir()) == []
