@@ -88,11 +88,14 @@ _NOISE = (
 
 
 class _LightningNoise(logging.Filter):
-    """Two lines Lightning prints on every run that a user cannot act on: an advert for its cloud
-    logger, and that the config's ModelSummary (max_depth 2) stands in for its default one."""
+    """Lines Lightning prints that a user cannot act on: an advert for its cloud logger, and that the
+    config's ModelSummary (max_depth 2) stands in for its default one, on every run; and its LR finder's
+    own checkpoint, saved (a `weights_only` of its own call) and restored (said three times)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(("💡 Tip: For seamless cloud logging", "Trainer already configured with"))
+        message = str(record.msg)
+        own = ("💡 Tip: For seamless cloud logging", "Trainer already configured with", "`weights_only` was not set")
+        return not (message.startswith(own) or f"{os.sep}.lr_find_" in message)
 
 
 _LIGHTNING_NOISE = _LightningNoise()
@@ -194,7 +197,11 @@ class MNISTCLI(LightningCLI):
             )
         for message in _NOISE:
             warnings.filterwarnings("ignore", message=message)
-        logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_LIGHTNING_NOISE)  # once: the same one
+        for name in (
+            "lightning.pytorch.utilities.rank_zero",
+            "lightning.pytorch.trainer.connectors.checkpoint_connector",
+        ):
+            logging.getLogger(name).addFilter(_LIGHTNING_NOISE)  # once: the same one
         refuse_keys_written_twice()
         trainer_defaults = dict(trainer_defaults or {})
         # Always on, whatever the config's callbacks: without RNGStates a resume draws other dropout
