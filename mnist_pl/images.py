@@ -357,6 +357,8 @@ def load_digit(path: str | os.PathLike) -> Tensor:
     path = Path(path)
     if path.is_symlink() and not path.exists():
         raise ValueError(f"a link to {os.readlink(path)}, which does not exist or loops")
+    if not path.exists():  # was "not a regular file (a FIFO, socket or device)" (an audit)
+        raise ValueError("no such file: give the path of an image file")
     if not path.is_file():  # reading a FIFO waited for a writer forever, deaf to SIGTERM
         raise ValueError("not a regular file (a FIFO, socket or device): give an image file")
     if path.stat().st_size == 0:  # was Pillow's "cannot identify image file", naming the file again

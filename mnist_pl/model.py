@@ -181,7 +181,10 @@ class MNISTClassifier(L.LightningModule):
         weight = next(net.parameters(), torch.zeros(()))  # the image in its dtype and on its device
         try:
             with torch.no_grad():
-                outputs = tuple(net(weight.new_zeros(1, 1, 28, 28)).shape)
+                returned = net(weight.new_zeros(1, 1, 28, 28))
+            if not isinstance(returned, Tensor):  # a tuple or dict: "'tuple' object has no attribute 'shape'"
+                raise TypeError(f"it returns a {type(returned).__name__}, not a tensor of 10 class scores")
+            outputs = tuple(returned.shape)
         except (RuntimeError, ValueError, TypeError) as err:
             raise UserError(
                 f"--model.net {name}: fails on a 1x28x28 image ({' '.join(str(err).split())}): "
@@ -240,8 +243,14 @@ class MNISTClassifier(L.LightningModule):
                     f"the checkpoint's {name} has other layers than this version's {name} ({differ}): "
                     "it was written by another version of mnist_pl; train it again with this one"
                 )
-            # Saved from a module built in Python (LeNet, the default, was built for it), or given one
-            # (Lightning hands load_from_checkpoint's net= in as the checkpoint's own).
+            # A CLI run's, loaded with net=another (Lightning hands load_from_checkpoint's net= in as the checkpoint's
+            # own): it was said to name no network (an audit).
+            if isinstance(trained, nn.Module) and "_instantiator" in checkpoint.get("hyper_parameters", {}):
+                raise UserError(
+                    f"the checkpoint holds other weights than {name} ({differ}): it names its own network, a CLI "
+                    "run's: load_from_checkpoint without net="
+                )
+            # Saved from a module built in Python (LeNet, the default, was built for it), or given one.
             if trained is None or isinstance(trained, nn.Module):
                 raise UserError(
                     f"the checkpoint holds other weights than {name} ({differ}) and names no network (saved from a "
@@ -252,6 +261,12 @@ class MNISTClassifier(L.LightningModule):
                 f"the checkpoint holds other weights than {name} ({differ}): give a checkpoint of this network, "
                 "or leave out --config/--model.net to rebuild its own (from Python: load_from_checkpoint without net=)"
             )
+        # A CLI run's checkpoint loaded in Python is rebuilt from its settings, but outside LightningCLI, whose
+        # given hyperparameters keep the network's: a fine-tuned model's checkpoints then named none, and
+        # needed net= (an audit). Its network's settings go on, as the optimizer's do not: the fit is the user's.
+        given = checkpoint.get("hyper_parameters", {})
+        if self._trainer is None and "net" not in self.hparams and isinstance(given.get("net"), dict):
+            self.hparams.update({key: given[key] for key in ("net", "_instantiator") if key in given})
 
     def forward(self, images: Tensor) -> Tensor:
         """Log-probabilities of the 10 classes of images (N, 1, 28, 28) normalised as in training
@@ -260,6 +275,11 @@ class MNISTClassifier(L.LightningModule):
             raise UserError(
                 "MNISTClassifier: the batch holds raw uint8 pixels: the data module normalises each batch itself, "
                 "so give the trainer datamodule=dm (not one of its loaders), or dm.normalize(images)"
+            )
+        if images.shape[1:] != (1, 28, 28):  # (N, 28, 28): torch's "expected input[1, 8, 28, 28] to have 1 channels"
+            raise UserError(
+                f"MNISTClassifier: images of shape {tuple(images.shape)}: give (N, 1, 28, 28), normalised as in "
+                "training: dm.normalize(images) makes them so"
             )
         try:
             logits = self.net(images)
@@ -399,9 +419,10 @@ class MNISTClassifier(L.LightningModule):
         self.log("test/acc", self.test_acc)
         return preds
 
-    def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        """The probabilities of the 10 classes for each image."""
-        images, _ = batch
+    def predict_step(self, batch: tuple[Tensor, Tensor] | Tensor, batch_idx: int) -> Tensor:
+        """The probabilities of the 10 classes for each image: of the data module's (images, labels), or of a
+        loader of images alone (a tensor, or a TensorDataset's 1-tuple: an unpacking error, an audit)."""
+        images = batch if isinstance(batch, Tensor) else batch[0]
         return self(images).exp()
 
     def configure_optimizers(self) -> dict[str, Any]:

@@ -315,6 +315,8 @@ def test_bad_files_are_named_the_others_predicted(trained_run: Path, test_images
     ], alone.stderr[-2000:]
     with pytest.raises(ValueError, match="an empty file"):  # a str as a Path: it was an AttributeError
         load_digit(str(folder / "empty.png"))
+    with pytest.raises(ValueError, match=r"^no such file: "):  # was "not a regular file (a FIFO, socket or device)"
+        load_digit(folder / "nope.png")
 
 
 def test_a_fifo_given_as_the_image_is_refused_not_waited_on(tmp_path: Path) -> None:
