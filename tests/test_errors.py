@@ -1302,6 +1302,12 @@ def test_a_fit_from_a_weights_only_checkpoint_is_refused(
     )
 
 
+def test_the_cli_class_with_a_dict_of_settings_is_refused_in_words() -> None:
+    # LightningCLI's dict form: its "config" was dropped without a word, and the run trained the defaults (an audit).
+    with pytest.raises(UserError, match=r"^MNISTCLI\(args=dict\): give the words of a command line, MNISTCLI\("):
+        MNISTCLI(args={"fit": {"config": ["configs/minimal.yaml"]}})
+
+
 def test_the_cli_class_without_a_subcommand_is_refused_in_words() -> None:
     # LightningCLI's run=False parses without subcommands, and the app's checks, run dirs and --test_after_fit
     # are a subcommand's: a jsonargparse traceback (NSKeyError) or "Option 'test_after_fit' is not accepted".
