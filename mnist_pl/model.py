@@ -231,6 +231,9 @@ class MNISTClassifier(L.LightningModule):
         weights = checkpoint.get("state_dict", {}).items()
         theirs = {name: tuple(t.shape) for name, t in weights if name.startswith("net.")}
         if ours != theirs:
+            # The file, where a trainer restores it (--ckpt_path): other refusals of a checkpoint name it (an audit).
+            path = self._trainer.ckpt_path if self._trainer is not None else None
+            where = f"--ckpt_path {path}: " if path else ""
             differ = (
                 f"{len(set(ours) ^ set(theirs))} names and "
                 f"{sum(ours[k] != theirs[k] for k in set(ours) & set(theirs))} shapes differ"
@@ -240,25 +243,25 @@ class MNISTClassifier(L.LightningModule):
             if isinstance(trained, dict) and trained.get("class_path") == f"{type(self.net).__module__}.{name}":
                 # Its own class, rebuilt from its own settings: the class's layers changed since.
                 raise UserError(
-                    f"the checkpoint's {name} has other layers than this version's {name} ({differ}): "
+                    f"{where}the checkpoint's {name} has other layers than this version's {name} ({differ}): "
                     "it was written by another version of mnist_pl; train it again with this one"
                 )
             # A CLI run's, loaded with net=another (Lightning hands load_from_checkpoint's net= in as the checkpoint's
             # own): it was said to name no network (an audit).
             if isinstance(trained, nn.Module) and "_instantiator" in checkpoint.get("hyper_parameters", {}):
                 raise UserError(
-                    f"the checkpoint holds other weights than {name} ({differ}): it names its own network, a CLI "
-                    "run's: load_from_checkpoint without net="
+                    f"{where}the checkpoint holds other weights than {name} ({differ}): it names its own network, "
+                    "a CLI run's: load_from_checkpoint without net="
                 )
             # Saved from a module built in Python (LeNet, the default, was built for it), or given one.
             if trained is None or isinstance(trained, nn.Module):
                 raise UserError(
-                    f"the checkpoint holds other weights than {name} ({differ}) and names no network (saved from a "
-                    "module built in Python): give its network class with --model.net (importable: PYTHONPATH), "
+                    f"{where}the checkpoint holds other weights than {name} ({differ}) and names no network (saved "
+                    "from a module built in Python): give its network class with --model.net (importable: PYTHONPATH), "
                     "from Python net=<that class>()"
                 )
             raise UserError(
-                f"the checkpoint holds other weights than {name} ({differ}): give a checkpoint of this network, "
+                f"{where}the checkpoint holds other weights than {name} ({differ}): give a checkpoint of this network, "
                 "or leave out --config/--model.net to rebuild its own (from Python: load_from_checkpoint without net=)"
             )
         # A CLI run's checkpoint loaded in Python is rebuilt from its settings, but outside LightningCLI, whose

@@ -1563,10 +1563,12 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         "truncated": "not a readable checkpoint",
         "garbage": "not a readable checkpoint",
         "runs code": "refused: it holds objects other than weights",
-        "other network": "the checkpoint holds other weights than FastCNN",
-        "older network": "LeNet has other layers than this version's LeNet (2 names and 0 shapes differ): it was",
-        "a network built in Python": "the checkpoint holds other weights than LeNet (0 names and 7 shapes differ) "
-        "and names no network (saved from a module built in Python): give its network class with --model.net",
+        "other network": f"--ckpt_path {ckpt}: the checkpoint holds other weights than FastCNN",
+        "older network": f"--ckpt_path {ckpt}: the checkpoint's LeNet has other layers than this version's LeNet "
+        "(2 names and 0 shapes differ): it was",
+        "a network built in Python": f"--ckpt_path {ckpt}: the checkpoint holds other weights than LeNet "
+        "(0 names and 7 shapes differ) and names no network (saved from a module built in Python): give its network "
+        "class with --model.net",
         "a network class gone": f"--ckpt_path {ckpt}: its model settings do not fit this version of mnist_pl "
         "(model.net: Problem with given class_path 'mnist_pl.nets.Gone': module 'mnist_pl.nets' has no attribute "
         "'Gone'): train it again with this version",
