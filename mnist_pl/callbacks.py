@@ -2,6 +2,7 @@
 
 import contextlib
 import csv
+import errno
 import inspect
 import logging
 import os
@@ -107,6 +108,8 @@ class PredictionWriter(BasePredictionWriter):
 
     def __init__(self, output: str | None = None, show: NonNegativeInt = 10) -> None:
         super().__init__(write_interval="epoch")
+        if output == "":  # Path("") is the current folder: "--predictions.output . is a folder"
+            raise UserError("--predictions.output is empty: give a file name, e.g. predictions.csv")
         self.given = None if output is None else Path(os.path.expanduser(output))  # ~/p.csv: not a folder "~" here
         self.output, self.show = self.given or Path("predictions.csv"), show
         self.made: list[Path] = []  # the folders setup makes, deepest first: given back if predict stops
@@ -117,8 +120,6 @@ class PredictionWriter(BasePredictionWriter):
         # with predictions-1.csv, predictions-2.csv, ... of every checkpoint predicted there.
         log_dir = trainer.log_dir if trainer.loggers else None  # fast_dev_run's logger has none
         self.output = self.given or Path(log_dir or "") / "predictions.csv"
-        if self.given == Path(""):  # Path("") is the current folder: "--predictions.output . is a folder"
-            raise UserError("--predictions.output is empty: give a file name, e.g. predictions.csv")
         # Before predicting, not after: the CSV must be a file, in a folder it can be written to.
         if self.output.suffix.lower() != ".csv" and not self.output.is_dir():  # one.jpg: CSV rows in one-1.jpg
             raise UserError(
@@ -223,9 +224,9 @@ class PredictionWriter(BasePredictionWriter):
                         publish(tmp, path, overwrite=False)
                         return path
         except OSError as err:  # a full disk (a 64-line traceback): its folder was checked before predicting
+            space = "free some space, or " if err.errno in (errno.ENOSPC, errno.EDQUOT) else ""
             raise UserError(
-                f"{self.output}: cannot be written ({err.strerror or err}): free some space, or give another "
-                "--predictions.output"
+                f"{self.output}: cannot be written ({err.strerror or err}): {space}give another --predictions.output"
             ) from err
 
     def _print_rows(self, dm: L.LightningDataModule, rows: list[list], path: Path) -> None:
@@ -381,12 +382,14 @@ class ImageLogger(Callback):
             lr, tried = finder.optimal_lr.suggestion(), finder.optimal_lr.results["lr"]
             found = f"suggests lr {lr:.3g}" if lr is not None else "found no lr (too few steps: num_training_steps)"
             fix = f": give --model.optimizer.init_args.lr {lr:.3g} to train at it" if lr is not None else ""
-            # Its steps are the first epoch's: a shorter epoch ended them long before max_lr (Lightning says
+            # Its steps are the fit's first epochs': fewer batches ended them long before max_lr (Lightning says
             # "diverging loss"), and the lr suggested was one of the lowest it tried (3.31e-07, in an audit).
-            if len(tried) < finder._num_training_steps and len(tried) == trainer.num_training_batches:
+            # Ended at an epoch's end, not where the loss diverged, mid-epoch.
+            epoch = trainer.num_training_batches
+            if len(tried) < finder._num_training_steps and epoch and len(tried) % epoch == 0:
                 found = (
-                    f"found no lr: an epoch of {len(tried)} batches ended its {finder._num_training_steps} steps, "
-                    f"at lr {tried[-1]:.3g} of the {finder._max_lr:g} they would reach"
+                    f"found no lr: the fit's epochs ({len(tried)} batches) ended its {finder._num_training_steps} "
+                    f"steps, at lr {tried[-1]:.3g} of the {finder._max_lr:g} they would reach"
                 )
                 fix = f": give --trainer.callbacks.num_training_steps {len(tried)} (or more batches an epoch)"
             # A one-cycle schedule sets the lr from its own max_lr: the optimizer's was not used (an audit).

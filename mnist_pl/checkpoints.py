@@ -14,6 +14,7 @@ and data module save into every checkpoint loadable weights-only.
 """
 
 import ast
+import contextlib
 import operator
 import os
 import pickle
@@ -111,9 +112,11 @@ def _load(ckpt_path: str | os.PathLike) -> Any:
 def _beside(ckpt_path: str | os.PathLike) -> str:
     """The other checkpoints of its folder, newest first, for an unreadable one's fix: a run's last.ckpt beside
     its damaged best.ckpt is the one the user has at hand. Not read here: each is checked where it is given."""
-    path = Path(ckpt_path)
-    others = sorted(path.parent.glob("*.ckpt"), key=lambda other: other.stat().st_mtime, reverse=True)
-    names = [other.name for other in others if other.name != path.name]
+    path, found = Path(ckpt_path), []
+    for other in path.parent.glob("[!.]*.ckpt"):  # not the LR finder's .lr_find_*.ckpt
+        with contextlib.suppress(OSError):  # a dangling link, or one removed meanwhile: not a fix at hand
+            found.append((other.stat().st_mtime, other.name))
+    names = [name for _, name in sorted(found, reverse=True) if name != path.name]
     return f" (beside it: {', '.join(names[:3])}{', ...' if len(names) > 3 else ''})" if names else ""
 
 

@@ -42,10 +42,10 @@ from mnist_pl.model import MNISTClassifier
 from mnist_pl.optim import refuse_bad_settings as refuse_bad_optim_settings
 from mnist_pl.parser import (
     COMMAND_LINE,
-    CONFIG_FILES,
     MNISTArgumentParser,
     an_option_of_no_logger,
     callbacks_replaced,
+    forget_config_files,
     kept_from_the_config,
     model_not_rebuilt,
     named_where_written,
@@ -219,7 +219,7 @@ class MNISTCLI(LightningCLI):
         # argparse takes a prefix of an option for the option (--trainer.max_epoch ran a whole fit);
         # jsonargparse gives the main parser's choice to the subcommands'.
         kwargs["parser_kwargs"] = {"allow_abbrev": False, **(kwargs.get("parser_kwargs") or {})}
-        CONFIG_FILES.clear()
+        forget_config_files()
         self.command_line: list[str] = []  # parse_arguments sets it
         self.from_the_checkpoint: set[str] = set()  # the data settings a --ckpt_path gave (_take_the_checkpoints...)
         # A fit's --ckpt_path as read and checked there, for before_fit: read once (a CRC check and a scan of
@@ -698,12 +698,14 @@ class MNISTCLI(LightningCLI):
             dirpath, ckpt_path = self.trainer.checkpoint_callback.dirpath, self.config.fit.ckpt_path
             in_use = dirpath is not None and Path(dirpath).is_dir() and any(Path(dirpath).iterdir())
             goes_on = ckpt_path is not None and Path(ckpt_path).resolve() == Path(dirpath or "", "last.ckpt").resolve()
-            if goes_on and runs.run_of(ckpt_path) is not None:
-                goes_on = runs.resumes_in_place(self.trainer, ckpt_path)
-            if in_use and not goes_on:
+            forks = (
+                goes_on and runs.run_of(ckpt_path) is not None and not runs.resumes_in_place(self.trainer, ckpt_path)
+            )
+            if in_use and (forks or not goes_on):
                 held = "an earlier run's checkpoints" if any(Path(dirpath).glob("*.ckpt")) else "files"
+                new_run = " (from its last.ckpt under another logger name or version, a new run)" * forks
                 raise UserError(
-                    f"--checkpoint.dirpath {dirpath} holds {held}, and this run would write "
+                    f"--checkpoint.dirpath {dirpath} holds {held}, and this run{new_run} would write "
                     "beside them: give an empty or new folder, or leave it out (each run's own checkpoints/)"
                 )
             if dirpath is not None and (why := cannot_write(Path(dirpath))):  # found when the first one was written

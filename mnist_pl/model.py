@@ -282,7 +282,7 @@ class MNISTClassifier(L.LightningModule):
         if images.shape[1:] != (1, 28, 28):  # (N, 28, 28): torch's "expected input[1, 8, 28, 28] to have 1 channels"
             raise UserError(
                 f"MNISTClassifier: images of shape {tuple(images.shape)}: give (N, 1, 28, 28), normalised as in "
-                "training: dm.normalize(images) makes them so"
+                "training: images.unsqueeze(1) adds the channel, dm.normalize(images) of raw pixels does both"
             )
         try:
             logits = self.net(images)

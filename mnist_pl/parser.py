@@ -227,12 +227,20 @@ def not_built(message: str, config: Namespace) -> str | None:
 _CLASS_OPTIONS = (("callback", "--trainer.callbacks"), ("logger", "--trainer.logger"), ("plugin", "--trainer.plugins"))
 
 
-# The --config files of the parse in progress (MNISTCLI empties it), newest last: an unknown key
+# The --config files of the parse in progress (forget_config_files empties it), newest last: an unknown key
 # is reported by the top parser, which no longer knows the file it came from.
 CONFIG_FILES: list[Path] = []
 # Where each of them is read from: jsonargparse parses a config inside its folder, where a name given
 # relative to the command's folder (runs/a/config.yaml) is no file, and the error named an option never typed.
 _READ_FROM: dict[Path, Path] = {}
+
+
+def forget_config_files() -> None:
+    """A new parse's start (MNISTCLI's): the files of the one before are not its."""
+    CONFIG_FILES.clear()
+    _READ_FROM.clear()
+
+
 # The words of the command line of that parse (MNISTCLI sets them): the errors of a subcommand's parser
 # may say what a word meant.
 COMMAND_LINE: list[str] = []
@@ -310,12 +318,16 @@ def _in_config_file(message: str, raw: str, options: list[str]) -> str:
         r"--trainer\.callbacks\.init_args\.(\w+) (.*?): Problem with given class_path '([\w.]+)': Option '\1' is not",
         message,
     )
-    if listed and any(word.startswith(f"--trainer.callbacks.{listed[1]}") for word in COMMAND_LINE):
+    # Only where a callback is added after it: one typed after its callback is misspelled (below).
+    typed = [i for i, w in enumerate(COMMAND_LINE) if listed and w.startswith(f"--trainer.callbacks.{listed[1]}")]
+    if typed and any(w.startswith("--trainer.callbacks+") for w in COMMAND_LINE[typed[0] + 1 :]):
         return (
             f"--trainer.callbacks.{listed[1]} {listed[2]}: an argument of the callback given last before it, "
             f"{listed[3]}, which takes no {listed[1]!r}: give it after the --trainer.callbacks+= of its callback"
         )
-    # A misspelled argument of a class: the class as it was resolved is in jsonargparse's message.
+    # A misspelled argument of a class: the class as it was resolved is in jsonargparse's message (of a
+    # callback, with Lightning's Callback's refusal of it after its own).
+    message = re.sub(r": Problem with given class_path 'lightning\.Callback'$", "", message)
     argument = re.fullmatch(
         r"--([\w.]+)(?: .*?)?: (?:Problem with given class_path '([\w.]+)': )?Option '(\w+)' is not accepted", message
     )
@@ -712,11 +724,11 @@ def _class_meant(line: str) -> str | None:
     if missing and f"{missing[1]}.{missing[2]}" in line:  # the class path given, not a name its module's code uses
         homes, name = (missing[1],), missing[2]
     # A class option's value that names no class: a logger's (Iterable or bool or None) is not read as a class path.
-    elif (wrong := re.match(r"(--[\w.]+)(?: (\w+))?: expected ", line)) and wrong[1].removesuffix("+") in _CLASS_HOMES:
+    elif (wrong := re.match(r"(--[\w.]+)(?: (\w+))?: expected ", line)) and wrong[1] in _CLASS_HOMES:
         given = wrong[2] or next((w.partition("=")[2] for w in COMMAND_LINE if w.startswith(f"{wrong[1]}=")), None)
         if given is None and wrong[1] in COMMAND_LINE[:-1]:
             given = COMMAND_LINE[COMMAND_LINE.index(wrong[1]) + 1]
-        homes, name = _CLASS_HOMES.get(wrong[1].removesuffix("+"), ()), given
+        homes, name = _CLASS_HOMES.get(wrong[1], ()), given
     else:
         return None
     classes = {}

@@ -458,7 +458,9 @@ def held(trainer: L.Trainer) -> Iterator[None]:
         return
     run_dir = Path(logger.root_dir) / _version_dir(logger.version)  # a sub_dir's too
     held_by_others = {run_dir: f"{run_dir}: another fit is writing this run: let it end, then resume again"}
-    if (dirpath := trainer.checkpoint_callback.dirpath) is not None:  # else the run's own checkpoints/
+    dirpath = getattr(trainer.checkpoint_callback, "dirpath", None)  # None: the run's own checkpoints/
+    # Each folder once: a second flock of the run dir, as a dirpath, was refused by this process's first.
+    if dirpath is not None and Path(dirpath).resolve() != run_dir.resolve():
         held_by_others[Path(dirpath)] = (
             f"--checkpoint.dirpath {dirpath}: another fit is writing its checkpoints there: let it end, or give "
             "another folder"
@@ -512,7 +514,9 @@ def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool, ckpt_path:
         return
     root, save_dir = Path(logger.root_dir), Path(logger.save_dir)
     # A nested name (adam/lr_0.01) groups runs; one inside a run put this one's files among that run's own.
-    if run := next((above for above in (root, *root.parents) if save_dir in above.parents and _is_run(above)), None):
+    # A run by its config: a recipe's folder holding a --checkpoint.dirpath checkpoints/ is none.
+    inside = (above for above in (root, *root.parents) if save_dir in above.parents)
+    if run := next((above for above in inside if (above / "config.yaml").is_file()), None):
         raise UserError(
             f"--trainer.logger.init_args.name {logger.name}: inside the run {run}: give a name of its own, such as mine"
         )

@@ -310,11 +310,14 @@ def refuse_callbacks_the_model_cannot_take(trainer: L.Trainer, model: L.Lightnin
                 f"{option} num_training_steps {callback._num_training_steps}: it tries one lr a step: give it steps, "
                 "such as 100 (its default)"
             )
-        if isinstance(callback, callbacks.LearningRateFinder) and not 0 < callback._min_lr < callback._max_lr:
-            raise UserError(
-                f"{option} min_lr {callback._min_lr:g}, max_lr {callback._max_lr:g}: it tries lrs from min_lr up to "
-                "max_lr: give 0 < min_lr < max_lr"
-            )
+        # Exponential steps (its default mode) multiply the lr: from 0 it stays 0; linear ones add to it.
+        if isinstance(callback, callbacks.LearningRateFinder):
+            lowest, highest, exponential = callback._min_lr, callback._max_lr, callback._mode == "exponential"
+            if not (lowest > 0 if exponential else lowest >= 0) or lowest >= highest:
+                raise UserError(
+                    f"{option} min_lr {lowest:g}, max_lr {highest:g}: it tries lrs from min_lr up to max_lr: "
+                    f"give {'0 <' if exponential else '0 <='} min_lr < max_lr"
+                )
         if isinstance(callback, callbacks.BatchSizeFinder):
             raise UserError(
                 f"{option}: the run would train at a batch size its config.yaml and checkpoints do not hold: "

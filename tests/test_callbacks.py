@@ -215,7 +215,7 @@ def test_an_lr_finder_says_where_its_lr_goes_and_when_it_found_none(tmp_path: Pa
     assert short.returncode == 0, short.stderr[-3000:]
     said = re.search(r"note: LearningRateFinder (.*?) \(its curve: \S+\): (.*)", short.stderr)
     assert said and re.fullmatch(
-        r"found no lr: an epoch of 5 batches ended its 30 steps, at lr \S+ of the 1 they "
+        r"found no lr: the fit's epochs \(5 batches\) ended its 30 steps, at lr \S+ of the 1 they "
         r"would reach",
         said[1],
     ), short.stderr[-2000:]
@@ -311,7 +311,7 @@ def test_a_predict_onto_a_full_disk_is_one_line(trained_run: Path, tmp_path: Pat
         command, cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=600, preexec_fn=full_disk(2**14)
     )
     assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == (
-        f"error: {out}: cannot be written (File too large): free some space, or give another --predictions.output"
+        f"error: {out}: cannot be written (File too large): give another --predictions.output"
     ), result.stderr[-3000:]
     assert list(out.parent.iterdir()) == []
 
@@ -397,10 +397,13 @@ def test_predict_into_a_folder_that_is_a_file_stops_before_predicting(trained_ru
     expected = f"--predictions.output {tmp_path / 'one.jpg'}: the predictions are a CSV: give a name ending in .csv"
     assert result.stderr.strip().splitlines()[-1] == f"error: {expected}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "taken"]
-    # An empty one: "--predictions.output . is a folder" (an audit).
-    result = run_main("predict", *args, "--predictions.output=", cwd=tmp_path)
-    expected = "--predictions.output is empty: give a file name, e.g. predictions.csv"
-    assert result.stderr.strip().splitlines()[-1] == f"error: {expected}"
+    # An empty one: "--predictions.output . is a folder" (an audit); "." is one.
+    for given, expected in (
+        ("", "--predictions.output is empty: give a file name, e.g. predictions.csv"),
+        (".", "--predictions.output . is a folder: give a file name, e.g. predictions.csv"),
+    ):
+        result = run_main("predict", *args, f"--predictions.output={given}", cwd=tmp_path)
+        assert result.stderr.strip().splitlines()[-1] == f"error: {expected}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "taken"]
 
 

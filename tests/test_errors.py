@@ -233,6 +233,16 @@ PARSER_CASES = {
         "mnist_pl.callbacks.ImageLogger, which takes no 'patience': give it after the --trainer.callbacks+= of its "
         "callback\n",
     ),
+    # After its callback, misspelled: said to belong to the callback before it (a review).
+    "a callback's argument misspelled": (
+        [
+            "--trainer.callbacks+=EarlyStopping",
+            "--trainer.callbacks.monitor=val/loss",
+            "--trainer.callbacks.patiense=2",
+        ],
+        "error: --trainer.callbacks.init_args.patiense: lightning.pytorch.callbacks.EarlyStopping takes no argument "
+        "'patiense': did you mean patience?",
+    ),
     # The += form, as typed (plain --trainer.callbacks replaces the recipe's callbacks); Lightning's class, not
     # the app's import of it (an audit).
     "the += form misspelled": (

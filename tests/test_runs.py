@@ -1537,6 +1537,20 @@ def test_a_checkpoint_folder_that_another_fit_writes_is_refused(tmp_path: Path) 
     assert cli.trainer.current_epoch == 1 and (folder / "last.ckpt").is_file()
 
 
+def test_a_checkpoint_folder_of_the_run_itself_or_in_a_recipes_folder_is_taken(tmp_path: Path) -> None:
+    """A review: the run dir given as --checkpoint.dirpath was locked twice, and refused as written by another fit;
+    a recipe's folder that held a dirpath's checkpoints/ was taken for a run, and every later fit refused."""
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    first = MNISTCLI(
+        args=["fit", *TINY, logs, "--trainer.max_epochs=1", f"--checkpoint.dirpath={tmp_path}/lenet/checkpoints"]
+    )
+    assert (tmp_path / "lenet" / "checkpoints" / "last.ckpt").is_file() and first.trainer.logger.version == 0
+    run = tmp_path / "lenet" / "mine"
+    own = ["--trainer.logger.init_args.version=mine", f"--checkpoint.dirpath={run}"]
+    second = MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1", *own])
+    assert Path(second.trainer.log_dir) == run and (run / "last.ckpt").is_file()
+
+
 class HeldWhileTraining(L.Callback):
     """Whether another process could have taken the run's version dir while this fit trained."""
 
