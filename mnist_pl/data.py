@@ -485,6 +485,12 @@ class MNISTDataModule(L.LightningDataModule):
         """
         if images.dim() == 4 and images.shape[1] == 1:  # with its channel (read_image's): the channel was doubled
             images = images.squeeze(1)
+        # One image (28, 28) came back (28, 1, 28), RGB ones (N, 1, 3, 28, 28), without a word (an audit).
+        if images.dim() != 3:
+            raise UserError(
+                f"MNISTDataModule.normalize: images of shape {tuple(images.shape)}: give (N, 28, 28) or "
+                "(N, 1, 28, 28), grey (one image: image[None]; RGB: torchvision's read_image(path, ImageReadMode.GRAY))"
+            )
         if augment is not None or images.dtype != torch.uint8:  # floats of any value: the arithmetic itself
             pixels = images.unsqueeze(1).float().div(255)
             return (augment(pixels) if augment is not None else pixels).sub(self.mean).div(self.std)

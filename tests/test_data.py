@@ -134,6 +134,10 @@ def test_every_pixel_value_normalises_as_the_tutorial_transform(device: str) -> 
         assert torch.equal(dm.normalize(halves), halves.div(255).sub(dm.mean).div(dm.std).unsqueeze(1))
         # Images with their channel, (N, 1, 28, 28) as torchvision's read_image gives: one channel, not two.
         assert torch.equal(dm.normalize(values.unsqueeze(1).to(device)).cpu(), expected)
+        # One image, and RGB ones: (16, 1, 16) and (1, 1, 3, 16, 16), without a word (an audit).
+        for other in (values[0], values.expand(3, 16, 16)[None]):
+            with pytest.raises(UserError, match=r"^MNISTDataModule\.normalize: images of shape \("):
+                dm.normalize(other.to(device))
 
 
 def test_training_order_is_a_function_of_seed_and_epoch(dm: MNISTDataModule) -> None:
