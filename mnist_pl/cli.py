@@ -188,8 +188,6 @@ class MNISTCLI(LightningCLI):
     """``fit``/``validate``/``test``/``predict`` for MNIST; ``fit`` ends by testing its best checkpoint."""
 
     def __init__(self, trainer_defaults: dict | None = None, **kwargs) -> None:
-        # LightningCLI's run=False parses without subcommands, and the run dirs, the checks and --test_after_fit
-        # (in every recipe) are a subcommand's: it ended in a jsonargparse traceback.
         # LightningCLI's dict form: the app's checks read the words of a command line, and a dict's "config" was
         # dropped without a word (an audit: minimal.yaml's network, optimizer and logs were not used).
         if kwargs.get("args") is not None and not isinstance(kwargs["args"], list | tuple):
@@ -197,6 +195,8 @@ class MNISTCLI(LightningCLI):
                 f"MNISTCLI(args={type(kwargs['args']).__name__}): give the words of a command line, "
                 "MNISTCLI(args=['fit', '--config', 'configs/lenet.yaml', '--trainer.max_epochs', '2'])"
             )
+        # LightningCLI's run=False parses without subcommands, and the run dirs, the checks and --test_after_fit
+        # (in every recipe) are a subcommand's: it ended in a jsonargparse traceback.
         if kwargs.get("run", True) is False:
             raise UserError(
                 "MNISTCLI(run=False): not supported: give the subcommand, MNISTCLI(args=['fit', '--config', ...]), or "

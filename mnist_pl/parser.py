@@ -318,13 +318,14 @@ def _in_config_file(message: str, raw: str, options: list[str]) -> str:
         r"--trainer\.callbacks\.init_args\.(\w+) (.*?): Problem with given class_path '([\w.]+)': Option '\1' is not",
         message,
     )
-    # Only where a callback is added after it: one typed after its callback is misspelled (below).
-    typed = [i for i, w in enumerate(COMMAND_LINE) if listed and w.startswith(f"--trainer.callbacks.{listed[1]}")]
-    if typed and any(w.startswith("--trainer.callbacks+") for w in COMMAND_LINE[typed[0] + 1 :]):
-        return (
-            f"--trainer.callbacks.{listed[1]} {listed[2]}: an argument of the callback given last before it, "
-            f"{listed[3]}, which takes no {listed[1]!r}: give it after the --trainer.callbacks+= of its callback"
-        )
+    if listed:
+        typed = [i for i, w in enumerate(COMMAND_LINE) if w.startswith(f"--trainer.callbacks.{listed[1]}")]
+        # Only where a callback is added after it: one typed after its callback is misspelled (below).
+        if typed and any(w.startswith("--trainer.callbacks+") for w in COMMAND_LINE[typed[0] + 1 :]):
+            return (
+                f"--trainer.callbacks.{listed[1]} {listed[2]}: an argument of the callback given last before it, "
+                f"{listed[3]}, which takes no {listed[1]!r}: give it after the --trainer.callbacks+= of its callback"
+            )
     # A misspelled argument of a class: the class as it was resolved is in jsonargparse's message (of a
     # callback, with Lightning's Callback's refusal of it after its own).
     message = re.sub(r": Problem with given class_path 'lightning\.Callback'$", "", message)
@@ -728,7 +729,7 @@ def _class_meant(line: str) -> str | None:
         given = wrong[2] or next((w.partition("=")[2] for w in COMMAND_LINE if w.startswith(f"{wrong[1]}=")), None)
         if given is None and wrong[1] in COMMAND_LINE[:-1]:
             given = COMMAND_LINE[COMMAND_LINE.index(wrong[1]) + 1]
-        homes, name = _CLASS_HOMES.get(wrong[1], ()), given
+        homes, name = _CLASS_HOMES[wrong[1]], given
     else:
         return None
     classes = {}

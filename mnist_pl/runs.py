@@ -477,8 +477,9 @@ def held(trainer: L.Trainer) -> Iterator[None]:
             except BlockingIOError:
                 raise UserError(refusal) from None
             except OSError as err:  # NFS without its lock daemon, some FUSE filesystems
-                why = err.strerror
-                rank_zero_warn(f"{folder}: cannot be locked ({why}): a fit writing it meanwhile is not refused")
+                rank_zero_warn(
+                    f"{folder}: cannot be locked ({err.strerror}): a fit writing it meanwhile is not refused"
+                )
         yield
 
 
@@ -513,8 +514,8 @@ def refuse_a_chosen_run_dir_in_use(trainer: L.Trainer, fitting: bool, ckpt_path:
     if not fitting and evaluates_in_its_run(trainer, ckpt_path):
         return
     root, save_dir = Path(logger.root_dir), Path(logger.save_dir)
-    # A nested name (adam/lr_0.01) groups runs; one inside a run put this one's files among that run's own.
-    # A run by its config: a recipe's folder holding a --checkpoint.dirpath checkpoints/ is none.
+    # A logger name inside a run (lenet/version_0/checkpoints), as a version below: known by the run's config,
+    # as a recipe's folder holding a --checkpoint.dirpath checkpoints/ is no run.
     inside = (above for above in (root, *root.parents) if save_dir in above.parents)
     if run := next((above for above in inside if (above / "config.yaml").is_file()), None):
         raise UserError(

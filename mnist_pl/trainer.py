@@ -305,13 +305,13 @@ def refuse_callbacks_the_model_cannot_take(trainer: L.Trainer, model: L.Lightnin
                 "(--model.optimizer.init_args.lr): give it update_attr false (the app then says the lr it finds, and "
                 "plots it), or leave it out"
             )
-        if isinstance(callback, callbacks.LearningRateFinder) and callback._num_training_steps < 1:
-            raise UserError(
-                f"{option} num_training_steps {callback._num_training_steps}: it tries one lr a step: give it steps, "
-                "such as 100 (its default)"
-            )
-        # Exponential steps (its default mode) multiply the lr: from 0 it stays 0; linear ones add to it.
         if isinstance(callback, callbacks.LearningRateFinder):
+            if callback._num_training_steps < 1:
+                raise UserError(
+                    f"{option} num_training_steps {callback._num_training_steps}: it tries one lr a step: give it "
+                    "steps, such as 100 (its default)"
+                )
+            # Exponential steps (its default mode) multiply the lr: from 0 it stays 0; linear ones add to it.
             lowest, highest, exponential = callback._min_lr, callback._max_lr, callback._mode == "exponential"
             if not (lowest > 0 if exponential else lowest >= 0) or lowest >= highest:
                 raise UserError(
