@@ -16,6 +16,7 @@ from lightning.pytorch import callbacks
 from lightning.pytorch.callbacks import ProgressBar, TQDMProgressBar
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from mnist_pl.checkpoints import RunCheckpoint
 from mnist_pl.errors import UserError
@@ -247,6 +248,20 @@ def refuse_bad_settings(trainer: Namespace, subcommand: str, test_after_fit: boo
     # As Lightning refuses it, for any accelerator: "`Trainer(devices='0')` value is not a valid input using cpu".
     if (devices := trainer.get("devices")) in ([], 0, "0"):
         raise UserError(f"--trainer.devices {devices}: a run needs a device: give 1 or more, or auto")
+    # Lightning's words named its Timer, which the user never gave: "`Timer(duration='1h')` is not a valid duration."
+    if isinstance(max_time := trainer.get("max_time"), str):
+        try:
+            callbacks.Timer(duration=max_time)
+        except MisconfigurationException:
+            raise UserError(
+                f"--trainer.max_time {max_time}: a duration DD:HH:MM:SS: give 00:01:00:00 for an hour"
+            ) from None
+    # Lightning ran no sanity check, without a word.
+    if isinstance(steps := trainer.get("num_sanity_val_steps"), int) and steps < -1:
+        raise UserError(
+            f"--trainer.num_sanity_val_steps {steps}: must be 0 or more, or -1 for every validation batch: give a "
+            "number of batches, or 0 for no check before training"
+        )
     for unit in ("epochs", "steps"):
         low, high = trainer.get(f"min_{unit}"), trainer.get(f"max_{unit}")
         # Lightning's words named no fix: "`max_epochs` must be a non-negative integer or -1. You passed in -5."

@@ -800,6 +800,17 @@ TRAINER_CASES = {
     ),
     # "`Trainer(devices='0')` value is not a valid input using cpu accelerator."
     "no devices": ("--trainer.devices=0", "error: --trainer.devices 0: a run needs a device: give 1 or more, or auto"),
+    # Lightning's words named its Timer, which the user never gave: "`Timer(duration='1h')` is not a valid duration."
+    "a time limit in another format": (
+        "--trainer.max_time=1h",
+        "error: --trainer.max_time 1h: a duration DD:HH:MM:SS: give 00:01:00:00 for an hour",
+    ),
+    # Ours: Lightning ran no sanity check, without a word
+    "a negative number of sanity steps": (
+        "--trainer.num_sanity_val_steps=-2",
+        "error: --trainer.num_sanity_val_steps -2: must be 0 or more, or -1 for every validation batch: give a "
+        "number of batches, or 0 for no check before training",
+    ),
     # Ours: Lightning divides by it unchecked
     "a zero lightning divides by": (
         "--trainer.check_val_every_n_epoch=0",
