@@ -138,6 +138,31 @@ def test_fit_leaves_curves_and_confusion_matrix_pngs(trained_run: Path) -> None:
     assert all(len(points) == 1 for points in curves.values())  # one epoch
 
 
+def test_the_pictures_show_what_the_model_got_wrong(trained_run: Path, tmp_path: Path) -> None:
+    """The confusion matrix counts each (label, prediction) of the validation, the misclassified grid holds the
+    images the model got wrong, in order, with their true and predicted classes."""
+    model = MNISTClassifier.load_from_checkpoint(trained_run / "checkpoints" / "best.ckpt")
+    dm = MNISTDataModule(data_dir=str(REPO / "data"), eval_batch_size=500)
+    pictures = ImageLogger(max_images=1000)
+    quiet = {"enable_progress_bar": False, "enable_model_summary": False}
+    trainer = L.Trainer(limit_val_batches=2, logger=TensorBoardLogger(tmp_path), callbacks=[pictures], **quiet)
+    trainer.validate(model, datamodule=dm)
+    loader = iter(dm.val_dataloader())
+    images, labels = (torch.cat(parts) for parts in zip(*(next(loader) for _ in range(2)), strict=True))
+    with torch.no_grad():
+        preds = model(dm.normalize(images)).argmax(dim=1)
+    expected = torch.bincount(labels * 10 + preds, minlength=100).reshape(10, 10)  # rows: labels
+    assert torch.equal(pictures.confusion.compute(), expected)
+    assert expected.trace() / 1000 == pytest.approx(trainer.callback_metrics["val/acc"].item())
+    wrong = (preds != labels).nonzero().flatten()
+    assert 0 < len(wrong) < 200  # a trained model, not a perfect one
+    assert [(label, pred) for _, label, pred in pictures.wrong] == list(
+        zip(labels[wrong].tolist(), preds[wrong].tolist(), strict=True)
+    )
+    shown = torch.stack([pixels for pixels, _, _ in pictures.wrong])
+    assert torch.allclose(shown, images[wrong].unsqueeze(1) / 255, atol=1e-5)
+
+
 def test_curves_of_a_csv_logged_fit_come_from_its_metrics_csv(tmp_path: Path) -> None:
     csv_logger = ["--trainer.logger=lightning.pytorch.loggers.CSVLogger", "--trainer.max_epochs=2"]
     fit = run_main("fit", *FIT, *csv_logger, "--trainer.limit_train_batches=10", "--test_after_fit=false", cwd=tmp_path)

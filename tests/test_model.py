@@ -84,18 +84,45 @@ def test_label_smoothing_is_torchs_cross_entropy_with_smoothing() -> None:
         assert torch.allclose(loss, expected, atol=1e-6), smoothing
 
 
+class SmoothedLoss(L.Callback):
+    """Each training step's loss, beside torch's smoothed cross-entropy of its batch by the weights it started from."""
+
+    def __init__(self, smoothing: float) -> None:
+        self.smoothing, self.pairs = smoothing, []
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
+        images, labels = batch  # normalised: on_after_batch_transfer has run
+        with torch.no_grad():
+            self.expected = F.cross_entropy(pl_module.net(images), labels, label_smoothing=self.smoothing)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        self.pairs.append((outputs["loss"].item(), self.expected.item()))
+
+
 def test_label_smoothing_is_for_training_only() -> None:
-    """val/loss (and test/loss) is the NLL of every recipe, smoothed or not: comparable between them, and
-    what ReduceLROnPlateau and EarlyStopping watch. It was the smoothed objective."""
+    """The training steps minimise the smoothed loss; val/loss and test/loss are the NLL of every recipe, smoothed
+    or not: comparable between them, and what ReduceLROnPlateau and EarlyStopping watch. It was the smoothed
+    objective."""
     torch.manual_seed(0)
     model = MNISTClassifier(LeNet(), label_smoothing=0.5)
     dm = MNISTDataModule(data_dir=str(REPO / "data"), eval_batch_size=100)
-    trainer = L.Trainer(limit_val_batches=1, logger=False, **QUIET)
-    trainer.validate(model, datamodule=dm)
-    images, labels = next(iter(dm.val_dataloader()))
-    with torch.no_grad():
-        nll = F.nll_loss(model(dm.normalize(images)), labels)
-    assert torch.allclose(trainer.callback_metrics["val/loss"], nll, atol=1e-6)
+    recorder = SmoothedLoss(0.5)
+    trainer = L.Trainer(
+        max_steps=2, limit_val_batches=1, limit_test_batches=1, logger=False, callbacks=[recorder], **QUIET
+    )
+    trainer.fit(model, datamodule=dm)
+    assert len(recorder.pairs) == 2
+    for loss, expected in recorder.pairs:
+        assert loss == pytest.approx(expected, abs=1e-5)
+    for stage, evaluate, loader in (
+        ("val", trainer.validate, dm.val_dataloader),
+        ("test", trainer.test, dm.test_dataloader),
+    ):
+        evaluate(model, datamodule=dm)
+        images, labels = next(iter(loader()))
+        with torch.no_grad():
+            nll = F.nll_loss(model(dm.normalize(images)), labels)
+        assert torch.allclose(trainer.callback_metrics[f"{stage}/loss"], nll, atol=1e-6), stage
 
 
 class BatchLosses(L.Callback):
