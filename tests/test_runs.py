@@ -265,8 +265,9 @@ def test_a_resume_with_other_settings_than_its_run_says_which(tmp_path: Path) ->
 def test_resume_from_last_continues_the_run_exactly(
     one_go: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    logs = tmp_path / "logs"
-    first = fit(logs, "--trainer.max_epochs=1", PICTURES)
+    # With a data worker: its first batches, fetched as the loader was made, were epoch 0's order again.
+    logs, worker = tmp_path / "logs", "--data.num_workers=1"
+    first = fit(logs, "--trainer.max_epochs=1", PICTURES, worker)
     assert first.returncode == 0, first.stderr[-3000:]
     run = logs / "lenet" / "version_0"
     config_before = (run / "config.yaml").read_bytes()
@@ -274,7 +275,7 @@ def test_resume_from_last_continues_the_run_exactly(
     with SummaryWriter(str(run)) as stray:
         stray.add_scalar("val/acc", 0.5, global_step=10_000)
 
-    resumed = fit(logs, f"--trainer.max_epochs={EPOCHS}", PICTURES, "--ckpt_path=last", here=True)
+    resumed = fit(logs, f"--trainer.max_epochs={EPOCHS}", PICTURES, worker, "--ckpt_path=last", here=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert (run / "curves.png").is_file()
     assert [p.name for p in (logs / "lenet").iterdir()] == ["version_0"]  # the same run, no new version
