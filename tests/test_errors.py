@@ -1738,7 +1738,11 @@ def test_a_recipe_is_a_config_for_validate_too(run: Run, tmp_path: Path) -> None
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
     args = [f"--config={run.config}", f"--ckpt_path={run.best}", DATA, logs, "--trainer.limit_val_batches=2"]
     result = run_main("validate", *args, cwd=run.root)
-    assert result.returncode == 0 and "val/acc" in result.stdout, result.stderr[-3000:]
+    assert result.returncode == 0, result.stderr[-3000:]
+    # The checkpoint's weights on the fit's own validation batches: the val/acc its best was scored by.
+    states = torch.load(run.best, weights_only=True)["callbacks"].items()
+    (score,) = [state["best_model_score"] for key, state in states if key.startswith("ModelCheckpoint")]
+    assert float(printed("val/acc", result.stdout)) == pytest.approx(float(score))
 
 
 @pytest.mark.slow  # the same check as test_bad_checkpoints["runs code"], reached through fit
