@@ -7,13 +7,16 @@ of the time an epoch spends outside the network on a CPU.
 """
 
 import gzip
+import hashlib
 import itertools
 import math
 import os
 import shutil
 import signal
+import socket
 import sys
 from collections.abc import Callable, Iterator
+from http.client import HTTPException
 from pathlib import Path
 from typing import Any, Literal
 
@@ -127,72 +130,140 @@ def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> 
     try:
         root = root.expanduser()  # as torchvision reads it: "~/mnist" made a folder named "~" here
     except RuntimeError as err:  # ~name of no such user
-        raise DataError(f"--data.data_dir {root}: {err}: check the path") from err
+        raise DataError(f"--data.data_dir {root}: {str(err).rstrip('.')}: check the path") from err
     raw = root / dataset / "raw"
-    try:
-        nearest = next(folder for folder in (raw, *raw.parents) if folder.exists())  # "." or "/" at last
+    try:  # "." or "/" at last
+        nearest = next(folder for folder in (raw, *raw.parents) if folder.exists() or folder.is_symlink())
     except PermissionError as err:  # a folder on the way this user may not search
         raise DataError(f"--data.data_dir {root}: {err.filename}: permission denied: give another one") from err
+    if not nearest.exists():  # was "<its folder> is not writable (File exists)" when raw was made
+        raise DataError(
+            f"--data.data_dir {root}: {nearest} is a link to {os.readlink(nearest)}, which is not there: "
+            "give another --data.data_dir"
+        )
     if nearest == root and not root.is_dir():
         raise DataError(f"--data.data_dir {root} is a file: give the folder that holds {dataset}/raw")
     if not nearest.is_dir():  # was "<raw> is not writable (Not a directory)" when raw was made
         raise DataError(f"--data.data_dir {root}: {nearest} is a file, not a folder: give another --data.data_dir")
-    for gz_name, gz_md5 in cls.resources:
-        name = gz_name.removesuffix(".gz")
-        target = raw / name
-        md5 = MNIST_MD5[name] if dataset == "MNIST" else None
-        if target.is_dir():  # was an IsADirectoryError traceback, from the MD5 check or torchvision's read
-            raise DataError(f"{target} is a folder, where the file of that name goes: remove it and run again")
-        if target.exists():
-            if md5 is not None and not check_md5(target, md5):
-                raise DataError(f"{target} is corrupt (MD5 mismatch): delete it and run again")
-            continue
-        gz = raw / gz_name
-        if not gz.exists() and dataset == "MNIST" and (BUNDLED / gz_name).is_file():
-            gz = BUNDLED / gz_name  # decompressed from there into raw
-        if not gz.exists():
-            if not download:
+    try:
+        for gz_name, gz_md5 in cls.resources:
+            _ensure_file(cls, raw, nearest, gz_name, gz_md5, download)
+    except PermissionError as err:  # a file or folder of the data this user may not read: were tracebacks
+        raise DataError(
+            f"{err.filename}: permission denied: make it readable (its folder searchable), or give another "
+            "--data.data_dir"
+        ) from err
+
+
+def _ensure_file(cls: type[MNIST], raw: Path, nearest: Path, gz_name: str, gz_md5: str, download: bool) -> None:
+    """One of the four IDX files of ``ensure_files`` (``nearest``: the folder of ``raw``'s path that exists)."""
+    dataset = cls.__name__
+    name = gz_name.removesuffix(".gz")
+    target = raw / name
+    md5 = MNIST_MD5[name] if dataset == "MNIST" else None
+    if target.is_dir():  # was an IsADirectoryError traceback, from the MD5 check or torchvision's read
+        raise DataError(f"{target} is a folder, where the file of that name goes: remove it and run again")
+    if target.exists():
+        if md5 is not None and not check_md5(target, md5):
+            raise DataError(f"{target} is corrupt (MD5 mismatch): delete it and run again")
+        if md5 is None and (problem := _not_whole(target)):  # a traceback in setup, or trained on wrong labels
+            raise DataError(f"{target} is not {dataset}'s ({problem}): delete it and run again")
+        return
+    gz = raw / gz_name
+    if not gz.exists() and dataset == "MNIST" and (BUNDLED / gz_name).is_file():
+        gz = BUNDLED / gz_name  # decompressed from there into raw
+    if not gz.exists():
+        if not download:
+            raise DataError(
+                f"{gz} is missing: put the four {dataset} .gz or IDX files in {raw} or set --data.download true"
+            )
+        _download(cls, gz, gz_md5, md5)
+    if md5 is None and not check_md5(gz, gz_md5):
+        raise DataError(f"{gz} is corrupt (MD5 mismatch): replace it with a good copy")
+    with beside(target) as tmp:  # two fits started together decompress the same file at once
+        try:
+            raw.mkdir(parents=True, exist_ok=True)
+            dst = open(tmp, "wb")  # noqa: SIM115 (closed by the with below)
+        except OSError as err:
+            if nearest != raw:  # the folder to be made in, not one that is not there
                 raise DataError(
-                    f"{gz} is missing: put the four {dataset} .gz or IDX files in {raw} or set --data.download true"
-                )
-            _download(cls, gz)
-        if md5 is None and not check_md5(gz, gz_md5):
-            raise DataError(f"{gz} is corrupt (MD5 mismatch): replace it with a good copy")
-        with beside(target) as tmp:  # two fits started together decompress the same file at once
-            try:
-                raw.mkdir(parents=True, exist_ok=True)
-                dst = open(tmp, "wb")  # noqa: SIM115 (closed by the with below)
-            except OSError as err:
-                if nearest != raw:  # the folder to be made in, not one that is not there
-                    raise DataError(
-                        f"{nearest} is not writable ({err.strerror}), where {raw.relative_to(nearest)} is made for "
-                        "the data: make it writable, or give --data.data_dir a writable folder"
-                    ) from err
-                raise DataError(
-                    f"{raw} is not writable ({err.strerror}): make it writable, or decompress the four "
-                    f".gz files there yourself (gunzip -k), or point --data.data_dir at a writable copy"
+                    f"{nearest} is not writable ({err.strerror}), where {raw.relative_to(nearest)} is made for "
+                    "the data: make it writable, or give --data.data_dir a writable folder"
                 ) from err
-            try:
-                with gzip.open(gz, "rb") as src, dst:
-                    shutil.copyfileobj(src, dst)
-            except (OSError, EOFError) as err:
-                raise DataError(f"{gz} is not a valid gzip file ({err}): replace it with a good copy") from err
-            if md5 is not None and not check_md5(tmp, md5):
-                raise DataError(f"{gz} decompresses to the wrong MD5: replace it with a good copy")
-            tmp.replace(target)
+            raise DataError(
+                f"{raw} is not writable ({err.strerror}): make it writable, or decompress the four "
+                f".gz files there yourself (gunzip -k), or point --data.data_dir at a writable copy"
+            ) from err
+        try:
+            with gzip.open(gz, "rb") as src, dst:
+                shutil.copyfileobj(src, dst)
+        except PermissionError:  # a good file this user may not read: said so by ensure_files
+            raise
+        except (OSError, EOFError) as err:
+            raise DataError(f"{gz} is not a valid gzip file ({err}): replace it with a good copy") from err
+        if md5 is not None and not check_md5(tmp, md5):
+            raise DataError(f"{gz} decompresses to the wrong MD5: replace it with a good copy")
+        tmp.replace(target)
 
 
-def _download(cls: type[MNIST], gz: Path) -> None:
+def _not_whole(path: Path) -> str | None:
+    """Why an IDX file (decompressed, not checked by an MD5) is not one of its dataset's, or None: its
+    header, 60,000 or 10,000 (``train-``/``t10k-``) 28x28 images or labels of unsigned bytes, and its size."""
+    items = 60000 if path.name.startswith("train-") else 10000
+    images = "-images-" in path.name
+    shape = (items, 28, 28) if images else (items,)
+    with open(path, "rb") as file:
+        header = file.read(4 * (1 + len(shape)))
+    found = tuple(int.from_bytes(header[i : i + 4], "big") for i in range(4, len(header), 4))
+    if header[:4] != bytes([0, 0, 0x08, len(shape)]) or found != shape:  # 0x08: unsigned bytes
+        return f"its header is not that of {items:,} {'images of 28 x 28' if images else 'labels'}"
+    size, expected = path.stat().st_size, len(header) + math.prod(shape)
+    return f"{size:,} bytes, where {expected:,} are expected" if size != expected else None
+
+
+def _decompresses_to(gz: Path, md5: str) -> bool:
+    digest = hashlib.md5()
+    try:
+        with gzip.open(gz, "rb") as file:
+            while chunk := file.read(1 << 20):
+                digest.update(chunk)
+    except (OSError, EOFError):
+        return False
+    return digest.hexdigest() == md5
+
+
+# Seconds a download may wait for the network before it gives up on a mirror: behind a proxy that never
+# answered, it waited forever without a word.
+DOWNLOAD_SILENCE = 60.0
+
+
+def _download(cls: type[MNIST], gz: Path, md5: str, idx_md5: str | None) -> None:
+    """``gz`` from the first of ``cls``'s mirrors that gives it, written under a temporary name and renamed once
+    whole (``md5``: the original archive's; MNIST's, ``idx_md5``: of the file it decompresses to, as this
+    repository's are recompressed): a stop, a connection cut short (which urllib takes for the file's end), or
+    a second fit that found it being written left part of it under its name, then called corrupt."""
     made = missing_folders(gz.parent)
     gz.parent.mkdir(parents=True, exist_ok=True)
     errors = []
-    for mirror in cls.mirrors:
-        try:
-            download_url(f"{mirror}{gz.name}", root=str(gz.parent), filename=gz.name)
-            return
-        except Exception as err:  # every mirror is tried before giving up
-            errors.append(f"{mirror}: {err}")
-    remove_empty(made)  # a mistyped --data.data_dir leaves no empty folders behind
+    silence = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_SILENCE)
+    try:
+        for mirror in cls.mirrors:
+            with beside(gz) as tmp:
+                try:
+                    download_url(f"{mirror}{gz.name}", root=str(gz.parent), filename=tmp.name)
+                except (OSError, HTTPException) as err:  # the network's: the next mirror is tried (a stop is not)
+                    errors.append(f"{mirror}: {err}")
+                    continue
+                if not check_md5(tmp, md5) and not (idx_md5 and _decompresses_to(tmp, idx_md5)):
+                    errors.append(f"{mirror}: {tmp.stat().st_size:,} bytes, not the file (MD5 mismatch)")
+                    continue
+                tmp.replace(gz)
+                return
+    finally:
+        socket.setdefaulttimeout(silence)
+        if not gz.exists():
+            remove_empty(made)  # a mistyped --data.data_dir, or a stop, leaves no empty folders behind
     raise DataError(
         f"{gz} is missing and could not be downloaded ({'; '.join(errors)}): "
         f"copy the four {cls.__name__} .gz files into {gz.parent}"

@@ -1,13 +1,19 @@
 """The data module: offline-first files, a fixed split, batches identical to the tutorial transform."""
 
+import contextlib
 import functools
 import gzip
 import hashlib
 import math
+import os
 import re
 import signal
+import socket
+import subprocess
+import sys
 import threading
 from collections import Counter
+from collections.abc import Callable, Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,7 +21,7 @@ from types import SimpleNamespace
 import lightning as L
 import pytest
 import torch
-from conftest import GZ_FILES, REPO
+from conftest import GZ_FILES, REPO, child_env
 from PIL import Image
 from torch import nn
 from torchvision import transforms
@@ -30,6 +36,7 @@ from mnist_pl.data import MNIST_MD5, STATS, DataError, MNISTDataModule, ensure_f
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import MinimalCNN
+from mnist_pl.signals import InterruptedRunError
 
 DATA_DIR = str(REPO / "data")
 
@@ -239,6 +246,91 @@ def test_unreachable_mirrors_give_one_clear_error(tmp_path: Path, monkeypatch) -
     assert list(tmp_path.iterdir()) == []  # no folders made for the download left behind
 
 
+class Mirror:
+    """A server on this machine that answers every request with ``answer`` (bytes sent, then the connection
+    closed; None: nothing, ever), and counts them: the mirrors of a download."""
+
+    def __init__(self, answer: bytes | None, on_request: Callable[[], None] = lambda: None) -> None:
+        self.answer, self.on_request, self.requests, self.held = answer, on_request, 0, []
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):  # closed
+            while True:
+                connection, _ = self.server.accept()
+                connection.recv(65536)
+                self.requests += 1
+                self.on_request()
+                if self.answer is None:
+                    self.held.append(connection)  # never answered, never closed
+                else:
+                    connection.sendall(self.answer)
+                    connection.close()
+
+    def close(self) -> None:
+        self.server.close()
+        for connection in self.held:
+            connection.close()
+
+
+@pytest.fixture
+def mirror_of(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Mirror]]:
+    """``mirror_of(answer)``: MNIST's two mirrors replaced by one such server."""
+    for proxy in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(proxy, raising=False)  # urllib would send the request for 127.0.0.1 to it
+    mirrors: list[Mirror] = []
+
+    def start(answer: bytes | None, on_request: Callable[[], None] = lambda: None) -> Mirror:
+        mirrors.append(Mirror(answer, on_request))
+        monkeypatch.setattr(MNIST, "mirrors", [mirrors[-1].url, mirrors[-1].url])
+        return mirrors[-1]
+
+    yield start
+    for mirror in mirrors:
+        mirror.close()
+
+
+@pytest.mark.usefixtures("no_bundled_copy")
+def test_a_download_cut_short_leaves_no_part_of_it(tmp_path: Path, mirror_of: Callable[..., Mirror]) -> None:
+    """Written under its own name, part of an archive stayed there: the next run called it corrupt and said to
+    replace it (a second fit, finding it being written, said so at once)."""
+    mirror_of(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + b"x" * 1000)
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz is missing and could not be downloaded"):
+        ensure_files(tmp_path / "data", download=True)
+    assert list(tmp_path.iterdir()) == []  # no part of it, nor the folders made for it
+
+
+@pytest.mark.usefixtures("no_bundled_copy")
+def test_a_silent_mirror_is_given_up_on(
+    tmp_path: Path, mirror_of: Callable[..., Mirror], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind a proxy that never answered, a download waited forever, without a word."""
+    monkeypatch.setattr(data, "DOWNLOAD_SILENCE", 0.5)
+    mirror = mirror_of(None)
+    with pytest.raises(DataError, match=r"could not be downloaded \(http://127.*timed out"):
+        ensure_files(tmp_path / "data", download=True)
+    assert mirror.requests == 2 and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.usefixtures("no_bundled_copy")
+def test_a_stop_during_a_download_stops_it(tmp_path: Path, mirror_of: Callable[..., Mirror]) -> None:
+    """The stop was taken for the mirror's failure: the next mirror was tried, and a second stop needed."""
+
+    def stop(signum: int, frame: object) -> None:  # as the app's SIGTERM and first Ctrl-C, in the main thread
+        raise InterruptedRunError("stopped")
+
+    before = signal.signal(signal.SIGUSR1, stop)
+    try:
+        mirror = mirror_of(None, on_request=lambda: signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1))
+        with pytest.raises(InterruptedRunError):
+            ensure_files(tmp_path / "data", download=True)
+    finally:
+        signal.signal(signal.SIGUSR1, before)
+    assert mirror.requests == 1 and list(tmp_path.iterdir()) == []
+
+
 def test_truncated_gz_is_refused_and_leaves_nothing(gz_dir: Path) -> None:
     gz = gz_dir / "MNIST" / "raw" / "train-images-idx3-ubyte.gz"
     gz.write_bytes(gz.read_bytes()[:100_000])
@@ -371,6 +463,82 @@ def test_another_dataset_works_once_its_idx_files_are_there(gz_dir: Path) -> Non
     assert (dm.mean, dm.std) == (0.2860, 0.3530) and dm.classes[0] == "T-shirt/top"
     pixels = dm.val_set.images[:4].unsqueeze(1).float() / 255
     assert torch.equal(dm.normalize(dm.val_set.images[:4]), (pixels - 0.2860) / 0.3530)
+
+
+def test_another_datasets_idx_files_are_checked_whole(gz_dir: Path) -> None:
+    """Checked by no MD5: one cut short was a traceback as the fit set up ("shape '[60000, 28, 28]' is invalid"), the
+    training and test labels swapped a fit on wrong labels (test/acc 0.10), status 0."""
+    fashion_from_mnist_bytes(gz_dir)
+    raw = gz_dir / "FashionMNIST" / "raw"
+    images, train, test = (
+        raw / "train-images-idx3-ubyte",
+        raw / "train-labels-idx1-ubyte",
+        raw / "t10k-labels-idx1-ubyte",
+    )
+    whole = images.read_bytes()
+    images.write_bytes(whole[:1_000_000])
+    with pytest.raises(DataError) as err:
+        ensure_files(gz_dir, download=False, dataset="FashionMNIST")
+    assert str(err.value) == (
+        f"{images} is not FashionMNIST's (1,000,000 bytes, where 47,040,016 are expected): delete it and run again"
+    )
+    images.write_bytes(whole)
+    labels = train.read_bytes(), test.read_bytes()
+    train.write_bytes(labels[1]), test.write_bytes(labels[0])
+    with pytest.raises(DataError) as err:
+        ensure_files(gz_dir, download=False, dataset="FashionMNIST")
+    assert str(err.value) == (
+        f"{train} is not FashionMNIST's (its header is not that of 60,000 labels): delete it and run again"
+    )
+
+
+# Each case's file or folder made unreadable in a process that may not override permissions, as a user's.
+UNREADABLE = """
+import sys
+from pathlib import Path
+from mnist_pl.data import DataError, ensure_files
+data = Path(sys.argv[1])
+for path, mode in ((data / "MNIST/raw/t10k-labels-idx1-ubyte", 0o000), (data / "MNIST/raw", 0o600)):
+    before = path.stat().st_mode
+    path.chmod(mode)
+    try:
+        ensure_files(data, download=False)
+    except DataError as err:
+        print(err)
+    finally:
+        path.chmod(before)
+"""
+
+
+def test_data_files_this_user_may_not_read_are_named(gz_dir: Path) -> None:
+    """Tracebacks (PermissionError in the MD5 check, or as the folder was looked in); a .gz was said to be no gzip
+    file, to be replaced."""
+    ensure_files(gz_dir, download=False)
+    (gz_dir / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").unlink()  # decompressed again from its unreadable .gz
+    (gz_dir / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz").chmod(0)
+    user = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    script = UNREADABLE.replace("t10k-labels-idx1-ubyte", "t10k-labels-idx1-ubyte.gz", 1)
+    result = subprocess.run(
+        [*user, sys.executable, "-c", script, str(gz_dir)], capture_output=True, text=True, env=child_env()
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    fix = "permission denied: make it readable (its folder searchable), or give another --data.data_dir"
+    raw = gz_dir / "MNIST" / "raw"
+    assert result.stdout.splitlines() == [
+        f"{raw / 't10k-labels-idx1-ubyte.gz'}: {fix}",
+        f"{raw / 'train-images-idx3-ubyte'}: {fix}",
+    ]
+
+
+def test_a_data_dir_that_links_to_nothing_is_named(tmp_path: Path) -> None:
+    """It was "<its folder> is not writable (File exists)", of a writable folder."""
+    (tmp_path / "data").symlink_to(tmp_path / "gone")
+    with pytest.raises(DataError) as err:
+        ensure_files(tmp_path / "data", download=False)
+    assert str(err.value) == (
+        f"--data.data_dir {tmp_path / 'data'}: {tmp_path / 'data'} is a link to {tmp_path / 'gone'}, which is not "
+        "there: give another --data.data_dir"
+    )
 
 
 @pytest.mark.slow  # an edge of the default suite's checks: its time
