@@ -358,7 +358,7 @@ def _settings(state_key: str) -> dict[str, Any]:
     return ast.literal_eval(re.sub(r"datetime\.timedelta\(([^)]*)\)", quoted, state_key))
 
 
-def best_in(folder: Path, monitor: str | None, filename: str = "best") -> Path | None:
+def best_in(folder: Path, monitor: str | None, filename: str) -> Path | None:
     """The checkpoint of ``folder`` that its fit ranked best, as the newest checkpoint's bookkeeping
     names it (None: none there). Not by its name: with ``--checkpoint.save_top_k 2`` Lightning writes
     the second best into ``best-v1.ckpt``, which may be the better, and another ``--checkpoint.filename``

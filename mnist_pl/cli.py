@@ -318,7 +318,7 @@ class MNISTCLI(LightningCLI):
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         # The subcommand is the first word that is not an option of the main parser or its value.
-        self.command_line = list(sys.argv[1:] if args is None else args if isinstance(args, list | tuple) else [])
+        self.command_line = list(sys.argv[1:] if args is None else args)  # a list or tuple: checked in __init__
         COMMAND_LINE[:] = self.command_line
         words, options = iter(enumerate(self.command_line)), []  # options: the subcommand's words
         for i, word in words:

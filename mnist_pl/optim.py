@@ -161,7 +161,7 @@ def _step_with_the_validations(trainer: L.Trainer, config: dict[str, Any]) -> No
             f"--model.scheduler {name} watches {config['monitor']} once per epoch, and "
             "--trainer.check_val_every_n_epoch null validates at steps across epochs: give it a number of epochs"
         )
-    if getattr(trainer, "_val_check_time_interval", None) is not None:  # Lightning's: validations by the clock
+    if trainer._val_check_time_interval is not None:  # Lightning's: validations by the clock
         raise UserError(
             f"--model.scheduler {name} watches {config['monitor']} once per epoch, and a --trainer.val_check_interval "
             "of time validates by the clock, not at epochs' ends: give it a number or fraction of batches"

@@ -108,7 +108,7 @@ def one_line(message: str) -> str:
         if Path(group[2]).is_file():  # it was answered as a file that does not exist
             try:
                 loaded = _settings_in(group[2])
-            except (TypeError, OSError, yaml.YAMLError) as err:
+            except (TypeError, OSError) as err:  # _settings_in gives YAML errors as TypeErrors
                 return f"--{group[1]} {err}" if isinstance(err, TypeError) else f"--{group[1]} {group[2]}: {err}"
             if not isinstance(loaded, dict):
                 holds = "nothing" if loaded is None else f"a {type(loaded).__name__}"
@@ -367,9 +367,7 @@ def _in_config_file(message: str, raw: str, options: list[str]) -> str:
     return message
 
 
-def named_where_written(
-    message: str, command_line: list[str], subcommand: str, of_the_class: bool = False
-) -> str | None:
+def named_where_written(message: str, command_line: list[str], subcommand: str, of_the_class: bool) -> str | None:
     """An error of our own checks, ``--key value...``, as ``file.yaml: key value...`` where the value
     came from a file (a class named there: only for a message ``of_the_class`` itself); None where it did not.
 
@@ -840,7 +838,7 @@ class MNISTArgumentParser(LightningArgumentParser):
         _READ_FROM[Path(path)] = Path(path).absolute()
         try:
             loaded = _settings_in(path)
-        except (OSError, yaml.YAMLError):  # a missing file jsonargparse reports well itself
+        except OSError:  # a missing file jsonargparse reports well itself
             return super().parse_path(path, *args, **kwargs)
         # jsonargparse says only "Unexpected config" for a file that is not a mapping, and a section
         # that is a number or list fails in a traceback when the classes are built.

@@ -419,7 +419,7 @@ def given_back_on_failure(trainer: L.Trainer, claimed: Path | None, start: int =
 
 def _written_here(trainer: L.Trainer) -> set[Path]:
     """The files this process has written into its run dir: the config it saved there, its event
-    files. None on a rank other than 0, which writes none (its logger has no version of its own)."""
+    files; an empty set on a rank other than 0, which writes none (its logger has no version of its own)."""
     logger = trainer.logger
     if rank_zero_only.rank != 0 or not isinstance(logger, TensorBoardLogger | CSVLogger):
         return set()
