@@ -371,8 +371,11 @@ class MNISTCLI(LightningCLI):
         seed = self.config[subcommand].get("seed_everything") if subcommand else None
         if seed is True:
             # "True to use a random seed", says LightningCLI's help; Lightning 2.6 seeds 0 for it. A
-            # drawn seed is written into the run's config.yaml, like any other.
-            self.config[subcommand]["seed_everything"] = random.SystemRandom().randrange(2**32)
+            # drawn seed is written into the run's config.yaml, like any other. The DDP processes Lightning
+            # starts take rank 0's, which it hands them: each drew its own, not the one config.yaml holds.
+            launched = os.environ.get("LOCAL_RANK", "0") != "0" and "PL_GLOBAL_SEED" in os.environ
+            drawn = int(os.environ["PL_GLOBAL_SEED"]) if launched else random.SystemRandom().randrange(2**32)
+            self.config[subcommand]["seed_everything"] = drawn
         elif seed is False:
             # An earlier run of this process left its seed there, which Lightning seeds DDP's processes
             # with, and the HPARAMS tab would show as this run's.
