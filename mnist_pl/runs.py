@@ -25,6 +25,7 @@ import socket
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 try:
     import fcntl
@@ -112,12 +113,18 @@ def find_run_checkpoint(
             kind = "last.ckpt" if which == "last" else "checkpoint"
             raise UserError(f"--ckpt_path {which}: no run under {root} has a {kind}: {fix}")
         run = max(candidates, key=lambda p: p.stat().st_mtime).parents[1]
+    settings = _checkpoint_settings(run / sub_dir / "config.yaml")
     if which == "last":
         last = run / "checkpoints" / "last.ckpt"
         found, missing, why = last if last.is_file() else None, "checkpoints/last.ckpt", "--checkpoint.save_last false"
     else:
-        found = best_in(run / "checkpoints", *_ranking_of(run / sub_dir / "config.yaml"))
+        found = best_in(run / "checkpoints", settings["monitor"], settings["filename"])
         missing, why = "best checkpoint", "no validation, or --checkpoint.save_top_k 0"
+    if found is None and settings["dirpath"]:  # the reasons said were not the run's: its checkpoints are elsewhere
+        raise UserError(
+            f"--ckpt_path {which}: {run} keeps its checkpoints in {settings['dirpath']} (its --checkpoint.dirpath): "
+            f"give one of them as --ckpt_path, such as {Path(settings['dirpath']) / 'last.ckpt'}"
+        )
     if found is None:
         raise UserError(
             f"--ckpt_path {which}: {run} has no {missing} ({why}, or stopped before its first epoch ended): "
@@ -126,15 +133,15 @@ def find_run_checkpoint(
     return found
 
 
-def _ranking_of(config: Path) -> tuple[str | None, str]:
-    """How a run's checkpoints are ranked and named (``checkpoint.monitor`` and ``filename``), as its
-    ``config.yaml`` says; the app's defaults where it says none."""
-    settings = {"monitor": "val/acc", "filename": "best"}
+def _checkpoint_settings(config: Path) -> dict[str, Any]:
+    """Where a run's checkpoints are, and how they are ranked and named (``checkpoint.dirpath``, ``monitor`` and
+    ``filename``), as its ``config.yaml`` says; the app's defaults where it says none."""
+    settings = {"dirpath": None, "monitor": "val/acc", "filename": "best"}
     with contextlib.suppress(OSError, yaml.YAMLError):
         tree = yaml.safe_load(config.read_text())
         given = tree.get("checkpoint") if isinstance(tree, dict) else None
         settings.update(given if isinstance(given, dict) else {})
-    return settings["monitor"], settings["filename"]
+    return settings
 
 
 def run_dir(logger: Logger | None, log_dir: str | None) -> str | None:

@@ -1541,6 +1541,14 @@ def test_a_checkpoint_folder_that_another_fit_writes_is_refused(tmp_path: Path) 
     assert not list(folder.iterdir()) and not list(tmp_path.glob("logs/*/version_*"))  # its run dir given back
     cli = MNISTCLI(args=args)  # once the other has ended
     assert cli.trainer.current_epoch == 1 and (folder / "last.ckpt").is_file()
+    # Its own config's --ckpt_path last: the reasons said for no checkpoints/last.ckpt in its run dir were not its.
+    config = Path(cli.trainer.log_dir) / "config.yaml"
+    with pytest.raises(UserError) as err:
+        MNISTCLI(args=["fit", f"--config={config}", "--trainer.max_epochs=2", "--ckpt_path=last"])
+    assert str(err.value) == (
+        f"--ckpt_path last: {config.parent} keeps its checkpoints in {folder} (its --checkpoint.dirpath): give one "
+        f"of them as --ckpt_path, such as {folder / 'last.ckpt'}"
+    )
 
 
 def test_a_checkpoint_folder_of_the_run_itself_or_in_a_recipes_folder_is_taken(tmp_path: Path) -> None:
