@@ -114,6 +114,7 @@ def evaluate(
     try:
         with (
             SigtermBeforeLightning(trainer, stopped),
+            CtrlCOnceUnderDdp(trainer, stopped),
             sigterm_agreed(trainer),
             runs.given_back_on_failure(trainer, claimed),
         ):
@@ -157,13 +158,15 @@ class _OwnHandler:
     """``handle`` for ``signum`` inside the ``with`` block, the handler before it restored after.
 
     Only where the signal has Python's own handler (not one ignored in a background job, nor the
-    caller's), in the main thread, which alone can set a handler, and in a one-process run: under
-    DDP each process would see the signal at another batch, and Lightning's handler stops the others.
+    caller's), in the main thread, which alone can set a handler, and in a one-process run (or, ``one_process``
+    False, a run of several): under DDP each process would see the signal at another batch, and Lightning's
+    handler stops the others.
     ``stopped(name)``: the error that ends a stage the signal stops before Lightning's handlers are in place.
     """
 
     signum: signal.Signals
     python_default: object
+    one_process = True  # the runs it handles the signal in: of one process, or (False) of several
 
     def __init__(self, trainer: L.Trainer, stopped: Callable[[str], BaseException]) -> None:
         self.trainer, self.stopped = trainer, stopped
@@ -171,7 +174,8 @@ class _OwnHandler:
 
     def __enter__(self) -> "_OwnHandler":
         own = signal.getsignal(self.signum) is self.python_default
-        if own and self.trainer.world_size == 1 and threading.current_thread() is threading.main_thread():
+        ours = (self.trainer.world_size == 1) == self.one_process
+        if own and ours and threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(self.signum, self.handle)
         return self
 
@@ -195,6 +199,19 @@ class SigtermBeforeLightning(_OwnHandler):
             return
         self.trainer._signal_connector.received_sigterm = True  # the fit's last line names the signal
         raise self.stopped("SIGTERM")
+
+
+class CtrlCOnceUnderDdp(_OwnHandler):
+    """Under DDP, a first Ctrl-C is Lightning's KeyboardInterrupt (it ends the other processes), and the
+    later ones are ignored from that moment. Lightning ignores them only once its handler runs, after the
+    interrupt has unwound its loops (data workers joined): a second Ctrl-C in between (pressed again, or
+    ``timeout``'s) ended in a traceback, and 2 stops of 18 in an audit hung (rank 1 in a broadcast, for good)."""
+
+    signum, python_default, one_process = signal.SIGINT, signal.default_int_handler, False
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
 
 
 class CtrlCAsSigterm(_OwnHandler):
@@ -252,6 +269,7 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
             SigtermBeforeLightning(trainer, stopped),
             sigterm_agreed(trainer) as agreed,
             CtrlCAsSigterm(trainer, stopped) as ctrl_c,
+            CtrlCOnceUnderDdp(trainer, stopped),
             runs.given_back_on_failure(trainer, claimed, start),
             runs.held(trainer),
         ):

@@ -34,6 +34,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 from torch.utils.tensorboard import SummaryWriter
 
+from mnist_pl import signals
 from mnist_pl.__main__ import main
 from mnist_pl.callbacks import ImageLogger
 from mnist_pl.cli import MNISTCLI
@@ -902,6 +903,25 @@ def test_a_resume_stopped_by_sigterm_before_its_first_step_leaves_the_run_as_it_
     last = stopped_line(proc, marker, signal.SIGTERM)
     assert last == "error: fit: stopped by SIGTERM before its first step, nothing kept: run it again"
     assert {path: path.read_bytes() for path in run.rglob("*") if path.is_file()} == files
+
+
+def test_under_ddp_a_first_ctrl_c_is_lightnings_and_the_next_are_ignored() -> None:
+    """Lightning ignores later Ctrl-Cs only once its handler runs, after the interrupt has unwound the loops: three
+    sent at once to a DDP fit with a data worker hung it in 1 stop of 10 (a KeyboardInterrupt inside Lightning's
+    handler, rank 1 in a broadcast for good)."""
+    trainer = L.Trainer(strategy="ddp", devices=2, accelerator="cpu", logger=False)  # its processes start in fit
+
+    def stopped(by: str) -> BaseException:
+        raise AssertionError(by)  # before Lightning's handlers: not this handler's
+
+    with signals.CtrlCOnceUnderDdp(trainer, stopped):
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        signal.raise_signal(signal.SIGINT)  # ignored
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with signals.CtrlCOnceUnderDdp(L.Trainer(logger=False), stopped):  # one process: the app's CtrlCAsSigterm's
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 @SIGNALS
