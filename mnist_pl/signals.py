@@ -21,12 +21,14 @@ from types import FrameType
 import lightning as L
 from lightning.fabric.utilities.rank_zero import rank_prefixed_message
 from lightning.pytorch.cli import SaveConfigCallback
+from lightning.pytorch.trainer.states import TrainerStatus
 
 from mnist_pl import runs
 from mnist_pl.checkpoints import RunCheckpoint
 from mnist_pl.errors import UserError
 
 log = logging.getLogger("lightning.pytorch.trainer.connectors.signal_connector")  # Lightning's SIGTERM line's
+_RANK_ZERO_LOG = logging.getLogger("lightning.pytorch.utilities.rank_zero")  # rank_zero_info's
 
 
 class InterruptedRunError(UserError):
@@ -166,7 +168,7 @@ class _OwnHandler:
 
     signum: signal.Signals
     python_default: object
-    one_process = True  # the runs it handles the signal in: of one process, or (False) of several
+    one_process: bool | None = True  # the runs it handles the signal in: of one process, of several (False), any
 
     def __init__(self, trainer: L.Trainer, stopped: Callable[[str], BaseException]) -> None:
         self.trainer, self.stopped = trainer, stopped
@@ -174,7 +176,7 @@ class _OwnHandler:
 
     def __enter__(self) -> "_OwnHandler":
         own = signal.getsignal(self.signum) is self.python_default
-        ours = (self.trainer.world_size == 1) == self.one_process
+        ours = self.one_process is None or (self.trainer.world_size == 1) == self.one_process
         if own and ours and threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(self.signum, self.handle)
         return self
@@ -190,15 +192,31 @@ class _OwnHandler:
 class SigtermBeforeLightning(_OwnHandler):
     """A SIGTERM in a stage's first seconds, before Lightning's handler is in place, ends the stage
     at once. Python's default killed the process there without a word, leaving a half-made run dir
-    (or, in a resume, an event file that hid the run's later points)."""
+    (or, in a resume, an event file that hid the run's later points). Under DDP, once Lightning runs the
+    stage, it is Lightning's KeyboardInterrupt, whose handler ends the processes it started: rank 0 died
+    of the signal without a word, and they ran on, printing gloo's errors about it (an audit)."""
 
-    signum, python_default = signal.SIGTERM, signal.SIG_DFL
+    signum, python_default, one_process = signal.SIGTERM, signal.SIG_DFL, None
+    interrupted = False  # under DDP: ended as Lightning's KeyboardInterrupt
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         if _lightning_has_the_signals(self.trainer):  # called by Lightning's handler, after its own: its loops stop
             return
         self.trainer._signal_connector.received_sigterm = True  # the fit's last line names the signal
+        if self.trainer.world_size > 1 and self.trainer.state.status == TrainerStatus.RUNNING:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # rank 0 passes the group's SIGTERM on: taken once
+            _RANK_ZERO_LOG.addFilter(self._no_ctrl_c_line)  # "Detected KeyboardInterrupt", of a SIGTERM
+            self.interrupted = True
+            raise KeyboardInterrupt
         raise self.stopped("SIGTERM")
+
+    @staticmethod
+    def _no_ctrl_c_line(record: logging.LogRecord) -> bool:
+        return "Detected KeyboardInterrupt" not in str(record.msg)
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        _RANK_ZERO_LOG.removeFilter(self._no_ctrl_c_line)
 
 
 class CtrlCOnceUnderDdp(_OwnHandler):
@@ -266,7 +284,7 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
 
     try:
         with (
-            SigtermBeforeLightning(trainer, stopped),
+            SigtermBeforeLightning(trainer, stopped) as sigterm,
             sigterm_agreed(trainer) as agreed,
             CtrlCAsSigterm(trainer, stopped) as ctrl_c,
             CtrlCOnceUnderDdp(trainer, stopped),
@@ -286,6 +304,8 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
     except SystemExit:
         if not trainer.interrupted:
             raise
+        if sigterm.interrupted:  # before its first step, as in one process: "nothing to resume" named no resume
+            raise _stop_of_a_peer(trainer) or stopped("SIGTERM") from None
         by = "Ctrl-C" if ctrl_c.pressed else _signal(trainer)
         raise _stop_of_a_peer(trainer) or InterruptedRunError(_stopped_fit(trainer, by)) from None
 

@@ -119,8 +119,8 @@ def test_ddp_tests_and_resumes_a_ddp_runs_checkpoint_in_its_run(tmp_path: Path) 
 @pytest.mark.slow  # three more 2-process runs each
 @pytest.mark.parametrize(
     "signum, stage",
-    [(signal.SIGTERM, "train"), (signal.SIGINT, "train"), (signal.SIGTERM, "validate")],
-    ids=["SIGTERM", "Ctrl-C", "SIGTERM in the last validation"],
+    [(signal.SIGTERM, "train"), (signal.SIGINT, "train"), (signal.SIGTERM, "validate"), (signal.SIGTERM, "setup")],
+    ids=["SIGTERM", "Ctrl-C", "SIGTERM in the last validation", "SIGTERM as it starts"],
 )
 def test_a_signal_to_a_ddp_fits_process_group_stops_it_in_one_line(
     tmp_path: Path, signum: signal.Signals, stage: str
@@ -133,13 +133,20 @@ def test_a_signal_to_a_ddp_fits_process_group_stops_it_in_one_line(
     args += ["--trainer.strategy=ddp", "--trainer.max_epochs=2", "--trainer.limit_test_batches=2"]
     logs, marker = tmp_path / "logs", tmp_path / "paused"
     pause = ["--trainer.callbacks+=pause_for_signal.PauseForSignal", f"--trainer.callbacks.stage={stage}"]
-    pause += [f"--trainer.callbacks.epoch={int(stage == 'validate')}", "--trainer.callbacks.batch=1"]
+    pause += [
+        f"--trainer.callbacks.epoch={int(stage == 'validate')}",
+        f"--trainer.callbacks.batch={int(stage != 'setup')}",
+    ]
     pause += [f"--trainer.callbacks.marker={marker}", f"--trainer.logger.init_args.save_dir={logs}"]
     stopped = stopped_as_a_group([*args, *pause], tmp_path, marker, signum)
     stderr = stopped.stderr
     assert stopped.returncode == 1 and "Traceback" not in stderr, stderr[-3000:]
     assert stderr.count("error:") == 1, stderr[-3000:]  # rank 0's line alone
     last, run = stderr.strip().splitlines()[-1], logs / "lenet" / "version_0"
+    if stage == "setup":  # before Lightning's handler: rank 0 died of it (143) without a word, its run dir left
+        assert last == "error: fit: stopped by SIGTERM before its first step, nothing kept: run it again"
+        assert not list(logs.glob("*/version_*"))
+        return
     if signum == signal.SIGINT:  # Lightning stops a Ctrl-C under DDP at once: the epoch's steps lost
         assert last == "error: fit: stopped by Ctrl-C before an epoch ended: nothing to resume, run it again"
         return
