@@ -510,6 +510,7 @@ for path, mode in ((data / "MNIST/raw/t10k-labels-idx1-ubyte", 0o000), (data / "
 """
 
 
+@pytest.mark.slow  # a process of its own, 5-8 s to import: an edge of the default suite's checks, its time
 def test_data_files_this_user_may_not_read_are_named(gz_dir: Path) -> None:
     """Tracebacks (PermissionError in the MD5 check, or as the folder was looked in); a .gz was said to be no gzip
     file, to be replaced."""
