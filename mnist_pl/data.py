@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import sys
+import zlib
 from collections.abc import Callable, Iterator
 from http.client import HTTPException
 from pathlib import Path
@@ -199,7 +200,7 @@ def _ensure_file(cls: type[MNIST], raw: Path, nearest: Path, gz_name: str, gz_md
                 shutil.copyfileobj(src, dst)
         except PermissionError:  # a good file this user may not read: said so by ensure_files
             raise
-        except (OSError, EOFError) as err:
+        except (OSError, EOFError, zlib.error) as err:  # zlib's: a damaged block inside the stream
             raise DataError(f"{gz} is not a valid gzip file ({err}): replace it with a good copy") from err
         if md5 is not None and not check_md5(tmp, md5):
             raise DataError(f"{gz} decompresses to the wrong MD5: replace it with a good copy")
@@ -227,7 +228,7 @@ def _decompresses_to(gz: Path, md5: str) -> bool:
         with gzip.open(gz, "rb") as file:
             while chunk := file.read(1 << 20):
                 digest.update(chunk)
-    except (OSError, EOFError):
+    except (OSError, EOFError, zlib.error):
         return False
     return digest.hexdigest() == md5
 
@@ -243,15 +244,21 @@ def _download(cls: type[MNIST], gz: Path, md5: str, idx_md5: str | None) -> None
     repository's are recompressed): a stop, a connection cut short (which urllib takes for the file's end), or
     a second fit that found it being written left part of it under its name, then called corrupt."""
     made = missing_folders(gz.parent)
-    gz.parent.mkdir(parents=True, exist_ok=True)
     errors = []
     silence = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_SILENCE)
     try:
+        socket.setdefaulttimeout(DOWNLOAD_SILENCE)
         for mirror in cls.mirrors:
             with beside(gz) as tmp:
                 try:
+                    gz.parent.mkdir(parents=True, exist_ok=True)
+                    tmp.unlink(missing_ok=True)  # a killed run's, of the same pid: torchvision would take it as done
                     download_url(f"{mirror}{gz.name}", root=str(gz.parent), filename=tmp.name)
+                except PermissionError as err:  # ours, not the mirror's: "make it readable" was the wrong fix
+                    raise DataError(
+                        f"{Path(err.filename).parent} is not writable ({err.strerror}), where {gz} is downloaded: "
+                        "make it writable, or give --data.data_dir a writable folder"
+                    ) from err
                 except (OSError, HTTPException) as err:  # the network's: the next mirror is tried (a stop is not)
                     errors.append(f"{mirror}: {err}")
                     continue

@@ -120,10 +120,12 @@ def find_run_checkpoint(
     else:
         found = best_in(run / "checkpoints", settings["monitor"], settings["filename"])
         missing, why = "best checkpoint", "no validation, or --checkpoint.save_top_k 0"
-    if found is None and settings["dirpath"]:  # the reasons said were not the run's: its checkpoints are elsewhere
+    dirpath = settings["dirpath"]
+    if found is None and dirpath and Path(dirpath).resolve() != (run / "checkpoints").resolve():  # not the reasons said
+        name = "last.ckpt" if which == "last" else f"{settings['filename']}.ckpt"
         raise UserError(
-            f"--ckpt_path {which}: {run} keeps its checkpoints in {settings['dirpath']} (its --checkpoint.dirpath): "
-            f"give one of them as --ckpt_path, such as {Path(settings['dirpath']) / 'last.ckpt'}"
+            f"--ckpt_path {which}: {run} keeps its checkpoints in {dirpath} (its --checkpoint.dirpath): "
+            f"give one of them as --ckpt_path, such as {Path(dirpath) / name}"
         )
     if found is None:
         raise UserError(

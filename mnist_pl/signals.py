@@ -21,6 +21,7 @@ from types import FrameType
 import lightning as L
 from lightning.fabric.utilities.rank_zero import rank_prefixed_message
 from lightning.pytorch.cli import SaveConfigCallback
+from lightning.pytorch.strategies.launchers import _SubprocessScriptLauncher
 from lightning.pytorch.trainer.states import TrainerStatus
 
 from mnist_pl import runs
@@ -199,6 +200,13 @@ class SigtermBeforeLightning(_OwnHandler):
     signum, python_default, one_process = signal.SIGTERM, signal.SIG_DFL, None
     interrupted = False  # under DDP: ended as Lightning's KeyboardInterrupt
 
+    def __enter__(self) -> "SigtermBeforeLightning":
+        # ddp_spawn and ddp_fork run the stage in processes of their own, Lightning's handlers in them alone: the
+        # main process would take a SIGTERM after epochs for one before the first step.
+        if self.trainer.world_size > 1 and not isinstance(self.trainer.strategy.launcher, _SubprocessScriptLauncher):
+            return self
+        return super().__enter__()
+
     def handle(self, signum: int, frame: FrameType | None) -> None:
         if _lightning_has_the_signals(self.trainer):  # called by Lightning's handler, after its own: its loops stop
             return
@@ -304,7 +312,7 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
     except SystemExit:
         if not trainer.interrupted:
             raise
-        if sigterm.interrupted:  # before its first step, as in one process: "nothing to resume" named no resume
+        if sigterm.interrupted and trainer.global_step in (0, start):  # as in one process: "nothing to resume" was said
             raise _stop_of_a_peer(trainer) or stopped("SIGTERM") from None
         by = "Ctrl-C" if ctrl_c.pressed else _signal(trainer)
         raise _stop_of_a_peer(trainer) or InterruptedRunError(_stopped_fit(trainer, by)) from None
