@@ -223,6 +223,8 @@ def _not_whole(path: Path) -> str | None:
 
 
 def _decompresses_to(gz: Path, md5: str) -> bool:
+    """Whether ``gz`` is a gzip file whose content has ``md5``: a download checked as the bundled archives are,
+    by what they decompress to."""
     digest = hashlib.md5()
     try:
         with gzip.open(gz, "rb") as file:

@@ -312,7 +312,7 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
     except SystemExit:
         if not trainer.interrupted:
             raise
-        if sigterm.interrupted and trainer.global_step in (0, start):  # as in one process: "nothing to resume" was said
+        if sigterm.interrupted and trainer.global_step in (0, start):  # one process's line; it said "nothing to resume"
             raise _stop_of_a_peer(trainer) or stopped("SIGTERM") from None
         by = "Ctrl-C" if ctrl_c.pressed else _signal(trainer)
         raise _stop_of_a_peer(trainer) or InterruptedRunError(_stopped_fit(trainer, by)) from None
