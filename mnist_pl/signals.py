@@ -161,15 +161,14 @@ class _OwnHandler:
     """``handle`` for ``signum`` inside the ``with`` block, the handler before it restored after.
 
     Only where the signal has Python's own handler (not one ignored in a background job, nor the
-    caller's), in the main thread, which alone can set a handler, and in a one-process run (or, ``one_process``
-    False, a run of several): under DDP each process would see the signal at another batch, and Lightning's
-    handler stops the others.
+    caller's), in the main thread, which alone can set a handler, and in the runs ``handles`` says (by
+    default a one-process run: under DDP each process would see the signal at another batch, and Lightning's
+    handler stops the others).
     ``stopped(name)``: the error that ends a stage the signal stops before Lightning's handlers are in place.
     """
 
     signum: signal.Signals
     python_default: object
-    one_process: bool | None = True  # the runs it handles the signal in: of one process, of several (False), any
 
     def __init__(self, trainer: L.Trainer, stopped: Callable[[str], BaseException]) -> None:
         self.trainer, self.stopped = trainer, stopped
@@ -177,10 +176,12 @@ class _OwnHandler:
 
     def __enter__(self) -> "_OwnHandler":
         own = signal.getsignal(self.signum) is self.python_default
-        ours = self.one_process is None or (self.trainer.world_size == 1) == self.one_process
-        if own and ours and threading.current_thread() is threading.main_thread():
+        if own and self.handles() and threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(self.signum, self.handle)
         return self
+
+    def handles(self) -> bool:
+        return self.trainer.world_size == 1
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         raise NotImplementedError
@@ -197,15 +198,13 @@ class SigtermBeforeLightning(_OwnHandler):
     stage, it is Lightning's KeyboardInterrupt, whose handler ends the processes it started: rank 0 died
     of the signal without a word, and they ran on, printing gloo's errors about it (an audit)."""
 
-    signum, python_default, one_process = signal.SIGTERM, signal.SIG_DFL, None
+    signum, python_default = signal.SIGTERM, signal.SIG_DFL
     interrupted = False  # under DDP: ended as Lightning's KeyboardInterrupt
 
-    def __enter__(self) -> "SigtermBeforeLightning":
-        # ddp_spawn and ddp_fork run the stage in processes of their own, Lightning's handlers in them alone: the
-        # main process would take a SIGTERM after epochs for one before the first step.
-        if self.trainer.world_size > 1 and not isinstance(self.trainer.strategy.launcher, _SubprocessScriptLauncher):
-            return self
-        return super().__enter__()
+    def handles(self) -> bool:
+        # Not ddp_spawn's or ddp_fork's: they run the stage in processes of their own, Lightning's handlers in
+        # them alone, and the main process would take a SIGTERM after epochs for one before the first step.
+        return super().handles() or isinstance(self.trainer.strategy.launcher, _SubprocessScriptLauncher)
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         if _lightning_has_the_signals(self.trainer):  # called by Lightning's handler, after its own: its loops stop
@@ -233,7 +232,10 @@ class CtrlCOnceUnderDdp(_OwnHandler):
     interrupt has unwound its loops (data workers joined): a second Ctrl-C in between (pressed again, or
     ``timeout``'s) ended in a traceback, and 2 stops of 18 in an audit hung (rank 1 in a broadcast, for good)."""
 
-    signum, python_default, one_process = signal.SIGINT, signal.default_int_handler, False
+    signum, python_default = signal.SIGINT, signal.default_int_handler
+
+    def handles(self) -> bool:
+        return self.trainer.world_size > 1
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
