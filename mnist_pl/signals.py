@@ -128,6 +128,12 @@ def evaluate(
         raise _stop_of_a_peer(trainer) or stopped(_signal(trainer)) from None
 
 
+class _Sigterm(BaseException):
+    """A SIGTERM unwinding a stage without a Trainer, as Ctrl-C's KeyboardInterrupt does: not an Exception,
+    which torch takes for its own failure: torch.onnx for a way of capturing the model that failed (it
+    tried the next, or wrapped it in a traceback of 60 lines), the checkpoint's reader for a damaged file."""
+
+
 @contextlib.contextmanager
 def stopped_in_one_line(stage: str) -> Iterator[None]:
     """Ctrl-C or SIGTERM in a stage without a Trainer (``export``) end it in one line and status 1, its
@@ -138,7 +144,7 @@ def stopped_in_one_line(stage: str) -> Iterator[None]:
         return InterruptedRunError(f"{stage}: stopped by {by} before it ended, nothing written: run it again")
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        raise stopped("SIGTERM")
+        raise _Sigterm
 
     own = signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, on_sigterm) if own else None
@@ -146,6 +152,8 @@ def stopped_in_one_line(stage: str) -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         raise stopped("Ctrl-C") from None
+    except _Sigterm:
+        raise stopped("SIGTERM") from None
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

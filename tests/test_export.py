@@ -150,6 +150,29 @@ def test_an_export_stopped_by_a_signal_says_so_in_one_line_and_leaves_no_file(
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
+@pytest.mark.parametrize("inside", ["torch.load", "torch.export.export"])
+def test_an_export_stopped_inside_torch_says_so(
+    trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inside: str
+) -> None:
+    """A SIGTERM while torch ran: torch.onnx took it, raised in its capture of the model, for a way of capturing
+    that failed, tried the next and wrote the file, status 0; in torch.load it was "not a readable checkpoint",
+    of a good one (an audit)."""
+    module, name = inside.rsplit(".", 1)
+    real = getattr(sys.modules[module], name)
+
+    def stopped(*args: object, **kwargs: object) -> object:
+        signal.raise_signal(signal.SIGTERM)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sys.modules[module], name, stopped)
+    output = tmp_path / "m.onnx"
+    args = [f"--ckpt_path={trained_run / 'checkpoints' / 'best.ckpt'}", f"--data.data_dir={REPO / 'data'}"]
+    with pytest.raises(UserError, match=r"^export: stopped by SIGTERM before it ended, nothing written: run it again$"):
+        export.main([*args, "--format=onnx", f"--output={output}"])
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
 @pytest.mark.slow  # an edge check, 4-6 s: the default suite's time
 def test_an_export_that_fails_its_check_is_not_written(
     trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
