@@ -37,7 +37,7 @@ from mnist_pl.checkpoints import (
 from mnist_pl.checkpoints import refuse_bad_settings as refuse_bad_checkpoint_settings
 from mnist_pl.data import INT_RANGES, STATS, MNISTDataModule, refuse_own_images_for, trained_settings
 from mnist_pl.errors import UserError
-from mnist_pl.files import cannot_write, missing_folders, remove_empty
+from mnist_pl.files import cannot_write, missing_folders, no_space, remove_empty
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.optim import refuse_bad_settings as refuse_bad_optim_settings
 from mnist_pl.parser import (
@@ -245,6 +245,13 @@ class MNISTCLI(LightningCLI):
             if where:
                 raise UserError(where) from err
             raise
+        # A full disk under a fit, a validate or a test: a traceback of 150 lines (TensorBoard's writer
+        # printed its thread's too), the checkpoints written before it whole (AtomicCheckpointIO).
+        except (OSError, RuntimeError) as err:
+            full = no_space(err)
+            if full is None or getattr(self, "trainer", None) is None:
+                raise
+            raise UserError(self._no_space_said(full)) from err
         # While the settings are read and the classes built, no handler of Lightning's or the app's is in
         # place yet: a Ctrl-C ended in a traceback of 60 lines. Nothing is written before the subcommand runs.
         except KeyboardInterrupt:
@@ -257,6 +264,16 @@ class MNISTCLI(LightningCLI):
             ) from None
 
     started = False  # whether the subcommand runs
+
+    def _no_space_said(self, full: OSError) -> str:
+        """What a full disk stopped, and how to go on: from the last checkpoint, which stays whole."""
+        where = full.filename or runs.own_log_dir(self.trainer)
+        said = f"{self.subcommand}: {where}: cannot be written ({full.strerror}): free some space on its disk"
+        last = getattr(self.trainer.checkpoint_callback, "last_model_path", "")
+        if self.subcommand == "fit" and last and Path(last).is_file():
+            again = runs.config_option(self.trainer)
+            return f"{said}, then resume with python -m mnist_pl fit {again}--ckpt_path {last}"
+        return f"{said}, then run it again"
 
     def _run_subcommand(self, subcommand: str) -> None:
         self.started = True

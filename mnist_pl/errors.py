@@ -2,12 +2,14 @@
 
 import contextlib
 import sys
+import threading
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
 import lightning
 from lightning.fabric.utilities.exceptions import MisconfigurationException
+from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
 from tqdm import tqdm
 
 
@@ -47,6 +49,15 @@ def _fail(message: str) -> None:
 @contextlib.contextmanager
 def reported() -> Iterator[None]:
     """A problem the user can fix ends in one ``error:`` line and status 1, not a traceback."""
+    previous = threading.excepthook
+
+    def said_once(args: threading.ExceptHookArgs) -> None:
+        # TensorBoard's writer raises its thread's error (a full disk) again in the run's next write, where it
+        # is said: its thread's traceback came first, 17 lines.
+        if not isinstance(args.thread, _AsyncWriterThread):
+            previous(args)
+
+    threading.excepthook = said_once
     try:
         yield
     # Lightning's own word for a setting it cannot run with (no GPU backend, more devices than
@@ -61,3 +72,5 @@ def reported() -> Iterator[None]:
         if not _raised_by_lightning(err):
             raise
         _fail(" ".join(str(err).split()))
+    finally:
+        threading.excepthook = previous

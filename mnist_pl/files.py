@@ -8,6 +8,7 @@ none, never half of one. ``publish`` renames without taking a name another proce
 """
 
 import contextlib
+import errno
 import os
 import tempfile
 import threading
@@ -66,6 +67,16 @@ def file_above(path: Path) -> Path | None:
     """The first of ``path``'s parents that is a file, if one is: nothing can be written below it, and
     the error of making a folder there would not name it."""
     return next((parent for parent in path.parents if parent.is_file()), None)
+
+
+def no_space(err: BaseException | None) -> OSError | None:
+    """The full disk (or quota, or file size limit) under ``err``, if one is: torch.save raises a
+    RuntimeError of its own over its write's OSError, TensorBoard's writer its thread's OSError again."""
+    while err is not None:
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            return err
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def cannot_write(folder: Path) -> str | None:

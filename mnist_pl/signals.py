@@ -20,7 +20,6 @@ from types import FrameType
 
 import lightning as L
 from lightning.fabric.utilities.rank_zero import rank_prefixed_message
-from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.strategies.launchers import _SubprocessScriptLauncher
 from lightning.pytorch.trainer.states import TrainerStatus
 
@@ -343,8 +342,7 @@ def _stopped_fit(trainer: L.Trainer, by: str) -> str:
         )
     if not last:
         return f"fit: stopped by {by} before an epoch ended: nothing to resume, run it again"
-    config = next((c.config_filename for c in trainer.callbacks if isinstance(c, SaveConfigCallback)), None)
-    again = f"--config {Path(runs.own_log_dir(trainer)) / config} " if config else ""
+    again = runs.config_option(trainer)
     if getattr(trainer.checkpoint_callback, "save_weights_only", False):  # refused as a fit's --ckpt_path
         return (
             f"fit: stopped by {by} {at}: its checkpoints hold the weights alone (--checkpoint.save_weights_only), "

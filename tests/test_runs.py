@@ -26,7 +26,7 @@ from unittest.mock import ANY
 import lightning as L
 import pytest
 import torch
-from conftest import REPO, child_env, run_cli, run_main, stopped_as_a_group
+from conftest import REPO, child_env, full_disk, run_cli, run_main, stopped_as_a_group
 from jsonargparse import Namespace
 from lightning.pytorch.cli import LightningArgumentParser
 from PIL import Image
@@ -222,6 +222,48 @@ def test_a_resume_from_another_folder_keeps_the_runs_checkpoints(tmp_path: Path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert {p.name for p in checkpoints.iterdir()} == {"best.ckpt", "last.ckpt"}
     assert torch.load(checkpoints / "last.ckpt", weights_only=True)["global_step"] == 10
+
+
+@pytest.mark.slow  # processes of their own (their files' size limited): the default suite's time
+def test_a_fit_onto_a_full_disk_is_one_line_and_its_checkpoints_stay_whole(tmp_path: Path) -> None:
+    """A fit on a full disk (an audit, a tmpfs of 1 MB) ended in a traceback of 100-250 lines, the thread of
+    TensorBoard's writer's first: as it wrote a checkpoint (3.4 MB here), or the curves (a fresh fit, 32 kB). A
+    resume goes on with the settings it was given (config.resume1.yaml: 2 epochs)."""
+    args = [
+        f"--config={REPO / 'configs' / 'lenet.yaml'}",
+        f"--data.data_dir={REPO / 'data'}",
+        "--trainer.logger.init_args.save_dir=logs",
+    ]
+    args += ["--trainer.limit_train_batches=5", "--trainer.limit_val_batches=2", "--trainer.limit_test_batches=2"]
+    assert run_main("fit", *args, "--trainer.max_epochs=1", cwd=tmp_path).returncode == 0
+    run = Path("logs") / "lenet" / "version_0"
+    kept = {path: path.read_bytes() for path in (tmp_path / run / "checkpoints").iterdir()}
+
+    def fit_on_a_full_disk(size: int, *more: str) -> list[str]:
+        command = [sys.executable, "-m", "mnist_pl", "fit", *args, *more]
+        result = subprocess.run(
+            command,
+            cwd=tmp_path,
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            preexec_fn=full_disk(size),
+        )
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+        return result.stderr.strip().splitlines()
+
+    last = run / "checkpoints" / "last.ckpt"
+    said = "cannot be written (File too large): free some space on its disk"
+    assert fit_on_a_full_disk(2**20, "--trainer.max_epochs=2", f"--ckpt_path={last}")[-1] == (
+        f"error: fit: {run}: {said}, then resume with python -m mnist_pl fit --config {run / 'config.resume1.yaml'} "
+        f"--ckpt_path {last}"
+    )
+    assert {path: path.read_bytes() for path in (tmp_path / run / "checkpoints").iterdir()} == kept
+    assert (
+        fit_on_a_full_disk(2**15, "--trainer.max_epochs=1")[-1]
+        == f"error: fit: logs/lenet/version_1: {said}, then run it again"
+    )
 
 
 def test_a_fork_into_a_folder_named_as_the_other_runs_has_a_best_of_its_own(tmp_path: Path) -> None:
