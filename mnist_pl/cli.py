@@ -264,11 +264,14 @@ class MNISTCLI(LightningCLI):
             ) from None
 
     started = False  # whether the subcommand runs
+    fit_ended: str | None = None  # in a fit's closing test: what the fit kept, how to test it
 
     def _no_space_said(self, full: OSError) -> str:
         """What a full disk stopped, and how to go on: from the last checkpoint, which stays whole."""
         where = full.filename or runs.own_log_dir(self.trainer)
         said = f"{self.subcommand}: {where}: cannot be written ({full.strerror}): free some space on its disk"
+        if self.fit_ended is not None:  # a resume would train nothing
+            return f"{said}; {self.fit_ended}"
         last = getattr(self.trainer.checkpoint_callback, "last_model_path", "")
         if self.subcommand == "fit" and last and Path(last).is_file():
             again = runs.config_option(self.trainer)
@@ -882,6 +885,7 @@ class MNISTCLI(LightningCLI):
         again = f"the fit itself ended, and is saved in {runs.run_dir(self.trainer.logger, self.trainer.log_dir)}" + (
             f": test it with python -m mnist_pl test --ckpt_path {tested}" if tested else ""
         )
+        self.fit_ended = again
         # The fit saved the run's config. Under ddp_spawn or ddp_fork its own processes did, and the
         # writer here, never told, refused the test: the file was there.
         for callback in self.trainer.callbacks:

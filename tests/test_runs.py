@@ -6,6 +6,7 @@ StepLR schedule, ``val/acc_best`` and ``best.ckpt``.
 """
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
@@ -34,7 +35,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 from torch.utils.tensorboard import SummaryWriter
 
-from mnist_pl import signals
+from mnist_pl import runs, signals
 from mnist_pl.__main__ import main
 from mnist_pl.callbacks import ImageLogger
 from mnist_pl.cli import MNISTCLI
@@ -225,7 +226,9 @@ def test_a_resume_from_another_folder_keeps_the_runs_checkpoints(tmp_path: Path)
 
 
 @pytest.mark.slow  # processes of their own (their files' size limited): the default suite's time
-def test_a_fit_onto_a_full_disk_is_one_line_and_its_checkpoints_stay_whole(tmp_path: Path) -> None:
+def test_a_fit_onto_a_full_disk_is_one_line_and_its_checkpoints_stay_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A fit on a full disk (an audit, a tmpfs of 1 MB) ended in a traceback of 100-250 lines, the thread of
     TensorBoard's writer's first: as it wrote a checkpoint (3.4 MB here), or the curves (a fresh fit, 32 kB). A
     resume goes on with the settings it was given (config.resume1.yaml: 2 epochs)."""
@@ -264,6 +267,17 @@ def test_a_fit_onto_a_full_disk_is_one_line_and_its_checkpoints_stay_whole(tmp_p
         fit_on_a_full_disk(2**15, "--trainer.max_epochs=1")[-1]
         == f"error: fit: logs/lenet/version_1: {said}, then run it again"
     )
+
+    def full(*args: object) -> None:  # the closing test's results.json, as the disk fills
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(runs, "write_results", full)
+    ended = run_main("fit", *args, "--trainer.max_epochs=1", cwd=tmp_path)
+    run = Path("logs") / "lenet" / "version_2"
+    assert ended.returncode == 1 and ended.stderr.strip().splitlines()[-1] == (  # not a resume: it would train nothing
+        f"error: fit: {run}: cannot be written (No space left on device): free some space on its disk; the fit itself "
+        f"ended, and is saved in {run}: test it with python -m mnist_pl test --ckpt_path {run}/checkpoints/best.ckpt"
+    ), ended.stderr[-3000:]
 
 
 def test_a_fork_into_a_folder_named_as_the_other_runs_has_a_best_of_its_own(tmp_path: Path) -> None:
