@@ -221,6 +221,11 @@ class TrainClock(Callback):
         self.seconds = time.perf_counter() - self.start
 
 
+def fit_args(config: str, save_dir: str, *args: str) -> list[str]:
+    """The command line of a fit of ``config`` (a name in configs/) keeping its run in ``save_dir``."""
+    return ["fit", f"--config={CONFIGS / config}", f"--trainer.logger.init_args.save_dir={save_dir}", *args]
+
+
 def app_fit(
     config: str, *args: str, save_dir: str = SAVE_DIR, callbacks: Sequence[Callback] = ()
 ) -> tuple[TrainClock, float, MNISTCLI]:
@@ -234,7 +239,7 @@ def app_fit(
         mock.patch.object(sys, "argv", sys.argv[:1]),
     ):
         cli = MNISTCLI(
-            args=["fit", f"--config={CONFIGS / config}", f"--trainer.logger.init_args.save_dir={save_dir}", *args],
+            args=fit_args(config, save_dir, *args),
             trainer_defaults={"callbacks": [clock, *callbacks]},
             parser_kwargs={"prog": "python -m mnist_pl"},  # in its errors' usage and tip lines
         )
