@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -43,7 +44,9 @@ from torchvision import datasets, transforms
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import reported
+from mnist_pl.files import cannot_write
 from mnist_pl.nets import LeNet
+from mnist_pl.signals import stopped_in_one_line
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SAVE_DIR = "logs/bench"  # where the fits' runs are kept
@@ -261,11 +264,24 @@ def whole_fit(config: str) -> tuple[float, float]:
         command = [sys.executable, "-m", "mnist_pl", "fit", f"--config={CONFIGS / config}"]
         options = [f"--trainer.logger.init_args.save_dir={logs}", "--trainer.enable_progress_bar=false"]
         start = time.perf_counter()
-        out = subprocess.run(
-            [sys.executable, "-c", starter, *command, *options], check=True, capture_output=True, text=True
-        )
+        # A group of its own, ended with the bench: stopped by Ctrl-C or SIGTERM, the bench killed the starter
+        # alone, and the fit ran on by itself (an audit).
+        with subprocess.Popen(
+            [sys.executable, "-c", starter, *command, *options],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        ) as fit:
+            try:
+                out, err = fit.communicate()
+            except BaseException:
+                os.killpg(fit.pid, signal.SIGKILL)
+                raise
         wall = time.perf_counter() - start
-    return wall, int(out.stdout.split()[-1]) / 1024
+    if fit.returncode:
+        raise subprocess.CalledProcessError(fit.returncode, command, out, err)
+    return wall, int(out.split()[-1]) / 1024
 
 
 def fast_rows(
@@ -354,7 +370,10 @@ def main() -> None:
         "--interleaved", type=positive_int, default=3, help="interleaved runs of each (CPU only); the median counts"
     )
     args = parser.parse_args()
-    with reported():
+    # The fits' own error named --trainer.logger.init_args.save_dir, which the bench does not take.
+    if why := cannot_write(Path(SAVE_DIR)):
+        parser.error(f"{SAVE_DIR}: its fits' runs cannot be written there ({why}): run it in a folder where they can")
+    with reported(), stopped_in_one_line("bench", f"no table printed (its fits' runs so far in {SAVE_DIR})"):
         _bench(args)
 
 

@@ -134,13 +134,15 @@ class _Sigterm(BaseException):
 
 
 @contextlib.contextmanager
-def stopped_in_one_line(stage: str) -> Iterator[None]:
-    """Ctrl-C or SIGTERM in a stage without a Trainer (``export``) end it in one line and status 1, its
-    temporary file removed as the error unwinds. Ctrl-C ended in a traceback of 40 lines; Python's default
-    for SIGTERM killed the process without a word and left the temporary file, full size."""
+def stopped_in_one_line(stage: str, kept: str = "nothing written") -> Iterator[None]:
+    """Ctrl-C or SIGTERM in a stage without a Trainer (``export``; the table and the bench between and around
+    their fits) end it in one line and status 1, its temporary file removed as the error unwinds. Ctrl-C ended
+    in a traceback of 40 lines; Python's default for SIGTERM killed the process without a word and left the
+    temporary file, full size (the bench's whole fit: its process, running on alone). A fit inside takes a
+    Ctrl-C itself, in its own line."""
 
     def stopped(by: str) -> InterruptedRunError:
-        return InterruptedRunError(f"{stage}: stopped by {by} before it ended, nothing written: run it again")
+        return InterruptedRunError(f"{stage}: stopped by {by} before it ended, {kept}: run it again")
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         raise _Sigterm

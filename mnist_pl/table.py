@@ -21,6 +21,7 @@ from mnist_pl.bench import CONFIGS, app_fit, fit_args, machine, numpy_seed
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.errors import UserError, reported
 from mnist_pl.files import cannot_write
+from mnist_pl.signals import stopped_in_one_line
 
 # Accuracy each recipe's source reports (or the target it must reach), in %; None where none is known.
 REFERENCE: dict[str, tuple[float | None, str]] = {
@@ -79,7 +80,7 @@ def main() -> None:
     save_dir = Path(os.path.expanduser(os.path.expandvars(args.save_dir)))  # as the fits take it
     if why := cannot_write(save_dir):
         parser.error(f"--save_dir {save_dir}: cannot be written ({why}): give another one")
-    with reported():
+    with reported(), stopped_in_one_line("table", f"no table printed (its fits' runs so far in {args.save_dir})"):
         _parse_every_fit(args, overrides)
         _table(args, overrides)
 
@@ -112,7 +113,8 @@ def _table(args: argparse.Namespace, overrides: list[str]) -> None:
                 )
             seconds = clock.seconds
             runs.append((seconds, acc * 100))
-            print(f"{name} seed {seed}: {acc:.2%} in {seconds:.0f} s ({time.perf_counter() - start:.0f} s so far)")
+            so_far = time.perf_counter() - start
+            print(f"{name} seed {seed}: {acc:.2%} in {seconds:.0f} s ({so_far:.0f} s so far)", flush=True)  # | tee
         params = sum(p.numel() for p in cli.model.net.parameters())
         accs = [acc for _, acc in runs]
         reference, source = REFERENCE.get(name, (None, "not in the table's list"))

@@ -2,6 +2,7 @@
 
 import argparse
 import re
+import signal
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -222,4 +223,56 @@ def test_an_option_one_recipe_refuses_ends_the_table_before_any_fit(
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "error: --model.net.init_args.width: mnist_pl.nets.LeNet takes no argument 'width': fix the option "
         "(--model.net.help mnist_pl.nets.LeNet lists them)"
+    )
+
+
+@pytest.mark.slow  # a process of its own, two short fits: about 20 s
+def test_a_table_stopped_by_sigterm_between_its_fits_says_so_in_one_line(tmp_path) -> None:
+    """As its second fit started (before the fit's own handlers): Python's default killed it without a word."""
+    runs = tmp_path / "runs"
+    short = ["--trainer.limit_train_batches=5", "--trainer.limit_val_batches=1", "--trainer.limit_test_batches=1"]
+    command = [
+        sys.executable,
+        "-m",
+        "mnist_pl.table",
+        "--configs",
+        "minimal",
+        "--seeds",
+        "0",
+        "1",
+        f"--save_dir={runs}",
+    ]
+    with subprocess.Popen(
+        [*command, f"--data.data_dir={REPO / 'data'}", *short],
+        cwd=tmp_path,
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as table_run:
+        assert table_run.stdout.readline().startswith("minimal seed 0: ")  # flushed as each fit ends
+        table_run.send_signal(signal.SIGTERM)
+        _, err = table_run.communicate(timeout=600)
+    assert table_run.returncode == 1 and "Traceback" not in err, err[-3000:]
+    assert err.strip().splitlines()[-1] == (
+        f"error: table: stopped by SIGTERM before it ended, no table printed (its fits' runs so far in {runs}): "
+        "run it again"
+    )
+
+
+def test_a_bench_whose_runs_cannot_be_written_is_refused_before_it_starts(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its first fit's error, after the data was read, named --trainer.logger.init_args.save_dir, which the
+    bench does not take (an audit)."""
+    from mnist_pl import bench
+
+    (tmp_path / "logs").write_text("a file where logs/ would be")
+    monkeypatch.chdir(tmp_path)
+    with mock.patch.object(sys, "argv", ["bench"]), pytest.raises(SystemExit) as exit_:
+        bench.main()
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "python -m mnist_pl.bench: error: logs/bench: its fits' runs cannot be written there (Not a directory): "
+        "run it in a folder where they can"
     )
