@@ -37,7 +37,7 @@ from mnist_pl.checkpoints import (
 from mnist_pl.checkpoints import refuse_bad_settings as refuse_bad_checkpoint_settings
 from mnist_pl.data import INT_RANGES, STATS, MNISTDataModule, refuse_own_images_for, trained_settings
 from mnist_pl.errors import UserError
-from mnist_pl.files import cannot_write, missing_folders, no_space, remove_empty
+from mnist_pl.files import cannot_write, missing_folders, no_space, remove_empty, unset_variable
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.optim import refuse_bad_settings as refuse_bad_optim_settings
 from mnist_pl.parser import (
@@ -437,11 +437,7 @@ class MNISTCLI(LightningCLI):
     def _expanded(self, subcommand: str, option: str, path: str, used: bool = True, thing: str = "folder") -> str:
         """``path`` with its ``~`` and ``$VAR`` expanded, as the shell would have done on a command line."""
         expanded = os.path.expanduser(os.path.expandvars(path))
-        # An unset variable stays as written: the runs went to a folder named "$RUNS" in the current
-        # one. (A file or folder of that name already there is taken as meant.)
-        variables = re.finditer(r"\$(?:(\w+)|\{([^}]*)\})", path)
-        unset = next((v[0] for v in variables if (v[1] or v[2]) not in os.environ), None)
-        if used and unset and not os.path.exists(expanded):
+        if used and (unset := unset_variable(path)):
             self._parser(subcommand).error(f"--{option} {path}: {unset} is not set: set it, or give the {thing} itself")
         # So does ~name of no such user (pathlib's expanduser a RuntimeError).
         if used and expanded.startswith("~") and not os.path.exists(expanded):

@@ -10,6 +10,7 @@ none, never half of one. ``publish`` renames without taking a name another proce
 import contextlib
 import errno
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
@@ -67,6 +68,14 @@ def file_above(path: Path) -> Path | None:
     """The first of ``path``'s parents that is a file, if one is: nothing can be written below it, and
     the error of making a folder there would not name it."""
     return next((parent for parent in path.parents if parent.is_file()), None)
+
+
+def unset_variable(path: str) -> str | None:
+    """The first ``$VAR`` or ``${VAR}`` of ``path`` that is not set, which ``os.path.expandvars`` leaves as written
+    (the runs went to a folder named "$RUNS"); None where all are set, or a file or folder so named is there."""
+    variables = re.finditer(r"\$(?:(\w+)|\{([^}]*)\})", path)
+    unset = next((v[0] for v in variables if (v[1] or v[2]) not in os.environ), None)
+    return None if os.path.exists(os.path.expanduser(os.path.expandvars(path))) else unset
 
 
 def no_space(err: BaseException | None) -> OSError | None:

@@ -20,7 +20,7 @@ from unittest import mock
 from mnist_pl.bench import CONFIGS, app_fit, fit_args, machine, numpy_seed
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.errors import UserError, reported
-from mnist_pl.files import cannot_write
+from mnist_pl.files import cannot_write, unset_variable
 from mnist_pl.signals import stopped_in_one_line
 
 # Accuracy each recipe's source reports (or the target it must reach), in %; None where none is known.
@@ -77,6 +77,10 @@ def main() -> None:
         if key.startswith("--") and "." not in key and (near := difflib.get_close_matches(key, own, n=1, cutoff=0.75)):
             parser.error(f"{key}: not an option of the table: {key} here is {near[0]}")
     # Found by the first fit, whose error named --trainer.logger.init_args.save_dir, which the table refuses.
+    if not args.save_dir:
+        parser.error("--save_dir is empty: give a folder, such as logs/table")
+    if unset := unset_variable(args.save_dir):
+        parser.error(f"--save_dir {args.save_dir}: {unset} is not set: set it, or give the folder itself")
     save_dir = Path(os.path.expanduser(os.path.expandvars(args.save_dir)))  # as the fits take it
     if why := cannot_write(save_dir):
         parser.error(f"--save_dir {save_dir}: cannot be written ({why}): give another one")

@@ -139,6 +139,26 @@ def test_a_fit_that_trains_or_tests_nothing_ends_the_table_in_one_line(
     assert err.strip().splitlines()[-1] == f"error: {said}"
 
 
+@pytest.mark.parametrize(
+    "save_dir, said",
+    [
+        ("", "--save_dir is empty: give a folder, such as logs/table"),
+        (
+            "$NO_SUCH_VARIABLE/t",
+            "--save_dir $NO_SUCH_VARIABLE/t: $NO_SUCH_VARIABLE is not set: set it, or give the folder itself",
+        ),
+    ],
+)
+def test_a_save_dir_of_no_folder_is_refused_under_its_own_name(save_dir: str, said: str, capsys) -> None:
+    """Refused by the fit, in the words of its option --trainer.logger.init_args.save_dir, which the table
+    refuses (an audit); an unset variable under the fit's usage line, status 2."""
+    args = ["table", "--configs", "minimal", f"--save_dir={save_dir}"]
+    with mock.patch.object(sys, "argv", args), pytest.raises(SystemExit) as exit_:
+        table.main()
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"python -m mnist_pl.table: error: {said}"
+
+
 def test_a_save_dir_that_cannot_be_written_is_refused_before_the_fits(tmp_path, capsys) -> None:
     # The fit's own error named --trainer.logger.init_args.save_dir, which the table refuses.
     (tmp_path / "file").write_text("not a folder")
