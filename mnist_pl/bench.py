@@ -43,7 +43,7 @@ from torchvision import datasets, transforms
 
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
-from mnist_pl.errors import reported
+from mnist_pl.errors import UserError, reported
 from mnist_pl.files import cannot_write
 from mnist_pl.nets import LeNet
 from mnist_pl.signals import stopped_in_one_line
@@ -260,7 +260,7 @@ def whole_fit(config: str) -> tuple[float, float]:
         "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL);"
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
-    with tempfile.TemporaryDirectory() as logs:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as logs:  # a killed fit's files: its workers
         command = [sys.executable, "-m", "mnist_pl", "fit", f"--config={CONFIGS / config}"]
         options = [f"--trainer.logger.init_args.save_dir={logs}", "--trainer.enable_progress_bar=false"]
         start = time.perf_counter()
@@ -276,11 +276,13 @@ def whole_fit(config: str) -> tuple[float, float]:
             try:
                 out, err = fit.communicate()
             except BaseException:
-                os.killpg(fit.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):  # ended already
+                    os.killpg(fit.pid, signal.SIGKILL)
                 raise
         wall = time.perf_counter() - start
-    if fit.returncode:
-        raise subprocess.CalledProcessError(fit.returncode, command, out, err)
+    if fit.returncode:  # its own last line says why
+        said = err.strip().splitlines()[-1] if err.strip() else f"status {fit.returncode}"
+        raise UserError(f"the whole fit of {config} ({' '.join(command)}) failed: {said}")
     return wall, int(out.split()[-1]) / 1024
 
 

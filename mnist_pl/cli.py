@@ -4,6 +4,7 @@ Also what a command takes from the checkpoint it is given (the network, the data
 test that ends a ``fit``, and the last lines that say where a run's files went.
 """
 
+import errno
 import functools
 import inspect
 import itertools
@@ -267,16 +268,20 @@ class MNISTCLI(LightningCLI):
     fit_ended: str | None = None  # in a fit's closing test: what the fit kept, how to test it
 
     def _no_space_said(self, full: OSError) -> str:
-        """What a full disk stopped, and how to go on: from the last checkpoint, which stays whole."""
+        """What a full disk stopped, and how to go on: a fit as from a stop, its checkpoints whole."""
         where = full.filename or runs.own_log_dir(self.trainer)
-        said = f"{self.subcommand}: {where}: cannot be written ({full.strerror}): free some space on its disk"
-        if self.fit_ended is not None:  # a resume would train nothing
-            return f"{said}; {self.fit_ended}"
+        limit = full.errno == errno.EFBIG  # a file of the largest size `ulimit -f` allows, not a full disk
+        said = f"{where}: cannot be written ({full.strerror}): " + (
+            "raise the limit on a file's size (ulimit -f)" if limit else "free some space"
+        )
+        if self.subcommand != "fit":
+            return f"{self.subcommand}: {said}, then run it again"
+        if self.fit_ended is not None:  # in its closing test: a resume would train nothing
+            return f"fit: {said}; {self.fit_ended}"
         last = getattr(self.trainer.checkpoint_callback, "last_model_path", "")
-        if self.subcommand == "fit" and last and Path(last).is_file():
-            again = runs.config_option(self.trainer)
-            return f"{said}, then resume with python -m mnist_pl fit {again}--ckpt_path {last}"
-        return f"{said}, then run it again"
+        if last and not Path(last).is_file():  # Lightning names it before it is written: its first
+            return f"fit: {said}, then run it again"
+        return f"{said}; {signals.stopped_fit(self.trainer, 'the size limit' if limit else 'the full disk')}"
 
     def _run_subcommand(self, subcommand: str) -> None:
         self.started = True

@@ -81,10 +81,12 @@ def unset_variable(path: str) -> str | None:
 def no_space(err: BaseException | None) -> OSError | None:
     """The full disk (or quota, or file size limit) under ``err``, if one is: torch.save raises a
     RuntimeError of its own over its write's OSError, TensorBoard's writer its thread's OSError again."""
-    while err is not None:
+    seen = set()
+    while err is not None and id(err) not in seen:  # a chain may loop (raise e from e)
         if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
             return err
-        err = err.__cause__ or err.__context__
+        seen.add(id(err))
+        err = err.__cause__ or (None if err.__suppress_context__ else err.__context__)
     return None
 
 

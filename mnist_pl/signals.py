@@ -11,6 +11,7 @@ Under DDP the ranks agree on a SIGTERM where all of them are (``_SigtermAgreed``
 
 import contextlib
 import logging
+import re
 import signal
 import sys
 import threading
@@ -155,6 +156,9 @@ def stopped_in_one_line(stage: str, kept: str = "nothing written") -> Iterator[N
         raise stopped("Ctrl-C") from None
     except _Sigterm:
         raise stopped("SIGTERM") from None
+    except InterruptedRunError as err:  # a fit inside (the table's, the bench's) that its own handlers stopped
+        by = re.search(r"stopped by (Ctrl-C|SIGTERM)", str(err))
+        raise stopped(by[1] if by else "a signal") from None
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -319,18 +323,18 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
             trainer.fit(model, **kwargs)
             # A SIGTERM after the last validation (the curves drawn): every rank stops here, its test not run.
             if agreed is not None and agreed.agree(trainer):
-                raise _stop_of_a_peer(trainer) or InterruptedRunError(_stopped_fit(trainer, "SIGTERM"))
+                raise _stop_of_a_peer(trainer) or InterruptedRunError(stopped_fit(trainer, "SIGTERM"))
     except SystemExit:
         if not trainer.interrupted:
             raise
         if sigterm.interrupted and trainer.global_step in (0, start):  # one process's line; it said "nothing to resume"
             raise _stop_of_a_peer(trainer) or stopped("SIGTERM") from None
         by = "Ctrl-C" if ctrl_c.pressed else _signal(trainer)
-        raise _stop_of_a_peer(trainer) or InterruptedRunError(_stopped_fit(trainer, by)) from None
+        raise _stop_of_a_peer(trainer) or InterruptedRunError(stopped_fit(trainer, by)) from None
 
 
-def _stopped_fit(trainer: L.Trainer, by: str) -> str:
-    """What a fit stopped by ``by`` kept, and the command that goes on from it."""
+def stopped_fit(trainer: L.Trainer, by: str) -> str:
+    """What a fit stopped by ``by`` (a signal, a full disk) kept, and the command that goes on from it."""
     # Once an epoch ends, Lightning counts the next as current: "in epoch 1" named an epoch no batch of which ran.
     epochs = trainer.fit_loop.epoch_progress.current
     between = epochs.started == epochs.completed and trainer.current_epoch > 0

@@ -84,15 +84,16 @@ def main() -> None:
     save_dir = Path(os.path.expanduser(os.path.expandvars(args.save_dir)))  # as the fits take it
     if why := cannot_write(save_dir):
         parser.error(f"--save_dir {save_dir}: cannot be written ({why}): give another one")
-    with reported(), stopped_in_one_line("table", f"no table printed (its fits' runs so far in {args.save_dir})"):
+    with reported(), stopped_in_one_line("table", f"no table printed (its fits' runs so far in {save_dir})"):
         _parse_every_fit(args, overrides)
         _table(args, overrides)
 
 
 def _parse_every_fit(args: argparse.Namespace, overrides: list[str]) -> None:
-    """Each config's settings with the options, read and checked before the first fit (0.3 s each, nothing
-    written): an option one recipe does not take (``--model.net.init_args.width 4``: LeNet has no width) ended
-    the table at that recipe's first fit, after the fits before it (in a full table, hours), no table printed."""
+    """Each config's settings with the options, parsed before the first fit as ``--print_config`` parses them
+    (0.3 s each, nothing written; the checks of classes as they are built come at each fit): an option one
+    recipe does not take (``--model.net.init_args.width 4``: LeNet has no width) ended the table at that
+    recipe's first fit, after the fits before it (in a full table, hours), no table printed."""
     for name in args.configs:
         command = fit_args(f"{name}.yaml", args.save_dir, f"--seed_everything={args.seeds[0]}", *overrides)
         with contextlib.redirect_stdout(io.StringIO()), mock.patch.object(sys, "argv", sys.argv[:1]):

@@ -1,8 +1,10 @@
 """The benchmark's measurements: a bare step really runs before each training step; a fit's clock
 leaves out the checkpoint written at its end and times its validations apart."""
 
+import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import lightning as L
 import pytest
@@ -118,4 +120,20 @@ def test_the_fast_rows_count_images_per_second_of_training_alone() -> None:
     gpu = dict(fast_rows(1, clock, 0.99, "bf16-mixed", graphs=True, gpu=True, images=50000))
     assert gpu["fast.yaml seed 1: training, 1 epoch, bf16-mixed, CUDA graphs (target <= 1.5 s)"].endswith(
         "9,091 img/s of training"
+    )
+
+
+def test_a_bench_whose_runs_cannot_be_written_is_refused_before_it_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its first fit's error, after the data was read, named --trainer.logger.init_args.save_dir, which the
+    bench does not take (an audit)."""
+    (tmp_path / "logs").write_text("a file where logs/ would be")
+    monkeypatch.chdir(tmp_path)
+    with mock.patch.object(sys, "argv", ["bench"]), pytest.raises(SystemExit) as exit_:
+        bench.main()
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "python -m mnist_pl.bench: error: logs/bench: its fits' runs cannot be written there (Not a directory): "
+        "run it in a folder where they can"
     )

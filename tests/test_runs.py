@@ -41,6 +41,7 @@ from mnist_pl.callbacks import ImageLogger
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
+from mnist_pl.files import no_space
 from mnist_pl.runs import SaveConfig, claim_new_version
 
 EPOCHS = 3
@@ -257,15 +258,16 @@ def test_a_fit_onto_a_full_disk_is_one_line_and_its_checkpoints_stay_whole(
         return result.stderr.strip().splitlines()
 
     last = run / "checkpoints" / "last.ckpt"
-    said = "cannot be written (File too large): free some space on its disk"
+    said = "cannot be written (File too large): raise the limit on a file's size (ulimit -f)"  # EFBIG, not ENOSPC
     assert fit_on_a_full_disk(2**20, "--trainer.max_epochs=2", f"--ckpt_path={last}")[-1] == (
-        f"error: fit: {run}: {said}, then resume with python -m mnist_pl fit --config {run / 'config.resume1.yaml'} "
+        f"error: {run}: {said}; fit: stopped by the size limit in epoch 1 at step 10; the steps after its last "
+        f"checkpoint (step 5) are lost: resume with python -m mnist_pl fit --config {run / 'config.resume1.yaml'} "
         f"--ckpt_path {last}"
     )
     assert {path: path.read_bytes() for path in (tmp_path / run / "checkpoints").iterdir()} == kept
-    assert (
-        fit_on_a_full_disk(2**15, "--trainer.max_epochs=1")[-1]
-        == f"error: fit: logs/lenet/version_1: {said}, then run it again"
+    assert fit_on_a_full_disk(2**15, "--trainer.max_epochs=1")[-1] == (
+        f"error: logs/lenet/version_1: {said}; fit: stopped by the size limit before an epoch ended: nothing to "
+        "resume, run it again"
     )
 
     def full(*args: object) -> None:  # the closing test's results.json, as the disk fills
@@ -275,9 +277,28 @@ def test_a_fit_onto_a_full_disk_is_one_line_and_its_checkpoints_stay_whole(
     ended = run_main("fit", *args, "--trainer.max_epochs=1", cwd=tmp_path)
     run = Path("logs") / "lenet" / "version_2"
     assert ended.returncode == 1 and ended.stderr.strip().splitlines()[-1] == (  # not a resume: it would train nothing
-        f"error: fit: {run}: cannot be written (No space left on device): free some space on its disk; the fit itself "
-        f"ended, and is saved in {run}: test it with python -m mnist_pl test --ckpt_path {run}/checkpoints/best.ckpt"
+        f"error: fit: {run}: cannot be written (No space left on device): free some space; the fit itself ended, "
+        f"and is saved in {run}: test it with python -m mnist_pl test --ckpt_path {run}/checkpoints/best.ckpt"
     ), ended.stderr[-3000:]
+
+
+def test_a_full_disk_is_found_under_what_raised_it() -> None:
+    """torch.save's RuntimeError over its write's OSError; a chain that loops (raise err from err) ends the search,
+    it looped for good (a review); a context suppressed (raise ... from None) is not searched."""
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    try:
+        try:
+            raise full
+        except OSError as err:
+            raise RuntimeError("PytorchStreamWriter failed writing file data/0") from err
+    except RuntimeError as err:
+        assert no_space(err) is full
+        looped = RuntimeError("its own cause")
+        looped.__cause__ = looped
+        assert no_space(looped) is None
+        hidden = ValueError("said otherwise")
+        hidden.__context__, hidden.__suppress_context__ = err, True
+        assert no_space(hidden) is None
 
 
 def test_a_fork_into_a_folder_named_as_the_other_runs_has_a_best_of_its_own(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """The accuracy table, run as a user runs it, on short fits (options it does not know go to every fit)."""
 
 import argparse
+import functools
 import re
 import signal
 import subprocess
@@ -246,9 +247,11 @@ def test_an_option_one_recipe_refuses_ends_the_table_before_any_fit(
     )
 
 
-@pytest.mark.slow  # a process of its own, two short fits: about 20 s
-def test_a_table_stopped_by_sigterm_between_its_fits_says_so_in_one_line(tmp_path) -> None:
-    """As its second fit started (before the fit's own handlers): Python's default killed it without a word."""
+@pytest.mark.slow  # a process of its own, two short fits: about 20 s each
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_table_stopped_by_a_signal_says_so_in_one_line(tmp_path, signum: signal.Signals) -> None:
+    """Sent as its first fit ended, it lands as the second starts or trains: SIGTERM as a fit started killed
+    the table without a word; a Ctrl-C said "mnist_pl: ... nothing written", or the fit's resume line."""
     runs = tmp_path / "runs"
     short = ["--trainer.limit_train_batches=5", "--trainer.limit_val_batches=1", "--trainer.limit_test_batches=1"]
     command = [
@@ -269,30 +272,14 @@ def test_a_table_stopped_by_sigterm_between_its_fits_says_so_in_one_line(tmp_pat
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=functools.partial(signal.signal, signal.SIGINT, signal.SIG_DFL),  # a background job ignores it
     ) as table_run:
         assert table_run.stdout.readline().startswith("minimal seed 0: ")  # flushed as each fit ends
-        table_run.send_signal(signal.SIGTERM)
+        table_run.send_signal(signum)
         _, err = table_run.communicate(timeout=600)
     assert table_run.returncode == 1 and "Traceback" not in err, err[-3000:]
     assert err.strip().splitlines()[-1] == (
-        f"error: table: stopped by SIGTERM before it ended, no table printed (its fits' runs so far in {runs}): "
+        f"error: table: stopped by {'SIGTERM' if signum == signal.SIGTERM else 'Ctrl-C'} before it ended, no table "
+        f"printed (its fits' runs so far in {runs}): "
         "run it again"
-    )
-
-
-def test_a_bench_whose_runs_cannot_be_written_is_refused_before_it_starts(
-    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Its first fit's error, after the data was read, named --trainer.logger.init_args.save_dir, which the
-    bench does not take (an audit)."""
-    from mnist_pl import bench
-
-    (tmp_path / "logs").write_text("a file where logs/ would be")
-    monkeypatch.chdir(tmp_path)
-    with mock.patch.object(sys, "argv", ["bench"]), pytest.raises(SystemExit) as exit_:
-        bench.main()
-    assert exit_.value.code == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        "python -m mnist_pl.bench: error: logs/bench: its fits' runs cannot be written there (Not a directory): "
-        "run it in a folder where they can"
     )
