@@ -257,8 +257,8 @@ def whole_fit(config: str) -> tuple[float, float]:
     # from a 1.5 GB process reports 1.5 GB). A small Python in between starts the fit and
     # reports the fit's own peak: ru_maxrss of its children, KiB on Linux.
     starter = (
-        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL);"
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+        "import resource, subprocess, sys; fit = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL);"
+        "fit.returncode and sys.exit(fit.returncode); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as logs:  # a killed fit's files: its workers
         command = [sys.executable, "-m", "mnist_pl", "fit", f"--config={CONFIGS / config}"]
@@ -281,7 +281,7 @@ def whole_fit(config: str) -> tuple[float, float]:
                 raise
         wall = time.perf_counter() - start
     if fit.returncode:  # its own last line says why
-        said = err.strip().splitlines()[-1] if err.strip() else f"status {fit.returncode}"
+        said = err.strip().splitlines()[-1].removeprefix("error: ") if err.strip() else f"status {fit.returncode}"
         raise UserError(f"the whole fit of {config} ({' '.join(command)}) failed: {said}")
     return wall, int(out.split()[-1]) / 1024
 
