@@ -31,6 +31,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from importlib.metadata import version
 from pathlib import Path
+from typing import TextIO
 from unittest import mock
 
 import lightning as L
@@ -224,9 +225,16 @@ class TrainClock(Callback):
         self.seconds = time.perf_counter() - self.start
 
 
-def fit_args(config: str, save_dir: str, *args: str) -> list[str]:
-    """The command line of a fit of ``config`` (a name in configs/) keeping its run in ``save_dir``."""
-    return ["fit", f"--config={CONFIGS / config}", f"--trainer.logger.init_args.save_dir={save_dir}", *args]
+def app_cli(config: str, *args: str, save_dir: str = SAVE_DIR, stdout: TextIO | None = None, **kwargs) -> MNISTCLI:
+    """``fit`` of ``config`` (a name in configs/) through the CLI in this process, its run kept in ``save_dir``;
+    what the fit draws on stdout goes to ``stdout`` (stderr by default: the table keeps stdout)."""
+    # LightningCLI warns when it is given args while sys.argv holds options (this script's own): hide those.
+    with contextlib.redirect_stdout(stdout or sys.stderr), mock.patch.object(sys, "argv", sys.argv[:1]):
+        return MNISTCLI(
+            args=["fit", f"--config={CONFIGS / config}", f"--trainer.logger.init_args.save_dir={save_dir}", *args],
+            parser_kwargs={"prog": "python -m mnist_pl"},  # in its errors' usage and tip lines
+            **kwargs,
+        )
 
 
 def app_fit(
@@ -235,19 +243,9 @@ def app_fit(
     """``fit`` through the CLI in this process, its run kept in ``save_dir`` as its last line says;
     (its training's clock, test accuracy or nan, the CLI)."""
     clock = TrainClock()
-    # The progress bar draws on stdout; keep stdout for the table. LightningCLI warns when it is
-    # given args while sys.argv holds options (this script's own): hide those from it.
-    with (
-        contextlib.redirect_stdout(sys.stderr),
-        mock.patch.object(sys, "argv", sys.argv[:1]),
-    ):
-        cli = MNISTCLI(
-            args=fit_args(config, save_dir, *args),
-            trainer_defaults={"callbacks": [clock, *callbacks]},
-            parser_kwargs={"prog": "python -m mnist_pl"},  # in its errors' usage and tip lines
-        )
-        acc = cli.trainer.callback_metrics.get("test/acc", torch.tensor(float("nan"))).item()
-        return clock, acc, cli
+    cli = app_cli(config, *args, save_dir=save_dir, trainer_defaults={"callbacks": [clock, *callbacks]})
+    acc = cli.trainer.callback_metrics.get("test/acc", torch.tensor(float("nan"))).item()
+    return clock, acc, cli
 
 
 def whole_fit(config: str) -> tuple[float, float]:

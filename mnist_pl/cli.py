@@ -261,7 +261,7 @@ class MNISTCLI(LightningCLI):
             remove_empty(getattr(getattr(self, "trainer", None), "made_dirs", ()))  # the logger's new folders
             subcommand = (self.config.get("subcommand") if hasattr(self, "config") else None) or "mnist_pl"
             raise signals.InterruptedRunError(
-                f"{subcommand}: stopped by Ctrl-C as it started, nothing written: run it again"
+                f"{subcommand}: stopped by Ctrl-C as it started, nothing written: run it again", "Ctrl-C"
             ) from None
 
     started = False  # whether the subcommand runs
@@ -276,7 +276,8 @@ class MNISTCLI(LightningCLI):
         )
         if self.subcommand != "fit":
             return f"{self.subcommand}: {said}, then run it again"
-        if self.fit_ended is not None:  # in its closing test: a resume would train nothing
+        # In its closing test, which restored best.ckpt's checkpoint bookkeeping: stopped_fit would read that.
+        if self.fit_ended is not None:
             return f"fit: {said}; {self.fit_ended}"
         last = getattr(self.trainer.checkpoint_callback, "last_model_path", "")
         if last and not Path(last).is_file():  # Lightning names it before it is written: its first

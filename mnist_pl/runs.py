@@ -426,12 +426,6 @@ def given_back_on_failure(trainer: L.Trainer, claimed: Path | None, start: int =
         raise
 
 
-def config_option(trainer: L.Trainer) -> str:
-    """``--config <the config this run saved> ``, for a command that goes on from the run's checkpoints."""
-    config = next((c.config_filename for c in trainer.callbacks if isinstance(c, SaveConfigCallback)), None)
-    return f"--config {Path(own_log_dir(trainer)) / config} " if config else ""
-
-
 def _written_here(trainer: L.Trainer) -> set[Path]:
     """The files this process has written into its run dir: the config it saved there, its event
     files; an empty set on a rank other than 0, which writes none (its logger has no version of its own)."""

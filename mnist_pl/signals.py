@@ -11,7 +11,6 @@ Under DDP the ranks agree on a SIGTERM where all of them are (``_SigtermAgreed``
 
 import contextlib
 import logging
-import re
 import signal
 import sys
 import threading
@@ -21,6 +20,7 @@ from types import FrameType
 
 import lightning as L
 from lightning.fabric.utilities.rank_zero import rank_prefixed_message
+from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.strategies.launchers import _SubprocessScriptLauncher
 from lightning.pytorch.trainer.states import TrainerStatus
 
@@ -33,7 +33,11 @@ _RANK_ZERO_LOG = logging.getLogger("lightning.pytorch.utilities.rank_zero")  # r
 
 
 class InterruptedRunError(UserError):
-    """Ctrl-C or SIGTERM stopped a stage; the message says what was kept and how to go on."""
+    """Ctrl-C or SIGTERM (``by``) stopped a stage; the message says what was kept and how to go on."""
+
+    def __init__(self, message: str, by: str) -> None:
+        super().__init__(message)
+        self.by = by
 
 
 def _signal(trainer: L.Trainer) -> str:
@@ -112,7 +116,7 @@ def evaluate(
     SIGTERM lets the stage end: ``_SigtermAgreed``.)"""
 
     def stopped(by: str) -> InterruptedRunError:
-        return InterruptedRunError(f"{stage}: stopped by {by} before it ended, with no results: {again}")
+        return InterruptedRunError(f"{stage}: stopped by {by} before it ended, with no results: {again}", by)
 
     try:
         with (
@@ -143,7 +147,7 @@ def stopped_in_one_line(stage: str, kept: str = "nothing written") -> Iterator[N
     Ctrl-C itself, in its own line."""
 
     def stopped(by: str) -> InterruptedRunError:
-        return InterruptedRunError(f"{stage}: stopped by {by} before it ended, {kept}: run it again")
+        return InterruptedRunError(f"{stage}: stopped by {by} before it ended, {kept}: run it again", by)
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         raise _Sigterm
@@ -157,8 +161,7 @@ def stopped_in_one_line(stage: str, kept: str = "nothing written") -> Iterator[N
     except _Sigterm:
         raise stopped("SIGTERM") from None
     except InterruptedRunError as err:  # a fit inside (the table's, the bench's) that its own handlers stopped
-        by = re.search(r"stopped by (Ctrl-C|SIGTERM)", str(err))
-        raise stopped(by[1] if by else "a signal") from None
+        raise stopped(err.by) from None
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -303,7 +306,7 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
         after the last (its curves drawn), it stops as a second Ctrl-C does, checkpointed."""
         if trainer.global_step not in (0, start):
             return KeyboardInterrupt()
-        return InterruptedRunError(f"fit: stopped by {by} before its first step, nothing kept: run it again")
+        return InterruptedRunError(f"fit: stopped by {by} before its first step, nothing kept: run it again", by)
 
     try:
         with (
@@ -323,14 +326,14 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
             trainer.fit(model, **kwargs)
             # A SIGTERM after the last validation (the curves drawn): every rank stops here, its test not run.
             if agreed is not None and agreed.agree(trainer):
-                raise _stop_of_a_peer(trainer) or InterruptedRunError(stopped_fit(trainer, "SIGTERM"))
+                raise _stop_of_a_peer(trainer) or InterruptedRunError(stopped_fit(trainer, "SIGTERM"), "SIGTERM")
     except SystemExit:
         if not trainer.interrupted:
             raise
         if sigterm.interrupted and trainer.global_step in (0, start):  # one process's line; it said "nothing to resume"
             raise _stop_of_a_peer(trainer) or stopped("SIGTERM") from None
         by = "Ctrl-C" if ctrl_c.pressed else _signal(trainer)
-        raise _stop_of_a_peer(trainer) or InterruptedRunError(stopped_fit(trainer, by)) from None
+        raise _stop_of_a_peer(trainer) or InterruptedRunError(stopped_fit(trainer, by), by) from None
 
 
 def stopped_fit(trainer: L.Trainer, by: str) -> str:
@@ -348,7 +351,8 @@ def stopped_fit(trainer: L.Trainer, by: str) -> str:
         )
     if not last:
         return f"fit: stopped by {by} before an epoch ended: nothing to resume, run it again"
-    again = runs.config_option(trainer)
+    config = next((c.config_filename for c in trainer.callbacks if isinstance(c, SaveConfigCallback)), None)
+    again = f"--config {Path(runs.own_log_dir(trainer)) / config} " if config else ""
     if getattr(trainer.checkpoint_callback, "save_weights_only", False):  # refused as a fit's --ckpt_path
         return (
             f"fit: stopped by {by} {at}: its checkpoints hold the weights alone (--checkpoint.save_weights_only), "

@@ -7,18 +7,14 @@ not know go to every fit: ``--configs bncnn --trainer.precision=bf16-mixed``.
 """
 
 import argparse
-import contextlib
 import difflib
 import io
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
-from unittest import mock
 
-from mnist_pl.bench import CONFIGS, app_fit, fit_args, machine, numpy_seed
-from mnist_pl.cli import MNISTCLI
+from mnist_pl.bench import CONFIGS, app_cli, app_fit, machine, numpy_seed
 from mnist_pl.errors import UserError, reported
 from mnist_pl.files import cannot_write, unset_variable
 from mnist_pl.signals import stopped_in_one_line
@@ -95,13 +91,12 @@ def _parse_every_fit(args: argparse.Namespace, overrides: list[str]) -> None:
     recipe does not take (``--model.net.init_args.width 4``: LeNet has no width) ended the table at that
     recipe's first fit, after the fits before it (in a full table, hours), no table printed."""
     for name in args.configs:
-        command = fit_args(f"{name}.yaml", args.save_dir, f"--seed_everything={args.seeds[0]}", *overrides)
-        with contextlib.redirect_stdout(io.StringIO()), mock.patch.object(sys, "argv", sys.argv[:1]):
-            try:
-                MNISTCLI(args=[*command, "--print_config"], parser_kwargs={"prog": "python -m mnist_pl"})
-            except SystemExit as err:  # 0: printed, as asked
-                if err.code:
-                    raise
+        options = [f"--seed_everything={args.seeds[0]}", *overrides, "--print_config"]
+        try:
+            app_cli(f"{name}.yaml", *options, save_dir=args.save_dir, stdout=io.StringIO())
+        except SystemExit as err:  # 0: printed, as asked
+            if err.code:
+                raise
 
 
 def _table(args: argparse.Namespace, overrides: list[str]) -> None:

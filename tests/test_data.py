@@ -320,7 +320,7 @@ def test_a_stop_during_a_download_stops_it(tmp_path: Path, mirror_of: Callable[.
     """The stop was taken for the mirror's failure: the next mirror was tried, and a second stop needed."""
 
     def stop(signum: int, frame: object) -> None:  # as the app's SIGTERM and first Ctrl-C, in the main thread
-        raise InterruptedRunError("stopped")
+        raise InterruptedRunError("stopped", "SIGTERM")
 
     before = signal.signal(signal.SIGUSR1, stop)
     try:
