@@ -34,20 +34,25 @@ from pathlib import Path
 from typing import TextIO
 from unittest import mock
 
-import lightning as L
-import torch
-import torch.nn.functional as F
-from lightning.pytorch.callbacks import Callback
-from torch import Tensor
-from torch.utils.data import DataLoader, Subset
-from torchvision import datasets, transforms
+try:  # torch and Lightning take seconds to import: a Ctrl-C then ended in a traceback (as __main__.py says)
+    import lightning as L
+    import torch
+    import torch.nn.functional as F
+    from lightning.pytorch.callbacks import Callback
+    from torch import Tensor
+    from torch.utils.data import DataLoader, Subset
+    from torchvision import datasets, transforms
 
-from mnist_pl.cli import MNISTCLI
-from mnist_pl.data import MNISTDataModule
-from mnist_pl.errors import UserError, reported
-from mnist_pl.files import cannot_write
-from mnist_pl.nets import LeNet
-from mnist_pl.signals import stopped_in_one_line
+    from mnist_pl.cli import MNISTCLI
+    from mnist_pl.data import MNISTDataModule
+    from mnist_pl.errors import UserError, reported
+    from mnist_pl.files import cannot_write
+    from mnist_pl.nets import LeNet
+    from mnist_pl.signals import stopped_in_one_line
+except KeyboardInterrupt:
+    if __name__ != "__main__":  # the table's import: its own line
+        raise
+    sys.exit("error: bench: stopped by Ctrl-C as it started, nothing written: run it again")
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SAVE_DIR = "logs/bench"  # where the fits' runs are kept

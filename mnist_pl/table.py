@@ -11,13 +11,19 @@ import difflib
 import io
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
-from mnist_pl.bench import CONFIGS, app_cli, app_fit, machine, numpy_seed
-from mnist_pl.errors import UserError, reported
-from mnist_pl.files import cannot_write, unset_variable
-from mnist_pl.signals import stopped_in_one_line
+try:  # torch and Lightning take seconds to import: a Ctrl-C then ended in a traceback (as __main__.py says)
+    from mnist_pl.bench import CONFIGS, app_cli, app_fit, machine, numpy_seed
+    from mnist_pl.errors import UserError, reported
+    from mnist_pl.files import cannot_write, unset_variable
+    from mnist_pl.signals import stopped_in_one_line
+except KeyboardInterrupt:
+    if __name__ != "__main__":
+        raise
+    sys.exit("error: table: stopped by Ctrl-C as it started, nothing written: run it again")
 
 # Accuracy each recipe's source reports (or the target it must reach), in %; None where none is known.
 REFERENCE: dict[str, tuple[float | None, str]] = {

@@ -1,6 +1,7 @@
 """The benchmark's measurements: a bare step really runs before each training step; a fit's clock
 leaves out the checkpoint written at its end and times its validations apart."""
 
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -9,7 +10,7 @@ from unittest import mock
 import lightning as L
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, child_env
 from lightning.pytorch.plugins import TorchCheckpointIO
 
 from mnist_pl import bench
@@ -17,6 +18,15 @@ from mnist_pl.bench import InterleavedBareSteps, TrainClock, _sgd_step, fast_row
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import MinimalCNN
+
+
+@pytest.mark.parametrize("tool", ["bench", "table"])
+def test_a_ctrl_c_while_the_tool_imports_ends_in_one_line(tool: str) -> None:
+    # Torch and Lightning take seconds to import: a Ctrl-C then ended in a traceback of 30 lines.
+    command = [sys.executable, str(REPO / "tests" / "ctrl_c_in_imports.py"), f"mnist_pl.{tool}"]
+    result = subprocess.run(command, env=child_env(), capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"error: {tool}: stopped by Ctrl-C as it started, nothing written: run it again\n"
 
 
 def test_interleaved_bare_steps_train_one_step_per_training_step(monkeypatch: pytest.MonkeyPatch) -> None:
