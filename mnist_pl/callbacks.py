@@ -31,10 +31,6 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 
 
-class DivergenceError(UserError):
-    """The training loss became NaN or infinite."""
-
-
 class StopOnNonFiniteLoss(Callback):
     """End ``fit`` at the first non-finite training loss, before a checkpoint of broken weights is written.
 
@@ -86,7 +82,7 @@ class StopOnNonFiniteLoss(Callback):
     @staticmethod
     def _fail(trainer: L.Trainer, where: str) -> None:
         lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
-        raise DivergenceError(
+        raise UserError(
             f"training diverged: the loss is {where} (epoch {trainer.current_epoch}, lr {lr:g}), "
             "no checkpoint was written for it: "
             "lower --model.optimizer.init_args.lr and run again"
@@ -118,7 +114,7 @@ class PredictionWriter(BasePredictionWriter):
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         # Into the predict's folder, as a test's results go into the test's: the current folder filled up
         # with predictions-1.csv, predictions-2.csv, ... of every checkpoint predicted there.
-        log_dir = trainer.log_dir if trainer.loggers else None  # fast_dev_run's logger has none
+        log_dir = trainer.log_dir if trainer.loggers else None  # no logger: here, not default_root_dir
         self.output = self.given or Path(log_dir or "") / "predictions.csv"
         # Before predicting, not after: the CSV must be a file, in a folder it can be written to.
         if self.output.suffix.lower() != ".csv" and not self.output.is_dir():  # one.jpg: CSV rows in one-1.jpg

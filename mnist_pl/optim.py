@@ -170,8 +170,8 @@ def _step_with_the_validations(trainer: L.Trainer, config: dict[str, Any]) -> No
 
 
 def refuse_a_schedule_the_run_outlasts(trainer: L.Trainer) -> None:
-    """A resumed run's schedule is the checkpoint's; torch ends a one-cycle run past its last step in a
-    ValueError, mid-epoch."""
+    """At every fit's start: a new run's schedule is built for its steps, a resumed run's is the checkpoint's,
+    and torch ends a one-cycle run past its last step in a ValueError, mid-epoch."""
     steps = trainer.estimated_stepping_batches
     for config in trainer.lr_scheduler_configs:
         total = getattr(config.scheduler, "total_steps", None)

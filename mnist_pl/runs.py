@@ -150,7 +150,7 @@ def run_dir(logger: Logger | None, log_dir: str | None) -> str | None:
     """The run dir of the logger's ``log_dir``: the one that holds the checkpoints, above a TensorBoard sub_dir."""
     sub_dir = logger.sub_dir if isinstance(logger, TensorBoardLogger) else None
     below = len(Path(os.path.normpath(sub_dir)).parts) if sub_dir and os.path.normpath(sub_dir) != "." else 0
-    # MNISTCLI takes a sub_dir inside the run dir only.
+    # A sub_dir inside the run dir only: trainer.refuse_bad_settings refuses others.
     if log_dir is None:
         return None
     return str(Path(log_dir).parents[below - 1] if below else Path(log_dir))  # version_0/. as version_0

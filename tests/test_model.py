@@ -464,8 +464,9 @@ def test_raw_batches_and_bad_settings_from_python_are_refused_in_words(python_fi
     negative = MNISTClassifier(MinimalCNN(), scheduler=partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=-1))
     with pytest.raises(UserError, match=r"^--model\.scheduler\.init_args\.gamma -1: the lr is multiplied by it"):
         L.Trainer(max_epochs=1, limit_train_batches=1, logger=False, **QUIET).fit(negative, datamodule=dm)
-    with pytest.raises(UserError, match=r"^--model\.label_smoothing 1\.5: expected a number from 0 to 1$"):
-        MNISTClassifier(MinimalCNN(), label_smoothing=1.5)
+    for smoothing in (1.5, None):  # None: a TypeError of "<="
+        with pytest.raises(UserError, match=rf"^--model\.label_smoothing {smoothing}: expected a number from 0 to 1$"):
+            MNISTClassifier(MinimalCNN(), label_smoothing=smoothing)
     best = python_fit[0].checkpoint_callback.best_model_path  # a LeNet's: its class is given again from Python
     with pytest.raises(UserError, match=r"other weights than MinimalCNN .* from Python net=<that class>\(\)$"):
         MNISTClassifier.load_from_checkpoint(best, net=MinimalCNN())
