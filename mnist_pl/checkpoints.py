@@ -75,6 +75,12 @@ def plain(option: str, value: Any, kind: type[int | float | str | bool]) -> Any:
         raise UserError(f"{option} {value!r}: expected {expected}") from None
 
 
+def read(ckpt_path: str | os.PathLike) -> dict[str, Any]:
+    """A checkpoint's contents as weights only, its tensors left on disk (mmap) until used: reading the counters
+    of one costs no copy of its weights."""
+    return torch.load(ckpt_path, weights_only=True, map_location="cpu", mmap=True)
+
+
 def check_readable(ckpt_path: str | os.PathLike) -> dict[str, Any]:
     """The checkpoint's contents, loaded as weights only; a missing, broken or code-carrying file in one line."""
     checkpoint = _load(ckpt_path)
@@ -94,7 +100,7 @@ def _load(ckpt_path: str | os.PathLike) -> Any:
     refuse_an_export(ckpt_path)  # torch.load would fail (after a warning, for TorchScript)
     _refuse_damaged(ckpt_path)
     try:
-        return torch.load(ckpt_path, weights_only=True, map_location="cpu", mmap=True)
+        return read(ckpt_path)
     except PermissionError as err:
         raise UserError(f"--ckpt_path {ckpt_path}: not readable (permission denied): make it readable") from err
     except pickle.UnpicklingError as err:

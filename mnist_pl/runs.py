@@ -33,7 +33,6 @@ except ImportError:  # Windows: no flock
     fcntl = None
 
 import lightning as L
-import torch
 import yaml
 from jsonargparse import Namespace
 from lightning.fabric.utilities.rank_zero import rank_zero_only, rank_zero_warn
@@ -42,7 +41,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 from tensorboard.compat.tensorflow_stub.errors import DataLossError
 
-from mnist_pl.checkpoints import best_in
+from mnist_pl.checkpoints import best_in, read
 from mnist_pl.errors import UserError
 from mnist_pl.files import beside, cannot_write, missing_folders, publish, remove_empty
 
@@ -167,7 +166,7 @@ def own_log_dir(trainer: L.Trainer) -> str:
 
 def _logged_steps(ckpt_path: Path) -> int:
     """How many steps the checkpoint's run had logged: where its TensorBoard curves go on."""
-    checkpoint = torch.load(ckpt_path, map_location="cpu", mmap=True, weights_only=True)
+    checkpoint = read(ckpt_path)
     fit_loop = checkpoint["loops"]["fit_loop"]
     logged = fit_loop["epoch_loop.state_dict"]["_batches_that_stepped"]
     # Saved inside the epoch's loop (after a validation there, or at a batch's end), Lightning had
@@ -178,7 +177,7 @@ def _logged_steps(ckpt_path: Path) -> int:
 
 
 def checkpoint_step(ckpt_path: Path) -> int:
-    return torch.load(ckpt_path, map_location="cpu", mmap=True, weights_only=True)["global_step"]
+    return read(ckpt_path)["global_step"]
 
 
 def place_run(trainer: L.Trainer, ckpt_path: str | None) -> Path | None:
@@ -357,7 +356,7 @@ def at_the_checkpoints_step(trainer: L.Trainer, ckpt_path: str | None) -> Iterat
     loop = trainer.fit_loop
     before = loop.epoch_loop._batches_that_stepped, loop.epoch_progress.current.completed
     if ckpt_path is not None and Path(ckpt_path).is_file():
-        checkpoint = torch.load(ckpt_path, map_location="cpu", mmap=True, weights_only=True)
+        checkpoint = read(ckpt_path)
         # In the fit, an epoch's validation logged at the step before the one the checkpoint counts.
         loop.epoch_loop._batches_that_stepped = max(checkpoint.get("global_step", 0) - 1, 0)
         loop.epoch_progress.current.completed = checkpoint.get("epoch", 0)
