@@ -26,6 +26,7 @@ from torchvision.utils import make_grid
 
 from mnist_pl.errors import UserError
 from mnist_pl.files import beside, cannot_write, file_above, free_path, missing_folders, publish, remove_empty
+from mnist_pl.runs import tensorboard_of
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
@@ -352,7 +353,7 @@ class ImageLogger(Callback):
         return not (in_place and Path(tensorboard.root_dir).resolve() in run_dir.parents)  # adam/lr_0.01 too
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        tensorboard = self._tensorboard(trainer)
+        tensorboard = tensorboard_of(trainer)
         self.new_run = tensorboard is not None and self.starts_a_run(tensorboard, trainer.ckpt_path)
         if not self.new_run or not trainer.is_global_zero:
             return
@@ -399,7 +400,7 @@ class ImageLogger(Callback):
             return
         self.new_run = False
         images = self._pixels(trainer, batch[0][: self.max_images])
-        self._tensorboard(trainer).experiment.add_image("train/images", make_grid(images, nrow=6, pad_value=0.5), 0)
+        tensorboard_of(trainer).experiment.add_image("train/images", make_grid(images, nrow=6, pad_value=0.5), 0)
 
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start(pl_module)
@@ -444,10 +445,6 @@ class ImageLogger(Callback):
             self.on_fit_end(trainer, pl_module)
 
     @staticmethod
-    def _tensorboard(trainer: L.Trainer) -> TensorBoardLogger | None:
-        return next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
-
-    @staticmethod
     def _pixels(trainer: L.Trainer, images: Tensor) -> Tensor:
         """Normalised images back to [0, 1] pixels."""
         dm = trainer.datamodule
@@ -466,7 +463,7 @@ class ImageLogger(Callback):
             self.wrong += zip(pixels, labels[miss].tolist(), preds[miss].tolist(), strict=True)
 
     def _draw(self, trainer: L.Trainer, stage: str) -> None:
-        tensorboard = self._tensorboard(trainer)
+        tensorboard = tensorboard_of(trainer)
         if tensorboard is None or self.confusion is None:
             return
         self.confusion.compute()  # a gather under DDP, so every rank asks; the figure reads the result

@@ -503,7 +503,7 @@ class MNISTCLI(LightningCLI):
         runs.write_results(path, results, ckpt_path)
 
     def _tensorboard_command(self) -> str | None:
-        tensorboard = next((lg for lg in self.trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
+        tensorboard = runs.tensorboard_of(self.trainer)
         return None if tensorboard is None else f"tensorboard --logdir {tensorboard.save_dir}"
 
     def after_predict(self) -> None:

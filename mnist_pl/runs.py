@@ -439,6 +439,11 @@ def _written_here(trainer: L.Trainer) -> set[Path]:
     return own
 
 
+def tensorboard_of(trainer: L.Trainer) -> TensorBoardLogger | None:
+    """The run's TensorBoard logger, the first of its loggers that is one: the curves and pictures go there."""
+    return next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
+
+
 def drop_empty_event_files(trainer: L.Trainer) -> None:
     """Remove this process's event files that hold only their header: Lightning's logger opens one
     at every stage, ``predict``'s too, which TensorBoard listed as a run with nothing in it."""
