@@ -643,7 +643,11 @@ class MNISTCLI(LightningCLI):
             if named_where_written(said(key), self.command_line, subcommand, key.endswith("class_path")):
                 return True
             group = key.rpartition(".init_args.")[0]
-            return bool(group) and in_a_file(f"{group}.class_path")
+            # Typed by its own option, after a file that named its class: the typed value (a test of a run
+            # with --model.optimizer.lr 0.5 after its config ran without a word).
+            options = {f"--model.{key}", f"--model.{key.replace('.init_args.', '.')}"}
+            typed = any(word.partition("=")[0] in options for word in self.command_line)
+            return bool(group) and not typed and in_a_file(f"{group}.class_path")
 
         if subcommand != "fit":
             # An evaluation runs the checkpoint's model, whatever a --config says: `test --config my.yaml

@@ -1659,6 +1659,11 @@ def test_a_recipes_config_evaluates_any_of_its_runs(run: Run, tmp_path: Path) ->
     )
     shutil.rmtree(run.dir / "test_0")
     assert run.snapshot() == before
+    # Typed after a config that names its class, another lr is refused as without one: it was taken as the
+    # file's, and the test ran without a word.
+    typed = run_main("test", f"--config={run.config}", *quick, "--model.optimizer.lr=0.5", cwd=tmp_path)
+    said = "--model.optimizer.init_args.lr 0.5: the checkpoint's model has 0.01"
+    assert_one_line_error(typed, 1, said, "leave out the model setting that differs")
     # A fit from it goes on with the checkpoint's model too: the fix is the run's own config.
     resumed = run_main("fit", f"--config={config}", *quick, *QUICK_FIT, cwd=tmp_path)
     assert_one_line_error(
