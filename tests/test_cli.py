@@ -157,8 +157,7 @@ def test_a_class_given_on_the_command_line_warns_of_the_values_it_keeps(tmp_path
 
 @pytest.mark.slow  # an edge of the default suite's checks: its time (a slower host took 302 s)
 def test_a_class_chosen_in_a_config_file_warns_of_the_values_it_keeps(tmp_path: Path) -> None:
-    """A file's Adadelta without its lr trained at Adam's 0.001 (its own: 1.0), or at lenet.yaml's SGD 0.01;
-    a --print_config=skip_default of example.yaml, read back, so (it leaves out values equal to Adadelta's)."""
+    """A file's Adadelta without its lr trained at Adam's 0.001 (its own: 1.0), or at lenet.yaml's SGD 0.01."""
     (tmp_path / "mine.yaml").write_text("model:\n  optimizer:\n    class_path: torch.optim.Adadelta\n")
     (tmp_path / "sgd.yaml").write_text("model:\n  optimizer:\n    class_path: SGD\n    init_args:\n      lr: 0.1\n")
     (tmp_path / "short.yaml").write_text("model:\n  optimizer: torch.optim.Adadelta\n")  # the class path alone
@@ -181,6 +180,26 @@ def test_a_class_chosen_in_a_config_file_warns_of_the_values_it_keeps(tmp_path: 
         warned = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
         named = configs[-1]
         assert warned == ([f"warning: {named}: model.optimizer torch.optim.Adadelta keeps {kept}"] if kept else [])
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        [f"--config={REPO / 'configs' / 'example.yaml'}"],
+        [f"--config={CONFIG}", "--model.optimizer=torch.optim.AdamW", "--model.optimizer.weight_decay=0.01"],
+    ],
+    ids=["example.yaml's Adadelta", "AdamW typed"],
+)
+def test_a_skip_default_print_of_the_config_reads_back_as_the_same_config(given: list[str], tmp_path: Path) -> None:
+    """It left out a chosen class's arguments equal to its own defaults; read back, jsonargparse started from
+    the default class (Adam) and kept the values both share: Adadelta's eps came back as Adam's 1e-08."""
+    short = run_main("fit", *given, "--print_config=skip_default", cwd=tmp_path)
+    assert short.returncode == 0, short.stderr[-3000:]
+    (tmp_path / "short.yaml").write_text(short.stdout)
+    read_back = run_main("fit", f"--config={tmp_path / 'short.yaml'}", "--print_config", cwd=tmp_path)
+    assert read_back.returncode == 0 and "warning:" not in read_back.stderr, read_back.stderr[-3000:]
+    full = run_main("fit", *given, "--print_config", cwd=tmp_path)
+    assert yaml.safe_load(read_back.stdout) == yaml.safe_load(full.stdout)
 
 
 @pytest.mark.parametrize("flag", sorted(parser._THE_EXAMPLES_FLAGS))
