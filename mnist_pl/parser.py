@@ -10,6 +10,7 @@ import difflib
 import functools
 import importlib
 import inspect
+import itertools
 import os
 import pkgutil
 import re
@@ -816,18 +817,15 @@ class MNISTArgumentParser(LightningArgumentParser):
     def dump(self, cfg: Namespace, *args: Any, skip_default: bool = False, **kwargs: Any) -> str:
         """``--print_config=skip_default`` keeps every argument of a class it names: jsonargparse left out those
         equal to the class's own defaults, and read back, the option's default class (Adam) gave the values
-        both share (example.yaml's Adadelta took Adam's eps, 1e-08, and trained to 7% where it reaches 35%)."""
-        short = super().dump(cfg, *args, skip_default=skip_default, **kwargs)
-        if (
-            not skip_default
-            or args
-            or kwargs.get("format", "parser_mode") != "parser_mode"
-            or self.parser_mode != "yaml"
-        ):
-            return short
+        both share (example.yaml's Adadelta took Adam's eps, 1e-08, and trained to 7% where it reaches 35%).
+        With comments, which say each default, the whole config."""
+        yaml_text = not args and kwargs.get("format", "parser_mode") == "parser_mode" and self.parser_mode == "yaml"
+        if not skip_default or kwargs.get("with_comments") or not yaml_text:
+            return super().dump(cfg, *args, **kwargs)
+        short = super().dump(cfg, skip_default=True, **kwargs)
         tree = yaml.safe_load(short)
         _with_class_arguments(tree, yaml.safe_load(super().dump(cfg, **kwargs)))
-        header = "".join(line for line in short.splitlines(keepends=True) if line.startswith("# "))
+        header = "".join(itertools.takewhile(lambda line: line.startswith("#"), short.splitlines(keepends=True)))
         return header + yaml.safe_dump(tree, sort_keys=False)
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
