@@ -278,6 +278,19 @@ def _find(tree: object, dotted: str, subcommand: str | None = None) -> object:
     return KeyError
 
 
+def _a_later_config_names(key: str, resolved: str, words: list[str]) -> bool:
+    """Whether a --config among ``words`` names another class than ``resolved`` for ``key``: an argument typed
+    before it was read for the class chosen so far (minimal.yaml's width, typed before it, for LeNet)."""
+    for i, word in enumerate(words):
+        option, equals, value = word.partition("=")
+        path = value if equals else next(iter(words[i + 1 : i + 2]), "")
+        named = _lookup(Path(path), key) if option in ("-c", "--config") else KeyError
+        named = named.get("class_path") if isinstance(named, dict) else named
+        if isinstance(named, str) and named.split(".")[-1] != resolved.split(".")[-1]:
+            return True
+    return False
+
+
 def _argument_fix(key: str, class_path: str, name: str, thing: str) -> str:
     """The fix of an argument ``name`` that the class of option ``key`` does not take: its nearest argument."""
     module, _, cls = class_path.rpartition(".")
@@ -346,8 +359,11 @@ def _in_config_file(message: str, raw: str, options: list[str]) -> str:
             )
     if resolved:  # jsonargparse's words (--model.net: Problem with given class_path ...: Option 'widht' ...)
         key = re.sub(rf"(\.init_args)?\.{argument[3]}$", "", argument[1])
-        typed = any(word.startswith(f"--{key}.") for word in COMMAND_LINE)  # else in a group's file (--model m.yaml)
+        at = next((i for i, word in enumerate(COMMAND_LINE) if word.startswith(f"--{key}.")), None)
+        typed = at is not None  # else in a group's file (--model m.yaml)
         fix = _argument_fix(key, resolved, argument[3], "option" if typed else "key")
+        if typed and _a_later_config_names(key, resolved, COMMAND_LINE[at + 1 :]):
+            fix = "typed before --config, it was read for the class chosen then: give it after the --config"
         return f"{'--' * typed}{key}.init_args.{argument[3]}: {resolved} takes no argument {argument[3]!r}: {fix}"
     # A class that cannot be imported or built, written in a config file: that file, and the class.
     bad_class = re.fullmatch(

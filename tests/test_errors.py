@@ -474,6 +474,12 @@ PARSER_CASES = {
         "error: --model.optimizer.init_args.momentum: torch.optim.Adam takes no argument 'momentum': fix the option "
         "(--model.optimizer.help torch.optim.Adam lists them)",
     ),
+    # minimal.yaml's MinimalCNN takes a width, but typed before it, jsonargparse read it for the LeNet chosen then.
+    "a network argument typed before the config that names the network": (
+        ["--model.net.width=8", f"--config={REPO / 'configs' / 'minimal.yaml'}"],
+        "error: --model.net.init_args.width: mnist_pl.nets.LeNet takes no argument 'width': typed before --config, "
+        "it was read for the class chosen then: give it after the --config",
+    ),
     # Found by the main parser after fit's own parse: still under fit's usage line.
     "a required class argument left out": (
         ["--model.scheduler=torch.optim.lr_scheduler.OneCycleLR"],
