@@ -1,6 +1,7 @@
 """What a fit shows: every TensorBoard tag read back with TensorBoard's own reader, and the run dir's PNGs."""
 
 import csv
+import io
 import re
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 from conftest import QUICK_FIT, REPO, child_env, full_disk, run_cli, run_main
@@ -54,6 +56,13 @@ def test_tensorboard_has_curves_pictures_and_hparams(trained_run: Path) -> None:
         assert [image.step for image in events.Images(f"{stage}/misclassified")] == steps
     (grid,) = events.Images("train/images")  # once, at the run's first step
     assert (grid.width, grid.height) == (6 * 30 + 2, 6 * 30 + 2)  # 36 images of the batch's 64, 6 a row, 2-pixel gaps
+    # The first training batch's pixels, as the data module hands them out (normalised and back: 1 level off)
+    dm = MNISTDataModule(data_dir=str(REPO / "data"))
+    dm.setup("fit")
+    first, _ = next(iter(dm.train_dataloader()))
+    shown = torch.from_numpy(np.array(Image.open(io.BytesIO(grid.encoded_image_string)))[..., 0].copy())
+    cells = [shown[2 + 30 * (i // 6) : 30 + 30 * (i // 6), 2 + 30 * (i % 6) : 30 + 30 * (i % 6)] for i in range(36)]
+    assert (torch.stack(cells).int() - first[:36].int()).abs().max() <= 1
     # The HPARAMS tab: the same columns in every run (TensorBoard takes one run's), scored by the
     # validation's and the test's accuracy and loss.
     assert events.SummaryMetadata("_hparams_/experiment").plugin_data.plugin_name == "hparams"
@@ -129,13 +138,28 @@ def test_a_predictions_csv_is_never_written_over(tmp_path: Path) -> None:
     assert free_path(tmp_path / "q.csv") == tmp_path / "q-1.csv"
 
 
-def test_fit_leaves_curves_and_confusion_matrix_pngs(trained_run: Path) -> None:
+def test_fit_leaves_curves_and_confusion_matrix_pngs(trained_run: Path, tmp_path: Path) -> None:
     for name in ("curves.png", "confusion_matrix.png"):
         with Image.open(trained_run / name) as image:
             assert image.format == "PNG" and image.width >= 500
     curves = ImageLogger.curves(trained_run)
     assert set(curves) == {"train/loss", "train/acc", "val/loss", "val/acc"}
     assert all(len(points) == 1 for points in curves.values())  # one epoch
+    # Each picture is what its figure draws of the run: the curves logged, the last validation's counts
+    # (of last.ckpt's weights, validated again on the fit's 2 batches).
+    pictures = ImageLogger()
+    quiet = {"enable_progress_bar": False, "enable_model_summary": False}
+    trainer = L.Trainer(limit_val_batches=2, logger=TensorBoardLogger(tmp_path), callbacks=[pictures], **quiet)
+    model = MNISTClassifier.load_from_checkpoint(trained_run / "checkpoints" / "last.ckpt")
+    trainer.validate(model, datamodule=MNISTDataModule(data_dir=str(REPO / "data")))
+    drawn = {
+        "curves.png": ImageLogger._curves_figure(curves),
+        "confusion_matrix.png": pictures._confusion_figure(trainer),
+    }
+    for name, figure in drawn.items():
+        figure.savefig(tmp_path / name, dpi=100)
+        with Image.open(trained_run / name) as saved, Image.open(tmp_path / name) as expected:
+            assert np.array_equal(np.asarray(saved), np.asarray(expected)), name
 
 
 def test_the_pictures_show_what_the_model_got_wrong(trained_run: Path, tmp_path: Path) -> None:
@@ -161,6 +185,14 @@ def test_the_pictures_show_what_the_model_got_wrong(trained_run: Path, tmp_path:
     )
     shown = torch.stack([pixels for pixels, _, _ in pictures.wrong])
     assert torch.allclose(shown, images[wrong].unsqueeze(1) / 255, atol=1e-5)
+    # The figure TensorBoard gets: each image in its cell of the grid, 6 a row, its caption "label -> prediction"
+    ax = pictures._wrong_figure(trainer).axes[0]
+    assert [text.get_text() for text in ax.texts] == [f"{label} -> {pred}" for _, label, pred in pictures.wrong]
+    grid = torch.from_numpy(np.asarray(ax.images[0].get_array()))
+    cells = [
+        grid[12 + 40 * (i // 6) : 40 + 40 * (i // 6), 1 + 30 * (i % 6) : 29 + 30 * (i % 6)] for i in range(len(wrong))
+    ]
+    assert torch.allclose(torch.stack(cells), shown.squeeze(1), atol=1e-5)
 
 
 def test_curves_of_a_csv_logged_fit_come_from_its_metrics_csv(tmp_path: Path) -> None:
