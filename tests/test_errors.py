@@ -28,6 +28,7 @@ from mnist_pl import export
 from mnist_pl.__main__ import main
 from mnist_pl.callbacks import StopOnNonFiniteLoss
 from mnist_pl.cli import MNISTCLI
+from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError, _raised_by_lightning
 from mnist_pl.nets import MinimalCNN
 from mnist_pl.parser import _UniqueKeys
@@ -665,6 +666,11 @@ def test_the_largest_batch_sizes_are_taken(run: Run, tmp_path: Path) -> None:
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
     result = run_main("test", f"--ckpt_path={run.best}", DATA, logs, *largest, cwd=tmp_path)
     assert result.returncode == 0 and "test/acc" in result.stdout, result.stderr[-3000:]
+    dm = MNISTDataModule(data_dir=str(REPO / "data"), batch_size=2**63 - 1, eval_batch_size=2**63 - 1)
+    dm.setup("fit")
+    dm.setup("test")
+    loaders = (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader())
+    assert [[len(labels) for _, labels in loader] for loader in loaders] == [[55000], [5000], [10000]]
 
 
 def test_merges_that_override_are_no_key_written_twice() -> None:

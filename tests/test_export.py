@@ -15,7 +15,7 @@ import torch
 from conftest import REPO, child_env, full_disk, run_main, write_onnx_model
 
 from mnist_pl import export
-from mnist_pl.data import MNISTDataModule
+from mnist_pl.data import STATS, MNISTDataModule
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import LeNet, MinimalCNN
@@ -382,10 +382,16 @@ def test_a_checkpoint_of_a_compiled_network_exports(trained_run: Path, tmp_path:
     checkpoint = torch.load(trained_run / "checkpoints" / "best.ckpt", weights_only=True)
     checkpoint["hyper_parameters"]["compile"] = True
     torch.save(checkpoint, tmp_path / "compiled.ckpt")
-    args = [f"--ckpt_path={tmp_path / 'compiled.ckpt'}", "--format=torchscript", f"--data.data_dir={REPO / 'data'}"]
-    result = run_main("export", *args, cwd=tmp_path)
+    output = tmp_path / "model.pt"
+    args = [f"--ckpt_path={tmp_path / 'compiled.ckpt'}", "--format=torchscript", f"--output={output}"]
+    result = run_main("export", *args, f"--data.data_dir={REPO / 'data'}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "same class for 10,000" in result.stdout
+    # The run's weights in it (export checks it against the model it loaded: a new network would pass that).
+    model = MNISTClassifier.load_from_checkpoint(trained_run / "checkpoints" / "best.ckpt", map_location="cpu").eval()
+    pixels, (mean, std) = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(0)), STATS["MNIST"]
+    with torch.no_grad():
+        assert torch.allclose(torch.jit.load(str(output))(pixels), model((pixels - mean) / std), atol=1e-5)
 
 
 def test_export_never_writes_over_its_checkpoint(trained_run: Path, tmp_path: Path) -> None:

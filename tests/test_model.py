@@ -215,7 +215,10 @@ def test_a_fit_in_python_writes_checkpoints_lightning_loads_as_weights_only(pyth
             dm.hparams.data_dir,
         ]
     )
-    assert torch.jit.load(output)(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+    pixels = torch.randint(0, 256, (8, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():  # the checkpoint's weights in it, not a new network's
+        expected = loaded.eval()(dm.normalize(pixels))
+        assert torch.allclose(torch.jit.load(output)(pixels.unsqueeze(1) / 255), expected, atol=1e-5)
 
 
 def test_a_checkpoint_is_evaluated_on_its_own_split_and_normalisation(python_fit: tuple) -> None:
