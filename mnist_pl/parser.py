@@ -436,29 +436,38 @@ def an_option_of_no_logger(words: list[str]) -> str | None:
     return None
 
 
+_GROUPS = ("data", "model", "trainer", "checkpoint", "predictions")  # a file of its settings: --data d.yaml
+
+
 def set_again_by_a_config(words: list[str], subcommand: str) -> str | None:
     """An option of ``words`` (the subcommand's) that a --config file after it sets again, and no word
     after the file sets once more, as one line; None where there is none. The parser applies its
     words in order: the file's value won, silently.
 
-    A group given before a file (``--data d.yaml``) is not checked: the file may set other keys of it.
+    A group given whole before a file (``--data d.yaml``, or inline): each key of it, by itself.
     """
-    words_read: list[tuple[str, str, str]] = []  # (key or "", as typed, value); "" for a --config
+    words_read: list[tuple[str, str, str, str]] = []  # (key or "", option, value, as said); "" for a --config
     for i, word in enumerate(words):
         option, eq, value = word.partition("=")
         if not eq and i + 1 < len(words) and not words[i + 1].startswith("--"):
             value = words[i + 1]
         if option in ("-c", "--config"):
-            words_read.append(("", option, value))
+            words_read.append(("", option, value, ""))
         elif option.startswith("--"):
             key = option[2:].removesuffix("+").replace(".init_args.", ".").removesuffix(".init_args")
-            words_read.append((key, option, value))
-    for n, (config_key, config_option, path) in enumerate(words_read):
+            group = _config_tree(value) if key in _GROUPS else None
+            if isinstance(group, dict):
+                for inner, setting in _leaves(group):
+                    shown = _written(setting)
+                    words_read.append((f"{key}.{inner}", option, shown, f"{option} {value} (its {inner}: {shown})"))
+            else:
+                words_read.append((key, option, value, f"{option} {value}"))
+    for n, (config_key, config_option, path, _) in enumerate(words_read):
         tree = None if config_key else _config_tree(path)  # a --config's key is ""
         if not isinstance(tree, dict):
             continue
-        given_again = {key for key, _, _ in words_read[n + 1 :]}
-        for key, typed, shown in words_read[:n]:
+        given_again = {key for key, _, _, _ in words_read[n + 1 :]}
+        for key, typed, shown, said in words_read[:n]:
             if not key or key in given_again:
                 continue
             written = _find(tree, key, subcommand)
@@ -472,10 +481,22 @@ def set_again_by_a_config(words: list[str], subcommand: str) -> str | None:
             if _as_given(written, shown):
                 continue
             return (
-                f"{typed} {shown} is given before {config_option} {path}, which sets {key}: {_written(written)} "
+                f"{said} is given before {config_option} {path}, which sets {key}: {_written(written)} "
                 f"and wins: give {typed} after {config_option}"
             )
     return None
+
+
+def _leaves(tree: dict, within: str = "") -> list[tuple[str, object]]:
+    """The dotted keys of a group's settings (``optimizer.momentum``, without init_args) and their values; a
+    class or a list as one value."""
+    leaves = []
+    for key, value in tree.items():
+        if isinstance(value, dict) and "class_path" not in value:
+            leaves += _leaves(value, within if key == "init_args" else f"{within}{key}.")
+        else:
+            leaves.append((f"{within}{key}", value))
+    return leaves
 
 
 def callbacks_replaced(words: list[str], config: Namespace, defaults: list[dict]) -> str | None:

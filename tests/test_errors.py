@@ -926,6 +926,17 @@ def test_an_option_before_a_config_that_sets_it_is_refused(tmp_path: Path) -> No
         f"--ckpt_path last.ckpt is given before --config {config}, which sets ckpt_path: null and wins: "
         "give --ckpt_path after --config"
     )
+    # A group's file, or the group given inline: each of its keys the config sets again (batch 64, not 16).
+    data = tmp_path / "data.yaml"
+    data.write_text("batch_size: 16\nval_size: 5000\n")  # the config's val_size: not in the way
+    cases[("--data", data, "--config", lenet)] = (
+        f"--data {data} (its batch_size: 16) is given before --config {lenet}, which sets data.batch_size: 64 and "
+        "wins: give --data after --config"
+    )
+    cases[("--model={optimizer: {init_args: {lr: 0.5}}}", "--config", lenet)] = (
+        f"--model {{optimizer: {{init_args: {{lr: 0.5}}}}}} (its optimizer.lr: 0.5) is given before "
+        f"--config {lenet}, which sets model.optimizer.lr: 0.01 and wins: give --model after --config"
+    )
     for args, expected in cases.items():
         result = run_main("fit", *map(str, args), "--print_config", cwd=tmp_path)
         assert result.returncode == 2 and result.stderr.splitlines()[-1] == f"error: {expected}", result.stderr
@@ -944,7 +955,7 @@ def test_an_option_before_a_config_that_sets_it_is_refused(tmp_path: Path) -> No
         "- class_path: lightning.pytorch.callbacks.Timer\n    init_args:\n      duration: null\n      interval: step"
         in result.stdout
     )
-    assert sorted(tmp_path.iterdir()) == sorted([callbacks, config, loggers])
+    assert sorted(tmp_path.iterdir()) == sorted([callbacks, config, data, loggers])
 
 
 @pytest.mark.parametrize("case", TRAINER_CASES)
