@@ -596,7 +596,7 @@ def _config_tree(value: str) -> object:
     """A --config value as the parser reads it: a file, or YAML given inline; None where neither."""
     try:
         return yaml.safe_load(Path(value).read_text())
-    except (OSError, yaml.YAMLError):  # the parser has read it, or said why not
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):  # the parser has read it, or said why not
         pass
     try:
         return yaml.safe_load(value)
