@@ -181,6 +181,18 @@ def _ensure_file(cls: type[MNIST], raw: Path, nearest: Path, gz_name: str, gz_md
         _download(cls, gz, gz_md5, md5)
     if md5 is None and not check_md5(gz, gz_md5):
         raise DataError(f"{gz} is corrupt (MD5 mismatch): replace it with a good copy")
+    made = missing_folders(raw)
+    try:
+        _decompress(gz, target, nearest, md5)
+    finally:
+        if not target.exists():
+            remove_empty(made)  # a stop or an error in the first file leaves no empty folders behind
+
+
+def _decompress(gz: Path, target: Path, nearest: Path, md5: str | None) -> None:
+    """``gz`` decompressed into ``target`` (its folder made: ``nearest`` is the nearest that exists), whole and
+    checked against ``md5`` where known, or not at all."""
+    raw = target.parent
     with beside(target) as tmp:  # two fits started together decompress the same file at once
         try:
             raw.mkdir(parents=True, exist_ok=True)

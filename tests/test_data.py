@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
+from unittest import mock
 
 import lightning as L
 import pytest
@@ -370,6 +371,16 @@ def test_an_archive_that_decompresses_to_other_bytes_is_refused_and_leaves_nothi
     with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte\.gz decompresses to the wrong MD5"):
         ensure_files(gz_dir, download=False)
     assert not (raw / "t10k-labels-idx1-ubyte").exists() and not list(raw.glob(".*.tmp"))
+
+
+def test_a_stop_while_the_first_file_decompresses_leaves_no_empty_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A Ctrl-C there said "nothing kept", and left <data_dir>/MNIST/raw behind, empty (an audit).
+    monkeypatch.setattr(data.shutil, "copyfileobj", mock.Mock(side_effect=KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        ensure_files(tmp_path / "data", download=False)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_data_workers_leave_a_stop_to_the_main_process() -> None:
