@@ -854,11 +854,12 @@ class MNISTArgumentParser(LightningArgumentParser):
     def dump(self, cfg: Namespace, *args: Any, skip_default: bool = False, **kwargs: Any) -> str:
         """``--print_config=skip_default`` keeps every argument of a class it names: jsonargparse left out those
         equal to the class's own defaults, and read back, the option's default class (Adam) gave the values
-        both share (example.yaml's Adadelta took Adam's eps, 1e-08, and trained to 7% where it reaches 35%).
-        With comments, which say each default, the whole config."""
+        both share (example.yaml's Adadelta took Adam's eps, 1e-08, for its own 1e-06: 10x smaller first
+        steps). With comments, which say each default, the whole config."""
+        skip_default = skip_default and not kwargs.get("with_comments")
         yaml_text = not args and kwargs.get("format", "parser_mode") == "parser_mode" and self.parser_mode == "yaml"
-        if not skip_default or kwargs.get("with_comments") or not yaml_text:
-            return super().dump(cfg, *args, **kwargs)
+        if not skip_default or not yaml_text:
+            return super().dump(cfg, *args, skip_default=skip_default, **kwargs)
         short = super().dump(cfg, skip_default=True, **kwargs)
         tree = yaml.safe_load(short)
         _with_class_arguments(tree, yaml.safe_load(super().dump(cfg, **kwargs)))
