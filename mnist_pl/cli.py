@@ -591,6 +591,14 @@ class MNISTCLI(LightningCLI):
                 f"--trainer.max_epochs {max_epochs}: {ckpt_path} has trained {done} epoch(s) already, so this fit "
                 f"would train nothing: give --trainer.max_epochs {done + 1} or more"
             )
+        # The same from a run whose --trainer.max_time ran out: Lightning's Timer goes on from the time it saved.
+        elapsed = checkpoint.get("callbacks", {}).get("Timer", {}).get("time_elapsed", {}).get("train")
+        max_time = trainer.get("max_time")
+        if max_time is not None and isinstance(elapsed, float) and elapsed >= callbacks.Timer(max_time)._duration:
+            raise UserError(
+                f"--trainer.max_time {max_time}: {ckpt_path} has trained for {elapsed:.0f} s already, so this fit "
+                "would train nothing: give a longer --trainer.max_time (it counts the whole run's training)"
+            )
         # Lightning 2.6 treats a fit with max_steps as always restarting mid-epoch: from a checkpoint
         # written at an epoch's end (all but those of a shorter val_check_interval, a stop after a
         # batch), it ran that finished epoch again without a batch, logged NaN for its training loss

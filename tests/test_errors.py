@@ -1321,12 +1321,26 @@ def test_a_class_whose_package_is_missing_says_to_install_it(run: Run) -> None:
     )
 
 
-def test_a_fit_with_nothing_left_to_train_is_refused(run: Run) -> None:
+def test_a_fit_with_nothing_left_to_train_is_refused(run: Run, tmp_path: Path) -> None:
     # Lightning trained nothing, tested again and added a resume's files to the run, exit status 0.
     before = run.snapshot()
     result = run.fit(f"--ckpt_path={run.best}", "--trainer.max_epochs=1")
     assert_one_line_error(
         result, 1, f"--trainer.max_epochs 1: {run.best} has trained 1 epoch(s) already, so this fit would train nothing"
+    )
+    assert run.snapshot() == before
+    # Nor any time left: a run stopped by --trainer.max_time, whose Timer the checkpoint holds (an audit).
+    timed = torch.load(run.best, weights_only=True)
+    timed["callbacks"]["Timer"] = {"time_elapsed": {"train": 75.4, "sanity_check": 0, "validate": 3.1}}
+    torch.save(timed, tmp_path / "timed.ckpt")
+    result = run.fit(
+        f"--ckpt_path={tmp_path / 'timed.ckpt'}", "--trainer.max_epochs=3", "--trainer.max_time=00:00:01:00"
+    )
+    assert_one_line_error(
+        result,
+        1,
+        f"--trainer.max_time 00:00:01:00: {tmp_path / 'timed.ckpt'} has trained for 75 s already, so this fit would "
+        "train nothing: give a longer --trainer.max_time (it counts the whole run's training)",
     )
     assert run.snapshot() == before
 
