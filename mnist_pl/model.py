@@ -16,6 +16,7 @@ from mnist_pl.checkpoints import objects_left_out, plain
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
 from mnist_pl.optim import lr_scheduler_config, refuse_a_schedule_the_run_outlasts, refuse_bad_settings
+from mnist_pl.trainer import refuse_a_minimum_past_the_end
 
 
 class TrainLossAccuracy(Metric):
@@ -354,6 +355,7 @@ class MNISTClassifier(L.LightningModule):
         # (val_acc needs no reset after the sanity check: Lightning resets a logged Metric after every
         # evaluation epoch, the sanity check's included.)
         refuse_a_schedule_the_run_outlasts(self.trainer)
+        refuse_a_minimum_past_the_end(self.trainer)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss, preds, labels = self.model_step(batch, self.hparams.label_smoothing)

@@ -5,6 +5,7 @@ in a traceback that named no option); and its processes' memory and DDP process 
 import atexit
 import contextlib
 import ctypes
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,27 @@ class NoProfiler(PassThroughProfiler):
 
     def profile(self, action_name: str) -> contextlib.AbstractContextManager:
         return self._nothing
+
+
+def refuse_a_minimum_past_the_end(trainer: L.Trainer) -> None:
+    """A min_steps past the steps max_epochs gives, or a min_epochs past max_steps: Lightning stops at the max
+    without a word about the min (each against its own max is refused as the settings are read). As the fit
+    starts, where its steps per epoch are known."""
+    per_epoch = math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches)
+    if not per_epoch or math.isinf(per_epoch):
+        return
+    if trainer.min_steps and trainer.min_steps > (total := trainer.estimated_stepping_batches):
+        raise UserError(
+            f"--trainer.min_steps {trainer.min_steps}: the fit ends after {int(total)} steps ({trainer.max_epochs} "
+            f"epoch(s) of {per_epoch}): give --trainer.max_epochs {math.ceil(trainer.min_steps / per_epoch)} or more"
+        )
+    max_steps = trainer.max_steps
+    if trainer.min_epochs and max_steps != -1 and trainer.min_epochs * per_epoch > max_steps:
+        raise UserError(
+            f"--trainer.min_epochs {trainer.min_epochs}: --trainer.max_steps {max_steps} ends the fit in epoch "
+            f"{math.ceil(max_steps / per_epoch)} ({per_epoch} steps each): give --trainer.max_steps "
+            f"{trainer.min_epochs * per_epoch} or more"
+        )
 
 
 class Trainer(L.Trainer):

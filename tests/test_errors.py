@@ -1419,6 +1419,22 @@ def test_a_fit_whose_closing_test_would_run_no_batch_is_refused(
     )
 
 
+def test_a_minimum_past_the_fits_end_is_refused(
+    run: Run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # Lightning stops at max_epochs (or max_steps) without a word about min_steps (min_epochs): 60 steps trained
+    # for --trainer.min_steps 100, exit status 0 (an audit). Each against its own max is refused as parsed.
+    assert run.refused_fit(monkeypatch, capsys, run.logs_arg, *QUICK_FIT, "--trainer.min_steps=100") == (
+        "error: --trainer.min_steps 100: the fit ends after 60 steps (1 epoch(s) of 60): give "
+        "--trainer.max_epochs 2 or more"
+    )
+    max_steps = ["--trainer.max_epochs=3", "--trainer.max_steps=90", "--trainer.min_epochs=2"]
+    assert run.refused_fit(monkeypatch, capsys, run.logs_arg, *QUICK_FIT, *max_steps) == (
+        "error: --trainer.min_epochs 2: --trainer.max_steps 90 ends the fit in epoch 2 (60 steps each): give "
+        "--trainer.max_steps 120 or more"
+    )
+
+
 @pytest.mark.slow  # an edge of the chosen-version checks: the default suite's time
 def test_a_chosen_version_with_another_sub_dir_is_refused(run: Run, tmp_path: Path) -> None:
     # The config of each went into its sub_dir, the checkpoints of both into version_7/checkpoints.
