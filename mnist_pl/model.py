@@ -312,6 +312,7 @@ class MNISTClassifier(L.LightningModule):
     def on_fit_start(self) -> None:
         self.trained_data = None  # a fit learns the data it is given (a resume's was checked as it was read)
         self._ungraph()  # a fit before this one may have left graphs of its own
+        refuse_a_minimum_past_the_end(self.trainer)  # not in on_train_start: a LearningRateFinder's own fit calls it
         if not (self.hparams.cuda_graphs and self.device.type == "cuda"):
             return
         # DDP's gradient hooks around graphs that make_graphed_callables captured in one process: untried.
@@ -355,7 +356,6 @@ class MNISTClassifier(L.LightningModule):
         # (val_acc needs no reset after the sanity check: Lightning resets a logged Metric after every
         # evaluation epoch, the sanity check's included.)
         refuse_a_schedule_the_run_outlasts(self.trainer)
-        refuse_a_minimum_past_the_end(self.trainer)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss, preds, labels = self.model_step(batch, self.hparams.label_smoothing)
