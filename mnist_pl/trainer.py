@@ -85,10 +85,13 @@ def refuse_a_minimum_past_the_end(trainer: L.Trainer) -> None:
     """A min_steps past the steps max_epochs gives, or a min_epochs past max_steps: Lightning stops at the max
     without a word about the min (each against its own max is refused as the settings are read). As the fit
     starts, where its steps per epoch are known."""
-    per_epoch = math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches)
-    if not per_epoch or math.isinf(per_epoch):
+    if not trainer.min_steps and not trainer.min_epochs:
         return
-    if trainer.min_steps and trainer.min_steps > (total := trainer.estimated_stepping_batches):
+    total = trainer.estimated_stepping_batches  # first: it loads the data, which gives the batches per epoch
+    if not trainer.num_training_batches or math.isinf(trainer.num_training_batches):
+        return
+    per_epoch = math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches)
+    if trainer.min_steps and trainer.min_steps > total:
         raise UserError(
             f"--trainer.min_steps {trainer.min_steps}: the fit ends after {int(total)} steps ({trainer.max_epochs} "
             f"epoch(s) of {per_epoch}): give --trainer.max_epochs {math.ceil(trainer.min_steps / per_epoch)} or more"
