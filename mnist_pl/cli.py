@@ -4,6 +4,7 @@ Also what a command takes from the checkpoint it is given (the network, the data
 test that ends a ``fit``, and the last lines that say where a run's files went.
 """
 
+import contextlib
 import errno
 import functools
 import inspect
@@ -25,6 +26,7 @@ from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from mnist_pl import augment, nets, runs, signals
 from mnist_pl.callbacks import PredictionWriter, StopOnNonFiniteLoss
@@ -594,9 +596,12 @@ class MNISTCLI(LightningCLI):
         # The same from a run whose --trainer.max_time ran out: Lightning's Timer goes on from the time it saved.
         elapsed = checkpoint.get("callbacks", {}).get("Timer", {}).get("time_elapsed", {}).get("train")
         max_time = trainer.get("max_time")
-        if max_time is not None and isinstance(elapsed, float) and elapsed >= callbacks.Timer(max_time)._duration:
+        duration = None
+        with contextlib.suppress(MisconfigurationException):  # not a duration: refuse_bad_trainer_settings says so
+            duration = callbacks.Timer(max_time)._duration if max_time is not None else None
+        if isinstance(elapsed, float) and duration is not None and elapsed >= duration:
             raise UserError(
-                f"--trainer.max_time {max_time}: {ckpt_path} has trained for {elapsed:.0f} s already, so this fit "
+                f"--trainer.max_time {max_time}: {ckpt_path} has trained for {elapsed:.1f} s already, so this fit "
                 "would train nothing: give a longer --trainer.max_time (it counts the whole run's training)"
             )
         # Lightning 2.6 treats a fit with max_steps as always restarting mid-epoch: from a checkpoint

@@ -11,6 +11,7 @@ import functools
 import importlib
 import inspect
 import itertools
+import json
 import os
 import pkgutil
 import re
@@ -444,7 +445,8 @@ def set_again_by_a_config(words: list[str], subcommand: str) -> str | None:
     after the file sets once more, as one line; None where there is none. The parser applies its
     words in order: the file's value won, silently.
 
-    A group given whole before a file (``--data d.yaml``, or inline): each key of it, by itself.
+    A group given whole before a file (``--data d.yaml``, or inline): each key of it, by itself (a class by its
+    name, as typed; its arguments merged into the class given before by a file that names none).
     """
     words_read: list[tuple[str, str, str, str]] = []  # (key or "", option, value, as said); "" for a --config
     for i, word in enumerate(words):
@@ -458,7 +460,9 @@ def set_again_by_a_config(words: list[str], subcommand: str) -> str | None:
             group = _config_tree(value) if key in _GROUPS else None
             if isinstance(group, dict):
                 for inner, setting in _leaves(group):
-                    shown = _written(setting)
+                    # As YAML reads it back: a class by its path, as typed; a value as itself ("a: b" a string)
+                    is_class = isinstance(setting, dict) and "class_path" in setting
+                    shown = _written(setting) if is_class else json.dumps(setting, default=str)
                     words_read.append((f"{key}.{inner}", option, shown, f"{option} {value} (its {inner}: {shown})"))
             else:
                 words_read.append((key, option, value, f"{option} {value}"))
@@ -478,6 +482,8 @@ def set_again_by_a_config(words: list[str], subcommand: str) -> str | None:
                 written = _find(tree, key, subcommand)
             if written is KeyError or (isinstance(written, dict) and "." not in key):  # a group's section
                 continue
+            if isinstance(written, dict) and "init_args" in written and "class_path" not in written:
+                continue  # arguments merged into the class given before, not a class in its place
             if _as_given(written, shown):
                 continue
             return (

@@ -85,9 +85,9 @@ def refuse_a_minimum_past_the_end(trainer: L.Trainer) -> None:
     """A min_steps past the steps max_epochs gives, or a min_epochs past max_steps: Lightning stops at the max
     without a word about the min (each against its own max is refused as the settings are read). As the fit
     starts, where its steps per epoch are known."""
-    if not trainer.min_steps and not trainer.min_epochs:
+    if (not trainer.min_steps and not trainer.min_epochs) or trainer.fast_dev_run:  # its own one step: a look
         return
-    total = trainer.estimated_stepping_batches  # first: it loads the data, which gives the batches per epoch
+    total = trainer.estimated_stepping_batches  # first: where it needs them, it loads the data
     if not trainer.num_training_batches or math.isinf(trainer.num_training_batches):
         return
     per_epoch = math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches)

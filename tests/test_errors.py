@@ -943,7 +943,16 @@ def test_an_option_before_a_config_that_sets_it_is_refused(tmp_path: Path) -> No
     # Nothing lost: the same value, or one the file does not set. (Lightning's Timer, its interval an
     # enum, ended any dump of the config in a traceback.)
     # The same value or class, one the file does not set, or one given again after the file.
+    # A group's file merged with the config's class arguments, or of the same values (a review of the change).
+    merged = tmp_path / "merged.yaml"
+    merged.write_text("model:\n  optimizer:\n    init_args:\n      momentum: 0.8\n")
+    sgd = "{optimizer: {class_path: torch.optim.SGD, init_args: {lr: 0.1}}}"
+    same = "{callbacks: [{class_path: lightning.pytorch.callbacks.LearningRateMonitor}], default_root_dir: 'a: b'}"
+    both = tmp_path / "both.yaml"
+    both.write_text(f"trainer: {same}\n")
     for args in (
+        ["--model", sgd, "--config", str(merged)],
+        ["--trainer", same, "--config", str(both)],
         ["--trainer.max_epochs=10", "--config", str(lenet)],
         ["--model.net=LeNet", "--config", str(lenet)],
         ["--trainer.max_epochs=3", "--config", str(lenet), "--trainer.max_epochs=5"],
@@ -955,7 +964,7 @@ def test_an_option_before_a_config_that_sets_it_is_refused(tmp_path: Path) -> No
         "- class_path: lightning.pytorch.callbacks.Timer\n    init_args:\n      duration: null\n      interval: step"
         in result.stdout
     )
-    assert sorted(tmp_path.iterdir()) == sorted([callbacks, config, data, loggers])
+    assert sorted(tmp_path.iterdir()) == sorted([both, callbacks, config, data, loggers, merged])
 
 
 @pytest.mark.parametrize("case", TRAINER_CASES)
@@ -1339,10 +1348,13 @@ def test_a_fit_with_nothing_left_to_train_is_refused(run: Run, tmp_path: Path) -
     assert_one_line_error(
         result,
         1,
-        f"--trainer.max_time 00:00:01:00: {tmp_path / 'timed.ckpt'} has trained for 75 s already, so this fit would "
+        f"--trainer.max_time 00:00:01:00: {tmp_path / 'timed.ckpt'} has trained for 75.4 s already, so this fit would "
         "train nothing: give a longer --trainer.max_time (it counts the whole run's training)",
     )
     assert run.snapshot() == before
+    # A max_time of another form than a duration is said in the app's words, not Lightning's Timer's.
+    result = run.fit(f"--ckpt_path={tmp_path / 'timed.ckpt'}", "--trainer.max_epochs=3", "--trainer.max_time=1h")
+    assert_one_line_error(result, 1, "--trainer.max_time 1h: a duration DD:HH:MM:SS: give 00:01:00:00 for an hour")
 
 
 def test_a_fit_from_a_weights_only_checkpoint_is_refused(
@@ -1433,6 +1445,10 @@ def test_a_minimum_past_the_fits_end_is_refused(
         "error: --trainer.min_epochs 2: --trainer.max_steps 90 ends the fit in epoch 2 (60 steps each): give "
         "--trainer.max_steps 120 or more"
     )
+    # Under fast_dev_run (its one step a look at the recipe), a recipe's minimum is no mistake of the user's.
+    for minimum in ("--trainer.min_epochs=2", "--trainer.min_steps=5"):
+        result = run.fit("--trainer.fast_dev_run=true", minimum, "--trainer.max_epochs=3")
+        assert result.returncode == 0, result.stderr[-3000:]
 
 
 @pytest.mark.slow  # an edge of the chosen-version checks: the default suite's time
