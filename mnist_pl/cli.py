@@ -598,7 +598,7 @@ class MNISTCLI(LightningCLI):
         max_time = trainer.get("max_time")
         duration = None
         with contextlib.suppress(MisconfigurationException):  # not a duration: refuse_bad_trainer_settings says so
-            duration = callbacks.Timer(max_time)._duration if max_time is not None else None
+            duration = callbacks.Timer(max_time)._duration  # None: no limit
         if isinstance(elapsed, float) and duration is not None and elapsed >= duration:
             raise UserError(
                 f"--trainer.max_time {max_time}: {ckpt_path} has trained for {elapsed:.1f} s already, so this fit "
