@@ -1421,31 +1421,38 @@ def test_evaluating_no_batch_is_refused(run: Run, subcommand: str, stage: str) -
     assert run.snapshot() == before
 
 
-def test_a_fit_whose_closing_test_would_run_no_batch_is_refused(
-    run: Run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
-) -> None:
+REFUSED_AS_THE_FIT_STARTS = {
     # It trained, then wrote a results.json of the checkpoint's path alone, which the README says holds test/acc.
-    assert run.refused_fit(monkeypatch, capsys, run.logs_arg, *QUICK_FIT, "--trainer.limit_test_batches=0") == (
+    "a closing test of no batch": (
+        ["--trainer.limit_test_batches=0"],
         "error: --trainer.limit_test_batches 0: the test that ends the fit would run no batch: give a number of "
-        "batches, or --test_after_fit false"
-    )
-
-
-def test_a_minimum_past_the_fits_end_is_refused(
-    run: Run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
-) -> None:
+        "batches, or --test_after_fit false",
+    ),
     # Lightning stops at max_epochs (or max_steps) without a word about min_steps (min_epochs): 60 steps trained
     # for --trainer.min_steps 100, exit status 0 (an audit). Each against its own max is refused as parsed.
-    assert run.refused_fit(monkeypatch, capsys, run.logs_arg, *QUICK_FIT, "--trainer.min_steps=100") == (
+    "min_steps past max_epochs": (
+        ["--trainer.min_steps=100"],
         "error: --trainer.min_steps 100: the fit ends after 60 steps (1 epoch(s) of 60): give "
-        "--trainer.max_epochs 2 or more"
-    )
-    max_steps = ["--trainer.max_epochs=3", "--trainer.max_steps=90", "--trainer.min_epochs=2"]
-    assert run.refused_fit(monkeypatch, capsys, run.logs_arg, *QUICK_FIT, *max_steps) == (
+        "--trainer.max_epochs 2 or more",
+    ),
+    "min_epochs past max_steps": (
+        ["--trainer.max_epochs=3", "--trainer.max_steps=90", "--trainer.min_epochs=2"],
         "error: --trainer.min_epochs 2: --trainer.max_steps 90 ends the fit in epoch 2 (60 steps each): give "
-        "--trainer.max_steps 120 or more"
-    )
-    # Under fast_dev_run (its one step a look at the recipe), a recipe's minimum is no mistake of the user's.
+        "--trainer.max_steps 120 or more",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED_AS_THE_FIT_STARTS)
+def test_settings_a_fit_cannot_keep_are_refused(
+    run: Run, case: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    args, expected = REFUSED_AS_THE_FIT_STARTS[case]
+    assert run.refused_fit(monkeypatch, capsys, run.logs_arg, *QUICK_FIT, *args) == expected
+
+
+def test_fast_dev_run_takes_a_recipes_minimum(run: Run) -> None:
+    # Its one step a look at the recipe: a min_epochs or min_steps there is no mistake of the user's.
     for minimum in ("--trainer.min_epochs=2", "--trainer.min_steps=5"):
         result = run.fit("--trainer.fast_dev_run=true", minimum, "--trainer.max_epochs=3")
         assert result.returncode == 0, result.stderr[-3000:]
