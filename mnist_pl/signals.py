@@ -180,13 +180,14 @@ class _OwnHandler:
     caller's), in the main thread, which alone can set a handler, and in the runs ``handles`` says (by
     default a one-process run: under DDP each process would see the signal at another batch, and Lightning's
     handler stops the others).
-    ``stopped(name)``: the error that ends a stage the signal stops before Lightning's handlers are in place.
+    ``stopped(name)``: the error that ends a stage the signal stops before Lightning's handlers are in place,
+    or None where the stage goes on to a point where it stops.
     """
 
     signum: signal.Signals
     python_default: object
 
-    def __init__(self, trainer: L.Trainer, stopped: Callable[[str], BaseException]) -> None:
+    def __init__(self, trainer: L.Trainer, stopped: Callable[[str], BaseException | None]) -> None:
         self.trainer, self.stopped = trainer, stopped
         self.previous: signal.Handlers | None = None
 
@@ -231,7 +232,8 @@ class SigtermBeforeLightning(_OwnHandler):
             _RANK_ZERO_LOG.addFilter(self._no_ctrl_c_line)  # "Detected KeyboardInterrupt", of a SIGTERM
             self.interrupted = True
             raise KeyboardInterrupt
-        raise self.stopped("SIGTERM")
+        if (stop := self.stopped("SIGTERM")) is not None:
+            raise stop
 
     @staticmethod
     def _no_ctrl_c_line(record: logging.LogRecord) -> bool:
@@ -271,9 +273,12 @@ class CtrlCAsSigterm(_OwnHandler):
         self.pressed = True
         signal.signal(signal.SIGINT, signal.default_int_handler)
         # Before Lightning's handlers are in place, its start would clear the flag set below, and
-        # the fit trained on to its end: no batch is in progress, so it stops at once.
+        # the fit trained on to its end: no batch is in progress, so it stops at once (after its last, once
+        # the run's pictures are drawn).
         if not _lightning_has_the_signals(self.trainer):
-            raise self.stopped("Ctrl-C")
+            if (stop := self.stopped("Ctrl-C")) is not None:
+                raise stop
+            return
         checkpoint = self.trainer.checkpoint_callback
         if isinstance(checkpoint, RunCheckpoint):
             checkpoint.request_stop(self.trainer)  # held to the validation's end, where it holds stops back
@@ -301,11 +306,12 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
     ckpt_path = kwargs.get("ckpt_path")
     start = runs.checkpoint_step(Path(ckpt_path)) if ckpt_path and Path(ckpt_path).is_file() else 0
 
-    def stopped(by: str) -> BaseException:
-        """A signal before Lightning's handlers are in place: before the first step, nothing is kept;
-        after the last (its curves drawn), it stops as a second Ctrl-C does, checkpointed."""
+    def stopped(by: str) -> InterruptedRunError | None:
+        """A signal before Lightning's handlers are in place: before the first step, nothing is kept; after
+        the last, as the run's pictures are drawn (Lightning's handlers gone), the fit stops once they are
+        (it stopped at once, in Lightning's KeyboardInterrupt, and left them undrawn)."""
         if trainer.global_step not in (0, start):
-            return KeyboardInterrupt()
+            return None
         return InterruptedRunError(f"fit: stopped by {by} before its first step, nothing kept: run it again", by)
 
     try:
@@ -327,6 +333,11 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
             # A SIGTERM after the last validation (the curves drawn): every rank stops here, its test not run.
             if agreed is not None and agreed.agree(trainer):
                 raise _stop_of_a_peer(trainer) or InterruptedRunError(stopped_fit(trainer, "SIGTERM"), "SIGTERM")
+            # One after Lightning's last look, as its loop ended or the pictures were drawn: its test not run (it
+            # ran, and the fit ended with status 0).
+            if ctrl_c.pressed or trainer.received_sigterm:
+                by = "Ctrl-C" if ctrl_c.pressed else "SIGTERM"
+                raise InterruptedRunError(stopped_fit(trainer, by), by)
     except SystemExit:
         if not trainer.interrupted:
             raise

@@ -49,6 +49,19 @@ class PauseForSignal(L.Callback):
         if self.stage == "before train":  # before the batch's step
             self._pause(trainer, batch_idx)
 
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.stage == "fit end":  # its on_fit_end first, before the run's pictures are drawn
+            trainer.callbacks.remove(self)
+            trainer.callbacks.insert(0, self)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.stage == "train end":  # after the fit loop's last look for a stop
+            self._pause(trainer, 0)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.stage == "fit end":  # after Lightning's handlers are gone
+            self._pause(trainer, 0)
+
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if self.stage == "setup":  # a stage's start: before Lightning installs its SIGTERM handler
             self._pause(trainer, 0)

@@ -917,6 +917,25 @@ def test_a_stop_after_the_last_epoch_says_there_is_nothing_to_resume(tmp_path: P
     assert (run / "curves.png").is_file() and (run / "confusion_matrix.png").is_file()
 
 
+@pytest.mark.parametrize("stage", ["train end", "fit end"])
+def test_a_stop_as_the_fit_ends_stops_it_with_its_pictures_drawn(tmp_path: Path, stage: str) -> None:
+    """As the fit loop ends, after its last look for a stop, the signal was taken by none: the closing test
+    ran, status 0. After Lightning's handlers are gone, as the run's pictures are drawn, the app's handler
+    stopped it at once, as Lightning's KeyboardInterrupt, and the run had no curves.png nor
+    confusion_matrix.png."""
+    logs, marker = tmp_path / "logs", tmp_path / "paused"
+    with signalled_here_when_paused(marker, signal.SIGTERM):
+        pause = pause_at(marker, epoch=1, batch=0, stage=stage)  # the epoch count once done
+        stopped = fit(logs, "--trainer.max_epochs=1", PICTURES, *pause, here=True)
+    assert stopped.returncode == 1, stopped.stderr[-3000:]
+    run = logs / "lenet" / "version_0"
+    last = run / "checkpoints" / "last.ckpt"
+    said = stopped.stderr.strip().splitlines()[-1]
+    assert said.startswith(f"error: fit: stopped by SIGTERM after its last epoch, all of it checkpointed ({last})")
+    assert (run / "curves.png").is_file() and (run / "confusion_matrix.png").is_file()
+    assert not (run / "results.json").exists()  # its closing test not run
+
+
 @pytest.mark.slow  # a Ctrl-C check, as the others
 def test_a_resume_stopped_before_its_first_step_keeps_the_config_its_resume_line_names(tmp_path: Path) -> None:
     # Stopped before its first step, the resume gave back its config.resume1.yaml, and the line said to use it.
