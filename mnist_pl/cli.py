@@ -645,8 +645,21 @@ class MNISTCLI(LightningCLI):
         # (a run resumed on a CPU may leave out the graphs a GPU run used, and one on a GPU add them).
         for key in ("compile", "cuda_graphs"):
             rebuilt[key] = given.get(key)
+
+        def typed(key: str) -> bool:
+            """Whether its own option is on the command line (``--model.optimizer.lr``, ``--model.optimizer``)."""
+            option = f"--model.{key.removesuffix('.class_path')}"
+            options = {option, option.replace(".init_args.", "."), f"--model.{key}"}
+            return any(word.partition("=")[0] in options for word in self.command_line)
+
+        # A value equal to the default is taken as not given, unless typed: `--model.optimizer Adam` on a resume
+        # of an SGD run went on with SGD, status 0.
         leaves = given.keys()  # a jsonargparse Namespace: dotted keys of every leaf; it cannot be iterated
-        replaced = [key for key in leaves if given.get(key) not in (defaults.get(key), rebuilt.get(key))]
+        replaced = [
+            key
+            for key in leaves
+            if given.get(key) != rebuilt.get(key) and (given.get(key) != defaults.get(key) or typed(key))
+        ]
 
         def said(key: str) -> str:
             return f"--model.{key.removesuffix('.class_path')} {given.get(key)}"
@@ -658,9 +671,7 @@ class MNISTCLI(LightningCLI):
             group = key.rpartition(".init_args.")[0]
             # Typed by its own option, after a file that named its class: the typed value (a test of a run
             # with --model.optimizer.lr 0.5 after its config ran without a word).
-            options = {f"--model.{key}", f"--model.{key.replace('.init_args.', '.')}"}
-            typed = any(word.partition("=")[0] in options for word in self.command_line)
-            return bool(group) and not typed and in_a_file(f"{group}.class_path")
+            return bool(group) and not typed(key) and in_a_file(f"{group}.class_path")
 
         if subcommand != "fit":
             # An evaluation runs the checkpoint's model, whatever a --config says: `test --config my.yaml

@@ -1702,6 +1702,9 @@ REPLACED = {  # what LightningCLI replaced by the checkpoint's model settings wi
         f"{REPO / 'configs' / 'fast.yaml'}: model.net mnist_pl.nets.FastCNN: the checkpoint's model",
     ),
     "another lr": ("fit", "--model.optimizer.init_args.lr=0.05", "--model.optimizer.init_args.lr 0.05: the checkpoint"),
+    # Typed, equal to the default: taken as not given, and the run went on with the checkpoint's, status 0.
+    "the default optimizer": ("fit", "--model.optimizer=Adam", "--model.optimizer torch.optim.Adam: the checkpoint's"),
+    "SGD's default lr": ("fit", "--model.optimizer.lr=0.001", "--model.optimizer.init_args.lr 0.001: the checkpoint"),
     "another net for test": ("test", "--model.net=mnist_pl.nets.FastCNN", "--model.net mnist_pl.nets.FastCNN: the"),
 }
 
