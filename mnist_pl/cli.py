@@ -626,15 +626,19 @@ class MNISTCLI(LightningCLI):
         for key in trained:
             stats = dict(zip(("mean", "std"), STATS.get(data.dataset, (None, None)), strict=True))
             given, theirs = data.get(key), trained[key]
-            if given == defaults.get(key):
+            if given == defaults.get(key) and not self._typed(f"--data.{key}"):
                 data[key] = theirs
                 self.from_the_checkpoint.add(key)
             elif given != (stats[key] if theirs is None and key in stats else theirs):
                 theirs = f"the dataset's own {key}" if theirs is None else theirs
                 raise UserError(
-                    f"--data.{key} {given}: the checkpoint was trained with {theirs}, and a run from a checkpoint "
-                    f"keeps it: leave out --data.{key}"
+                    f"--data.{key} {'null' if given is None else given}: the checkpoint was trained with {theirs}, "
+                    f"and a run from a checkpoint keeps it: leave out --data.{key}"
                 )
+
+    def _typed(self, *options: str) -> bool:
+        """Whether one of ``options`` is on the command line: typed, a value equal to its default is given."""
+        return any(word.partition("=")[0] in options for word in self.command_line)
 
     def _refuse_model_settings_the_checkpoint_replaced(self, subcommand: str, given: Namespace) -> None:
         # LightningCLI rebuilds the model from the checkpoint's hyperparameters, over what the config
@@ -647,10 +651,8 @@ class MNISTCLI(LightningCLI):
             rebuilt[key] = given.get(key)
 
         def typed(key: str) -> bool:
-            """Whether its own option is on the command line (``--model.optimizer.lr``, ``--model.optimizer``)."""
-            option = f"--model.{key.removesuffix('.class_path')}"
-            options = {option, option.replace(".init_args.", "."), f"--model.{key}"}
-            return any(word.partition("=")[0] in options for word in self.command_line)
+            option = f"--model.{key.removesuffix('.class_path')}"  # --model.optimizer, --model.optimizer.lr
+            return self._typed(option, option.replace(".init_args.", "."), f"--model.{key}")
 
         # A value equal to the default is taken as not given, unless typed: `--model.optimizer Adam` on a resume
         # of an SGD run went on with SGD, status 0.

@@ -1816,6 +1816,9 @@ def test_a_checkpoints_normalisation_is_taken_and_another_refused(run: Run, tmp_
     assert test_loss(f"--ckpt_path={other}") == given != test_loss(f"--ckpt_path={run.best}")
     result = run_main("test", f"--ckpt_path={other}", "--data.mean=0.3", DATA, logs, cwd=tmp_path)
     assert_one_line_error(result, 1, "--data.mean 0.3: the checkpoint was trained with 0.5", "leave out --data.mean")
+    # Typed, the default (the dataset's own) too: the test ran with the checkpoint's, status 0.
+    result = run_main("test", f"--ckpt_path={other}", "--data.mean=null", DATA, logs, cwd=tmp_path)
+    assert_one_line_error(result, 1, "--data.mean null: the checkpoint was trained with 0.5", "leave out --data.mean")
 
 
 def test_a_recipe_is_a_config_for_validate_too(run: Run, tmp_path: Path) -> None:
