@@ -42,6 +42,7 @@ from mnist_pl.data import INT_RANGES, STATS, MNISTDataModule, refuse_own_images_
 from mnist_pl.errors import UserError
 from mnist_pl.files import cannot_write, missing_folders, no_space, remove_empty, unset_variable
 from mnist_pl.model import MNISTClassifier
+from mnist_pl.optim import refuse_another_optimizer
 from mnist_pl.optim import refuse_bad_settings as refuse_bad_optim_settings
 from mnist_pl.parser import (
     COMMAND_LINE,
@@ -744,6 +745,8 @@ class MNISTCLI(LightningCLI):
                     "(logs/<name>/version_N): keep the logger; --trainer.logger.init_args.save_dir chooses the folder"
                 )
             refuse_bad_optim_settings(self.model)  # in one line, before the run dir exists
+            if self.checkpoint_read is not None:
+                refuse_another_optimizer(self.model, self.checkpoint_read[1], self.checkpoint_read[0])
             self._check_monitored_metrics()
             # A folder of its own choosing, empty or new: Lightning wrote best-v1.ckpt beside another run's
             # best.ckpt, or into another run's own dir. A resume from the last.ckpt there goes on in it;

@@ -181,3 +181,55 @@ def refuse_a_schedule_the_run_outlasts(trainer: L.Trainer) -> None:
                 f"this run takes {int(steps)}: resume with the run's own --trainer.max_epochs, "
                 "or start a new run for more epochs"
             )
+
+
+# How torch runs a step, not which optimizer it is or what it learns with: torch versions add them.
+_HOW_IT_STEPS = {"foreach", "maximize", "capturable", "differentiable", "fused", "decoupled_weight_decay"}
+# What a schedule moves as it runs: a checkpoint holds where it got to, not what the optimizer was built with.
+_SCHEDULED = {"lr", "momentum", "betas"}
+
+
+def refuse_another_optimizer(model: "MNISTClassifier", checkpoint: dict[str, Any], ckpt_path: str) -> None:
+    """A fit from a checkpoint whose hyperparameters name no optimizer (a module built in Python): the one
+    configured must be the one whose state it holds. Lightning loads that state into whichever is configured:
+    another class ended in a traceback (Adam's KeyError 'step'), another lr was the checkpoint's without a
+    word, while the run's config.yaml said the one given."""
+    states = checkpoint.get("optimizer_states") or [{}]
+    if "optimizer" in checkpoint.get("hyper_parameters", {}) or len(states) != 1 or not states[0].get("param_groups"):
+        return
+    group = states[0]["param_groups"][0]
+    built = model.optimizer(model.parameters())
+    ours = {key: value for key, value in built.defaults.items() if key not in _HOW_IT_STEPS}
+    kind = type(built)
+    name = f"{'torch.optim' if hasattr(torch.optim, kind.__name__) else kind.__module__}.{kind.__name__}"
+    if not ours.keys() <= group.keys():
+        theirs = ", ".join(f"{key} {_as_given(v)}" for key, v in group.items() if key not in _HOW_IT_STEPS | {"params"})
+        raise UserError(
+            f"--model.optimizer {name}: {ckpt_path} holds the state of another optimizer ({theirs}): give the one "
+            "it was trained with, --model.optimizer and its settings"
+        )
+    scheduled = _SCHEDULED if checkpoint.get("lr_schedulers") else set()
+    differ = [key for key in ours if key not in scheduled and not _same(ours[key], group[key])]
+    if differ:
+        raise UserError(
+            f"--model.optimizer.init_args.{differ[0]} {_as_given(ours[differ[0]])}: {ckpt_path} was trained with "
+            + ", ".join(f"{key} {_as_given(group[key])}" for key in differ)
+            + ", and a fit from it goes on with them: give "
+            + " ".join(f"--model.optimizer.init_args.{key} {_as_given(group[key])}" for key in differ)
+        )
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as settings: 0 and 0.0 (a config's, torch's default), (0.9, 0.999) and [0.9, 0.999]."""
+    if isinstance(a, tuple | list) and isinstance(b, tuple | list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def _as_given(value: Any) -> str:
+    """``value`` as a command line gives it: ``false``, ``[0.9,0.999]``."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple | list):
+        return f"[{','.join(_as_given(each) for each in value)}]"
+    return str(value)

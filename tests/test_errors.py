@@ -1769,6 +1769,34 @@ def test_model_settings_the_checkpoint_would_replace_are_refused(run: Run, case:
     assert run.snapshot() == before
 
 
+def test_a_fit_from_a_checkpoint_built_in_python_takes_the_optimizer_it_holds(run: Run, tmp_path: Path) -> None:
+    """Its hyperparameters name no optimizer, and Lightning loads the state it holds into the one configured:
+    Adam ended in a KeyError traceback ('step'), another lr was the checkpoint's without a word while the
+    run's config.yaml said the one given."""
+    checkpoint = torch.load(run.best, weights_only=True)  # SGD, lr 0.01, momentum 0.9: lenet.yaml's
+    del checkpoint["hyper_parameters"]["optimizer"]  # as a module built in Python saves it
+    ckpt = tmp_path / "python.ckpt"
+    torch.save(checkpoint, ckpt)
+    before = run.snapshot()
+    adam = run.fit("--model.optimizer=Adam", f"--ckpt_path={ckpt}", "--trainer.max_epochs=2")
+    assert_one_line_error(
+        adam,
+        1,
+        f"--model.optimizer torch.optim.Adam: {ckpt} holds the state of another optimizer (lr 0.01, momentum 0.9, "
+        "dampening 0.0, weight_decay 0.0, nesterov false): give the one it was trained with, --model.optimizer and "
+        "its settings",
+    )
+    other = ["--model.optimizer.lr=0.05", "--model.optimizer.nesterov=true", "--trainer.max_epochs=2"]
+    other_lr = run.fit(*other, f"--ckpt_path={ckpt}")
+    assert_one_line_error(
+        other_lr,
+        1,
+        f"--model.optimizer.init_args.lr 0.05: {ckpt} was trained with lr 0.01, nesterov false, and a fit from it "
+        "goes on with them: give --model.optimizer.init_args.lr 0.01 --model.optimizer.init_args.nesterov false",
+    )
+    assert run.snapshot() == before
+
+
 @pytest.mark.slow  # three runs of a checkpoint, options of how it runs
 def test_how_the_network_runs_is_the_runs_own_with_a_checkpoint(run: Run, tmp_path: Path) -> None:
     """--model.cuda_graphs and --model.compile say how the network runs, not what it learned: this run's own,
