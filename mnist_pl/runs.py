@@ -96,6 +96,10 @@ def find_run_checkpoint(
     own = [run for run in own if (run / sub_dir / "config.yaml").is_file()]
     evaluated = subcommand != "fit"
     own = [r for r in own if r.parent.resolve() == root.resolve() or (evaluated and (r / "checkpoints").is_dir())]
+    # Named as its config was, relative or not (str: a jsonargparse Path's fspath is absolute): in Lightning's
+    # line, the run's config and results.
+    if not any(Path(str(config)).is_absolute() for config in configs or []):
+        own = [Path(os.path.relpath(run)) for run in own]
     run = root / _version_dir(version) if version is not None else next(iter(own), None)
     pattern = "last.ckpt" if which == "last" else "*.ckpt"
     if run is None:

@@ -1286,7 +1286,7 @@ def test_a_resume_in_place_keeps_writing_last_ckpt(tmp_path: Path) -> None:
     assert Path(cli.trainer.log_dir) == run.with_name("version_1") and files(run) == before
 
 
-def test_resume_last_with_a_runs_own_config_resumes_that_run(tmp_path: Path) -> None:
+def test_resume_last_with_a_runs_own_config_resumes_that_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
     for _ in range(2):
         MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=1"])
@@ -1295,6 +1295,11 @@ def test_resume_last_with_a_runs_own_config_resumes_that_run(tmp_path: Path) -> 
     cli = MNISTCLI(args=["fit", *config, logs, "--trainer.max_epochs=2", "--ckpt_path=last"])
     assert Path(cli.trainer.log_dir) == first and cli.trainer.global_step == 10
     assert cli.trainer.logger.version == 0  # the progress bar's v_num (it showed "on_0")
+    # Named as its config was: relative (it was made absolute, in Lightning's line, the config and results).
+    monkeypatch.chdir(tmp_path)
+    config = ["--config", str((first / "config.yaml").relative_to(tmp_path))]
+    cli = MNISTCLI(args=["fit", *config, logs, "--trainer.max_epochs=3", "--ckpt_path=last"])
+    assert cli.config.fit.ckpt_path == str((first / "checkpoints" / "last.ckpt").relative_to(tmp_path))
 
 
 @pytest.mark.slow  # an edge of the default suite's checks: its time
