@@ -400,7 +400,8 @@ class ImageLogger(Callback):
             return
         self.new_run = False
         images = self._pixels(trainer, batch[0][: self.max_images])
-        tensorboard_of(trainer).experiment.add_image("train/images", make_grid(images, nrow=6, pad_value=0.5), 0)
+        step = max(trainer.global_step - 1, 0)  # the batch's (a fork's starts at its checkpoint's: it said 0)
+        tensorboard_of(trainer).experiment.add_image("train/images", make_grid(images, nrow=6, pad_value=0.5), step)
 
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start(pl_module)

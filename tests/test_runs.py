@@ -1534,7 +1534,8 @@ def test_a_fit_from_best_ckpt_starts_a_new_run_and_leaves_the_old_one_as_it_was(
     events = EventAccumulator(str(new)).Reload()
     assert min(s.step for s in events.Scalars("train/loss")) > best["global_step"]  # on from the checkpoint's step
     assert events.SummaryMetadata("_hparams_/experiment").plugin_data.plugin_name == "hparams"  # a run's own
-    assert "train/images" in events.Tags()["images"]  # its first batch, though not the first of an epoch 0
+    # Its first batch, though not the first of an epoch 0, at its step (at 0, before its curves' first point).
+    assert [image.step for image in events.Images("train/images")] == [best["global_step"]]
     # A fork that never validates has no best of its own; Lightning kept the old run's best.ckpt as its best,
     # which the test after fit then tested.
     cli = MNISTCLI(args=[*fork, "--checkpoint.mode=min", "--trainer.limit_val_batches=0"])  # its state restored
