@@ -117,11 +117,13 @@ def _load(ckpt_path: str | os.PathLike) -> Any:
 
 def _beside(ckpt_path: str | os.PathLike) -> str:
     """The other checkpoints of its folder, newest first, for an unreadable one's fix: a run's last.ckpt beside
-    its damaged best.ckpt is the one the user has at hand. Not read here: each is checked where it is given."""
+    its damaged best.ckpt is the one the user has at hand. Not read here, each is checked where it is given;
+    only a file that is no whole zip archive (empty, cut short, not torch's) is left out, by its last bytes."""
     path, found = Path(ckpt_path), []
     for other in path.parent.glob("[!.]*.ckpt"):  # not the LR finder's .lr_find_*.ckpt
         with contextlib.suppress(OSError):  # a dangling link, or one removed meanwhile: not a fix at hand
-            found.append((other.stat().st_mtime, other.name))
+            if zipfile.is_zipfile(other):
+                found.append((other.stat().st_mtime, other.name))
     names = [name for _, name in sorted(found, reverse=True) if name != path.name]
     return f" (beside it: {', '.join(names[:3])}{', ...' if len(names) > 3 else ''})" if names else ""
 

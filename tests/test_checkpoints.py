@@ -213,6 +213,9 @@ def test_an_unreadable_checkpoint_of_a_run_names_the_others_beside_it(trained_ru
     folder.mkdir()
     data = (trained_run / "checkpoints" / "best.ckpt").read_bytes()
     (folder / "last.ckpt").write_bytes(data)
+    # Not named: files no checkpoint reader takes (they were, as fixes at hand).
+    (folder / "empty.ckpt").write_bytes(b"")
+    (folder / "cut.ckpt").write_bytes(data[:1000])
     best = folder / "best.ckpt"
     best.write_bytes(data[: len(data) // 2])
     with pytest.raises(UserError, match=r"\(truncated or not a checkpoint\): give .* \(beside it: last\.ckpt\)$"):
