@@ -15,6 +15,7 @@ and data module save into every checkpoint loadable weights-only.
 
 import ast
 import contextlib
+import functools
 import operator
 import os
 import pickle
@@ -518,19 +519,16 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
         # goes on from this batch. Not where Lightning goes on instead: at max_steps it ends the
         # fit; before a validation it validates, and stops at that validation's end or the epoch's,
         # where last.ckpt is written (a resume from this batch's checkpoint skipped them, its curves'
-        # points missing). Nor between accumulated batches (their gradients are in no checkpoint). Under
-        # DDP every rank has the signal at the same batch (signals.sigterm_agreed), and joins the save.
+        # points missing). Nor between accumulated batches (their gradients are in no checkpoint): held, a
+        # stop waits for their step. Under DDP every rank has the signal at the same batch
+        # (signals.sigterm_agreed), and joins the save.
         # Lightning's save_on_exception saves on any exception, Ctrl-C in the middle of a step
         # included, and under the top-k name too (here best.ckpt): not what a resume needs.
-        if (
-            trainer.received_sigterm
-            and self.save_last is True
-            and not validation_follows
-            and not loop._is_training_done
-            and not loop._should_accumulate()
-            and not self._should_skip_saving_checkpoint(trainer)  # fast_dev_run, or saved at this step
-        ):
-            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+        stop = trainer.received_sigterm or self.stop_held
+        if stop and not validation_follows and not loop._is_training_done and not loop._should_accumulate():
+            if self.save_last is True and not self._should_skip_saving_checkpoint(trainer):  # fast_dev_run, saved
+                self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+            self._stop_now(trainer)
 
     @staticmethod
     def _epoch_ends(trainer: L.Trainer) -> bool:
@@ -547,6 +545,7 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
         self._decide_held(trainer, pl_module)
         super().on_train_epoch_end(trainer, pl_module)
         self._save_last_if_skipped(trainer, at_train_epoch_end=True)
+        self._stop_now(trainer)  # Lightning stops at the epoch's end, its last.ckpt written
 
     def defers_stops(self, trainer: L.Trainer) -> bool:
         """Whether a SIGTERM or first Ctrl-C now waits for the end of the validation in progress.
@@ -560,39 +559,49 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
         """
         return self.save_last is True and trainer.world_size == 1 and trainer.state.fn == "fit" and trainer.validating
 
-    stop_held = False  # a SIGTERM, or a first Ctrl-C, that came in the validation in progress
+    stop_held = False  # a SIGTERM, or a first Ctrl-C, not yet shown to Lightning: it stops where it sees it
     _lightnings: Any = None  # Lightning's SIGTERM handler, while this one holds stops back
 
     def request_stop(self, trainer: L.Trainer) -> None:
         """What Lightning's SIGTERM handler does (a first Ctrl-C too): stop after the batch in progress, or,
-        in a validation that holds stops back, at its end."""
+        in a validation, at its end; held, where the next checkpoint is written."""
         if self._lightnings is not None:
             self.stop_held = True
         else:
             trainer._signal_connector.received_sigterm = True
 
-    def _hold_sigterm(self, signum: int, frame: FrameType | None) -> None:
-        rank_zero_info(f"Received SIGTERM: {signum}: stopping at this validation's end")
+    def _hold_sigterm(self, trainer: L.Trainer, signum: int, frame: FrameType | None) -> None:
+        when = "this validation's end" if trainer.validating else "this batch"
+        rank_zero_info(f"Received SIGTERM: {signum}: stopping after {when}")
         self.stop_held = True
 
-    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        super().on_validation_start(trainer, pl_module)
-        # Lightning reads its flag after every validation batch's hooks; hidden from it in a hook, a signal
-        # that came just after that hook still stopped the validation, no checkpoint written (1 in 9
-        # tries). Its handler is set aside for the validation instead, then the flag is moved over.
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
+        # Lightning reads its flag after a batch's hooks (this one's, which saves where a stop comes, among
+        # them), and after every validation batch's: a signal after this hook stopped the fit unsaved, the
+        # steps since the last checkpoint lost (1 stop in 8 on a loaded CPU; in a validation, 1 in 9). Its
+        # handler is set aside for the fit's training instead; the stop is shown to it here, once saved.
         lightnings = signal.getsignal(signal.SIGTERM)
         main = threading.current_thread() is threading.main_thread()
-        if self.defers_stops(trainer) and not trainer.sanity_checking and callable(lightnings) and main:
-            self._lightnings = signal.signal(signal.SIGTERM, self._hold_sigterm)
+        if self.save_last is True and trainer.world_size == 1 and callable(lightnings) and main:
+            self._lightnings = signal.signal(signal.SIGTERM, functools.partial(self._hold_sigterm, trainer))
             if trainer.received_sigterm:  # came before the handler was set aside
                 trainer._signal_connector.received_sigterm, self.stop_held = False, True
+
+    def _stop_now(self, trainer: L.Trainer) -> None:
+        """A held stop, shown to Lightning: it stops at its next look (after this batch, validation or epoch)."""
+        if self.stop_held:
+            trainer._signal_connector.received_sigterm, self.stop_held = True, False
 
     def _release(self, trainer: L.Trainer) -> None:
         if self._lightnings is not None:
             signal.signal(signal.SIGTERM, self._lightnings)
             self._lightnings = None
-        if self.stop_held:  # Lightning stops after this validation's end hooks, checkpointed
-            trainer._signal_connector.received_sigterm, self.stop_held = True, False
+        self._stop_now(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
+        self._release(trainer)  # a stop in its last batch: the fit stops after its last epoch (signals.fit)
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Where Lightning saves this validation's checkpoints: here, or at the epoch's end if it follows.
@@ -600,7 +609,8 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
             self._decide_held(trainer, pl_module)
         super().on_validation_end(trainer, pl_module)
         self._save_last_if_skipped(trainer, at_train_epoch_end=False)
-        self._release(trainer)
+        if trainer.state.fn == "fit" and not trainer.sanity_checking:
+            self._stop_now(trainer)  # Lightning stops after this validation's end hooks, checkpointed
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         super().on_exception(trainer, pl_module, exception)

@@ -26,6 +26,18 @@ class PauseForSignal(L.Callback):
     ) -> None:
         if self.stage == "train":
             self._pause(trainer, batch_idx)
+        elif self.stage == "after batch hooks" and (trainer.current_epoch, batch_idx) == (self.epoch, self.batch):
+            # After every hook of the batch (the run's checkpoint's last), before Lightning looks for a stop:
+            # in its step schedules' update.
+            loop = trainer.fit_loop.epoch_loop
+            update = loop.update_lr_schedulers
+
+            def paused(*args: object, **kwargs: object) -> None:
+                del loop.update_lr_schedulers  # once
+                self._pause(trainer, batch_idx)
+                update(*args, **kwargs)
+
+            loop.update_lr_schedulers = paused
 
     def on_validation_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int, dataloader_idx: int = 0
