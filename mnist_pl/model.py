@@ -18,6 +18,8 @@ from mnist_pl.errors import UserError
 from mnist_pl.optim import lr_scheduler_config, refuse_a_schedule_the_run_outlasts, refuse_bad_settings
 from mnist_pl.trainer import refuse_a_minimum_past_the_end
 
+EACH_RANKS_TRAIN_SUMS = "train_metrics_of_each_rank"  # a DDP checkpoint's: TrainLossAccuracy's sums, rank by rank
+
 
 class TrainLossAccuracy(Metric):
     """Mean loss and accuracy of the training batches since the last reset.
@@ -217,12 +219,23 @@ class MNISTClassifier(L.LightningModule):
         # For validate/test/predict of the checkpoint alone: in another precision a fast.yaml run's
         # test/acc was not its fit's own (0.8814 in fp32 against 0.8819 in bf16 after 20 batches).
         checkpoint["precision"] = str(self.trainer.precision)
+        # Under DDP each process sums its own batches, and the file is rank 0's: a resume in the middle of an
+        # epoch counted rank 0's first batches twice and the others' not at all in its train/loss and train/acc.
+        # Every rank builds the checkpoint, so each rank's sums are gathered here, for each to take its own.
+        if self.trainer.world_size > 1:
+            states = self.train_metrics.metric_state.items()
+            checkpoint[EACH_RANKS_TRAIN_SUMS] = {name: self.all_gather(value) for name, value in states}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         # Lightning loads the weights, then converts the model to a 64-true run's float64: the
         # checkpoint's float64 weights were rounded to float32 on the way, and a resume was not exact.
         if self._trainer is not None and str(self.trainer.precision) == "64-true":
             self.double()
+        weights = checkpoint.get("state_dict", {})
+        rank, ranks = (self.trainer.global_rank, self.trainer.world_size) if self._trainer is not None else (0, 1)
+        for name, sums in checkpoint.get(EACH_RANKS_TRAIN_SUMS, {}).items():
+            # In as many processes, each its own; else rank 0 the sums of all (a resume at an epoch's end).
+            weights[f"train_metrics.{name}"] = sums[rank] if len(sums) == ranks else sums.sum(0) * (rank == 0)
         # Loaded in Python (load_from_checkpoint) and evaluated with a data module of another normalisation,
         # a network scored 46.9% for its 48.7%, without a word: each evaluation checks its data against this.
         self.trained_data = checkpoint.get(MNISTDataModule.__qualname__)  # where Lightning keeps a data module's state

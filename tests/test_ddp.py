@@ -163,6 +163,13 @@ def test_a_signal_to_a_ddp_fits_process_group_stops_it_in_one_line(
     theirs = torch.load(tmp_path / "one_go" / "lenet" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
     assert ours["global_step"] == theirs["global_step"] == 10
     assert all(torch.equal(ours["state_dict"][k], t) for k, t in theirs["state_dict"].items())
+    # The stopped epoch's train/loss and train/acc over both ranks' batches: its checkpoint held rank 0's sums
+    # alone, which both ranks took on (its batches counted twice, rank 1's not at all).
+    tags = ("train/loss", "train/acc")
+    ours, theirs = (EventAccumulator(str(d)).Reload() for d in (run, tmp_path / "one_go" / "lenet" / "version_0"))
+    assert {tag: [(s.step, s.value) for s in ours.Scalars(tag)] for tag in tags} == {
+        tag: [(s.step, s.value) for s in theirs.Scalars(tag)] for tag in tags
+    }
 
 
 @pytest.mark.slow  # a second 2-process fit: the default suite has the first, with TensorBoard
