@@ -37,6 +37,24 @@ def refuse_bad_settings(model: "MNISTClassifier") -> None:
             "--model.optimizer torch.optim.LBFGS flattens gradients with view(), which channels-last weights "
             "refuse: add --model.channels_last false"
         )
+    # Both failed in the first step, in a traceback.
+    search = built.defaults.get("line_search_fn") if isinstance(built, torch.optim.LBFGS) else None
+    if search not in (None, "strong_wolfe"):
+        raise UserError(
+            f"--model.optimizer.init_args.line_search_fn {search}: LBFGS knows strong_wolfe alone: give strong_wolfe, "
+            "or null (none)"
+        )
+    if isinstance(built, torch.optim.SparseAdam):
+        raise UserError(
+            "--model.optimizer torch.optim.SparseAdam: takes sparse gradients, which no network here makes: "
+            "give torch.optim.Adam"
+        )
+    kind = _class(model.scheduler)
+    if kind is not None and "schedulers" in _arguments(kind):  # the optimizer was taken for them
+        raise UserError(
+            f"--model.scheduler {kind.__name__}: it chains schedules built on the model's optimizer, which no config "
+            "can give: give one schedule (OneCycleLR warms up, then decays)"
+        )
     given = getattr(model.scheduler, "keywords", {})
     # torch takes any: a negative one turned the lr negative, gradient ascent, without a word.
     if isinstance(gamma := given.get("gamma"), int | float) and gamma <= 0:
@@ -46,9 +64,16 @@ def refuse_bad_settings(model: "MNISTClassifier") -> None:
         )
     # Periods the schedulers divide by: 0 passes their constructors and ends the first epoch in
     # a ZeroDivisionError.
-    for name in ("step_size", "T_max", "T_0"):
+    for name in ("step_size", "T_max", "T_0", "step_size_up"):
         if isinstance(given.get(name), int) and given[name] < 1:
             raise UserError(f"--model.scheduler.init_args.{name} {given[name]}: a period of 0 or less: give 1 or more")
+    # The lrs a schedule goes to: below 0, gradient ascent without a word (a cosine's eta_min -1: lr -0.495).
+    for name in ("eta_min", "base_lr", "min_lr", "max_lr"):
+        if isinstance(lr := given.get(name), int | float) and (lr < 0 or (lr == 0 and name == "max_lr")):
+            raise UserError(
+                f"--model.scheduler.init_args.{name} {lr}: an lr the schedule goes to: give "
+                + ("more than 0" if name == "max_lr" else "0 or more")
+            )
 
 
 def lr_scheduler_config(model: "MNISTClassifier", optimizer: torch.optim.Optimizer) -> dict[str, Any]:
@@ -76,20 +101,34 @@ def lr_scheduler_config(model: "MNISTClassifier", optimizer: torch.optim.Optimiz
     return config
 
 
-def _takes_total_steps(scheduler: LRSchedulerCallable) -> bool:
-    """Whether ``scheduler`` is built with ``total_steps``. It is a class, a partial or a lambda; jsonargparse's
-    partial holds every init argument of the class as a keyword, around a function of (*args, **kwargs)."""
+def _arguments(scheduler: LRSchedulerCallable) -> set[str]:
+    """The arguments ``scheduler`` is built with. It is a class, a partial or a lambda; jsonargparse's partial
+    holds every init argument of the class as a keyword, around a function of (*args, **kwargs)."""
     try:
         parameters = inspect.signature(scheduler).parameters
     except (TypeError, ValueError):  # a callable without a signature Python can read
         parameters = {}
-    return "total_steps" in {*getattr(scheduler, "keywords", {}), *parameters}
+    return {*getattr(scheduler, "keywords", {}), *parameters}
+
+
+def _class(scheduler: LRSchedulerCallable | None) -> type | None:
+    """The class ``scheduler`` builds: itself, a partial's function, or (jsonargparse's partial) among its arguments."""
+    for candidate in (scheduler, getattr(scheduler, "func", None), *getattr(scheduler, "args", ())):
+        if isinstance(candidate, type):
+            return candidate
+    return None
+
+
+def _takes_total_steps(scheduler: LRSchedulerCallable) -> bool:
+    """Whether ``scheduler`` is built with ``total_steps``."""
+    return "total_steps" in _arguments(scheduler)
 
 
 def _the_runs_total_steps(trainer: L.Trainer, scheduler: LRSchedulerCallable) -> dict[str, int]:
     """The ``total_steps`` to build a schedule laid out over the run's steps with: the run's, unless the
     user gave their own, which the run must not outlast (torch's ValueError once it ends, mid-epoch)."""
-    total_steps, own = trainer.estimated_stepping_batches, getattr(scheduler, "keywords", {}).get("total_steps")
+    keywords = getattr(scheduler, "keywords", {})
+    total_steps, own = trainer.estimated_stepping_batches, keywords.get("total_steps")
     if total_steps == float("inf"):
         raise UserError(
             "--model.scheduler: this schedule is laid out over the run's steps (total_steps), and the run "
@@ -100,6 +139,15 @@ def _the_runs_total_steps(trainer: L.Trainer, scheduler: LRSchedulerCallable) ->
             f"--model.scheduler.init_args.total_steps {own}: this run takes {int(total_steps)} steps, "
             "and the schedule would end before it: leave it out (the run's own)"
         )
+    # OneCycleLR's other way to say it (the run's total_steps took their place, the config keeping them).
+    epochs, per_epoch = keywords.get("epochs"), keywords.get("steps_per_epoch")
+    if own is None and isinstance(epochs, int) and isinstance(per_epoch, int):
+        if epochs * per_epoch < total_steps:
+            raise UserError(
+                f"--model.scheduler.init_args.epochs {epochs} x steps_per_epoch {per_epoch}: the schedule ends after "
+                f"{epochs * per_epoch} steps, this run takes {int(total_steps)}: leave them out (the run's own)"
+            )
+        return {}
     return {} if own is not None else {"total_steps": int(total_steps)}
 
 

@@ -824,6 +824,11 @@ def _class_fix(line: str) -> str | None:
         homes = _CLASS_HOMES.get(other[1], ())
         return "give the class path of one" + (f", such as a class of {' or '.join(homes)}" if homes else "")
     if required := re.match(r"(--[\w.]+):(?: Problem with .*?:)? the following arguments are required: (\w+)", line):
+        if required[2] == "schedulers":  # SequentialLR's: "give --model.scheduler.schedulers", which no config can
+            return (
+                "the schedule chains schedules built on the model's optimizer, which no config can give: give one "
+                "schedule (OneCycleLR warms up, then decays)"
+            )
         return f"give {required[1]}.{required[2]}"
     return None
 

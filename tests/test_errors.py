@@ -133,6 +133,13 @@ PARSER_CASES = {
         ["--trainer.max_epochz=1"],
         "error: unrecognized arguments: --trainer.max_epochz=1: --trainer.max_epochz here is --trainer.max_epochs\n",
     ),
+    # "give --model.scheduler.schedulers", which no config can
+    "a sequence of schedules": (
+        ["--model.scheduler=SequentialLR"],
+        "error: --model.scheduler: the following arguments are required: schedulers, milestones: the schedule "
+        "chains schedules built on the model's optimizer, which no config can give: give one schedule (OneCycleLR "
+        "warms up, then decays)\n",
+    ),
     "a prefix of an option": (
         ["--trainer.max_epoch=1"],
         "error: unrecognized arguments: --trainer.max_epoch=1: --trainer.max_epoch here is --trainer.max_epochs\n",
@@ -1134,6 +1141,50 @@ OUR_CASES = {
     "zero step size": (
         ["--model.scheduler=torch.optim.lr_scheduler.StepLR", "--model.scheduler.step_size=0"],
         "--model.scheduler.init_args.step_size 0: a period of 0 or less: give 1 or more",
+    ),
+    # ZeroDivisionError in the first step
+    "a cycle of no steps up": (
+        [
+            "--model.scheduler=torch.optim.lr_scheduler.CyclicLR",
+            "--model.scheduler.base_lr=0.001",
+            "--model.scheduler.max_lr=0.1",
+            "--model.scheduler.step_size_up=0",
+        ],
+        "error: --model.scheduler.init_args.step_size_up 0: a period of 0 or less: give 1 or more",
+    ),
+    # A negative lr, gradient ascent, without a word
+    "a cosine down to a negative lr": (
+        ["--model.scheduler=CosineAnnealingLR", "--model.scheduler.T_max=2", "--model.scheduler.eta_min=-1"],
+        "error: --model.scheduler.init_args.eta_min -1.0: an lr the schedule goes to: give 0 or more",
+    ),
+    # A traceback (TypeError: object of type 'SGD' has no len()) as the fit started
+    "a chain of schedules": (
+        ["--model.scheduler=torch.optim.lr_scheduler.ChainedScheduler"],
+        "error: --model.scheduler ChainedScheduler: it chains schedules built on the model's optimizer, which no "
+        "config can give: give one schedule (OneCycleLR warms up, then decays)",
+    ),
+    # A traceback in the first step (SparseAdam does not support dense gradients)
+    "an optimizer of sparse gradients": (
+        ["--model.optimizer=torch.optim.SparseAdam"],
+        "error: --model.optimizer torch.optim.SparseAdam: takes sparse gradients, which no network here makes: "
+        "give torch.optim.Adam",
+    ),
+    # A traceback in the first step (only 'strong_wolfe' is supported)
+    "an unknown line search": (
+        ["--model.optimizer=torch.optim.LBFGS", "--model.channels_last=false", "--model.optimizer.line_search_fn=foo"],
+        "error: --model.optimizer.init_args.line_search_fn foo: LBFGS knows strong_wolfe alone: give strong_wolfe, "
+        "or null (none)",
+    ),
+    # Replaced by the run's steps without a word, the config keeping them
+    "a one-cycle shorter than the run, by epochs": (
+        [
+            "--model.scheduler=torch.optim.lr_scheduler.OneCycleLR",
+            "--model.scheduler.max_lr=0.1",
+            "--model.scheduler.epochs=1",
+            "--model.scheduler.steps_per_epoch=2",
+        ],
+        "error: --model.scheduler.init_args.epochs 1 x steps_per_epoch 2: the schedule ends after 2 steps, this run "
+        "takes ",
     ),
     "LBFGS on channels-last weights": (["--model.optimizer=torch.optim.LBFGS"], "add --model.channels_last false"),
     # jsonargparse's 20 lines under a traceback
