@@ -10,8 +10,13 @@ import math
 
 import torch
 import torch.nn.functional as F
-from jsonargparse.typing import ClosedUnitInterval, NonNegativeFloat, PositiveFloat
+from jsonargparse.typing import ClosedUnitInterval, restricted_number_type
 from torch import Tensor, nn
+
+# Finite: inf passed NonNegativeFloat and PositiveFloat, and failed in the first batch's draw, in a traceback.
+Angle = restricted_number_type("Angle", float, [(">=", 0), ("<", math.inf)])
+Zoom = restricted_number_type("Zoom", float, [(">", 0), ("<", math.inf)])
+Shear = restricted_number_type("Shear", float, [(">=", 0), ("<", 90)])  # tan(90 degrees): out of the frame
 
 
 def per_image(augment: nn.Module | None) -> nn.Module | None:
@@ -47,10 +52,10 @@ class RandomAffine(nn.Module):
 
     def __init__(
         self,
-        degrees: NonNegativeFloat = 10.0,
+        degrees: Angle = 10.0,
         translate: ClosedUnitInterval = 0.1,
-        scale: tuple[PositiveFloat, PositiveFloat] = (0.9, 1.1),
-        shear: NonNegativeFloat = 0.0,
+        scale: tuple[Zoom, Zoom] = (0.9, 1.1),
+        shear: Shear = 0.0,
     ) -> None:
         super().__init__()
         self.degrees, self.translate, self.shear = degrees, translate, shear

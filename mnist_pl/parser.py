@@ -57,6 +57,9 @@ _RESTRICTED = {
     "PositiveFloat": "a number > 0",
     "NonNegativeFloat": "a number >= 0",
     "ClosedUnitInterval": "a number from 0 to 1",
+    "Angle": "a finite number >= 0",  # mnist_pl.augment's
+    "Zoom": "a finite number > 0",
+    "Shear": "a number from 0 to below 90",
 }
 _NOT_RESTRICTED = re.compile(
     rf"^Not of type ({'|'.join(_RESTRICTED)}): "

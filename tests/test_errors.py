@@ -607,7 +607,21 @@ PARSER_CASES = {
     ),
     "negative rotation": (
         ["--data.augment=mnist_pl.augment.RandomAffine", "--data.augment.degrees=-10"],
-        "error: --data.augment.init_args.degrees -10: expected a number >= 0",
+        "error: --data.augment.init_args.degrees -10: expected a finite number >= 0",
+    ),
+    # uniform_'s "from is out of bounds for float" in the first batch, a traceback
+    "an endless rotation": (
+        ["--data.augment=mnist_pl.augment.RandomAffine", "--data.augment.degrees=inf"],
+        "error: --data.augment.init_args.degrees inf: expected a finite number >= 0",
+    ),
+    "an endless zoom": (
+        ["--data.augment=mnist_pl.augment.RandomAffine", "--data.augment.scale=[1,inf]"],
+        "error: --data.augment.init_args.scale [1, 'inf']: expected a finite number > 0",
+    ),
+    # tan(90 degrees): the images sheared out of their frames, without a word
+    "a shear of a right angle": (
+        ["--data.augment=mnist_pl.augment.RandomAffine", "--data.augment.shear=90"],
+        "error: --data.augment.init_args.shear 90: expected a number from 0 to below 90",
     ),
 }
 
