@@ -536,6 +536,11 @@ def callbacks_replaced(words: list[str], config: Namespace, defaults: list[dict]
     )
 
 
+def _as_read(value: Any) -> Any:
+    """``value`` as a config reads it back: a tuple default, (0.02, 0.33), is the list [0.02, 0.33]."""
+    return [_as_read(each) for each in value] if isinstance(value, tuple | list) else value
+
+
 def kept_from_the_config(words: list[str], config: Namespace) -> list[str]:
     """Warnings for a class given on the command line (``--model.optimizer torch.optim.AdamW``), or in a
     config file, that keeps values of the arguments it shares with the class before it, where they are
@@ -574,7 +579,7 @@ def kept_from_the_config(words: list[str], config: Namespace) -> list[str]:
             and not any(_lookup(path, f"{group}.{key}") is not KeyError for path in files)
             and key in parameters
             and parameters[key].default is not inspect.Parameter.empty
-            and value != parameters[key].default
+            and _as_read(value) != _as_read(parameters[key].default)
         }
         if not kept:
             continue

@@ -156,6 +156,10 @@ def test_a_class_given_on_the_command_line_warns_of_the_values_it_keeps(tmp_path
     ):
         result = run_main("fit", f"--config={CONFIG}", *classes, "--print_config", cwd=tmp_path)
         assert result.returncode == 0 and "warning: --model.optimizer" not in result.stderr, result.stderr[-3000:]
+    # Defaults that are tuples, read back as lists: "keeps scale [0.02, 0.33] ... (RandomErasing's own: (0.02, 0.33))".
+    erasing = ["--data.augment=torchvision.transforms.v2.RandomErasing", "--print_config"]
+    result = run_main("fit", f"--config={CONFIG}", *erasing, cwd=tmp_path)
+    assert result.returncode == 0 and "warning: --data.augment" not in result.stderr, result.stderr[-3000:]
 
 
 @pytest.mark.slow  # an edge of the default suite's checks: its time (a slower host took 302 s)
