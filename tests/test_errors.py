@@ -594,7 +594,7 @@ PARSER_CASES = {
     ),
     "a list for a number": (
         ["--data.augment=mnist_pl.augment.RandomAffine", "--data.augment.scale=[0, 1]"],
-        "error: --data.augment.init_args.scale [0, 1]: expected a number > 0",
+        "error: --data.augment.init_args.scale [0, 1]: expected a finite number > 0",
     ),
     "zero width": (
         ["--model.net=mnist_pl.nets.MinimalCNN", "--model.net.width=0"],
