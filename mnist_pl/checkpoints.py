@@ -609,8 +609,7 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
             self._decide_held(trainer, pl_module)
         super().on_validation_end(trainer, pl_module)
         self._save_last_if_skipped(trainer, at_train_epoch_end=False)
-        if trainer.state.fn == "fit" and not trainer.sanity_checking:
-            self._stop_now(trainer)  # Lightning stops after this validation's end hooks, checkpointed
+        self._stop_now(trainer)  # a held stop: Lightning stops after this validation's end hooks, checkpointed
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         super().on_exception(trainer, pl_module, exception)

@@ -231,11 +231,11 @@ class MNISTClassifier(L.LightningModule):
         # checkpoint's float64 weights were rounded to float32 on the way, and a resume was not exact.
         if self._trainer is not None and str(self.trainer.precision) == "64-true":
             self.double()
-        weights = checkpoint.get("state_dict", {})
+        state = checkpoint.get("state_dict", {})
         rank, ranks = (self.trainer.global_rank, self.trainer.world_size) if self._trainer is not None else (0, 1)
         for name, sums in checkpoint.get(EACH_RANKS_TRAIN_SUMS, {}).items():
             # In as many processes, each its own; else rank 0 the sums of all (a resume at an epoch's end).
-            weights[f"train_metrics.{name}"] = sums[rank] if len(sums) == ranks else sums.sum(0) * (rank == 0)
+            state[f"train_metrics.{name}"] = sums[rank] if len(sums) == ranks else sums.sum(0) * (rank == 0)
         # Loaded in Python (load_from_checkpoint) and evaluated with a data module of another normalisation,
         # a network scored 46.9% for its 48.7%, without a word: each evaluation checks its data against this.
         self.trained_data = checkpoint.get(MNISTDataModule.__qualname__)  # where Lightning keeps a data module's state
