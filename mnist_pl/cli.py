@@ -63,6 +63,7 @@ from mnist_pl.trainer import (
     NoProfiler,  # noqa: F401  (the config.yaml of a run before 2026-12-05 names mnist_pl.cli.NoProfiler)
     Trainer,
     bf16_only_where_computed,
+    refuse_a_lone_node,
     refuse_callbacks_the_model_cannot_take,
 )
 from mnist_pl.trainer import refuse_bad_settings as refuse_bad_trainer_settings
@@ -729,6 +730,7 @@ class MNISTCLI(LightningCLI):
     def after_instantiate_classes(self) -> None:
         super().after_instantiate_classes()
         self.trainer.run_checkpoint = self.config_init[self.subcommand].checkpoint
+        refuse_a_lone_node(self.trainer)
         # Lightning's config writer asserted on it (--trainer.fast_dev_run: Lightning's stand-in, which writes nothing).
         first = self.trainer.loggers[0] if self.trainer.loggers and not self.trainer.fast_dev_run else None
         if first is not None and first.save_dir is None:

@@ -6,6 +6,7 @@ import atexit
 import contextlib
 import ctypes
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import lightning as L
 import torch
 from jsonargparse import Namespace
+from lightning.fabric.plugins.environments import LightningEnvironment
 from lightning.pytorch import callbacks
 from lightning.pytorch.callbacks import ProgressBar, TQDMProgressBar
 from lightning.pytorch.profilers import PassThroughProfiler
@@ -102,6 +104,20 @@ def refuse_a_minimum_past_the_end(trainer: L.Trainer) -> None:
             f"--trainer.min_epochs {trainer.min_epochs}: --trainer.max_steps {max_steps} ends the fit in epoch "
             f"{math.ceil(max_steps / per_epoch)} ({per_epoch} steps each): give --trainer.max_steps "
             f"{trainer.min_epochs * per_epoch} or more"
+        )
+
+
+def refuse_a_lone_node(trainer: L.Trainer) -> None:
+    """Several machines with no cluster to start them (SLURM, torchrun, ...) and no NODE_RANK: the first
+    waited in torch's rendezvous for the others, deaf to Ctrl-C and SIGTERM (an audit killed it after 14 min)."""
+    environment = getattr(trainer.strategy, "cluster_environment", None)
+    if trainer.num_nodes < 2 or type(environment) is not LightningEnvironment:  # a cluster's: it starts them all
+        return
+    if not {"NODE_RANK", "GROUP_RANK"} & os.environ.keys():
+        raise UserError(
+            f"--trainer.num_nodes {trainer.num_nodes}: no cluster (SLURM, torchrun, ...) starts the other machines, "
+            "and this one would wait for them: run it on each machine with NODE_RANK (0, 1, ...), MASTER_ADDR "
+            "and MASTER_PORT set, or leave the option out (one machine)"
         )
 
 

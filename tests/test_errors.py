@@ -21,7 +21,7 @@ import lightning as L
 import pytest
 import torch
 import yaml
-from conftest import BUNDLED_RAW, QUICK_FIT, REPO, printed, run_main
+from conftest import BUNDLED_RAW, QUICK_FIT, REPO, child_env, printed, run_main
 from jsonargparse import Namespace
 
 from mnist_pl import export
@@ -32,7 +32,7 @@ from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError, _raised_by_lightning
 from mnist_pl.nets import MinimalCNN
 from mnist_pl.parser import _UniqueKeys
-from mnist_pl.trainer import refuse_bad_settings
+from mnist_pl.trainer import refuse_a_lone_node, refuse_bad_settings
 
 DATA = f"--data.data_dir={REPO / 'data'}"
 
@@ -1007,6 +1007,28 @@ def test_trainer_settings_it_cannot_run_with(
         main()
     assert exit_.value.code == 1 and capsys.readouterr().err.splitlines()[-1].startswith(expected)
     assert run.snapshot() == before
+
+
+def test_more_machines_than_a_lone_one_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--trainer.num_nodes 2 with no cluster and no NODE_RANK waited in torch's rendezvous for machines
+    that never come, deaf to Ctrl-C and SIGTERM (an audit killed it after 14 min), leaving an empty run dir.
+    In a process of its own, with a limit: a regression waits in C++, where pytest's timeout cannot stop it."""
+    env = {key: value for key, value in child_env().items() if key not in ("NODE_RANK", "GROUP_RANK")}
+    command = [sys.executable, "-m", "mnist_pl", "fit", "--config", str(REPO / "configs" / "lenet.yaml"), DATA]
+    command += ["--trainer.logger.init_args.save_dir=logs", "--trainer.num_nodes=2", *QUICK_FIT]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert_one_line_error(result, 1, "--trainer.num_nodes 2: ", "NODE_RANK", "leave the option out")
+    assert list(tmp_path.iterdir()) == []
+    # Set on each machine as Lightning's docs say, it is a run of several machines: not refused.
+    trainer = L.Trainer(num_nodes=2, accelerator="cpu", devices=1, logger=False)
+    for name in ("NODE_RANK", "GROUP_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(UserError, match="NODE_RANK"):
+        refuse_a_lone_node(trainer)
+    monkeypatch.setenv("NODE_RANK", "1")
+    refuse_a_lone_node(trainer)
+    monkeypatch.delenv("NODE_RANK")
+    refuse_a_lone_node(L.Trainer(num_nodes=1, accelerator="cpu", devices=1, logger=False))
 
 
 def test_only_lightnings_own_value_errors_become_one_line() -> None:
