@@ -12,6 +12,7 @@ import importlib
 import inspect
 import itertools
 import json
+import numbers
 import os
 import pkgutil
 import re
@@ -39,6 +40,22 @@ yaml.SafeDumper.add_multi_representer(str, lambda dumper, value: dumper.represen
 register_type(
     torch.device, serializer=str, deserializer=torch.device, deserializer_exceptions=(RuntimeError, TypeError)
 )
+
+
+def _number(value: Any) -> int | float:
+    """A ``numbers.Number`` as YAML or a command line gives it."""
+    if isinstance(value, str):
+        for number in (int, float):  # float: 1e3 and inf, strings to YAML 1.1
+            with contextlib.suppress(ValueError):
+                return number(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    raise ValueError("expected a number")
+
+
+# jsonargparse takes numbers.Number for a class: torchvision v2's RandomRotation(degrees=15), as its docs
+# write it, was refused ("expected a list"), Union[Number, Sequence] matching the list alone.
+register_type(numbers.Number, serializer=lambda value: value, deserializer=_number)
 
 _NOT_REASONS = re.compile(
     r"^(Does not validate against any of the Union subtypes|Subtypes: .*|Errors|Given value type: .*|Given value: .*"
@@ -78,6 +95,7 @@ def _type_name(text: str) -> str:
     text = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", text).replace("NoneType", "None")
     text = re.sub(r"dot import path string: .*", "a class path (package.module.Class)", text)
     text = re.sub(r"^Sequence$", "a list ([a, b])", text)
+    text = re.sub(r"^Number$", "a number", text)
     return re.sub(r"typing\.Literal\[(.*?)\]", r"one of \1", text)
 
 
@@ -139,6 +157,7 @@ def one_line(message: str) -> str:
     text = re.sub(r"\.? ?Got value: .*", "", text)
     lines = [line.strip().removeprefix("- ").strip(" :") for line in text.splitlines()]  # "- ": list items
     lines = [line for line in lines if line not in ("", "-") and not _NOT_REASONS.match(line)]  # "-": an emptied item
+    lines = [re.sub(r"^Not of type Number: .*", "Expected a Number", line) for line in lines]  # as for int
     if restricted := next(filter(None, map(_NOT_RESTRICTED.match, lines)), None):
         # The value is out of range; the class around it (an augment's, say) is fine.
         others = [line for line in lines if not line.startswith(("Not of type", "Problem with given class_path"))]
@@ -152,8 +171,7 @@ def one_line(message: str) -> str:
         # the value fits none of these; a class path would fit a Tensor, which nobody means
         reasons.append("expected " + " or ".join(e for e in expected if not e.startswith("a class path")))
     elif plain and len(keys) > 1:
-        # An argument of a class (--data.augment.degrees 15): the class is fine, the value is not. (A Number
-        # is a class to jsonargparse, which then reads "15" as a class path: torchvision's degrees take a list.)
+        # An argument of a class (--data.augment.degrees abc): the class is fine, the value is not.
         reasons = ["expected " + " or ".join(plain)]
     elif expected and not reasons:
         reasons.append("expected " + " or ".join(expected))

@@ -162,6 +162,17 @@ def test_a_class_given_on_the_command_line_warns_of_the_values_it_keeps(tmp_path
     assert result.returncode == 0 and "warning: --data.augment" not in result.stderr, result.stderr[-3000:]
 
 
+def test_a_number_where_torchvision_types_a_number(tmp_path: Path) -> None:
+    """torchvision v2 types RandomRotation's degrees numbers.Number, a class to jsonargparse: 15, as its docs
+    write it, was refused "expected a list". Typed, and read back from the config it prints (1e1: YAML's string)."""
+    rotation = ["--data.augment=torchvision.transforms.v2.RandomRotation", "--data.augment.degrees=15"]
+    result = run_main("fit", f"--config={CONFIG}", *rotation, "--print_config", cwd=tmp_path)
+    assert result.returncode == 0 and "    degrees: 15\n" in result.stdout, result.stderr[-3000:]
+    (tmp_path / "printed.yaml").write_text(result.stdout.replace("degrees: 15\n", "degrees: 1e1\n"))
+    again = run_main("fit", "--config=printed.yaml", "--print_config", cwd=tmp_path)
+    assert again.returncode == 0 and "    degrees: 10.0\n" in again.stdout, again.stderr[-3000:]
+
+
 @pytest.mark.slow  # an edge of the default suite's checks: its time (a slower host took 302 s)
 def test_a_class_chosen_in_a_config_file_warns_of_the_values_it_keeps(tmp_path: Path) -> None:
     """A file's Adadelta without its lr trained at Adam's 0.001 (its own: 1.0), or at lenet.yaml's SGD 0.01."""

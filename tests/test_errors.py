@@ -335,8 +335,8 @@ PARSER_CASES = {
     ),
     # An argument of a class of torchvision's: "Problem with given class_path", and no word of the value.
     "a torchvision argument of the wrong type": (
-        ["--data.augment=torchvision.transforms.v2.RandomRotation", "--data.augment.degrees=15"],
-        "error: --data.augment.init_args.degrees 15: expected a list ([a, b])\n",
+        ["--data.augment=torchvision.transforms.v2.RandomRotation", "--data.augment.degrees=abc"],
+        "error: --data.augment.init_args.degrees abc: expected a number or a list ([a, b])\n",
     ),
     # torch's generator took it, in a traceback
     "a data seed past 64 bits": (
