@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import torch
-from lightning.pytorch.cli import LRSchedulerCallable
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_warn
 
 from mnist_pl.errors import UserError
@@ -31,6 +31,12 @@ def refuse_bad_settings(model: "MNISTClassifier") -> None:
         built = model.optimizer(model.parameters())  # torch.optim checks lr < 0, betas, ... here
     except ValueError as err:
         message = f"--model.optimizer: {err}: give a valid value in the config or on the command line"
+        if "only supports 2D parameters" in str(err):  # torch.optim.Muon: its settings cannot help
+            cls = _class(model.optimizer)
+            message = (
+                f"--model.optimizer {cls.__module__}.{cls.__name__}: {err}: the network's convolutions and biases "
+                "are not 2D: give another optimizer, such as torch.optim.AdamW"
+            )
         raise UserError(message) from err
     if isinstance(built, torch.optim.LBFGS) and model.hparams.channels_last:
         raise UserError(
@@ -111,8 +117,9 @@ def _arguments(scheduler: LRSchedulerCallable) -> set[str]:
     return {*getattr(scheduler, "keywords", {}), *parameters}
 
 
-def _class(scheduler: LRSchedulerCallable | None) -> type | None:
-    """The class ``scheduler`` builds: itself, a partial's function, or (jsonargparse's partial) among its arguments."""
+def _class(scheduler: LRSchedulerCallable | OptimizerCallable | None) -> type | None:
+    """The class ``scheduler`` (or an optimizer) builds: itself, a partial's function, or (jsonargparse's
+    partial) among its arguments."""
     for candidate in (scheduler, getattr(scheduler, "func", None), *getattr(scheduler, "args", ())):
         if isinstance(candidate, type):
             return candidate

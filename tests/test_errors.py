@@ -1205,6 +1205,13 @@ OUR_CASES = {
         "error: --model.optimizer torch.optim.SparseAdam: takes sparse gradients, which no network here makes: "
         "give torch.optim.Adam",
     ),
+    # torch's words and "give a valid value in the config or on the command line": no value there would do
+    "an optimizer of 2D weights alone": (
+        ["--model.optimizer=torch.optim.Muon"],
+        "error: --model.optimizer torch.optim.Muon: Muon only supports 2D parameters whereas we found a parameter "
+        "with size: torch.Size([20, 1, 5, 5]): the network's convolutions and biases are not 2D: give another "
+        "optimizer, such as torch.optim.AdamW",
+    ),
     # A traceback in the first step (only 'strong_wolfe' is supported)
     "an unknown line search": (
         ["--model.optimizer=torch.optim.LBFGS", "--model.channels_last=false", "--model.optimizer.line_search_fn=foo"],
