@@ -35,7 +35,7 @@ from mnist_pl.augment import per_image
 from mnist_pl.checkpoints import objects_left_out, plain
 from mnist_pl.errors import UserError
 from mnist_pl.files import beside, missing_folders, remove_empty
-from mnist_pl.images import find_images, load_digit, suffixes
+from mnist_pl.images import UnreadableImageError, find_images, load_digit, suffixes
 
 # MD5 of MNIST's decompressed IDX files: the official sums that loaders check. The bundled .gz
 # files were recompressed, so for MNIST the decompressed files are what is checked.
@@ -557,10 +557,10 @@ class MNISTDataModule(L.LightningDataModule):
                 images.append(load_digit(path))
                 labels.append(int(path.parent.name) if path.parent.name in DIGITS else -1)
                 self.predict_names.append(str(path))
-            except ValueError as err:
-                self.predict_errors.append((str(path), str(err)))
+            except UnreadableImageError as err:
+                self.predict_errors.append((str(path), err.reason))
                 if say and len(files) > 1:  # one file's is the command's error line
-                    print(f"error: {path}: {err}", file=sys.stderr)
+                    print(f"error: {err}", file=sys.stderr)
         if not images and len(files) == 1:
             raise UserError(f"{files[0]}: {self.predict_errors[0][1]}")
         if not images:

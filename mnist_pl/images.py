@@ -345,9 +345,17 @@ def _at_most_2048(image: Image.Image) -> Image.Image:
     return (image.convert(wider) if wider else image).reduce(factor)
 
 
+class UnreadableImageError(ValueError):
+    """A file ``load_digit`` cannot read as a digit: ``str()`` names the file, ``reason`` is why alone."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.reason = reason
+
+
 def load_digit(path: str | os.PathLike) -> Tensor:
     """``to_mnist`` of the image file at ``path``; a file that is not a readable image, or a blank one,
-    raises ``ValueError``.
+    raises ``UnreadableImageError``, a ``ValueError``.
 
     Pillow refuses images over twice ``Image.MAX_IMAGE_PIXELS`` (about 179 million pixels) as
     possible decompression bombs; that limit is kept. Past the limit itself it warned, in two lines
@@ -356,13 +364,13 @@ def load_digit(path: str | os.PathLike) -> Tensor:
     """
     path = Path(path)
     if path.is_symlink() and not path.exists():
-        raise ValueError(f"a link to {os.readlink(path)}, which does not exist or loops")
+        raise UnreadableImageError(path, f"a link to {os.readlink(path)}, which does not exist or loops")
     if not path.exists():  # was "not a regular file (a FIFO, socket or device)" (an audit)
-        raise ValueError("no such file: give the path of an image file")
+        raise UnreadableImageError(path, "no such file: give the path of an image file")
     if not path.is_file():  # reading a FIFO waited for a writer forever, deaf to SIGTERM
-        raise ValueError("not a regular file (a FIFO, socket or device): give an image file")
+        raise UnreadableImageError(path, "not a regular file (a FIFO, socket or device): give an image file")
     if path.stat().st_size == 0:  # was Pillow's "cannot identify image file", naming the file again
-        raise ValueError("not a readable image (an empty file, 0 bytes)")
+        raise UnreadableImageError(path, "not a readable image (an empty file, 0 bytes)")
     _heif()
     try:
         with warnings.catch_warnings():
@@ -372,9 +380,9 @@ def load_digit(path: str | os.PathLike) -> Tensor:
             image.load()
             digit = to_mnist(_at_most_2048(image))
     except UnidentifiedImageError as err:  # its message names the file, which the line names already
-        raise ValueError("not a readable image (no image format Pillow reads)") from err
+        raise UnreadableImageError(path, "not a readable image (no image format Pillow reads)") from err
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise ValueError(f"not a readable image ({type(err).__name__}: {err})") from err
+        raise UnreadableImageError(path, f"not a readable image ({type(err).__name__}: {err})") from err
     if not digit.any():  # the network would still name a digit, with 10-20% confidence
-        raise ValueError("a blank image: nothing on it differs from the paper but noise or a speck")
+        raise UnreadableImageError(path, "a blank image: nothing on it differs from the paper but noise or a speck")
     return digit
