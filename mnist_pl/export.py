@@ -214,10 +214,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     if unknown:  # before a missing --ckpt_path: --ckpt is the mistake, not the missing option
         typed = next((word.partition("=")[0] for word in unknown if word.startswith("--")), "")
         near = near_option(typed, [option for option in parser._option_string_actions if option.startswith("--")])
-        fix = globbed(unknown, sys.argv[1:] if argv is None else argv) or (f"{typed} here is {near}" if near else "")
+        fix = f"{typed} here is {near}" if near else ""
         if typed == "--config":  # test's way with a recipe's runs (--config ... --ckpt_path best)
             fix = "export takes none, the checkpoint holds its settings: give --ckpt_path, a .ckpt file of a run"
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}" + (f": {fix}" if fix else ""))
+        glob = globbed(unknown, sys.argv[1:] if argv is None else argv)
+        parser.error(glob or f"unrecognized arguments: {' '.join(unknown)}" + (f": {fix}" if fix else ""))
     if args.ckpt_path is None:
         parser.error("the following arguments are required: --ckpt_path")
     return args

@@ -702,9 +702,10 @@ GLOBBED = {
 
 
 def globbed(words: list[str], line: list[str] | None = None) -> str | None:
-    """The fix, where ``words`` (unrecognized) are files that follow the value of an option of ``GLOBBED`` on
-    the command line (``line``; the CLI's by default): an unquoted glob the shell expanded, whose first
-    file the option took."""
+    """``unrecognized arguments: ...`` and the fix, where ``words`` are files that follow the value of an
+    option of ``GLOBBED`` on the command line (``line``; the CLI's by default): an unquoted glob the shell
+    expanded, whose first file the option took. Past three files, the first two and the last: 300 made a
+    line of 12,000 characters, its fix at the end."""
     line = COMMAND_LINE if line is None else line
     if not words or words[0].startswith("--"):  # a misspelt option, not files
         return None
@@ -712,7 +713,9 @@ def globbed(words: list[str], line: list[str] | None = None) -> str | None:
         for i, word in enumerate(line):
             end = i + 2 if word == option else i + 1 if word.startswith(f"{option}=") else None
             if end is not None and line[end : end + len(words)] == words:
-                return f"files, as the shell expands an unquoted glob: {fix}"
+                few = " ".join(words) if len(words) <= 3 else f"{words[0]} {words[1]} ... {words[-1]}"
+                files = "files" if len(words) <= 3 else f"{len(words)} files"
+                return f"unrecognized arguments: {few}: {files}, as the shell expands an unquoted glob: {fix}"
     return None
 
 
@@ -918,8 +921,8 @@ class MNISTArgumentParser(LightningArgumentParser):
                 f"({self.prog} {subcommand} --config {path}), or them under '{subcommand}:' in the file"
             )
         words = left[1].split() if (left := re.match(r"unrecognized arguments: (.*)", message)) else []
-        if fix := globbed(words):
-            message += f": {fix}"
+        if glob := globbed(words):
+            message = glob
         elif unknown := [word for word in words if word.startswith("--")]:
             options = [o for o in (self.subcommand_parser or self)._option_string_actions if o.startswith("--")]
             if meant := _meant(unknown[0], options):

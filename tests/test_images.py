@@ -452,6 +452,15 @@ def test_a_glob_the_shell_expanded_is_answered_with_quoting_it(tmp_path: Path) -
         "error: unrecognized arguments: b.png c.png: files, as the shell expands an unquoted glob: quote it "
         "(--data.predict_path 'my/*.png')"
     ), result.stderr[-2000:]
+    # Many: the first two and the last, and how many (300 made a line of 12,000 characters, its fix at the end).
+    names = [f"d{i}.png" for i in range(300)]
+    for name in names:
+        (tmp_path / name).touch()
+    many = run_main("predict", "--data.predict_path", *names, cwd=tmp_path)
+    assert many.returncode == 2 and many.stderr.strip().splitlines()[-1] == (
+        "error: unrecognized arguments: d1.png d2.png ... d299.png: 299 files, as the shell expands an unquoted "
+        "glob: quote it (--data.predict_path 'my/*.png')"
+    ), many.stderr[-2000:]
     # Files elsewhere on the line are some other mistake (a --config left out).
     other = run_main("predict", "a.png", "--data.predict_path=b.png", cwd=tmp_path)
     assert other.stderr.strip().splitlines()[-1] == "error: unrecognized arguments: a.png", other.stderr[-2000:]
