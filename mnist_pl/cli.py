@@ -647,14 +647,18 @@ class MNISTCLI(LightningCLI):
         # or command line said: another net or lr given with --ckpt_path was dropped without a word.
         defaults = self._parser(subcommand).get_defaults().model
         rebuilt = self.config[subcommand].model
-        # How the network runs, not what it learned: this run's own, given or not, never the checkpoint's
-        # (a run resumed on a CPU may leave out the graphs a GPU run used, and one on a GPU add them).
-        for key in ("compile", "cuda_graphs"):
-            rebuilt[key] = given.get(key)
 
         def typed(key: str) -> bool:
             option = f"--model.{key.removesuffix('.class_path')}"  # --model.optimizer, --model.optimizer.lr
             return self._typed(option, option.replace(".init_args.", "."), f"--model.{key}")
+
+        # How the network runs, not what it learned: this run's own, given or not, never the checkpoint's
+        # (a run resumed on a CPU may leave out the graphs a GPU run used, and one on a GPU add them).
+        for key in ("compile", "cuda_graphs"):
+            rebuilt[key] = given.get(key)
+        # How its weights are laid out: the checkpoint's, or typed, this run's (it was refused as another model).
+        if typed("channels_last"):
+            rebuilt["channels_last"] = given.get("channels_last")
 
         # A value equal to the default is taken as not given, unless typed: `--model.optimizer Adam` on a resume
         # of an SGD run went on with SGD, status 0.

@@ -1916,6 +1916,16 @@ def test_how_the_network_runs_is_the_runs_own_with_a_checkpoint(run: Run, tmp_pa
     assert model["compile"] is True and model["cuda_graphs"] is False
 
 
+def test_the_memory_layout_of_a_checkpoint_is_kept_unless_typed(run: Run) -> None:
+    """--model.channels_last is how the weights are laid out, not what they learned: `test --ckpt_path ...
+    --model.channels_last false` was refused "--model.channels_last False: the checkpoint's model has True"."""
+    layouts = (([], True), (["--model.channels_last=false"], False), (["--model.channels_last=true"], True))
+    for typed, expected in layouts:
+        result = run_main("validate", f"--ckpt_path={run.best}", *typed, "--print_config", cwd=run.root)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert yaml.safe_load(result.stdout)["model"]["channels_last"] is expected, typed
+
+
 @pytest.mark.slow  # an edge check, 4-6 s: the default suite's time
 def test_a_checkpoints_normalisation_is_taken_and_another_refused(run: Run, tmp_path: Path) -> None:
     # LightningCLI takes only the model's settings from a checkpoint: a network trained with another
