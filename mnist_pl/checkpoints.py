@@ -15,6 +15,7 @@ and data module save into every checkpoint loadable weights-only.
 
 import ast
 import contextlib
+import difflib
 import functools
 import operator
 import os
@@ -97,6 +98,8 @@ def _load(ckpt_path: str | os.PathLike) -> Any:
     if not Path(ckpt_path).is_file():
         if Path(f"{ckpt_path}.ckpt").is_file():  # checkpoints/best (an audit)
             raise UserError(f"--ckpt_path {ckpt_path}: no such file: did you mean {ckpt_path}.ckpt?")
+        if meant := difflib.get_close_matches(str(ckpt_path), ("best", "last"), n=1, cutoff=0.7):  # bset (an audit)
+            raise UserError(f"--ckpt_path {ckpt_path}: no such file: did you mean {meant[0]}?")
         raise UserError(f"--ckpt_path {ckpt_path}: no such file: give the path of a .ckpt file")
     refuse_an_export(ckpt_path)  # torch.load would fail (after a warning, for TorchScript)
     _refuse_damaged(ckpt_path)

@@ -2161,4 +2161,7 @@ def test_a_file_named_without_its_suffix_is_named_with_it(run: Run, tmp_path: Pa
     best = run.best.with_suffix("")
     result = run_main("test", f"--ckpt_path={best}", cwd=tmp_path)
     assert_one_line_error(result, 1, f"error: --ckpt_path {best}: no such file: did you mean {best}.ckpt?")
+    # best and last misspelt (an audit): "give the path of a .ckpt file", without a word of them.
+    result = run_main("test", f"--config={run.config}", "--ckpt_path=bset", DATA, run.logs_arg, cwd=tmp_path)
+    assert_one_line_error(result, 1, "error: --ckpt_path bset: no such file: did you mean best?")
     assert list(tmp_path.iterdir()) == []
