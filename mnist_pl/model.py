@@ -226,6 +226,20 @@ class MNISTClassifier(L.LightningModule):
             states = self.train_metrics.metric_state.items()
             checkpoint[EACH_RANKS_TRAIN_SUMS] = {name: self.all_gather(value) for name, value in states}
 
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: Any, *args: Any, **kwargs: Any) -> "MNISTClassifier":
+        """Lightning's; a checkpoint saved from a module built in Python names no network, and without ``net=``
+        ended in Lightning's TypeError: "__init__() missing 1 required positional argument: 'net'"."""
+        try:
+            return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
+        except TypeError as err:
+            if "required positional argument: 'net'" not in str(err):
+                raise
+            raise UserError(
+                f"{checkpoint_path}: the checkpoint names no network (saved from a module built in Python): give it, "
+                "MNISTClassifier.load_from_checkpoint(path, net=LeNet()) for a LeNet"
+            ) from None
+
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         # Lightning loads the weights, then converts the model to a 64-true run's float64: the
         # checkpoint's float64 weights were rounded to float32 on the way, and a resume was not exact.

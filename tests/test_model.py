@@ -198,6 +198,9 @@ def test_a_fit_in_python_writes_checkpoints_lightning_loads_as_weights_only(pyth
     loaded = MNISTClassifier.load_from_checkpoint(
         best, map_location="cpu", net=LeNet()
     )  # torch.load's weights_only default
+    # Without net=: Lightning's TypeError, "__init__() missing 1 required positional argument: 'net'".
+    with pytest.raises(UserError, match=r"names no network \(saved from a module built in Python\): give it, "):
+        MNISTClassifier.load_from_checkpoint(best, map_location="cpu")
     assert all(torch.equal(t, model.net.state_dict()[name]) for name, t in loaded.net.state_dict().items())
     assert MNISTDataModule.load_from_checkpoint(best).hparams.val_size == 5000
     assert trainer.test(datamodule=dm, ckpt_path="best")[0]["test/acc"] > 0.3  # chance: 0.1
