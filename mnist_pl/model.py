@@ -1,6 +1,8 @@
 """The LightningModule: what is learned and how it is measured; the network itself lives in nets."""
 
 import inspect
+import os
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -12,7 +14,7 @@ from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
 
-from mnist_pl.checkpoints import objects_left_out, plain
+from mnist_pl.checkpoints import objects_left_out, plain, refuse_damaged
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
 from mnist_pl.optim import lr_scheduler_config, refuse_a_schedule_the_run_outlasts, refuse_bad_settings
@@ -230,6 +232,8 @@ class MNISTClassifier(L.LightningModule):
     def load_from_checkpoint(cls, checkpoint_path: Any, *args: Any, **kwargs: Any) -> "MNISTClassifier":
         """Lightning's; a checkpoint saved from a module built in Python names no network, and without ``net=``
         ended in Lightning's TypeError: "__init__() missing 1 required positional argument: 'net'"."""
+        if isinstance(checkpoint_path, str | os.PathLike):  # not a file object: read once by torch alone
+            refuse_damaged(checkpoint_path)
         try:
             return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
         except TypeError as err:
@@ -241,6 +245,9 @@ class MNISTClassifier(L.LightningModule):
             ) from None
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # A trainer's checkpoint from Python (trainer.test(ckpt_path=...)): the CLI checked it before building anything.
+        if self._trainer is not None and self.trainer.ckpt_path and Path(self.trainer.ckpt_path).is_file():
+            refuse_damaged(self.trainer.ckpt_path)
         # Lightning loads the weights, then converts the model to a 64-true run's float64: the
         # checkpoint's float64 weights were rounded to float32 on the way, and a resume was not exact.
         if self._trainer is not None and str(self.trainer.precision) == "64-true":

@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
-from conftest import REPO
+from conftest import REPO, flipped
 from lightning.pytorch.callbacks import LearningRateMonitor
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
@@ -198,6 +198,13 @@ def test_a_fit_in_python_writes_checkpoints_lightning_loads_as_weights_only(pyth
     loaded = MNISTClassifier.load_from_checkpoint(
         best, map_location="cpu", net=LeNet()
     )  # torch.load's weights_only default
+    # Bytes flipped in a weight: loaded without a word (torch.load checks no CRC), and tested at chance.
+    damaged = Path(trainer.log_dir) / "damaged.ckpt"
+    damaged.write_bytes(flipped(Path(best).read_bytes(), "4"))
+    with pytest.raises(UserError, match=r"damaged \(its part data/4 reads back wrong\)"):
+        MNISTClassifier.load_from_checkpoint(damaged, map_location="cpu", net=LeNet())
+    with pytest.raises(UserError, match=r"damaged \(its part data/4 reads back wrong\)"):
+        trainer.test(model, datamodule=dm, ckpt_path=damaged)
     # Without net=: Lightning's TypeError, "__init__() missing 1 required positional argument: 'net'".
     with pytest.raises(UserError, match=r"names no network \(saved from a module built in Python\): give it, "):
         MNISTClassifier.load_from_checkpoint(best, map_location="cpu")
