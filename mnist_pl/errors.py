@@ -1,6 +1,7 @@
 """Errors a user can fix. `python -m mnist_pl` (its table and bench too) prints them in one line, exit status 1."""
 
 import contextlib
+import os
 import sys
 import threading
 import traceback
@@ -65,6 +66,13 @@ def reported() -> Iterator[None]:
     # the machine has, ...): the user's to fix, so one line like ours, not a traceback.
     except (UserError, MisconfigurationException) as err:
         _fail(str(err))
+    # A pipe's reader that ended (| head): a traceback, and Python's own again as stdout flushed at exit.
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # as Python's docs advise (signal, SIGPIPE)
+        _fail(
+            "its output was closed as it printed (the reader of a pipe ended, such as head): let the reader read "
+            "to the end, or send the output to a file (> out.txt)"
+        )
     # Lightning says the same in a ValueError (--trainer.num_nodes 0, an unknown strategy, a
     # val_check_interval past the epoch), a TypeError (--trainer.devices -2 on the CPU) or an
     # ImportError (accelerator tpu without torch_xla). Raised anywhere else, these are bugs:

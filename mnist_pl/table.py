@@ -9,6 +9,7 @@ not know go to every fit: ``--configs bncnn --trainer.precision=bf16-mixed``.
 import argparse
 import difflib
 import io
+import math
 import os
 import statistics
 import sys
@@ -16,10 +17,15 @@ import time
 from pathlib import Path
 
 try:  # torch and Lightning take seconds to import: a Ctrl-C then ended in a traceback (as __main__.py says)
+    import lightning as L
+    import yaml
+    from jsonargparse import Namespace, dict_to_namespace
+
     from mnist_pl.bench import CONFIGS, app_cli, app_fit, machine, numpy_seed
     from mnist_pl.errors import UserError, reported
     from mnist_pl.files import cannot_write, unset_variable
     from mnist_pl.signals import stopped_in_one_line
+    from mnist_pl.trainer import refuse_bad_settings
 except KeyboardInterrupt:
     if __name__ != "__main__":
         raise
@@ -95,14 +101,49 @@ def _parse_every_fit(args: argparse.Namespace, overrides: list[str]) -> None:
     """Each config's settings with the options, parsed before the first fit as ``--print_config`` parses them
     (0.3 s each, nothing written; the checks of classes as they are built come at each fit): an option one
     recipe does not take (``--model.net.init_args.width 4``: LeNet has no width) ended the table at that
-    recipe's first fit, after the fits before it (in a full table, hours), no table printed."""
+    recipe's first fit, after the fits before it (in a full table, hours), no table printed. So do the
+    trainer settings a fit refuses, and those of fits the table cannot time or rank."""
     for name in args.configs:
         options = [f"--seed_everything={args.seeds[0]}", *overrides, "--print_config"]
+        printed = io.StringIO()
         try:
-            app_cli(f"{name}.yaml", *options, save_dir=args.save_dir, stdout=io.StringIO())
+            app_cli(f"{name}.yaml", *options, save_dir=args.save_dir, stdout=printed)
         except SystemExit as err:  # 0: printed, as asked
             if err.code:
                 raise
+        trainer = dict_to_namespace(yaml.safe_load(printed.getvalue())["trainer"])
+        refuse_bad_settings(trainer, "fit", test_after_fit=True)
+        _refuse_what_the_table_cannot_rank(trainer)
+
+
+def _refuse_what_the_table_cannot_rank(trainer: Namespace) -> None:
+    """Fits that train nothing (after the whole fit: "no training step ran"), never end (an audit's, killed
+    at epoch 77), or test their last weights where the table says the best checkpoint's."""
+    for option, value in (
+        ("limit_train_batches", trainer.limit_train_batches),
+        ("max_epochs", trainer.max_epochs),
+        ("max_steps", trainer.max_steps),
+    ):
+        if value == 0:
+            batches = " batches (1.0: all)" if option == "limit_train_batches" else ""
+            raise UserError(f"--trainer.{option} 0: the table times each fit's training: give 1 or more{batches}")
+    if trainer.max_epochs == -1 and trainer.max_steps in (None, -1) and trainer.max_time is None:
+        raise UserError(
+            "--trainer.max_epochs -1: the table's fits would never end: give a number of epochs (or "
+            "--trainer.max_steps, --trainer.max_time)"
+        )
+    if trainer.limit_val_batches == 0:
+        raise UserError(
+            "--trainer.limit_val_batches 0: the table tests each fit's best checkpoint, which validation chooses: "
+            "give 1 or more batches"
+        )
+
+
+def _epochs_trained(trainer: L.Trainer) -> float:
+    """Epochs the fit trained, a part of one where max_steps or max_time ended it: the config's max_epochs
+    was the table's column, and a fit stopped early (EarlyStopping, 3 steps) was said to train all of them."""
+    per_epoch = math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches)
+    return trainer.global_step / per_epoch
 
 
 def _table(args: argparse.Namespace, overrides: list[str]) -> None:
@@ -118,18 +159,20 @@ def _table(args: argparse.Namespace, overrides: list[str]) -> None:
                     f"skip it ({' '.join(overrides)})"
                 )
             seconds = clock.seconds
-            runs.append((seconds, acc * 100))
+            runs.append((seconds, acc * 100, _epochs_trained(cli.trainer)))
             so_far = time.perf_counter() - start
             print(f"{name} seed {seed}: {acc:.2%} in {seconds:.0f} s ({so_far:.0f} s so far)", flush=True)  # | tee
         params = sum(p.numel() for p in cli.model.net.parameters())
-        accs = [acc for _, acc in runs]
+        accs = [acc for _, acc, _ in runs]
+        epochs = sorted({f"{trained:.1f}".removesuffix(".0") for _, _, trained in runs}, key=float)
+        epochs_span = epochs[0] if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]}"  # 7-9: early stops by seed
         reference, source = REFERENCE.get(name, (None, "not in the table's list"))
         rows.append(
             (
                 name,
                 f"{params:,}",
-                str(cli.trainer.max_epochs),
-                f"{statistics.mean(s for s, _ in runs):.0f} s",
+                epochs_span,
+                f"{statistics.mean(s for s, _, _ in runs):.0f} s",
                 f"{statistics.mean(accs):.2f} ({min(accs):.2f}-{max(accs):.2f})",
                 source if reference is None else f"{reference:.2f} ({source})",
                 # As shown: 9,930 right of 10,000 is a float32 0.99299997, which fell short of 99.30.

@@ -1031,6 +1031,21 @@ def test_more_machines_than_a_lone_one_is_refused(tmp_path: Path, monkeypatch: p
     refuse_a_lone_node(L.Trainer(num_nodes=1, accelerator="cpu", devices=1, logger=False))
 
 
+def test_output_into_a_closed_pipe_ends_in_one_line(tmp_path: Path) -> None:
+    """`python -m mnist_pl.table ... | head -1`: the next row's print ended in a BrokenPipeError traceback (an
+    audit), and Python's own "Exception ignored ... BrokenPipeError" as stdout flushed at exit."""
+    script = "from mnist_pl.errors import reported\nwith reported():\n    while True:\n        print('row', flush=1)\n"
+    command = [sys.executable, "-c", script]
+    with subprocess.Popen(command, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout.readline() == "row\n"
+        proc.stdout.close()  # as head does, once it has its line
+        stderr = proc.stderr.read()
+    assert proc.returncode == 1 and stderr.splitlines() == [
+        "error: its output was closed as it printed (the reader of a pipe ended, such as head): let the reader read "
+        "to the end, or send the output to a file (> out.txt)"
+    ], stderr[-3000:]
+
+
 def test_only_lightnings_own_value_errors_become_one_line() -> None:
     # A ValueError from this app's code or from torch is a bug: main() keeps its traceback.
     errors = []

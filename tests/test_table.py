@@ -50,6 +50,18 @@ def test_table_rows_match_the_runs_it_printed(tmp_path) -> None:
             assert "no published figure" in reference and reached == "-"
 
 
+@pytest.mark.slow  # a short fit
+def test_the_epochs_column_is_what_the_fits_trained(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    """It was the config's max_epochs: 3 for a fit max_steps ended after 4 steps of an epoch of 10."""
+    limits = ["--trainer.limit_train_batches=10", "--trainer.limit_val_batches=1", "--trainer.limit_test_batches=1"]
+    args = ["table", "--configs", "minimal", "--seeds", "0", f"--data.data_dir={REPO / 'data'}", *limits]
+    steps = ["--trainer.max_epochs=3", "--trainer.max_steps=4", f"--save_dir={tmp_path}"]
+    with mock.patch.object(sys, "argv", [*args, *steps]):
+        table.main()
+    row = re.search(r"^\| minimal \| ([^|]+) \| ([^|]+) \|", capsys.readouterr().out, re.M)
+    assert row and row.group(2) == "0.4", row
+
+
 def test_a_config_that_is_not_there_is_named_with_those_that_are(capsys: pytest.CaptureFixture[str]) -> None:
     with mock.patch.object(sys, "argv", ["table", "--configs", "lenet", "nosuch"]), pytest.raises(SystemExit) as exit_:
         table.main()
@@ -110,11 +122,24 @@ def test_a_setting_a_fit_refuses_ends_the_table_in_one_line(tmp_path, capsys: py
 @pytest.mark.parametrize(
     "skips, said",
     [
-        # TrainClock's AttributeError, a traceback, after the fit
+        # TrainClock's AttributeError, a traceback, after the fit; then, after a whole fit, every option named
         (
             "--trainer.limit_train_batches=0",
-            "minimal seed 0: no training step ran, so none was timed: leave out the options that skip it "
-            f"(--data.data_dir={REPO / 'data'} --trainer.limit_val_batches=1 --trainer.limit_train_batches=0)",
+            "--trainer.limit_train_batches 0: the table times each fit's training: give 1 or more batches (1.0: all)",
+        ),
+        ("--trainer.max_epochs=0", "--trainer.max_epochs 0: the table times each fit's training: give 1 or more"),
+        ("--trainer.max_steps=0", "--trainer.max_steps 0: the table times each fit's training: give 1 or more"),
+        # Trained without an end (an audit's: epoch 77 when killed), no table ever printed
+        (
+            "--trainer.max_epochs=-1",
+            "--trainer.max_epochs -1: the table's fits would never end: give a number of epochs (or "
+            "--trainer.max_steps, --trainer.max_time)",
+        ),
+        # Tested its last weights, where the table says the best checkpoint's, a warning on stderr alone
+        (
+            "--trainer.limit_val_batches=0",
+            "--trainer.limit_val_batches 0: the table tests each fit's best checkpoint, which validation chooses: "
+            "give 1 or more batches",
         ),
         # A row of "nan (nan-nan)", exit status 0: the fit's own refusal, before it trains
         (
@@ -123,11 +148,15 @@ def test_a_setting_a_fit_refuses_ends_the_table_in_one_line(tmp_path, capsys: py
             "batches, or --test_after_fit false",
         ),
     ],
-    ids=["no training", "no test"],
+    ids=["no training", "no epoch", "no step", "no end", "no validation", "no test"],
 )
-def test_a_fit_that_trains_or_tests_nothing_ends_the_table_in_one_line(
-    tmp_path, capsys: pytest.CaptureFixture[str], skips: str, said: str
+def test_a_fit_that_trains_or_tests_nothing_ends_the_table_before_any_fit(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], skips: str, said: str
 ) -> None:
+    def fit(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a fit ran")
+
+    monkeypatch.setattr(table, "app_fit", fit)
     args = ["table", "--configs", "minimal", "--seeds", "0", f"--data.data_dir={REPO / 'data'}"]
     with (
         mock.patch.object(sys, "argv", [*args, "--trainer.limit_val_batches=1", skips, f"--save_dir={tmp_path}"]),
@@ -201,13 +230,18 @@ def test_a_seed_numpy_cannot_take_is_refused_before_any_fit(program: str, capsys
     )
 
 
+def trained(epochs: int) -> SimpleNamespace:
+    """What the table reads of a trainer that trained ``epochs`` epochs of 5 steps."""
+    return SimpleNamespace(global_step=5 * epochs, num_training_batches=5, accumulate_grad_batches=1)
+
+
 def test_the_reference_column_says_yes_only_where_every_seed_reached_it(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The table's own arithmetic, on accuracies given (the slow test above runs real fits): seeds at 94%
     and 96% against the minimal recipe's 95% is a "no", though the mean and the best reach it."""
     accs = iter([0.94, 0.96])
-    cli = SimpleNamespace(model=SimpleNamespace(net=torch.nn.Linear(3, 2)), trainer=SimpleNamespace(max_epochs=1))
+    cli = SimpleNamespace(model=SimpleNamespace(net=torch.nn.Linear(3, 2)), trainer=trained(epochs=1))
     monkeypatch.setattr(table, "app_fit", lambda *args, **kwargs: (SimpleNamespace(seconds=2.0), next(accs), cli))
     table._table(argparse.Namespace(configs=["minimal"], seeds=[0, 1], save_dir="logs/table"), [])
     row = re.search(r"^\| minimal \| (.+) \|$", capsys.readouterr().out, re.M).group(1).split(" | ")
@@ -220,7 +254,7 @@ def test_a_seed_that_reached_the_reference_exactly_reached_it(
     """9,930 of 10,000 test images right is 99.30% as shown, a float32 0.99299997 as the metric computes it:
     "no" against bncnn's 99.30 (an audit)."""
     accs = iter([torch.tensor(9930 / 10000).item(), torch.tensor(9950 / 10000).item()])
-    cli = SimpleNamespace(model=SimpleNamespace(net=torch.nn.Linear(3, 2)), trainer=SimpleNamespace(max_epochs=10))
+    cli = SimpleNamespace(model=SimpleNamespace(net=torch.nn.Linear(3, 2)), trainer=trained(epochs=10))
     monkeypatch.setattr(table, "app_fit", lambda *args, **kwargs: (SimpleNamespace(seconds=2.0), next(accs), cli))
     table._table(argparse.Namespace(configs=["bncnn"], seeds=[0, 1], save_dir="logs/table"), [])
     row = re.search(r"^\| bncnn \| (.+) \|$", capsys.readouterr().out, re.M).group(1).split(" | ")
