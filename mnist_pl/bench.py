@@ -48,6 +48,7 @@ try:  # torch and Lightning take seconds to import: a Ctrl-C then ended in a tra
     from mnist_pl.errors import UserError, reported
     from mnist_pl.files import cannot_write
     from mnist_pl.nets import LeNet
+    from mnist_pl.parser import near_option
     from mnist_pl.signals import stopped_in_one_line
 except KeyboardInterrupt:
     if __name__ != "__main__":  # the table's import: its own line
@@ -374,7 +375,11 @@ def main() -> None:
     parser.add_argument(
         "--interleaved", type=positive_int, default=3, help="interleaved runs of each (CPU only); the median counts"
     )
-    args = parser.parse_args()
+    args, unknown = parser.parse_known_args()
+    if unknown:  # argparse's own words offered no option (--seed for --seeds)
+        typed = unknown[0].partition("=")[0]
+        near = near_option(typed, [option for option in parser._option_string_actions if option.startswith("--")])
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}" + (f": {typed} here is {near}" if near else ""))
     # The fits' own error named --trainer.logger.init_args.save_dir, which the bench does not take.
     if why := cannot_write(Path(SAVE_DIR)):
         parser.error(f"{SAVE_DIR}: its fits' runs cannot be written there ({why}): run it in a folder where they can")

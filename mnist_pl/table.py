@@ -78,6 +78,12 @@ def main() -> None:
     args, overrides = parser.parse_known_args()
     # Set by the table for every fit: given again, its rows named other seeds, recipes or folders than the fits'.
     own = [option for option in parser._option_string_actions if option.startswith("--") and option != "--help"]
+    for i, word in enumerate(overrides):
+        before = overrides[i - 1] if i else ""
+        # Not the value of the option before it: a config meant for --configs (the fit said "unrecognized arguments").
+        if word in names and not (before.startswith("--") and "=" not in before):
+            configs = " ".join([*args.configs, word])
+            parser.error(f"{word}: a config's name, given apart from --configs: put it there (--configs {configs})")
     for key in (word.split("=")[0] for word in overrides):
         if instead := _SET_HERE.get(key):
             parser.error(f"{key}: the table sets it for every fit: {instead}")
@@ -90,6 +96,8 @@ def main() -> None:
     if unset := unset_variable(args.save_dir):
         parser.error(f"--save_dir {args.save_dir}: {unset} is not set: set it, or give the folder itself")
     save_dir = Path(os.path.expanduser(os.path.expandvars(args.save_dir)))  # as the fits take it
+    if str(save_dir).startswith("~"):  # left as given: no such user
+        parser.error(f"--save_dir {args.save_dir}: {save_dir.parts[0]} is no user's home folder here: check the path")
     if why := cannot_write(save_dir):
         parser.error(f"--save_dir {save_dir}: cannot be written ({why}): give another one")
     with reported(), stopped_in_one_line("table", f"no table printed (its fits' runs so far in {save_dir})"):

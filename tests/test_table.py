@@ -106,6 +106,29 @@ def test_a_mistyped_option_of_the_tables_own_names_it(given: str, meant: str, ca
     assert last == f"python -m mnist_pl.table: error: {given}: not an option of the table: {given} here is {meant}"
 
 
+def test_a_config_name_without_its_option_is_named_with_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """It went to the first fit, whose three lines named its own usage and help: "unrecognized arguments: lenet"."""
+    argv = ["table", "--configs", "minimal", "--save_dir", "logs/t", "lenet"]
+    with mock.patch.object(sys, "argv", argv), pytest.raises(SystemExit) as exit_:
+        table.main()
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "python -m mnist_pl.table: error: lenet: a config's name, given apart from --configs: put it there "
+        "(--configs minimal lenet)"
+    )
+
+
+@pytest.mark.parametrize("given, meant", [("--seed", "--seeds"), ("--repeat", "--repeats")])
+def test_a_mistyped_option_of_the_bench_names_it(given: str, meant: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from mnist_pl import bench
+
+    with mock.patch.object(sys, "argv", ["bench", given, "1"]), pytest.raises(SystemExit) as exit_:
+        bench.main()
+    assert exit_.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == f"python -m mnist_pl.bench: error: unrecognized arguments: {given} 1: {given} here is {meant}"
+
+
 def test_a_setting_a_fit_refuses_ends_the_table_in_one_line(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     # It ended in the fit's traceback: the table builds its fits in this process, outside main()'s handling.
     args = ["table", "--configs", "minimal", "--seeds", "0", f"--data.data_dir={REPO / 'README.md'}"]
@@ -177,6 +200,7 @@ def test_a_fit_that_trains_or_tests_nothing_ends_the_table_before_any_fit(
             "$NO_SUCH_VARIABLE/t",
             "--save_dir $NO_SUCH_VARIABLE/t: $NO_SUCH_VARIABLE is not set: set it, or give the folder itself",
         ),
+        ("~nosuchuser/t", "--save_dir ~nosuchuser/t: ~nosuchuser is no user's home folder here: check the path"),
     ],
 )
 def test_a_save_dir_of_no_folder_is_refused_under_its_own_name(save_dir: str, said: str, capsys) -> None:
