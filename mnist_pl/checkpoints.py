@@ -642,6 +642,13 @@ def refuse_bad_settings(checkpoint: Namespace | dict, subcommand: str) -> None:
             f"--checkpoint.filename {filename}: Lightning writes the metric's name {slashed[0]} into the "
             "file's, a folder: add --checkpoint.auto_insert_metric_name false and name it yourself, such as " + named
         )
+    # The comment at RunCheckpoint's batch end says why; a diverged fit's NaN weights went over both (a review).
+    if checkpoint.get("save_on_exception"):
+        raise UserError(
+            "--checkpoint.save_on_exception true: Lightning saves on any exception under the run's own names (a "
+            "diverged fit's weights went over best.ckpt and last.ckpt): leave it out (a stop by Ctrl-C or SIGTERM is "
+            "checkpointed where a resume goes on)"
+        )
     # Lightning links last.ckpt to the latest top-k checkpoint, also where that is an older epoch's.
     if checkpoint.get("save_last") == "link":
         raise UserError(

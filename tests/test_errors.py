@@ -1354,6 +1354,14 @@ OUR_CASES = {
         "error: --checkpoint.save_last link: the app writes last.ckpt after every epoch, which a link to the "
         "best one is not: give true, or false",
     ),
+    # Lightning's save on any exception, under the run's own names: a diverged fit's NaN weights went over
+    # best.ckpt and last.ckpt (a review), and a Ctrl-C in a step saved one a resume cannot go on from
+    "a save on every exception": (
+        ["--checkpoint.save_on_exception=true"],
+        "error: --checkpoint.save_on_exception true: Lightning saves on any exception under the run's own names (a "
+        "diverged fit's weights went over best.ckpt and last.ckpt): leave it out (a stop by Ctrl-C or SIGTERM is "
+        "checkpointed where a resume goes on)",
+    ),
     "an augmentation that cannot be built": (
         ["--data.augment=torch.nn.Dropout", "--data.augment.p=2"],
         "error: --data.augment torch.nn.Dropout: cannot be built: dropout probability has to be between 0 and 1",
