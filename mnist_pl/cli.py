@@ -583,6 +583,11 @@ class MNISTCLI(LightningCLI):
                 "optimizer state a fit resumes: give a whole one (a run's last.ckpt), or test, predict or export "
                 "this one"
             )
+        if checkpoint and not {"global_step", "loops"} <= checkpoint.keys():  # a KeyError traceback (a review)
+            raise UserError(
+                f"--ckpt_path {ckpt_path}: no training progress in it (its loops and global_step, left out: edited?), "
+                "which a fit goes on from: give a whole one (a run's last.ckpt), or test, predict or export this one"
+            )
         trainer = self.config.fit.trainer
         # Lightning counts an epoch done once its end hooks ran: "processed" < "ready" inside one.
         progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})

@@ -103,8 +103,8 @@ def find_run_checkpoint(
     run = root / _version_dir(version) if version is not None else next(iter(own), None)
     pattern = "last.ckpt" if which == "last" else "*.ckpt"
     if run is None:
-        # The newest run (a named version's too), by its last.ckpt, or for its best by any checkpoint it
-        # wrote (another --checkpoint.filename writes no best.ckpt).
+        # The newest run one folder deep (a named version's too, not a nested name's, adam/lr_0.01), by its
+        # last.ckpt, or for its best by any checkpoint it wrote (another --checkpoint.filename writes no best.ckpt).
         candidates = list(root.glob(f"*/checkpoints/{pattern}"))
         if not candidates:
             # Without a --config the runs looked in are the app's default logger's (logs/mnist), not a recipe's.
@@ -418,7 +418,7 @@ def given_back_on_failure(trainer: L.Trainer, claimed: Path | None, start: int =
             raise
         if claimed is not None:
             shutil.rmtree(claimed, ignore_errors=True)
-            with contextlib.suppress(OSError):  # and logs/<name>/ too, if this run was its only one
+            with contextlib.suppress(OSError):  # and the folder above, if empty: logs/<name>/ (a sub_dir's: its run's)
                 claimed.parent.rmdir()
         # A stopped resume is resumed again with its config.resumeN.yaml, which the line after it names.
         if claimed is None and isinstance(err, Exception):

@@ -255,7 +255,13 @@ class CtrlCOnceUnderDdp(_OwnHandler):
     def handles(self) -> bool:
         return self.trainer.world_size > 1
 
+    fired = False
+
     def handle(self, signum: int, frame: FrameType | None) -> None:
+        # Once only: Lightning's teardown puts back the handlers it found, this one among them (a review).
+        if self.fired:
+            return
+        self.fired = True
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise KeyboardInterrupt
 
@@ -270,6 +276,10 @@ class CtrlCAsSigterm(_OwnHandler):
     pressed = False
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
+        # A second one, where Lightning's teardown put this handler back (as the run's pictures are drawn): it
+        # was taken for a first, and swallowed, though the first had said "Ctrl-C again: at once" (a review).
+        if self.pressed:
+            raise KeyboardInterrupt
         self.pressed = True
         signal.signal(signal.SIGINT, signal.default_int_handler)
         # Before Lightning's handlers are in place, its start would clear the flag set below, and
@@ -360,7 +370,8 @@ def stopped_fit(trainer: L.Trainer, by: str) -> str:
             f"fit: stopped by {by} {at}: "
             f"no last.ckpt to resume from (--checkpoint.save_last false); its best checkpoint is {best}"
         )
-    if not last:
+    # Lightning names last.ckpt before it writes it: a second Ctrl-C in the first one's write left none (a review).
+    if not last or not Path(last).is_file():
         return f"fit: stopped by {by} before an epoch ended: nothing to resume, run it again"
     config = next((c.config_filename for c in trainer.callbacks if isinstance(c, SaveConfigCallback)), None)
     again = f"--config {Path(runs.own_log_dir(trainer)) / config} " if config else ""

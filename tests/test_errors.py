@@ -1489,6 +1489,21 @@ def test_a_fit_from_a_weights_only_checkpoint_is_refused(
     )
 
 
+def test_a_fit_from_a_checkpoint_without_its_progress_is_refused(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """A checkpoint edited by hand, its global_step or loops left out: a KeyError traceback as the fit started,
+    and an empty run dir left (a review)."""
+    whole = torch.load(run.best, weights_only=True)
+    for key in ("global_step", "loops"):
+        torch.save({k: v for k, v in whole.items() if k != key}, edited := tmp_path / f"no_{key}.ckpt")
+        refused = run.refused_fit(monkeypatch, capsys, f"--ckpt_path={edited}", "--trainer.max_epochs=2")
+        assert refused == (
+            f"error: --ckpt_path {edited}: no training progress in it (its loops and global_step, left out: edited?), "
+            "which a fit goes on from: give a whole one (a run's last.ckpt), or test, predict or export this one"
+        )
+
+
 def test_the_cli_class_with_a_dict_of_settings_is_refused_in_words() -> None:
     # LightningCLI's dict form: its "config" was dropped without a word, and the run trained the defaults (an audit).
     with pytest.raises(UserError, match=r"^MNISTCLI\(args=dict\): give the words of a command line, MNISTCLI\("):

@@ -2087,3 +2087,27 @@ def test_a_chosen_version_beside_a_checkpoints_folder_of_no_run_runs(tmp_path: P
     logs = [f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.logger.init_args.name="]
     cli = MNISTCLI(args=["fit", *TINY, *logs, "--trainer.max_epochs=1", "--trainer.logger.init_args.version=mine"])
     assert Path(cli.trainer.log_dir) == tmp_path / "mine"
+
+
+def test_a_stop_whose_last_ckpt_was_never_written_has_nothing_to_resume(tmp_path: Path) -> None:
+    """Lightning names last.ckpt before it writes it: a second Ctrl-C in the first one's write left none, and the
+    stop's line ended in a FileNotFoundError traceback (a review)."""
+    trainer = L.Trainer(logger=False, default_root_dir=tmp_path, enable_progress_bar=False)
+    trainer.checkpoint_callback.last_model_path = str(tmp_path / "last.ckpt")  # named, not written
+    said = signals.stopped_fit(trainer, "Ctrl-C")
+    assert said == "fit: stopped by Ctrl-C before an epoch ended: nothing to resume, run it again"
+
+
+def test_a_second_ctrl_c_is_at_once_where_lightning_put_the_first_ones_handler_back(tmp_path: Path) -> None:
+    """Lightning's teardown puts back the handlers it found: a second Ctrl-C as the run's pictures were drawn was
+    taken for a first, and swallowed; under DDP one more KeyboardInterrupt, a traceback (a review)."""
+    trainer = L.Trainer(logger=False, default_root_dir=tmp_path, enable_progress_bar=False)
+    ctrl_c = signals.CtrlCAsSigterm(trainer, lambda by: None)  # after the last step: the fit stops once drawn
+    ctrl_c.handle(signal.SIGINT, None)
+    assert ctrl_c.pressed
+    with pytest.raises(KeyboardInterrupt):
+        ctrl_c.handle(signal.SIGINT, None)
+    once = signals.CtrlCOnceUnderDdp(trainer, lambda by: None)
+    with pytest.raises(KeyboardInterrupt):
+        once.handle(signal.SIGINT, None)
+    once.handle(signal.SIGINT, None)  # ignored
