@@ -430,6 +430,11 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
     def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
         self.resumed_from = trainer.ckpt_path  # Lightning calls load_state_dict next, without the trainer
 
+    _OWN = "run_checkpoint"  # a key of its state: the run's, told from another ModelCheckpoint's of Lightning's name
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), self._OWN: True}
+
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         # A fit from another run's checkpoint is a new run (runs.place_run), whose best is its own.
         # Lightning keeps the other run's best_model_path (and warns that the dirpath changed): a
@@ -464,8 +469,10 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
         of the run's bookkeeping, wrote best-v1.ckpt and last-v1.ckpt beside the run's, and a later
         resume read the old last.ckpt.
         """
-        name = self.STATE_NAME
-        theirs = [key for key in checkpoint.get("callbacks", {}) if key.startswith(f"{name}{{")]
+        name, states = self.STATE_NAME, checkpoint.get("callbacks", {})
+        theirs = [key for key in states if key.startswith(f"{name}{{")]
+        # The run's own where marked (since 2026-12-07): another ModelCheckpoint's is kept under the same name.
+        theirs = [key for key in theirs if states[key].get(self._OWN)] or theirs
         if not theirs or self.state_key in theirs:
             return
         ours, run = _settings(self.state_key[len(name) :]), _settings(theirs[0][len(name) :])

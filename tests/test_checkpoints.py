@@ -338,3 +338,18 @@ def test_a_sigterm_anywhere_in_a_validation_stops_the_fit_at_its_end_checkpointe
     assert (
         signal.getsignal(signal.SIGTERM) is not checkpoint._hold_sigterm
     )  # Lightning's handler back, then its caller's
+
+
+def test_a_resume_knows_the_runs_checkpoint_from_another_of_lightnings_name() -> None:
+    """Another ModelCheckpoint (--trainer.callbacks+=) is kept under the same name: its settings were said to be
+    the run's ("kept by monitor val/loss"), and a resume given them was not refused, its bookkeeping taken for the
+    run's: best-v1.ckpt and last-v1.ckpt beside best.ckpt and last.ckpt (a review)."""
+    other = ModelCheckpoint(monitor="val/loss", mode="min")
+    run = RunCheckpoint(monitor="val/acc", mode="max")
+    checkpoint = {"callbacks": {other.state_key: other.state_dict(), run.state_key: run.state_dict()}}  # other first
+    expected = "--checkpoint.mode min: the run's checkpoints are kept by mode max, and so is its resume"
+    with pytest.raises(UserError, match=f"^{re.escape(expected)}"):
+        RunCheckpoint(monitor="val/acc", mode="min").refuse_another_keeping(checkpoint)
+    with pytest.raises(UserError, match=r"^--checkpoint\.monitor val/loss, --checkpoint\.mode min: the run's"):
+        RunCheckpoint(monitor="val/loss", mode="min").refuse_another_keeping(checkpoint)
+    run.refuse_another_keeping(checkpoint)  # the run's own: no word
