@@ -19,7 +19,7 @@ from pathlib import Path
 try:  # torch and Lightning take seconds to import: a Ctrl-C then ended in a traceback (as __main__.py says)
     import lightning as L
     import yaml
-    from jsonargparse import Namespace, dict_to_namespace
+    from jsonargparse import Namespace
 
     from mnist_pl.bench import CONFIGS, app_cli, app_fit, machine, numpy_seed
     from mnist_pl.errors import UserError, reported
@@ -119,7 +119,7 @@ def _parse_every_fit(args: argparse.Namespace, overrides: list[str]) -> None:
         except SystemExit as err:  # 0: printed, as asked
             if err.code:
                 raise
-        trainer = dict_to_namespace(yaml.safe_load(printed.getvalue())["trainer"])
+        trainer = Namespace(**yaml.safe_load(printed.getvalue())["trainer"])  # its settings' dicts, as the fit reads
         refuse_bad_settings(trainer, "fit", test_after_fit=True)
         _refuse_what_the_table_cannot_rank(trainer)
 
