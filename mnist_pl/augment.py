@@ -62,7 +62,9 @@ class RandomAffine(nn.Module):
         self.scale = min(scale), max(scale)  # either order: uniform_ needs the low end first
 
     def forward(self, images: Tensor) -> Tensor:
-        """Images in [0, 1], (N, C, H, W); the area moved in from outside is 0 (background)."""
+        """Images in [0, 1], (N, C, H, W), or one (C, H, W); the area moved in from outside is 0 (background)."""
+        if images.dim() == 3:  # one image, as PerImage gives it beside a torchvision transform (affine_grid's error)
+            return self(images[None])[0]
         n = images.shape[0]
 
         def uniform(low: float, high: float) -> Tensor:

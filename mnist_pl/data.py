@@ -422,10 +422,12 @@ class MNISTDataModule(L.LightningDataModule):
                 f"--data.augment {augment!r}: not a transform (a torch.nn.Module or callable of a batch of images, "
                 "such as mnist_pl.augment.RandomAffine(degrees=15))"
             )
+        if not isinstance(val_size, int) or val_size < 1:  # the CLI's type says so too; from Python, -5 gave 5
+            raise DataError(f"--data.val_size {val_size}: expected an int > 0")  # training images, None a TypeError
+        if not isinstance(download, bool):  # None was taken for false
+            raise DataError(f"--data.download {download}: expected true or false")
         if val_size >= 60000:
             raise DataError(f"--data.val_size {val_size} leaves no training images: use fewer than 60000")
-        if val_size < 1:  # the CLI's type says so too; from Python, -5 gave 5 training images
-            raise DataError(f"--data.val_size {val_size}: expected an int > 0")
         # As a checkpoint's settings are checked when read: an infinite std trained on blank images, and
         # the run's own checkpoints were then refused as damaged.
         for name, value, expected in (("mean", mean, "a finite number"), ("std", std, "a finite number > 0")):

@@ -137,6 +137,9 @@ class MNISTClassifier(L.LightningModule):
         )
         if label_smoothing is None or not 0 <= label_smoothing <= 1:
             raise UserError(f"--model.label_smoothing {label_smoothing}: expected a number from 0 to 1")
+        for name, value in (("channels_last", channels_last), ("compile", compile), ("cuda_graphs", cuda_graphs)):
+            if not isinstance(value, bool):  # from Python, None was taken for false
+                raise UserError(f"--model.{name} {value}: expected true or false")
         # LightningCLI stores the config (class paths and arguments) as hparams, so a checkpoint
         # alone rebuilds this module, network included.
         self.save_hyperparameters(ignore=objects_left_out("net", "optimizer", "scheduler"))
@@ -148,7 +151,7 @@ class MNISTClassifier(L.LightningModule):
         metric_args = {"num_classes": 10, "average": "micro", "validate_args": False}
         self.train_metrics = TrainLossAccuracy()
         # In checkpoints: a run resumed in the middle of an epoch averages that whole epoch. (Under
-        # DDP each rank resumes with rank 0's sums: counts exact, loss and accuracy close.)
+        # DDP each rank resumes with its own sums: on_save_checkpoint gathers them.)
         self.train_metrics.persistent(True)
         self.val_acc = MulticlassAccuracy(**metric_args)
         self.test_acc = MulticlassAccuracy(**metric_args)
@@ -164,6 +167,7 @@ class MNISTClassifier(L.LightningModule):
         # best is its own, as its best.ckpt is (MNISTCLI sets it; Lightning alone resumes the run).
         self.forks_a_run = False
         self._graphed = False  # cuda_graphs: the network's graphs are captured
+        self._counted = False  # the batch's training_step has run once (LBFGS runs it again)
         # The data state of the checkpoint it was loaded from: the data its network learned from (on_load_checkpoint).
         self.trained_data: dict[str, Any] | None = None
         # One normalised image: the model summary then shows each layer's output size and FLOPs.
@@ -207,8 +211,8 @@ class MNISTClassifier(L.LightningModule):
     def __setattr__(self, name: str, value: Any) -> None:
         # Lightning names the hook it runs in _current_fx_name, ~40 times per training step.
         # nn.Module.__setattr__ first checks whether a value is a parameter, buffer or submodule
-        # (1.3 us, 0.05 ms per step); a hook's name is none of those, so it goes straight in.
-        if name == "_current_fx_name":
+        # (1.3 us, 0.05 ms per step); a hook's name is none of those, so it goes straight in, as does _counted.
+        if name in ("_current_fx_name", "_counted"):
             object.__setattr__(self, name, value)
         else:
             super().__setattr__(name, value)
@@ -393,6 +397,11 @@ class MNISTClassifier(L.LightningModule):
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss, preds, labels = self.model_step(batch, self.hparams.label_smoothing)
+        # LBFGS calls the closure, and so this step, up to max_iter x 1.25 times a batch: counted at the first
+        # call, the weights before the step as with any other optimizer (each call was: 15 steps for 3 batches).
+        if self._counted:
+            return loss
+        self._counted = True
         self.train_metrics.update(loss, preds, labels)
         # Each self.log call costs ~1 ms of Python on a CPU (Lightning re-walks its result object),
         # 8% of a LeNet step: the step loss is logged only as often as the logger writes it.
@@ -402,6 +411,7 @@ class MNISTClassifier(L.LightningModule):
         return loss
 
     def on_train_batch_start(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self._counted = False  # training_step counts the batch once (there: why)
         # Not at the epoch's end: a checkpoint written there holds the finished epoch's sums.
         # Resumed in the middle of an epoch, batch_idx goes on from the checkpoint's batch.
         if batch_idx == 0:

@@ -644,6 +644,18 @@ def test_a_torchvision_augmentation_draws_per_image(dm: MNISTDataModule, flip: t
     assert 16 < sum(flipped) < 48  # about half of them, each its own draw
 
 
+def test_the_apps_affine_beside_a_torchvision_transform_moves_each_image(dm: MNISTDataModule) -> None:
+    """Beside a torchvision transform the whole augmentation runs image by image, and RandomAffine was given
+    one image (1, 28, 28): "affine_grid only supports 4D and 5D sizes", a traceback at the first batch (a review)."""
+    torch.manual_seed(0)
+    augment = nn.Sequential(RandomAffine(degrees=30), v2.RandomHorizontalFlip(p=0.0))  # the flip: never
+    data = MNISTDataModule(data_dir=DATA_DIR, augment=augment)
+    images = dm.train_set.images[:8]
+    augmented = data.normalize(images, data.augment)
+    assert augmented.shape == (8, 1, 28, 28)
+    assert not any(torch.equal(a, p) for a, p in zip(augmented, dm.normalize(images), strict=True))  # each moved
+
+
 def test_augmentation_moves_training_images_only(dm: MNISTDataModule) -> None:
     """--data.augment: validation, test and predict see the images as they are (and so score and predict them)."""
     L.seed_everything(0)

@@ -442,6 +442,10 @@ def test_objects_and_numbers_of_the_wrong_kind_from_python_are_refused_in_words(
         (lambda: MNISTDataModule(num_workers=-1), "--data.num_workers -1: expected an int >= 0"),
         (lambda: MNISTDataModule(split_seed=None), "--data.split_seed None: expected an int from"),
         (lambda: MNISTDataModule(num_workers=None), "--data.num_workers None: expected an int >= 0"),
+        # A TypeError of >=, and None taken for false (a review)
+        (lambda: MNISTDataModule(val_size=None), "--data.val_size None: expected an int > 0"),
+        (lambda: MNISTDataModule(download=None), "--data.download None: expected true or false"),
+        (lambda: MNISTClassifier(net, channels_last=None), "--model.channels_last None: expected true or false"),
         (lambda: MNISTClassifier(net, optimizer="SGD"), "--model.optimizer 'SGD': not an optimizer class"),
         (lambda: MNISTClassifier(net, scheduler=built), "--model.scheduler: a schedule already built: give its class"),
         (lambda: MNISTClassifier(net, scheduler="StepLR"), "--model.scheduler 'StepLR': not a schedule class"),
@@ -786,3 +790,23 @@ def test_a_network_that_flattens_with_view_is_told_how_to_run_channels_last() ->
     with pytest.raises(UserError, match=r"^--model.net ClassicNet: its forward calls .view\(\) on activations"):
         MNISTClassifier(ClassicNet())(images)
     assert MNISTClassifier(ClassicNet(), channels_last=False)(images).shape == (2, 10)
+
+
+def test_lbfgs_counts_each_batch_once_in_the_training_curves() -> None:
+    """LBFGS calls the closure, and so training_step, up to max_iter x 1.25 times a batch: train/loss and
+    train/acc counted every call (15 steps and 480 images for 3 batches of 32, a review)."""
+    lbfgs = partial(torch.optim.LBFGS, lr=0.1, max_iter=5)
+    model = MNISTClassifier(MinimalCNN(), optimizer=lbfgs, channels_last=False)
+    dm = MNISTDataModule(data_dir=str(REPO / "data"), batch_size=32)
+    trainer = L.Trainer(
+        max_epochs=1,
+        limit_train_batches=3,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(model, datamodule=dm)
+    metrics = model.train_metrics
+    assert (int(metrics.steps), int(metrics.seen), trainer.global_step) == (3, 96, 3)
