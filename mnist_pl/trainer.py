@@ -99,11 +99,13 @@ def refuse_a_minimum_past_the_end(trainer: L.Trainer) -> None:
             f"epoch(s) of {per_epoch}): give --trainer.max_epochs {math.ceil(trainer.min_steps / per_epoch)} or more"
         )
     max_steps = trainer.max_steps
-    if trainer.min_epochs and max_steps != -1 and trainer.min_epochs * per_epoch > max_steps:
+    # Lightning's own min_epochs 1 where a min_steps is given (_parse_loop_limits): no one typed it (a review).
+    min_epochs = None if trainer.min_steps and trainer.min_epochs == 1 else trainer.min_epochs
+    if min_epochs and max_steps != -1 and min_epochs * per_epoch > max_steps:
         raise UserError(
-            f"--trainer.min_epochs {trainer.min_epochs}: --trainer.max_steps {max_steps} ends the fit in epoch "
+            f"--trainer.min_epochs {min_epochs}: --trainer.max_steps {max_steps} ends the fit in epoch "
             f"{math.ceil(max_steps / per_epoch)} ({per_epoch} steps each): give --trainer.max_steps "
-            f"{trainer.min_epochs * per_epoch} or more"
+            f"{min_epochs * per_epoch} or more"
         )
 
 

@@ -1590,6 +1590,13 @@ def test_fast_dev_run_takes_a_recipes_minimum(run: Run) -> None:
         assert result.returncode == 0, result.stderr[-3000:]
 
 
+def test_a_min_steps_within_max_steps_is_no_min_epochs_past_them(run: Run) -> None:
+    """Lightning sets min_epochs 1 for a min_steps: "--trainer.min_epochs 1: --trainer.max_steps 4 ends the fit in
+    epoch 1", an option never typed, refused a fit of min_steps 2 and max_steps 4 (a review)."""
+    result = run.fit("--trainer.max_steps=4", "--trainer.min_steps=2", "--test_after_fit=false")
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
 @pytest.mark.slow  # an edge of the chosen-version checks: the default suite's time
 def test_a_chosen_version_with_another_sub_dir_is_refused(run: Run, tmp_path: Path) -> None:
     # The config of each went into its sub_dir, the checkpoints of both into version_7/checkpoints.
