@@ -1,6 +1,7 @@
 """Errors a user can fix. `python -m mnist_pl` (its table and bench too) prints them in one line, exit status 1."""
 
 import contextlib
+import errno
 import os
 import sys
 import threading
@@ -73,6 +74,13 @@ def reported() -> Iterator[None]:
             "its output was closed as it printed (the reader of a pipe ended, such as head): let the reader read "
             "to the end, or send the output to a file (> out.txt)"
         )
+    # A path past the system's 255 bytes a name: pathlib's exists() and is_file() raise for it where they return
+    # False for a missing file, in many places: a config, a checkpoint, inline YAML taken for a file's name.
+    except OSError as err:
+        if err.errno != errno.ENAMETOOLONG:
+            raise
+        name = str(err.filename)
+        _fail(f"{name[:60]}{'...' * (len(name) > 60)}: {err.strerror}: give a shorter name (255 bytes a name at most)")
     # Lightning says the same in a ValueError (--trainer.num_nodes 0, an unknown strategy, a
     # val_check_interval past the epoch), a TypeError (--trainer.devices -2 on the CPU) or an
     # ImportError (accelerator tpu without torch_xla). Raised anywhere else, these are bugs:

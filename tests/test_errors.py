@@ -1031,6 +1031,23 @@ def test_more_machines_than_a_lone_one_is_refused(tmp_path: Path, monkeypatch: p
     refuse_a_lone_node(L.Trainer(num_nodes=1, accelerator="cpu", devices=1, logger=False))
 
 
+def test_a_path_of_too_long_a_name_ends_in_one_line(tmp_path: Path) -> None:
+    """pathlib's exists() and is_file() raise for a name past 255 bytes (they return False for a missing file): a
+    config, a checkpoint or an inline YAML of that length ended in an OSError traceback (a review)."""
+    long = "x" * 300
+    for args in (
+        ["fit", f"--config={long}.yaml"],
+        ["test", f"--ckpt_path={long}.ckpt"],
+        ["export", f"--ckpt_path={long}.ckpt"],
+        ["fit", "--trainer", "{max_epochs: 2, " + ", ".join(["limit_val_batches: 1"] * 12)],  # no closing }
+    ):
+        result = run_main(*args, cwd=tmp_path)
+        assert result.returncode in (1, 2) and "Traceback" not in result.stderr, result.stderr[-3000:]
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("error: ") and "File name too long: give a shorter name" in last, args
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_output_into_a_closed_pipe_ends_in_one_line(tmp_path: Path) -> None:
     """`python -m mnist_pl.table ... | head -1`: the next row's print ended in a BrokenPipeError traceback (an
     audit), and Python's own "Exception ignored ... BrokenPipeError" as stdout flushed at exit."""
