@@ -162,6 +162,10 @@ def _known_modules(option: str, module_name: str) -> str:
     return f", known subclasses: {', '.join(own)}, and any torch.nn.Module ({option}.help CLASS)"
 
 
+# Options whose value is a file, not of YAML: an image given to predict_path was named (a review).
+_FILES_OF_THEIR_OWN = ("--ckpt_path", "--config", "--data.predict_path", "--predictions.output", "--data.data_dir")
+
+
 def _not_text(command_line: list[str]) -> str:
     """The message for a binary file given to a group's option (``--checkpoint best.ckpt``), which takes a
     YAML file of its options."""
@@ -170,7 +174,7 @@ def _not_text(command_line: list[str]) -> str:
         for word, value in itertools.pairwise([*command_line, ""])
     ]
     for option, value in pairs:
-        if option.startswith("--") and option not in ("--ckpt_path", "--config") and os.path.isfile(value):
+        if option.startswith("--") and option not in _FILES_OF_THEIR_OWN and os.path.isfile(value):
             try:
                 Path(value).read_text()
             except UnicodeDecodeError:

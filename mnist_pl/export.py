@@ -217,7 +217,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         fix = f"{typed} here is {near}" if near else ""
         if typed == "--config":  # test's way with a recipe's runs (--config ... --ckpt_path best)
             fix = "export takes none, the checkpoint holds its settings: give --ckpt_path, a .ckpt file of a run"
-        glob = globbed(unknown, sys.argv[1:] if argv is None else argv)
+        glob = globbed(" ".join(unknown), sys.argv[1:] if argv is None else argv)
         parser.error(glob or f"unrecognized arguments: {' '.join(unknown)}" + (f": {fix}" if fix else ""))
     if args.ckpt_path is None:
         parser.error("the following arguments are required: --ckpt_path")

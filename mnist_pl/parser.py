@@ -701,21 +701,25 @@ GLOBBED = {
 }
 
 
-def globbed(words: list[str], line: list[str] | None = None) -> str | None:
-    """``unrecognized arguments: ...`` and the fix, where ``words`` are files that follow the value of an
-    option of ``GLOBBED`` on the command line (``line``; the CLI's by default): an unquoted glob the shell
-    expanded, whose first file the option took. Past three files, the first two and the last: 300 made a
-    line of 12,000 characters, its fix at the end."""
+def globbed(given: str, line: list[str] | None = None) -> str | None:
+    """``unrecognized arguments: ...`` and the fix, where ``given`` (argparse's words, joined by spaces) are files
+    that follow the value of an option of ``GLOBBED`` on the command line (``line``; the CLI's by default): an
+    unquoted glob the shell expanded, whose first file the option took. Past three files, the first two and the
+    last: 300 made a line of 12,000 characters, its fix at the end. (Joined, not split: a name with a space,
+    "c d.png", was two words that matched none on the line.)"""
     line = COMMAND_LINE if line is None else line
-    if not words or words[0].startswith("--"):  # a misspelt option, not files
+    if not given or given.startswith("--"):  # a misspelt option, not files
         return None
     for option, fix in GLOBBED.items():
         for i, word in enumerate(line):
             end = i + 2 if word == option else i + 1 if word.startswith(f"{option}=") else None
-            if end is not None and line[end : end + len(words)] == words:
-                few = " ".join(words) if len(words) <= 3 else f"{words[0]} {words[1]} ... {words[-1]}"
-                files = "files" if len(words) <= 3 else f"{len(words)} files"
-                return f"unrecognized arguments: {few}: {files}, as the shell expands an unquoted glob: {fix}"
+            if end is None:
+                continue
+            files = next((line[end:k] for k in range(end + 1, len(line) + 1) if " ".join(line[end:k]) == given), [])
+            if files:
+                few = " ".join(files) if len(files) <= 3 else f"{files[0]} {files[1]} ... {files[-1]}"
+                counted = "files" if len(files) <= 3 else f"{len(files)} files"
+                return f"unrecognized arguments: {few}: {counted}, as the shell expands an unquoted glob: {fix}"
     return None
 
 
@@ -921,7 +925,7 @@ class MNISTArgumentParser(LightningArgumentParser):
                 f"({self.prog} {subcommand} --config {path}), or them under '{subcommand}:' in the file"
             )
         words = left[1].split() if (left := re.match(r"unrecognized arguments: (.*)", message)) else []
-        if glob := globbed(words):
+        if glob := globbed(left[1] if left else ""):
             message = glob
         elif unknown := [word for word in words if word.startswith("--")]:
             options = [o for o in (self.subcommand_parser or self)._option_string_actions if o.startswith("--")]

@@ -410,6 +410,12 @@ PARSER_CASES = {
         "error: --checkpoint best.ckpt: not a text file (UTF-8): give a YAML file of checkpoint options; a checkpoint "
         "to load is --ckpt_path\n",
     ),
+    # An image (binary) given to its own option first was named instead (a review)
+    "a checkpoint for the checkpoint settings after an image": (
+        ["--data.predict_path=binary.yaml", "--checkpoint=best.ckpt"],
+        "error: --checkpoint best.ckpt: not a text file (UTF-8): give a YAML file of checkpoint options; a checkpoint "
+        "to load is --ckpt_path\n",
+    ),
     "not a text file": (["--config=binary.yaml"], "error: binary.yaml: not a text file (UTF-8): give a YAML config"),
     # A guess at loading a checkpoint: jsonargparse read the file as text, a 65-line UnicodeDecodeError.
     "a binary file for a group's options": (
