@@ -20,7 +20,7 @@ from pathlib import Path
 @contextlib.contextmanager
 def beside(path: Path) -> Iterator[Path]:
     """A temporary name next to ``path`` to write it under, removed on the way out whatever happens
-    (once renamed to ``path``, it is gone already).
+    (renamed to ``path``, it is gone already; hard-linked there by ``publish``, it is removed here).
 
     Next to it, not in the system's temp dir: a rename within one folder is atomic, a move from another
     filesystem a copy. Hidden, and of this process and thread: two writers at once (two fits decompressing
@@ -73,7 +73,7 @@ def file_above(path: Path) -> Path | None:
 def unset_variable(path: str) -> str | None:
     """The first ``$VAR`` or ``${VAR}`` of ``path`` that is not set, which ``os.path.expandvars`` leaves as written
     (the runs went to a folder named "$RUNS"); None where all are set, or a file or folder so named is there."""
-    variables = re.finditer(r"\$(?:(\w+)|\{([^}]*)\})", path)
+    variables = re.finditer(r"\$(?:(\w+)|\{([^}]*)\})", path, re.ASCII)  # as expandvars: $RUNé is $RUN, then é
     unset = next((v[0] for v in variables if (v[1] or v[2]) not in os.environ), None)
     return None if os.path.exists(os.path.expanduser(os.path.expandvars(path))) else unset
 

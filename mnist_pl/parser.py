@@ -606,12 +606,12 @@ def kept_from_the_config(words: list[str], config: Namespace) -> list[str]:
         if typed:
             messages.append(
                 f"--{group} {chosen.class_path} keeps {values} from the config ({name}'s own: {own}): give "
-                f"--{group}.init_args.{', '.join(kept)} to choose"
+                f"{' and '.join(f'--{group}.init_args.{key}' for key in kept)} to choose"
             )
         else:
             messages.append(
                 f"{files[0]}: {group} {chosen.class_path} keeps {values} of the class before it ({name}'s own: "
-                f"{own}): give {group}.init_args.{', '.join(kept)} in the file to choose"
+                f"{own}): give {' and '.join(f'{group}.init_args.{key}' for key in kept)} in the file to choose"
             )
     return messages
 

@@ -144,7 +144,8 @@ def test_a_class_given_on_the_command_line_warns_of_the_values_it_keeps(tmp_path
     warned = [line for line in result.stderr.splitlines() if line.startswith("warning: --model.optimizer")]
     assert warned == [
         "warning: --model.optimizer torch.optim.AdamW keeps lr 0.01, weight_decay 0.0 from the config "
-        "(AdamW's own: 0.001, 0.01): give --model.optimizer.init_args.lr, weight_decay to choose"
+        "(AdamW's own: 0.001, 0.01): give --model.optimizer.init_args.lr and "
+        "--model.optimizer.init_args.weight_decay to choose"
     ]
     given = ["--model.optimizer.lr=0.01", "--model.optimizer.init_args.weight_decay=0"]
     result = run_main(*adamw, *given, cwd=tmp_path)
@@ -181,12 +182,12 @@ def test_a_class_chosen_in_a_config_file_warns_of_the_values_it_keeps(tmp_path: 
     (tmp_path / "short.yaml").write_text("model:\n  optimizer: torch.optim.Adadelta\n")  # the class path alone
     expected = {
         ("mine.yaml",): "lr 0.001, eps 1e-08 of the class before it (Adadelta's own: 1.0, 1e-06): give "
-        "model.optimizer.init_args.lr, eps in the file to choose",
+        "model.optimizer.init_args.lr and model.optimizer.init_args.eps in the file to choose",
         (str(CONFIG), "mine.yaml"): "lr 0.01 of the class before it (Adadelta's own: 1.0): give "
         "model.optimizer.init_args.lr in the file to choose",
         (str(CONFIG), "sgd.yaml"): None,  # the class of the file before it: its values are meant
         ("short.yaml",): "lr 0.001, eps 1e-08 of the class before it (Adadelta's own: 1.0, 1e-06): give "
-        "model.optimizer.init_args.lr, eps in the file to choose",
+        "model.optimizer.init_args.lr and model.optimizer.init_args.eps in the file to choose",
         # Adadelta again after SGD: SGD's lr kept
         ("mine.yaml", "sgd.yaml", "mine.yaml"): "lr 0.1 of the class before it (Adadelta's own: 1.0): give "
         "model.optimizer.init_args.lr in the file to choose",

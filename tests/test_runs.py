@@ -41,7 +41,7 @@ from mnist_pl.callbacks import ImageLogger
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
-from mnist_pl.files import no_space
+from mnist_pl.files import no_space, unset_variable
 from mnist_pl.runs import SaveConfig, claim_new_version
 
 EPOCHS = 3
@@ -2111,3 +2111,12 @@ def test_a_second_ctrl_c_is_at_once_where_lightning_put_the_first_ones_handler_b
     with pytest.raises(KeyboardInterrupt):
         once.handle(signal.SIGINT, None)
     once.handle(signal.SIGINT, None)  # ignored
+
+
+def test_a_variable_ends_where_os_path_expandvars_ends_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """expandvars reads ASCII word characters alone: $RUNé is $RUN then é, which this check took for $RUNé,
+    unset, and refused a path that expands (a review)."""
+    monkeypatch.setenv("RUN", "/tmp/r")
+    monkeypatch.delenv("RUNé", raising=False)
+    assert os.path.expandvars("$RUNé/x") == "/tmp/ré/x"
+    assert unset_variable("$RUNé/x") is None
