@@ -937,6 +937,14 @@ class MNISTArgumentParser(LightningArgumentParser):
             message = f"give a subcommand: {every}"
         elif invalid := re.match(r"argument subcommand: invalid choice: '(.*)' \(choose from", message):
             message = f"{invalid[1]} is no subcommand: give {every}, then its options"
+            # The value of a misspelt option before it (--confi configs/lenet.yaml fit), taken for the subcommand.
+            at = COMMAND_LINE.index(invalid[1]) if invalid[1] in COMMAND_LINE else 0
+            if at and (before := COMMAND_LINE[at - 1]).startswith("--") and "=" not in before:
+                meant = near_option(before, [o for o in self._option_string_actions if o.startswith("--")])
+                message = (
+                    f"{before} is no option here{f': did you mean {meant}?' if meant else ':'} (a subcommand first, "
+                    f"then its options: {self.prog} fit --config FILE)"
+                )
         # Nested parsers (a class's init arguments) raise to the top one, which prints and exits.
         if self.exit_on_error and (fix := _class_fix(line := one_line(message))):
             message = f"{line}: {fix}"

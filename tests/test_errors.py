@@ -890,6 +890,16 @@ TRAINER_CASES = {
 }
 
 
+def test_a_misspelt_option_before_the_subcommand_is_named(tmp_path: Path) -> None:
+    """`--confi configs/lenet.yaml fit`: "configs/lenet.yaml is no subcommand", of a word no one meant for one (a
+    review)."""
+    result = run_main("--confi", "configs/lenet.yaml", "fit", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.splitlines()[-1] == (
+        "error: --confi is no option here: did you mean --config? (a subcommand first, then its options: "
+        "python -m mnist_pl fit --config FILE)"
+    ), result.stderr[-3000:]
+
+
 def test_a_config_given_before_its_subcommand_says_where_it_goes(tmp_path: Path) -> None:
     """jsonargparse named an option the user never typed: "Option 'trainer.logger.init_args.save_dir' is not
     accepted before subcommand 'fit'"."""
