@@ -39,8 +39,6 @@ from mnist_pl.signals import stopped_in_one_line
 # over with --overwrite.
 NAMED = {"onnx": (".onnx",), "pt2": (".pt2",), "torchscript": (".pt", ".pth", ".torchscript")}
 SUFFIX = {fmt: suffixes[0] for fmt, suffixes in NAMED.items()}
-# Rebuilding the network from the checkpoint's config hands __init__ a module, as the CLI does.
-warnings.filterwarnings("ignore", message=r"Attribute 'net' is an instance of `nn.Module`")
 
 
 def floats(pixels: Tensor) -> Tensor:

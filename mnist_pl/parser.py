@@ -941,9 +941,10 @@ class MNISTArgumentParser(LightningArgumentParser):
             at = COMMAND_LINE.index(invalid[1]) if invalid[1] in COMMAND_LINE else 0
             if at and (before := COMMAND_LINE[at - 1]).startswith("--") and "=" not in before:
                 meant = near_option(before, [o for o in self._option_string_actions if o.startswith("--")])
+                asked = f": did you mean {meant}?" if meant else ""
                 message = (
-                    f"{before} is no option here{f': did you mean {meant}?' if meant else ':'} (a subcommand first, "
-                    f"then its options: {self.prog} fit --config FILE)"
+                    f"{before} is no option here{asked}: give the subcommand first, then its options "
+                    f"(fit {meant or before} {invalid[1]})"
                 )
         # Nested parsers (a class's init arguments) raise to the top one, which prints and exits.
         if self.exit_on_error and (fix := _class_fix(line := one_line(message))):

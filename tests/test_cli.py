@@ -393,10 +393,11 @@ def test_the_subcommands_are_listed_whole_with_export(capsys: pytest.CaptureFixt
     for args, expected in (
         ([], "error: give a subcommand: fit, validate, test, predict or export"),
         (["fitt"], "error: fitt is no subcommand: give fit, validate, test, predict or export, then its options"),
-        # An option before the subcommand: its value was taken for the subcommand.
+        # An option before the subcommand: its value was taken for the subcommand ("1 is no subcommand").
         (
             ["--trainer.max_epochs", "1", "fit"],
-            "error: 1 is no subcommand: give fit, validate, test, predict or export, then its options",
+            "error: --trainer.max_epochs is no option here: give the subcommand first, then its options "
+            "(fit --trainer.max_epochs 1)",
         ),
     ):
         with pytest.raises(SystemExit) as exit_:

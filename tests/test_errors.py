@@ -895,8 +895,8 @@ def test_a_misspelt_option_before_the_subcommand_is_named(tmp_path: Path) -> Non
     review)."""
     result = run_main("--confi", "configs/lenet.yaml", "fit", cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.splitlines()[-1] == (
-        "error: --confi is no option here: did you mean --config? (a subcommand first, then its options: "
-        "python -m mnist_pl fit --config FILE)"
+        "error: --confi is no option here: did you mean --config?: give the subcommand first, then its options "
+        "(fit --config configs/lenet.yaml)"
     ), result.stderr[-3000:]
 
 
