@@ -798,15 +798,7 @@ def test_lbfgs_counts_each_batch_once_in_the_training_curves() -> None:
     lbfgs = partial(torch.optim.LBFGS, lr=0.1, max_iter=5)
     model = MNISTClassifier(MinimalCNN(), optimizer=lbfgs, channels_last=False)
     dm = MNISTDataModule(data_dir=str(REPO / "data"), batch_size=32)
-    trainer = L.Trainer(
-        max_epochs=1,
-        limit_train_batches=3,
-        limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0, logger=False, **QUIET)
     trainer.fit(model, datamodule=dm)
     metrics = model.train_metrics
     assert (int(metrics.steps), int(metrics.seen), trainer.global_step) == (3, 96, 3)
