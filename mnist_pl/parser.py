@@ -532,7 +532,13 @@ def callbacks_replaced(words: list[str], config: Namespace, defaults: list[dict]
     them: ImageLogger's curves.png went without a word."""
     typed = any(word == "--trainer.callbacks" or word.startswith("--trainer.callbacks=") for word in words)
     written = [path for path in CONFIG_FILES if _lookup(path, "trainer.callbacks") is not KeyError]
-    if not typed and not written:
+    # A --trainer value's, inline or a file's, where callbacks+ replaces them too (no warning; a review).
+    values = [value for option, value in zip(words, [*words[1:], ""], strict=True) if option == "--trainer"]
+    values += [word.partition("=")[2] for word in words if word.startswith("--trainer=")]
+    grouped = [
+        v for v in values if isinstance(tree := _config_tree(v), dict) and {"callbacks", "callbacks+"} & tree.keys()
+    ]
+    if not typed and not written and not grouped:
         return None
     given = config.trainer.get("callbacks") or []
     given = given if isinstance(given, list) else [given]  # one class alone: a Namespace
@@ -543,10 +549,11 @@ def callbacks_replaced(words: list[str], config: Namespace, defaults: list[dict]
     # Without the app's ModelSummary Lightning prints its own, of the top-level modules only.
     what = {"ModelSummary": "the summary's inner layers", "LearningRateMonitor": "the learning rate's curve"}
     lost = ", ".join(what.get(name, "the run dir's curves.png and pictures") for name in dropped)
-    if typed:
+    if typed or grouped:
+        given = f"--trainer {grouped[-1]}: its callbacks replace" if grouped else "--trainer.callbacks replaces"
         return (
-            f"--trainer.callbacks replaces the app's callbacks, leaving out {', '.join(dropped)} ({lost}): "
-            "--trainer.callbacks+=X adds X to them"
+            f"{given} the app's callbacks, leaving out {', '.join(dropped)} ({lost}): --trainer.callbacks+=X adds X "
+            "to them"
         )
     return (
         f"{written[-1]}: trainer.callbacks replaces the app's callbacks, leaving out {', '.join(dropped)} ({lost}): "

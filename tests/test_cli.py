@@ -325,6 +325,16 @@ def test_help_and_print_config(tmp_path: Path) -> None:
     assert "leaving out LearningRateMonitor, ImageLogger (the learning rate's curve, the run dir's curves.png" in (
         printed.stderr
     ), printed.stderr
+    # So does a --trainer value's, inline or a file's; there callbacks+ replaces them too (no warning; a review).
+    for key in ("callbacks", "callbacks+"):
+        given = f"--trainer={{{key}: [{{class_path: EarlyStopping, init_args: {{monitor: val/loss}}}}]}}"
+        printed = run_main("fit", f"--config={CONFIG}", given, "--print_config", cwd=tmp_path)
+        assert printed.returncode == 0 and "class_path: mnist_pl.callbacks.ImageLogger" not in printed.stdout
+        assert (
+            f"warning: --trainer {given.partition('=')[2]}: its callbacks replace the app's callbacks, leaving out "
+            "ModelSummary, LearningRateMonitor, ImageLogger (the summary's inner layers, the learning rate's curve, "
+            "the run dir's curves.png and pictures): --trainer.callbacks+=X adds X to them" in printed.stderr
+        ), printed.stderr
     # So does a config file's trainer.callbacks (the command line's alone was warned about); callbacks+ adds.
     for key, warned in (("callbacks", True), ("callbacks+", False)):
         (tmp_path / "stop.yaml").write_text(f"trainer:\n  {key}:\n    - class_path: EarlyStopping\n")
