@@ -49,6 +49,9 @@ class StopOnNonFiniteLoss(Callback):
     def __init__(self) -> None:
         self._bad: Tensor | None = None  # on an accelerator: has any loss since the last check been non-finite
 
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self._bad = None  # a fit's of its own: a validate after a diverged fit, from Python, failed on its flag
+
     @staticmethod
     def _reads_freely(loss: Tensor) -> bool:
         return loss.device.type == "cpu"

@@ -478,3 +478,17 @@ def test_lightnings_weight_averaging_trains_and_its_config_runs_again(tmp_path: 
     assert "      device: cpu\n" in config.read_text()
     again = run_main("fit", f"--config={config}", "--trainer.max_epochs=1", cwd=tmp_path)
     assert again.returncode == 0 and "Run saved in" in again.stdout, again.stderr[-3000:]
+
+
+def test_a_diverged_fits_flag_is_not_a_later_stages(tmp_path: Path) -> None:
+    """On an accelerator the divergence check keeps a device flag; a Trainer used again from Python (a validate
+    after a fit that diverged) read the old flag and said "training diverged" (a review)."""
+    from mnist_pl.data import MNISTDataModule
+    from mnist_pl.model import MNISTClassifier
+    from mnist_pl.nets import MinimalCNN
+
+    stop = callbacks.StopOnNonFiniteLoss()
+    stop._bad = torch.ones((), dtype=torch.bool)  # as a diverged fit on a GPU left it
+    quiet = {"enable_progress_bar": False, "enable_model_summary": False, "logger": False}
+    trainer = L.Trainer(limit_val_batches=1, callbacks=[stop], default_root_dir=tmp_path, **quiet)
+    trainer.validate(MNISTClassifier(MinimalCNN()), datamodule=MNISTDataModule(data_dir=str(REPO / "data")))
