@@ -267,7 +267,9 @@ class MNISTCLI(LightningCLI):
             if self.started:
                 raise
             remove_empty(getattr(getattr(self, "trainer", None), "made_dirs", ()))  # the logger's new folders
-            subcommand = (self.config.get("subcommand") if hasattr(self, "config") else None) or "mnist_pl"
+            # Before the settings are read, the command line's: "mnist_pl: stopped ..." for a fit (an audit).
+            typed = next((word for word in self.command_line if word in self.subcommands()), "mnist_pl")
+            subcommand = (self.config.get("subcommand") if hasattr(self, "config") else None) or typed
             raise signals.InterruptedRunError(
                 f"{subcommand}: stopped by Ctrl-C as it started, nothing written: run it again", "Ctrl-C"
             ) from None

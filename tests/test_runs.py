@@ -2120,3 +2120,16 @@ def test_a_variable_ends_where_os_path_expandvars_ends_it(monkeypatch: pytest.Mo
     monkeypatch.delenv("RUNé", raising=False)
     assert os.path.expandvars("$RUNé/x") == "/tmp/ré/x"
     assert unset_variable("$RUNé/x") is None
+
+
+def test_a_ctrl_c_while_the_settings_are_read_names_the_subcommand(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before the settings were read, its line said "mnist_pl: stopped by Ctrl-C as it started" for a fit (an
+    audit: a Ctrl-C 3 s in), where the docs and every other moment say "fit: ..."."""
+    from mnist_pl.parser import MNISTArgumentParser
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(MNISTArgumentParser, "parse_args", interrupted)
+    with pytest.raises(signals.InterruptedRunError, match=r"^fit: stopped by Ctrl-C as it started, nothing written"):
+        MNISTCLI(args=["fit", "--config", str(REPO / "configs" / "lenet.yaml")])
