@@ -363,15 +363,15 @@ def stopped_fit(trainer: L.Trainer, by: str) -> str:
     epochs = trainer.fit_loop.epoch_progress.current
     between = epochs.started == epochs.completed and trainer.current_epoch > 0
     at = f"{'after' if between else 'in'} epoch {trainer.current_epoch - between} at step {trainer.global_step}"
-    last = getattr(trainer.checkpoint_callback, "last_model_path", "")
-    best = getattr(trainer.checkpoint_callback, "best_model_path", "")
-    if not last and best:  # --checkpoint.save_last false
-        return (
-            f"fit: stopped by {by} {at}: "
-            f"no last.ckpt to resume from (--checkpoint.save_last false); its best checkpoint is {best}"
-        )
-    # Lightning names last.ckpt before it writes it: a second Ctrl-C in the first one's write left none (a review).
-    if not last or not Path(last).is_file():
+    # Lightning names a checkpoint before it writes it: a write cut short (a second Ctrl-C, the file-size limit) left
+    # none, and the line named a best.ckpt never written, or the last.ckpt's file in a traceback (an audit, a review).
+    checkpoint = trainer.checkpoint_callback
+    last, best = (getattr(checkpoint, name, "") for name in ("last_model_path", "best_model_path"))
+    last, best = (path if path and Path(path).is_file() else "" for path in (last, best))
+    if not last and best:
+        off = " (--checkpoint.save_last false)" * (getattr(checkpoint, "save_last", None) is False)
+        return f"fit: stopped by {by} {at}: no last.ckpt to resume from{off}; its best checkpoint is {best}"
+    if not last:
         return f"fit: stopped by {by} before an epoch ended: nothing to resume, run it again"
     config = next((c.config_filename for c in trainer.callbacks if isinstance(c, SaveConfigCallback)), None)
     again = f"--config {Path(runs.own_log_dir(trainer)) / config} " if config else ""

@@ -2133,3 +2133,21 @@ def test_a_ctrl_c_while_the_settings_are_read_names_the_subcommand(monkeypatch: 
     monkeypatch.setattr(MNISTArgumentParser, "parse_args", interrupted)
     with pytest.raises(signals.InterruptedRunError, match=r"^fit: stopped by Ctrl-C as it started, nothing written"):
         MNISTCLI(args=["fit", "--config", str(REPO / "configs" / "lenet.yaml")])
+
+
+def test_a_stop_names_only_checkpoints_that_were_written(tmp_path: Path) -> None:
+    """A fit stopped by the file-size limit in its first save said "no last.ckpt to resume from (--checkpoint.save_last
+    false); its best checkpoint is .../best.ckpt": save_last was true, and that best.ckpt never written (an audit)."""
+    trainer = L.Trainer(logger=False, default_root_dir=tmp_path, enable_progress_bar=False)
+    checkpoint = trainer.checkpoint_callback
+    checkpoint.save_last, checkpoint.best_model_path = True, str(tmp_path / "best.ckpt")  # named, not written
+    said = signals.stopped_fit(trainer, "the size limit")
+    assert said == "fit: stopped by the size limit before an epoch ended: nothing to resume, run it again"
+    (tmp_path / "best.ckpt").touch()
+    assert signals.stopped_fit(trainer, "Ctrl-C").endswith(
+        f": no last.ckpt to resume from; its best checkpoint is {tmp_path / 'best.ckpt'}"
+    )
+    checkpoint.save_last = False
+    assert signals.stopped_fit(trainer, "Ctrl-C").endswith(
+        f": no last.ckpt to resume from (--checkpoint.save_last false); its best checkpoint is {tmp_path / 'best.ckpt'}"
+    )
