@@ -577,8 +577,14 @@ class MNISTCLI(LightningCLI):
         self._refuse_model_settings_the_checkpoint_replaced(subcommand, given)
         self._take_the_checkpoints_data_settings(subcommand, trained_settings(checkpoint, ckpt_path))
         trainer = self.config[subcommand].trainer
-        if subcommand != "fit" and trainer.get("precision") is None and isinstance(checkpoint.get("precision"), str):
-            trainer.precision = checkpoint["precision"]  # as the fit trained and tested it (model.on_save_checkpoint)
+        # As the fit trained and tested it (model.on_save_checkpoint), unless typed: another recipe's config, whose
+        # model the checkpoint's replaces, gave its own (fast.yaml's bf16-mixed to an fp32 LeNet; an audit).
+        if (
+            subcommand != "fit"
+            and not self._typed("--trainer.precision")
+            and isinstance(checkpoint.get("precision"), str)
+        ):
+            trainer.precision = checkpoint["precision"]
         if subcommand == "fit":
             self._refuse_a_fit_lightning_resumes_wrongly(ckpt_path, checkpoint)
 

@@ -2004,6 +2004,17 @@ def test_the_memory_layout_of_a_checkpoint_is_kept_unless_typed(run: Run) -> Non
         assert yaml.safe_load(result.stdout)["model"]["channels_last"] is expected, typed
 
 
+def test_an_evaluations_precision_is_the_checkpoints_unless_typed(run: Run) -> None:
+    """Another recipe's config ran the checkpoint's model, with the config's precision: a LeNet trained in fp32 was
+    tested in fast.yaml's bf16-mixed, its test/acc not its fit's (an audit). Typed, it is this run's."""
+    trained = torch.load(run.best, weights_only=True)["precision"]
+    fast = f"--config={REPO / 'configs' / 'fast.yaml'}"
+    for typed, expected in (([], trained), (["--trainer.precision=bf16-mixed"], "bf16-mixed")):
+        result = run_main("validate", fast, f"--ckpt_path={run.best}", *typed, "--print_config", cwd=run.root)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert yaml.safe_load(result.stdout)["trainer"]["precision"] == expected, typed
+
+
 @pytest.mark.slow  # an edge check, 4-6 s: the default suite's time
 def test_a_checkpoints_normalisation_is_taken_and_another_refused(run: Run, tmp_path: Path) -> None:
     # LightningCLI takes only the model's settings from a checkpoint: a network trained with another
