@@ -42,7 +42,8 @@ class PauseForSignal(L.Callback):
     def on_validation_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int, dataloader_idx: int = 0
     ) -> None:
-        if self.stage == "validate" and not trainer.sanity_checking:  # a fit's validation
+        # A fit's validation, or its sanity check (Lightning's handlers in place, no step yet).
+        if self.stage == ("sanity check" if trainer.sanity_checking else "validate"):
             self._pause(trainer, batch_idx)
 
     def on_test_batch_end(

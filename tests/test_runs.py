@@ -975,14 +975,16 @@ def test_a_resume_stopped_before_its_first_step_keeps_the_config_its_resume_line
 
 @pytest.mark.slow  # an edge of the default suite's checks: its time
 @SIGNALS
+@pytest.mark.parametrize("stage", ["setup", "sanity check"])
 def test_a_signal_before_the_first_step_stops_the_fit_at_once_and_keeps_nothing(
-    tmp_path: Path, signum: signal.Signals
+    tmp_path: Path, signum: signal.Signals, stage: str
 ) -> None:
     # Paused in setup, before Lightning's handlers are in place (data set up, model built): SIGTERM
     # killed the process without a word, leaving a half-made run dir; Lightning's start cleared what a
-    # first Ctrl-C had set, and the fit trained on to its end.
+    # first Ctrl-C had set, and the fit trained on to its end. In the sanity check (Lightning's handlers in
+    # place), a Ctrl-C said "before an epoch ended: nothing to resume" (an audit), SIGTERM this line.
     logs, marker = tmp_path / "logs", tmp_path / "paused"
-    proc = popen_fit(tmp_path, f"--trainer.logger.init_args.save_dir={logs}", *pause_at(marker, 0, 0, stage="setup"))
+    proc = popen_fit(tmp_path, f"--trainer.logger.init_args.save_dir={logs}", *pause_at(marker, 0, 0, stage=stage))
     last = stopped_line(proc, marker, signum)
     assert last == f"error: fit: stopped by {SIGNAL_NAMES[signum]} before its first step, nothing kept: run it again"
     assert list(logs.glob("*/version_*")) == []
