@@ -354,9 +354,10 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
         if sigterm.interrupted and trainer.global_step in (0, start):  # one process's line; it said "nothing to resume"
             raise _stop_of_a_peer(trainer) or stopped("SIGTERM") from None
         by = "Ctrl-C" if ctrl_c.pressed else _signal(trainer)
-        # No step trained (its sanity check, Lightning's handlers in place): "before an epoch ended: nothing to
-        # resume", where every other stop before the first step says this (an audit).
-        if trainer.global_step in (0, start):
+        # A new run with no step trained (its sanity check, Lightning's handlers in place): "before an epoch ended:
+        # nothing to resume", where every other stop before the first step says this (an audit). A resume's line
+        # names the checkpoint it goes on from.
+        if trainer.global_step == 0:
             raise _stop_of_a_peer(trainer) or stopped(by) from None
         raise _stop_of_a_peer(trainer) or InterruptedRunError(stopped_fit(trainer, by), by) from None
 
