@@ -249,7 +249,9 @@ class MNISTClassifier(L.LightningModule):
             ) from None
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        # A trainer's checkpoint from Python (trainer.test(ckpt_path=...)): the CLI checked it before building anything.
+        # A trainer's checkpoint from Python (trainer.test(ckpt_path=...)). The CLI checked it before building anything,
+        # and it is checked again here: 5 ms for a LeNet's, 17 ms for a 49 MiB BatchNormCNN's, once a command (a cache
+        # keyed on the file's stat could miss one rewritten in place within a timestamp's tick).
         if self._trainer is not None and self.trainer.ckpt_path and Path(self.trainer.ckpt_path).is_file():
             refuse_damaged(self.trainer.ckpt_path)
         # Lightning loads the weights, then converts the model to a 64-true run's float64: the
