@@ -351,7 +351,7 @@ class ImageLogger(Callback):
         """
         if ckpt_path is None:
             return True
-        run_dir = Path(ckpt_path).resolve().parents[1]
+        run_dir = Path(ckpt_path).resolve().parent.parent  # "/": of a checkpoint kept at the root (parents[1] raised)
         in_place = Path(tensorboard.log_dir).resolve().is_relative_to(run_dir)
         return not (in_place and Path(tensorboard.root_dir).resolve() in run_dir.parents)  # adam/lr_0.01 too
 

@@ -725,7 +725,7 @@ def globbed(given: str, line: list[str] | None = None) -> str | None:
             files = next((line[end:k] for k in range(end + 1, len(line) + 1) if " ".join(line[end:k]) == given), [])
             if files:
                 few = " ".join(files) if len(files) <= 3 else f"{files[0]} {files[1]} ... {files[-1]}"
-                counted = "files" if len(files) <= 3 else f"{len(files)} files"
+                counted = "1 file" if len(files) == 1 else f"{len(files)} files"
                 return f"unrecognized arguments: {few}: {counted}, as the shell expands an unquoted glob: {fix}"
     return None
 

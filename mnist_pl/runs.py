@@ -219,6 +219,16 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> Path | None:
     claimed = claim_run(trainer)
     if resume and claimed is not None:
         carry_csv_rows(trainer, Path(ckpt_path))
+    elif claimed is not None and Path(ckpt_path or "").name == "last.ckpt" and run_of(ckpt_path):
+        # `fit --ckpt_path logs/lenet/version_0/checkpoints/last.ckpt` without the run's config (the app's default
+        # logger, logs/mnist) trained on in logs/mnist/version_0, the run's curves cut in two, without a word.
+        run = Path(ckpt_path).parents[1]  # as typed, as the other paths of the line
+        resumes = [int(n) for path in run.glob("config.resume*.yaml") if (n := path.stem[13:]).isdigit()]
+        config = run / (f"config.resume{max(resumes)}.yaml" if resumes else "config.yaml")
+        rank_zero_warn(
+            f"{ckpt_path} is the last state of the run {run}, which this fit's logger does not write: it goes on in "
+            f"a new run, {claimed}: to go on in its own, resume with --config {config}"
+        )
     return claimed
 
 
@@ -323,7 +333,7 @@ def run_of(ckpt_path: str | None) -> Path | None:
     if ckpt_path is None or not Path(ckpt_path).is_file():
         return None
     path = Path(ckpt_path).resolve()
-    run = path.parents[1]
+    run = path.parent.parent  # "/" for /model.ckpt, a container's (parents[1] raised)
     return run if path.parent.name == "checkpoints" and (run / "config.yaml").is_file() else None
 
 

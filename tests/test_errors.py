@@ -171,7 +171,7 @@ PARSER_CASES = {
     # An unquoted glob, which the shell expanded (an audit).
     "files after the checkpoint": (
         ["--ckpt_path", "v0/best.ckpt", "v1/best.ckpt"],
-        "error: unrecognized arguments: v1/best.ckpt: files, as the shell expands an unquoted glob: --ckpt_path takes "
+        "error: unrecognized arguments: v1/best.ckpt: 1 file, as the shell expands an unquoted glob: --ckpt_path takes "
         "one checkpoint\n",
     ),
     # After a --data.predict_path: a misspelt option, not files of a glob the shell expanded (an audit).

@@ -59,7 +59,7 @@ def test_export_names_the_option_a_misspelt_one_meant(tmp_path: Path) -> None:
         # An unquoted glob, which the shell expanded (an audit).
         (
             ["--ckpt_path", "a.ckpt", "b.ckpt"],
-            "b.ckpt: files, as the shell expands an unquoted glob: --ckpt_path takes one checkpoint",
+            "b.ckpt: 1 file, as the shell expands an unquoted glob: --ckpt_path takes one checkpoint",
         ),
     ):
         result = run_main("export", *words, cwd=tmp_path)

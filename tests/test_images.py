@@ -449,13 +449,13 @@ def test_a_glob_the_shell_expanded_is_answered_with_quoting_it(tmp_path: Path) -
         Image.new("L", (28, 28)).save(tmp_path / name)
     result = run_main("predict", "--data.predict_path", "a.png", "b.png", "c.png", cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
-        "error: unrecognized arguments: b.png c.png: files, as the shell expands an unquoted glob: quote it "
+        "error: unrecognized arguments: b.png c.png: 2 files, as the shell expands an unquoted glob: quote it "
         "(--data.predict_path 'my/*.png')"
     ), result.stderr[-2000:]
     # A name with a space: argparse's words were split at it, and matched none on the line (a review).
     spaced = run_main("predict", "--data.predict_path", "a.png", "b c.png", "d.png", cwd=tmp_path)
     assert spaced.stderr.strip().splitlines()[-1] == (
-        "error: unrecognized arguments: b c.png d.png: files, as the shell expands an unquoted glob: quote it "
+        "error: unrecognized arguments: b c.png d.png: 2 files, as the shell expands an unquoted glob: quote it "
         "(--data.predict_path 'my/*.png')"
     ), spaced.stderr[-2000:]
     # Many: the first two and the last, and how many (300 made a line of 12,000 characters, its fix at the end).

@@ -30,6 +30,7 @@ import torch
 from conftest import REPO, child_env, full_disk, run_cli, run_main, stopped_as_a_group
 from jsonargparse import Namespace
 from lightning.pytorch.cli import LightningArgumentParser
+from lightning.pytorch.loggers import TensorBoardLogger
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
@@ -42,7 +43,7 @@ from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
 from mnist_pl.files import no_space, unset_variable
-from mnist_pl.runs import SaveConfig, claim_new_version
+from mnist_pl.runs import SaveConfig, claim_new_version, run_of
 
 EPOCHS = 3
 TINY = [
@@ -199,6 +200,19 @@ def one_go(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return logs / "lenet" / "version_0"
 
 
+def test_a_checkpoint_kept_at_the_filesystem_root_is_of_no_run(tmp_path: Path) -> None:
+    # A container's /model.ckpt: fit, test, validate and predict of it ended in "IndexError: 1" (parents[1]).
+    if not os.access("/", os.W_OK):
+        pytest.skip("the filesystem root cannot be written here")
+    ckpt = Path("/") / f"mnist_pl_test_{os.getpid()}.ckpt"
+    ckpt.write_bytes(b"")
+    try:
+        assert run_of(str(ckpt)) is None
+        assert ImageLogger.starts_a_run(TensorBoardLogger(tmp_path), str(ckpt))
+    finally:
+        ckpt.unlink()
+
+
 @pytest.mark.slow  # the resume tests compare other processes' runs with one_go too, so they catch this
 def test_same_config_same_run_in_another_process(one_go: Path, tmp_path: Path) -> None:
     logs = tmp_path / "logs"
@@ -339,6 +353,31 @@ def test_a_resume_with_other_settings_than_its_run_says_which(tmp_path: Path) ->
         "to keep its own"
     ) in resumed.stderr
     assert resumed.stderr.count("warning: resuming") == 1
+
+
+@pytest.mark.slow  # an edge check, 4-6 s: the default suite's time
+def test_a_runs_last_checkpoint_fit_into_another_logger_names_the_config_that_goes_on_in_the_run(
+    tmp_path: Path,
+) -> None:
+    # `fit --ckpt_path logs/lenet/version_0/checkpoints/last.ckpt` without --config (the default logger,
+    # logs/mnist) trained on in logs/mnist/version_0 without a word: the run's curves cut in two.
+    logs = tmp_path / "logs"
+    assert fit(logs, "--trainer.max_epochs=1", here=True).returncode == 0
+    run = logs / "lenet" / "version_0"
+    (run / "config.resume2.yaml").write_text((run / "config.yaml").read_text())  # as two resumes leave it
+    (run / "config.resume10.yaml").write_text((run / "config.yaml").read_text())
+    last = run / "checkpoints" / "last.ckpt"
+    forked = fit(tmp_path / "other", "--trainer.max_epochs=2", f"--ckpt_path={last}", here=True)
+    assert forked.returncode == 0, forked.stderr[-3000:]
+    new = tmp_path / "other" / "lenet" / "version_0"
+    assert (
+        f"warning: {last} is the last state of the run {run}, which this fit's logger does not write: it goes on "
+        f"in a new run, {new}: to go on in its own, resume with --config {run / 'config.resume10.yaml'}"
+    ) in forked.stderr
+    assert (new / "checkpoints" / "last.ckpt").is_file()
+    # Its best.ckpt is no last state: a fork from it is a new run by intent, without a word.
+    best = fit(tmp_path / "third", "--trainer.max_epochs=2", f"--ckpt_path={run / 'checkpoints' / 'best.ckpt'}")
+    assert best.returncode == 0 and "is the last state" not in best.stderr
 
 
 def test_resume_from_last_continues_the_run_exactly(
