@@ -45,6 +45,12 @@ def test_config_trains_a_few_steps(config: Path, tmp_path: Path) -> None:
     for name, value in optimizer.defaults.items():
         if name not in given and name in own and own[name].default is not inspect.Parameter.empty:
             assert value == own[name].default, f"{config.name}: optimizer {name} is {value}, not {own[name].default}"
+    # And each of its parameters trains with what the recipe gives (best.yaml's weight_decay); the schedules
+    # move lr, betas and momentum.
+    for group in optimizer.param_groups:
+        for name, value in given.items():
+            if name not in ("lr", "betas", "momentum"):
+                assert group[name] == pytest.approx(value), f"{config.name}: {name} {group[name]}, not {value}"
     # An epoch-wise cosine must reach its end when the run does (bncnn.yaml).
     scheduler = recipe["model"].get("scheduler") or {}
     if scheduler.get("class_path", "").endswith("CosineAnnealingLR"):
@@ -76,7 +82,8 @@ def _moments(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Te
 
 
 def test_random_affine_moves_and_turns_images_as_far_as_asked() -> None:
-    """translate 0.1 is at most 2.8 pixels of a 28-pixel image, each way; degrees 30 a turn of at most 30°."""
+    """translate 0.1 is at most 2.8 pixels of a 28-pixel image, each way; degrees 30 a turn of at most 30°; scale
+    and shear as far as asked too (a zoom of 1 and no shear whatever asked passed the other checks)."""
     torch.manual_seed(0)
     square = torch.zeros(2000, 1, 28, 28)
     square[:, :, 12:16, 12:16] = 1
@@ -88,3 +95,13 @@ def test_random_affine_moves_and_turns_images_as_far_as_asked() -> None:
     bar[:, :, 13:15, 4:24] = 1
     _, _, angle = _moments(RandomAffine(degrees=30, translate=0, scale=(1, 1))(bar))
     assert 28 < angle.abs().max() <= 30.5 and angle.min() < 0 < angle.max()
+    # scale (0.5, 2): an 8 x 8 square of mass 64 zoomed to 4 x 4 up to 16 x 16.
+    big = torch.zeros(2000, 1, 28, 28)
+    big[:, :, 10:18, 10:18] = 1
+    mass = RandomAffine(degrees=0, translate=0, scale=(0.5, 2))(big).sum((1, 2, 3))
+    assert 15.9 < mass.min() < 17 and 240 < mass.max() < 256.1
+    # shear 30: an upright bar leans up to 30° either way (its main axis at 90° before).
+    upright = bar.transpose(2, 3)
+    _, _, angle = _moments(RandomAffine(degrees=0, translate=0, scale=(1, 1), shear=30)(upright))
+    lean = angle % 180 - 90
+    assert 28 < lean.abs().max() <= 30.5 and lean.min() < 0 < lean.max()

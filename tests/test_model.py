@@ -28,7 +28,7 @@ from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier, TrainLossAccuracy
-from mnist_pl.nets import FastCNN, LeNet, MinimalCNN
+from mnist_pl.nets import ExampleNet, FastCNN, LeNet, MinimalCNN
 
 QUIET = {"enable_checkpointing": False, "enable_progress_bar": False, "enable_model_summary": False}
 
@@ -123,6 +123,54 @@ def test_label_smoothing_is_for_training_only() -> None:
         with torch.no_grad():
             nll = F.nll_loss(model(dm.normalize(images)), labels)
         assert torch.allclose(trainer.callback_metrics[f"{stage}/loss"], nll, atol=1e-6), stage
+
+
+def test_val_and_test_metrics_are_of_every_image_in_eval_mode() -> None:
+    """val/* and test/* are the network's in eval mode (dropout off), over each image of the split: means over
+    images, not over batches of uneven sizes (3000 and 2000; 3000 x 3 and 1000). Every other check of them was a
+    lower bound, or of a network without dropout: a test/acc of the labels against themselves, 1.0, passed."""
+    from dropout_net import DropoutNet
+
+    torch.manual_seed(0)
+    model = MNISTClassifier(DropoutNet(p=0.5))
+    dm = MNISTDataModule(data_dir=str(REPO / "data"), eval_batch_size=3000)
+    L.Trainer(max_steps=30, limit_val_batches=0, logger=False, **QUIET).fit(model, datamodule=dm)
+    trainer = L.Trainer(logger=False, **QUIET)
+    for stage, evaluate, split in (("val", trainer.validate, dm.val_set), ("test", trainer.test, dm.test_set)):
+        evaluate(model, datamodule=dm)
+        model.eval()
+        with torch.no_grad():
+            log_probs = model(dm.normalize(split.images))
+        loss = F.nll_loss(log_probs, split.labels)
+        acc = (log_probs.argmax(1) == split.labels).float().mean()
+        assert 0.3 < acc < 0.99, stage  # trained a little: neither chance nor every image
+        assert trainer.callback_metrics[f"{stage}/loss"].item() == pytest.approx(loss.item(), rel=1e-5), stage
+        assert trainer.callback_metrics[f"{stage}/acc"].item() == pytest.approx(acc.item(), abs=1e-6), stage
+
+
+def _classic_example(x: torch.Tensor, *weights: torch.Tensor) -> torch.Tensor:
+    """The forward of the classic PyTorch MNIST example's Net (2018), as it wrote it, but for its log_softmax."""
+    conv1_w, conv1_b, conv2_w, conv2_b, fc1_w, fc1_b, fc2_w, fc2_b = weights
+    x = F.max_pool2d(F.relu(F.conv2d(x, conv1_w, conv1_b)), 2, 2)
+    x = F.max_pool2d(F.relu(F.conv2d(x, conv2_w, conv2_b)), 2, 2)
+    x = x.view(-1, 4 * 4 * 50)
+    return F.linear(F.relu(F.linear(x, fc1_w, fc1_b)), fc2_w, fc2_b)
+
+
+def _todays_example(x: torch.Tensor, *weights: torch.Tensor) -> torch.Tensor:
+    """The forward of today's example (pytorch/examples/mnist), in eval mode (its dropouts pass all through)."""
+    conv1_w, conv1_b, conv2_w, conv2_b, fc1_w, fc1_b, fc2_w, fc2_b = weights
+    x = F.max_pool2d(F.relu(F.conv2d(F.relu(F.conv2d(x, conv1_w, conv1_b)), conv2_w, conv2_b)), 2)
+    return F.linear(F.relu(F.linear(torch.flatten(x, 1), fc1_w, fc1_b)), fc2_w, fc2_b)
+
+
+@pytest.mark.parametrize("net, example", [(LeNet, _classic_example), (ExampleNet, _todays_example)])
+def test_the_tutorials_networks_compute_what_the_tutorials_do(net: type[nn.Module], example: Any) -> None:
+    """With the same weights, the same outputs: a ReLU left out still trained LeNet past 90% and passed the rest."""
+    torch.manual_seed(0)
+    built, images = net().eval(), torch.randn(8, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.allclose(built(images), example(images, *built.parameters()), atol=1e-5)
 
 
 class BatchLosses(L.Callback):
