@@ -138,15 +138,13 @@ class Trainer(L.Trainer):
     Lightning declares the limits ``Optional[Union[int, float]]``, but its Fabric, imported first,
     declares ``Optional[Union[float, int]]``, and Python's typing cache (equal unions share one
     entry) hands the Trainer that float-first union: jsonargparse parsed ``1`` as 1.0, every batch.
-    ``int | float`` is not cached.
+    ``int | float`` is not cached. (``overfit_batches``, ``Union[int, float]`` and never None, is parsed as typed.)
 
     Args:
         limit_train_batches: training batches per epoch: an int counts them, a float is a fraction.
         limit_val_batches: validation batches: an int counts them, a float is a fraction.
         limit_test_batches: test batches: an int counts them, a float is a fraction.
         limit_predict_batches: predict batches: an int counts them, a float is a fraction.
-        overfit_batches: train on the same first training batches every epoch, this many (int) or this
-            fraction; validation runs on as many of its own.
     """
 
     def __init__(
@@ -156,7 +154,6 @@ class Trainer(L.Trainer):
         limit_val_batches: int | float | None = None,
         limit_test_batches: int | float | None = None,
         limit_predict_batches: int | float | None = None,
-        overfit_batches: int | float = 0.0,
         **kwargs: Any,
     ) -> None:
         given = kwargs.get("callbacks") or []
@@ -172,7 +169,6 @@ class Trainer(L.Trainer):
                 limit_val_batches=limit_val_batches,
                 limit_test_batches=limit_test_batches,
                 limit_predict_batches=limit_predict_batches,
-                overfit_batches=overfit_batches,
                 **kwargs,
             )
         except RuntimeError as err:  # Lightning's words for it name no option, under a traceback

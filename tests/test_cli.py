@@ -113,8 +113,15 @@ def test_batch_limit_1_is_one_batch_and_1_0_all(tmp_path: Path) -> None:
     run = tmp_path / "logs" / "lenet" / "version_0"
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 2
     assert "limit_train_batches: 1\n" in (run / "config.yaml").read_text()
-    printed = run_main("fit", f"--config={CONFIG}", "--trainer.limit_val_batches=1.0", "--print_config", cwd=tmp_path)
-    assert "limit_val_batches: 1.0\n" in printed.stdout
+    printed = run_main(
+        "fit",
+        f"--config={CONFIG}",
+        "--trainer.limit_val_batches=1.0",
+        "--trainer.overfit_batches=1",
+        "--print_config",
+        cwd=tmp_path,
+    )
+    assert "limit_val_batches: 1.0\n" in printed.stdout and "overfit_batches: 1\n" in printed.stdout
 
 
 def test_a_runs_config_from_before_the_trainer_had_its_own_file_still_runs(tmp_path: Path) -> None:
