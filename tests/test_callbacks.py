@@ -170,13 +170,20 @@ def test_the_pictures_show_what_the_model_got_wrong(trained_run: Path, tmp_path:
     pictures = ImageLogger(max_images=1000)
     quiet = {"enable_progress_bar": False, "enable_model_summary": False}
     trainer = L.Trainer(limit_val_batches=2, logger=TensorBoardLogger(tmp_path), callbacks=[pictures], **quiet)
-    trainer.validate(model, datamodule=dm)
+    for _ in range(2):  # each validation's pictures its own, not the ones before added to them
+        trainer.validate(model, datamodule=dm)
     loader = iter(dm.val_dataloader())
     images, labels = (torch.cat(parts) for parts in zip(*(next(loader) for _ in range(2)), strict=True))
     with torch.no_grad():
         preds = model(dm.normalize(images)).argmax(dim=1)
     expected = torch.bincount(labels * 10 + preds, minlength=100).reshape(10, 10)  # rows: labels
     assert torch.equal(pictures.confusion.compute(), expected)
+    # The figure TensorBoard gets: rows the true classes 0 to 9, top down, columns the predicted ones.
+    ax = pictures._confusion_figure(trainer).axes[0]
+    assert (ax.get_ylabel(), ax.get_xlabel()) == ("True class", "Predicted class")
+    digits = [str(i) for i in range(10)]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [t.get_text() for t in ax.get_xticklabels()] == digits
+    assert torch.equal(torch.as_tensor(np.asarray(ax.images[0].get_array())), expected)
     assert expected.trace() / 1000 == pytest.approx(trainer.callback_metrics["val/acc"].item())
     wrong = (preds != labels).nonzero().flatten()
     assert 0 < len(wrong) < 200  # a trained model, not a perfect one
@@ -224,9 +231,10 @@ def test_a_fit_that_stops_before_validating_draws_no_sanity_check(tmp_path: Path
 
 def test_curves_name_the_training_losss_label_smoothing() -> None:
     # Smoothed, the training loss stays above 0.50 while the validation's NLL falls below: not overfitting.
-    curves = {"train/loss": [(9, 0.84)], "val/loss": [(9, 0.18)]}
+    curves = {"train/loss": [(9, 0.84), (19, 0.6)], "val/loss": [(9, 0.18), (19, 0.12)]}
     (loss_ax, _) = ImageLogger._curves_figure(curves, 0.1).axes
     assert loss_ax.get_legend_handles_labels()[1] == ["train/loss (label smoothing 0.1)", "val/loss"]
+    assert [line.get_xydata().tolist() for line in loss_ax.lines] == [[[9, 0.84], [19, 0.6]], [[9, 0.18], [19, 0.12]]]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no accuracy logged: no empty legend, which matplotlib warns about
         (loss_ax, acc_ax) = ImageLogger._curves_figure(curves).axes

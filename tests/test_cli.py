@@ -276,7 +276,7 @@ def test_no_model_summary_means_none() -> None:
     assert not any(isinstance(c, ModelSummary) for c in trainer.callbacks)
 
 
-@pytest.mark.slow  # the default suite has test_runs' two concurrent fits, which covers the same
+@pytest.mark.slow  # the default suite has test_runs' checks of claim_new_version (its two concurrent fits are slow)
 def test_second_fit_gets_its_own_version_and_leaves_the_first_untouched(tmp_path: Path) -> None:
     logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
     args = (

@@ -6,6 +6,7 @@ StepLR schedule, ``val/acc_best`` and ``best.ckpt``.
 """
 
 import contextlib
+import csv as csv_module
 import errno
 import hashlib
 import io
@@ -378,6 +379,20 @@ def test_a_runs_last_checkpoint_fit_into_another_logger_names_the_config_that_go
     # Its best.ckpt is no last state: a fork from it is a new run by intent, without a word.
     best = fit(tmp_path / "third", "--trainer.max_epochs=2", f"--ckpt_path={run / 'checkpoints' / 'best.ckpt'}")
     assert best.returncode == 0 and "is the last state" not in best.stderr
+
+
+def test_a_resumes_settings_are_compared_with_those_the_run_trained_with_last(tmp_path: Path, recwarn: Any) -> None:
+    """With the newest config.resumeN.yaml before its own, not the run's config.yaml: a resume of a resume that
+    changed a setting was told that setting differed, and to resume with the config it had left."""
+    for name, batches in (("config.yaml", 5), ("config.resume1.yaml", 3), ("config.resume2.yaml", 3)):
+        (tmp_path / name).write_text(f"trainer:\n  limit_train_batches: {batches}\n")
+    SaveConfig(None, Namespace(), config_filename="config.resume2.yaml").warn_of_other_settings(tmp_path)
+    assert not [w for w in recwarn if "resuming" in str(w.message)]
+    (tmp_path / "config.resume2.yaml").write_text("trainer:\n  limit_train_batches: 5\n")
+    SaveConfig(None, Namespace(), config_filename="config.resume2.yaml").warn_of_other_settings(tmp_path)
+    (said,) = [str(w.message) for w in recwarn if "resuming" in str(w.message)]
+    assert "than its config.resume1.yaml's: trainer.limit_train_batches 3 -> 5" in said
+    assert said.endswith(f"--config {tmp_path / 'config.resume1.yaml'} (and the epochs to add) to keep its own")
 
 
 def test_resume_from_last_continues_the_run_exactly(
@@ -1463,6 +1478,14 @@ def test_a_csv_logged_run_resumes_in_a_new_dir_and_keeps_its_metrics(tmp_path: P
     csv = ["--trainer.logger=lightning.pytorch.loggers.CSVLogger", f"--trainer.logger.init_args.save_dir={tmp_path}"]
     MNISTCLI(args=["fit", *TINY, *csv, "--trainer.max_epochs=1"])
     (run,) = tmp_path.glob("*/version_0")
+    # Rows a killed run logged after its checkpoint (step 5: the epoch's 5 steps counted) are not carried on.
+    steps = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    with open(run / "metrics.csv", newline="") as file:
+        *_, last = rows = list(csv_module.DictReader(file))
+    with open(run / "metrics.csv", "a", newline="") as file:
+        csv_module.DictWriter(file, fieldnames=list(rows[0])).writerows(
+            [{**last, "step": steps}, {**last, "step": 10**4}]
+        )
     before = files(run)
     cli = MNISTCLI(args=["fit", *TINY, *csv, "--trainer.max_epochs=2", "--ckpt_path=last"])
     assert files(run) == before

@@ -264,12 +264,18 @@ def test_the_reference_column_says_yes_only_where_every_seed_reached_it(
 ) -> None:
     """The table's own arithmetic, on accuracies given (the slow test above runs real fits): seeds at 94%
     and 96% against the minimal recipe's 95% is a "no", though the mean and the best reach it."""
-    accs = iter([0.94, 0.96])
+    accs, seeds = iter([0.94, 0.96]), []
     cli = SimpleNamespace(model=SimpleNamespace(net=torch.nn.Linear(3, 2)), trainer=trained(epochs=1))
-    monkeypatch.setattr(table, "app_fit", lambda *args, **kwargs: (SimpleNamespace(seconds=2.0), next(accs), cli))
+
+    def app_fit(config: str, seed: str, *args: str, **kwargs: str) -> tuple:
+        seeds.append(seed)
+        return SimpleNamespace(seconds=2.0), next(accs), cli
+
+    monkeypatch.setattr(table, "app_fit", app_fit)
     table._table(argparse.Namespace(configs=["minimal"], seeds=[0, 1], save_dir="logs/table"), [])
     row = re.search(r"^\| minimal \| (.+) \|$", capsys.readouterr().out, re.M).group(1).split(" | ")
     assert row == ["8", "1", "2 s", "95.00 (94.00-96.00)", "95.00 (beginner tutorials, 1 epoch)", "no"]
+    assert seeds == ["--seed_everything=0", "--seed_everything=1"]  # each fit its own seed
 
 
 def test_a_seed_that_reached_the_reference_exactly_reached_it(
