@@ -714,7 +714,9 @@ class MNISTCLI(LightningCLI):
         if not replaced:
             return
         key = next((k for k in replaced if k.endswith("class_path")), replaced[0])
-        n = len(replaced)
+        # A class's own arguments go with it: `--model.net FastCNN` is one setting to leave out, not 1 + its arguments.
+        classes = [k.removesuffix("class_path") for k in replaced if k.endswith("class_path")]
+        n = len([k for k in replaced if not any(k.startswith(f"{c}init_args.") for c in classes)])
         fix = "the model setting that differs" if n == 1 else f"the {n} model settings that differ"
         run = runs.run_of(self.config[subcommand].ckpt_path)
         if in_a_file(key) and run is not None:  # what it names cannot be left out of the command line

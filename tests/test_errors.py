@@ -1938,6 +1938,8 @@ def test_model_settings_the_checkpoint_would_replace_are_refused(run: Run, case:
     else:
         result = run.fit(arg, f"--ckpt_path={run.best}")
     assert_one_line_error(result, 1, expected, "keeps the model it was trained with")
+    if subcommand == "test":  # one typed, whatever the arguments of the class it names: it said "the 3 ..."
+        assert "leave out the model setting that differs\n" in result.stderr
     assert run.snapshot() == before
 
 
