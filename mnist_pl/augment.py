@@ -9,6 +9,7 @@ batch by its own matrix in one call (0.35 ms).
 import math
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from jsonargparse.typing import ClosedUnitInterval, restricted_number_type
 from torch import Tensor, nn
@@ -29,7 +30,10 @@ def per_image(augment: nn.Module | None) -> nn.Module | None:
 
 
 class PerImage(nn.Module):
-    """A transform called once per image of a batch, each drawing its own randomness, as in a Dataset."""
+    """A transform called once per image of a batch, each drawing its own randomness, as in a Dataset.
+
+    Under DDP, image j of each rank's batch draws alike (every rank's RNG is seeded alike); RandomAffine's do not.
+    """
 
     def __init__(self, transform: nn.Module) -> None:
         super().__init__()
@@ -40,7 +44,8 @@ class PerImage(nn.Module):
 
 
 class RandomAffine(nn.Module):
-    """Random rotation, scale, shear and shift, one draw per image, from the global torch RNG.
+    """Random rotation, scale, shear and shift, one draw per image, from the global torch RNG (under DDP, each
+    rank's images their own draws).
 
     Args:
         degrees: rotation drawn from [-degrees, degrees].
@@ -66,9 +71,15 @@ class RandomAffine(nn.Module):
         if images.dim() == 3:  # one image, as PerImage gives it beside a torchvision transform (affine_grid's error)
             return self(images[None])[0]
         n = images.shape[0]
+        # Under DDP every rank holds the same RNG state (one seed, the same draws: what a resume restores), so
+        # image j of each rank's batch got the same transform. Each draws for all ranks' batches (of one size:
+        # the shards are even) and takes its own share, as one process augmenting the whole global batch would.
+        ranks, rank = (
+            (dist.get_world_size(), dist.get_rank()) if dist.is_available() and dist.is_initialized() else (1, 0)
+        )
 
         def uniform(low: float, high: float) -> Tensor:
-            return torch.empty(n, device=images.device).uniform_(low, high)
+            return torch.empty(n * ranks, device=images.device).uniform_(low, high)[rank * n : (rank + 1) * n]
 
         angle = uniform(-self.degrees, self.degrees) * (math.pi / 180)
         shear = uniform(-self.shear, self.shear) * (math.pi / 180)

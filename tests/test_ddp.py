@@ -15,6 +15,7 @@ from conftest import REPO, printed, run_cli, run_main, stopped_as_a_group
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from mnist_pl.augment import RandomAffine
 from mnist_pl.data import MNISTDataModule
 
 # Two processes on the CPU, one epoch of 5 batches validated on 2.
@@ -26,6 +27,30 @@ TWO_PROCESSES_BRIEFLY = [
     "--trainer.limit_val_batches=2",
     "--trainer.enable_progress_bar=false",
 ]
+
+
+def _augment_on_rank(rank: int, out: Path, images: torch.Tensor) -> None:
+    """One DDP rank's RandomAffine of its 8 images, seeded as Lightning seeds every rank: alike."""
+    torch.distributed.init_process_group("gloo", init_method=f"file://{out / 'store'}", rank=rank, world_size=2)
+    try:
+        torch.manual_seed(0)
+        torch.save(RandomAffine(degrees=30, translate=0.1, scale=(0.8, 1.2), shear=20)(images), out / f"{rank}.pt")
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+@pytest.mark.slow  # two processes of their own, 15 s: the default suite's time
+def test_ddp_ranks_augment_as_one_process_does_their_global_batch(tmp_path: Path) -> None:
+    """Every rank holds the same RNG state: image j of each rank's batch was moved alike, and two ranks saw half
+    the transforms one process draws. Each now takes its share of the draws for the ranks' batches together."""
+    square = torch.zeros(8, 1, 28, 28)
+    square[:, :, 10:18, 10:18] = 1
+    torch.multiprocessing.spawn(_augment_on_rank, args=(tmp_path, square), nprocs=2)
+    ranks = [torch.load(tmp_path / f"{rank}.pt") for rank in (0, 1)]
+    assert not torch.allclose(ranks[0], ranks[1])
+    torch.manual_seed(0)
+    alone = RandomAffine(degrees=30, translate=0.1, scale=(0.8, 1.2), shear=20)(torch.cat([square, square]))
+    assert torch.equal(torch.cat(ranks), alone)
 
 
 def test_ddp_ranks_read_disjoint_halves_and_reduce_val_acc(tmp_path: Path) -> None:
