@@ -520,10 +520,25 @@ def test_a_checkpoint_is_evaluated_in_the_precision_it_was_trained_in(
     assert other.trainer.precision == "32-true"
 
 
-@pytest.mark.parametrize("asked", ["bf16-mixed", "16-mixed"])  # Lightning runs 16-mixed as bf16-mixed on a CPU
-@pytest.mark.parametrize("native", [False, True], ids=["emulated", "native"])
+@pytest.mark.parametrize(
+    "native, asked, accelerator",
+    [
+        (False, "bf16-mixed", "cpu"),
+        (True, "bf16-mixed", "cpu"),
+        (False, "16-mixed", "cpu"),  # Lightning runs 16-mixed as bf16-mixed on a CPU
+        (True, "16-mixed", "cpu"),
+        # The recipes' accelerator, auto, on a machine without a GPU; bf16-true as bf16-mixed.
+        pytest.param(False, "bf16-true", "auto", marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU")),
+    ],
+    ids=["emulated", "native", "16-emulated", "16-native", "true-auto-emulated"],
+)
 def test_bf16_runs_only_where_the_cpu_computes_it(
-    native: bool, asked: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recwarn: pytest.WarningsRecorder
+    native: bool,
+    asked: str,
+    accelerator: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    recwarn: pytest.WarningsRecorder,
 ) -> None:
     # This machine's answer replaced by each of the two: fast.yaml asks for bf16-mixed.
     monkeypatch.setattr(mnist_pl.trainer, "native_bf16", lambda: native)
@@ -533,14 +548,14 @@ def test_bf16_runs_only_where_the_cpu_computes_it(
             f"--config={REPO / 'configs' / 'fast.yaml'}",
             DATA,
             f"--trainer.logger.init_args.save_dir={tmp_path}",
-            "--trainer.accelerator=cpu",
+            f"--trainer.accelerator={accelerator}",
             f"--trainer.precision={asked}",
             "--trainer.max_steps=2",
             "--trainer.enable_progress_bar=false",
             "--test_after_fit=false",
         ]
     )
-    assert run.trainer.precision == ("bf16-mixed" if native else "32-true")
+    assert run.trainer.precision == (("bf16-mixed" if asked == "16-mixed" else asked) if native else "32-true")
     warned = [w for w in recwarn if "no bf16 instructions" in str(w.message) and "in 32-true instead" in str(w.message)]
     assert len(warned) == (0 if native else 1)
     # Lightning's own "AMP with fp16 is not supported on CPU" went unsaid: the app had replaced the value first.

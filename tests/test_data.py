@@ -147,6 +147,11 @@ def test_every_pixel_value_normalises_as_the_tutorial_transform(device: str) -> 
         for other in (values[0], values.expand(3, 16, 16)[None]):
             with pytest.raises(UserError, match=r"^MNISTDataModule\.normalize: images of shape \("):
                 dm.normalize(other.to(device))
+    # Its normalisation set anew from Python, after a first batch: not the first one's lookup table.
+    dm = MNISTDataModule(data_dir=DATA_DIR)
+    dm.normalize(values.to(device))
+    dm.mean, dm.std = 0.5, 0.05
+    assert torch.equal(dm.normalize(values.to(device)).cpu(), expected)  # the reference of (0.5, 0.05) above
 
 
 def test_training_order_is_a_function_of_seed_and_epoch(dm: MNISTDataModule) -> None:
@@ -499,12 +504,14 @@ def test_another_datasets_idx_files_are_checked_whole(gz_dir: Path) -> None:
         raw / "t10k-labels-idx1-ubyte",
     )
     whole = images.read_bytes()
-    images.write_bytes(whole[:1_000_000])
-    with pytest.raises(DataError) as err:
-        ensure_files(gz_dir, download=False, dataset="FashionMNIST")
-    assert str(err.value) == (
-        f"{images} is not FashionMNIST's (1,000,000 bytes, where 47,040,016 are expected): delete it and run again"
-    )
+    for wrong in (whole[:1_000_000], whole + b"\0"):  # cut short, or with more after it
+        images.write_bytes(wrong)
+        with pytest.raises(DataError) as err:
+            ensure_files(gz_dir, download=False, dataset="FashionMNIST")
+        assert str(err.value) == (
+            f"{images} is not FashionMNIST's ({len(wrong):,} bytes, where 47,040,016 are expected): delete it and run "
+            "again"
+        )
     images.write_bytes(whole)
     labels = train.read_bytes(), test.read_bytes()
     train.write_bytes(labels[1]), test.write_bytes(labels[0])

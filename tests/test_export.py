@@ -1,5 +1,6 @@
 """Exports that run without Lightning and agree with the checkpoint on all 10,000 test images."""
 
+import argparse
 import hashlib
 import re
 import signal
@@ -249,6 +250,10 @@ def test_export_to_a_folder_or_under_a_file_is_one_line(trained_run: Path, tmp_p
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: --output {tmp_path / 'dangling.onnx'} exists")
     result = run_main("export", "--ckpt_path=", data, cwd=tmp_path)  # was a ValueError: '.' has an empty name
     assert result.stderr.strip().splitlines()[-1].startswith("error: --ckpt_path '.' is no file: give a .ckpt file")
+    # Without --output, beside the checkpoint (each test above gives one), whatever the current folder.
+    for format, name in (("onnx", "best.onnx"), ("pt2", "best.pt2"), ("torchscript", "best.pt")):
+        default = argparse.Namespace(ckpt_path=ckpt, output=None, format=format, overwrite=True)
+        assert export._output_path(default) == ckpt.parent / name
 
 
 def test_export_refuses_edited_checkpoints_and_names_fixes_it_takes(trained_run: Path, tmp_path: Path) -> None:

@@ -318,9 +318,12 @@ def test_a_cosine_shorter_than_the_run_is_warned_about(t_max: int, recwarn: pyte
     ],
 )
 def test_a_one_cycle_schedule_built_in_python_steps_per_batch(one_cycle: Any) -> None:
-    """As configs/fast.yaml's: given the run's steps where it takes them, stepped after every batch. A partial
-    without total_steps failed in torch, a lambda's schedule was stepped once per epoch."""
-    trainer = L.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0, logger=False, **QUIET)
+    """As configs/fast.yaml's: given the run's steps where it takes them, stepped after every optimizer step (3 of
+    6 batches, 2 accumulated a step). A partial without total_steps failed in torch, a lambda's schedule was
+    stepped once per epoch."""
+    trainer = L.Trainer(
+        max_epochs=1, limit_train_batches=6, accumulate_grad_batches=2, limit_val_batches=0, logger=False, **QUIET
+    )
     trainer.fit(MNISTClassifier(LeNet(), scheduler=one_cycle), datamodule=MNISTDataModule(data_dir=str(REPO / "data")))
     config = trainer.lr_scheduler_configs[0]
     assert config.interval == "step" and config.scheduler.total_steps == 3 and config.scheduler.last_epoch == 3
