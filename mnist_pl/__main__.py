@@ -16,8 +16,11 @@ except KeyboardInterrupt:
     sys.exit(1)
 
 DESCRIPTION = (
-    "Train, test and inspect CNN classifiers for MNIST. One more subcommand: "
-    "export (a checkpoint as ONNX, torch.export's .pt2 or TorchScript; python -m mnist_pl export --help)."
+    "Train, test and inspect CNN classifiers for MNIST (FashionMNIST, KMNIST too). Start with: python -m mnist_pl "
+    "fit --config configs/lenet.yaml (it trains, tests its best epoch and keeps the run in logs/lenet/version_N); "
+    "then test or predict --config configs/lenet.yaml --ckpt_path best. The recipes: configs/README.md. One more "
+    "subcommand: export (a checkpoint as ONNX, torch.export's .pt2 or TorchScript; python -m mnist_pl export "
+    "--help). Also: python -m mnist_pl.table (the recipes' accuracy), python -m mnist_pl.bench (speed)."
 )
 
 

@@ -44,15 +44,16 @@ class PerImage(nn.Module):
 
 
 class RandomAffine(nn.Module):
-    """Random rotation, scale, shear and shift, one draw per image, from the global torch RNG (under DDP, each
-    rank's images their own draws).
+    """Random rotation, scale, shear and shift, a different draw for each image.
+
+    Drawn from the global torch RNG; under DDP each rank's images get their own draws.
 
     Args:
-        degrees: rotation drawn from [-degrees, degrees].
-        translate: shift drawn from [-translate, translate] of the image size, per axis (at most 1:
-            beyond, as torchvision refuses, an image was moved out of its frame, blank).
-        scale: zoom factor drawn between scale[0] and scale[1].
-        shear: shear angle in degrees drawn from [-shear, shear].
+        degrees: rotation in degrees, drawn from [-degrees, degrees].
+        translate: largest shift per axis, a fraction of the image size (0 to 1; beyond, as torchvision
+            refuses, an image was moved out of its frame, blank).
+        scale: zoom factor drawn between scale[0] and scale[1] (given as [0.9,1.1]).
+        shear: shear angle in degrees, drawn from [-shear, shear].
     """
 
     def __init__(

@@ -405,7 +405,7 @@ def best_in(folder: Path, monitor: str | None, filename: str) -> Path | None:
 
 
 class RunCheckpoint(callbacks.ModelCheckpoint):
-    """The run's ``--checkpoint``: Lightning's ModelCheckpoint, writing ``last.ckpt`` after every epoch.
+    """The run's ``--checkpoint``: best.ckpt (the best val/acc) and last.ckpt (every epoch) in the run's checkpoints/.
 
     Lightning 2.6 writes ``last.ckpt`` only when it writes a top-k checkpoint at the same step. With
     ``save_top_k: 1`` on ``val/acc`` that is only when the accuracy improves, so ``last.ckpt`` was

@@ -135,14 +135,32 @@ _SUBCOMMAND_HELP = {
     "predict": "a checkpoint's classes for the test images or your own (--data.predict_path), in a CSV",
 }
 _CKPT_PATH_HELP = {
-    "fit": "a checkpoint to resume from (its last.ckpt), or last: the newest last.ckpt of this config's runs. "
-    "Its model settings, dataset, normalisation and split are taken.",
+    "fit": "resume a run from its checkpoints/last.ckpt, or last: the newest last.ckpt of this config's runs (of "
+    "logs/mnist without --config); another checkpoint (a best.ckpt) starts a new run from its weights. Its model "
+    "settings, dataset, normalisation and split are taken.",
     **{
         subcommand: f"the checkpoint file (a .ckpt mnist_pl wrote) whose network to {verb}, with its model "
-        "settings, dataset, normalisation and split, or best or last: the newest run's of this config; "
-        "without one, the network's random weights."
+        "settings, dataset, normalisation and split, or best or last: that file of the newest run of this config "
+        "(of logs/mnist without --config); without one, the network's random weights."
         for subcommand, verb in (("validate", "validate"), ("test", "test"), ("predict", "predict with"))
     },
+}
+# Lightning's words for these give its own defaults ("By default it is None"), not the app's.
+_APP_DEFAULTS_HELP = {
+    "--seed_everything": "the run's seed (default 0: every run of a config draws alike); true draws one and "
+    "records it in the run's config.yaml; false seeds nothing.",
+    "--weights_only": "load a checkpoint's tensors and plain values only, never code (default true).",
+    "--trainer.logger": "where the run's curves, config and checkpoints go: TensorBoard, in "
+    "logs/<config name>/version_N (logs/mnist/version_N without --config); a CSVLogger writes metrics.csv.",
+    "--trainer.callbacks": "--trainer.callbacks+ X adds a callback to the app's own (ModelSummary, "
+    "LearningRateMonitor, ImageLogger); --trainer.callbacks X replaces them.",
+    "--trainer.deterministic": "deterministic algorithms, so that a run repeats bit for bit (default true, about "
+    "1% of a step on a CPU); warn or false to turn them off.",
+    "--checkpoint.dirpath": "where best.ckpt and last.ckpt go (default: the run's own checkpoints/ folder).",
+    "--checkpoint.filename": "the best checkpoint's name, with Lightning's fields if wanted ({epoch}, {step}); "
+    "default best: best.ckpt.",
+    "--checkpoint.monitor": "what ranks the best checkpoint (default val/acc; val/loss, train/loss, ...).",
+    "--checkpoint.save_last": "also keep last.ckpt, the latest state, which a resume goes on from (default true).",
 }
 
 
@@ -338,15 +356,16 @@ class MNISTCLI(LightningCLI):
                 group.title = _SUBCOMMAND_HELP[subcommand]
         # Every subcommand takes it, so that a recipe (configs/lenet.yaml) is a valid --config for
         # validate/test/predict too; only fit acts on it.
-        parser.add_argument(
-            "--test_after_fit", type=bool, default=True, help="fit: test the best checkpoint when fit ends."
-        )
+        words = "test the best checkpoint when fit ends." if subcommand == "fit" else "fit's: taken in a recipe."
+        parser.add_argument("--test_after_fit", type=bool, default=True, help=words)
         if subcommand == "predict":  # --predictions.output: where the CSV goes
             parser.add_lightning_class_args(PredictionWriter, "predictions")
         # A checkpoint is a pickle: only tensors and plain types may be unpickled, never code.
         parser.set_defaults(weights_only=True)
         # Lightning's help offers "best", "hpc" and "registry", and a previous fit in this process.
         parser._option_string_actions["--ckpt_path"].help = _CKPT_PATH_HELP[subcommand]
+        for option, words in _APP_DEFAULTS_HELP.items():
+            parser._option_string_actions[option].help = words
         # jsonargparse lists every torch.nn.Module it can import as a known subclass: 670 lines each.
         for option, module in (("--model.net", nets.__name__), ("--data.augment", augment.__name__)):
             parser._option_string_actions[option].extra_help = functools.partial(_known_modules, option, module)

@@ -195,19 +195,32 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m mnist_pl export",
         usage="%(prog)s --ckpt_path CKPT [options] (--help lists them)",
         description="A checkpoint as a model that runs without Lightning (ONNX, torch.export's .pt2 or "
-        "TorchScript), checked on the 10,000 test images.",
+        "TorchScript), checked on the 10,000 test images: it takes float pixels in [0, 1], (N, 1, 28, 28), and "
+        "returns the log-probabilities of the 10 classes, (N, 10).",
         allow_abbrev=False,
     )
-    parser.add_argument("--ckpt_path", type=Path, help="the checkpoint to export (required)")
+    parser.add_argument(
+        "--ckpt_path", type=Path, help="the .ckpt file to export, e.g. logs/lenet/version_0/checkpoints/best.ckpt"
+    )
     parser.add_argument(
         "--format",
         choices=sorted(SUFFIX),
         default="onnx",
         help="onnx (default), pt2 (torch.export's ExportedProgram, for PyTorch) or torchscript (deprecated by PyTorch)",
     )
-    parser.add_argument("--output", help="default: beside the checkpoint, .onnx, .pt2 or .pt (.pth, .torchscript)")
+    parser.add_argument(
+        "--output",
+        help="the file to write, named for its format (.onnx; .pt2; .pt, .pth or .torchscript); default: the "
+        "checkpoint's name with that suffix, beside it (best.ckpt: best.onnx)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
-    parser.add_argument("--data.data_dir", dest="data_dir", default="data", help="MNIST for the check")
+    parser.add_argument(
+        "--data.data_dir",
+        dest="data_dir",
+        default="data",
+        help="the datasets' folder, as fit's (default: data): the export is checked on the test images of the "
+        "checkpoint's dataset",
+    )
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # before a missing --ckpt_path: --ckpt is the mistake, not the missing option
         typed = next((word.partition("=")[0] for word in unknown if word.startswith("--")), "")

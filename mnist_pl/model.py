@@ -54,20 +54,23 @@ class MNISTClassifier(L.LightningModule):
     """Trains any 10-class network with log-softmax + NLL loss and reports accuracy per stage.
 
     Args:
-        net: the network, chosen in config by ``class_path``.
-        optimizer: called with the parameters; SGD, Adam, ... and their settings come from config.
-        scheduler: optional; called with the optimizer and stepped once per epoch. A schedule
-            defined over optimizer steps (one with a ``total_steps`` argument, like ``OneCycleLR``)
-            is given this run's number of steps where it takes them (a class or a partial) and none
-            is given, and stepped after every batch, as is ``CyclicLR``. A cosine over
-            fewer epochs than the run (``T_max`` < ``trainer.max_epochs``) is warned about.
-            ``ReduceLROnPlateau`` watches ``val/loss`` (or the ``monitor`` of Lightning's subclass).
+        net: the network: a class (``--model.net FastCNN``, its settings ``--model.net.width 32``, listed by
+            ``--model.net.help FastCNN``), or a config's ``class_path`` and ``init_args``.
+        optimizer: called with the parameters: a class and its settings (``--model.optimizer SGD
+            --model.optimizer.lr 0.1``); Adam at its default lr, 0.001, if none is given.
+        scheduler: an optional learning-rate schedule, called with the optimizer and stepped once per epoch
+            (``--model.scheduler StepLR --model.scheduler.step_size 3``). One over optimizer steps
+            (with a ``total_steps`` argument, as ``OneCycleLR``) is given this run's number of steps
+            unless set, and steps after every batch, as ``CyclicLR`` does. A cosine over fewer epochs
+            than the run (``T_max`` < ``trainer.max_epochs``) is warned about. ``ReduceLROnPlateau``
+            watches ``val/loss`` (or the ``monitor`` of Lightning's subclass).
         label_smoothing: weight of the uniform target mixed into the training loss (0 = plain NLL);
             ``val/loss`` and ``test/loss`` are the NLL.
-        channels_last: store conv weights NHWC. On a 2-core Xeon a LeNet step at batch 64 takes
-            9.2 instead of 12.4 ms (max-pool and conv kernels vectorise over channels).
-        compile: ``torch.compile`` the network as the Trainer sets the model up (``configure_model``, in
-            every stage: a loaded checkpoint that should not compile, as export's, passes False).
+        channels_last: store the conv weights, and so the activations, NHWC. On a 2-core Xeon a LeNet step
+            at batch 64 takes 9.2 instead of 12.4 ms (max-pool and conv kernels vectorise over channels).
+            False for a network that calls ``.view()`` on its activations (or use ``torch.flatten``).
+        compile: ``torch.compile`` the network, in every stage (``configure_model``): a slower start for
+            faster steps where it wins (off: a compiled LeNet step was slower on a CPU).
         cuda_graphs: on a CUDA GPU, capture the network's training forward and backward once, at the
             first training batch, as two CUDA graphs (``torch.cuda.make_graphed_callables``) and replay
             them for every batch of that size: two launches instead of one per layer, for small networks
@@ -219,6 +222,8 @@ class MNISTClassifier(L.LightningModule):
             super().__setattr__(name, value)
 
     def configure_model(self) -> None:
+        # In every stage, as the Trainer sets the model up; a checkpoint loaded to run uncompiled (export's)
+        # passes compile=False.
         if self.hparams.compile:
             self.net.compile()  # in place: parameter names, and so checkpoints, stay the same
 

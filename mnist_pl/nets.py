@@ -14,6 +14,9 @@ class LeNet(nn.Module):
     """The LeNet-style CNN of the classic PyTorch MNIST example (431k parameters).
 
     conv 1->20 5x5, max-pool 2, conv 20->50 5x5, max-pool 2, fc 800->500, fc 500->10, ReLU.
+
+    Args:
+        num_classes: class scores it returns (10: the app's datasets have 10 classes).
     """
 
     def __init__(self, num_classes: PositiveInt = 10) -> None:
@@ -41,6 +44,10 @@ class MinimalCNN(nn.Module):
     """The smallest CNN of the beginner tutorials, ``width`` channels wide (n = 6: 6.4k parameters).
 
     conv 1->n 5x5, max-pool 2, conv n->n 5x5, max-pool 2, fc 16n->50, fc 50->10, ReLU.
+
+    Args:
+        width: channels of both convolutions.
+        num_classes: class scores it returns (10: the app's datasets have 10 classes).
     """
 
     def __init__(self, width: PositiveInt = 6, num_classes: PositiveInt = 10) -> None:
@@ -68,6 +75,9 @@ class TwoConvNet(nn.Module):
     """Two convolutions with one pool between them (1.0M parameters, most in the first fc).
 
     conv 1->10 5x5, max-pool 2, conv 10->20 3x3 (no second pool), fc 2000->500, fc 500->10, ReLU.
+
+    Args:
+        num_classes: class scores it returns (10: the app's datasets have 10 classes).
     """
 
     def __init__(self, num_classes: PositiveInt = 10) -> None:
@@ -94,6 +104,9 @@ class ExampleNet(nn.Module):
     """The network of today's PyTorch MNIST example (``pytorch/examples/mnist``, 1.2M parameters).
 
     conv 1->32 3x3, conv 32->64 3x3, max-pool 2, dropout 0.25, fc 9216->128, dropout 0.5, fc 128->10.
+
+    Args:
+        num_classes: class scores it returns (10: the app's datasets have 10 classes).
     """
 
     def __init__(self, num_classes: PositiveInt = 10) -> None:
@@ -133,6 +146,9 @@ class BatchNormCNN(nn.Module):
 
     [conv 3x3 pad 1 -> BN -> ReLU -> max-pool] with 64 then 128 channels (28 -> 14 -> 7),
     fc 6272->1024, dropout 0.5, fc 1024->10.
+
+    Args:
+        num_classes: class scores it returns (10: the app's datasets have 10 classes).
     """
 
     def __init__(self, num_classes: PositiveInt = 10) -> None:
@@ -164,6 +180,11 @@ class DeepBNCNN(nn.Module):
     [conv-BN-ReLU x2, pool] with ``width`` then 2x ``width`` channels (28 -> 14 -> 7), a third
     stage of 4x ``width`` (7 -> 3), dropout, fc -> 10. Deep enough to profit from augmentation,
     small enough (width 32: 0.15M parameters) to train 20 epochs on a 2-core CPU.
+
+    Args:
+        width: channels of the first stage (the second has 2x, the third 4x).
+        dropout: probability of dropping each feature before the last layer.
+        num_classes: class scores it returns (10: the app's datasets have 10 classes).
     """
 
     def __init__(
@@ -206,6 +227,11 @@ class FastCNN(nn.Module):
     step at batch 128 took 42 instead of 61 ms (median, interleaved), and seeds 0-4 reached
     99.18-99.33% against 99.18-99.25% for seeds 0-2 in the tutorials' order (fp32). In bf16 on
     the Zen 5 EPYC at batch 128: 4.6-5.4 s of training, seeds 0-4 at 99.18-99.27%.
+
+    Args:
+        width: channels of the first stage (the second has 2x, the third 4x).
+        hidden: units of the hidden fully connected layer.
+        num_classes: class scores it returns (10: the app's datasets have 10 classes).
     """
 
     def __init__(self, width: PositiveInt = 16, hidden: PositiveInt = 128, num_classes: PositiveInt = 10) -> None:

@@ -141,10 +141,11 @@ class Trainer(L.Trainer):
     ``int | float`` is not cached. (``overfit_batches``, ``Union[int, float]`` and never None, is parsed as typed.)
 
     Args:
-        limit_train_batches: training batches per epoch: an int counts them, a float is a fraction.
-        limit_val_batches: validation batches: an int counts them, a float is a fraction.
-        limit_test_batches: test batches: an int counts them, a float is a fraction.
-        limit_predict_batches: predict batches: an int counts them, a float is a fraction.
+        limit_train_batches: training batches per epoch: an int counts them (1: one batch), a float is a
+            fraction (1.0: all); default: all.
+        limit_val_batches: validation batches: an int counts them, a float is a fraction; default: all.
+        limit_test_batches: test batches: an int counts them, a float is a fraction; default: all.
+        limit_predict_batches: predict batches: an int counts them, a float is a fraction; default: all.
     """
 
     def __init__(

@@ -381,7 +381,7 @@ def test_help_says_what_the_app_takes(subcommand: str, capsys: pytest.CaptureFix
     ckpt_path = re.search(r"--ckpt_path CKPT_PATH (.*?) --", shown)[1]
     assert "registry" not in ckpt_path and "hpc" not in ckpt_path
     if subcommand == "fit":
-        assert ckpt_path.startswith("a checkpoint to resume from (its last.ckpt), or last: the newest last.ckpt")
+        assert ckpt_path.startswith("resume a run from its checkpoints/last.ckpt, or last: the newest last.ckpt")
     else:
         assert ckpt_path.startswith("the checkpoint file (a .ckpt mnist_pl wrote) whose network to test")
     net = re.search(r"--model.net NET (.*?) --", shown)[1]
@@ -389,6 +389,9 @@ def test_help_says_what_the_app_takes(subcommand: str, capsys: pytest.CaptureFix
     augment = re.search(r"--data.augment AUGMENT (.*?) --", shown)[1]
     assert "mnist_pl.augment.RandomAffine" in augment and "any torch.nn.Module" in augment, augment
     assert "torch.nn.Linear" not in shown
+    # Lightning's words for options the app sets gave Lightning's defaults: monitor "None", save_last "None".
+    monitor = re.search(r"--checkpoint.monitor MONITOR (.*?) --", shown)[1]
+    assert monitor.startswith("what ranks the best checkpoint (default val/acc") and "None" not in monitor, monitor
 
 
 def test_the_subcommands_are_listed_whole_with_export(capsys: pytest.CaptureFixture) -> None:
