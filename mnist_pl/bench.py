@@ -368,7 +368,7 @@ def main() -> None:
         prog="python -m mnist_pl.bench",
         description="Prints one table of speed, accuracy and memory figures: one LeNet epoch of this app, a minimal "
         "LightningModule, a bare PyTorch loop and the tutorials' DataLoader pipeline; configs/fast.yaml to 99%; a "
-        "whole fit's time and peak memory. Its fits' runs go into logs/bench. 5 to 15 minutes on 2 CPU cores.",
+        "whole fit's time and peak memory. Its training fits' runs go into logs/bench. 5 to 15 minutes on 2 CPU cores.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         allow_abbrev=False,
     )

@@ -136,12 +136,12 @@ _SUBCOMMAND_HELP = {
 }
 _CKPT_PATH_HELP = {
     "fit": "resume a run from its checkpoints/last.ckpt, or last: the newest last.ckpt of this config's runs (of "
-    "logs/mnist without --config); another checkpoint (a best.ckpt) starts a new run from its weights. Its model "
-    "settings, dataset, normalisation and split are taken.",
+    "logs/mnist where it names no logger); another checkpoint (a best.ckpt) starts a new run from its weights. "
+    "Its model settings, dataset, normalisation and split are taken.",
     **{
         subcommand: f"the checkpoint file (a .ckpt mnist_pl wrote) whose network to {verb}, with its model "
         "settings, dataset, normalisation and split, or best or last: that file of the newest run of this config "
-        "(of logs/mnist without --config); without one, the network's random weights."
+        "(of logs/mnist where it names no logger); without one, the network's random weights."
         for subcommand, verb in (("validate", "validate"), ("test", "test"), ("predict", "predict with"))
     },
 }
@@ -151,11 +151,12 @@ _APP_DEFAULTS_HELP = {
     "records it in the run's config.yaml; false seeds nothing.",
     "--weights_only": "load a checkpoint's tensors and plain values only, never code (default true).",
     "--trainer.logger": "where the run's curves, config and checkpoints go: TensorBoard, in "
-    "logs/<config name>/version_N (logs/mnist/version_N without --config); a CSVLogger writes metrics.csv.",
+    "logs/<the logger's name>/version_N (a recipe's file name; mnist where none is named); a CSVLogger writes "
+    "metrics.csv.",
     "--trainer.callbacks": "--trainer.callbacks+ X adds a callback to the app's own (ModelSummary, "
     "LearningRateMonitor, ImageLogger); --trainer.callbacks X replaces them.",
     "--trainer.deterministic": "deterministic algorithms, so that a run repeats bit for bit (default true, about "
-    "1% of a step on a CPU); warn or false to turn them off.",
+    "1% of a step on a CPU); warn: a warning, not an error, where an operation has none; false: off.",
     "--checkpoint.dirpath": "where best.ckpt and last.ckpt go (default: the run's own checkpoints/ folder).",
     "--checkpoint.filename": "the best checkpoint's name, with Lightning's fields if wanted ({epoch}, {step}); "
     "default best: best.ckpt.",
@@ -735,7 +736,7 @@ class MNISTCLI(LightningCLI):
         key = next((k for k in replaced if k.endswith("class_path")), replaced[0])
         # A class's own arguments go with it: `--model.net FastCNN` is one setting to leave out, not 1 + its arguments.
         classes = [k.removesuffix("class_path") for k in replaced if k.endswith("class_path")]
-        n = len([k for k in replaced if not any(k.startswith(f"{c}init_args.") for c in classes)])
+        n = len([k for k in replaced if typed(k) or not any(k.startswith(f"{c}init_args.") for c in classes)])
         fix = "the model setting that differs" if n == 1 else f"the {n} model settings that differ"
         run = runs.run_of(self.config[subcommand].ckpt_path)
         if in_a_file(key) and run is not None:  # what it names cannot be left out of the command line

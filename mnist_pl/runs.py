@@ -222,12 +222,14 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> Path | None:
     elif claimed is not None and Path(ckpt_path or "").name == "last.ckpt" and run_of(ckpt_path):
         # `fit --ckpt_path logs/lenet/version_0/checkpoints/last.ckpt` without the run's config (the app's default
         # logger, logs/mnist) trained on in logs/mnist/version_0, the run's curves cut in two, without a word.
-        run = Path(ckpt_path).parents[1]  # as typed, as the other paths of the line
+        run = Path(os.path.abspath(ckpt_path)).parents[1]  # a bare last.ckpt has no parents[1] as typed
         resumes = [int(n) for path in run.glob("config.resume*.yaml") if (n := path.stem[13:]).isdigit()]
         config = run / (f"config.resume{max(resumes)}.yaml" if resumes else "config.yaml")
+        # Its save_dir too: a config's is relative (logs), and from another folder its own config made a new run.
         rank_zero_warn(
             f"{ckpt_path} is the last state of the run {run}, which this fit's logger does not write: it goes on in "
-            f"a new run, {claimed}: to go on in its own, resume with --config {config}"
+            f"a new run, {claimed}: to go on in its own, resume with --config {config} "
+            f"--trainer.logger.init_args.save_dir {run.parent.parent}"
         )
     return claimed
 

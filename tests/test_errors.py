@@ -1940,6 +1940,11 @@ def test_model_settings_the_checkpoint_would_replace_are_refused(run: Run, case:
     assert_one_line_error(result, 1, expected, "keeps the model it was trained with")
     if subcommand == "test":  # one typed, whatever the arguments of the class it names: it said "the 3 ..."
         assert "leave out the model setting that differs\n" in result.stderr
+        # An argument of it typed too is one more to leave out (it said one, and that left alone was refused).
+        both = run_main(
+            "test", f"--ckpt_path={run.best}", DATA, run.logs_arg, arg, "--model.net.width=32", cwd=run.root
+        )
+        assert "leave out the 2 model settings that differ\n" in both.stderr
     assert run.snapshot() == before
 
 

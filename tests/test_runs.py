@@ -373,12 +373,22 @@ def test_a_runs_last_checkpoint_fit_into_another_logger_names_the_config_that_go
     new = tmp_path / "other" / "lenet" / "version_0"
     assert (
         f"warning: {last} is the last state of the run {run}, which this fit's logger does not write: it goes on "
-        f"in a new run, {new}: to go on in its own, resume with --config {run / 'config.resume10.yaml'}"
+        f"in a new run, {new}: to go on in its own, resume with --config {run / 'config.resume10.yaml'} "
+        f"--trainer.logger.init_args.save_dir {logs}"
     ) in forked.stderr
     assert (new / "checkpoints" / "last.ckpt").is_file()
+    # A bare last.ckpt, from its own folder: an IndexError (its parents as typed).
+    logger = f"--trainer.logger.init_args.save_dir={tmp_path / 'bare'}"
+    bare = run_main("fit", *TINY, logger, "--trainer.max_epochs=2", "--ckpt_path=last.ckpt", cwd=last.parent)
+    assert bare.returncode == 0 and f"warning: last.ckpt is the last state of the run {run}," in bare.stderr
     # Its best.ckpt is no last state: a fork from it is a new run by intent, without a word.
     best = fit(tmp_path / "third", "--trainer.max_epochs=2", f"--ckpt_path={run / 'checkpoints' / 'best.ckpt'}")
     assert best.returncode == 0 and "is the last state" not in best.stderr
+    # The advice goes on in the run, from any folder.
+    (tmp_path / "elsewhere").mkdir()
+    advice = [f"--config={run / 'config.resume10.yaml'}", f"--trainer.logger.init_args.save_dir={logs}"]
+    advised = run_main("fit", *advice, "--trainer.max_epochs=2", f"--ckpt_path={last}", cwd=tmp_path / "elsewhere")
+    assert advised.returncode == 0 and f"Run saved in {run}:" in advised.stdout, advised.stderr[-2000:]
 
 
 def test_a_resumes_settings_are_compared_with_those_the_run_trained_with_last(tmp_path: Path, recwarn: Any) -> None:
