@@ -944,6 +944,8 @@ class MNISTArgumentParser(LightningArgumentParser):
             message = f"give a subcommand: {every}"
         elif invalid := re.match(r"argument subcommand: invalid choice: '(.*)' \(choose from", message):
             message = f"{invalid[1]} is no subcommand: give {every}, then its options"
+            if invalid[1] in ("table", "bench"):  # tools of their own modules
+                message = f"{invalid[1]} is no subcommand: it is a tool of its own: python -m mnist_pl.{invalid[1]}"
             # The value of a misspelt option before it (--confi configs/lenet.yaml fit), taken for the subcommand.
             at = COMMAND_LINE.index(invalid[1]) if invalid[1] in COMMAND_LINE else 0
             if at and (before := COMMAND_LINE[at - 1]).startswith("--") and "=" not in before:

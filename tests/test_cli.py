@@ -413,6 +413,8 @@ def test_the_subcommands_are_listed_whole_with_export(capsys: pytest.CaptureFixt
     for args, expected in (
         ([], "error: give a subcommand: fit, validate, test, predict or export"),
         (["fitt"], "error: fitt is no subcommand: give fit, validate, test, predict or export, then its options"),
+        # The table and the bench are modules of their own (python -m mnist_pl.table): "give fit, ..." sent them away.
+        (["table"], "error: table is no subcommand: it is a tool of its own: python -m mnist_pl.table"),
         # An option before the subcommand: its value was taken for the subcommand ("1 is no subcommand").
         (
             ["--trainer.max_epochs", "1", "fit"],
