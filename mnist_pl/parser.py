@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 
 import torch
 import yaml
-from jsonargparse import Namespace, get_loader, set_loader
+from jsonargparse import DefaultHelpFormatter, Namespace, get_loader, set_loader
 from jsonargparse.typing import register_type
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
@@ -886,6 +886,31 @@ def _with_class_arguments(short: Any, full: Any) -> None:
             _with_class_arguments(value, whole)
 
 
+# Sphinx roles (":paramref:`~lightning.pytorch.trainer.trainer.Trainer.callbacks`"): "~" keeps the last name.
+_ROLE = re.compile(r":\w+:`(~?)([^`]+)`")
+
+
+def plain(text: str) -> str:
+    """Help text without the reStructuredText of Lightning's and torch's docstrings, which argparse prints as
+    written: ``True``, roles broken over two lines, ".. note::"."""
+    text = _ROLE.sub(lambda role: role[2].rsplit(".", 1)[-1] if role[1] else role[2], text)
+    text = re.sub(r"\.\. (\w+)::", lambda directive: f"{directive[1].capitalize()}:", text)
+    return re.sub(r"``(.+?)``", r"\1", text, flags=re.DOTALL)
+
+
+class PlainHelpFormatter(DefaultHelpFormatter):
+    """jsonargparse's help, each option's text and each group's heading and description in ``plain`` words."""
+
+    def start_section(self, heading: str | None) -> None:
+        super().start_section(heading and plain(heading))
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return super()._split_lines(plain(text), width)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return super()._fill_text(plain(text), width, indent)
+
+
 class MNISTArgumentParser(LightningArgumentParser):
     """LightningCLI's parser; its errors, a YAML syntax error in a config file included, are one line."""
 
@@ -900,6 +925,7 @@ class MNISTArgumentParser(LightningArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if kwargs.get("prog") is None and self.default_prog is not None:
             kwargs["prog"] = self.default_prog
+        kwargs.setdefault("formatter_class", PlainHelpFormatter)
         super().__init__(*args, **kwargs)
 
     def dump(self, cfg: Namespace, *args: Any, skip_default: bool = False, **kwargs: Any) -> str:

@@ -377,21 +377,46 @@ def test_help_says_what_the_app_takes(subcommand: str, capsys: pytest.CaptureFix
     with pytest.raises(SystemExit) as exit_:
         MNISTCLI(args=[subcommand, "--help"])
     assert exit_.value.code == 0
-    shown = re.sub(r"\s+", " ", capsys.readouterr().out)
-    ckpt_path = re.search(r"--ckpt_path CKPT_PATH (.*?) --", shown)[1]
+    out = capsys.readouterr().out
+    shown = re.sub(r"\s+", " ", out)
+    # An option's help: its lines up to the next option's (help texts name options too).
+    options = {
+        m[1]: re.sub(r"\s+", " ", m[2]).strip() for m in re.finditer(r"\n  (--\S+ \S+)(.*?)(?=\n  --)", out, re.DOTALL)
+    }
+    ckpt_path = options["--ckpt_path CKPT_PATH"]
     assert "registry" not in ckpt_path and "hpc" not in ckpt_path
     if subcommand == "fit":
         assert ckpt_path.startswith("resume a run from its checkpoints/last.ckpt, or last: the newest last.ckpt")
     else:
         assert ckpt_path.startswith("the checkpoint file (a .ckpt mnist_pl wrote) whose network to test")
-    net = re.search(r"--model.net NET (.*?) --", shown)[1]
+    net = options["--model.net NET"]
     assert "mnist_pl.nets.LeNet" in net and "any torch.nn.Module (--model.net.help CLASS)" in net, net
-    augment = re.search(r"--data.augment AUGMENT (.*?) --", shown)[1]
+    augment = options["--data.augment AUGMENT"]
     assert "mnist_pl.augment.RandomAffine" in augment and "any torch.nn.Module" in augment, augment
     assert "torch.nn.Linear" not in shown
     # Lightning's words for options the app sets gave Lightning's defaults: monitor "None", save_last "None".
-    monitor = re.search(r"--checkpoint.monitor MONITOR (.*?) --", shown)[1]
+    monitor = options["--checkpoint.monitor MONITOR"]
     assert monitor.startswith("what ranks the best checkpoint (default val/acc") and "None" not in monitor, monitor
+
+
+def test_help_is_plain_text(capsys: pytest.CaptureFixture) -> None:
+    """Lightning's and torch's docstrings are reStructuredText: fit --help showed 140 ``x`` marks and
+    ":paramref:`~lightning.pytorch.trainer.trainer.Trainer.callbacks`" broken over two lines."""
+    for args in (
+        ["fit", "--help"],
+        ["fit", "--model.optimizer.help", "SGD"],
+        ["fit", "--trainer.callbacks.help", "ModelCheckpoint"],
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            MNISTCLI(args=args)
+        assert exit_.value.code == 0
+        shown = re.sub(r"\s+", " ", capsys.readouterr().out)
+        assert "``" not in shown and not re.search(r":\w+:`", shown) and ".. note::" not in shown, args
+        if args[1] == "--help":
+            assert "defined ModelCheckpoint in callbacks. Default: True. (type: Optional[bool]" in shown
+            assert "Whether to use torch.inference_mode or torch.no_grad during evaluation" in shown
+        elif args[1] == "--trainer.callbacks.help":
+            assert "every_n_epochs. Note: When using with manual optimization" in shown
 
 
 def test_the_subcommands_are_listed_whole_with_export(capsys: pytest.CaptureFixture) -> None:
