@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from jsonargparse import ArgumentError, Namespace, lazy_instance
 from jsonargparse._actions import _ActionPrintConfig  # its print, deferred: no public way
+from lightning.fabric.utilities.seed import max_seed_value, min_seed_value
 from lightning.pytorch import callbacks
 from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
@@ -393,8 +394,8 @@ class MNISTCLI(LightningCLI):
                 super().parse_arguments(parser, args)
             except UnicodeDecodeError as err:  # jsonargparse reads a group's file as text: a traceback
                 parser.error(_not_text(self.command_line), err)
-        subcommand = self.config.get("subcommand")
-        if subcommand and (refused := set_again_by_a_config(options, subcommand)):
+        subcommand: str = self.config.subcommand  # required: the parse ended without one
+        if refused := set_again_by_a_config(options, subcommand):
             self._parser(subcommand).error(refused)
         # Every subcommand takes it, for a recipe's sake (_prepare_subcommand_parser); typed for one but fit,
         # it did nothing.
@@ -405,33 +406,35 @@ class MNISTCLI(LightningCLI):
             self._parser(subcommand).error(
                 f"--test_after_fit {value}: only fit acts on it ({subcommand} runs no fit): leave it out"
             )
-        for message in kept_from_the_config(options, self.config[subcommand]) if subcommand else ():
+        config = self.config[subcommand]
+        for message in kept_from_the_config(options, config):
             rank_zero_warn(message)
-        if subcommand and (replaced := callbacks_replaced(options, self.config[subcommand], _CALLBACKS)):
+        if replaced := callbacks_replaced(options, config, _CALLBACKS):
             rank_zero_warn(replaced)
         # Lightning refuses a seed numpy cannot take only when it seeds, in words that name no option. The data
         # module's ranges (MNISTDataModule checks them too) are checked here as well, for the parser's usage line
         # with the error (any batch larger than its split is the whole split).
-        ranges = {"seed_everything": (0, 2**32), **{f"data.{name}": span for name, span in INT_RANGES.items()}}
-        for option, (low, high) in ranges.items() if subcommand else ():
-            value = self.config[subcommand].get(option)
+        ranges = {
+            "seed_everything": (min_seed_value, max_seed_value + 1),
+            **{f"data.{name}": span for name, span in INT_RANGES.items()},
+        }
+        for option, (low, high) in ranges.items():
+            value = config.get(option)
             if isinstance(value, int) and not isinstance(value, bool) and not low <= value < high:
                 self._parser(subcommand).error(f"--{option} {value}: expected an int from {low} to {high - 1}")
         # Values jsonargparse lets through: a null from a file, a TensorBoard writer's untyped arguments.
-        config = self.config[subcommand] if subcommand else None
         own_classes = {"data": MNISTDataModule, "model": MNISTClassifier}
-        if config is not None and (refused := null_refused(config, own_classes) or writer_refused(config)):
+        if refused := null_refused(config, own_classes) or writer_refused(config):
             self._parser(subcommand).error(refused)
-        if config is not None:
-            self._expand_paths(subcommand, config)
-        seed = self.config[subcommand].get("seed_everything") if subcommand else None
+        self._expand_paths(subcommand, config)
+        seed = config.get("seed_everything")
         if seed is True:
             # "True to use a random seed", says LightningCLI's help; Lightning 2.6 seeds 0 for it. A
             # drawn seed is written into the run's config.yaml, like any other. The DDP processes Lightning
             # starts take rank 0's, which it hands them: each drew its own, not the one config.yaml holds.
             launched = os.environ.get("LOCAL_RANK", "0") != "0" and "PL_GLOBAL_SEED" in os.environ
             drawn = int(os.environ["PL_GLOBAL_SEED"]) if launched else random.SystemRandom().randrange(2**32)
-            self.config[subcommand]["seed_everything"] = drawn
+            config["seed_everything"] = drawn
         elif seed is False:
             # An earlier run of this process left its seed there, which Lightning seeds DDP's processes
             # with, and the HPARAMS tab would show as this run's.
@@ -554,8 +557,8 @@ class MNISTCLI(LightningCLI):
     def _take_the_checkpoints_settings(self) -> None:
         # LightningCLI reads the checkpoint's hyperparameters first (weights_only); a missing or
         # broken file would end there in a traceback, or be skipped and fail later in one.
-        subcommand = self.config.get("subcommand")
-        ckpt_path = subcommand and self.config[subcommand].get("ckpt_path")
+        subcommand = self.config.subcommand
+        ckpt_path = self.config[subcommand].get("ckpt_path")
         if ckpt_path == "registry" or str(ckpt_path).startswith("registry:"):
             raise UserError(
                 f"--ckpt_path {ckpt_path}: Lightning's online model registry is not used here: give a .ckpt file"

@@ -87,8 +87,8 @@ class MNISTClassifier(L.LightningModule):
 
     @classmethod
     def best_mode(cls, metric: object, mode: str) -> str:
-        """The mode that takes ``metric``'s best value: min for a loss, max for the others this model
-        logs; ``mode`` for a metric not its own."""
+        """The mode that takes ``metric``'s best value: min for any loss (a name ending in /loss), max for
+        this model's other epoch metrics; ``mode`` for any other metric."""
         return "min" if str(metric).endswith("/loss") else "max" if metric in cls.EPOCH_METRICS else mode
 
     def __init__(

@@ -1001,7 +1001,7 @@ class MNISTArgumentParser(LightningArgumentParser):
             raise TypeError(f"{path}: holds {holds}, not settings (trainer:, model:, data:, ...): fix the file")
         subcommands = ((k, v) for k, v in loaded.items() if k in LightningCLI.subcommands())  # a main parser's file
         for parent, section in [(None, loaded), *subcommands]:
-            for key in _SECTIONS & (section.keys() if isinstance(section, dict) else set()):
+            for key in set(_GROUPS) & (section.keys() if isinstance(section, dict) else set()):
                 where = f"{parent}.{key}" if parent else key
                 if section[key] is None:  # a traceback as the classes were built, or "Unexpected config"
                     raise TypeError(f"{path}: {where}: is empty: give its settings, or leave the key out")
@@ -1098,4 +1098,3 @@ def refuse_keys_written_twice() -> None:
     set_loader("yaml", _yaml_without_keys_twice, exceptions=(yaml.YAMLError,))
 
 
-_SECTIONS = {"trainer", "model", "data", "checkpoint", "predictions"}  # settings of a class each
