@@ -533,7 +533,7 @@ def callbacks_replaced(words: list[str], config: Namespace, defaults: list[dict]
     typed = any(word == "--trainer.callbacks" or word.startswith("--trainer.callbacks=") for word in words)
     written = [path for path in CONFIG_FILES if _lookup(path, "trainer.callbacks") is not KeyError]
     # A --trainer value's, inline or a file's, where callbacks+ replaces them too (no warning; a review).
-    values = [value for option, value in zip(words, [*words[1:], ""], strict=True) if option == "--trainer"]
+    values = [value for option, value in itertools.pairwise(words) if option == "--trainer"]
     values += [word.partition("=")[2] for word in words if word.startswith("--trainer=")]
     grouped = [
         v for v in values if isinstance(tree := _config_tree(v), dict) and {"callbacks", "callbacks+"} & tree.keys()

@@ -1445,6 +1445,14 @@ def test_config_mistakes_we_report(run: Run, case: str) -> None:
     assert run.snapshot() == before  # no new run dir either: it failed before writing anything
 
 
+def test_a_subcommand_alone_is_parsed(tmp_path: Path) -> None:
+    """With no word after the subcommand, the check of --trainer's values ended every one of them in a
+    traceback ("zip() argument 2 is longer than argument 1")."""
+    result = run_main("fit", cwd=tmp_path)
+    assert_one_line_error(result, 1, "error: fit: no --trainer.max_epochs, max_steps or max_time")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     "callbacks",
     [
