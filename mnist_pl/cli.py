@@ -24,7 +24,7 @@ from jsonargparse._actions import _ActionPrintConfig  # its print, deferred: no 
 from lightning.fabric.utilities.seed import max_seed_value, min_seed_value
 from lightning.pytorch import callbacks
 from lightning.pytorch.callbacks import EarlyStopping
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, LRSchedulerCallable
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_warn
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
@@ -371,6 +371,10 @@ class MNISTCLI(LightningCLI):
         # jsonargparse lists every torch.nn.Module it can import as a known subclass: 670 lines each.
         for option, module in (("--model.net", nets.__name__), ("--data.augment", augment.__name__)):
             parser._option_string_actions[option].extra_help = functools.partial(_known_modules, option, module)
+        # jsonargparse leaves out the argument a callable type supplies (the optimizer a schedule is called with)
+        # only where the type is not Optional: --model.scheduler.help StepLR listed --model.scheduler.optimizer
+        # as required, which a config must not give.
+        parser._option_string_actions["--model.scheduler.help"]._typehint = LRSchedulerCallable
         return parser
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:

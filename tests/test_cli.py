@@ -417,6 +417,11 @@ def test_help_is_plain_text(capsys: pytest.CaptureFixture) -> None:
             assert "Whether to use torch.inference_mode or torch.no_grad during evaluation" in shown
         elif args[1] == "--trainer.callbacks.help":
             assert "every_n_epochs. Note: When using with manual optimization" in shown
+    # A schedule's help listed --model.scheduler.optimizer as required: the model gives it, a config must not.
+    with pytest.raises(SystemExit):
+        MNISTCLI(args=["fit", "--model.scheduler.help", "StepLR"])
+    shown = capsys.readouterr().out
+    assert "--model.scheduler.step_size STEP_SIZE" in shown and "optimizer" not in shown.lower(), shown
 
 
 def test_the_subcommands_are_listed_whole_with_export(capsys: pytest.CaptureFixture) -> None:
