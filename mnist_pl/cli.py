@@ -4,7 +4,6 @@ Also what a command takes from the checkpoint it is given (the network, the data
 test that ends a ``fit``, and the last lines that say where a run's files went.
 """
 
-import contextlib
 import errno
 import functools
 import inspect
@@ -27,7 +26,6 @@ from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, LRSchedulerCallable
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_warn
-from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from mnist_pl import augment, nets, runs, signals
 from mnist_pl.callbacks import PredictionWriter, StopOnNonFiniteLoss
@@ -64,6 +62,7 @@ from mnist_pl.trainer import (
     NoProfiler,  # noqa: F401  (the config.yaml of a run before 2026-12-05 names mnist_pl.cli.NoProfiler)
     Trainer,
     bf16_only_where_computed,
+    max_time_seconds,
     refuse_a_lone_node,
     refuse_callbacks_the_model_cannot_take,
 )
@@ -642,9 +641,7 @@ class MNISTCLI(LightningCLI):
         # The same from a run whose --trainer.max_time ran out: Lightning's Timer goes on from the time it saved.
         elapsed = checkpoint.get("callbacks", {}).get("Timer", {}).get("time_elapsed", {}).get("train")
         max_time = trainer.get("max_time")
-        duration = None
-        with contextlib.suppress(MisconfigurationException):  # not a duration: refuse_bad_trainer_settings says so
-            duration = callbacks.Timer(max_time)._duration  # None: no limit
+        duration = max_time_seconds(max_time)  # None: no limit
         if isinstance(elapsed, float) and duration is not None and elapsed >= duration:
             raise UserError(
                 f"--trainer.max_time {max_time}: {ckpt_path} has trained for {elapsed:.1f} s already, so this fit "
@@ -957,12 +954,7 @@ class MNISTCLI(LightningCLI):
         # No best.ckpt without a validation (--trainer.limit_val_batches 0, a --trainer.max_steps
         # inside the first epoch) or under --trainer.fast_dev_run: Lightning would end in a traceback.
         ckpt_path = "best" if self.trainer.checkpoint_callback.best_model_path else None
-        if ckpt_path is None and self.trainer.global_step == 0:
-            rank_zero_warn(
-                "fit: no training step ran (--trainer.max_epochs, max_steps or limit_train_batches 0?): "
-                "testing the untrained network"
-            )
-        elif ckpt_path is None:
+        if ckpt_path is None:
             rank_zero_warn(
                 "fit: no best checkpoint was written (no validation ran, --checkpoint.save_top_k 0, or fast_dev_run): "
                 "testing the final weights"

@@ -1096,5 +1096,3 @@ def _yaml_without_keys_twice(stream: str) -> Any:
 def refuse_keys_written_twice() -> None:
     """jsonargparse's YAML loader, process-wide: set by each MNISTCLI, not on import."""
     set_loader("yaml", _yaml_without_keys_twice, exceptions=(yaml.YAMLError,))
-
-

@@ -199,6 +199,18 @@ class Trainer(L.Trainer):
         return super().checkpoint_callback
 
 
+def max_time_seconds(max_time: object) -> float | None:
+    """``--trainer.max_time`` in seconds as Lightning's Timer reads it (None: no limit); refused where it reads none."""
+    try:
+        return callbacks.Timer(duration=max_time)._duration  # the Timer has no public reader of it
+    except MisconfigurationException:
+        # Lightning's words named its Timer, which the user never gave ("`Timer(duration='1h')` is not a valid
+        # duration.").
+        raise UserError(
+            f"--trainer.max_time {max_time}: a duration DD:HH:MM:SS: give 00:01:00:00 for an hour"
+        ) from None
+
+
 def refuse_bad_settings(trainer: Namespace, subcommand: str, test_after_fit: bool = False) -> None:
     """The trainer settings of a command line or config that the app refuses, before anything is built
     (``test_after_fit``: a fit's, which ends in a test)."""
@@ -254,6 +266,13 @@ def refuse_bad_settings(trainer: Namespace, subcommand: str, test_after_fit: boo
                 f"--trainer.logger.init_args.version{named}: give a name, such as mine, or leave it out "
                 "(a new version_N for every run)"
             )
+        # The recipe's folder, <save_dir>/<name>: ".." put the runs beside save_dir, where tensorboard --logdir
+        # save_dir does not look.
+        if isinstance(name := init_args.get("name"), str) and leaves_its_folder(name):
+            raise UserError(
+                f"--trainer.logger.init_args.name {name}: names no folder in the logger's save_dir (logs/): give "
+                "a name, such as lenet, or leave it out"
+            )
     # Taken without a word, and unused: the run's folder is the logger's (without one, nothing is written).
     if (root := trainer.get("default_root_dir")) is not None and trainer.get("logger") not in (False, []):
         raise UserError(
@@ -285,17 +304,23 @@ def refuse_bad_settings(trainer: Namespace, subcommand: str, test_after_fit: boo
             "fit: no --trainer.max_epochs, max_steps or max_time: Lightning would train 1000 epochs: "
             "give --trainer.max_epochs N (configs/lenet.yaml trains 10; -1: no limit)"
         )
+    # Lightning trained no step, printed nothing and exited 0, leaving a run dir of config.yaml alone.
+    nothing = {
+        "max_epochs": "give 1 or more",
+        "max_steps": "give 1 or more, or -1 (no limit)",
+        "limit_train_batches": "give a number of batches, or a fraction of them (1.0: all)",
+    }
+    for option, fix in nothing.items() if subcommand == "fit" else ():
+        if (value := trainer.get(option)) == 0 and not isinstance(value, bool):
+            raise UserError(f"--trainer.{option} {value}: the fit would train nothing: {fix}")
     # As Lightning refuses it, for any accelerator: "`Trainer(devices='0')` value is not a valid input using cpu".
     if (devices := trainer.get("devices")) in ([], 0, "0"):
         raise UserError(f"--trainer.devices {devices}: a run needs a device: give 1 or more, or auto")
-    # Lightning's words named its Timer, which the user never gave: "`Timer(duration='1h')` is not a valid duration."
-    if isinstance(max_time := trainer.get("max_time"), str):
-        try:
-            callbacks.Timer(duration=max_time)
-        except MisconfigurationException:
-            raise UserError(
-                f"--trainer.max_time {max_time}: a duration DD:HH:MM:SS: give 00:01:00:00 for an hour"
-            ) from None
+    if subcommand == "fit" and max_time_seconds(max_time := trainer.get("max_time")) == 0:
+        raise UserError(
+            f"--trainer.max_time {max_time}: the fit would train nothing: give a duration DD:HH:MM:SS, such as "
+            "00:01:00:00 for an hour"
+        )
     # Lightning ran no sanity check, without a word.
     if isinstance(steps := trainer.get("num_sanity_val_steps"), int) and steps < -1:
         raise UserError(

@@ -1175,6 +1175,31 @@ OUR_CASES = {
         ["--trainer.logger.init_args.version=/tmp/elsewhere"],
         "error: --trainer.logger.init_args.version /tmp/elsewhere: names no folder in the recipe's (logs/<name>/)",
     ),
+    # The run went to ./version_0, outside logs/, where the tensorboard --logdir logs it named found nothing (an audit).
+    "a name above the save_dir": (
+        ["--trainer.logger.init_args.name=.."],
+        "error: --trainer.logger.init_args.name ..: names no folder in the logger's save_dir (logs/): give a name, "
+        "such as lenet, or leave it out",
+    ),
+    # Lightning trained no step and exited 0, leaving a run of config.yaml alone (an audit).
+    "a fit of no epochs": (
+        ["--trainer.max_epochs=0"],
+        "error: --trainer.max_epochs 0: the fit would train nothing: give 1 or more",
+    ),
+    "a fit of no steps": (
+        ["--trainer.max_steps=0"],
+        "error: --trainer.max_steps 0: the fit would train nothing: give 1 or more, or -1 (no limit)",
+    ),
+    "a fit of no batches": (
+        ["--trainer.limit_train_batches=0"],
+        "error: --trainer.limit_train_batches 0: the fit would train nothing: give a number of batches, or a "
+        "fraction of them (1.0: all)",
+    ),
+    "a fit of no time": (
+        ["--trainer.max_time=00:00:00:00"],
+        "error: --trainer.max_time 00:00:00:00: the fit would train nothing: give a duration DD:HH:MM:SS, such as "
+        "00:01:00:00 for an hour",
+    ),
     # The lr went negative, gradient ascent, without a word: 64% to 11% accuracy in an epoch
     "a negative decay factor": (
         [

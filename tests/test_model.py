@@ -690,11 +690,6 @@ def test_the_output_check_keeps_each_modules_mode() -> None:
     assert all(module.training == (module not in frozen) for module in net.modules())
 
 
-def test_a_fit_with_no_training_step_says_it_tests_an_untrained_network(tmp_path: Path) -> None:
-    with pytest.warns(UserWarning, match="no training step ran .*: testing the untrained network"):
-        minimal_fit(tmp_path, "--trainer.max_epochs=0")
-
-
 def fast_fit(tmp_path: Path, *args: str) -> MNISTCLI:
     common = [f"--config={REPO / 'configs' / 'fast.yaml'}", f"--data.data_dir={REPO / 'data'}"]
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"

@@ -1830,15 +1830,12 @@ class FailsInTest(L.Callback):
 
 
 def test_a_failed_test_after_a_fit_keeps_the_fits_config(tmp_path: Path) -> None:
-    # The test after a fit that trained no step took the fit's config.yaml for its own and removed it.
+    # The test after a fit that trained no step (refused since) took the fit's config.yaml for its own and removed it.
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
-    no_steps = [
-        "--trainer.limit_train_batches=0",
-        "--test_after_fit=true",
-        "--trainer.callbacks+=test_runs.FailsInTest",
-    ]
+    no_checkpoints = ["--checkpoint.save_top_k=0", "--checkpoint.save_last=false"]
+    failing_test = ["--test_after_fit=true", "--trainer.callbacks+=test_runs.FailsInTest"]
     with pytest.raises(RuntimeError, match="the test failed"):
-        MNISTCLI(args=["fit", *TINY, logs, *no_steps])
+        MNISTCLI(args=["fit", *TINY, logs, *no_checkpoints, *failing_test])
     assert (tmp_path / "lenet" / "version_0" / "config.yaml").is_file()
 
 

@@ -148,10 +148,14 @@ def test_a_setting_a_fit_refuses_ends_the_table_in_one_line(tmp_path, capsys: py
         # TrainClock's AttributeError, a traceback, after the fit; then, after a whole fit, every option named
         (
             "--trainer.limit_train_batches=0",
-            "--trainer.limit_train_batches 0: the table times each fit's training: give 1 or more batches (1.0: all)",
+            "--trainer.limit_train_batches 0: the fit would train nothing: give a number of batches, or a fraction "
+            "of them (1.0: all)",
         ),
-        ("--trainer.max_epochs=0", "--trainer.max_epochs 0: the table times each fit's training: give 1 or more"),
-        ("--trainer.max_steps=0", "--trainer.max_steps 0: the table times each fit's training: give 1 or more"),
+        ("--trainer.max_epochs=0", "--trainer.max_epochs 0: the fit would train nothing: give 1 or more"),
+        (
+            "--trainer.max_steps=0",
+            "--trainer.max_steps 0: the fit would train nothing: give 1 or more, or -1 (no limit)",
+        ),
         # Trained without an end (an audit's: epoch 77 when killed), no table ever printed
         (
             "--trainer.max_epochs=-1",
