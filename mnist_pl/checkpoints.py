@@ -627,9 +627,20 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
         self._release(trainer)  # a second Ctrl-C in the validation: Lightning's handler back
 
 
+def _names_a_folder(filename: object) -> bool:
+    """Whether a checkpoint's filename holds a folder too (its ``{metric}`` groups aside): Lightning joins it to the
+    dirpath, and ../../version_0/checkpoints/best wrote over another run's best.ckpt (an audit)."""
+    return isinstance(filename, str) and "/" in re.sub(r"\{.*?\}", "", filename)
+
+
+_A_PATH = "a file's name, not a path (it went into another folder, over the checkpoints there): give the folder as"
+
+
 def refuse_bad_settings(checkpoint: Namespace | dict, subcommand: str) -> None:
     """The ``checkpoint:`` settings that would mislead the run's resume or name its files wrongly."""
     filename = checkpoint.get("filename")
+    if _names_a_folder(filename):
+        raise UserError(f"--checkpoint.filename {filename}: {_A_PATH} --checkpoint.dirpath")
     # Lightning's refusal named no option ("`mode` can be min, max but got maxx"; an audit).
     if (mode := checkpoint.get("mode", "max")) not in ("min", "max"):
         raise UserError(f"--checkpoint.mode {mode}: give max (the higher the monitored metric, the better) or min")
@@ -662,6 +673,23 @@ def refuse_bad_settings(checkpoint: Namespace | dict, subcommand: str) -> None:
             "--checkpoint.save_last link: the app writes last.ckpt after every epoch, which a link to the best "
             "one is not: give true, or false"
         )
+
+
+def refuse_checkpoints_among_others(trainer: L.Trainer, ckpt_path: str | None) -> None:
+    """A ModelCheckpoint of the user's that names another folder in its filename, or, in a new run, writes
+    into a folder of checkpoints (another run's): Lightning wrote best-v1.ckpt beside them. (The run's own
+    ``--checkpoint`` is checked as parsed, and its dirpath as the fit starts.)"""
+    for other in trainer.checkpoint_callbacks:
+        if other is trainer.checkpoint_callback or not isinstance(other, callbacks.ModelCheckpoint):
+            continue
+        option = f"--trainer.callbacks {type(other).__name__}"
+        if _names_a_folder(other.filename):
+            raise UserError(f"{option} filename {other.filename}: {_A_PATH} its dirpath")
+        if ckpt_path is None and other.dirpath and any(Path(other.dirpath).glob("*.ckpt")):
+            raise UserError(
+                f"{option} dirpath {other.dirpath} holds an earlier run's checkpoints, and this run would write "
+                "beside them: give it an empty or new folder"
+            )
 
 
 def refuse_a_second_last_ckpt(trainer: L.Trainer) -> None:

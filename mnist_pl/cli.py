@@ -35,6 +35,7 @@ from mnist_pl.checkpoints import (
     RunCheckpoint,
     check_readable,
     refuse_a_second_last_ckpt,
+    refuse_checkpoints_among_others,
 )
 from mnist_pl.checkpoints import refuse_bad_settings as refuse_bad_checkpoint_settings
 from mnist_pl.data import INT_RANGES, STATS, MNISTDataModule, refuse_own_images_for, trained_settings
@@ -829,6 +830,7 @@ class MNISTCLI(LightningCLI):
                     "start, and wrote over its best.ckpt): leave the option out"
                 )
             refuse_a_second_last_ckpt(self.trainer)
+            refuse_checkpoints_among_others(self.trainer, ckpt_path)
             refuse_callbacks_the_model_cannot_take(self.trainer, self.model)
         fitting = self.subcommand == "fit"
         runs.refuse_a_chosen_run_dir_in_use(self.trainer, fitting, self.config[self.subcommand].ckpt_path)

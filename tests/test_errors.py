@@ -1470,6 +1470,32 @@ def test_config_mistakes_we_report(run: Run, case: str) -> None:
     assert run.snapshot() == before  # no new run dir either: it failed before writing anything
 
 
+def test_checkpoints_named_into_another_runs_folder_are_refused(run: Run) -> None:
+    """Lightning joins a filename to its dirpath: ../../version_0/checkpoints/best wrote over another run's
+    best.ckpt, exit status 0; a ModelCheckpoint of one's own wrote best-v1.ckpt among another run's (an audit)."""
+    before = run.snapshot()
+    own = ["--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.monitor=val/loss"]
+    for args, expected in (
+        (
+            ["--checkpoint.filename=../../version_0/checkpoints/best"],
+            "error: --checkpoint.filename ../../version_0/checkpoints/best: a file's name, not a path (it went into "
+            "another folder, over the checkpoints there): give the folder as --checkpoint.dirpath",
+        ),
+        (
+            [*own, "--trainer.callbacks.filename=../shared/best"],
+            "error: --trainer.callbacks ModelCheckpoint filename ../shared/best: a file's name, not a path (it went "
+            "into another folder, over the checkpoints there): give the folder as its dirpath",
+        ),
+        (
+            [*own, f"--trainer.callbacks.dirpath={run.best.parent}"],
+            f"error: --trainer.callbacks ModelCheckpoint dirpath {run.best.parent} holds an earlier run's "
+            "checkpoints, and this run would write beside them: give it an empty or new folder",
+        ),
+    ):
+        assert_one_line_error(run.fit(*args), 1, expected)
+        assert run.snapshot() == before
+
+
 def test_a_subcommand_alone_is_parsed(tmp_path: Path) -> None:
     """With no word after the subcommand, the check of --trainer's values ended every one of them in a
     traceback ("zip() argument 2 is longer than argument 1")."""
