@@ -32,7 +32,7 @@ from mnist_pl.errors import UserError, reported
 from mnist_pl.files import beside, cannot_write, file_above, missing_folders, publish, remove_empty
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import LeNet
-from mnist_pl.parser import globbed, model_not_rebuilt, near_option
+from mnist_pl.parser import globbed, model_not_rebuilt, near_option, option_of_a_file
 from mnist_pl.signals import stopped_in_one_line
 
 # The names each format's files go by, the default first: another (a run's .ckpt or .yaml) was written
@@ -228,6 +228,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         fix = f"{typed} here is {near}" if near else ""
         if typed == "--config":  # test's way with a recipe's runs (--config ... --ckpt_path best)
             fix = "export takes none, the checkpoint holds its settings: give --ckpt_path, a .ckpt file of a run"
+        if not typed and (option := option_of_a_file(unknown[0], parser.prog)):
+            fix = f"give it as {option} {unknown[0]}"
         glob = globbed(" ".join(unknown), sys.argv[1:] if argv is None else argv)
         parser.error(glob or f"unrecognized arguments: {' '.join(unknown)}" + (f": {fix}" if fix else ""))
     if args.ckpt_path is None:

@@ -27,6 +27,8 @@ from jsonargparse.typing import register_type
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from mnist_pl import images
+
 # jsonargparse's restricted numbers (PositiveInt, ...) are int and float subclasses, which yaml's
 # safe dumper cannot write: carried into a class's untyped **kwargs (the default LeNet's num_classes
 # into a torchvision builder), they ended every dump, --print_config's too, in a RepresenterError.
@@ -768,6 +770,18 @@ def _meant(word: str, options: list[str]) -> str | None:
     return near_option(option, options)
 
 
+def option_of_a_file(word: str, prog: str) -> str | None:
+    """The option a file given alone on the command line of ``prog`` was meant for, by its kind."""
+    suffix = Path(word).suffix.lower()
+    if suffix in (".yaml", ".yml", ".json") and not prog.endswith(" export"):
+        return "--config"
+    if suffix == ".ckpt":
+        return "--ckpt_path"
+    if prog.endswith(" predict") and (Path(word).is_dir() or suffix in images.image_suffixes()):
+        return "--data.predict_path"
+    return None
+
+
 def near_option(option: str, options: list[str]) -> str | None:
     """The option of ``options`` spelled nearest to ``option`` (``--trainer.max_epochz``), if near enough;
     export's parser's too."""
@@ -780,6 +794,8 @@ def near_option(option: str, options: list[str]) -> str | None:
     # spelling near another (--trainer.max_ep was said to be --trainer.max_steps); else that spelling.
     near = [key for key in keys if key.startswith(typed)]
     near = near if len(near) == 1 else difflib.get_close_matches(typed, keys, n=1, cutoff=0.85)
+    # A group's option without its group (--max_epochs, predict's --output): the one option of that name.
+    near = near or [key for key in keys if key.rpartition(".")[2] == typed.removeprefix("__")]
     meant = shown[keys.index(near[0])] if len(near) == 1 else None
     # --trainer.callback+=: the += form (plain --trainer.callbacks replaces the recipe's callbacks; an audit).
     return f"{meant}+" if meant and option.endswith("+") and f"{meant}+" in options else meant
@@ -964,6 +980,8 @@ class MNISTArgumentParser(LightningArgumentParser):
             options = [o for o in (self.subcommand_parser or self)._option_string_actions if o.startswith("--")]
             if meant := _meant(unknown[0], options):
                 message += f": {unknown[0].partition('=')[0]} here is {meant}"
+        elif words and (option := option_of_a_file(words[0], (self.subcommand_parser or self).prog)):
+            message += f": give it as {option} {words[0]}"
         # The main parser's: its subcommands and export, which __main__ runs before any parser.
         every = f"{', '.join(LightningCLI.subcommands())} or export"
         if message.startswith('expected "subcommand" to be one of'):

@@ -223,6 +223,20 @@ PARSER_CASES = {
         "--model.scheduler.gamma (after --model.scheduler CLASS)\n",
     ),
     "nothing near": (["--foo=1"], "error: unrecognized arguments: --foo=1\n"),
+    # A group's option without its group: no spelling near enough (an audit).
+    "an option without its group": (
+        ["--max_epochs=3"],
+        "error: unrecognized arguments: --max_epochs=3: --max_epochs here is --trainer.max_epochs\n",
+    ),
+    # A file without its option said only "unrecognized arguments" (an audit).
+    "a config without --config": (
+        ["lenet.yaml"],
+        "error: unrecognized arguments: lenet.yaml: give it as --config lenet.yaml\n",
+    ),
+    "a checkpoint without --ckpt_path": (
+        ["best.ckpt"],
+        "error: unrecognized arguments: best.ckpt: give it as --ckpt_path best.ckpt\n",
+    ),
     # A class's name misspelled, short or whole; a module of one's own not found; a class's required
     # argument: each line named no fix.
     "a short class name misspelled": (
@@ -1494,6 +1508,16 @@ def test_checkpoints_named_into_another_runs_folder_are_refused(run: Run) -> Non
     ):
         assert_one_line_error(run.fit(*args), 1, expected)
         assert run.snapshot() == before
+
+
+def test_a_file_without_its_option_is_named_with_it(run: Run, tmp_path: Path) -> None:
+    """predict's images and export's checkpoint, given without their options: "unrecognized arguments" alone."""
+    (tmp_path / "digits").mkdir()
+    result = run_main("predict", f"--ckpt_path={run.best}", DATA, "digits", cwd=tmp_path)
+    assert_one_line_error(result, 2, "error: unrecognized arguments: digits: give it as --data.predict_path digits")
+    result = run_main("export", str(run.best), cwd=tmp_path)
+    assert_one_line_error(result, 2, f"error: unrecognized arguments: {run.best}: give it as --ckpt_path {run.best}")
+    assert [path.name for path in tmp_path.iterdir()] == ["digits"]
 
 
 def test_a_subcommand_alone_is_parsed(tmp_path: Path) -> None:
