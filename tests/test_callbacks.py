@@ -394,6 +394,10 @@ def test_predict_limited_to_some_batches_writes_their_rows(trained_run: Path, tm
     # The last line, after the progress bar's: the bar, closed after it, was drawn again below it (an audit).
     assert result.stdout.splitlines()[-1] == f"100 predictions written to {out}"
     assert "predicted     confidence" not in result.stdout
+    # Lightning's logger opens an event file at every stage: a predict's holds nothing, and TensorBoard listed it
+    # as a run (a mutation audit).
+    predicted = tmp_path / "mnist" / "version_0"  # the run of a checkpoint without its config: a new one
+    assert (predicted / "config.yaml").is_file() and not list(predicted.glob("events.out.tfevents.*"))
     # Shown, the test split's rows have its true class beside the predicted one.
     shown = run_main("predict", *args, *limits, f"--predictions.output={out}", "--predictions.show=2", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr[-3000:]

@@ -231,6 +231,11 @@ def test_a_checkpoint_of_a_diverged_run_is_refused_in_one_line(trained_run: Path
     path = tmp_path / "diverged.ckpt"
     torch.save(checkpoint, path)
     check_readable(path)
+    # An overflowed weight as a NaN (a mutation audit: isnan alone let it through).
+    checkpoint["state_dict"]["net.classifier.1.weight"][3, 5] = float("inf")
+    torch.save(checkpoint, path)
+    with pytest.raises(UserError, match=r"1 of its weight tensors hold NaN or infinity \(net.classifier.1.weight"):
+        check_readable(path)
     checkpoint["state_dict"]["net.classifier.1.weight"][3, 5] = float("nan")
     torch.save(checkpoint, path)
     expected = (

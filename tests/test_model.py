@@ -21,7 +21,7 @@ from torch import nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from mnist_pl import export
+from mnist_pl import export, optim
 from mnist_pl.augment import RandomAffine
 from mnist_pl.callbacks import run_settings
 from mnist_pl.cli import MNISTCLI
@@ -347,6 +347,10 @@ def test_a_total_steps_given_is_kept_and_one_the_run_outlasts_refused() -> None:
     trainer = L.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0, logger=False, **QUIET)
     trainer.fit(MNISTClassifier(LeNet(), scheduler=longer), datamodule=dm)
     assert trainer.lr_scheduler_configs[0].scheduler.total_steps == 5
+    exact = partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=0.1, total_steps=3)  # the run's own: kept too
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0, logger=False, **QUIET)
+    trainer.fit(MNISTClassifier(LeNet(), scheduler=exact), datamodule=dm)
+    assert trainer.lr_scheduler_configs[0].scheduler.total_steps == 3 and trainer.global_step == 3
     shorter = partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=0.1, total_steps=2)
     trainer = L.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0, logger=False, **QUIET)
     with pytest.raises(UserError, match=r"^--model.scheduler.init_args.total_steps 2: this run takes 3 steps"):
@@ -356,6 +360,32 @@ def test_a_total_steps_given_is_kept_and_one_the_run_outlasts_refused() -> None:
     trainer = L.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=0, logger=False, **QUIET)
     with pytest.raises(UserError, match=r"cycle_momentum. option enabled: give --model.scheduler.init_args.cycle_m"):
         trainer.fit(MNISTClassifier(LeNet(), torch.optim.Adadelta, scheduler=one_cycle), datamodule=dm)
+
+
+def test_a_python_checkpoints_optimizer_is_compared_as_set_and_as_scheduled() -> None:
+    """A fit from a checkpoint of a module built in Python (no optimizer in its hyperparameters): betas saved as a
+    list are torch's tuple, and a scheduled lr is where the schedule got to, not another lr (each was refused);
+    an lr of 0 is refused before any fit (a mutation audit)."""
+    with pytest.raises(UserError, match=r"^--model.optimizer.init_args.lr 0: must be > 0"):
+        optim.refuse_bad_settings(MNISTClassifier(MinimalCNN(), optimizer=partial(torch.optim.SGD, lr=0)))
+
+    def checkpoint(optimizer: torch.optim.Optimizer, scheduled: bool, **group: Any) -> dict:
+        saved = {**optimizer.state_dict()["param_groups"][0], **group}
+        return {
+            "hyper_parameters": {},
+            "optimizer_states": [{"param_groups": [saved]}],
+            "lr_schedulers": [{}] * scheduled,
+        }
+
+    sgd = MNISTClassifier(MinimalCNN(), optimizer=partial(torch.optim.SGD, lr=0.01))
+    decayed = checkpoint(torch.optim.SGD(sgd.parameters(), lr=0.01), scheduled=True, lr=0.005)
+    optim.refuse_another_optimizer(sgd, decayed, "p.ckpt")
+    with pytest.raises(UserError, match=r"^--model.optimizer.init_args.lr 0.01: p.ckpt was trained with lr 0.005"):
+        optim.refuse_another_optimizer(sgd, {**decayed, "lr_schedulers": []}, "p.ckpt")
+    adam = MNISTClassifier(MinimalCNN(), optimizer=torch.optim.Adam)
+    optim.refuse_another_optimizer(
+        adam, checkpoint(torch.optim.Adam(adam.parameters()), False, betas=[0.9, 0.999]), "p"
+    )
 
 
 class WarmupLinear(torch.optim.lr_scheduler.LambdaLR):

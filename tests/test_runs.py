@@ -314,6 +314,14 @@ def test_a_full_disk_is_found_under_what_raised_it() -> None:
         hidden = ValueError("said otherwise")
         hidden.__context__, hidden.__suppress_context__ = err, True
         assert no_space(hidden) is None
+    # Raised while handling it, without "from": under its context (a mutation audit).
+    try:
+        try:
+            raise full
+        except OSError:
+            raise RuntimeError("the writer's own error")  # noqa: B904
+    except RuntimeError as err:
+        assert no_space(err) is full
 
 
 def test_a_fork_into_a_folder_named_as_the_other_runs_has_a_best_of_its_own(tmp_path: Path) -> None:
@@ -1383,6 +1391,35 @@ def test_resume_last_with_a_runs_own_config_resumes_that_run(tmp_path: Path, mon
     config = ["--config", str((first / "config.yaml").relative_to(tmp_path))]
     cli = MNISTCLI(args=["fit", *config, logs, "--trainer.max_epochs=3", "--ckpt_path=last"])
     assert cli.config.fit.ckpt_path == str((first / "checkpoints" / "last.ckpt").relative_to(tmp_path))
+
+
+def test_a_run_with_a_sub_dir_that_fails_as_it_starts_leaves_no_folder(tmp_path: Path) -> None:
+    """The dir it claimed is version_0/tb: an empty version_0 stayed, and the next run was version_1 (a
+    mutation audit)."""
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
+    result = run_main(
+        "fit", *TINY, logs, "--trainer.logger.init_args.sub_dir=tb", "--trainer.val_check_interval=1000", cwd=tmp_path
+    )
+    assert result.returncode == 1 and "val_check_interval" in result.stderr.strip().splitlines()[-1], result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stop_handler_leaves_sigterm_to_a_handler_already_there() -> None:
+    """export's, the table's and the bench's: an ignored SIGTERM (a background job's) or the caller's own
+    handler stays theirs (a mutation audit)."""
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        for handler in (signal.SIG_IGN, lambda signum, frame: None):
+            signal.signal(signal.SIGTERM, handler)
+            with signals.stopped_in_one_line("export"):
+                assert signal.getsignal(signal.SIGTERM) is handler
+            assert signal.getsignal(signal.SIGTERM) is handler
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        with signals.stopped_in_one_line("export"):
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # its own, for one line
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 @pytest.mark.slow  # an edge of the default suite's checks: its time

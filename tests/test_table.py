@@ -282,6 +282,29 @@ def test_the_reference_column_says_yes_only_where_every_seed_reached_it(
     assert seeds == ["--seed_everything=0", "--seed_everything=1"]  # each fit its own seed
 
 
+def test_the_seeds_times_are_averaged_and_their_epochs_ordered(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The train time is the seeds' mean, not the first seed's; their epochs go from fewest to most (sorted
+    as text, 10 came before 9); an epoch of accumulated batches counts optimizer steps (a mutation audit)."""
+    fits = iter([(2.0, trained(epochs=10)), (4.0, trained(epochs=9))])
+
+    def app_fit(*args: str, **kwargs: str) -> tuple:
+        seconds, trainer = next(fits)
+        return (
+            SimpleNamespace(seconds=seconds),
+            0.95,
+            SimpleNamespace(model=SimpleNamespace(net=torch.nn.Linear(3, 2)), trainer=trainer),
+        )
+
+    monkeypatch.setattr(table, "app_fit", app_fit)
+    table._table(argparse.Namespace(configs=["minimal"], seeds=[0, 1], save_dir="logs/table"), [])
+    row = re.search(r"^\| minimal \| (.+) \|$", capsys.readouterr().out, re.M).group(1).split(" | ")
+    assert row[1:3] == ["9-10", "3 s"], row
+    accumulated = SimpleNamespace(global_step=3, num_training_batches=5, accumulate_grad_batches=2)
+    assert table._epochs_trained(accumulated) == 1.0  # 3 optimizer steps an epoch of 5 batches
+
+
 def test_a_seed_that_reached_the_reference_exactly_reached_it(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
