@@ -401,15 +401,19 @@ class MNISTCLI(LightningCLI):
         subcommand: str = self.config.subcommand  # required: the parse ended without one
         if refused := set_again_by_a_config(options, subcommand):
             self._parser(subcommand).error(refused)
-        # Every subcommand takes it, for a recipe's sake (_prepare_subcommand_parser); typed for one but fit,
-        # it did nothing.
-        typed = [i for i, word in enumerate(options) if word.partition("=")[0] == "--test_after_fit"]
-        if subcommand != "fit" and typed:
-            word, *after = options[typed[-1] :]
-            value = word.partition("=")[2] or next(iter(after), "")
-            self._parser(subcommand).error(
-                f"--test_after_fit {value}: only fit acts on it ({subcommand} runs no fit): leave it out"
-            )
+        # Every subcommand takes them, for a recipe's sake (_prepare_subcommand_parser; the data module's): typed
+        # for another, they did nothing (test of --data.predict_path digits/ tested MNIST's test split; an audit).
+        for option, only, why in (
+            ("--test_after_fit", "fit", "runs no fit"),
+            ("--data.predict_path", "predict", "runs on the dataset's own split"),
+        ):
+            typed = [i for i, word in enumerate(options) if word.partition("=")[0] == option]
+            if subcommand != only and typed:
+                word, *after = options[typed[-1] :]
+                value = word.partition("=")[2] or next(iter(after), "")
+                self._parser(subcommand).error(
+                    f"{option} {value}: only {only} acts on it ({subcommand} {why}): leave it out"
+                )
         config = self.config[subcommand]
         for message in kept_from_the_config(options, config):
             rank_zero_warn(message)

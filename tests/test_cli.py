@@ -365,6 +365,14 @@ def test_test_after_fit_typed_for_another_subcommand_is_refused(subcommand: str,
             f"error: --test_after_fit false: only fit acts on it ({subcommand} runs no fit): leave it out"
         ), result.stderr[-2000:]
     assert list(tmp_path.iterdir()) == []
+    # So was --data.predict_path: test tested MNIST's test split, not the folder given, without a word (an audit).
+    other = "fit" if subcommand == "predict" else subcommand  # predict's own
+    result = run_main(other, f"--config={CONFIG}", "--data.predict_path", "digits", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
+        f"error: --data.predict_path digits: only predict acts on it ({other} runs on the dataset's own split): "
+        "leave it out"
+    ), result.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []
     # The recipe's own, test_after_fit: true, is taken.
     assert run_main(subcommand, f"--config={CONFIG}", "--print_config", cwd=tmp_path).returncode == 0
 
