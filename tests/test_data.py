@@ -51,6 +51,18 @@ def dm() -> MNISTDataModule:
     return dm
 
 
+def test_a_data_dir_of_the_datasets_own_folder_names_its_parent(tmp_path: Path) -> None:
+    """data/MNIST given for data: MNIST's files were copied into data/MNIST/MNIST/raw without a word, 53 MB
+    again (an audit)."""
+    (tmp_path / "MNIST" / "raw").mkdir(parents=True)
+    given = tmp_path / "MNIST"
+    with pytest.raises(DataError, match=rf"^--data.data_dir {given}: holds MNIST's raw/ itself: give {tmp_path}$"):
+        ensure_files(given, download=False)
+    assert [path.name for path in given.iterdir()] == ["raw"]
+    ensure_files(tmp_path, download=False)  # its parent: filled there
+    assert len(list((given / "raw").iterdir())) == 4
+
+
 def test_bundled_gz_decompress_to_official_md5(gz_dir: Path) -> None:
     ensure_files(gz_dir, download=False)
     raw = gz_dir / "MNIST" / "raw"
