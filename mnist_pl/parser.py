@@ -82,7 +82,8 @@ _RESTRICTED = {
 }
 _NOT_RESTRICTED = re.compile(
     rf"^Not of type ({'|'.join(_RESTRICTED)}): "
-    r"(?:(\S+) does not conform to restriction .*|.*?'(.*)'|.*)$"  # the value: -5, or 'abc' of a failed int()
+    # The value: -5, or 'abc' of a failed int(); not the type of "... a real number, not 'list'" (a config's [5000]).
+    r"(?:(\S+) does not conform to restriction .*|.*?(?<!not )'(.*)'|.*)$"
 )
 
 
@@ -405,6 +406,16 @@ def _in_config_file(message: str, raw: str, options: list[str]) -> str:
         written = _lookup(path, key.replace(".init_args.", "."))  # with or without init_args, as _find reads it
         if written is not KeyError and _same_value(written, value):
             return f"{path}: {key} {value}: {reason}: fix the file"
+    # A value jsonargparse names only by its type ("not 'list'"): the one the parser took last, typed or a file's.
+    if unnamed := re.fullmatch(r"--([\w.]+): (expected .*)", message):
+        key, reason = unnamed.groups()
+        for i in reversed(range(len(COMMAND_LINE))):
+            option, _, value = COMMAND_LINE[i].partition("=")
+            value = value or (COMMAND_LINE[i + 1] if i + 1 < len(COMMAND_LINE) else "")
+            if option == f"--{key}":
+                return f"--{key} {value}: {reason}"
+            if option in ("-c", "--config") and (written := _lookup(Path(value), key)) is not KeyError:
+                return f"{value}: {key} {written}: {reason}: fix the file"
     return message
 
 

@@ -228,6 +228,15 @@ PARSER_CASES = {
         ["--max_epochs=3"],
         "error: unrecognized arguments: --max_epochs=3: --max_epochs here is --trainer.max_epochs\n",
     ),
+    # A list where a number goes: jsonargparse named the type, "list", for the value, as if typed (an audit).
+    "a list for a number, in a file": (
+        ["--config=vallist.yaml"],
+        "error: vallist.yaml: data.val_size [5000]: expected an int > 0: fix the file\n",
+    ),
+    "a list for a number, typed": (
+        ["--data.val_size=[5000]"],
+        "error: --data.val_size [5000]: expected an int > 0\n",
+    ),
     # A file without its option said only "unrecognized arguments" (an audit).
     "a config without --config": (
         ["lenet.yaml"],
@@ -664,6 +673,7 @@ def test_config_mistakes_jsonargparse_reports(
     (run.root / "twicedata.yaml").write_text("batch_size: 64\nbatch_size: 128\n")
     (run.root / "twosections.yaml").write_text("trainer:\n  max_epochs: 1\ntrainer:\n  max_epochs: 2\n")
     (run.root / "list.yaml").write_text("- 1\n")
+    (run.root / "vallist.yaml").write_text("data:\n  val_size: [5000]\n")
     (run.root / "section.yaml").write_text("data: 5\n")
     (run.root / "predictions.yaml").write_text("predictions: [1, 2]\n")
     (run.root / "badkey.yaml").write_text("trainer:\n  max_epoch: 3\n")
