@@ -293,7 +293,7 @@ PARSER_CASES = {
     ),
     "a class name's case": (
         ["--model.net=Lenet"],
-        "error: --model.net: expected a class path (package.module.Class): did you mean mnist_pl.nets.LeNet?\n",
+        "error: --model.net Lenet: expected a class path (package.module.Class): did you mean mnist_pl.nets.LeNet?\n",
     ),
     # Two letters swapped: difflib's ratio for SDG and SGD (0.67) is under any safe cutoff (an audit).
     "two letters of a class path swapped": (
@@ -303,7 +303,7 @@ PARSER_CASES = {
     ),
     "two letters of a short class name swapped": (
         ["--model.optimizer=SDG"],
-        "error: --model.optimizer: expected a class path (package.module.Class): did you mean torch.optim.SGD?\n",
+        "error: --model.optimizer SDG: expected a class path (package.module.Class): did you mean torch.optim.SGD?\n",
     ),
     "a module of one's own not found": (
         ["--model.net=othermod.Net"],
