@@ -991,6 +991,10 @@ class MNISTArgumentParser(LightningArgumentParser):
             options = [o for o in (self.subcommand_parser or self)._option_string_actions if o.startswith("--")]
             if meant := _meant(unknown[0], options):
                 message += f": {unknown[0].partition('=')[0]} here is {meant}"
+            elif unknown[0].startswith("--predictions."):  # the CSV's: predict's only
+                message += f": {unknown[0].partition('=')[0]} is an option of predict"
+        elif words and words[0] in LightningCLI.subcommands():  # fit test --config ...
+            message += f": {words[0]} is a subcommand of its own: run one at a time (fit tests its best checkpoint)"
         elif words and (option := option_of_a_file(words[0], (self.subcommand_parser or self).prog)):
             message += f": give it as {option} {words[0]}"
         # The main parser's: its subcommands and export, which __main__ runs before any parser.

@@ -237,6 +237,16 @@ PARSER_CASES = {
         ["--data.val_size=[5000]"],
         "error: --data.val_size [5000]: expected an int > 0\n",
     ),
+    # Two subcommands, or predict's option for another: "unrecognized arguments" alone (an audit).
+    "a second subcommand": (
+        ["test"],
+        "error: unrecognized arguments: test: test is a subcommand of its own: run one at a time (fit tests its "
+        "best checkpoint)\n",
+    ),
+    "predict's option": (
+        ["--predictions.output=p.csv"],
+        "error: unrecognized arguments: --predictions.output=p.csv: --predictions.output is an option of predict\n",
+    ),
     # A file without its option said only "unrecognized arguments" (an audit).
     "a config without --config": (
         ["lenet.yaml"],
