@@ -675,17 +675,18 @@ def refuse_bad_settings(checkpoint: Namespace | dict, subcommand: str) -> None:
         )
 
 
-def refuse_checkpoints_among_others(trainer: L.Trainer, ckpt_path: str | None) -> None:
-    """A ModelCheckpoint of the user's that names another folder in its filename, or, in a new run, writes
-    into a folder of checkpoints (another run's): Lightning wrote best-v1.ckpt beside them. (The run's own
-    ``--checkpoint`` is checked as parsed, and its dirpath as the fit starts.)"""
+def refuse_checkpoints_among_others(trainer: L.Trainer, goes_on: bool) -> None:
+    """A ModelCheckpoint of the user's that names another folder in its filename, or, unless the fit ``goes_on``
+    in its run (a resume from its last.ckpt), writes into a folder of checkpoints (another run's): Lightning wrote
+    best-v1.ckpt beside them, and a fit from a best.ckpt deleted the other run's. (The run's own ``--checkpoint``
+    is checked as parsed, and its dirpath as the fit starts.)"""
     for other in trainer.checkpoint_callbacks:
         if other is trainer.checkpoint_callback or not isinstance(other, callbacks.ModelCheckpoint):
             continue
         option = f"--trainer.callbacks {type(other).__name__}"
         if _names_a_folder(other.filename):
             raise UserError(f"{option} filename {other.filename}: {_A_PATH} its dirpath")
-        if ckpt_path is None and other.dirpath and any(Path(other.dirpath).glob("*.ckpt")):
+        if not goes_on and other.dirpath and any(Path(other.dirpath).glob("*.ckpt")):
             raise UserError(
                 f"{option} dirpath {other.dirpath} holds an earlier run's checkpoints, and this run would write "
                 "beside them: give it an empty or new folder"

@@ -144,8 +144,9 @@ def ensure_files(root: Path, download: bool, dataset: DatasetName = "MNIST") -> 
         )
     if nearest == root and not root.is_dir():
         raise DataError(f"--data.data_dir {root} is a file: give the folder that holds {dataset}/raw")
-    if root.name == dataset and (root / "raw").is_dir() and not raw.exists():  # torchvision's own folder
-        raise DataError(f"--data.data_dir {root}: holds {dataset}'s raw/ itself: give {root.parent}")
+    # torchvision's own folder (also as "." from inside it)
+    if (folder := Path(os.path.abspath(root))).name == dataset and (root / "raw").is_dir() and not raw.exists():
+        raise DataError(f"--data.data_dir {root}: holds {dataset}'s raw/ itself: give {folder.parent}")
     if not nearest.is_dir():  # was "<raw> is not writable (Not a directory)" when raw was made
         raise DataError(f"--data.data_dir {root}: {nearest} is a file, not a folder: give another --data.data_dir")
     try:

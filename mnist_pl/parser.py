@@ -406,15 +406,18 @@ def _in_config_file(message: str, raw: str, options: list[str]) -> str:
         written = _lookup(path, key.replace(".init_args.", "."))  # with or without init_args, as _find reads it
         if written is not KeyError and _same_value(written, value):
             return f"{path}: {key} {value}: {reason}: fix the file"
-    # A value jsonargparse names only by its type ("not 'list'"): the one the parser took last, typed or a file's.
-    if unnamed := re.fullmatch(r"--([\w.]+): (expected .*)", message):
+    # A value jsonargparse names by its type alone (int()'s "..., not 'list'": a config's [5000]): the first word
+    # of the command line that gives the key a value of that type, typed or a --config file's (the parse stops at
+    # the first bad value; a later one may be good). Elsewhere (a group's file) the line stays without it.
+    unnamed = re.fullmatch(r"--([\w.]+): (expected .*)", message)
+    if unnamed and (kind := re.search(r", not '(\w+)'$", raw, re.M)):
         key, reason = unnamed.groups()
-        for i in reversed(range(len(COMMAND_LINE))):
-            option, _, value = COMMAND_LINE[i].partition("=")
+        for i, word in enumerate(COMMAND_LINE):
+            option, _, value = word.partition("=")
             value = value or (COMMAND_LINE[i + 1] if i + 1 < len(COMMAND_LINE) else "")
-            if option == f"--{key}":
+            if option == f"--{key}" and type(_config_tree(value)).__name__ == kind[1]:
                 return f"--{key} {value}: {reason}"
-            if option in ("-c", "--config") and (written := _lookup(Path(value), key)) is not KeyError:
+            if option in ("-c", "--config") and type(written := _lookup(Path(value), key)).__name__ == kind[1]:
                 return f"{value}: {key} {written}: {reason}: fix the file"
     return message
 
@@ -736,7 +739,8 @@ def globbed(given: str, line: list[str] | None = None) -> str | None:
             if end is None:
                 continue
             files = next((line[end:k] for k in range(end + 1, len(line) + 1) if " ".join(line[end:k]) == given), [])
-            if files:
+            # A checkpoints' glob gives checkpoints: predict's folder after a --ckpt_path's value is no glob (a review).
+            if files and (option != "--ckpt_path" or all(file.endswith(".ckpt") for file in files)):
                 few = " ".join(files) if len(files) <= 3 else f"{files[0]} {files[1]} ... {files[-1]}"
                 counted = "1 file" if len(files) == 1 else f"{len(files)} files"
                 return f"unrecognized arguments: {few}: {counted}, as the shell expands an unquoted glob: {fix}"

@@ -270,8 +270,8 @@ def refuse_bad_settings(trainer: Namespace, subcommand: str, test_after_fit: boo
         # save_dir does not look.
         if isinstance(name := init_args.get("name"), str) and leaves_its_folder(name):
             raise UserError(
-                f"--trainer.logger.init_args.name {name}: names no folder in the logger's save_dir (logs/): give "
-                "a name, such as lenet, or leave it out"
+                f"--trainer.logger.init_args.name {name}: names no folder in the logger's save_dir: give a name, "
+                "such as lenet, or leave it out"
             )
     # Taken without a word, and unused: the run's folder is the logger's (without one, nothing is written).
     if (root := trainer.get("default_root_dir")) is not None and trainer.get("logger") not in (False, []):
@@ -316,7 +316,8 @@ def refuse_bad_settings(trainer: Namespace, subcommand: str, test_after_fit: boo
     # As Lightning refuses it, for any accelerator: "`Trainer(devices='0')` value is not a valid input using cpu".
     if (devices := trainer.get("devices")) in ([], 0, "0"):
         raise UserError(f"--trainer.devices {devices}: a run needs a device: give 1 or more, or auto")
-    if subcommand == "fit" and max_time_seconds(max_time := trainer.get("max_time")) == 0:
+    seconds = max_time_seconds(max_time := trainer.get("max_time"))  # refused where it is no duration, any subcommand
+    if subcommand == "fit" and seconds == 0:
         raise UserError(
             f"--trainer.max_time {max_time}: the fit would train nothing: give a duration DD:HH:MM:SS, such as "
             "00:01:00:00 for an hour"

@@ -373,6 +373,9 @@ def test_test_after_fit_typed_for_another_subcommand_is_refused(subcommand: str,
         "leave it out"
     ), result.stderr[-2000:]
     assert list(tmp_path.iterdir()) == []
+    # null undoes a recipe's path: harmless, taken (a review).
+    printed = run_main(other, f"--config={CONFIG}", "--data.predict_path=null", "--print_config", cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr[-2000:]
     # The recipe's own, test_after_fit: true, is taken.
     assert run_main(subcommand, f"--config={CONFIG}", "--print_config", cwd=tmp_path).returncode == 0
 

@@ -51,7 +51,9 @@ def dm() -> MNISTDataModule:
     return dm
 
 
-def test_a_data_dir_of_the_datasets_own_folder_names_its_parent(tmp_path: Path) -> None:
+def test_a_data_dir_of_the_datasets_own_folder_names_its_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """data/MNIST given for data: MNIST's files were copied into data/MNIST/MNIST/raw without a word, 53 MB
     again (an audit)."""
     (tmp_path / "MNIST" / "raw").mkdir(parents=True)
@@ -59,6 +61,10 @@ def test_a_data_dir_of_the_datasets_own_folder_names_its_parent(tmp_path: Path) 
     with pytest.raises(DataError, match=rf"^--data.data_dir {given}: holds MNIST's raw/ itself: give {tmp_path}$"):
         ensure_files(given, download=False)
     assert [path.name for path in given.iterdir()] == ["raw"]
+    monkeypatch.chdir(given)  # and as "." from inside it (a review)
+    with pytest.raises(DataError, match=rf"^--data.data_dir \.: holds MNIST's raw/ itself: give {tmp_path}$"):
+        ensure_files(Path("."), download=False)
+    monkeypatch.chdir(tmp_path)
     ensure_files(tmp_path, download=False)  # its parent: filled there
     assert len(list((given / "raw").iterdir())) == 4
 

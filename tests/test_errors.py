@@ -237,6 +237,15 @@ PARSER_CASES = {
         ["--data.val_size=[5000]"],
         "error: --data.val_size [5000]: expected an int > 0\n",
     ),
+    # The parse stops at the first bad value: a good one after it is not blamed (a review).
+    "a list for a number, a good config after it": (
+        ["--config=vallist.yaml", "--config=lenet.yaml"],
+        "error: vallist.yaml: data.val_size [5000]: expected an int > 0: fix the file\n",
+    ),
+    "a list for a number typed, a good config after it": (
+        ["--data.val_size=[5000]", "--config=lenet.yaml"],
+        "error: --data.val_size [5000]: expected an int > 0\n",
+    ),
     # Two subcommands, or predict's option for another: "unrecognized arguments" alone (an audit).
     "a second subcommand": (
         ["test"],
@@ -303,7 +312,7 @@ PARSER_CASES = {
     ),
     "a class name's case": (
         ["--model.net=Lenet"],
-        "error: --model.net Lenet: expected a class path (package.module.Class): did you mean mnist_pl.nets.LeNet?\n",
+        "error: --model.net: expected a class path (package.module.Class): did you mean mnist_pl.nets.LeNet?\n",
     ),
     # Two letters swapped: difflib's ratio for SDG and SGD (0.67) is under any safe cutoff (an audit).
     "two letters of a class path swapped": (
@@ -313,7 +322,7 @@ PARSER_CASES = {
     ),
     "two letters of a short class name swapped": (
         ["--model.optimizer=SDG"],
-        "error: --model.optimizer SDG: expected a class path (package.module.Class): did you mean torch.optim.SGD?\n",
+        "error: --model.optimizer: expected a class path (package.module.Class): did you mean torch.optim.SGD?\n",
     ),
     "a module of one's own not found": (
         ["--model.net=othermod.Net"],
@@ -1212,8 +1221,8 @@ OUR_CASES = {
     # The run went to ./version_0, outside logs/, where the tensorboard --logdir logs it named found nothing (an audit).
     "a name above the save_dir": (
         ["--trainer.logger.init_args.name=.."],
-        "error: --trainer.logger.init_args.name ..: names no folder in the logger's save_dir (logs/): give a name, "
-        "such as lenet, or leave it out",
+        "error: --trainer.logger.init_args.name ..: names no folder in the logger's save_dir: give a name, such as "
+        "lenet, or leave it out",
     ),
     # Lightning trained no step and exited 0, leaving a run of config.yaml alone (an audit).
     "a fit of no epochs": (
@@ -1525,6 +1534,17 @@ def test_checkpoints_named_into_another_runs_folder_are_refused(run: Run) -> Non
             f"error: --trainer.callbacks ModelCheckpoint dirpath {run.best.parent} holds an earlier run's "
             "checkpoints, and this run would write beside them: give it an empty or new folder",
         ),
+        # A fit from a best.ckpt is a new run too: Lightning deleted the other run's checkpoint there (a review).
+        (
+            [
+                *own,
+                f"--trainer.callbacks.dirpath={run.best.parent}",
+                f"--ckpt_path={run.best}",
+                "--trainer.max_epochs=2",
+            ],
+            f"error: --trainer.callbacks ModelCheckpoint dirpath {run.best.parent} holds an earlier run's "
+            "checkpoints, and this run would write beside them: give it an empty or new folder",
+        ),
     ):
         assert_one_line_error(run.fit(*args), 1, expected)
         assert run.snapshot() == before
@@ -1533,7 +1553,7 @@ def test_checkpoints_named_into_another_runs_folder_are_refused(run: Run) -> Non
 def test_a_file_without_its_option_is_named_with_it(run: Run, tmp_path: Path) -> None:
     """predict's images and export's checkpoint, given without their options: "unrecognized arguments" alone."""
     (tmp_path / "digits").mkdir()
-    result = run_main("predict", f"--ckpt_path={run.best}", DATA, "digits", cwd=tmp_path)
+    result = run_main("predict", DATA, f"--ckpt_path={run.best}", "digits", cwd=tmp_path)  # no glob of checkpoints
     assert_one_line_error(result, 2, "error: unrecognized arguments: digits: give it as --data.predict_path digits")
     result = run_main("export", str(run.best), cwd=tmp_path)
     assert_one_line_error(result, 2, f"error: unrecognized arguments: {run.best}: give it as --ckpt_path {run.best}")
@@ -1607,6 +1627,9 @@ def test_a_fit_with_nothing_left_to_train_is_refused(run: Run, tmp_path: Path) -
     assert run.snapshot() == before
     # A max_time of another form than a duration is said in the app's words, not Lightning's Timer's.
     result = run.fit(f"--ckpt_path={tmp_path / 'timed.ckpt'}", "--trainer.max_epochs=3", "--trainer.max_time=1h")
+    assert_one_line_error(result, 1, "--trainer.max_time 1h: a duration DD:HH:MM:SS: give 00:01:00:00 for an hour")
+    # So in an evaluation (a review: it was checked in a fit alone).
+    result = run_main("validate", f"--ckpt_path={run.best}", DATA, "--trainer.max_time=1h", cwd=tmp_path)
     assert_one_line_error(result, 1, "--trainer.max_time 1h: a duration DD:HH:MM:SS: give 00:01:00:00 for an hour")
 
 
