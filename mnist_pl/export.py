@@ -228,9 +228,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         fix = f"{typed} here is {near}" if near else ""
         if typed == "--config":  # test's way with a recipe's runs (--config ... --ckpt_path best)
             fix = "export takes none, the checkpoint holds its settings: give --ckpt_path, a .ckpt file of a run"
-        if not typed and (option := option_of_a_file(unknown[0], parser.prog)):
+        line = sys.argv[1:] if argv is None else argv
+        if not typed and (option := option_of_a_file(unknown[0], parser.prog, line)):
             fix = f"give it as {option} {unknown[0]}"
-        glob = globbed(" ".join(unknown), sys.argv[1:] if argv is None else argv)
+        glob = globbed(" ".join(unknown), line)
         parser.error(glob or f"unrecognized arguments: {' '.join(unknown)}" + (f": {fix}" if fix else ""))
     if args.ckpt_path is None:
         parser.error("the following arguments are required: --ckpt_path")

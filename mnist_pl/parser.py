@@ -785,16 +785,19 @@ def _meant(word: str, options: list[str]) -> str | None:
     return near_option(option, options)
 
 
-def option_of_a_file(word: str, prog: str) -> str | None:
-    """The option a file given alone on the command line of ``prog`` was meant for, by its kind."""
+def option_of_a_file(word: str, prog: str, line: list[str]) -> str | None:
+    """The option a file given alone on the command ``line`` of ``prog`` was meant for, by its kind: one that
+    takes a single value is no answer where the line gives it already (``a.png --data.predict_path=b.png``)."""
     suffix = Path(word).suffix.lower()
     if suffix in (".yaml", ".yml", ".json") and not prog.endswith(" export"):
-        return "--config"
+        return "--config"  # one of several
     if suffix == ".ckpt":
-        return "--ckpt_path"
-    if prog.endswith(" predict") and (Path(word).is_dir() or suffix in images.image_suffixes()):
-        return "--data.predict_path"
-    return None
+        option = "--ckpt_path"
+    elif prog.endswith(" predict") and (Path(word).is_dir() or suffix in images.image_suffixes()):
+        option = "--data.predict_path"
+    else:
+        return None
+    return None if any(given.partition("=")[0] == option for given in line) else option
 
 
 def near_option(option: str, options: list[str]) -> str | None:
@@ -999,7 +1002,7 @@ class MNISTArgumentParser(LightningArgumentParser):
                 message += f": {unknown[0].partition('=')[0]} is an option of predict"
         elif words and words[0] in LightningCLI.subcommands():  # fit test --config ...
             message += f": {words[0]} is a subcommand of its own: run one at a time (fit tests its best checkpoint)"
-        elif words and (option := option_of_a_file(words[0], (self.subcommand_parser or self).prog)):
+        elif words and (option := option_of_a_file(words[0], (self.subcommand_parser or self).prog, COMMAND_LINE)):
             message += f": give it as {option} {words[0]}"
         # The main parser's: its subcommands and export, which __main__ runs before any parser.
         every = f"{', '.join(LightningCLI.subcommands())} or export"
