@@ -748,15 +748,20 @@ class MNISTCLI(LightningCLI):
         # A class's own arguments go with it: `--model.net FastCNN` is one setting to leave out, not 1 + its arguments.
         classes = [k.removesuffix("class_path") for k in replaced if k.endswith("class_path")]
         n = len([k for k in replaced if typed(k) or not any(k.startswith(f"{c}init_args.") for c in classes)])
-        fix = "the model setting that differs" if n == 1 else f"the {n} model settings that differ"
+        fix = "leave out " + ("the model setting that differs" if n == 1 else f"the {n} model settings that differ")
         run = runs.run_of(self.config[subcommand].ckpt_path)
-        if in_a_file(key) and run is not None:  # what it names cannot be left out of the command line
+        where = named_where_written(said(key), self.command_line, subcommand, key.endswith("class_path")) or ""
+        written = Path(where.partition(": ")[0])
+        if run is not None and written.name.startswith("config") and written.resolve().parent == run.resolve():
+            # The run's own config, edited since: "give the run's own" named the file given (an audit).
+            fix = f"its {written.name} was edited since the run: put back {rebuilt.get(key)}"
+        elif in_a_file(key) and run is not None:  # what it names cannot be left out of the command line
             fix += f" (a --config sets it: give the run's own, {run / 'config.yaml'})"
         if subcommand == "fit":
             fix += ", or train a new run without --ckpt_path"
         raise UserError(
             f"{said(key)}: the checkpoint's model has {rebuilt.get(key)}, and a run from a checkpoint keeps the "
-            f"model it was trained with: leave out {fix}",
+            f"model it was trained with: {fix}",
             of_the_class=key.endswith("class_path"),
         )
 

@@ -2052,6 +2052,27 @@ def test_a_recipes_config_evaluates_any_of_its_runs(run: Run, tmp_path: Path) ->
     assert run.snapshot() == before
 
 
+def test_a_runs_config_edited_since_it_ran_is_said(run: Run) -> None:
+    """Its config.yaml edited (lr 0.01 to 0.05), then resumed: the fix was "give the run's own", the file
+    given (an audit)."""
+    own, before = run.dir / "config.yaml", run.snapshot()
+    text = own.read_text()
+    own.write_text(text.replace("lr: 0.01", "lr: 0.05"))
+    try:
+        last = f"--ckpt_path={run.dir / 'checkpoints' / 'last.ckpt'}"
+        result = run_main("fit", f"--config={own}", DATA, run.logs_arg, last, "--trainer.max_epochs=2", cwd=run.root)
+        assert_one_line_error(
+            result,
+            1,
+            f"{own}: model.optimizer.init_args.lr 0.05: the checkpoint's model has 0.01, and a run from a checkpoint "
+            "keeps the model it was trained with: its config.yaml was edited since the run: put back 0.01, or train "
+            "a new run without --ckpt_path",
+        )
+    finally:
+        own.write_text(text)
+    assert run.snapshot() == before
+
+
 @pytest.mark.parametrize("case", REPLACED)
 def test_model_settings_the_checkpoint_would_replace_are_refused(run: Run, case: str) -> None:
     subcommand, arg, expected = REPLACED[case]
