@@ -76,6 +76,10 @@ def main() -> None:
     parser.add_argument("--save_dir", default="logs/table", help="where the fits' runs are kept")
     # Any other option goes to every fit, e.g. --trainer.precision=bf16-mixed.
     args, overrides = parser.parse_known_args()
+    # A seed twice trained the same fit twice, and its range was one number; a config twice, two equal rows.
+    for option, values in (("--seeds", args.seeds), ("--configs", args.configs)):
+        if twice := [value for value in dict.fromkeys(values) if values.count(value) > 1]:
+            parser.error(f"{option} {' '.join(map(str, values))}: {twice[0]} twice: give each once")
     # Set by the table for every fit: given again, its rows named other seeds, recipes or folders than the fits'.
     own = [option for option in parser._option_string_actions if option.startswith("--") and option != "--help"]
     for i, word in enumerate(overrides):

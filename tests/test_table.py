@@ -258,6 +258,22 @@ def test_a_seed_numpy_cannot_take_is_refused_before_any_fit(program: str, capsys
     )
 
 
+@pytest.mark.parametrize(
+    "given, said",
+    [
+        (["--seeds", "0", "0"], "--seeds 0 0: 0 twice"),
+        (["--configs", "minimal", "lenet", "minimal"], "--configs minimal"),
+    ],
+)
+def test_a_seed_or_config_given_twice_is_refused(given: list[str], said: str, capsys: pytest.CaptureFixture) -> None:
+    """The same fit trained twice, its seed range one number, or two equal rows (an audit)."""
+    with mock.patch.object(sys, "argv", ["table", *given]), pytest.raises(SystemExit) as exit_:
+        table.main()
+    assert exit_.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"python -m mnist_pl.table: error: {said}") and last.endswith("twice: give each once"), last
+
+
 def trained(epochs: int) -> SimpleNamespace:
     """What the table reads of a trainer that trained ``epochs`` epochs of 5 steps."""
     return SimpleNamespace(global_step=5 * epochs, num_training_batches=5, accumulate_grad_batches=1)
