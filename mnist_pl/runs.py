@@ -122,7 +122,7 @@ def find_run_checkpoint(
         found, missing, why = last if last.is_file() else None, "checkpoints/last.ckpt", "--checkpoint.save_last false"
     else:
         found = best_in(run / "checkpoints", settings["monitor"], settings["filename"])
-        missing, why = "best checkpoint", "no validation, or --checkpoint.save_top_k 0"
+        missing, why = "best checkpoint", "no validation, --checkpoint.save_top_k 0"
     dirpath = settings["dirpath"]
     if found is None and dirpath and Path(dirpath).resolve() != (run / "checkpoints").resolve():  # not the reasons said
         name = "last.ckpt" if which == "last" else f"{settings['filename']}.ckpt"
@@ -132,7 +132,8 @@ def find_run_checkpoint(
         )
     if found is None:
         raise UserError(
-            f"--ckpt_path {which}: {run} has no {missing} ({why}, or stopped before its first epoch ended): "
+            f"--ckpt_path {which}: {run} has no {missing} ({why}, stopped before its first epoch ended, or "
+            "removed since): "
             f"give one of its checkpoints as --ckpt_path{', or start a new run' * (subcommand == 'fit')}"
         )
     return found

@@ -2052,6 +2052,22 @@ def test_a_recipes_config_evaluates_any_of_its_runs(run: Run, tmp_path: Path) ->
     assert run.snapshot() == before
 
 
+def test_best_of_a_run_whose_best_ckpt_was_removed_says_so(run: Run, tmp_path: Path) -> None:
+    """Its reasons were the run's (no validation, ...), where the run had validated and its file was deleted
+    (an audit)."""
+    copy = tmp_path / "logs" / "lenet" / "version_0"
+    shutil.copytree(run.dir, copy)
+    (copy / "checkpoints" / "best.ckpt").unlink()
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
+    result = run_main("test", f"--config={run.config}", DATA, logs, "--ckpt_path=best", cwd=tmp_path)
+    assert_one_line_error(
+        result,
+        1,
+        f"error: --ckpt_path best: {copy} has no best checkpoint (no validation, --checkpoint.save_top_k 0, "
+        "stopped before its first epoch ended, or removed since): give one of its checkpoints as --ckpt_path",
+    )
+
+
 def test_a_runs_config_edited_since_it_ran_is_said(run: Run) -> None:
     """Its config.yaml edited (lr 0.01 to 0.05), then resumed: the fix was "give the run's own", the file
     given (an audit)."""
