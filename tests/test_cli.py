@@ -85,6 +85,7 @@ def test_fit_checkpoints_logs_and_test_from_checkpoint_alone(trained_run: Path, 
     assert "val/acc_best" not in validate.stdout  # the best of a fit's epochs; validate runs one validation
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (the suite neared 5 minutes)
 def test_fit_without_validation_tests_its_final_weights(tmp_path: Path) -> None:
     # 5 steps end inside the first epoch: no validation, no best.ckpt for the test after fit.
     logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"

@@ -1068,6 +1068,7 @@ def test_trainer_settings_it_cannot_run_with(
     assert run.snapshot() == before
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (the suite neared 5 minutes)
 def test_more_machines_than_a_lone_one_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--trainer.num_nodes 2 with no cluster and no NODE_RANK waited in torch's rendezvous for machines
     that never come, deaf to Ctrl-C and SIGTERM (an audit killed it after 14 min), leaving an empty run dir.
@@ -1107,6 +1108,7 @@ def test_a_path_of_too_long_a_name_ends_in_one_line(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (the suite neared 5 minutes)
 def test_output_into_a_closed_pipe_ends_in_one_line(tmp_path: Path) -> None:
     """`python -m mnist_pl.table ... | head -1`: the next row's print ended in a BrokenPipeError traceback (an
     audit), and Python's own "Exception ignored ... BrokenPipeError" as stdout flushed at exit."""

@@ -2137,6 +2137,7 @@ def test_best_of_a_run_whose_last_ckpt_is_damaged_is_taken_from_an_older_checkpo
     assert cli.trainer.ckpt_path == str(run / "checkpoints" / "best.ckpt")
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (the suite neared 5 minutes)
 def test_a_nested_version_name_groups_runs(tmp_path: Path) -> None:
     # Ended in a traceback as the fit started (FileNotFoundError: the folder above it was not made).
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
