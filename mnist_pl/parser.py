@@ -412,14 +412,21 @@ def _in_config_file(message: str, raw: str, options: list[str]) -> str:
     unnamed = re.fullmatch(r"--([\w.]+): (expected .*)", message)
     if unnamed and (kind := re.search(r", not '(\w+)'$", raw, re.M)):
         key, reason = unnamed.groups()
-        for i, word in enumerate(COMMAND_LINE):
-            option, _, value = word.partition("=")
-            value = value or (COMMAND_LINE[i + 1] if i + 1 < len(COMMAND_LINE) else "")
+        for option, value in _options_and_values(COMMAND_LINE):
             if option == f"--{key}" and type(_config_tree(value)).__name__ == kind[1]:
                 return f"--{key} {value}: {reason}"
             if option in ("-c", "--config") and type(written := _lookup(Path(value), key)).__name__ == kind[1]:
                 return f"{value}: {key} {written}: {reason}: fix the file"
     return message
+
+
+def _options_and_values(line: list[str]) -> list[tuple[str, str]]:
+    """Each word of a command line as (option, value): ``--a=b``, or ``--a`` and the word after it."""
+    pairs = []
+    for i, word in enumerate(line):
+        option, _, value = word.partition("=")
+        pairs.append((option, value or (line[i + 1] if i + 1 < len(line) else "")))
+    return pairs
 
 
 def named_where_written(message: str, command_line: list[str], subcommand: str, of_the_class: bool) -> str | None:
@@ -433,9 +440,7 @@ def named_where_written(message: str, command_line: list[str], subcommand: str, 
     if not (refused := re.match(r"--([\w.]+) ", message)):
         return None
     key, shown = refused[1].replace(".init_args.", "."), message[refused.end() :]  # matched without init_args
-    for i in reversed(range(len(command_line))):
-        option, _, value = command_line[i].partition("=")
-        value = value or (command_line[i + 1] if i + 1 < len(command_line) else "")
+    for option, value in reversed(_options_and_values(command_line)):
         group = option.removeprefix("--").replace(".init_args", "")
         if option in ("-c", "--config"):
             inner, named = key, refused[1]
@@ -924,7 +929,7 @@ def _with_class_arguments(short: Any, full: Any) -> None:
 _ROLE = re.compile(r":\w+:`(~?)([^`]+)`")
 
 
-def plain(text: str) -> str:
+def without_markup(text: str) -> str:
     """Help text without the reStructuredText of Lightning's and torch's docstrings, which argparse prints as
     written: ``True``, roles broken over two lines, ".. note::"."""
     text = _ROLE.sub(lambda role: role[2].rsplit(".", 1)[-1] if role[1] else role[2], text)
@@ -933,16 +938,16 @@ def plain(text: str) -> str:
 
 
 class PlainHelpFormatter(DefaultHelpFormatter):
-    """jsonargparse's help, each option's text and each group's heading and description in ``plain`` words."""
+    """jsonargparse's help, each option's text and each group's heading and description ``without_markup``."""
 
     def start_section(self, heading: str | None) -> None:
-        super().start_section(heading and plain(heading))
+        super().start_section(heading and without_markup(heading))
 
     def _split_lines(self, text: str, width: int) -> list[str]:
-        return super()._split_lines(plain(text), width)
+        return super()._split_lines(without_markup(text), width)
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
-        return super()._fill_text(plain(text), width, indent)
+        return super()._fill_text(without_markup(text), width, indent)
 
 
 class MNISTArgumentParser(LightningArgumentParser):

@@ -212,9 +212,7 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> Path | None:
         logger._kwargs["purge_step"] = _logged_steps(Path(ckpt_path))
         for callback in trainer.callbacks:
             if isinstance(callback, SaveConfigCallback):  # keep the run's config.yaml, add this one
-                n = 1
-                while (Path(logger.log_dir) / f"config.resume{n}.yaml").exists():  # in a sub_dir's too
-                    n += 1
+                n = newest_resume(Path(logger.log_dir)) + 1  # in a sub_dir's too
                 callback.config_filename = f"config.resume{n}.yaml"
         return None
     claimed = claim_run(trainer)
@@ -224,8 +222,8 @@ def place_run(trainer: L.Trainer, ckpt_path: str | None) -> Path | None:
         # `fit --ckpt_path logs/lenet/version_0/checkpoints/last.ckpt` without the run's config (the app's default
         # logger, logs/mnist) trained on in logs/mnist/version_0, the run's curves cut in two, without a word.
         run = Path(os.path.abspath(ckpt_path)).parents[1]  # a bare last.ckpt has no parents[1] as typed
-        resumes = [int(n) for path in run.glob("config.resume*.yaml") if (n := path.stem[13:]).isdigit()]
-        config = run / (f"config.resume{max(resumes)}.yaml" if resumes else "config.yaml")
+        n = newest_resume(run)
+        config = run / (f"config.resume{n}.yaml" if n else "config.yaml")
         # Its save_dir too: a config's is relative (logs), and from another folder its own config made a new run.
         rank_zero_warn(
             f"{ckpt_path} is the last state of the run {run}, which this fit's logger does not write: it goes on in "
@@ -329,6 +327,12 @@ def write_results(path: Path, results: dict[str, float], ckpt_path: str | None) 
     with beside(path) as tmp:
         tmp.write_text(json.dumps({"ckpt_path": ckpt_path, **results}, indent=2) + "\n")
         publish(tmp, path, overwrite=False)  # a name of this evaluation's own
+
+
+def newest_resume(folder: Path) -> int:
+    """N of the newest config.resumeN.yaml in a run's folder, 0 where it has none; past a gap (a file removed by
+    hand) too, so that a new one never takes an older number."""
+    return max((int(n) for path in folder.glob("config.resume*.yaml") if (n := path.stem[13:]).isdigit()), default=0)
 
 
 def run_of(ckpt_path: str | None) -> Path | None:
