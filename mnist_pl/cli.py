@@ -806,7 +806,10 @@ class MNISTCLI(LightningCLI):
                     "(logs/<name>/version_N): keep the logger; --trainer.logger.init_args.save_dir chooses the folder"
                 )
             refuse_bad_optim_settings(self.model)  # in one line, before the run dir exists
-            if self.checkpoint_read is not None:
+            # A checkpoint whose hyperparameters name its optimizer is checked with the other model settings.
+            if self.checkpoint_read is not None and "optimizer" not in self.checkpoint_read[1].get(
+                "hyper_parameters", {}
+            ):
                 refuse_another_optimizer(self.model, self.checkpoint_read[1], self.checkpoint_read[0])
             self._check_monitored_metrics()
             # A folder of its own choosing, empty or new: Lightning wrote best-v1.ckpt beside another run's

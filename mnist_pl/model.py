@@ -17,7 +17,12 @@ from torchmetrics.classification import MulticlassAccuracy
 from mnist_pl.checkpoints import objects_left_out, plain, refuse_damaged
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
-from mnist_pl.optim import lr_scheduler_config, refuse_a_schedule_the_run_outlasts, refuse_bad_settings
+from mnist_pl.optim import (
+    lr_scheduler_config,
+    refuse_a_schedule_the_run_outlasts,
+    refuse_another_optimizer,
+    refuse_bad_settings,
+)
 from mnist_pl.trainer import refuse_a_minimum_past_the_end
 
 EACH_RANKS_TRAIN_SUMS = "train_metrics_of_each_rank"  # a DDP checkpoint's: TrainLossAccuracy's sums, rank by rank
@@ -244,6 +249,8 @@ class MNISTClassifier(L.LightningModule):
         ended in Lightning's TypeError: "__init__() missing 1 required positional argument: 'net'"."""
         if isinstance(checkpoint_path, str | os.PathLike):  # not a file object: read once by torch alone
             refuse_damaged(checkpoint_path)
+        if "net" in kwargs and not isinstance(kwargs["net"], nn.Module):  # a class or None: jsonargparse's traceback
+            cls._check_outputs(kwargs["net"])
         try:
             return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
         except TypeError as err:
@@ -260,6 +267,9 @@ class MNISTClassifier(L.LightningModule):
         # keyed on the file's stat could miss one rewritten in place within a timestamp's tick).
         if self._trainer is not None and self.trainer.ckpt_path and Path(self.trainer.ckpt_path).is_file():
             refuse_damaged(self.trainer.ckpt_path)
+            # A fit of a module built in Python (its optimizer an object, not in hparams; the CLI checked its own).
+            if self.trainer.state.fn == "fit" and "optimizer" not in self.hparams:
+                refuse_another_optimizer(self, checkpoint, self.trainer.ckpt_path, in_python=True)
         # Lightning loads the weights, then converts the model to a 64-true run's float64: the
         # checkpoint's float64 weights were rounded to float32 on the way, and a resume was not exact.
         if self._trainer is not None and str(self.trainer.precision) == "64-true":

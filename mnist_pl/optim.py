@@ -244,13 +244,15 @@ _HOW_IT_STEPS = {"foreach", "maximize", "capturable", "differentiable", "fused",
 _SCHEDULED = {"lr", "momentum", "betas"}
 
 
-def refuse_another_optimizer(model: "MNISTClassifier", checkpoint: dict[str, Any], ckpt_path: str) -> None:
-    """A fit from a checkpoint whose hyperparameters name no optimizer (a module built in Python): the one
-    configured must be the one whose state it holds. Lightning loads that state into whichever is configured:
-    another class ended in a traceback (Adam's KeyError 'step'), another lr was the checkpoint's without a
-    word, while the run's config.yaml said the one given."""
+def refuse_another_optimizer(
+    model: "MNISTClassifier", checkpoint: dict[str, Any], ckpt_path: str, in_python: bool = False
+) -> None:
+    """A fit from a checkpoint whose optimizer nothing else checks (the CLI's, of a module built in Python; from
+    Python, any): the one configured must be the one whose state it holds. Lightning loads that state into whichever
+    is configured: another class ended in a traceback (Adam's KeyError 'step'), another lr was the checkpoint's
+    without a word, while the run's config.yaml said the one given. ``in_python``: the fix in Python's words."""
     states = checkpoint.get("optimizer_states") or [{}]
-    if "optimizer" in checkpoint.get("hyper_parameters", {}) or len(states) != 1 or not states[0].get("param_groups"):
+    if len(states) != 1 or not states[0].get("param_groups"):
         return
     group = states[0]["param_groups"][0]
     built = model.optimizer(model.parameters())
@@ -258,13 +260,30 @@ def refuse_another_optimizer(model: "MNISTClassifier", checkpoint: dict[str, Any
     kind = type(built)
     name = f"{'torch.optim' if hasattr(torch.optim, kind.__name__) else kind.__module__}.{kind.__name__}"
     if not ours.keys() <= group.keys():
-        theirs = ", ".join(f"{key} {_as_given(v)}" for key, v in group.items() if key not in _HOW_IT_STEPS | {"params"})
+        settings = {key: value for key, value in group.items() if key not in _HOW_IT_STEPS | {"params"}}
+        if in_python:
+            trained = checkpoint.get("hyper_parameters", {}).get("optimizer")  # a CLI run's names its class
+            its = trained["class_path"] if isinstance(trained, dict) and "class_path" in trained else "<its class>"
+            theirs = ", ".join(f"{key}={value!r}" for key, value in settings.items())
+            raise UserError(
+                f"MNISTClassifier's optimizer {name}: {ckpt_path} holds the state of another optimizer ({theirs}): "
+                f"give the one it was trained with, optimizer=functools.partial({its}, {theirs})"
+            )
+        theirs = ", ".join(f"{key} {_as_given(value)}" for key, value in settings.items())
         raise UserError(
             f"--model.optimizer {name}: {ckpt_path} holds the state of another optimizer ({theirs}): give the one "
             "it was trained with, --model.optimizer and its settings"
         )
     scheduled = _SCHEDULED if checkpoint.get("lr_schedulers") else set()
     differ = [key for key in ours if key not in scheduled and not _same(ours[key], group[key])]
+    if differ and in_python:
+        raise UserError(
+            f"MNISTClassifier's optimizer {differ[0]}={ours[differ[0]]!r}: {ckpt_path} was trained with "
+            + ", ".join(f"{key}={group[key]!r}" for key in differ)
+            + f", and a fit from it goes on with {'it' if len(differ) == 1 else 'them'}: give "
+            + ", ".join(f"{key}={group[key]!r}" for key in differ)
+            + " in the optimizer's functools.partial"
+        )
     if differ:
         raise UserError(
             f"--model.optimizer.init_args.{differ[0]} {_as_given(ours[differ[0]])}: {ckpt_path} was trained with "

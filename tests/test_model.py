@@ -4,6 +4,7 @@ import copy
 import csv
 import math
 import os
+import re
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -650,6 +651,39 @@ def test_a_cli_checkpoint_in_python_keeps_its_network_and_says_what_it_takes(tra
     assert [tuple(p.shape) for p in alone] == [(2, 10), (2, 10)]
     with pytest.raises(UserError, match=r"^--model\.net TwoOutputs: fails on a 1x28x28 image \(it returns a tuple, "):
         MNISTClassifier(TwoOutputs())
+
+
+def test_a_python_fit_from_a_cli_checkpoint_takes_the_optimizer_it_holds(trained_run: Path, tmp_path: Path) -> None:
+    """An audit of the Python API: Lightning loads a checkpoint's optimizer state into whichever optimizer the
+    module builds. The default Adam over lenet.yaml's SGD state ended in torch's KeyError 'step' traceback, and
+    SGD of another lr trained on with the checkpoint's lr without a word. A class given for the network, or None,
+    ended in a jsonargparse traceback ("required arguments: module.net")."""
+    best = trained_run / "checkpoints" / "best.ckpt"
+    dm = MNISTDataModule(data_dir=str(REPO / "data"))
+
+    def fit(optimizer: Any) -> L.Trainer:
+        trainer = L.Trainer(max_epochs=2, limit_train_batches=2, limit_val_batches=1, logger=False, **QUIET)
+        trainer.fit(MNISTClassifier(LeNet(), optimizer=optimizer), datamodule=dm, ckpt_path=best)
+        return trainer
+
+    sgd = "lr=0.01, momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=False"
+    adam = (
+        f"MNISTClassifier's optimizer torch.optim.Adam: {best} holds the state of another optimizer ({sgd}): give the "
+        f"one it was trained with, optimizer=functools.partial(torch.optim.SGD, {sgd})"
+    )
+    with pytest.raises(UserError, match=f"^{re.escape(adam)}$"):
+        fit(torch.optim.Adam)
+    other = (
+        f"MNISTClassifier's optimizer lr=0.5: {best} was trained with lr=0.01, and a fit from it goes on with it: "
+        "give lr=0.01 in the optimizer's functools.partial"
+    )
+    with pytest.raises(UserError, match=f"^{re.escape(other)}$"):
+        fit(partial(torch.optim.SGD, lr=0.5, momentum=0.9))
+    assert fit(partial(torch.optim.SGD, lr=0.01, momentum=0.9)).optimizers[0].param_groups[0]["lr"] == 0.01
+    with pytest.raises(UserError, match=r"^--model\.net LeNet: the class, not a network: give LeNet\(\)$"):
+        MNISTClassifier.load_from_checkpoint(best, net=LeNet)
+    with pytest.raises(UserError, match=r"^--model\.net None: not a network \(a torch\.nn\.Module\)"):
+        MNISTClassifier.load_from_checkpoint(best, net=None)
 
 
 def minimal_fit(tmp_path: Path, *args: str) -> MNISTCLI:
