@@ -633,6 +633,19 @@ def _names_a_folder(filename: object) -> bool:
     return isinstance(filename, str) and "/" in re.sub(r"\{.*?\}", "", filename)
 
 
+def _a_metric_folder(filename: object, auto_insert: bool) -> tuple[str, str] | None:
+    """The metric name with a folder in it that Lightning writes into the file's (epoch=0-val/acc=0.645.ckpt, in a
+    folder epoch=0-val), and a filename that names it without one; None where there is none."""
+    groups = re.findall(r"(\{.*?)[:}]", filename) if isinstance(filename, str) else []  # Lightning's own parse
+    slashed = [group[1:] for group in groups if "/" in group]
+    if not auto_insert or not slashed:
+        return None
+    named = str(filename)
+    for group in sorted(groups, key=len, reverse=True):  # as Lightning inserts them
+        named = named.replace(group, f"{group[1:].replace('/', '_')}={{{group[1:]}")
+    return slashed[0], named
+
+
 _A_PATH = "a file's name, not a path (it went into another folder, over the checkpoints there): give the folder as"
 
 
@@ -649,16 +662,10 @@ def refuse_bad_settings(checkpoint: Namespace | dict, subcommand: str) -> None:
         raise UserError(
             f"--checkpoint.filename {filename}: the name of the latest checkpoint: give the best one another name"
         )
-    # Lightning writes a metric's name into the file's: epoch=0-val/acc=0.645.ckpt, in a folder epoch=0-val.
-    groups = re.findall(r"(\{.*?)[:}]", filename) if isinstance(filename, str) else []  # Lightning's own parse
-    slashed = [group[1:] for group in groups if "/" in group]
-    if checkpoint.get("auto_insert_metric_name", True) and slashed:
-        named = filename
-        for group in sorted(groups, key=len, reverse=True):  # as Lightning inserts them
-            named = named.replace(group, f"{group[1:].replace('/', '_')}={{{group[1:]}")
+    if found := _a_metric_folder(filename, checkpoint.get("auto_insert_metric_name", True)):
         raise UserError(
-            f"--checkpoint.filename {filename}: Lightning writes the metric's name {slashed[0]} into the "
-            "file's, a folder: add --checkpoint.auto_insert_metric_name false and name it yourself, such as " + named
+            f"--checkpoint.filename {filename}: Lightning writes the metric's name {found[0]} into the file's, a "
+            f"folder: add --checkpoint.auto_insert_metric_name false and name it yourself, such as {found[1]}"
         )
     # The comment at RunCheckpoint's batch end says why; a diverged fit's NaN weights went over both (a review).
     if checkpoint.get("save_on_exception"):
@@ -676,16 +683,21 @@ def refuse_bad_settings(checkpoint: Namespace | dict, subcommand: str) -> None:
 
 
 def refuse_checkpoints_among_others(trainer: L.Trainer, goes_on: bool) -> None:
-    """A ModelCheckpoint of the user's that names another folder in its filename, or, unless the fit ``goes_on``
-    in its run (a resume from its last.ckpt), writes into a folder of checkpoints (another run's): Lightning wrote
-    best-v1.ckpt beside them, and a fit from a best.ckpt deleted the other run's. (The run's own ``--checkpoint``
-    is checked as parsed, and its dirpath as the fit starts.)"""
+    """A ModelCheckpoint of the user's that names another folder in its filename (or a metric's with one), or,
+    unless the fit ``goes_on`` in its run (a resume from its last.ckpt), writes into a folder of checkpoints (another
+    run's): Lightning wrote best-v1.ckpt beside them, and a fit from a best.ckpt deleted the other run's. (The run's
+    own ``--checkpoint`` is checked as parsed, and its dirpath as the fit starts.)"""
     for other in trainer.checkpoint_callbacks:
         if other is trainer.checkpoint_callback or not isinstance(other, callbacks.ModelCheckpoint):
             continue
         option = f"--trainer.callbacks {type(other).__name__}"
         if _names_a_folder(other.filename):
             raise UserError(f"{option} filename {other.filename}: {_A_PATH} its dirpath")
+        if found := _a_metric_folder(other.filename, other.auto_insert_metric_name):
+            raise UserError(
+                f"{option} filename {other.filename}: Lightning writes the metric's name {found[0]} into the file's, "
+                f"a folder: give it auto_insert_metric_name false and name it yourself, such as {found[1]}"
+            )
         if not goes_on and other.dirpath and any(Path(other.dirpath).glob("*.ckpt")):
             raise UserError(
                 f"{option} dirpath {other.dirpath} holds an earlier run's checkpoints, and this run would write "

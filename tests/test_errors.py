@@ -1517,7 +1517,8 @@ def test_config_mistakes_we_report(run: Run, case: str) -> None:
 
 def test_checkpoints_named_into_another_runs_folder_are_refused(run: Run) -> None:
     """Lightning joins a filename to its dirpath: ../../version_0/checkpoints/best wrote over another run's
-    best.ckpt, exit status 0; a ModelCheckpoint of one's own wrote best-v1.ckpt among another run's (an audit)."""
+    best.ckpt, exit status 0; a ModelCheckpoint of one's own wrote best-v1.ckpt among another run's, or named a
+    metric into a folder of its name (audits)."""
     before = run.snapshot()
     own = ["--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.monitor=val/loss"]
     for args, expected in (
@@ -1530,6 +1531,13 @@ def test_checkpoints_named_into_another_runs_folder_are_refused(run: Run) -> Non
             [*own, "--trainer.callbacks.filename=../shared/best"],
             "error: --trainer.callbacks ModelCheckpoint filename ../shared/best: a file's name, not a path (it went "
             "into another folder, over the checkpoints there): give the folder as its dirpath",
+        ),
+        # Lightning writes the metric's name in: epoch=0-val/loss=0.31.ckpt, in a folder epoch=0-val (an audit).
+        (
+            [*own, "--trainer.callbacks.filename={epoch}-{val/loss:.2f}"],
+            "error: --trainer.callbacks ModelCheckpoint filename {epoch}-{val/loss:.2f}: Lightning writes the "
+            "metric's name val/loss into the file's, a folder: give it auto_insert_metric_name false and name it "
+            "yourself, such as epoch={epoch}-val_loss={val/loss:.2f}",
         ),
         (
             [*own, f"--trainer.callbacks.dirpath={run.best.parent}"],
