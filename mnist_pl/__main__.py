@@ -8,6 +8,7 @@ try:  # torch and Lightning take seconds to import: a Ctrl-C then ended in a tra
     from mnist_pl.cli import MNISTCLI
     from mnist_pl.errors import reported
     from mnist_pl.parser import MNISTArgumentParser
+    from mnist_pl.signals import ctrl_c_at_once_after
     from mnist_pl.trainer import end_process_group
 except KeyboardInterrupt:
     # One write of the whole line, as errors._fail's: under DDP every rank says it.
@@ -41,4 +42,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with ctrl_c_at_once_after():
+        main()

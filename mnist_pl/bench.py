@@ -49,7 +49,7 @@ try:  # torch and Lightning take seconds to import: a Ctrl-C then ended in a tra
     from mnist_pl.files import cannot_write
     from mnist_pl.nets import LeNet
     from mnist_pl.parser import near_option
-    from mnist_pl.signals import stopped_in_one_line
+    from mnist_pl.signals import ctrl_c_at_once_after, stopped_in_one_line
 except KeyboardInterrupt:
     if __name__ != "__main__":  # the table's import: its own line
         raise
@@ -452,4 +452,5 @@ def _bench(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with ctrl_c_at_once_after():
+        main()

@@ -33,7 +33,7 @@ from mnist_pl.files import beside, cannot_write, file_above, missing_folders, pu
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import LeNet
 from mnist_pl.parser import globbed, model_not_rebuilt, near_option, option_of_a_file
-from mnist_pl.signals import stopped_in_one_line
+from mnist_pl.signals import ctrl_c_at_once_after, stopped_in_one_line
 
 # The names each format's files go by, the default first: another (a run's .ckpt or .yaml) was written
 # over with --overwrite.
@@ -368,5 +368,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":  # python -m mnist_pl.export: as `python -m mnist_pl export`, its errors in one line
-    with reported():
+    with ctrl_c_at_once_after(), reported():
         main()

@@ -362,6 +362,32 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
         raise _stop_of_a_peer(trainer) or InterruptedRunError(stopped_fit(trainer, by), by) from None
 
 
+@contextlib.contextmanager
+def _ctrl_c_let_go() -> Iterator[None]:
+    """A Ctrl-C in the block is let go: the stage has stopped and says so within milliseconds. A second Ctrl-C as
+    its line was composed (last.ckpt read back) ended in a KeyboardInterrupt traceback, without the line (an audit:
+    pressed 30 ms after the first). The handler before it is back after."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def ctrl_c_at_once_after() -> Iterator[None]:
+    """``python -m``'s programs run in the block: once it has ended (its last line said), a Ctrl-C ends the process
+    at once, as a first one's line promised ("Ctrl-C again: at once"). Python's handler raised it in an atexit hook
+    of torch's: "Exception ignored in atexit callback" and a traceback (an audit: 1 double press in 8)."""
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@_ctrl_c_let_go()
 def stopped_fit(trainer: L.Trainer, by: str) -> str:
     """What a fit stopped by ``by`` (a signal, a full disk) kept, and the command that goes on from it."""
     # Once an epoch ends, Lightning counts the next as current: "in epoch 1" named an epoch no batch of which ran.

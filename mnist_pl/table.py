@@ -24,7 +24,7 @@ try:  # torch and Lightning take seconds to import: a Ctrl-C then ended in a tra
     from mnist_pl.bench import CONFIGS, app_cli, app_fit, machine, numpy_seed
     from mnist_pl.errors import UserError, reported
     from mnist_pl.files import cannot_write, unset_variable
-    from mnist_pl.signals import stopped_in_one_line
+    from mnist_pl.signals import ctrl_c_at_once_after, stopped_in_one_line
     from mnist_pl.trainer import refuse_bad_settings
 except KeyboardInterrupt:
     if __name__ != "__main__":
@@ -195,4 +195,5 @@ def _table(args: argparse.Namespace, overrides: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with ctrl_c_at_once_after():
+        main()

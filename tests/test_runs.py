@@ -2207,6 +2207,38 @@ def test_a_stop_whose_last_ckpt_was_never_written_has_nothing_to_resume(tmp_path
     assert said == "fit: stopped by Ctrl-C before an epoch ended: nothing to resume, run it again"
 
 
+def test_a_second_ctrl_c_as_the_stops_line_is_composed_leaves_the_line_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stop's line reads last.ckpt back for its step: a second Ctrl-C pressed then (30 ms after the first, in an
+    audit) ended in a KeyboardInterrupt traceback, without the line. The stop is decided, and it ends within
+    milliseconds: the line comes, and the handler before it is back."""
+    trainer = L.Trainer(max_epochs=1, logger=False, default_root_dir=tmp_path, enable_progress_bar=False)
+    trainer.checkpoint_callback.last_model_path = str(tmp_path / "last.ckpt")
+    torch.save({"global_step": 0}, tmp_path / "last.ckpt")
+    read = runs.checkpoint_step
+
+    def pressed_again(ckpt_path: Path) -> int:
+        os.kill(os.getpid(), signal.SIGINT)
+        return read(ckpt_path)
+
+    monkeypatch.setattr(runs, "checkpoint_step", pressed_again)
+    said = signals.stopped_fit(trainer, "Ctrl-C")
+    assert said.startswith("fit: stopped by Ctrl-C in epoch 0 at step 0; checkpointed there: resume with ")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.slow  # a fresh process: 5 s
+def test_a_ctrl_c_as_the_program_shuts_down_ends_it_at_once_without_a_traceback(tmp_path: Path) -> None:
+    """After a stop's line, a second Ctrl-C landed in one of torch's atexit hooks: "Exception ignored in atexit
+    callback" and a traceback (an audit: 1 double press in 8). The line has said what was kept: the process ends at
+    once, as the first Ctrl-C's line promised ("Ctrl-C again: at once")."""
+    command = [sys.executable, str(REPO / "tests" / "ctrl_c_at_exit.py"), "fit", "--trainer.max_epochs=0"]
+    result = subprocess.run(command, cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == -signal.SIGINT and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.endswith("--trainer.max_epochs 0: the fit would train nothing: give 1 or more\n")
+
+
 def test_a_second_ctrl_c_is_at_once_where_lightning_put_the_first_ones_handler_back(tmp_path: Path) -> None:
     """Lightning's teardown puts back the handlers it found: a second Ctrl-C as the run's pictures were drawn was
     taken for a first, and swallowed; under DDP one more KeyboardInterrupt, a traceback (a review)."""
