@@ -250,9 +250,11 @@ def refuse_another_optimizer(
     """A fit from a checkpoint whose optimizer nothing else checks (the CLI's, of a module built in Python; from
     Python, any): the one configured must be the one whose state it holds. Lightning loads that state into whichever
     is configured: another class ended in a traceback (Adam's KeyError 'step'), another lr was the checkpoint's
-    without a word, while the run's config.yaml said the one given. ``in_python``: the fix in Python's words."""
+    without a word, while the run's config.yaml said the one given. ``in_python``: the fix in Python's words.
+    A subclass's own configure_optimizers builds an optimizer of its own, not ``model.optimizer``: not checked."""
     states = checkpoint.get("optimizer_states") or [{}]
-    if len(states) != 1 or not states[0].get("param_groups"):
+    own = type(model).configure_optimizers.__qualname__ != "MNISTClassifier.configure_optimizers"
+    if own or len(states) != 1 or not states[0].get("param_groups"):
         return
     group = states[0]["param_groups"][0]
     built = model.optimizer(model.parameters())
@@ -291,6 +293,47 @@ def refuse_another_optimizer(
             + ", and a fit from it goes on with them: give "
             + " ".join(f"--model.optimizer.init_args.{key} {_as_given(group[key])}" for key in differ)
         )
+    _refuse_another_schedule(model, checkpoint, ckpt_path, in_python)
+
+
+def _refuse_another_schedule(
+    model: "MNISTClassifier", checkpoint: dict[str, Any], ckpt_path: str, in_python: bool
+) -> None:
+    """A schedule's state with none configured was dropped without a word (Lightning zips the two lists), and one
+    configured where the checkpoint holds none started from its beginning in the middle of the run (an audit)."""
+    held = checkpoint.get("lr_schedulers") or []
+    if bool(held) == (model.scheduler is not None):
+        return
+    option = "MNISTClassifier's scheduler" if in_python else "--model.scheduler"
+    if held:
+        settings = {
+            key: value
+            for key, value in held[0].items()
+            if not key.startswith("_")
+            and key not in ("base_lrs", "last_epoch", "verbose")
+            and isinstance(value, int | float | str)
+        }
+        if in_python:
+            trained = checkpoint.get("hyper_parameters", {}).get("scheduler")  # a CLI run's names its class
+            its = trained["class_path"] if isinstance(trained, dict) and "class_path" in trained else "<its class>"
+            theirs = ", ".join(f"{key}={value!r}" for key, value in settings.items())
+            fix = f"scheduler=functools.partial({its}, {theirs})"
+        else:
+            theirs = ", ".join(f"{key} {_as_given(value)}" for key, value in settings.items())
+            fix = "--model.scheduler and its settings"
+        raise UserError(
+            f"{option} {'None' if in_python else 'null'}: {ckpt_path} holds the state of a schedule ({theirs}), which "
+            f"a fit without one drops: give the one it was trained with, {fix}"
+        )
+    kind = _class(model.scheduler)
+    name = f"{kind.__module__}.{kind.__name__}" if kind is not None else repr(model.scheduler)
+    new_run = (
+        "fit the loaded weights as a new run, without ckpt_path" if in_python else "train a new run without --ckpt_path"
+    )
+    raise UserError(
+        f"{option} {name}: {ckpt_path} was trained without a schedule, and a fit from it goes on as it was trained: "
+        f"leave it out (or {new_run})"
+    )
 
 
 def _same(a: Any, b: Any) -> bool:

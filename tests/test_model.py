@@ -378,7 +378,8 @@ def test_a_python_checkpoints_optimizer_is_compared_as_set_and_as_scheduled() ->
             "lr_schedulers": [{}] * scheduled,
         }
 
-    sgd = MNISTClassifier(MinimalCNN(), optimizer=partial(torch.optim.SGD, lr=0.01))
+    step_lr = partial(torch.optim.lr_scheduler.StepLR, step_size=1)
+    sgd = MNISTClassifier(MinimalCNN(), optimizer=partial(torch.optim.SGD, lr=0.01), scheduler=step_lr)
     decayed = checkpoint(torch.optim.SGD(sgd.parameters(), lr=0.01), scheduled=True, lr=0.005)
     optim.refuse_another_optimizer(sgd, decayed, "p.ckpt")
     with pytest.raises(UserError, match=r"^--model.optimizer.init_args.lr 0.01: p.ckpt was trained with lr 0.005"):
@@ -657,7 +658,8 @@ def test_a_python_fit_from_a_cli_checkpoint_takes_the_optimizer_it_holds(trained
     """An audit of the Python API: Lightning loads a checkpoint's optimizer state into whichever optimizer the
     module builds. The default Adam over lenet.yaml's SGD state ended in torch's KeyError 'step' traceback, and
     SGD of another lr trained on with the checkpoint's lr without a word. A class given for the network, or None,
-    ended in a jsonargparse traceback ("required arguments: module.net")."""
+    ended in a jsonargparse traceback ("required arguments: module.net"). A subclass's own configure_optimizers is
+    its own (an audit: the first fix refused it, for the default Adam it never built)."""
     best = trained_run / "checkpoints" / "best.ckpt"
     dm = MNISTDataModule(data_dir=str(REPO / "data"))
 
@@ -680,6 +682,36 @@ def test_a_python_fit_from_a_cli_checkpoint_takes_the_optimizer_it_holds(trained
     with pytest.raises(UserError, match=f"^{re.escape(other)}$"):
         fit(partial(torch.optim.SGD, lr=0.5, momentum=0.9))
     assert fit(partial(torch.optim.SGD, lr=0.01, momentum=0.9)).optimizers[0].param_groups[0]["lr"] == 0.01
+    # A schedule's state with none given was dropped without a word (Lightning zips the two lists), and a schedule
+    # given where the checkpoint holds none started from its beginning in the middle of the run (an audit).
+    scheduled = torch.load(best, weights_only=True)
+    optimizer = torch.optim.SGD(LeNet().parameters(), lr=0.01, momentum=0.9)
+    scheduled["lr_schedulers"] = [torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.1).state_dict()]
+    torch.save(scheduled, tmp_path / "scheduled.ckpt")
+    step_lr = partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.1)
+    trainer = L.Trainer(max_epochs=2, limit_train_batches=2, limit_val_batches=1, logger=False, **QUIET)
+    without = (
+        f"MNISTClassifier's scheduler None: {tmp_path / 'scheduled.ckpt'} holds the state of a schedule (step_size=1, "
+        "gamma=0.1), which a fit without one drops: give the one it was trained with, "
+        "scheduler=functools.partial(<its class>, step_size=1, gamma=0.1)"
+    )
+    sgd = partial(torch.optim.SGD, lr=0.01, momentum=0.9)
+    with pytest.raises(UserError, match=f"^{re.escape(without)}$"):
+        trainer.fit(MNISTClassifier(LeNet(), optimizer=sgd), datamodule=dm, ckpt_path=tmp_path / "scheduled.ckpt")
+    given = (
+        f"MNISTClassifier's scheduler torch.optim.lr_scheduler.StepLR: {best} was trained without a schedule, and a "
+        "fit from it goes on as it was trained: leave it out (or fit the loaded weights as a new run, without ckpt_path)"
+    )
+    with pytest.raises(UserError, match=f"^{re.escape(given)}$"):
+        trainer.fit(MNISTClassifier(LeNet(), optimizer=sgd, scheduler=step_lr), datamodule=dm, ckpt_path=best)
+
+    class OwnOptimizer(MNISTClassifier):  # Lightning's way: its optimizer is configure_optimizers', not the default's
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.parameters(), lr=0.01, momentum=0.9)
+
+    trainer = L.Trainer(max_epochs=2, limit_train_batches=2, limit_val_batches=1, logger=False, **QUIET)
+    trainer.fit(OwnOptimizer(LeNet()), datamodule=dm, ckpt_path=best)  # it was refused, for the default Adam
+    assert trainer.global_step > torch.load(best, weights_only=True)["global_step"]
     with pytest.raises(UserError, match=r"^--model\.net LeNet: the class, not a network: give LeNet\(\)$"):
         MNISTClassifier.load_from_checkpoint(best, net=LeNet)
     with pytest.raises(UserError, match=r"^--model\.net None: not a network \(a torch\.nn\.Module\)"):
