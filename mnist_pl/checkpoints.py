@@ -17,6 +17,7 @@ import ast
 import contextlib
 import difflib
 import functools
+import inspect
 import operator
 import os
 import pickle
@@ -25,6 +26,8 @@ import re
 import signal
 import threading
 import zipfile
+from argparse import ArgumentError
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
@@ -55,6 +58,26 @@ def objects_left_out(*names: str) -> list[str]:
     ``load_from_checkpoint`` again (``MNISTClassifier.load_from_checkpoint(path, net=LeNet())``).
     """
     return [] if _given_hyperparameters.get() is not None else list(names)
+
+
+@contextlib.contextmanager
+def overrides_checked(cls: type, lightnings: Callable, kwargs: dict[str, Any], **stand_ins: Any) -> Iterator[None]:
+    """``cls.load_from_checkpoint(path, **kwargs)`` (Lightning's ``lightnings``) in the block. A keyword neither takes,
+    which Lightning dropped without a word (an audit: lr=0.5 kept SGD's 0.01), is refused. A CLI run's checkpoint
+    is rebuilt by jsonargparse, which checks the overrides against the CLI's types: a bad one was its ArgumentError,
+    80-155 lines. ``cls`` is then built with them (``stand_ins`` for its other required arguments): its own check
+    says it in one line."""
+    takes, loads = (inspect.signature(each).parameters for each in (cls, lightnings))
+    if unknown := [name for name in kwargs if name not in takes and name not in loads]:
+        raise UserError(
+            f"{cls.__name__}.load_from_checkpoint({unknown[0]}={kwargs[unknown[0]]!r}): not an argument of "
+            f"{cls.__name__}: give one of {', '.join(takes)}"
+        )
+    try:
+        yield
+    except ArgumentError:
+        cls(**stand_ins | {name: value for name, value in kwargs.items() if name in takes})
+        raise
 
 
 def plain(option: str, value: Any, kind: type[int | float | str | bool]) -> Any:

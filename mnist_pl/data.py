@@ -32,7 +32,7 @@ from torchvision.datasets import KMNIST, MNIST, FashionMNIST
 from torchvision.datasets.utils import check_md5, download_url
 
 from mnist_pl.augment import per_image
-from mnist_pl.checkpoints import objects_left_out, plain
+from mnist_pl.checkpoints import objects_left_out, overrides_checked, plain
 from mnist_pl.errors import UserError
 from mnist_pl.files import beside, missing_folders, remove_empty
 from mnist_pl.images import UnreadableImageError, find_images, load_digit, suffixes
@@ -454,6 +454,12 @@ class MNISTDataModule(L.LightningDataModule):
         self.predict_errors: list[tuple[str, str]] = []
         self._resume_batches = 0  # batches of the epoch a checkpoint from its middle had trained
         self._resume_epoch: int | None = None  # the epoch a resumed fit goes on in, by its checkpoint
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: Any, *args: Any, **kwargs: Any) -> "MNISTDataModule":
+        """Lightning's, its keywords checked as the model's are (``checkpoints.overrides_checked``)."""
+        with overrides_checked(cls, L.LightningDataModule.load_from_checkpoint, kwargs):
+            return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
 
     def _predicting_files(self) -> bool:
         return self.hparams.predict_path is not None and self.trainer is not None and self.trainer.predicting

@@ -718,6 +718,26 @@ def test_a_python_fit_from_a_cli_checkpoint_takes_the_optimizer_it_holds(trained
         MNISTClassifier.load_from_checkpoint(best, net=None)
 
 
+def test_a_cli_checkpoints_overrides_in_python_are_checked_in_one_line(trained_run: Path) -> None:
+    """An audit of the Python API: a bad override of a CLI run's setting in load_from_checkpoint was jsonargparse's
+    ArgumentError, 80-155 lines, where a Python-built checkpoint's is one line; a keyword the class does not take
+    (lr=0.5, chanels_last=True) was dropped by Lightning without a word."""
+    best = trained_run / "checkpoints" / "best.ckpt"
+    for kwargs, expected in (
+        ({"label_smoothing": 2.0}, r"--model\.label_smoothing 2\.0: expected a number from 0 to 1$"),
+        ({"scheduler": 3}, r"--model\.scheduler 3: not a schedule class or function of the optimizer"),
+        ({"lr": 0.5}, r"MNISTClassifier\.load_from_checkpoint\(lr=0\.5\): not an argument of MNISTClassifier: give "),
+    ):
+        with pytest.raises(UserError, match=f"^{expected}"):
+            MNISTClassifier.load_from_checkpoint(best, **kwargs)
+    with pytest.raises(UserError, match=r"^--data\.batch_size 0: expected an int from 1 to "):
+        MNISTDataModule.load_from_checkpoint(best, batch_size=0)
+    with pytest.raises(UserError, match=r"^MNISTDataModule\.load_from_checkpoint\(batchsize=5\): not an argument "):
+        MNISTDataModule.load_from_checkpoint(best, batchsize=5)
+    assert MNISTDataModule.load_from_checkpoint(best, batch_size=32).hparams.batch_size == 32
+    assert not MNISTClassifier.load_from_checkpoint(best, map_location="cpu", channels_last=False).hparams.channels_last
+
+
 def minimal_fit(tmp_path: Path, *args: str) -> MNISTCLI:
     config, data, logs = REPO / "configs" / "minimal.yaml", REPO / "data", tmp_path
     quick = ["--trainer.limit_train_batches=5", "--trainer.limit_val_batches=2", "--trainer.limit_test_batches=2"]
