@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
 
-from mnist_pl.checkpoints import objects_left_out, overrides_checked, plain, refuse_damaged
+from mnist_pl.checkpoints import objects_left_out, overrides_checked, plain, refuse_an_export, refuse_damaged
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
 from mnist_pl.optim import (
@@ -248,6 +248,7 @@ class MNISTClassifier(L.LightningModule):
         """Lightning's; a checkpoint saved from a module built in Python names no network, and without ``net=``
         ended in Lightning's TypeError: "__init__() missing 1 required positional argument: 'net'"."""
         if isinstance(checkpoint_path, str | os.PathLike):  # not a file object: read once by torch alone
+            refuse_an_export(checkpoint_path)  # torch's "your checkpoint file is corrupted", or 30 lines of unpickling
             refuse_damaged(checkpoint_path)
         if "net" in kwargs and not isinstance(kwargs["net"], nn.Module):  # a class or None: jsonargparse's traceback
             cls._check_outputs(kwargs["net"])

@@ -15,7 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
-from conftest import REPO, flipped
+from conftest import REPO, flipped, write_onnx_model
 from lightning.pytorch.callbacks import LearningRateMonitor
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
@@ -699,8 +699,9 @@ def test_a_python_fit_from_a_cli_checkpoint_takes_the_optimizer_it_holds(trained
     with pytest.raises(UserError, match=f"^{re.escape(without)}$"):
         trainer.fit(MNISTClassifier(LeNet(), optimizer=sgd), datamodule=dm, ckpt_path=tmp_path / "scheduled.ckpt")
     given = (
-        f"MNISTClassifier's scheduler torch.optim.lr_scheduler.StepLR: {best} was trained without a schedule, and a "
-        "fit from it goes on as it was trained: leave it out (or fit the loaded weights as a new run, without ckpt_path)"
+        f"MNISTClassifier's scheduler torch.optim.lr_scheduler.StepLR: {best} was trained without a schedule, and "
+        "a fit from it goes on as it was trained: leave it out (or fit the loaded weights as a new run, without "
+        "ckpt_path)"
     )
     with pytest.raises(UserError, match=f"^{re.escape(given)}$"):
         trainer.fit(MNISTClassifier(LeNet(), optimizer=sgd, scheduler=step_lr), datamodule=dm, ckpt_path=best)
@@ -718,7 +719,7 @@ def test_a_python_fit_from_a_cli_checkpoint_takes_the_optimizer_it_holds(trained
         MNISTClassifier.load_from_checkpoint(best, net=None)
 
 
-def test_a_cli_checkpoints_overrides_in_python_are_checked_in_one_line(trained_run: Path) -> None:
+def test_a_cli_checkpoints_overrides_in_python_are_checked_in_one_line(trained_run: Path, tmp_path: Path) -> None:
     """An audit of the Python API: a bad override of a CLI run's setting in load_from_checkpoint was jsonargparse's
     ArgumentError, 80-155 lines, where a Python-built checkpoint's is one line; a keyword the class does not take
     (lr=0.5, chanels_last=True) was dropped by Lightning without a word."""
@@ -735,6 +736,11 @@ def test_a_cli_checkpoints_overrides_in_python_are_checked_in_one_line(trained_r
     with pytest.raises(UserError, match=r"^MNISTDataModule\.load_from_checkpoint\(batchsize=5\): not an argument "):
         MNISTDataModule.load_from_checkpoint(best, batchsize=5)
     assert MNISTDataModule.load_from_checkpoint(best, batch_size=32).hparams.batch_size == 32
+    # An exported model given for its checkpoint: torch's "failed locating file data.pkl ... your checkpoint file is
+    # corrupted", or for ONNX an UnpicklingError of 30-40 lines (the CLI said it in one line).
+    write_onnx_model(tmp_path / "model.onnx")
+    with pytest.raises(UserError, match=r": an exported ONNX model, not a checkpoint: give the \.ckpt it was exported"):
+        MNISTClassifier.load_from_checkpoint(tmp_path / "model.onnx")
     assert not MNISTClassifier.load_from_checkpoint(best, map_location="cpu", channels_last=False).hparams.channels_last
 
 
