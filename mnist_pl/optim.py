@@ -263,64 +263,43 @@ def refuse_another_optimizer(
     name = f"{'torch.optim' if hasattr(torch.optim, kind.__name__) else kind.__module__}.{kind.__name__}"
     if not ours.keys() <= group.keys():
         settings = {key: value for key, value in group.items() if key not in _HOW_IT_STEPS | {"params"}}
-        if in_python:
-            trained = checkpoint.get("hyper_parameters", {}).get("optimizer")  # a CLI run's names its class
-            its = trained["class_path"] if isinstance(trained, dict) and "class_path" in trained else "<its class>"
-            theirs = ", ".join(f"{key}={value!r}" for key, value in settings.items())
-            raise UserError(
-                f"MNISTClassifier's optimizer {name}: {ckpt_path} holds the state of another optimizer ({theirs}): "
-                f"give the one it was trained with, optimizer=functools.partial({its}, {theirs})"
-            )
-        theirs = ", ".join(f"{key} {_as_given(value)}" for key, value in settings.items())
+        theirs, fix = _the_one_held("optimizer", settings, checkpoint, in_python)
+        option = "MNISTClassifier's optimizer" if in_python else "--model.optimizer"
         raise UserError(
-            f"--model.optimizer {name}: {ckpt_path} holds the state of another optimizer ({theirs}): give the one "
-            "it was trained with, --model.optimizer and its settings"
+            f"{option} {name}: {ckpt_path} holds the state of another optimizer ({theirs}): give the one it was "
+            f"trained with, {fix}"
         )
     scheduled = _SCHEDULED if checkpoint.get("lr_schedulers") else set()
     differ = [key for key in ours if key not in scheduled and not _same(ours[key], group[key])]
-    if differ and in_python:
-        raise UserError(
-            f"MNISTClassifier's optimizer {differ[0]}={ours[differ[0]]!r}: {ckpt_path} was trained with "
-            + ", ".join(f"{key}={group[key]!r}" for key in differ)
-            + f", and a fit from it goes on with {'it' if len(differ) == 1 else 'them'}: give "
-            + ", ".join(f"{key}={group[key]!r}" for key in differ)
-            + " in the optimizer's functools.partial"
-        )
     if differ:
-        raise UserError(
-            f"--model.optimizer.init_args.{differ[0]} {_as_given(ours[differ[0]])}: {ckpt_path} was trained with "
-            + ", ".join(f"{key} {_as_given(group[key])}" for key in differ)
-            + ", and a fit from it goes on with them: give "
-            + " ".join(f"--model.optimizer.init_args.{key} {_as_given(group[key])}" for key in differ)
-        )
+        raise _other_settings("optimizer", ours, group, differ, ckpt_path, in_python)
     _refuse_another_schedule(model, checkpoint, ckpt_path, in_python)
 
 
 def _refuse_another_schedule(
     model: "MNISTClassifier", checkpoint: dict[str, Any], ckpt_path: str, in_python: bool
 ) -> None:
-    """A schedule's state with none configured was dropped without a word (Lightning zips the two lists), and one
-    configured where the checkpoint holds none started from its beginning in the middle of the run (an audit)."""
+    """A schedule's state with none configured was dropped without a word (Lightning zips the two lists), one
+    configured where the checkpoint holds none started from its beginning in the middle of the run, and a setting
+    given that the state holds (StepLR's step_size) was the state's (an audit)."""
     held = checkpoint.get("lr_schedulers") or []
-    if bool(held) == (model.scheduler is not None):
+    settings = {
+        key: value
+        for key, value in (held[0] if held else {}).items()
+        if not key.startswith("_")
+        and key not in ("base_lrs", "last_epoch", "verbose")
+        and isinstance(value, int | float | str)
+    }
+    if held and model.scheduler is not None:  # the settings given that its state holds: load_state_dict replaced them
+        given = getattr(model.scheduler, "keywords", {})
+        if differ := [key for key, value in given.items() if key in settings and not _same(value, settings[key])]:
+            raise _other_settings("scheduler", given, settings, differ, ckpt_path, in_python)
+        return
+    if not held and model.scheduler is None:
         return
     option = "MNISTClassifier's scheduler" if in_python else "--model.scheduler"
     if held:
-        settings = {
-            key: value
-            for key, value in held[0].items()
-            if not key.startswith("_")
-            and key not in ("base_lrs", "last_epoch", "verbose")
-            and isinstance(value, int | float | str)
-        }
-        if in_python:
-            trained = checkpoint.get("hyper_parameters", {}).get("scheduler")  # a CLI run's names its class
-            its = trained["class_path"] if isinstance(trained, dict) and "class_path" in trained else "<its class>"
-            theirs = ", ".join(f"{key}={value!r}" for key, value in settings.items())
-            fix = f"scheduler=functools.partial({its}, {theirs})"
-        else:
-            theirs = ", ".join(f"{key} {_as_given(value)}" for key, value in settings.items())
-            fix = "--model.scheduler and its settings"
+        theirs, fix = _the_one_held("scheduler", settings, checkpoint, in_python)
         raise UserError(
             f"{option} {'None' if in_python else 'null'}: {ckpt_path} holds the state of a schedule ({theirs}), which "
             f"a fit without one drops: give the one it was trained with, {fix}"
@@ -333,6 +312,38 @@ def _refuse_another_schedule(
     raise UserError(
         f"{option} {name}: {ckpt_path} was trained without a schedule, and a fit from it goes on as it was trained: "
         f"leave it out (or {new_run})"
+    )
+
+
+def _the_one_held(what: str, settings: dict[str, Any], checkpoint: dict[str, Any], in_python: bool) -> tuple[str, str]:
+    """The ``settings`` of the ``what`` (optimizer, scheduler) a checkpoint holds as said, and the fix that gives it."""
+    if not in_python:
+        return ", ".join(
+            f"{key} {_as_given(value)}" for key, value in settings.items()
+        ), f"--model.{what} and its settings"
+    trained = checkpoint.get("hyper_parameters", {}).get(what)  # a CLI run's names its class
+    its = trained["class_path"] if isinstance(trained, dict) and "class_path" in trained else "<its class>"
+    theirs = ", ".join(f"{key}={value!r}" for key, value in settings.items())
+    return theirs, f"{what}=functools.partial({its}, {theirs})"
+
+
+def _other_settings(
+    what: str, ours: dict[str, Any], theirs: dict[str, Any], differ: list[str], ckpt_path: str, in_python: bool
+) -> UserError:
+    """The refusal of the ``what`` (optimizer, scheduler) settings ``differ``, ``ours`` given, ``theirs`` held."""
+    if in_python:
+        return UserError(
+            f"MNISTClassifier's {what} {differ[0]}={ours[differ[0]]!r}: {ckpt_path} was trained with "
+            + ", ".join(f"{key}={theirs[key]!r}" for key in differ)
+            + f", and a fit from it goes on with {'it' if len(differ) == 1 else 'them'}: give "
+            + ", ".join(f"{key}={theirs[key]!r}" for key in differ)
+            + f" in the {what}'s functools.partial"
+        )
+    return UserError(
+        f"--model.{what}.init_args.{differ[0]} {_as_given(ours[differ[0]])}: {ckpt_path} was trained with "
+        + ", ".join(f"{key} {_as_given(theirs[key])}" for key in differ)
+        + ", and a fit from it goes on with them: give "
+        + " ".join(f"--model.{what}.init_args.{key} {_as_given(theirs[key])}" for key in differ)
     )
 
 

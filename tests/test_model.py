@@ -388,6 +388,22 @@ def test_a_python_checkpoints_optimizer_is_compared_as_set_and_as_scheduled() ->
     optim.refuse_another_optimizer(
         adam, checkpoint(torch.optim.Adam(adam.parameters()), False, betas=[0.9, 0.999]), "p"
     )
+    # fit --ckpt_path of such a checkpoint: its schedule, as from Python (test_a_python_fit_from_a_cli_checkpoint_...)
+    held = torch.optim.lr_scheduler.StepLR(torch.optim.SGD(sgd.parameters(), lr=0.01), step_size=1, gamma=0.1)
+    scheduled = {**decayed, "lr_schedulers": [held.state_dict()]}
+    plain_sgd = MNISTClassifier(MinimalCNN(), optimizer=partial(torch.optim.SGD, lr=0.01))
+    with pytest.raises(
+        UserError, match=r"^--model\.scheduler null: p\.ckpt holds the state of a schedule \(step_size 1, "
+    ):
+        optim.refuse_another_optimizer(plain_sgd, scheduled, "p.ckpt")
+    every_5 = MNISTClassifier(
+        MinimalCNN(), optimizer=partial(torch.optim.SGD, lr=0.01), scheduler=partial(step_lr, step_size=5)
+    )
+    with pytest.raises(
+        UserError, match=r"^--model\.scheduler\.init_args\.step_size 5: p\.ckpt was trained with step_size 1"
+    ):
+        optim.refuse_another_optimizer(every_5, scheduled, "p.ckpt")
+    optim.refuse_another_optimizer(sgd, scheduled, "p.ckpt")  # its own: step_size 1, gamma torch's 0.1
 
 
 class WarmupLinear(torch.optim.lr_scheduler.LambdaLR):
@@ -705,6 +721,18 @@ def test_a_python_fit_from_a_cli_checkpoint_takes_the_optimizer_it_holds(trained
     )
     with pytest.raises(UserError, match=f"^{re.escape(given)}$"):
         trainer.fit(MNISTClassifier(LeNet(), optimizer=sgd, scheduler=step_lr), datamodule=dm, ckpt_path=best)
+    # A setting given that the schedule's state holds was the state's: StepLR's load_state_dict (an audit).
+    other = (
+        f"MNISTClassifier's scheduler step_size=5: {tmp_path / 'scheduled.ckpt'} was trained with step_size=1, and a "
+        "fit from it goes on with it: give step_size=1 in the scheduler's functools.partial"
+    )
+    every_5 = partial(torch.optim.lr_scheduler.StepLR, step_size=5, gamma=0.1)
+    with pytest.raises(UserError, match=f"^{re.escape(other)}$"):
+        trainer.fit(
+            MNISTClassifier(LeNet(), optimizer=sgd, scheduler=every_5),
+            datamodule=dm,
+            ckpt_path=tmp_path / "scheduled.ckpt",
+        )
 
     class OwnOptimizer(MNISTClassifier):  # Lightning's way: its optimizer is configure_optimizers', not the default's
         def configure_optimizers(self) -> torch.optim.Optimizer:
