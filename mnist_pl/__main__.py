@@ -41,6 +41,11 @@ def main() -> None:
         end_process_group()  # gloo's, as soon as the run ends (trainer.py)
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """``python -m mnist_pl`` and the ``mnist-pl`` command: ``main`` as the process's program (tests run ``main``)."""
     with ctrl_c_at_once_after():
         main()
+
+
+if __name__ == "__main__":
+    run()

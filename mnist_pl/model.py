@@ -250,8 +250,8 @@ class MNISTClassifier(L.LightningModule):
         if isinstance(checkpoint_path, str | os.PathLike):  # not a file object: read once by torch alone
             refuse_an_export(checkpoint_path)  # torch's "your checkpoint file is corrupted", or 30 lines of unpickling
             refuse_damaged(checkpoint_path)
-        if "net" in kwargs and not isinstance(kwargs["net"], nn.Module):  # a class or None: jsonargparse's traceback
-            cls._check_outputs(kwargs["net"])
+        if "net" in kwargs and (kwargs["net"] is None or isinstance(kwargs["net"], type)):  # jsonargparse's traceback
+            cls._check_outputs(kwargs["net"])  # (a config's class_path and init_args, or its class path, are taken)
         try:
             stand_in = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))  # a network for the checks of the others
             with overrides_checked(cls, L.LightningModule.load_from_checkpoint, kwargs, net=stand_in):

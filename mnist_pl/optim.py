@@ -239,7 +239,11 @@ def refuse_a_schedule_the_run_outlasts(trainer: L.Trainer) -> None:
 
 
 # How torch runs a step, not which optimizer it is or what it learns with: torch versions add them.
-_HOW_IT_STEPS = {"foreach", "maximize", "capturable", "differentiable", "fused", "decoupled_weight_decay"}
+_HOW_IT_STEPS = {"foreach", "maximize", "capturable", "differentiable", "fused"}
+# Adam's and AdamW's one difference in torch 2.x, which older versions' checkpoints lack: compared where both have it.
+_DECOUPLED = "decoupled_weight_decay"
+# What schedules add to a param group (the lr before them, OneCycleLR's and CyclicLR's bounds): not settings.
+_ADDED_BY_SCHEDULES = {"initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum"}
 # What a schedule moves as it runs: a checkpoint holds where it got to, not what the optimizer was built with.
 _SCHEDULED = {"lr", "momentum", "betas"}
 
@@ -249,30 +253,31 @@ def refuse_another_optimizer(
 ) -> None:
     """A fit from a checkpoint whose optimizer nothing else checks (the CLI's, of a module built in Python; from
     Python, any): the one configured must be the one whose state it holds. Lightning loads that state into whichever
-    is configured: another class ended in a traceback (Adam's KeyError 'step'), another lr was the checkpoint's
-    without a word, while the run's config.yaml said the one given. ``in_python``: the fix in Python's words.
-    A subclass's own configure_optimizers builds an optimizer of its own, not ``model.optimizer``: not checked."""
+    is configured: another class ended in a traceback (Adam's KeyError 'step') or trained on (AdamW's state in RAdam),
+    another lr was the checkpoint's without a word, while the run's config.yaml said the one given. ``in_python``:
+    the fix in Python's words. A subclass's own configure_optimizers builds an optimizer of its own, not
+    ``model.optimizer``: not checked. Its schedule too (``_refuse_another_schedule``)."""
     states = checkpoint.get("optimizer_states") or [{}]
     own = type(model).configure_optimizers.__qualname__ != "MNISTClassifier.configure_optimizers"
     if own or len(states) != 1 or not states[0].get("param_groups"):
         return
-    group = states[0]["param_groups"][0]
     built = model.optimizer(model.parameters())
     ours = {key: value for key, value in built.defaults.items() if key not in _HOW_IT_STEPS}
+    left_out = _HOW_IT_STEPS | _ADDED_BY_SCHEDULES | {"params"}
+    held = {key: value for key, value in states[0]["param_groups"][0].items() if key not in left_out}
+    if _DECOUPLED not in held or _DECOUPLED not in ours:
+        held.pop(_DECOUPLED, None)
+        ours.pop(_DECOUPLED, None)
     kind = type(built)
     name = f"{'torch.optim' if hasattr(torch.optim, kind.__name__) else kind.__module__}.{kind.__name__}"
-    if not ours.keys() <= group.keys():
-        settings = {key: value for key, value in group.items() if key not in _HOW_IT_STEPS | {"params"}}
-        theirs, fix = _the_one_held("optimizer", settings, checkpoint, in_python)
+    trained = _trained_with("optimizer", checkpoint)
+    if ours.keys() != held.keys() or (trained and trained[0].rsplit(".", 1)[-1] != kind.__name__):
         option = "MNISTClassifier's optimizer" if in_python else "--model.optimizer"
-        raise UserError(
-            f"{option} {name}: {ckpt_path} holds the state of another optimizer ({theirs}): give the one it was "
-            f"trained with, {fix}"
-        )
+        what, fix = _the_one_held("another optimizer", held, trained, in_python)
+        raise UserError(f"{option} {name}: {ckpt_path} holds the state of {what}: {fix}")
     scheduled = _SCHEDULED if checkpoint.get("lr_schedulers") else set()
-    differ = [key for key in ours if key not in scheduled and not _same(ours[key], group[key])]
-    if differ:
-        raise _other_settings("optimizer", ours, group, differ, ckpt_path, in_python)
+    if differ := [key for key in ours if key not in scheduled and not _same(ours[key], held[key])]:
+        raise _other_settings("optimizer", ours, held, differ, ckpt_path, in_python)
     _refuse_another_schedule(model, checkpoint, ckpt_path, in_python)
 
 
@@ -281,30 +286,37 @@ def _refuse_another_schedule(
 ) -> None:
     """A schedule's state with none configured was dropped without a word (Lightning zips the two lists), one
     configured where the checkpoint holds none started from its beginning in the middle of the run, and a setting
-    given that the state holds (StepLR's step_size) was the state's (an audit)."""
+    given that the state holds (StepLR's step_size) was the state's (an audit). A setting given as its class's
+    default, or None (filled in by the run: OneCycleLR's total_steps), is not compared: jsonargparse gives every
+    default, and a state holds some as derived (CyclicLR's scale_mode)."""
     held = checkpoint.get("lr_schedulers") or []
-    settings = {
+    state = {
         key: value
         for key, value in (held[0] if held else {}).items()
         if not key.startswith("_")
         and key not in ("base_lrs", "last_epoch", "verbose")
         and isinstance(value, int | float | str)
     }
+    kind = _class(model.scheduler)
     if held and model.scheduler is not None:  # the settings given that its state holds: load_state_dict replaced them
-        given = getattr(model.scheduler, "keywords", {})
-        if differ := [key for key, value in given.items() if key in settings and not _same(value, settings[key])]:
-            raise _other_settings("scheduler", given, settings, differ, ckpt_path, in_python)
+        defaults = {key: p.default for key, p in inspect.signature(kind).parameters.items()} if kind else {}
+        given = {
+            key: value
+            for key, value in getattr(model.scheduler, "keywords", {}).items()
+            if value is not None and not (key in defaults and _same(value, defaults[key]))
+        }
+        if differ := [key for key, value in given.items() if key in state and not _same(value, state[key])]:
+            raise _other_settings("scheduler", given, state, differ, ckpt_path, in_python)
         return
     if not held and model.scheduler is None:
         return
     option = "MNISTClassifier's scheduler" if in_python else "--model.scheduler"
     if held:
-        theirs, fix = _the_one_held("scheduler", settings, checkpoint, in_python)
+        what, fix = _the_one_held("a schedule", state, _trained_with("scheduler", checkpoint), in_python)
         raise UserError(
-            f"{option} {'None' if in_python else 'null'}: {ckpt_path} holds the state of a schedule ({theirs}), which "
-            f"a fit without one drops: give the one it was trained with, {fix}"
+            f"{option} {'None' if in_python else 'null'}: {ckpt_path} holds the state of {what}, which a fit without "
+            f"one drops: {fix}"
         )
-    kind = _class(model.scheduler)
     name = f"{kind.__module__}.{kind.__name__}" if kind is not None else repr(model.scheduler)
     new_run = (
         "fit the loaded weights as a new run, without ckpt_path" if in_python else "train a new run without --ckpt_path"
@@ -315,34 +327,51 @@ def _refuse_another_schedule(
     )
 
 
-def _the_one_held(what: str, settings: dict[str, Any], checkpoint: dict[str, Any], in_python: bool) -> tuple[str, str]:
-    """The ``settings`` of the ``what`` (optimizer, scheduler) a checkpoint holds as said, and the fix that gives it."""
-    if not in_python:
-        return ", ".join(
-            f"{key} {_as_given(value)}" for key, value in settings.items()
-        ), f"--model.{what} and its settings"
-    trained = checkpoint.get("hyper_parameters", {}).get(what)  # a CLI run's names its class
-    its = trained["class_path"] if isinstance(trained, dict) and "class_path" in trained else "<its class>"
-    theirs = ", ".join(f"{key}={value!r}" for key, value in settings.items())
-    return theirs, f"{what}=functools.partial({its}, {theirs})"
+def _trained_with(what: str, checkpoint: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The class path and settings of the ``what`` (optimizer, scheduler) a CLI run's checkpoint names; None for
+    one built in Python."""
+    trained = checkpoint.get("hyper_parameters", {}).get(what)
+    if not isinstance(trained, dict) or "class_path" not in trained:
+        return None
+    settings = trained.get("init_args") or {}
+    return trained["class_path"], {key: value for key, value in settings.items() if key not in _HOW_IT_STEPS}
+
+
+def _the_one_held(
+    one: str, state: dict[str, Any], trained: tuple[str, dict[str, Any]] | None, in_python: bool
+) -> tuple[str, str]:
+    """What a checkpoint holds the state of (``one``: "another optimizer", "a schedule") and the fix that gives it:
+    by the class and settings a CLI run's names (a partial of its state's settings failed: a schedule's state holds
+    values its class takes no argument for), else by the settings its state holds."""
+    option = "--model." + ("optimizer" if "optimizer" in one else "scheduler")
+    if trained is not None:  # from Python alone: the CLI compares a CLI run's settings with the other model settings
+        given = ", ".join(f"{key}={value!r}" for key, value in trained[1].items() if value is not None)
+        keyword = option.removeprefix("--model.")
+        return f"{trained[0]} ({given})", f"give it, {keyword}=functools.partial({trained[0]}, {given})"
+    if in_python:
+        held = ", ".join(f"{key}={value!r}" for key, value in state.items())
+        return f"{one} (its state holds {held})", "give the one it was trained with, and those settings"
+    held = ", ".join(f"{key} {_as_given(value)}" for key, value in state.items())
+    return f"{one} ({held})", f"give the one it was trained with, {option} and its settings"
 
 
 def _other_settings(
     what: str, ours: dict[str, Any], theirs: dict[str, Any], differ: list[str], ckpt_path: str, in_python: bool
 ) -> UserError:
     """The refusal of the ``what`` (optimizer, scheduler) settings ``differ``, ``ours`` given, ``theirs`` held."""
+    them = "it" if len(differ) == 1 else "them"
     if in_python:
         return UserError(
             f"MNISTClassifier's {what} {differ[0]}={ours[differ[0]]!r}: {ckpt_path} was trained with "
             + ", ".join(f"{key}={theirs[key]!r}" for key in differ)
-            + f", and a fit from it goes on with {'it' if len(differ) == 1 else 'them'}: give "
+            + f", and a fit from it goes on with {them}: give "
             + ", ".join(f"{key}={theirs[key]!r}" for key in differ)
             + f" in the {what}'s functools.partial"
         )
     return UserError(
         f"--model.{what}.init_args.{differ[0]} {_as_given(ours[differ[0]])}: {ckpt_path} was trained with "
         + ", ".join(f"{key} {_as_given(theirs[key])}" for key in differ)
-        + ", and a fit from it goes on with them: give "
+        + f", and a fit from it goes on with {them}: give "
         + " ".join(f"--model.{what}.init_args.{key} {_as_given(theirs[key])}" for key in differ)
     )
 

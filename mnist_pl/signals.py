@@ -364,9 +364,9 @@ def fit(trainer: L.Trainer, model: L.LightningModule, claimed: Path | None = Non
 
 @contextlib.contextmanager
 def _ctrl_c_let_go() -> Iterator[None]:
-    """A Ctrl-C in the block is let go: the stage has stopped and says so within milliseconds. A second Ctrl-C as
-    its line was composed (last.ckpt read back) ended in a KeyboardInterrupt traceback, without the line (an audit:
-    pressed 30 ms after the first). The handler before it is back after."""
+    """A Ctrl-C in the block is let go: the stage has stopped, and says so once its line is composed (last.ckpt read
+    back for its step: milliseconds). A second Ctrl-C then ended in a KeyboardInterrupt traceback, without the line
+    (an audit: pressed 30 ms after the first). The handler before it is back after."""
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
