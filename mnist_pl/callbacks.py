@@ -26,7 +26,7 @@ from torchvision.utils import make_grid
 
 from mnist_pl.errors import UserError
 from mnist_pl.files import beside, cannot_write, file_above, free_path, missing_folders, publish, remove_empty
-from mnist_pl.runs import tensorboard_of
+from mnist_pl.runs import tensorboard_of, trained_to_its_end
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
@@ -445,7 +445,7 @@ class ImageLogger(Callback):
         # Stopped after its last epoch's training (a stop in the last validation waits for its end): a
         # whole run, which no resume will complete. Under DDP the stop is Lightning's, each rank's own.
         fit = trainer.state.fn == "fit" and trainer.world_size == 1
-        if fit and isinstance(exception, SIGTERMException) and trainer.fit_loop.done:
+        if fit and isinstance(exception, SIGTERMException) and trained_to_its_end(trainer):
             self.on_fit_end(trainer, pl_module)
 
     @staticmethod

@@ -18,6 +18,7 @@ rows up to the checkpoint.
 import contextlib
 import csv
 import json
+import logging
 import os
 import pkgutil
 import shutil
@@ -179,6 +180,17 @@ def _logged_steps(ckpt_path: Path) -> int:
     # before the checkpoint, and stay. Saved by the epoch's end hooks, it had counted it.
     epoch = fit_loop["epoch_progress"]["current"]
     return logged + (1 if epoch["processed"] < epoch["ready"] else 0)
+
+
+def trained_to_its_end(trainer: L.Trainer) -> bool:
+    """``trainer.fit_loop.done``, without the line Lightning logs each time it is read ("`Trainer.fit` stopped:
+    `max_epochs=1` reached."): a fit stopped in its last validation said it twice, before the app's own line."""
+    said = logging.getLogger("lightning.pytorch.utilities.rank_zero")  # rank_zero_info's
+    quiet, said.disabled = said.disabled, True
+    try:
+        return trainer.fit_loop.done
+    finally:
+        said.disabled = quiet
 
 
 def checkpoint_step(ckpt_path: Path) -> int:

@@ -414,7 +414,7 @@ def stopped_fit(trainer: L.Trainer, by: str) -> str:
     saved = runs.checkpoint_step(Path(last))
     # In the last epoch's validation, or after it (drawing the curves): the resume line was
     # refused, as a fit of that checkpoint would train nothing.
-    if trainer.fit_loop.done and saved == trainer.global_step:
+    if runs.trained_to_its_end(trainer) and saved == trainer.global_step:
         return (
             f"fit: stopped by {by} after its last epoch, all of it checkpointed ({last}): nothing to resume; "
             f"test it with python -m mnist_pl test {again}--ckpt_path {best or last}"
