@@ -21,7 +21,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from torchvision.datasets import MNIST
 
 from mnist_pl import callbacks
-from mnist_pl.callbacks import HPARAMS_METRICS, ImageLogger, _called
+from mnist_pl.callbacks import HPARAMS_METRICS, ImageLogger, PredictionWriter, _called
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
@@ -107,6 +107,9 @@ def test_a_class_in_the_hparams_tab_shows_the_arguments_it_is_given_other_than_i
     assert _called(None, LeNet()) == "LeNet"  # built in Python: no config, its class
     assert _called(None, None) == "none"
     assert _called({"class_path": "nowhere.Net", "init_args": {"width": 3}}) == "Net(width=3)"
+    # A config's list for a tuple default of the app's own (a mutation audit: Adam's betas were a tuple already).
+    affine = {"class_path": "mnist_pl.augment.RandomAffine", "init_args": {"degrees": 5.0, "scale": [0.9, 1.1]}}
+    assert _called(affine) == "RandomAffine(degrees=5.0)"
 
 
 def test_pictures_show_the_pixels_the_network_was_given() -> None:
@@ -441,6 +444,13 @@ def test_predict_reads_and_writes_tilde_paths_in_the_home_folder(
     result = run_main("predict", *args, f"--data.data_dir={REPO / 'data'}", logs, cwd=here)
     assert result.returncode == 0, result.stderr[-3000:]
     assert len((home / "p.csv").read_text().splitlines()) == 1001 and list(here.iterdir()) == []
+
+
+def test_a_predictions_csv_named_in_capitals_is_taken(tmp_path: Path) -> None:
+    """A CSV is a CSV by any case of its suffix (a mutation audit: nothing checked that P.CSV is taken)."""
+    writer = PredictionWriter(output=str(tmp_path / "P.CSV"))
+    writer.setup(L.Trainer(logger=False, enable_progress_bar=False), MNISTClassifier(LeNet()), "predict")
+    assert writer.output == tmp_path / "P.CSV"
 
 
 def test_predict_into_a_folder_that_is_a_file_stops_before_predicting(trained_run: Path, tmp_path: Path) -> None:

@@ -155,12 +155,19 @@ def test_a_loss_monitored_with_the_apps_mode_max_is_warned_about(tmp_path: Path)
     config, data = REPO / "configs" / "minimal.yaml", REPO / "data"
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
     args = [f"--config={config}", f"--data.data_dir={data}", logs, "--checkpoint.monitor=val/loss"]
-    args += ["--trainer.max_steps=1", "--trainer.enable_progress_bar=false", "--test_after_fit=false"]
+    args += ["--trainer.max_epochs=1", "--trainer.limit_train_batches=1", "--trainer.limit_val_batches=1"]
+    args += ["--trainer.enable_progress_bar=false", "--test_after_fit=false"]
+    # EarlyStopping's own mode is min: on val/acc it stopped a run whose accuracy rose (a mutation audit: unchecked).
+    args += ["--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor=val/acc"]
     result = run_main("fit", *args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (
         "warning: --checkpoint monitor val/loss with mode max takes the highest val/loss for the best: "
         "give --checkpoint.mode min"
+    ) in result.stderr.splitlines()
+    assert (
+        "warning: --trainer.callbacks EarlyStopping monitor val/acc with mode min takes the lowest val/acc for the "
+        "best: give its mode max"
     ) in result.stderr.splitlines()
 
 

@@ -31,7 +31,7 @@ from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError, _raised_by_lightning
 from mnist_pl.nets import MinimalCNN
-from mnist_pl.parser import _UniqueKeys
+from mnist_pl.parser import _UniqueKeys, set_again_by_a_config
 from mnist_pl.trainer import refuse_a_lone_node, refuse_bad_settings
 
 DATA = f"--data.data_dir={REPO / 'data'}"
@@ -185,6 +185,12 @@ PARSER_CASES = {
         ["--trainer.logger=false", "--trainer.logger.init_args.save_dir=x"],
         "error: --trainer.logger false (no logger), then --trainer.logger.init_args.save_dir, an option of a logger: "
         "leave out one of them\n",
+    ),
+    # true is Lightning's default logger: jsonargparse's "Logger is abstract: expected bool or None" (a mutation audit).
+    "Lightning's default logger as true, then an option of one": (
+        ["--trainer.logger=true", "--trainer.logger.init_args.name=x"],
+        "error: --trainer.logger true (Lightning's default logger), then --trainer.logger.init_args.name, an option "
+        "of a logger: leave out one of them\n",
     ),
     # A logger chosen after false takes its options (a wrapper script's options added to the user's).
     "no logger, then a logger and its option": (
@@ -633,6 +639,11 @@ PARSER_CASES = {
     "seed numpy cannot take": (
         ["--seed_everything=-1"],
         "error: --seed_everything -1: expected an int from 0 to 4294967295",
+    ),
+    # Its top: Lightning's own line named no option ("not in bounds, numpy accepts ..."; a mutation audit).
+    "seed past numpy's": (
+        ["--seed_everything=4294967296"],
+        "error: --seed_everything 4294967296: expected an int from 0 to 4294967295",
     ),
     "misspelled class argument": (
         ["--trainer.logger.init_args.save_dri=x"],
@@ -1513,6 +1524,19 @@ def test_config_mistakes_we_report(run: Run, case: str) -> None:
     before = run.snapshot()
     assert_one_line_error(run.fit(*args), 1, expected)
     assert run.snapshot() == before  # no new run dir either: it failed before writing anything
+
+
+def test_an_option_before_a_config_that_sets_it_is_said_without_a_fit(tmp_path: Path) -> None:
+    """The parser applies its words in order: the file's value won, silently. Only a slow test checked the line
+    (a mutation audit turned the check off unseen)."""
+    config = tmp_path / "c.yaml"
+    config.write_text("trainer: {max_epochs: 2}\n")
+    assert set_again_by_a_config(["--trainer.max_epochs=5", "--config", str(config)], "fit") == (
+        f"--trainer.max_epochs 5 is given before --config {config}, which sets trainer.max_epochs: 2 and wins: "
+        "give --trainer.max_epochs after --config"
+    )
+    assert set_again_by_a_config(["--config", str(config), "--trainer.max_epochs=5"], "fit") is None
+    assert set_again_by_a_config(["--trainer.max_epochs=2", "--config", str(config)], "fit") is None  # the same
 
 
 def test_checkpoints_named_into_another_runs_folder_are_refused(run: Run) -> None:

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from unittest.mock import ANY
 
@@ -821,6 +822,7 @@ def test_signal_stops_with_a_resume_line_and_the_resume_is_exact(
         assert last.startswith("error: fit: stopped by Ctrl-C ")
     command = re.search(r"resume with python -m mnist_pl (fit .*)$", last).group(1).split()
     assert command[-1] == str(run / "checkpoints" / "last.ckpt")
+    assert not (run / "curves.png").exists()  # drawn as a run ends, which this one has not (a mutation audit)
 
     resumed = run_main(*command, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -1480,6 +1482,11 @@ def test_a_run_stopped_before_its_test_gets_its_results_json_from_the_resume(
     assert capsys.readouterr().out.strip().splitlines()[-2].endswith(", config.resume1.yaml, results.json")
     assert json.loads((run / "results.json").read_text())["ckpt_path"] == str(run / "checkpoints" / "best.ckpt")
     assert not list(run.glob("results.resume*.json"))
+    # Tested already, the run keeps its results.json, and a resume's go beside it (a mutation audit: written over
+    # it, the new file was refused as there, after the whole fit).
+    before = (run / "results.json").read_text()
+    MNISTCLI(args=["fit", *TINY, logs, "--trainer.max_epochs=3", "--ckpt_path=last", *tested])
+    assert (run / "results.json").read_text() == before and (run / "results.resume2.json").is_file()
 
 
 def test_a_sub_dir_of_dot_is_the_run_dir(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -2283,6 +2290,18 @@ def test_a_ctrl_c_while_the_settings_are_read_names_the_subcommand(monkeypatch: 
     monkeypatch.setattr(MNISTArgumentParser, "parse_args", interrupted)
     with pytest.raises(signals.InterruptedRunError, match=r"^fit: stopped by Ctrl-C as it started, nothing written"):
         MNISTCLI(args=["fit", "--config", str(REPO / "configs" / "lenet.yaml")])
+
+
+def test_a_file_past_the_size_limit_says_to_raise_the_limit_a_full_disk_to_free_space() -> None:
+    """Only slow tests reached the line (a mutation audit told a file-size limit to free some space)."""
+    outside_a_fit = SimpleNamespace(subcommand="test", trainer=None, fit_ended=None)
+    said = MNISTCLI._no_space_said(outside_a_fit, OSError(errno.EFBIG, "File too large", "x.ckpt"))
+    assert said == (
+        "test: x.ckpt: cannot be written (File too large): raise the limit on a file's size (ulimit -f), then run it "
+        "again"
+    )
+    said = MNISTCLI._no_space_said(outside_a_fit, OSError(errno.ENOSPC, "No space left on device", "x.ckpt"))
+    assert said == "test: x.ckpt: cannot be written (No space left on device): free some space, then run it again"
 
 
 def test_a_stop_names_only_checkpoints_that_were_written(tmp_path: Path) -> None:
