@@ -63,11 +63,10 @@ def objects_left_out(*names: str) -> list[str]:
 @contextlib.contextmanager
 def overrides_checked(cls: type, lightnings: Callable, kwargs: dict[str, Any], **stand_ins: Any) -> Iterator[None]:
     """``cls.load_from_checkpoint(path, **kwargs)`` (Lightning's ``lightnings``) in the block. A keyword neither takes,
-    which Lightning dropped without a word (an audit: lr=0.5 kept SGD's 0.01), is refused (any is taken by a
-    subclass's ``**kwargs``). A CLI run's checkpoint
-    is rebuilt by jsonargparse, which checks the overrides against the CLI's types: a bad one was its ArgumentError,
-    80-155 lines. ``cls`` is then built with them (``stand_ins`` for its other required arguments): its own check
-    says it in one line."""
+    which Lightning dropped without a word (an audit: lr=0.5 kept SGD's 0.01), is refused (a subclass's ``**kwargs``
+    takes any). A CLI run's checkpoint is rebuilt by jsonargparse, which checks the overrides against the CLI's
+    types: a bad one was its ArgumentError, 80-155 lines. ``cls`` is then built with them (``stand_ins`` for its
+    other required arguments): its own check says it in one line."""
     takes, loads = (inspect.signature(each).parameters for each in (cls, lightnings))
     anything = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in takes.values())  # a subclass's **kwargs
     if unknown := [name for name in kwargs if name not in takes and name not in loads and not anything]:

@@ -273,7 +273,7 @@ def refuse_another_optimizer(
     trained = _trained_with("optimizer", checkpoint)
     if ours.keys() != held.keys() or (trained and trained[0].rsplit(".", 1)[-1] != kind.__name__):
         option = "MNISTClassifier's optimizer" if in_python else "--model.optimizer"
-        what, fix = _the_one_held("another optimizer", held, trained, in_python)
+        what, fix = _the_one_held("optimizer", "another optimizer", held, trained, in_python)
         raise UserError(f"{option} {name}: {ckpt_path} holds the state of {what}: {fix}")
     scheduled = _SCHEDULED if checkpoint.get("lr_schedulers") else set()
     if differ := [key for key in ours if key not in scheduled and not _same(ours[key], held[key])]:
@@ -312,7 +312,7 @@ def _refuse_another_schedule(
         return
     option = "MNISTClassifier's scheduler" if in_python else "--model.scheduler"
     if held:
-        what, fix = _the_one_held("a schedule", state, _trained_with("scheduler", checkpoint), in_python)
+        what, fix = _the_one_held("scheduler", "a schedule", state, _trained_with("scheduler", checkpoint), in_python)
         raise UserError(
             f"{option} {'None' if in_python else 'null'}: {ckpt_path} holds the state of {what}, which a fit without "
             f"one drops: {fix}"
@@ -338,21 +338,19 @@ def _trained_with(what: str, checkpoint: dict[str, Any]) -> tuple[str, dict[str,
 
 
 def _the_one_held(
-    one: str, state: dict[str, Any], trained: tuple[str, dict[str, Any]] | None, in_python: bool
+    what: str, one: str, state: dict[str, Any], trained: tuple[str, dict[str, Any]] | None, in_python: bool
 ) -> tuple[str, str]:
-    """What a checkpoint holds the state of (``one``: "another optimizer", "a schedule") and the fix that gives it:
-    by the class and settings a CLI run's names (a partial of its state's settings failed: a schedule's state holds
-    values its class takes no argument for), else by the settings its state holds."""
-    option = "--model." + ("optimizer" if "optimizer" in one else "scheduler")
+    """What a checkpoint holds the state of (``one``: "another optimizer", "a schedule"), and the fix that gives
+    the ``what`` (optimizer, scheduler): by the class and settings a CLI run's names (a partial of its state's
+    settings failed: a schedule's state holds values its class takes no argument for), else by its state's."""
     if trained is not None:  # from Python alone: the CLI compares a CLI run's settings with the other model settings
         given = ", ".join(f"{key}={value!r}" for key, value in trained[1].items() if value is not None)
-        keyword = option.removeprefix("--model.")
-        return f"{trained[0]} ({given})", f"give it, {keyword}=functools.partial({trained[0]}, {given})"
+        return f"{trained[0]} ({given})", f"give it, {what}=functools.partial({trained[0]}, {given})"
     if in_python:
         held = ", ".join(f"{key}={value!r}" for key, value in state.items())
         return f"{one} (its state holds {held})", "give the one it was trained with, and those settings"
     held = ", ".join(f"{key} {_as_given(value)}" for key, value in state.items())
-    return f"{one} ({held})", f"give the one it was trained with, {option} and its settings"
+    return f"{one} ({held})", f"give the one it was trained with, --model.{what} and its settings"
 
 
 def _other_settings(
