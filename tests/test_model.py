@@ -405,6 +405,19 @@ def test_a_python_checkpoints_optimizer_is_compared_as_set_and_as_scheduled() ->
     ):
         optim.refuse_another_optimizer(every_5, scheduled, "p.ckpt")
     optim.refuse_another_optimizer(sgd, scheduled, "p.ckpt")  # its own: step_size 1, gamma torch's 0.1
+    # Under a schedule of the optimizer's lr, the lr it was built with is compared (its initial_lr), not where the
+    # schedule got to: another lr was the checkpoint's without a word (a docs audit).
+    optimizer = torch.optim.SGD(sgd.parameters(), lr=0.01)
+    step_lr_built = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    optimizer.step()
+    step_lr_built.step()  # the lr now 0.005
+    stepped = {"optimizer_states": [optimizer.state_dict()], "lr_schedulers": [step_lr_built.state_dict()]}
+    given = MNISTClassifier(MinimalCNN(), optimizer=partial(torch.optim.SGD, lr=0.03), scheduler=step_lr)
+    with pytest.raises(
+        UserError, match=r"^--model\.optimizer\.init_args\.lr 0\.03: p\.ckpt was trained with lr 0\.01,"
+    ):
+        optim.refuse_another_optimizer(given, stepped, "p.ckpt")
+    optim.refuse_another_optimizer(sgd, stepped, "p.ckpt")  # lr 0.01, as built
     # A review: jsonargparse's partial gives every default, and a run fills total_steps (None) in: a CLI run's
     # one-cycle checkpoint fitted from Python was refused for "total_steps=None"; CyclicLR's state holds scale_mode
     # as derived from its mode, not as given.
