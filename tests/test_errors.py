@@ -2272,7 +2272,15 @@ def test_code_carrying_checkpoint_is_refused_by_fit_too(run: Run, tmp_path: Path
 # --- training ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("reads", ["every loss (CPU)", "a flag (accelerator)", "a flag, before a validation mid-epoch"])
+@pytest.mark.parametrize(
+    "reads",
+    [
+        "every loss (CPU)",
+        "a flag (accelerator)",
+        "a flag, before a validation mid-epoch",
+        "a flag, at the logger's steps",
+    ],
+)
 def test_diverging_run_stops_and_keeps_the_last_good_checkpoint(
     run: Run, reads: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -2282,6 +2290,8 @@ def test_diverging_run_stops_and_keeps_the_last_good_checkpoint(
         monkeypatch.setattr(StopOnNonFiniteLoss, "_reads_freely", staticmethod(lambda loss: False))
     # A validation (and its checkpoint) after every 5 batches: the flag read before the one in epoch 1.
     mid_epoch = ["--trainer.val_check_interval=5"] if reads.endswith("mid-epoch") else []
+    # Read where the logger writes (every 2 steps here): epoch 1's first steps, not its end (a mutation audit).
+    mid_epoch += ["--trainer.log_every_n_steps=2"] if reads.endswith("logger's steps") else []
     before, runs = run.snapshot(), set((run.logs / "lenet").glob("version_*"))
     # Epoch 0 trains at lr 0.01; the schedule then multiplies it by 1e6 and epoch 1 diverges.
     result = run.fit(
@@ -2299,6 +2309,8 @@ def test_diverging_run_stops_and_keeps_the_last_good_checkpoint(
         # The flag is read before the epoch's validation, after Lightning stepped the epoch's schedule.
         lr = "10000" if reads != "a flag (accelerator)" else "1e+10"
         assert_one_line_error(result, 1, "training diverged", f"(epoch 1, lr {lr})", "lower --model.optimizer")
+        if reads.endswith("logger's steps"):
+            assert int(re.search(r"not finite by step (\d+)", result.stderr).group(1)) < 20  # before epoch 1's end
         after = run.snapshot()
         assert {k: v for k, v in after.items() if k in before} == before
         checkpoints = newest / "checkpoints"
