@@ -61,11 +61,13 @@ def objects_left_out(*names: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def overrides_checked(cls: type, lightnings: Callable, kwargs: dict[str, Any], **stand_ins: Any) -> Iterator[None]:
+def overrides_checked(
+    cls: type, lightnings: Callable, kwargs: dict[str, Any], **stand_ins: Callable[[], Any]
+) -> Iterator[None]:
     """``cls.load_from_checkpoint(path, **kwargs)`` (Lightning's ``lightnings``) in the block. A keyword neither takes,
     which Lightning dropped without a word (an audit: lr=0.5 kept SGD's 0.01), is refused (a subclass's ``**kwargs``
     takes any). A CLI run's checkpoint is rebuilt by jsonargparse, which checks the overrides against the CLI's
-    types: a bad one was its ArgumentError, 80-155 lines. ``cls`` is then built with them (``stand_ins`` for its
+    types: a bad one was its ArgumentError, 80-155 lines. ``cls`` is then built with them (``stand_ins`` build its
     other required arguments): its own check says it in one line."""
     takes, loads = (inspect.signature(each).parameters for each in (cls, lightnings))
     anything = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in takes.values())  # a subclass's **kwargs
@@ -77,7 +79,8 @@ def overrides_checked(cls: type, lightnings: Callable, kwargs: dict[str, Any], *
     try:
         yield
     except ArgumentError:
-        cls(**stand_ins | {name: value for name, value in kwargs.items() if name in takes or anything})
+        given = {name: value for name, value in kwargs.items() if name in takes or anything}
+        cls(**{name: build() for name, build in stand_ins.items()} | given)
         raise
 
 

@@ -55,6 +55,7 @@ from mnist_pl.parser import (
     named_where_written,
     not_built,
     null_refused,
+    options_and_values,
     refuse_keys_written_twice,
     set_again_by_a_config,
     writer_refused,
@@ -407,14 +408,12 @@ class MNISTCLI(LightningCLI):
             ("--test_after_fit", "fit", "runs no fit"),
             ("--data.predict_path", "predict", "runs on the dataset's own split"),
         ):
-            typed = [i for i, word in enumerate(options) if word.partition("=")[0] == option]
+            typed = [value for given, value in options_and_values(options) if given == option]
             if subcommand != only and typed:
-                word, *after = options[typed[-1] :]
-                value = word.partition("=")[2] or next(iter(after), "")
-                if option == "--data.predict_path" and value == "null":  # a recipe's path undone
+                if option == "--data.predict_path" and typed[-1] == "null":  # a recipe's path undone
                     continue
                 self._parser(subcommand).error(
-                    f"{option} {value}: only {only} acts on it ({subcommand} {why}): leave it out"
+                    f"{option} {typed[-1]}: only {only} acts on it ({subcommand} {why}): leave it out"
                 )
         config = self.config[subcommand]
         for message in kept_from_the_config(options, config):

@@ -253,8 +253,9 @@ class MNISTClassifier(L.LightningModule):
         if "net" in kwargs and (kwargs["net"] is None or isinstance(kwargs["net"], type)):  # jsonargparse's traceback
             cls._check_outputs(kwargs["net"])  # (a config's class_path and init_args, or its class path, are taken)
         try:
-            stand_in = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))  # a network for the checks of the others
-            with overrides_checked(cls, L.LightningModule.load_from_checkpoint, kwargs, net=stand_in):
+            # A network for the checks of the other arguments, built only where one fails.
+            stand_in = {"net": lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 10))}
+            with overrides_checked(cls, L.LightningModule.load_from_checkpoint, kwargs, **stand_in):
                 return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
         except TypeError as err:
             if "required positional argument: 'net'" not in str(err):

@@ -264,7 +264,8 @@ def refuse_another_optimizer(
     built = model.optimizer(model.parameters())
     ours = {key: value for key, value in built.defaults.items() if key not in _HOW_IT_STEPS}
     left_out = _HOW_IT_STEPS | _ADDED_BY_SCHEDULES | {"params"}
-    held = {key: value for key, value in states[0]["param_groups"][0].items() if key not in left_out}
+    group, schedules = states[0]["param_groups"][0], checkpoint.get("lr_schedulers") or []
+    held = {key: value for key, value in group.items() if key not in left_out}
     if _DECOUPLED not in held or _DECOUPLED not in ours:
         held.pop(_DECOUPLED, None)
         ours.pop(_DECOUPLED, None)
@@ -275,25 +276,18 @@ def refuse_another_optimizer(
         option = "MNISTClassifier's optimizer" if in_python else "--model.optimizer"
         what, fix = _the_one_held("optimizer", "another optimizer", held, trained, in_python)
         raise UserError(f"{option} {name}: {ckpt_path} holds the state of {what}: {fix}")
-    scheduled = _scheduled(checkpoint, states[0]["param_groups"][0], held)
+    # A schedule that starts from the optimizer's lr keeps the lr it was built with as the group's initial_lr (another
+    # lr under a StepLR was the checkpoint's without a word, an audit); a one-cycle or cyclic one sets the lr and
+    # momentum (or betas) itself, and ReduceLROnPlateau keeps no initial_lr: those are not compared.
+    if "initial_lr" in group:
+        held["lr"] = group["initial_lr"]
+    if any("cycle_momentum" in state for state in schedules):  # OneCycleLR's, CyclicLR's
+        scheduled = _SCHEDULED
+    else:
+        scheduled = {"lr"} if schedules and "initial_lr" not in group else set()
     if differ := [key for key in ours if key not in scheduled and not _same(ours[key], held[key])]:
         raise _other_settings("optimizer", ours, held, differ, ckpt_path, in_python)
     _refuse_another_schedule(model, checkpoint, ckpt_path, in_python)
-
-
-def _scheduled(checkpoint: dict[str, Any], group: dict[str, Any], held: dict[str, Any]) -> set[str]:
-    """The optimizer settings a checkpoint's schedule moved, not compared: a one-cycle or cyclic schedule sets the lr
-    and momentum (or betas) itself. Another starts from the optimizer's lr, which it keeps as the group's initial_lr:
-    ``held`` takes that lr (another lr under a StepLR was the checkpoint's without a word, an audit); ReduceLROnPlateau
-    keeps none."""
-    schedules = checkpoint.get("lr_schedulers") or []
-    if any("cycle_momentum" in state for state in schedules):  # OneCycleLR's, CyclicLR's
-        return _SCHEDULED
-    if schedules and "initial_lr" not in group:
-        return {"lr"}
-    if schedules:
-        held["lr"] = group["initial_lr"]
-    return set()
 
 
 def _refuse_another_schedule(

@@ -412,7 +412,7 @@ def _in_config_file(message: str, raw: str, options: list[str]) -> str:
     unnamed = re.fullmatch(r"--([\w.]+): (expected .*)", message)
     if unnamed and (kind := re.search(r", not '(\w+)'$", raw, re.M)):
         key, reason = unnamed.groups()
-        for option, value in _options_and_values(COMMAND_LINE):
+        for option, value in options_and_values(COMMAND_LINE):
             if option == f"--{key}" and type(_config_tree(value)).__name__ == kind[1]:
                 return f"--{key} {value}: {reason}"
             if option in ("-c", "--config") and type(written := _lookup(Path(value), key)).__name__ == kind[1]:
@@ -420,7 +420,7 @@ def _in_config_file(message: str, raw: str, options: list[str]) -> str:
     return message
 
 
-def _options_and_values(line: list[str]) -> list[tuple[str, str]]:
+def options_and_values(line: list[str]) -> list[tuple[str, str]]:
     """Each word of a command line as (option, value): ``--a=b``, or ``--a`` and the word after it."""
     pairs = []
     for i, word in enumerate(line):
@@ -440,7 +440,7 @@ def named_where_written(message: str, command_line: list[str], subcommand: str, 
     if not (refused := re.match(r"--([\w.]+) ", message)):
         return None
     key, shown = refused[1].replace(".init_args.", "."), message[refused.end() :]  # matched without init_args
-    for option, value in reversed(_options_and_values(command_line)):
+    for option, value in reversed(options_and_values(command_line)):
         group = option.removeprefix("--").replace(".init_args", "")
         if option in ("-c", "--config"):
             inner, named = key, refused[1]
@@ -554,8 +554,7 @@ def callbacks_replaced(words: list[str], config: Namespace, defaults: list[dict]
     typed = any(word == "--trainer.callbacks" or word.startswith("--trainer.callbacks=") for word in words)
     written = [path for path in CONFIG_FILES if _lookup(path, "trainer.callbacks") is not KeyError]
     # A --trainer value's, inline or a file's, where callbacks+ replaces them too (no warning; a review).
-    values = [value for option, value in itertools.pairwise(words) if option == "--trainer"]
-    values += [word.partition("=")[2] for word in words if word.startswith("--trainer=")]
+    values = [value for option, value in options_and_values(words) if option == "--trainer"]
     grouped = [
         v for v in values if isinstance(tree := _config_tree(v), dict) and {"callbacks", "callbacks+"} & tree.keys()
     ]
