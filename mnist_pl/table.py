@@ -76,6 +76,10 @@ def main() -> None:
     parser.add_argument("--save_dir", default="logs/table", help="where the fits' runs are kept")
     # Any other option goes to every fit, e.g. --trainer.precision=bf16-mixed.
     args, overrides = parser.parse_known_args()
+    # argparse keeps an option's last values: --configs minimal --configs lenet was lenet's table alone.
+    for option in ("--configs", "--seeds"):
+        if sum(word.split("=")[0] == option for word in sys.argv[1:]) > 1:
+            parser.error(f"{option} given twice: give its values after one {option}, each once")
     # A seed twice trained the same fit twice, and its range was one number; a config twice, two equal rows.
     for option, values in (("--seeds", args.seeds), ("--configs", args.configs)):
         if twice := [value for value in dict.fromkeys(values) if values.count(value) > 1]:
