@@ -30,6 +30,9 @@ REPO = Path(__file__).resolve().parents[1]
 BUNDLED_RAW = REPO / "data" / "MNIST" / "raw"
 GZ_FILES = sorted(p.name for p in BUNDLED_RAW.glob("*.gz"))
 
+# A Trainer of Python's that writes nothing and prints no bar or summary.
+QUIET = {"enable_checkpointing": False, "enable_progress_bar": False, "enable_model_summary": False}
+
 # A short fit: enough steps to learn well past chance in a few seconds.
 QUICK_FIT = [
     "--trainer.max_epochs=1",

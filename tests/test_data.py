@@ -23,7 +23,8 @@ from unittest import mock
 import lightning as L
 import pytest
 import torch
-from conftest import GZ_FILES, REPO, child_env
+from conftest import GZ_FILES, QUIET, REPO, child_env
+from lightning.pytorch.trainer.states import TrainerFn
 from PIL import Image
 from torch import nn
 from torchvision import transforms
@@ -185,6 +186,40 @@ def test_training_order_is_a_function_of_seed_and_epoch(dm: MNISTDataModule) -> 
     assert not torch.equal(first, epoch_order(0, 1))
     assert not torch.equal(first, epoch_order(1, 0))
     assert torch.equal(first.sort().values, torch.arange(55000))  # every sample exactly once
+
+
+def test_a_resumed_fit_goes_on_in_the_checkpoints_epoch_and_order_or_is_refused(dm: MNISTDataModule) -> None:
+    """The data state a fit resumes from, on a real Trainer set to fit (the fits that write and resume it:
+    tests/test_runs.py, some slow). Each refusal is of a resumed epoch that skipped other images than those
+    trained; the epoch is the checkpoint's, as a one-cycle schedule or data workers have the loader built
+    before Lightning restores its loops (it was epoch 0's order)."""
+    trainer = L.Trainer(logger=False, limit_train_batches=5, **QUIET)
+    trainer.state.fn = TrainerFn.FITTING
+
+    def resumed(state: dict, **settings: int) -> MNISTDataModule:
+        other = MNISTDataModule(data_dir=DATA_DIR, batch_size=settings.pop("batch_size", 5), **settings)
+        other.trainer, other.train_set = trainer, dm.train_set
+        other.load_state_dict({"dataset": "MNIST", **state})
+        return other
+
+    sampler = resumed({"epoch": 3, "batches_done": 0}).train_dataloader().sampler
+    assert (sampler.epoch, sampler.skip) == (3, 0)
+    mid = {"epoch": 1, "batches_done": 3, "batch_size": 5, "processes": 1, "limit_train_batches": 5, "shuffle_seed": 0}
+    sampler = resumed(mid).train_dataloader().sampler
+    assert (sampler.epoch, sampler.skip) == (1, 15)
+    middle = "the checkpoint is from the middle of an epoch"
+    for state, settings, error in (
+        ({**mid, "shuffle_seed": 1}, {}, f"--data.shuffle_seed 0: {middle} shuffled with seed 1: resume with "),
+        (mid, {"shuffle_seed": 2}, f"--data.shuffle_seed 2: {middle} shuffled with seed 0: resume with "),
+        (mid, {"batch_size": 6}, f"--data.batch_size 6: {middle} trained in batches of 5: resume with "),
+        ({**mid, "limit_train_batches": 4}, {}, f"--trainer.limit_train_batches 5: {middle} limited to 4: resume "),
+        ({**mid, "processes": 2}, {}, f"--trainer.devices: {middle} trained in 2 processes, this run has 1: "),
+        # The CLI takes the checkpoint's dataset; in Python, another's test ran without a word.
+        ({"dataset": "FashionMNIST"}, {}, "the checkpoint was trained on FashionMNIST, the data is MNIST: use "),
+    ):
+        with pytest.raises(DataError) as refused:
+            resumed(state, **settings)
+        assert str(refused.value).startswith(error), str(refused.value)
 
 
 def test_ddp_shards_hold_each_image_once(dm: MNISTDataModule) -> None:

@@ -1322,6 +1322,11 @@ OUR_CASES = {
         ["--model.scheduler=CosineAnnealingLR", "--model.scheduler.T_max=2", "--model.scheduler.eta_min=-1"],
         "error: --model.scheduler.init_args.eta_min -1.0: an lr the schedule goes to: give 0 or more",
     ),
+    # The lr stayed at 0: a run that trained nothing, without a word (a mutation audit)
+    "a one-cycle schedule to an lr of 0": (
+        ["--model.scheduler=torch.optim.lr_scheduler.OneCycleLR", "--model.scheduler.max_lr=0"],
+        "error: --model.scheduler.init_args.max_lr 0.0: an lr the schedule goes to: give more than 0",
+    ),
     # A traceback (TypeError: object of type 'SGD' has no len()) as the fit started
     "a chain of schedules": (
         ["--model.scheduler=torch.optim.lr_scheduler.ChainedScheduler"],

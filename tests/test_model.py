@@ -16,7 +16,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
-from conftest import REPO, flipped, write_onnx_model
+from conftest import QUIET, REPO, flipped, write_onnx_model
 from lightning.pytorch.callbacks import LearningRateMonitor
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
@@ -31,8 +31,6 @@ from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier, TrainLossAccuracy
 from mnist_pl.nets import ExampleNet, FastCNN, LeNet, MinimalCNN
-
-QUIET = {"enable_checkpointing": False, "enable_progress_bar": False, "enable_model_summary": False}
 
 
 def train(tmp_path: Path, seed: int, epochs: int = 1, steps: int = 40) -> tuple[MNISTClassifier, dict]:
@@ -580,6 +578,9 @@ def test_objects_and_numbers_of_the_wrong_kind_from_python_are_refused_in_words(
         (lambda: MNISTDataModule(augment=RandomAffine), "--data.augment RandomAffine: the class, not a transform"),
         (lambda: MNISTDataModule(augment="flip"), "--data.augment 'flip': not a transform (a torch.nn.Module"),
         (lambda: MNISTDataModule(batch_size=0), f"--data.batch_size 0: expected an int {whole}"),
+        # True was batches of 1, "0.5" a mean of 0.5, without a word (a mutation audit)
+        (lambda: MNISTDataModule(batch_size=True), "--data.batch_size True: expected an int"),
+        (lambda: MNISTDataModule(mean="0.5"), "--data.mean '0.5': expected a number"),
         (lambda: MNISTDataModule(eval_batch_size=2**63), f"--data.eval_batch_size {2**63}: expected an int {whole}"),
         (lambda: MNISTDataModule(split_seed=2**64), f"--data.split_seed {2**64}: expected an int {seeds}"),
         (lambda: MNISTDataModule(shuffle_seed=-(2**64)), f"--data.shuffle_seed {-(2**64)}: expected an int {seeds}"),

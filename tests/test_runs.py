@@ -729,6 +729,18 @@ def test_a_fit_cut_by_max_steps_resumes_with_the_next_epoch_whole(tmp_path: Path
     assert (last["epoch"], last["global_step"]) == (1, 3 + 5)
 
 
+def test_a_checkpoint_of_an_epochs_last_batch_resumes_with_the_next_epoch(tmp_path: Path) -> None:
+    """Written at the last batch's end with no validation after it, where Lightning's epoch is not over yet:
+    the data state must name the next epoch whole, or a resume skips its first batches (a mutation audit)."""
+    every = ["--checkpoint.every_n_train_steps=5", "--checkpoint.save_top_k=-1", "--checkpoint.monitor=null"]
+    args = ["--trainer.limit_val_batches=0", "--trainer.max_epochs=1", "--checkpoint.filename={step}", *every]
+    result = fit(tmp_path / "logs", *args, here=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ckpt = torch.load(tmp_path / "logs" / "lenet" / "version_0" / "checkpoints" / "step=5.ckpt", weights_only=True)
+    state = ckpt["MNISTDataModule"]
+    assert (state["batches_done"], state["epoch"]) == (0, 1)
+
+
 @pytest.mark.slow  # an edge check, 4-6 s: the default suite's time
 def test_a_resume_that_would_skip_other_images_is_refused(tmp_path: Path) -> None:
     # From the middle of an epoch the resumed run skips the batches trained: only in the same order
