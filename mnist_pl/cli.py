@@ -402,6 +402,15 @@ class MNISTCLI(LightningCLI):
         subcommand: str = self.config.subcommand  # required: the parse ended without one
         if refused := set_again_by_a_config(options, subcommand):
             self._parser(subcommand).error(refused)
+        # The last was taken: predict of two folders predicted the second alone, without a word (an audit).
+        for option in ("--ckpt_path", "--data.predict_path", "--predictions.output"):
+            if len(typed := [value for given, value in options_and_values(options) if given == option]) > 1:
+                more = (
+                    " (a folder's subfolders are read too, or quote a glob)" if option == "--data.predict_path" else ""
+                )
+                self._parser(subcommand).error(
+                    f"{option} given twice ({typed[0]}, then {typed[1]}): only the last would be used: give one{more}"
+                )
         # Every subcommand takes them, for a recipe's sake (_prepare_subcommand_parser; the data module's): typed
         # for another, they did nothing (test of --data.predict_path digits/ tested MNIST's test split; an audit).
         for option, only, why in (

@@ -381,6 +381,28 @@ def test_test_after_fit_typed_for_another_subcommand_is_refused(subcommand: str,
     assert run_main(subcommand, f"--config={CONFIG}", "--print_config", cwd=tmp_path).returncode == 0
 
 
+@pytest.mark.parametrize(
+    "option, values, fix",
+    [
+        (
+            "--data.predict_path",
+            ["digits/", "digits2/"],
+            "give one (a folder's subfolders are read too, or quote a glob)",
+        ),
+        ("--predictions.output", ["a.csv", "b.csv"], "give one"),
+        ("--ckpt_path", ["a.ckpt", "b.ckpt"], "give one"),
+    ],
+)
+def test_a_file_option_given_twice_is_refused(option: str, values: list[str], fix: str, tmp_path: Path) -> None:
+    """The last was taken: predict of two folders predicted the second alone, and said so nowhere (an audit)."""
+    words = [f"{option}={values[0]}", option, values[1]]
+    result = run_main("predict", f"--config={CONFIG}", *words, cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
+        f"error: {option} given twice ({values[0]}, then {values[1]}): only the last would be used: {fix}"
+    ), result.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("subcommand", ["fit", "test"])
 def test_help_says_what_the_app_takes(subcommand: str, capsys: pytest.CaptureFixture) -> None:
     """Lightning's --ckpt_path help offered "best", "hpc" and "registry" (refused here) and the best

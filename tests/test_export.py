@@ -67,6 +67,16 @@ def test_export_names_the_option_a_misspelt_one_meant(tmp_path: Path) -> None:
         assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
             f"error: unrecognized arguments: {said}"
         ), result.stderr[-2000:]
+    # The last was taken, without a word (an audit), as predict's (test_a_file_option_given_twice_is_refused).
+    for words, said in (
+        (["--ckpt_path=a.ckpt", "--ckpt_path", "b.ckpt"], "--ckpt_path given twice (a.ckpt, then b.ckpt)"),
+        (["--ckpt_path=m.ckpt", "--output=a.onnx", "--output", "b.onnx"], "--output given twice (a.onnx, then b.onnx)"),
+    ):
+        result = run_main("export", *words, cwd=tmp_path)
+        assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
+            f"error: {said}: only the last would be used: give one"
+        ), result.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_export_takes_no_runs_best_or_last(tmp_path: Path) -> None:
