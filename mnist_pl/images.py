@@ -378,11 +378,18 @@ def load_digit(path: str | os.PathLike) -> Tensor:
             image = Image.open(path)
         with image:
             image.load()
+            # A scanner's TIFF of a digit a page, or an animation: the first alone was read, without a word.
+            # Only these formats: a camera's MPO JPEG holds its photo and a preview, an icon its sizes.
+            frames = getattr(image, "n_frames", 1) if image.format in ("TIFF", "GIF", "PNG", "WEBP") else 1
             digit = to_mnist(_at_most_2048(image))
     except UnidentifiedImageError as err:  # its message names the file, which the line names already
         raise UnreadableImageError(path, "not a readable image (no image format Pillow reads)") from err
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise UnreadableImageError(path, f"not a readable image ({type(err).__name__}: {err})") from err
+    if frames > 1:
+        raise UnreadableImageError(
+            path, f"{frames} pages or frames, and a file here is one digit: save each as an image of its own"
+        )
     if not digit.any():  # the network would still name a digit, with 10-20% confidence
         raise UnreadableImageError(path, "a blank image: nothing on it differs from the paper but noise or a speck")
     return digit

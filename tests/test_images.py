@@ -331,6 +331,20 @@ def test_bad_files_are_named_the_others_predicted(trained_run: Path, test_images
     assert err.value.reason == "not a readable image (no image format Pillow reads)"
 
 
+@pytest.mark.parametrize("suffix", [".tif", ".gif", ".png", ".webp"])
+def test_an_image_of_several_pages_or_frames_is_refused(test_images, tmp_path: Path, suffix: str) -> None:
+    """A scanner's TIFF of a digit a page, or an animation: its first page alone was predicted, the others
+    left out without a word (an audit). A file of one page is read."""
+    pages = [Image.fromarray(on_paper(digit)) for digit in test_images[0][:3]]
+    pages[0].save(tmp_path / f"pages{suffix}", save_all=True, append_images=pages[1:])
+    pages[0].save(tmp_path / f"one{suffix}")
+    with pytest.raises(ValueError) as err:
+        load_digit(tmp_path / f"pages{suffix}")
+    assert err.value.reason == "3 pages or frames, and a file here is one digit: save each as an image of its own"
+    with Image.open(tmp_path / f"one{suffix}") as one:  # GIF's palette and WebP's compression, as they read
+        assert torch.equal(load_digit(tmp_path / f"one{suffix}"), to_mnist(one))
+
+
 def test_a_fifo_given_as_the_image_is_refused_not_waited_on(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.png")  # predict waited for a writer forever, deaf to SIGTERM
     assert find_images(str(tmp_path / "pipe.png")) == ([tmp_path / "pipe.png"], [])
