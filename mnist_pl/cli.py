@@ -716,14 +716,7 @@ class MNISTCLI(LightningCLI):
         if typed("channels_last"):
             rebuilt["channels_last"] = given.get("channels_last")
 
-        # A value equal to the default is taken as not given, unless typed: `--model.optimizer Adam` on a resume
-        # of an SGD run went on with SGD, status 0.
         leaves = given.keys()  # a jsonargparse Namespace: dotted keys of every leaf; it cannot be iterated
-        replaced = [
-            key
-            for key in leaves
-            if given.get(key) != rebuilt.get(key) and (given.get(key) != defaults.get(key) or typed(key))
-        ]
 
         def said(key: str) -> str:
             return f"--model.{key.removesuffix('.class_path')} {given.get(key)}"
@@ -737,6 +730,15 @@ class MNISTCLI(LightningCLI):
             # with --model.optimizer.lr 0.5 after its config ran without a word).
             return bool(group) and not typed(key) and in_a_file(f"{group}.class_path")
 
+        # A value equal to the default counts where typed or written in a file: `--model.optimizer Adam` on a
+        # resume of an SGD run went on with SGD, status 0; lenet.yaml's LeNet (the default) for another
+        # recipe's run was that run's network, without a word.
+        replaced = [
+            key
+            for key in leaves
+            if given.get(key) != rebuilt.get(key)
+            and (given.get(key) != defaults.get(key) or typed(key) or in_a_file(key))
+        ]
         if subcommand != "fit":
             # An evaluation runs the checkpoint's model, whatever a --config says: `test --config my.yaml
             # --ckpt_path best` of a run trained with another lr was refused, and nothing typed could fix it.

@@ -2091,6 +2091,42 @@ def test_a_recipes_config_evaluates_any_of_its_runs(run: Run, tmp_path: Path) ->
     assert run.snapshot() == before
 
 
+def test_a_recipe_of_the_default_network_says_another_runs_network_is_tested(tmp_path: Path) -> None:
+    """lenet.yaml names LeNet, the app's default, taken as no network given: a test of another recipe's run
+    with it ran that run's network without the warning (docs/runs.md) a recipe of another network gives (an audit)."""
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    short = ["--trainer.max_steps=2", "--trainer.limit_val_batches=1", "--test_after_fit=false", *QUICK_FIT[-1:]]
+    fitted = run_main("fit", f"--config={REPO / 'configs' / 'minimal.yaml'}", DATA, logs, *short, cwd=tmp_path)
+    assert fitted.returncode == 0, fitted.stderr[-3000:]
+    ckpt = tmp_path / "minimal" / "version_0" / "checkpoints" / "last.ckpt"
+    quick = [DATA, logs, "--trainer.limit_test_batches=1", f"--ckpt_path={ckpt}"]
+    tested = run_main("test", f"--config={REPO / 'configs' / 'lenet.yaml'}", *quick, cwd=tmp_path)
+    assert tested.returncode == 0 and "test/acc" in tested.stdout, tested.stderr[-3000:]
+    assert (
+        "warning: --model.net mnist_pl.nets.LeNet (from a --config): the checkpoint's network is "
+        "mnist_pl.nets.MinimalCNN, and test runs it as it was trained\n" in tested.stderr
+    ), tested.stderr[-3000:]
+    # A fit from it with the run's recipe but LeNet went on with MinimalCNN, without a word: refused as another
+    # value in a file is.
+    lenet = tmp_path / "lenet.yaml"
+    lenet.write_text(
+        (REPO / "configs" / "minimal.yaml")
+        .read_text()
+        .replace("MinimalCNN", "LeNet")
+        .replace("init_args:\n      width: 6", "")
+    )
+    before = digest(tmp_path / "minimal")
+    resumed = run_main("fit", f"--config={lenet}", *quick, "--trainer.max_steps=3", cwd=tmp_path)
+    assert_one_line_error(
+        resumed,
+        1,
+        f"{lenet}: model.net mnist_pl.nets.LeNet: the checkpoint's model has mnist_pl.nets.MinimalCNN",
+        "leave out the model setting that differs (a --config sets it: give the run's own, "
+        f"{tmp_path / 'minimal' / 'version_0' / 'config.yaml'}), or train a new run without --ckpt_path",
+    )
+    assert digest(tmp_path / "minimal") == before
+
+
 def test_best_of_a_run_whose_best_ckpt_was_removed_says_so(run: Run, tmp_path: Path) -> None:
     """Its reasons were the run's (no validation, ...), where the run had validated and its file was deleted
     (an audit)."""
