@@ -9,6 +9,7 @@ import os
 import pkgutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import matplotlib
@@ -270,10 +271,7 @@ def run_settings(trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, 
     settings = {
         "net": _called(model.get("net"), getattr(pl_module, "net", None)),
         # The optimizer built: its class, and its arguments as given (the CLI's or a partial's).
-        "optimizer": _called(
-            None if optimizer is None else {"class_path": type(optimizer), "init_args": optimizer.defaults},
-            leave_out="lr",
-        ),
+        "optimizer": _called(None if optimizer is None else as_given(optimizer), leave_out="lr"),
         "lr": optimizer.defaults.get("lr", "none") if optimizer is not None else "none",
         "scheduler": _called(model.get("scheduler"), schedule),
         "label_smoothing": model.get("label_smoothing", "none"),
@@ -285,6 +283,17 @@ def run_settings(trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, 
         "seed": "none" if seed is None else int(seed),  # a number: the tab sorts and filters runs by it
     }
     return {key: value if isinstance(value, str) else float(value) for key, value in settings.items()}
+
+
+def as_given(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """An optimizer built as a config names it: its class, and the settings its class does not set itself
+    (AdamW's decoupled_weight_decay=True, a setting of Adam's that AdamW's signature lacks, was shown on every run)."""
+    try:
+        own = type(optimizer)([torch.zeros(1, requires_grad=True)]).defaults
+    except (TypeError, ValueError, RuntimeError):  # a setting it needs, or 2D weights (Muon): each setting shown
+        own = {}
+    given = {key: value for key, value in optimizer.defaults.items() if key not in own or not _same(value, own[key])}
+    return {"class_path": type(optimizer), "init_args": given}
 
 
 def _called(spec: object, built: object = None, leave_out: str = "") -> str:

@@ -104,6 +104,11 @@ def test_a_class_in_the_hparams_tab_shows_the_arguments_it_is_given_other_than_i
     adam = torch.optim.Adam(LeNet().parameters(), lr=0.02, betas=[0.9, 0.999], weight_decay=1e-4)
     built = {"class_path": type(adam), "init_args": adam.defaults}
     assert _called(built, leave_out="lr") == "Adam(weight_decay=0.0001)"
+    # What a class sets itself is no setting given: every AdamW run showed Adam's decoupled_weight_decay=True,
+    # which AdamW's signature lacks (an audit).
+    adamw = torch.optim.AdamW(LeNet().parameters(), lr=0.02, weight_decay=0.05)
+    assert _called(callbacks.as_given(adamw), leave_out="lr") == "AdamW(weight_decay=0.05)"
+    assert _called(callbacks.as_given(adam), leave_out="lr") == "Adam(weight_decay=0.0001)"
     assert _called(None, LeNet()) == "LeNet"  # built in Python: no config, its class
     assert _called(None, None) == "none"
     assert _called({"class_path": "nowhere.Net", "init_args": {"width": 3}}) == "Net(width=3)"
