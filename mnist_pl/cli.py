@@ -41,6 +41,7 @@ from mnist_pl.checkpoints import refuse_bad_settings as refuse_bad_checkpoint_se
 from mnist_pl.data import INT_RANGES, STATS, MNISTDataModule, refuse_own_images_for, trained_settings
 from mnist_pl.errors import UserError
 from mnist_pl.files import cannot_write, missing_folders, no_space, remove_empty, unset_variable
+from mnist_pl.images import find_images
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.optim import refuse_another_optimizer
 from mnist_pl.optim import refuse_bad_settings as refuse_bad_optim_settings
@@ -782,6 +783,7 @@ class MNISTCLI(LightningCLI):
         if self.subcommand == "predict" and (spec := data.get("predict_path")):
             named = f"the checkpoint was trained on {data.dataset}" if "dataset" in self.from_the_checkpoint else None
             refuse_own_images_for(data.dataset, spec, named)
+            find_images(spec)  # a path of nothing, refused: its line came after the checkpoint's lines of loading
         refuse_bad_trainer_settings(trainer, self.subcommand, self.config[self.subcommand].test_after_fit)
         refuse_bad_checkpoint_settings(self.config[self.subcommand].get("checkpoint") or {}, self.subcommand)
         bf16_only_where_computed(trainer)

@@ -345,6 +345,18 @@ def test_an_image_of_several_pages_or_frames_is_refused(test_images, tmp_path: P
         assert torch.equal(load_digit(tmp_path / f"one{suffix}"), to_mnist(one))
 
 
+def test_a_predict_path_of_nothing_is_refused_before_the_checkpoint_loads(trained_run: Path, tmp_path: Path) -> None:
+    """Its line came after Lightning's of the checkpoint restored and its weights loaded (an audit)."""
+    ckpt, spec = trained_run / "checkpoints" / "best.ckpt", tmp_path / "*.png"
+    # In a process of its own: Lightning's lines go to the stderr it had as it was imported.
+    result = run_cli("predict", f"--ckpt_path={ckpt}", f"--data.predict_path={spec}", cwd=tmp_path)
+    assert result.returncode == 1 and "Restoring" not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: --data.predict_path {spec}: no such file, folder or matching files: check the path"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_fifo_given_as_the_image_is_refused_not_waited_on(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.png")  # predict waited for a writer forever, deaf to SIGTERM
     assert find_images(str(tmp_path / "pipe.png")) == ([tmp_path / "pipe.png"], [])
