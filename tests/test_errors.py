@@ -1795,6 +1795,21 @@ def test_a_min_steps_within_max_steps_is_no_min_epochs_past_them(run: Run) -> No
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+def test_a_chosen_version_of_a_folder_of_checkpoints_alone_is_refused(tmp_path: Path) -> None:
+    """A run's folder whose config is gone (removed by hand, or in a sub_dir) still holds its checkpoints: the fit
+    wrote beside them, and over a name they shared (a mutation audit)."""
+    checkpoints = tmp_path / "lenet" / "version_7" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    (checkpoints / "best.ckpt").write_bytes(b"an earlier run's")
+    before = digest(tmp_path)
+    logs, version = f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.logger.init_args.version=7"
+    result = run_main(
+        "fit", f"--config={REPO / 'configs' / 'lenet.yaml'}", DATA, logs, version, *QUICK_FIT, cwd=tmp_path
+    )
+    assert_one_line_error(result, 1, f"{checkpoints} holds an earlier run's checkpoints")
+    assert digest(tmp_path) == before
+
+
 @pytest.mark.slow  # an edge of the chosen-version checks: the default suite's time
 def test_a_chosen_version_with_another_sub_dir_is_refused(run: Run, tmp_path: Path) -> None:
     # The config of each went into its sub_dir, the checkpoints of both into version_7/checkpoints.

@@ -30,7 +30,7 @@ from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
 from mnist_pl.model import MNISTClassifier, TrainLossAccuracy
-from mnist_pl.nets import ExampleNet, FastCNN, LeNet, MinimalCNN
+from mnist_pl.nets import BatchNormCNN, ExampleNet, FastCNN, LeNet, MinimalCNN
 
 
 def train(tmp_path: Path, seed: int, epochs: int = 1, steps: int = 40) -> tuple[MNISTClassifier, dict]:
@@ -566,6 +566,18 @@ def test_a_model_loaded_in_python_is_evaluated_on_the_data_it_learned_from(pytho
     other = MNISTDataModule(data_dir=data, mean=0.5, std=0.5)
     quick.fit(loaded, datamodule=other)
     quick.test(loaded, datamodule=other)
+
+
+@pytest.mark.parametrize("net", [BatchNormCNN, ExampleNet])
+def test_building_the_model_leaves_its_network_and_the_random_state_as_they_were(net: type) -> None:
+    """The network is run once on a blank image to check its outputs: in training mode that moved batch norm's
+    running statistics and drew dropout masks from the seeded generator (a mutation audit)."""
+    built = net()
+    before, rng = {key: value.clone() for key, value in built.state_dict().items()}, torch.get_rng_state()
+    MNISTClassifier(built)
+    assert built.training and torch.equal(torch.get_rng_state(), rng)
+    for key, value in built.state_dict().items():
+        assert torch.equal(value, before[key]), key
 
 
 def test_objects_and_numbers_of_the_wrong_kind_from_python_are_refused_in_words() -> None:

@@ -729,6 +729,30 @@ def test_a_fit_cut_by_max_steps_resumes_with_the_next_epoch_whole(tmp_path: Path
     assert (last["epoch"], last["global_step"]) == (1, 3 + 5)
 
 
+def test_results_json_is_never_written_over_nor_left_half_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each evaluation's own file: written in place, an earlier one was replaced, and a write cut short (a full
+    disk, a crash) left half a file (a mutation audit)."""
+    earlier = tmp_path / "results.json"
+    earlier.write_text('{"test/acc": 0.99}\n')
+    with pytest.raises(FileExistsError):
+        runs.write_results(earlier, {"test/acc": 0.5}, None)
+    assert earlier.read_text() == '{"test/acc": 0.99}\n'
+    written = []
+
+    def cut_short(self: Path, text: str) -> None:
+        written.append(self)
+        with self.open("w") as f:
+            f.write(text[:5])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", cut_short)
+    with pytest.raises(OSError):
+        runs.write_results(tmp_path / "new.json", {"test/acc": 0.5}, None)
+    assert written and written[0].name != "new.json" and sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
+
+
 def test_a_checkpoint_of_an_epochs_last_batch_resumes_with_the_next_epoch(tmp_path: Path) -> None:
     """Written at the last batch's end with no validation after it, where Lightning's epoch is not over yet:
     the data state must name the next epoch whole, or a resume skips its first batches (a mutation audit)."""
