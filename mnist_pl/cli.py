@@ -51,6 +51,7 @@ from mnist_pl.parser import (
     an_option_of_no_logger,
     callbacks_replaced,
     forget_config_files,
+    given_again,
     kept_from_the_config,
     model_not_rebuilt,
     named_where_written,
@@ -403,15 +404,6 @@ class MNISTCLI(LightningCLI):
         subcommand: str = self.config.subcommand  # required: the parse ended without one
         if refused := set_again_by_a_config(options, subcommand):
             self._parser(subcommand).error(refused)
-        # The last was taken: predict of two folders predicted the second alone, without a word (an audit).
-        for option in ("--ckpt_path", "--data.predict_path", "--predictions.output"):
-            if len(typed := [value for given, value in options_and_values(options) if given == option]) > 1:
-                more = (
-                    " (a folder's subfolders are read too, or quote a glob)" if option == "--data.predict_path" else ""
-                )
-                self._parser(subcommand).error(
-                    f"{option} given twice ({typed[0]}, then {typed[1]}): only the last would be used: give one{more}"
-                )
         # Every subcommand takes them, for a recipe's sake (_prepare_subcommand_parser; the data module's): typed
         # for another, they did nothing (test of --data.predict_path digits/ tested MNIST's test split; an audit).
         for option, only, why in (
@@ -425,6 +417,9 @@ class MNISTCLI(LightningCLI):
                 self._parser(subcommand).error(
                     f"{option} {typed[-1]}: only {only} acts on it ({subcommand} {why}): leave it out"
                 )
+        if refused := given_again(options, ("--ckpt_path", "--data.predict_path", "--predictions.output")):
+            more = " (a folder's subfolders are read too, or quote a glob)" if "predict_path" in refused else ""
+            self._parser(subcommand).error(refused + more)
         config = self.config[subcommand]
         for message in kept_from_the_config(options, config):
             rank_zero_warn(message)
@@ -722,9 +717,13 @@ class MNISTCLI(LightningCLI):
         def said(key: str) -> str:
             return f"--model.{key.removesuffix('.class_path')} {given.get(key)}"
 
+        def a_file_writes(key: str) -> bool:
+            """Whether a file writes it itself."""
+            return bool(named_where_written(said(key), self.command_line, subcommand, key.endswith("class_path")))
+
         def in_a_file(key: str) -> bool:
             """Whether a file set it, or the class it is an argument of (whose other arguments are defaults)."""
-            if named_where_written(said(key), self.command_line, subcommand, key.endswith("class_path")):
+            if a_file_writes(key):
                 return True
             group = key.rpartition(".init_args.")[0]
             # Typed by its own option, after a file that named its class: the typed value (a test of a run
@@ -733,12 +732,13 @@ class MNISTCLI(LightningCLI):
 
         # A value equal to the default counts where typed or written in a file: `--model.optimizer Adam` on a
         # resume of an SGD run went on with SGD, status 0; lenet.yaml's LeNet (the default) for another
-        # recipe's run was that run's network, without a word.
+        # recipe's run was that run's network, without a word. One a file leaves out is the checkpoint's (its
+        # recipe's resume of a run trained with a weight_decay typed was refused; a review).
         replaced = [
             key
             for key in leaves
             if given.get(key) != rebuilt.get(key)
-            and (given.get(key) != defaults.get(key) or typed(key) or in_a_file(key))
+            and (given.get(key) != defaults.get(key) or typed(key) or a_file_writes(key))
         ]
         if subcommand != "fit":
             # An evaluation runs the checkpoint's model, whatever a --config says: `test --config my.yaml

@@ -32,7 +32,7 @@ from mnist_pl.errors import UserError, reported
 from mnist_pl.files import beside, cannot_write, file_above, missing_folders, publish, remove_empty
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import LeNet
-from mnist_pl.parser import globbed, model_not_rebuilt, near_option, option_of_a_file, options_and_values
+from mnist_pl.parser import given_again, globbed, model_not_rebuilt, near_option, option_of_a_file
 from mnist_pl.signals import ctrl_c_at_once_after, stopped_in_one_line
 
 # The names each format's files go by, the default first: another (a run's .ckpt or .yaml) was written
@@ -233,9 +233,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
             fix = f"give it as {option} {unknown[0]}"
         glob = globbed(" ".join(unknown), line)
         parser.error(glob or f"unrecognized arguments: {' '.join(unknown)}" + (f": {fix}" if fix else ""))
-    for option in ("--ckpt_path", "--output"):  # the last was taken, without a word (an audit)
-        if len(typed := [value for given, value in options_and_values(line) if given == option]) > 1:
-            parser.error(f"{option} given twice ({typed[0]}, then {typed[1]}): only the last would be used: give one")
+    if refused := given_again(line, ("--ckpt_path", "--output")):
+        parser.error(refused)
     if args.ckpt_path is None:
         parser.error("the following arguments are required: --ckpt_path")
     return args

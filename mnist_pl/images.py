@@ -353,6 +353,22 @@ class UnreadableImageError(ValueError):
         self.reason = reason
 
 
+def _pages(image: Image.Image) -> int:
+    """The digits a file may hold: a scanner's TIFF of one a page, or an animation's frames, were read as their
+    first alone, without a word. Not a TIFF's reduced-resolution pages (a thumbnail: its tag 254's bit 0), an APNG's
+    default image shown where animations are not, a camera's MPO (a photo and its preview) or an icon's sizes."""
+    if image.format == "TIFF":
+        pages = 0
+        for index in range(image.n_frames):
+            image.seek(index)
+            pages += not image.tag_v2.get(254, 0) & 1
+        image.seek(0)
+        return pages
+    if image.format in ("GIF", "PNG", "WEBP"):
+        return getattr(image, "n_frames", 1) - bool(image.info.get("default_image"))
+    return 1
+
+
 def load_digit(path: str | os.PathLike) -> Tensor:
     """``to_mnist`` of the image file at ``path``; a file that is not a readable image, or a blank one,
     raises ``UnreadableImageError``, a ``ValueError``.
@@ -378,10 +394,8 @@ def load_digit(path: str | os.PathLike) -> Tensor:
             image = Image.open(path)
         with image:
             image.load()
-            # A scanner's TIFF of a digit a page, or an animation: the first alone was read, without a word.
-            # Only these formats: a camera's MPO JPEG holds its photo and a preview, an icon its sizes.
-            frames = getattr(image, "n_frames", 1) if image.format in ("TIFF", "GIF", "PNG", "WEBP") else 1
             digit = to_mnist(_at_most_2048(image))
+            frames = _pages(image)
     except UnidentifiedImageError as err:  # its message names the file, which the line names already
         raise UnreadableImageError(path, "not a readable image (no image format Pillow reads)") from err
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:

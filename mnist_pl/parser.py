@@ -429,6 +429,16 @@ def options_and_values(line: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def given_again(line: list[str], options: tuple[str, ...]) -> str | None:
+    """The error of one of ``options`` given more than once on the command line: argparse and jsonargparse take the
+    last, without a word (predict of two folders predicted the second alone; an audit)."""
+    for option in options:
+        if len(typed := [value for given, value in options_and_values(line) if given == option]) > 1:
+            times = "twice" if len(typed) == 2 else f"{len(typed)} times"
+            return f"{option} given {times} ({', then '.join(typed)}): only the last would be used: give one"
+    return None
+
+
 def named_where_written(message: str, command_line: list[str], subcommand: str, of_the_class: bool) -> str | None:
     """An error of our own checks, ``--key value...``, as ``file.yaml: key value...`` where the value
     came from a file (a class named there: only for a message ``of_the_class`` itself); None where it did not.

@@ -382,25 +382,39 @@ def test_test_after_fit_typed_for_another_subcommand_is_refused(subcommand: str,
 
 
 @pytest.mark.parametrize(
-    "option, values, fix",
+    "option, values, said",
     [
         (
             "--data.predict_path",
             ["digits/", "digits2/"],
-            "give one (a folder's subfolders are read too, or quote a glob)",
+            "twice (digits/, then digits2/): only the last would be used: give one (a folder's subfolders are read "
+            "too, or quote a glob)",
         ),
-        ("--predictions.output", ["a.csv", "b.csv"], "give one"),
-        ("--ckpt_path", ["a.ckpt", "b.ckpt"], "give one"),
+        (
+            "--predictions.output",
+            ["a.csv", "b.csv"],
+            "twice (a.csv, then b.csv): only the last would be used: give one",
+        ),
+        ("--ckpt_path", ["a", "b", "a"], "3 times (a, then b, then a): only the last would be used: give one"),
     ],
 )
-def test_a_file_option_given_twice_is_refused(option: str, values: list[str], fix: str, tmp_path: Path) -> None:
+def test_a_file_option_given_twice_is_refused(option: str, values: list[str], said: str, tmp_path: Path) -> None:
     """The last was taken: predict of two folders predicted the second alone, and said so nowhere (an audit)."""
-    words = [f"{option}={values[0]}", option, values[1]]
-    result = run_main("predict", f"--config={CONFIG}", *words, cwd=tmp_path)
-    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == (
-        f"error: {option} given twice ({values[0]}, then {values[1]}): only the last would be used: {fix}"
-    ), result.stderr[-2000:]
+    words = [f"{option}={values[0]}", *(word for value in values[1:] for word in (option, value))]
+    one = "--trainer.limit_predict_batches=1"  # where the option is not refused: a short predict
+    result = run_main("predict", f"--config={CONFIG}", *words, one, cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == f"error: {option} given {said}", (
+        result.stderr[-2000:]
+    )
     assert list(tmp_path.iterdir()) == []
+    # Typed for another subcommand, that is said first: its fix leaves it out.
+    if option == "--data.predict_path":
+        result = run_main("test", f"--config={CONFIG}", *words, cwd=tmp_path)
+        assert (
+            result.stderr.strip()
+            .splitlines()[-1]
+            .endswith("only predict acts on it (test runs on the dataset's own split): leave it out")
+        ), result.stderr[-2000:]
 
 
 @pytest.mark.parametrize("subcommand", ["fit", "test"])

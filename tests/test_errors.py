@@ -2111,7 +2111,8 @@ def test_a_recipe_of_the_default_network_says_another_runs_network_is_tested(tmp
     with it ran that run's network without the warning (docs/runs.md) a recipe of another network gives (an audit)."""
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
     short = ["--trainer.max_steps=2", "--trainer.limit_val_batches=1", "--test_after_fit=false", *QUICK_FIT[-1:]]
-    fitted = run_main("fit", f"--config={REPO / 'configs' / 'minimal.yaml'}", DATA, logs, *short, cwd=tmp_path)
+    recipe, decay = f"--config={REPO / 'configs' / 'minimal.yaml'}", "--model.optimizer.init_args.weight_decay=0.001"
+    fitted = run_main("fit", recipe, DATA, logs, *short, decay, cwd=tmp_path)
     assert fitted.returncode == 0, fitted.stderr[-3000:]
     ckpt = tmp_path / "minimal" / "version_0" / "checkpoints" / "last.ckpt"
     quick = [DATA, logs, "--trainer.limit_test_batches=1", f"--ckpt_path={ckpt}"]
@@ -2140,6 +2141,11 @@ def test_a_recipe_of_the_default_network_says_another_runs_network_is_tested(tmp
         f"{tmp_path / 'minimal' / 'version_0' / 'config.yaml'}), or train a new run without --ckpt_path",
     )
     assert digest(tmp_path / "minimal") == before
+    # Its own recipe, which leaves out the weight_decay typed: the checkpoint's, taken (it was refused; a review).
+    more = ["--trainer.max_epochs=2", "--trainer.limit_train_batches=1", "--test_after_fit=false"]
+    resumed = run_main("fit", recipe, *quick, *more, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "weight_decay: 0.001" in (tmp_path / "minimal" / "version_0" / "config.resume1.yaml").read_text()
 
 
 def test_best_of_a_run_whose_best_ckpt_was_removed_says_so(run: Run, tmp_path: Path) -> None:

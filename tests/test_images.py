@@ -15,7 +15,7 @@ import pillow_heif
 import pytest
 import torch
 from conftest import REPO, run_cli, run_main
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image, ImageFilter, ImageOps, TiffImagePlugin
 
 from mnist_pl import data
 from mnist_pl.data import MNISTDataModule
@@ -343,6 +343,17 @@ def test_an_image_of_several_pages_or_frames_is_refused(test_images, tmp_path: P
     assert err.value.reason == "3 pages or frames, and a file here is one digit: save each as an image of its own"
     with Image.open(tmp_path / f"one{suffix}") as one:  # GIF's palette and WebP's compression, as they read
         assert torch.equal(load_digit(tmp_path / f"one{suffix}"), to_mnist(one))
+    # A TIFF's reduced-resolution page (a thumbnail, tag 254 of 1), an APNG's default image apart from its one
+    # frame: one digit each, read (a review).
+    if suffix == ".tif":
+        with TiffImagePlugin.AppendingTiffWriter(tmp_path / "thumb.tif", new=True) as tiff:
+            for page, reduced in ((pages[0], 0), (pages[0].resize((28, 28)), 1)):
+                page.save(tiff, format="TIFF", tiffinfo={254: reduced})
+                tiff.newFrame()
+        assert torch.equal(load_digit(tmp_path / "thumb.tif"), to_mnist(pages[0]))
+    if suffix == ".png":
+        pages[0].save(tmp_path / "default.png", save_all=True, append_images=[pages[0]], default_image=True)
+        assert torch.equal(load_digit(tmp_path / "default.png"), to_mnist(pages[0]))
 
 
 def test_a_predict_path_of_nothing_is_refused_before_the_checkpoint_loads(trained_run: Path, tmp_path: Path) -> None:

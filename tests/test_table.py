@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
 
@@ -16,6 +17,9 @@ from conftest import REPO, child_env
 # Imported here, not in a test: Lightning's log handler takes the sys.stderr of its import, which in a
 # test is capsys's, closed after it ("--- Logging error ---" in the next test's output).
 from mnist_pl import table
+
+# Fits of a batch, where the table takes the command (a check that failed: the fits of the last values given).
+SHORT = ["--trainer.limit_train_batches=1", "--trainer.limit_val_batches=1", "--trainer.limit_test_batches=1"]
 
 
 @pytest.mark.slow  # four short fits, each tested on the whole test set: about 30 s
@@ -264,13 +268,16 @@ def test_a_seed_numpy_cannot_take_is_refused_before_any_fit(program: str, capsys
         (["--seeds", "0", "0"], "--seeds 0 0: 0 twice"),
         (["--configs", "minimal", "lenet", "minimal"], "--configs minimal"),
         # argparse kept the last: the table of lenet alone, minimal's fits not made, without a word.
-        (["--configs", "minimal", "--configs", "lenet"], "--configs given twice"),
-        (["--seeds", "0", "--seeds=1"], "--seeds given twice"),
+        (["--configs", "minimal", "--configs", "lenet", "--seeds", "0", *SHORT], "--configs given twice"),
+        (["--configs", "minimal", "--seeds", "0", "--seeds=1", *SHORT], "--seeds given twice"),
     ],
 )
-def test_a_seed_or_config_given_twice_is_refused(given: list[str], said: str, capsys: pytest.CaptureFixture) -> None:
+def test_a_seed_or_config_given_twice_is_refused(
+    given: list[str], said: str, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
     """The same fit trained twice, its seed range one number, or two equal rows (an audit)."""
-    with mock.patch.object(sys, "argv", ["table", *given]), pytest.raises(SystemExit) as exit_:
+    argv = ["table", *given, f"--save_dir={tmp_path}"]
+    with mock.patch.object(sys, "argv", argv), pytest.raises(SystemExit) as exit_:
         table.main()
     assert exit_.value.code == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
