@@ -687,6 +687,34 @@ def test_val_acc_best_leaves_out_the_sanity_check(trained_run: Path, tmp_path: P
     assert points[-1][1] == max(acc for acc, _ in points) < 0.9
 
 
+class BestAtTheStart(L.Callback):
+    """``val_acc_best`` as training starts, after the sanity check."""
+
+    def __init__(self) -> None:
+        self.seen: list[float] = []
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: MNISTClassifier) -> None:
+        self.seen.append(pl_module.val_acc_best.compute().item())
+
+
+def test_a_resumed_fits_best_so_far_is_its_checkpoints_not_its_sanity_checks(tmp_path: Path) -> None:
+    """A resume keeps the run's best so far (no reset): the sanity check's accuracy of the restored weights, over
+    a few batches, must stay out of it (a mutation audit: dropping that guard failed no default test)."""
+    dm, quiet = MNISTDataModule(data_dir=str(REPO / "data")), {**QUIET, "enable_checkpointing": True}
+    short = {"limit_train_batches": 5, "limit_val_batches": 2, "logger": False, "default_root_dir": tmp_path, **quiet}
+    trainer = L.Trainer(max_epochs=1, **short)
+    trainer.fit(MNISTClassifier(MinimalCNN()), datamodule=dm)
+    checkpoint = torch.load(trainer.checkpoint_callback.best_model_path, weights_only=True)
+    checkpoint["state_dict"]["val_acc_best.max_value"] = torch.tensor(0.0)  # a best the sanity check beats
+    torch.save(checkpoint, tmp_path / "low.ckpt")
+    best = BestAtTheStart()
+    resumed = L.Trainer(
+        max_epochs=2, num_sanity_val_steps=2, callbacks=[best], **{**short, "default_root_dir": tmp_path / "on"}
+    )
+    resumed.fit(MNISTClassifier(MinimalCNN()), datamodule=dm, ckpt_path=tmp_path / "low.ckpt")
+    assert best.seen == [0.0]
+
+
 class TwoOutputs(nn.Module):
     def __init__(self) -> None:
         super().__init__()
