@@ -36,14 +36,15 @@ def test_interleaved_bare_steps_train_one_step_per_training_step(monkeypatch: py
     steps = InterleavedBareSteps(dm, torch.device("cpu"))
     before = [p.detach().clone() for p in steps.net.parameters()]
     # Each bare step made 0.2 s longer: the fit's own 12 steps (0.1-0.2 s) are then well under the bare
-    # steps' 2.4 s, and the ratio under 0.5, if the bare steps are taken out of the epoch; over 1 if not.
-    # (Not the real ratio: over a dozen steps a shared machine's stall of 0.1 s moved it from 1.1 to 2.)
+    # steps' 2.4 s, and the ratio under 1, if the bare steps are taken out of the epoch; over 1 if not.
+    # (Not the real ratio: over a dozen steps a shared machine's stall of 0.1 s moved it from 1.1 to 2. Under
+    # 0.5 failed once, under a load average of 47: the fit's steps slow down with the load, the sleeps do not.)
     monkeypatch.setattr(bench, "_sgd_step", lambda *args: (_sgd_step(*args), time.sleep(0.2)))
     lightning_epoch(dm, torch.device("cpu"), steps, limit_train_batches=12)
     # 12 bare batches drawn: the 13th is the next one out of 860 (55,000 images / 64).
     assert len(list(steps.batches)) == 860 - 12
     assert all(not torch.equal(a, b) for a, b in zip(before, steps.net.parameters(), strict=True))
-    assert steps.bare >= 2.4 and 0 < steps.ratio < 0.5
+    assert steps.bare >= 2.4 and 0 < steps.ratio < 1
 
 
 class SlowCheckpointIO(TorchCheckpointIO):

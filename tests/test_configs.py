@@ -105,3 +105,17 @@ def test_random_affine_moves_and_turns_images_as_far_as_asked() -> None:
     _, _, angle = _moments(RandomAffine(degrees=0, translate=0, scale=(1, 1), shear=30)(upright))
     lean = angle % 180 - 90
     assert 28 < lean.abs().max() <= 30.5 and lean.min() < 0 < lean.max()
+
+
+def test_random_affine_zooms_out_below_1_in_either_order_onto_background() -> None:
+    """A scale below 1 shrinks the image (the range (0.5, 2) above reads the same turned inside out); given high
+    end first, it is the same range (uniform_ raised at the first batch); the area moved in is 0, not the edge's
+    pixels smeared in (FashionMNIST's items fill the frame)."""
+    torch.manual_seed(0)
+    big = torch.zeros(100, 1, 28, 28)
+    big[:, :, 10:18, 10:18] = 1
+    for scale in ((0.5, 0.6), (0.6, 0.5)):
+        mass = RandomAffine(degrees=0, translate=0, scale=scale)(big).sum((1, 2, 3))
+        assert 15.9 < mass.min() < 17 and 20 < mass.max() < 23.1, scale  # 4 x 4 to 4.8 x 4.8
+    page = RandomAffine(degrees=0, translate=0, scale=(0.5, 0.5))(torch.ones(2, 1, 28, 28))
+    assert page[:, :, 7:21, 7:21].min() == 1 and page[:, :, :6].max() == page[:, :, :, 22:].max() == 0

@@ -6,6 +6,7 @@ that the run, its checkpoints and the config are byte-identical.
 """
 
 import contextlib
+import errno
 import gzip
 import hashlib
 import importlib.util
@@ -14,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +31,7 @@ from mnist_pl.__main__ import main
 from mnist_pl.callbacks import StopOnNonFiniteLoss
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
-from mnist_pl.errors import UserError, _raised_by_lightning
+from mnist_pl.errors import UserError, _raised_by_lightning, reported
 from mnist_pl.nets import MinimalCNN
 from mnist_pl.parser import _UniqueKeys, set_again_by_a_config
 from mnist_pl.trainer import refuse_a_lone_node, refuse_bad_settings
@@ -1133,6 +1135,36 @@ def test_output_into_a_closed_pipe_ends_in_one_line(tmp_path: Path) -> None:
         "error: its output was closed as it printed (the reader of a pipe ended, such as head): let the reader read "
         "to the end, or send the output to a file (> out.txt)"
     ], stderr[-3000:]
+
+
+def test_only_what_the_user_can_fix_becomes_one_line_and_the_threads_hook_is_given_back() -> None:
+    """An OSError other than a name too long is a bug (its traceback stays, not "give a shorter name"); TensorBoard
+    writer's full disk is said once, by the run, and every other thread's error reaches the hook there was, which
+    is the hook again once the block ends (a mutation audit of each)."""
+    with pytest.raises(PermissionError), reported():
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), "x")
+    seen: list[BaseException] = []
+    before = threading.excepthook
+    threading.excepthook = hook = lambda args: seen.append(args.exc_value)
+    try:
+
+        class _AsyncWriterThread(threading.Thread):  # TensorBoard's writer, known by its class's name
+            pass
+
+        full, bug, other_full = OSError(errno.ENOSPC, "full"), ValueError("a bug"), OSError(errno.ENOSPC, "full")
+        with reported():
+            for thread, err in ((_AsyncWriterThread, full), (_AsyncWriterThread, bug), (threading.Thread, other_full)):
+
+                def fail(err: BaseException = err) -> None:
+                    raise err
+
+                started = thread(target=fail)
+                started.start()
+                started.join()
+        assert seen == [bug, other_full]
+        assert threading.excepthook is hook
+    finally:
+        threading.excepthook = before
 
 
 def test_only_lightnings_own_value_errors_become_one_line() -> None:

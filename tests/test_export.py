@@ -1,7 +1,9 @@
 """Exports that run without Lightning and agree with the checkpoint on all 10,000 test images."""
 
 import argparse
+import errno
 import hashlib
+import os
 import re
 import signal
 import subprocess
@@ -18,6 +20,7 @@ from conftest import REPO, child_env, full_disk, run_main, write_onnx_model
 from mnist_pl import export
 from mnist_pl.data import STATS, MNISTDataModule
 from mnist_pl.errors import UserError
+from mnist_pl.files import publish
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import LeNet, MinimalCNN
 
@@ -138,6 +141,27 @@ def test_an_export_never_replaces_a_file_written_while_it_ran(tmp_path: Path) ->
     assert path.read_bytes() == b"the other export's model" and [p.name for p in tmp_path.iterdir()] == ["best.pt"]
     export.write(export.Deployable(LeNet(), 0.1307, 0.3081).eval(), "torchscript", path, overwrite=True)
     assert torch.jit.load(path)(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+
+
+def test_a_file_system_without_links_never_has_a_file_replaced_either(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where a hard link is refused (EPERM: FAT, some network shares), the name is checked just before the
+    rename: a mutation audit's rename without that check replaced the other writer's file."""
+
+    def no_links(source: object, target: object) -> None:
+        raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
+
+    monkeypatch.setattr(os, "link", no_links)
+    path, tmp = tmp_path / "m.pt", tmp_path / ".m.pt.tmp"
+    path.write_bytes(b"the other writer's")
+    tmp.write_bytes(b"ours")
+    with pytest.raises(FileExistsError):
+        publish(tmp, path, overwrite=False)
+    assert path.read_bytes() == b"the other writer's"
+    path.unlink()
+    publish(tmp, path, overwrite=False)
+    assert path.read_bytes() == b"ours" and not tmp.exists()
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])

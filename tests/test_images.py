@@ -20,7 +20,15 @@ from PIL import Image, ImageFilter, ImageOps, TiffImagePlugin
 from mnist_pl import data
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
-from mnist_pl.images import find_images, frame_depth, image_suffixes, load_digit, paper_and_sheet, to_mnist
+from mnist_pl.images import (
+    _at_most_2048,
+    find_images,
+    frame_depth,
+    image_suffixes,
+    load_digit,
+    paper_and_sheet,
+    to_mnist,
+)
 from mnist_pl.model import MNISTClassifier
 
 
@@ -144,12 +152,19 @@ def test_a_photo_with_a_malformed_exif_tag_is_read_as_stored(test_images, tmp_pa
 
 
 @pytest.mark.parametrize("ink", [255, 0], ids=["light", "dark"])
-def test_a_digit_drawn_in_the_alpha_channel_is_read(test_images, ink: int) -> None:
+def test_a_digit_drawn_in_the_alpha_channel_is_read(test_images, tmp_path: Path, ink: int) -> None:
     """A canvas export: one colour, the digit only in the alpha channel. Light ink on the white that
-    transparent areas were taken for was blank."""
+    transparent areas were taken for was blank. A palette's transparent colour too (a GIF, an 8-bit PNG)."""
     digit = Image.fromarray(test_images[0][0].numpy())
     drawing = Image.merge("LA", (Image.new("L", (28, 28), ink), digit))
     assert (to_mnist(drawing).int() - to_mnist(digit).int()).abs().max() <= 1
+    # Drawn in the palette's one opaque colour on its transparent one: read as the digit's strokes.
+    strokes = digit.point(lambda v: 255 * (v > 127))
+    palette = Image.merge("RGBA", (*[Image.new("L", (28, 28), ink)] * 3, strokes)).convert("P")
+    palette.save(tmp_path / "drawn.png")
+    with Image.open(tmp_path / "drawn.png") as saved:
+        assert saved.mode == "P" and "transparency" in saved.info
+    assert (load_digit(tmp_path / "drawn.png").int() - to_mnist(strokes).int()).abs().max() <= 1
 
 
 def test_mnist_digits_come_out_where_mnist_has_them() -> None:
@@ -403,6 +418,7 @@ def test_a_folder_is_read_with_its_subfolders(tmp_path: Path) -> None:
         [],
     )
     assert find_images(str(tmp_path / "**" / "deeper")) == ([tmp_path / "0" / "deeper" / "c.png"], [])
+    assert find_images(str(tmp_path / "0" / "**")) == ([tmp_path / "0" / n for n in ("b.png", "deeper/c.png")], [])
     matched = [tmp_path / name for name in ("0/b.png", "0/deeper/c.png", "1/d.jpg")]
     assert find_images(str(tmp_path / "[01]")) == (matched, notes)
     # A plain glob's files are those of a folder: not images by their names, left out too (it took them).
@@ -609,7 +625,7 @@ def test_a_digit_on_a_desk_that_shows_unevenly_is_read_as_without_it(test_images
     assert (read.int() - to_mnist(Image.fromarray(alone)).int()).abs().float().mean() < 1
 
 
-@pytest.mark.parametrize("bits", [10, 12])
+@pytest.mark.parametrize("bits", [10, 12, 14])
 def test_a_16_bit_file_of_10_or_12_bit_levels_is_read(test_images, tmp_path: Path, bits: int) -> None:
     # Scientific cameras store 10 or 12 bits in a 16-bit PNG or TIFF: read as 16-bit levels, blank. A faint
     # digit (42 levels of 255 darker than the paper) is blank in levels of two bits more too.
@@ -628,6 +644,9 @@ def test_a_picture_of_a_hundred_million_pixels_is_read_small_and_without_pillows
     difference = load_digit(tmp_path / "huge.png").int() - to_mnist(Image.fromarray(on_paper(test_images[0][0]))).int()
     assert difference.abs().max() <= 8  # the digit it was made of, read from its 112 pixels
     assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]
+    # Halved as often as it takes, no more: a picture a pixel too wide was kept whole, twice as wide as 2,048.
+    for side, read in ((2_048, 2_048), (2_049, 1_025), (3_000, 1_500), (4_097, 1_025)):
+        assert _at_most_2048(Image.new("L", (side, 10))).size[0] == read, side
 
 
 def test_a_phones_heic_photo_is_read_as_its_png(test_images, tmp_path: Path) -> None:

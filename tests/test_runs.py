@@ -1053,21 +1053,28 @@ def test_a_stop_after_the_last_epoch_says_there_is_nothing_to_resume(tmp_path: P
     assert (run / "curves.png").is_file() and (run / "confusion_matrix.png").is_file()
 
 
-@pytest.mark.parametrize("stage", ["train end", "fit end"])
-def test_a_stop_as_the_fit_ends_stops_it_with_its_pictures_drawn(tmp_path: Path, stage: str) -> None:
+@pytest.mark.parametrize(
+    ("stage", "signum"),
+    [("train end", signal.SIGTERM), ("fit end", signal.SIGTERM), ("fit end", signal.SIGINT)],
+    ids=["train end", "fit end", "fit end-Ctrl-C"],
+)
+def test_a_stop_as_the_fit_ends_stops_it_with_its_pictures_drawn(
+    tmp_path: Path, stage: str, signum: signal.Signals
+) -> None:
     """As the fit loop ends, after its last look for a stop, the signal was taken by none: the closing test
     ran, status 0. After Lightning's handlers are gone, as the run's pictures are drawn, the app's handler
     stopped it at once, as Lightning's KeyboardInterrupt, and the run had no curves.png nor
-    confusion_matrix.png."""
+    confusion_matrix.png. A Ctrl-C there is the app's own handler's (a mutation audit: left unread, status 0)."""
     logs, marker = tmp_path / "logs", tmp_path / "paused"
-    with signalled_here_when_paused(marker, signal.SIGTERM):
+    with signalled_here_when_paused(marker, signum):
         pause = pause_at(marker, epoch=1, batch=0, stage=stage)  # the epoch count once done
         stopped = fit(logs, "--trainer.max_epochs=1", PICTURES, *pause, here=True)
     assert stopped.returncode == 1, stopped.stderr[-3000:]
     run = logs / "lenet" / "version_0"
     last = run / "checkpoints" / "last.ckpt"
     said = stopped.stderr.strip().splitlines()[-1]
-    assert said.startswith(f"error: fit: stopped by SIGTERM after its last epoch, all of it checkpointed ({last})")
+    by = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+    assert said.startswith(f"error: fit: stopped by {by} after its last epoch, all of it checkpointed ({last})"), said
     assert (run / "curves.png").is_file() and (run / "confusion_matrix.png").is_file()
     assert not (run / "results.json").exists()  # its closing test not run
 
@@ -1467,6 +1474,21 @@ def test_a_stop_handler_leaves_sigterm_to_a_handler_already_there() -> None:
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_a_stopped_fit_inside_the_table_is_the_tables_stop_and_a_program_ends_at_the_next_ctrl_c() -> None:
+    """The table's (the bench's) fit stopped by its own handlers says the table stopped, not the fit's resume
+    line; once a program's block has ended, Ctrl-C is the system's: at once (a mutation audit of each)."""
+    stopped = pytest.raises(signals.InterruptedRunError, match=r"^table: stopped by SIGTERM before it ended")
+    with stopped, signals.stopped_in_one_line("table"):
+        raise signals.InterruptedRunError("fit: stopped by SIGTERM in epoch 0: resume with ...", "SIGTERM")
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        with signals.ctrl_c_at_once_after():
+            assert signal.getsignal(signal.SIGINT) is before
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 @pytest.mark.slow  # an edge of the default suite's checks: its time
