@@ -401,6 +401,12 @@ def _in_config_file(message: str, raw: str, options: list[str]) -> str:
             return f"{path}: {key} {class_path}: {bad_class[4].removeprefix(f'{class_path} ')}"
     # A value of the wrong type or range written in a config file: that file, not an option never typed.
     bad_value = re.fullmatch(r"--([\w.]+) (.+?): (expected .*)", message)
+    # Unless typed so: a typed 64.0 (or true) where the file's 64 (or 1) is good was "fix the file".
+    if bad_value and (bad_value[1].replace(".init_args.", "."), bad_value[2]) in (
+        (option.removeprefix("--").replace(".init_args.", "."), value)
+        for option, value in options_and_values(COMMAND_LINE)
+    ):
+        return message
     for path in reversed(CONFIG_FILES if bad_value else []):
         key, value, reason = bad_value.groups()
         written = _lookup(path, key.replace(".init_args.", "."))  # with or without init_args, as _find reads it

@@ -550,6 +550,11 @@ PARSER_CASES = {
         "error: --model.scheduler: the following arguments are required: max_lr",
     ),
     "wrong type": (["--data.batch_size=abc"], "error: --data.batch_size abc: expected an int > 0"),
+    # lenet.yaml's batch_size 64 equals 64.0: the file's good value was "fix the file" (an audit).
+    "a typed value equal to a config's good one, of the wrong type": (
+        [f"--config={REPO / 'configs' / 'lenet.yaml'}", "--data.batch_size", "64.0"],
+        "error: --data.batch_size 64.0: expected an int > 0",
+    ),
     "negative batch size": (["--data.batch_size=-5"], "error: --data.batch_size -5: expected an int > 0"),
     "label smoothing past 1": (
         ["--model.label_smoothing=2"],
