@@ -352,6 +352,17 @@ def positive_int(text: str) -> int:
     return int(text)
 
 
+def refuse_repeats(parser: argparse.ArgumentParser, given: dict[str, list]) -> None:
+    """Each option of ``given`` (the bench's and the table's lists) given once, and each of its values once:
+    argparse keeps an option's last values (--configs minimal --configs lenet was lenet's table alone), and a
+    seed twice trained the same fit twice, its range one number (an audit of each)."""
+    for option, values in given.items():
+        if sum(word.split("=")[0] == option for word in sys.argv[1:]) > 1:
+            parser.error(f"{option} given twice: give its values after one {option}, each once")
+        if twice := [value for value in dict.fromkeys(values) if values.count(value) > 1]:
+            parser.error(f"{option} {' '.join(map(str, values))}: {twice[0]} twice: give each once")
+
+
 def numpy_seed(text: str) -> int:
     """argparse's type for a seed: one numpy cannot take failed the first fit given it, minutes in."""
     try:
@@ -390,6 +401,7 @@ def main() -> None:
         typed = unknown[0].partition("=")[0]
         near = near_option(typed, [option for option in parser._option_string_actions if option.startswith("--")])
         parser.error(f"unrecognized arguments: {' '.join(unknown)}" + (f": {typed} here is {near}" if near else ""))
+    refuse_repeats(parser, {"--seeds": args.seeds})
     # The fits' own error named --trainer.logger.init_args.save_dir, which the bench does not take.
     if why := cannot_write(Path(SAVE_DIR)):
         parser.error(f"{SAVE_DIR}: its fits' runs cannot be written there ({why}): run it in a folder where they can")

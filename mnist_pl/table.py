@@ -21,7 +21,7 @@ try:  # torch and Lightning take seconds to import: a Ctrl-C then ended in a tra
     import yaml
     from jsonargparse import Namespace
 
-    from mnist_pl.bench import CONFIGS, app_cli, app_fit, machine, numpy_seed
+    from mnist_pl.bench import CONFIGS, app_cli, app_fit, machine, numpy_seed, refuse_repeats
     from mnist_pl.errors import UserError, reported
     from mnist_pl.files import cannot_write, unset_variable
     from mnist_pl.signals import ctrl_c_at_once_after, stopped_in_one_line
@@ -76,14 +76,8 @@ def main() -> None:
     parser.add_argument("--save_dir", default="logs/table", help="where the fits' runs are kept")
     # Any other option goes to every fit, e.g. --trainer.precision=bf16-mixed.
     args, overrides = parser.parse_known_args()
-    # argparse keeps an option's last values: --configs minimal --configs lenet was lenet's table alone.
-    for option in ("--configs", "--seeds"):
-        if sum(word.split("=")[0] == option for word in sys.argv[1:]) > 1:
-            parser.error(f"{option} given twice: give its values after one {option}, each once")
-    # A seed twice trained the same fit twice, and its range was one number; a config twice, two equal rows.
-    for option, values in (("--seeds", args.seeds), ("--configs", args.configs)):
-        if twice := [value for value in dict.fromkeys(values) if values.count(value) > 1]:
-            parser.error(f"{option} {' '.join(map(str, values))}: {twice[0]} twice: give each once")
+    # A config twice made two equal rows.
+    refuse_repeats(parser, {"--configs": args.configs, "--seeds": args.seeds})
     # Set by the table for every fit: given again, its rows named other seeds, recipes or folders than the fits'.
     own = [option for option in parser._option_string_actions if option.startswith("--") and option != "--help"]
     for i, word in enumerate(overrides):

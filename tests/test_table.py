@@ -284,6 +284,23 @@ def test_a_seed_or_config_given_twice_is_refused(
     assert last.startswith(f"python -m mnist_pl.table: error: {said}") and last.endswith("each once"), last
 
 
+@pytest.mark.parametrize(
+    ("given", "said"), [(["0", "0"], "--seeds 0 0: 0 twice"), (["1", "--seeds=2"], "--seeds given")]
+)
+def test_the_bench_refuses_a_seed_or_seeds_given_twice(
+    given: list[str], said: str, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the table does: the bench trained seed 0 twice, or seed 2 alone, without a word (an audit)."""
+    from mnist_pl import bench
+
+    monkeypatch.setattr(bench, "_bench", lambda args: pytest.fail(f"the bench ran, seeds {args.seeds}"))
+    with mock.patch.object(sys, "argv", ["bench", "--seeds", *given]), pytest.raises(SystemExit) as exit_:
+        bench.main()
+    assert exit_.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"python -m mnist_pl.bench: error: {said}") and last.endswith("each once"), last
+
+
 def trained(epochs: int) -> SimpleNamespace:
     """What the table reads of a trainer that trained ``epochs`` epochs of 5 steps."""
     return SimpleNamespace(global_step=5 * epochs, num_training_batches=5, accumulate_grad_batches=1)
