@@ -419,6 +419,14 @@ class MNISTDataModule(L.LightningDataModule):
                 raise DataError(f"--data.{name} {value}: expected an int from {low} to {high - 1}")
         if not isinstance(num_workers, int) or num_workers < 0:
             raise DataError(f"--data.num_workers {num_workers}: expected an int >= 0")
+        # Each worker a process of the fit's size: 10,000 of them (torch only warns) hung the fit until the kernel
+        # killed it for memory, and left workers behind (an audit). More than the CPUs gain nothing here.
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        if num_workers > cpus:
+            raise DataError(
+                f"--data.num_workers {num_workers}: more than the {cpus} CPUs this process may use: give 0 (the "
+                f"fastest for in-memory tensors) to {cpus}"
+            )
         if isinstance(augment, type):  # from Python: failed in the first training batch, in a traceback
             raise DataError(f"--data.augment {augment.__name__}: the class, not a transform: give {augment.__name__}()")
         if augment is not None and not callable(augment):

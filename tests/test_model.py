@@ -595,6 +595,7 @@ def test_objects_and_numbers_of_the_wrong_kind_from_python_are_refused_in_words(
     net = MinimalCNN()
     built = torch.optim.lr_scheduler.StepLR(torch.optim.SGD(net.parameters(), lr=0.1), step_size=1)
     whole, seeds = "from 1 to 9223372036854775807", "from -9223372036854775808 to 9223372036854775807"
+    cpus = len(os.sched_getaffinity(0))
     for build, error in (
         (lambda: MNISTDataModule(augment=RandomAffine), "--data.augment RandomAffine: the class, not a transform"),
         (lambda: MNISTDataModule(augment="flip"), "--data.augment 'flip': not a transform (a torch.nn.Module"),
@@ -608,6 +609,8 @@ def test_objects_and_numbers_of_the_wrong_kind_from_python_are_refused_in_words(
         (lambda: MNISTDataModule(num_workers=-1), "--data.num_workers -1: expected an int >= 0"),
         (lambda: MNISTDataModule(split_seed=None), "--data.split_seed None: expected an int from"),
         (lambda: MNISTDataModule(num_workers=None), "--data.num_workers None: expected an int >= 0"),
+        # 10,000 hung the fit until the kernel killed it for memory (an audit)
+        (lambda: MNISTDataModule(num_workers=cpus + 1), f"--data.num_workers {cpus + 1}: more than the {cpus} CPUs"),
         # A TypeError of >=, and None taken for false (a review)
         (lambda: MNISTDataModule(val_size=None), "--data.val_size None: expected an int > 0"),
         (lambda: MNISTDataModule(download=None), "--data.download None: expected true or false"),
