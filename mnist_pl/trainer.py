@@ -292,6 +292,18 @@ def refuse_bad_settings(trainer: Namespace, subcommand: str, test_after_fit: boo
             "--trainer.limit_test_batches 0: the test that ends the fit would run no batch: give a number "
             "of batches, or --test_after_fit false"
         )
+    # Lightning's words named no option and told an int of -1 to give "an int".
+    for name in ("limit_train_batches", "limit_val_batches", "limit_test_batches", "limit_predict_batches"):
+        value = trainer.get(name)
+        if (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and (value < 0 or (isinstance(value, float) and value > 1))
+        ):
+            raise UserError(
+                f"--trainer.{name} {value}: give a number of batches (0 or more), or a fraction of them from 0.0 to "
+                "1.0 (1.0: all)"
+            )
     # Lightning divides by these without checking them first: a ZeroDivisionError deep in its loops.
     for name in ("accumulate_grad_batches", "check_val_every_n_epoch", "val_check_interval"):
         value = trainer.get(name)

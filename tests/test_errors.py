@@ -911,6 +911,17 @@ TRAINER_CASES = {
         "error: --trainer.num_sanity_val_steps -2: must be 0 or more, or -1 for every validation batch: give a "
         "number of batches, or 0 for no check before training",
     ),
+    # "You have passed invalid value -1 for limit_train_batches, it has to be in [0.0, 1.0] or an int." (an audit)
+    "a negative batch limit": (
+        "--trainer.limit_train_batches=-1",
+        "error: --trainer.limit_train_batches -1: give a number of batches (0 or more), or a fraction of them from 0.0 "
+        "to 1.0 (1.0: all)",
+    ),
+    "a fraction of batches past 1": (
+        "--trainer.limit_val_batches=1.5",
+        "error: --trainer.limit_val_batches 1.5: give a number of batches (0 or more), or a fraction of them from 0.0 "
+        "to 1.0 (1.0: all)",
+    ),
     # Ours: Lightning divides by it unchecked
     "a zero lightning divides by": (
         "--trainer.check_val_every_n_epoch=0",
