@@ -40,7 +40,7 @@ from mnist_pl.checkpoints import (
 from mnist_pl.checkpoints import refuse_bad_settings as refuse_bad_checkpoint_settings
 from mnist_pl.data import INT_RANGES, STATS, MNISTDataModule, refuse_own_images_for, trained_settings
 from mnist_pl.errors import UserError
-from mnist_pl.files import cannot_write, missing_folders, no_space, remove_empty, unset_variable
+from mnist_pl.files import cannot_write, file_above, missing_folders, no_space, remove_empty, unset_variable
 from mnist_pl.images import find_images
 from mnist_pl.model import MNISTClassifier
 from mnist_pl.optim import refuse_another_optimizer
@@ -867,6 +867,13 @@ class MNISTCLI(LightningCLI):
             if not str(logger.save_dir):  # Path("") is the current folder: a run dir made there
                 raise UserError("--trainer.logger.init_args.save_dir is empty: give a folder, such as logs")
             root = Path(logger.root_dir)
+            # "make it writable" was no fix: the option that names the file is.
+            if file := root if root.is_file() else file_above(root):
+                save_dir = Path(logger.save_dir or root)
+                named = "save_dir" if file == save_dir or file in save_dir.parents else "name"
+                raise UserError(
+                    f"log dir {root}: {file} is a file, not a folder: give another --trainer.logger.init_args.{named}"
+                )
             missing = missing_folders(root)
             try:
                 root.mkdir(parents=True, exist_ok=True)

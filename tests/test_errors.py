@@ -1579,6 +1579,22 @@ def test_config_mistakes_we_report(run: Run, case: str) -> None:
     assert run.snapshot() == before  # no new run dir either: it failed before writing anything
 
 
+@pytest.mark.parametrize(("where", "option"), [("save_dir", "save_dir"), ("save_dir/..", "save_dir"), ("", "name")])
+def test_a_log_dir_that_is_a_file_names_the_option_to_change(tmp_path: Path, where: str, option: str) -> None:
+    """The line said "cannot create it (File exists): make it writable or choose another with ...save_dir", of
+    a name that was a file in the save_dir (an audit)."""
+    (tmp_path / "runs").mkdir()
+    file = tmp_path / "runs" / "afile"
+    file.write_text("kept")
+    save_dir = {"save_dir": file / "logs", "save_dir/..": file, "": tmp_path / "runs"}[where]
+    args = [DATA, f"--trainer.logger.init_args.save_dir={save_dir}", "--trainer.logger.init_args.name=afile"]
+    result = run_main("fit", f"--config={REPO / 'configs' / 'minimal.yaml'}", *QUICK_FIT, *args, cwd=tmp_path)
+    assert_one_line_error(
+        result, 1, f": {file} is a file, not a folder: give another --trainer.logger.init_args.{option}"
+    )
+    assert file.read_text() == "kept" and sorted(tmp_path.rglob("*")) == [tmp_path / "runs", file]
+
+
 def test_an_option_before_a_config_that_sets_it_is_said_without_a_fit(tmp_path: Path) -> None:
     """The parser applies its words in order: the file's value won, silently. Only a slow test checked the line
     (a mutation audit turned the check off unseen)."""
