@@ -1045,7 +1045,13 @@ class MNISTArgumentParser(LightningArgumentParser):
         if self.exit_on_error and (fix := _class_fix(line := one_line(message))):
             message = f"{line}: {fix}"
         options = [o for o in (self.subcommand_parser or self)._option_string_actions if o.startswith("--")]
-        super().error(_in_config_file(one_line(message), message, options) if self.exit_on_error else message, ex)
+        if self.exit_on_error:
+            message = _in_config_file(one_line(message), message, options)
+            # "--model.optimizer.init_args.lr nan: expected float": a float, said of one (YAML reads nan as a word).
+            message = re.sub(
+                r"( [+-]?(?:nan|inf|infinity)): expected ([^:]*float)", r"\1: expected a finite \2", message, flags=re.I
+            )
+        super().error(message, ex)
 
     def parse_path(self, path: str | os.PathLike, *args, **kwargs) -> Namespace:
         CONFIG_FILES.append(Path(path))

@@ -562,6 +562,12 @@ PARSER_CASES = {
     ),
     "fits no type of a union": (["--trainer.max_epochs=abc"], "error: --trainer.max_epochs abc: expected int or None"),
     "class argument": (["--model.optimizer.init_args.lr=abc"], "--model.optimizer.init_args.lr abc: expected float"),
+    # YAML reads nan and inf as words: "expected float" of them was no fix (an audit).
+    "not a finite number": (
+        ["--model.optimizer.lr=nan"],
+        "--model.optimizer.init_args.lr nan: expected a finite float",
+    ),
+    "an infinite mean": (["--data.mean=-inf"], "--data.mean -inf: expected a finite float or None"),
     # It was jsonargparse's "--model.net: Problem with given class_path ...: Option 'width' is not accepted" (an audit).
     "unknown class argument": (
         ["--model.net.init_args.width=3"],
