@@ -48,6 +48,8 @@ _SET_HERE = {
     "--config": "give --configs",
     "-c": "give --configs",
     "--trainer.logger": "give --save_dir",
+    # Its save_dir was asked for, and refused when given (an audit).
+    "--trainer.logger+": "leave it out: each fit logs to TensorBoard in --save_dir",
     "--trainer.logger.init_args.save_dir": "give --save_dir",
     "--trainer.logger.save_dir": "give --save_dir",
     "--test_after_fit": "leave it out: the test accuracy is the table's",

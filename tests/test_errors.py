@@ -875,8 +875,8 @@ TRAINER_CASES = {
     ),
     # Lightning's MisconfigurationException, its message as the one line
     "lightning refuses": (
-        "--trainer.limit_train_batches=1.5",
-        "error: You have passed invalid value 1.5 for limit_train_batches, it has to be in [0.0, 1.0] or an int.",
+        "--trainer.gradient_clip_algorithm=foo",
+        "error: `gradient_clip_algorithm` foo is invalid. Allowed algorithms: ['value', 'norm'].",
     ),
     # Lightning's ValueError, ImportError and TypeError as it builds the Trainer, the same way
     "lightning's ValueError": ("--trainer.num_nodes=0", "error: `num_nodes` must be a positive integer, but got 0."),
@@ -2411,6 +2411,7 @@ def test_code_carrying_checkpoint_is_refused_by_fit_too(run: Run, tmp_path: Path
         "a flag (accelerator)",
         "a flag, before a validation mid-epoch",
         "a flag, at the logger's steps",
+        "a flag, at an epoch's end without a validation",
     ],
 )
 def test_diverging_run_stops_and_keeps_the_last_good_checkpoint(
@@ -2424,6 +2425,9 @@ def test_diverging_run_stops_and_keeps_the_last_good_checkpoint(
     mid_epoch = ["--trainer.val_check_interval=5"] if reads.endswith("mid-epoch") else []
     # Read where the logger writes (every 2 steps here): epoch 1's first steps, not its end (a mutation audit).
     mid_epoch += ["--trainer.log_every_n_steps=2"] if reads.endswith("logger's steps") else []
+    # No validation: read as the epoch ends, before its last.ckpt (a mutation audit: a last.ckpt of NaN weights).
+    unvalidated = reads.endswith("without a validation")
+    mid_epoch += ["--trainer.limit_val_batches=0"] if unvalidated else []
     before, runs = run.snapshot(), set((run.logs / "lenet").glob("version_*"))
     # Epoch 0 trains at lr 0.01; the schedule then multiplies it by 1e6 and epoch 1 diverges.
     result = run.fit(
@@ -2439,18 +2443,20 @@ def test_diverging_run_stops_and_keeps_the_last_good_checkpoint(
     (newest,) = set((run.logs / "lenet").glob("version_*")) - runs
     try:
         # The flag is read before the epoch's validation, after Lightning stepped the epoch's schedule.
-        lr = "10000" if reads != "a flag (accelerator)" else "1e+10"
+        lr = "10000" if reads != "a flag (accelerator)" and not unvalidated else "1e+10"
         assert_one_line_error(result, 1, "training diverged", f"(epoch 1, lr {lr})", "lower --model.optimizer")
         if reads.endswith("logger's steps"):
             assert int(re.search(r"not finite by step (\d+)", result.stderr).group(1)) < 20  # before epoch 1's end
         after = run.snapshot()
         assert {k: v for k, v in after.items() if k in before} == before
         checkpoints = newest / "checkpoints"
-        assert {p.name for p in checkpoints.iterdir()} == {"best.ckpt", "last.ckpt"}
-        for name in ("best.ckpt", "last.ckpt"):
+        kept = {"last.ckpt"} if unvalidated else {"best.ckpt", "last.ckpt"}
+        assert {p.name for p in checkpoints.iterdir()} == kept
+        for name in kept:
             checkpoint = torch.load(checkpoints / name, weights_only=True)
             assert checkpoint["epoch"] == 0 and checkpoint["global_step"] in (5, 10)
-            assert all(torch.isfinite(t).all() for t in checkpoint["state_dict"].values())
+            # The network's: val/acc_best starts at -inf, and stays there with no validation.
+            assert all(torch.isfinite(t).all() for k, t in checkpoint["state_dict"].items() if k.startswith("net."))
         assert torch.load(checkpoints / "last.ckpt", weights_only=True)["global_step"] == 10  # epoch 0's end
     finally:
         shutil.rmtree(newest)  # the module's run is shared: the next case's fit is version_1 again

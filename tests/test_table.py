@@ -87,6 +87,7 @@ def test_a_config_that_is_not_there_is_named_with_those_that_are(capsys: pytest.
         (["--trainer.logger.init_args.version=99"], "each fit has a run of its own"),
         (["--trainer.logger.init_args", '{"save_dir": "elsewhere"}'], "--save_dir"),
         (["--trainer.fast_dev_run=true"], "--trainer.limit_train_batches"),
+        (["--trainer.logger+=CSVLogger"], "each fit logs to TensorBoard in --save_dir"),  # its save_dir refused
         (["--print_config"], "python -m mnist_pl fit --config configs/NAME.yaml --print_config"),  # no table, status 0
     ],
 )
