@@ -3,6 +3,7 @@
 It pauses once: the marker file it leaves keeps a resumed run (whose saved config lists it) from pausing.
 """
 
+import signal
 import time
 from pathlib import Path
 
@@ -82,12 +83,16 @@ class PauseForSignal(L.Callback):
     def _pause(self, trainer: L.Trainer, batch_idx: int) -> None:
         if (trainer.current_epoch, batch_idx) != (self.epoch, self.batch) or self.marker.exists():
             return
+        handler = signal.getsignal(signal.SIGINT)
         self.marker.write_text("paused")
         deadline = time.monotonic() + 60
         # SIGTERM and a first Ctrl-C set Lightning's flag (or, in a fit's validation, the run's checkpoint
         # holds it to the validation's end; under DDP the rank notes it, for all to agree on after a step);
-        # a second Ctrl-C raises KeyboardInterrupt inside sleep.
-        while (self.until_interrupted or not self._signalled(trainer)) and time.monotonic() < deadline:
+        # after Lightning's handlers are gone, a first Ctrl-C puts Python's back in the app's. A second Ctrl-C
+        # raises KeyboardInterrupt inside sleep.
+        while time.monotonic() < deadline and (
+            self.until_interrupted or not (self._signalled(trainer) or signal.getsignal(signal.SIGINT) is not handler)
+        ):
             time.sleep(0.02)
 
     @staticmethod

@@ -2313,13 +2313,16 @@ def test_a_ctrl_c_as_the_program_shuts_down_ends_it_at_once_without_a_traceback(
     assert result.stderr.endswith("--trainer.max_epochs 0: the fit would train nothing: give 1 or more\n")
 
 
-def test_a_second_ctrl_c_is_at_once_where_lightning_put_the_first_ones_handler_back(tmp_path: Path) -> None:
+def test_a_second_ctrl_c_is_at_once_where_lightning_put_the_first_ones_handler_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     """Lightning's teardown puts back the handlers it found: a second Ctrl-C as the run's pictures were drawn was
-    taken for a first, and swallowed; under DDP one more KeyboardInterrupt, a traceback (a review)."""
+    taken for a first, and swallowed; under DDP one more KeyboardInterrupt, a traceback (a review). The first
+    promises no batch: none is left (a mutation audit: "stopping after this batch", and a stop flag set)."""
     trainer = L.Trainer(logger=False, default_root_dir=tmp_path, enable_progress_bar=False)
     ctrl_c = signals.CtrlCAsSigterm(trainer, lambda by: None)  # after the last step: the fit stops once drawn
     ctrl_c.handle(signal.SIGINT, None)
-    assert ctrl_c.pressed
+    assert ctrl_c.pressed and not trainer.received_sigterm and capsys.readouterr().err == ""
     with pytest.raises(KeyboardInterrupt):
         ctrl_c.handle(signal.SIGINT, None)
     once = signals.CtrlCOnceUnderDdp(trainer, lambda by: None)
