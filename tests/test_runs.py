@@ -2302,6 +2302,18 @@ def test_a_second_ctrl_c_as_the_stops_line_is_composed_leaves_the_line_whole(
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_a_stop_past_the_last_checkpoint_says_which_steps_are_lost(tmp_path: Path) -> None:
+    """A fit stopped at step 5 whose last.ckpt is of step 3 goes on from step 3 (a mutation audit: "checkpointed
+    there", caught by a slow test alone)."""
+    trainer = L.Trainer(max_epochs=1, logger=False, default_root_dir=tmp_path, enable_progress_bar=False)
+    trainer.checkpoint_callback.last_model_path = str(tmp_path / "last.ckpt")
+    torch.save({"global_step": 3}, tmp_path / "last.ckpt")
+    trainer.fit_loop.epoch_loop.automatic_optimization.optim_progress.optimizer.step.total.completed = 5
+    assert signals.stopped_fit(trainer, "SIGTERM").startswith(
+        "fit: stopped by SIGTERM in epoch 0 at step 5; the steps after its last checkpoint (step 3) are lost: resume "
+    )
+
+
 @pytest.mark.slow  # a fresh process: 5 s
 def test_a_ctrl_c_as_the_program_shuts_down_ends_it_at_once_without_a_traceback(tmp_path: Path) -> None:
     """After a stop's line, a second Ctrl-C landed in one of torch's atexit hooks: "Exception ignored in atexit
