@@ -377,6 +377,7 @@ def numpy_seed(text: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(
         prog="python -m mnist_pl.bench",
+        usage="%(prog)s [--seeds SEED ...] [--repeats N] [--interleaved N]",  # one line above an error, as fit's
         description="Prints one table of speed, accuracy and memory figures: one LeNet epoch of this app, a minimal "
         "LightningModule, a bare PyTorch loop and the tutorials' DataLoader pipeline; configs/fast.yaml to 99%; a "
         "whole fit's time and peak memory. Its training fits' runs go into logs/bench. 5 to 15 minutes on 2 CPU cores.",

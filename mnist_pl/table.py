@@ -67,6 +67,8 @@ _SET_HERE = {
 def main() -> None:
     parser = argparse.ArgumentParser(
         prog="python -m mnist_pl.table",
+        # One line, as fit's, above an error: argparse's own listed every config twice, over four lines.
+        usage="%(prog)s [--configs NAME ...] [--seeds SEED ...] [--save_dir DIR] [fit options]",
         description=__doc__.splitlines()[0].replace("``", "") + " About 2 hours on 2 CPU cores for all of them.",
         epilog="Any other option goes to every fit, e.g. --trainer.precision=bf16-mixed.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,

@@ -95,7 +95,8 @@ def test_an_option_the_table_sets_itself_is_refused(given: list[str], instead: s
     with mock.patch.object(sys, "argv", ["table", "--configs", "minimal", *given]), pytest.raises(SystemExit) as exit_:
         table.main()
     assert exit_.value.code == 2
-    last = capsys.readouterr().err.strip().splitlines()[-1]
+    usage, last = capsys.readouterr().err.strip().splitlines()  # a usage of one line, as fit's (it took four)
+    assert usage.startswith("usage: python -m mnist_pl.table [--configs NAME ...]")
     assert (
         last.startswith(f"python -m mnist_pl.table: error: {given[0].split('=')[0]}: the table sets it")
         and instead in last
