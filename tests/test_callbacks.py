@@ -170,6 +170,49 @@ def test_fit_leaves_curves_and_confusion_matrix_pngs(trained_run: Path, tmp_path
             assert np.array_equal(np.asarray(saved), np.asarray(expected)), name
 
 
+def test_the_grid_holds_max_images_at_most_and_a_fit_leaves_no_figure_open(tmp_path: Path) -> None:
+    """An untrained network gets most of a batch wrong: the grid took the whole batch past its max (23 images of
+    3), and each fit left its two figures open, a leak in a notebook's loop of fits (a mutation audit)."""
+    import matplotlib.pyplot as plt
+
+    L.seed_everything(0, verbose=False)
+    pictures = ImageLogger(max_images=3)
+    quiet = {"enable_progress_bar": False, "enable_model_summary": False, "num_sanity_val_steps": 0}
+    trainer = L.Trainer(
+        logger=TensorBoardLogger(tmp_path),
+        callbacks=[pictures],
+        max_epochs=1,
+        limit_train_batches=2,
+        limit_val_batches=1,
+        **quiet,
+    )
+    trainer.fit(MNISTClassifier(LeNet()), datamodule=MNISTDataModule(data_dir=str(REPO / "data"), eval_batch_size=50))
+    assert len(pictures.wrong) == 3 and plt.get_fignums() == []
+
+
+def test_a_validation_with_nothing_wrong_draws_an_empty_grid() -> None:
+    """A good model on a few batches gets all right: a grid of no rows was a figure of height 0, and TensorBoard's
+    writer ended the fit in a ValueError traceback (a mutation audit)."""
+    pictures = ImageLogger()
+    figure = pictures._wrong_figure(SimpleNamespace(datamodule=MNISTDataModule()))
+    assert min(figure.get_size_inches()) > 0
+    figure.canvas.draw()  # what add_figure does first
+
+
+def test_predictions_are_gathered_on_rank_zero_alone_each_image_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With fewer images than ranks, some are predicted twice; the others ranks wrote copies of the CSV (a mutation
+    audit: 2 ranks on one host wrote the same file, 3 or more one each)."""
+
+    def gather(shards: list, mine: tuple) -> None:
+        shards[:] = [([2, 0], torch.tensor([[0.2], [0.0]])), ([1, 2], torch.tensor([[0.1], [0.2]]))]
+
+    monkeypatch.setattr(torch.distributed, "all_gather_object", gather)
+    mine = ([2, 0], torch.tensor([[0.2], [0.0]]))
+    assert PredictionWriter._gathered(SimpleNamespace(world_size=2, is_global_zero=False), *mine) is None
+    indices, probs = PredictionWriter._gathered(SimpleNamespace(world_size=2, is_global_zero=True), *mine)
+    assert indices == [0, 1, 2] and torch.equal(probs, torch.tensor([[0.0], [0.1], [0.2]]))
+
+
 def test_the_pictures_show_what_the_model_got_wrong(trained_run: Path, tmp_path: Path) -> None:
     """The confusion matrix counts each (label, prediction) of the validation, the misclassified grid holds the
     images the model got wrong, in order, with their true and predicted classes."""
