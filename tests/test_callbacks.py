@@ -200,7 +200,7 @@ def test_a_validation_with_nothing_wrong_draws_an_empty_grid() -> None:
 
 
 def test_predictions_are_gathered_on_rank_zero_alone_each_image_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With fewer images than ranks, some are predicted twice; the others ranks wrote copies of the CSV (a mutation
+    """With fewer images than ranks, some are predicted twice; the other ranks wrote copies of the CSV (a mutation
     audit: 2 ranks on one host wrote the same file, 3 or more one each)."""
 
     def gather(shards: list, mine: tuple) -> None:
