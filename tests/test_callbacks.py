@@ -501,6 +501,7 @@ def test_a_predictions_csv_named_in_capitals_is_taken(tmp_path: Path) -> None:
     assert writer.output == tmp_path / "P.CSV"
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (the suite neared 5 minutes)
 def test_predict_into_a_folder_that_is_a_file_stops_before_predicting(trained_run: Path, tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("a file")
     ckpt = trained_run / "checkpoints" / "best.ckpt"

@@ -2176,6 +2176,7 @@ def test_a_recipes_config_evaluates_any_of_its_runs(run: Run, tmp_path: Path) ->
     assert run.snapshot() == before
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (the suite neared 5 minutes)
 def test_a_recipe_of_the_default_network_says_another_runs_network_is_tested(tmp_path: Path) -> None:
     """lenet.yaml names LeNet, the app's default, taken as no network given: a test of another recipe's run
     with it ran that run's network without the warning (docs/runs.md) a recipe of another network gives (an audit)."""

@@ -416,6 +416,7 @@ def test_export_matches_the_lightning_model(trained_run: Path, tmp_path: Path, f
     assert hashlib.md5(output.read_bytes()).hexdigest() == before
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (the suite neared 5 minutes)
 def test_a_checkpoint_of_a_compiled_network_exports(trained_run: Path, tmp_path: Path) -> None:
     # Rebuilt as trained (--model.compile true), the network was compiled, and torch.jit refused to trace it.
     checkpoint = torch.load(trained_run / "checkpoints" / "best.ckpt", weights_only=True)

@@ -371,6 +371,7 @@ def test_an_image_of_several_pages_or_frames_is_refused(test_images, tmp_path: P
         assert torch.equal(load_digit(tmp_path / "default.png"), to_mnist(pages[0]))
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (the suite neared 5 minutes)
 def test_a_predict_path_of_nothing_is_refused_before_the_checkpoint_loads(trained_run: Path, tmp_path: Path) -> None:
     """Its line came after Lightning's of the checkpoint restored and its weights loaded (an audit)."""
     ckpt, spec = trained_run / "checkpoints" / "best.ckpt", tmp_path / "*.png"

@@ -887,6 +887,7 @@ def minimal_fit(tmp_path: Path, *args: str) -> MNISTCLI:
     return MNISTCLI(args=["fit", *common, *quick, "--trainer.enable_progress_bar=false", *args])
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (the suite neared 5 minutes)
 def test_seed_everything_true_draws_a_seed_and_records_it_and_false_warns(tmp_path: Path) -> None:
     # LightningCLI's help promises a random seed; Lightning 2.6 alone seeded 0.
     seeds = []

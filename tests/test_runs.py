@@ -1761,6 +1761,7 @@ def test_a_fork_has_a_best_of_its_own_and_a_resume_keeps_the_runs(tmp_path: Path
     assert Path(resume.trainer.log_dir) == checkpoints.parent and resume.trainer.callback_metrics["val/acc_best"] == 1
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (the suite neared 5 minutes)
 def test_a_fit_from_a_checkpoint_kept_outside_any_run_is_a_new_run_with_its_own_pictures(tmp_path: Path) -> None:
     # Taken for a resume in place, because the folder above the checkpoint's held the logs: no HPARAMS, no grid.
     logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
