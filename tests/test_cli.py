@@ -144,6 +144,7 @@ def test_the_progress_bar_redraws_every_10_steps_unless_given_its_own_rate() -> 
     assert Trainer(barebones=True).progress_bar_callback is None  # Lightning turns the bar off itself
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (the suite neared 5 minutes)
 def test_a_class_given_on_the_command_line_warns_of_the_values_it_keeps(tmp_path: Path) -> None:
     """jsonargparse keeps the arguments both classes share: AdamW trained with SGD's weight_decay 0, without a word."""
     adamw = ["fit", f"--config={CONFIG}", "--model.optimizer=torch.optim.AdamW", "--print_config"]

@@ -1614,6 +1614,7 @@ def test_an_option_before_a_config_that_sets_it_is_said_without_a_fit(tmp_path: 
     assert set_again_by_a_config(["--trainer.max_epochs=2", "--config", str(config)], "fit") is None  # the same
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (the suite neared 5 minutes)
 def test_checkpoints_named_into_another_runs_folder_are_refused(run: Run) -> None:
     """Lightning joins a filename to its dirpath: ../../version_0/checkpoints/best wrote over another run's
     best.ckpt, exit status 0; a ModelCheckpoint of one's own wrote best-v1.ckpt among another run's, or named a

@@ -1526,6 +1526,7 @@ def test_a_run_with_a_sub_dir_resumes_itself_and_says_where_it_is(
     ]
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (the suite neared 5 minutes)
 def test_a_run_stopped_before_its_test_gets_its_results_json_from_the_resume(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -1593,6 +1594,7 @@ def test_resume_last_without_a_config_resumes_the_newest_run(tmp_path: Path) -> 
     assert sorted(p.name for p in newest.parent.iterdir()) == ["version_0", "version_1"]
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (the suite neared 5 minutes)
 def test_a_csv_logged_run_resumes_in_a_new_dir_and_keeps_its_metrics(tmp_path: Path) -> None:
     # Lightning's CSV writer would start the run's metrics.csv afresh. The new run's metrics.csv holds
     # the run's rows up to its checkpoint, then its own: the file of a run never stopped.
@@ -1744,6 +1746,7 @@ def test_a_fit_from_best_ckpt_starts_a_new_run_and_leaves_the_old_one_as_it_was(
     assert cli.trainer.checkpoint_callback.best_model_path == ""
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (the suite neared 5 minutes)
 def test_a_fork_has_a_best_of_its_own_and_a_resume_keeps_the_runs(tmp_path: Path) -> None:
     # val/acc_best is in the model's state_dict: a fork from another run's best.ckpt started with that
     # run's best, which its own epochs here cannot reach, and its best.ckpt (its own) disagreed with it.
