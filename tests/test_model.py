@@ -913,6 +913,7 @@ def test_true_precisions_train(precision: str, tmp_path: Path) -> None:
     assert torch.isfinite(cli.trainer.callback_metrics["train/loss"])
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (the suite neared 5 minutes)
 def test_reduce_lr_on_plateau_watches_val_loss(tmp_path: Path) -> None:
     plateau = ["--model.scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau", "--model.scheduler.patience=0"]
     cli = minimal_fit(tmp_path, *plateau, "--trainer.max_epochs=3", "--test_after_fit=false")

@@ -1408,6 +1408,7 @@ def test_a_resume_keeps_how_its_runs_checkpoints_are_kept(tmp_path: Path) -> Non
     assert files(run) == before
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (the suite neared 5 minutes)
 def test_a_resume_in_place_keeps_writing_last_ckpt(tmp_path: Path) -> None:
     """Resumed with --checkpoint.save_last false (an audit), the run's last.ckpt stayed at its first fit's end,
     while best.ckpt moved on: the next --ckpt_path last trained those epochs again from it and wrote their
@@ -1569,6 +1570,7 @@ def test_resume_last_with_a_runs_own_config_and_no_last_ckpt_touches_no_other_ru
     assert files(tmp_path) == before
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (the suite neared 5 minutes)
 def test_a_run_of_a_chosen_version_resumes_with_its_resume_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """The resume line's command, and --ckpt_path last, were refused: the run's config.yaml was there."""
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
@@ -2073,6 +2075,7 @@ def test_best_or_last_is_the_newest_of_the_recipes_runs_or_the_runs_own(trained_
     assert sorted(str(p.relative_to(runs)) for p in runs.glob("*/*_0")) == ["version_0/validate_0", "version_1/test_0"]
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (the suite neared 5 minutes)
 def test_best_is_the_checkpoint_the_fit_ranked_best_whatever_its_name(tmp_path: Path) -> None:
     # By its name, --ckpt_path best took best.ckpt, which Lightning reuses for the next top-k checkpoint
     # (here the worse of two), and of a run of another --checkpoint.filename, another run's best.ckpt.
@@ -2185,6 +2188,7 @@ def test_a_chosen_version_of_any_logger_where_a_run_logged_is_refused(tmp_path: 
     assert files(tmp_path) == before
 
 
+@pytest.mark.slow  # an edge of the default suite's checks: its time (the suite neared 5 minutes)
 def test_evaluating_a_named_run_with_its_own_config_goes_into_that_run(tmp_path: Path) -> None:
     # Its config.yaml names its version: refused ("config.yaml exists"), with a fix that named an option
     # the user had not typed.
