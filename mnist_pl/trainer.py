@@ -347,6 +347,11 @@ def refuse_bad_settings(trainer: Namespace, subcommand: str, test_after_fit: boo
             raise UserError(
                 f"--trainer.max_{unit} {high}: must be 0 or more, or -1 for no limit: give a number of {unit}"
             )
+        # Lightning takes a negative min as no minimum, without a word.
+        if isinstance(low, int) and low < 0:
+            raise UserError(
+                f"--trainer.min_{unit} {low}: must be 0 or more: give a number of {unit}, or leave it out (no minimum)"
+            )
         # Lightning stops at the max without a word about the min.
         if isinstance(low, int) and isinstance(high, int) and 0 <= high < low:
             raise UserError(

@@ -1253,6 +1253,12 @@ OUR_CASES = {
     "lr negative": (["--model.optimizer.init_args.lr=-1"], "lr -1.0: must be > 0"),
     "lr zero": (["--model.optimizer.init_args.lr=0"], "lr 0.0: must be > 0"),  # slow: the lr < 0 code path
     "bad optimizer arg": (["--model.optimizer.init_args.momentum=-0.5"], "--model.optimizer: Invalid momentum value"),
+    # Taken without a word: the velocity never fades, the loss went to nan in the first epoch (an audit)
+    "momentum of 1 or more": (
+        ["--model.optimizer.init_args.momentum=1"],
+        "error: --model.optimizer.init_args.momentum 1.0: at 1 or more the velocity never fades and the weights "
+        "diverge: give 0 <= momentum < 1 (0.9 is usual)",
+    ),
     "no logger": (["--trainer.logger=false"], "--trainer.logger false: a fit keeps its config, checkpoints"),
     # Lightning's AssertionError as it saved the config (MLflow with a remote tracking URI keeps no folder either)
     "a first logger that keeps no folder": (
@@ -1325,6 +1331,11 @@ OUR_CASES = {
         ["--trainer.min_epochs=5", "--trainer.max_epochs=3"],
         "error: --trainer.min_epochs 5 > --trainer.max_epochs 3: the fit would stop after 3: give "
         "--trainer.max_epochs 5 or more",
+    ),
+    # Taken without a word, as no minimum (an audit)
+    "a negative min_epochs": (
+        ["--trainer.min_epochs=-1"],
+        "error: --trainer.min_epochs -1: must be 0 or more: give a number of epochs, or leave it out (no minimum)",
     ),
     "a min_steps above max_steps": (
         ["--trainer.min_steps=50", "--trainer.max_steps=20"],
