@@ -87,9 +87,11 @@ class StopOnNonFiniteLoss(Callback):
     @staticmethod
     def _fail(trainer: L.Trainer, where: str) -> None:
         lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
+        # The run's folder stays, with its earlier checkpoints, config and curves: said where.
+        run = f" (the run so far: {trainer.log_dir})" if trainer.loggers else ""
         raise UserError(
             f"training diverged: the loss is {where} (epoch {trainer.current_epoch}, lr {lr:g}), "
-            "no checkpoint was written for it: "
+            f"no checkpoint was written for it{run}: "
             "lower --model.optimizer.init_args.lr and run again"
         )
 

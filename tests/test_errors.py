@@ -2457,7 +2457,9 @@ def test_diverging_run_stops_and_keeps_the_last_good_checkpoint(
     try:
         # The flag is read before the epoch's validation, after Lightning stepped the epoch's schedule.
         lr = "10000" if reads != "a flag (accelerator)" and not unvalidated else "1e+10"
-        assert_one_line_error(result, 1, "training diverged", f"(epoch 1, lr {lr})", "lower --model.optimizer")
+        # The run's folder named: it keeps the earlier checkpoints, config and curves (an audit: named nowhere).
+        said = "training diverged", f"(epoch 1, lr {lr})", f"(the run so far: {newest})", "lower --model.optimizer"
+        assert_one_line_error(result, 1, *said)
         if reads.endswith("logger's steps"):
             assert int(re.search(r"not finite by step (\d+)", result.stderr).group(1)) < 20  # before epoch 1's end
         after = run.snapshot()
