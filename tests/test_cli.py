@@ -300,6 +300,40 @@ def test_second_fit_gets_its_own_version_and_leaves_the_first_untouched(tmp_path
     assert tree_digest(first) == before
 
 
+@pytest.mark.parametrize(
+    ("words", "built"),
+    [
+        (["test", f"--config={CONFIG}", "--print_config"], ["test"]),
+        (["--help"], ["fit", "validate", "test", "predict"]),  # listed
+        # A file of sections for them all, before the subcommand
+        (["-c", "main.yaml", "validate", "--print_config"], ["fit", "validate", "test", "predict"]),
+        (["tset", "--print_config"], ["fit", "validate", "test", "predict"]),  # their names in the error
+    ],
+)
+def test_a_command_line_builds_the_parser_of_its_subcommand_alone(
+    words: list[str], built: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each subcommand's parser took a fifth of a second to build, and every command built all four."""
+    (tmp_path / "main.yaml").write_text("validate:\n  trainer:\n    limit_val_batches: 2\n")
+    made: list[str] = []
+    prepare = MNISTCLI._prepare_subcommand_parser
+
+    def recorded(cli: MNISTCLI, klass: type, subcommand: str, **kwargs) -> object:
+        made.append(subcommand)
+        return prepare(cli, klass, subcommand, **kwargs)
+
+    monkeypatch.setattr(MNISTCLI, "_prepare_subcommand_parser", recorded)
+    result = run_main(*words, cwd=tmp_path)
+    assert made == built
+    assert result.returncode == (2 if words[0] == "tset" else 0), result.stderr[-2000:]
+    if words[0] == "tset":
+        assert result.stderr.strip().splitlines()[-1] == (
+            "error: tset is no subcommand: give fit, validate, test, predict or export, then its options"
+        )
+    if words[0] == "-c":  # the file's section of the subcommand, read by its parser
+        assert "limit_val_batches: 2" in result.stdout
+
+
 def test_help_and_print_config(tmp_path: Path) -> None:
     help_ = run_main("--help", cwd=tmp_path)
     assert help_.returncode == 0
