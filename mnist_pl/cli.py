@@ -252,8 +252,7 @@ class MNISTCLI(LightningCLI):
         # jsonargparse gives the main parser's choice to the subcommands'.
         kwargs["parser_kwargs"] = {"allow_abbrev": False, **(kwargs.get("parser_kwargs") or {})}
         forget_config_files()
-        self.command_line: list[str] = []  # parse_arguments sets it
-        self.words_given: list[str] = list(sys.argv[1:] if kwargs.get("args") is None else kwargs["args"])
+        self.command_line: list[str] = list(sys.argv[1:] if kwargs.get("args") is None else kwargs["args"])
         self.from_the_checkpoint: set[str] = set()  # the data settings a --ckpt_path gave (_take_the_checkpoints...)
         # A fit's --ckpt_path as read and checked there, for before_fit: read once (a CRC check and a scan of
         # every weight, 6 ms for a LeNet's, more for larger networks).
@@ -347,7 +346,7 @@ class MNISTCLI(LightningCLI):
         # the model's and the data module's signatures), and LightningCLI builds all four: a command line that
         # starts with its subcommand gets that one alone (a refused fit: 0.43 -> 0.24 s). Without one (--help,
         # a -c file first, a mistyped word) all four, as Lightning lists them.
-        typed = self.words_given[0] if self.words_given else None
+        typed = self.command_line[0] if self.command_line else None
         if typed in LightningCLI.subcommands():
             self.subcommands = lambda: {typed: LightningCLI.subcommands()[typed]}  # this instance's, for a moment
         try:
@@ -393,8 +392,7 @@ class MNISTCLI(LightningCLI):
 
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         # The subcommand is the first word that is not an option of the main parser or its value.
-        self.command_line = list(sys.argv[1:] if args is None else args)  # a list or tuple: checked in __init__
-        COMMAND_LINE[:] = self.command_line
+        COMMAND_LINE[:] = self.command_line  # args, as __init__ read them
         words, options = iter(enumerate(self.command_line)), []  # options: the subcommand's words
         for i, word in words:
             if word in ("-c", "--config"):

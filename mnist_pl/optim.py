@@ -24,12 +24,11 @@ def refuse_bad_settings(model: "MNISTClassifier") -> None:
     """The model's optimizer and schedule settings that torch would refuse in a traceback after the run
     dir exists, or take without a word."""
     # lr 0 passes torch's check but trains nothing.
-    lr = getattr(model.optimizer, "keywords", {}).get("lr")
-    if isinstance(lr, float | int) and lr <= 0:
+    settings = getattr(model.optimizer, "keywords", {})
+    if isinstance(lr := settings.get("lr"), float | int) and lr <= 0:
         raise UserError(f"--model.optimizer.init_args.lr {lr}: must be > 0: give a positive learning rate")
     # torch checks momentum >= 0 alone: at 1 the loss went to nan in the first epoch.
-    momentum = getattr(model.optimizer, "keywords", {}).get("momentum")
-    if isinstance(momentum, float | int) and momentum >= 1:
+    if isinstance(momentum := settings.get("momentum"), float | int) and momentum >= 1:
         raise UserError(
             f"--model.optimizer.init_args.momentum {momentum}: at 1 or more the velocity never fades and the weights "
             "diverge: give 0 <= momentum < 1 (0.9 is usual)"
