@@ -919,6 +919,14 @@ class MNISTCLI(LightningCLI):
                     f"{option} {key}: the model logs no metric of that name once per epoch: give "
                     + (spelled[0] if spelled else "one of " + ", ".join(MNISTClassifier.EPOCH_METRICS))
                 )
+        # Lightning's EarlyStopping then looks for it at the first epoch's end: a RuntimeError traceback there.
+        for callback in self.trainer.callbacks:
+            stopping = isinstance(callback, EarlyStopping) and callback.monitor.startswith("val/")
+            if stopping and self.trainer.limit_val_batches == 0:
+                raise UserError(
+                    f"--trainer.callbacks EarlyStopping monitor {callback.monitor}: --trainer.limit_val_batches 0 "
+                    "runs no validation: give validation batches, or monitor a train/ metric"
+                )
         # The app's checkpoint mode is max, for val/acc: --checkpoint.monitor val/loss alone kept the
         # epoch of the highest loss as best.ckpt and tested it; EarlyStopping's own mode is min. Warned,
         # not refused: a test of the checkpoint machinery may want the worst epoch on purpose.

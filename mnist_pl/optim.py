@@ -7,6 +7,7 @@ told otherwise. ``refuse_bad_settings`` runs before the fit, in one line per mis
 """
 
 import inspect
+import math
 from typing import TYPE_CHECKING, Any
 
 import lightning as L
@@ -23,8 +24,13 @@ if TYPE_CHECKING:  # the model imports this module
 def refuse_bad_settings(model: "MNISTClassifier") -> None:
     """The model's optimizer and schedule settings that torch would refuse in a traceback after the run
     dir exists, or take without a word."""
-    # lr 0 passes torch's check but trains nothing.
     settings = getattr(model.optimizer, "keywords", {})
+    # YAML's .inf and .nan are floats, which the parser takes: torch trained on them until the loss was nan.
+    for what, given in (("optimizer", settings), ("scheduler", getattr(model.scheduler, "keywords", {}))):
+        for key, value in given.items():
+            if any(isinstance(each, float) and not math.isfinite(each) for each in _listed(value)):
+                raise UserError(f"--model.{what}.init_args.{key} {_as_given(value)}: expected a finite float")
+    # lr 0 passes torch's check but trains nothing.
     if isinstance(lr := settings.get("lr"), float | int) and lr <= 0:
         raise UserError(f"--model.optimizer.init_args.lr {lr}: must be > 0: give a positive learning rate")
     # torch checks momentum >= 0 alone: at 1 the loss went to nan in the first epoch.
@@ -272,6 +278,7 @@ def refuse_another_optimizer(
     left_out = _HOW_IT_STEPS | _ADDED_BY_SCHEDULES | {"params"}
     group, schedules = states[0]["param_groups"][0], checkpoint.get("lr_schedulers") or []
     held = {key: value for key, value in group.items() if key not in left_out}
+    as_held = dict(held)  # the class its settings name is told by AdamW's decoupled_weight_decay too
     if _DECOUPLED not in held or _DECOUPLED not in ours:
         held.pop(_DECOUPLED, None)
         ours.pop(_DECOUPLED, None)
@@ -280,7 +287,8 @@ def refuse_another_optimizer(
     trained = _trained_with("optimizer", checkpoint)
     if ours.keys() != held.keys() or (trained and trained[0].rsplit(".", 1)[-1] != kind.__name__):
         option = "MNISTClassifier's optimizer" if in_python else "--model.optimizer"
-        what, fix = _the_one_held("optimizer", "another optimizer", held, trained, in_python)
+        named = trained or _torch_optimizer_of(as_held)
+        what, fix = _the_one_held("optimizer", "another optimizer", held, named, in_python)
         raise UserError(f"{option} {name}: {ckpt_path} holds the state of {what}: {fix}")
     # A schedule that starts from the optimizer's lr keeps the lr it was built with as the group's initial_lr (another
     # lr under a StepLR was the checkpoint's without a word, an audit); a one-cycle or cyclic one sets the lr and
@@ -352,15 +360,40 @@ def _trained_with(what: str, checkpoint: dict[str, Any]) -> tuple[str, dict[str,
     return trained["class_path"], {key: value for key, value in settings.items() if key not in _HOW_IT_STEPS}
 
 
+def _torch_optimizer_of(state: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The torch.optim class whose settings are the ones ``state`` holds, where one alone is (SGD's momentum,
+    dampening and nesterov are its own), and those of them that are not its defaults: a checkpoint of a module
+    built in Python names no class, and the fix named none. None where none fits (a user's own optimizer)."""
+    fits = {}
+    for kind in vars(torch.optim).values():
+        if not isinstance(kind, type) or not issubclass(kind, torch.optim.Optimizer) or kind is torch.optim.Optimizer:
+            continue
+        built = kind([torch.zeros(2, 2, requires_grad=True)]).defaults  # its defaults (AdamW's decoupling too)
+        defaults = {key: value for key, value in built.items() if key not in _HOW_IT_STEPS}
+        if defaults.keys() == state.keys() and _same(defaults.get(_DECOUPLED), state.get(_DECOUPLED)):
+            fits[kind] = {key: value for key, value in state.items() if not _same(value, defaults[key])}
+    if len(fits) != 1:
+        return None
+    [(kind, settings)] = fits.items()
+    return f"torch.optim.{kind.__name__}", settings
+
+
 def _the_one_held(
-    what: str, one: str, state: dict[str, Any], trained: tuple[str, dict[str, Any]] | None, in_python: bool
+    what: str, one: str, state: dict[str, Any], named: tuple[str, dict[str, Any]] | None, in_python: bool
 ) -> tuple[str, str]:
     """What a checkpoint holds the state of (``one``: "another optimizer", "a schedule"), and the fix that gives
-    the ``what`` (optimizer, scheduler): by the class and settings a CLI run's names (a partial of its state's
-    settings failed: a schedule's state holds values its class takes no argument for), else by its state's."""
-    if trained is not None:  # from Python alone: the CLI compares a CLI run's settings with the other model settings
-        given = ", ".join(f"{key}={value!r}" for key, value in trained[1].items() if value is not None)
-        return f"{trained[0]} ({given})", f"give it, {what}=functools.partial({trained[0]}, {given})"
+    the ``what`` (optimizer, scheduler): by the class and settings ``named``, a CLI run's (a partial of its state's
+    settings failed: a schedule's state holds values its class takes no argument for) or the torch.optim class its
+    state's settings name, else by its state's settings."""
+    if named is not None:
+        name, settings = named
+        if in_python:
+            given = [f"{key}={value!r}" for key, value in settings.items() if value is not None]
+            held = f"{name} ({', '.join(given)})" if given else name
+            return held, f"give it, {what}=functools.partial({', '.join([name, *given])})"
+        given = "".join(f" --model.{what}.{key} {_as_given(value)}" for key, value in settings.items())
+        held = ", ".join(f"{key} {_as_given(value)}" for key, value in state.items())
+        return f"{name} ({held})", f"give it, --model.{what} {name.removeprefix('torch.optim.')}{given}"
     if in_python:
         held = ", ".join(f"{key}={value!r}" for key, value in state.items())
         return f"{one} (its state holds {held})", "give the one it was trained with, and those settings"
@@ -394,6 +427,11 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, tuple | list) and isinstance(b, tuple | list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     return a == b
+
+
+def _listed(value: Any) -> list[Any]:
+    """A setting's values: Adam's betas are two."""
+    return list(value) if isinstance(value, tuple | list) else [value]
 
 
 def _as_given(value: Any) -> str:

@@ -4,6 +4,7 @@ matters (a fit, a test from a checkpoint alone, an error's exit), else through `
 import hashlib
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -256,6 +257,12 @@ def test_each_flag_of_the_pytorch_example_is_named_an_option_the_cli_takes(flag:
         ({"log_every_n_steps": -2}, "--trainer.log_every_n_steps -2: must be 0 or more: give a positive value, or 0"),
         ({"min_epochs": 3, "max_epochs": 3}, None),  # the same: the fit stops there, as asked
         ({"min_steps": 5, "max_steps": -1}, None),  # no max
+        # Each at the edge of a refusal (a mutation audit: < made <= refused them unseen)
+        ({"limit_test_batches": 0}, None),  # with --test_after_fit false, the fit tests nothing
+        ({"limit_train_batches": 1.0}, None),  # all of them
+        ({"num_sanity_val_steps": -1}, None),  # every validation batch
+        ({"gradient_clip_val": 0}, None),  # no clipping
+        ({"log_every_n_steps": 0}, None),  # no per-step values
         ({"logger": Namespace(init_args=Namespace(sub_dir="~/tb"))}, "sub_dir ~/tb: a folder inside each run's dir"),
         ({"logger": Namespace(init_args=Namespace(sub_dir="tb"))}, None),
     ],
@@ -332,6 +339,29 @@ def test_a_command_line_builds_the_parser_of_its_subcommand_alone(
         )
     if words[0] == "-c":  # the file's section of the subcommand, read by its parser
         assert "limit_val_batches: 2" in result.stdout
+
+
+def test_an_empty_list_of_args_is_no_words_not_sys_argv(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """MNISTCLI(args=[]) from Python: its own words, none, not the script's, build the four parsers (a mutation
+    audit: an empty list read as "not given" built the script's subcommand's alone, unseen)."""
+    monkeypatch.setattr(sys, "argv", ["script.py", "fit", "--trainer.max_epochs=1"])
+    made: list[str] = []
+    prepare = MNISTCLI._prepare_subcommand_parser
+
+    def recorded(cli: MNISTCLI, klass: type, subcommand: str, **kwargs) -> object:
+        made.append(subcommand)
+        return prepare(cli, klass, subcommand, **kwargs)
+
+    monkeypatch.setattr(MNISTCLI, "_prepare_subcommand_parser", recorded)
+    with pytest.raises(SystemExit) as exit_:
+        MNISTCLI(args=[])
+    assert exit_.value.code == 2
+    assert made == ["fit", "validate", "test", "predict"]
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: give a subcommand: fit, validate, test, predict or export"
+    )
 
 
 def test_help_and_print_config(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ import lightning as L
 import pytest
 import torch
 import yaml
-from conftest import BUNDLED_RAW, QUICK_FIT, REPO, child_env, printed, run_main
+from conftest import BUNDLED_RAW, QUICK_FIT, QUIET, REPO, child_env, printed, run_main
 from jsonargparse import Namespace
 
 from mnist_pl import export
@@ -32,6 +32,7 @@ from mnist_pl.callbacks import StopOnNonFiniteLoss
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError, _raised_by_lightning, reported
+from mnist_pl.model import MNISTClassifier
 from mnist_pl.nets import MinimalCNN
 from mnist_pl.parser import _UniqueKeys, set_again_by_a_config
 from mnist_pl.trainer import refuse_a_lone_node, refuse_bad_settings
@@ -894,6 +895,12 @@ TRAINER_CASES = {
         "error: --trainer.callbacks EarlyStopping monitor val_loss: the model logs no metric of that name once per "
         "epoch: give val/loss",
     ),
+    # A RuntimeError traceback of EarlyStopping's after the first epoch, which had no validation (an audit)
+    "an early stop on validations that never run": (
+        ("--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor=val/acc", "--trainer.limit_val_batches=0"),
+        "error: --trainer.callbacks EarlyStopping monitor val/acc: --trainer.limit_val_batches 0 runs no validation: "
+        "give validation batches, or monitor a train/ metric",
+    ),
     "a scheduler's monitored metric in another spelling": (
         ("--model.scheduler=lightning.pytorch.cli.ReduceLROnPlateau", "--model.scheduler.init_args.monitor=Val.Acc"),
         "error: --model.scheduler.init_args.monitor Val.Acc: the model logs no metric of that name once per epoch: "
@@ -1104,7 +1111,7 @@ def test_trainer_settings_it_cannot_run_with(
 
 
 @pytest.mark.slow  # an edge of the default suite's checks: its time (the suite neared 5 minutes)
-def test_more_machines_than_a_lone_one_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_more_machines_than_a_lone_one_is_refused(tmp_path: Path) -> None:
     """--trainer.num_nodes 2 with no cluster and no NODE_RANK waited in torch's rendezvous for machines
     that never come, deaf to Ctrl-C and SIGTERM (an audit killed it after 14 min), leaving an empty run dir.
     In a process of its own, with a limit: a regression waits in C++, where pytest's timeout cannot stop it."""
@@ -1114,15 +1121,20 @@ def test_more_machines_than_a_lone_one_is_refused(tmp_path: Path, monkeypatch: p
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert_one_line_error(result, 1, "--trainer.num_nodes 2: ", "NODE_RANK", "leave the option out")
     assert list(tmp_path.iterdir()) == []
-    # Set on each machine as Lightning's docs say, it is a run of several machines: not refused.
+
+
+@pytest.mark.parametrize("rank", ["NODE_RANK", "GROUP_RANK"])  # Lightning's docs' name, torchrun's
+def test_a_machines_rank_makes_a_run_of_several_machines(monkeypatch: pytest.MonkeyPatch, rank: str) -> None:
+    """Set on each machine, it is a run of several machines: not refused (a mutation audit: either name dropped,
+    or num_nodes 2 taken for one machine, failed only the slow test's process)."""
     trainer = L.Trainer(num_nodes=2, accelerator="cpu", devices=1, logger=False)
     for name in ("NODE_RANK", "GROUP_RANK"):
         monkeypatch.delenv(name, raising=False)
-    with pytest.raises(UserError, match="NODE_RANK"):
+    with pytest.raises(UserError, match=r"^--trainer\.num_nodes 2: no cluster"):
         refuse_a_lone_node(trainer)
-    monkeypatch.setenv("NODE_RANK", "1")
+    monkeypatch.setenv(rank, "1")
     refuse_a_lone_node(trainer)
-    monkeypatch.delenv("NODE_RANK")
+    monkeypatch.delenv(rank)
     refuse_a_lone_node(L.Trainer(num_nodes=1, accelerator="cpu", devices=1, logger=False))
 
 
@@ -1258,6 +1270,15 @@ OUR_CASES = {
         ["--model.optimizer.init_args.momentum=1"],
         "error: --model.optimizer.init_args.momentum 1.0: at 1 or more the velocity never fades and the weights "
         "diverge: give 0 <= momentum < 1 (0.9 is usual)",
+    ),
+    # YAML's .inf and .nan are floats, which the parser took: the loss was nan at step 2, the fix given "lower lr"
+    "an lr of YAML's .inf": (
+        ["--model.optimizer.init_args.lr=.inf"],
+        "error: --model.optimizer.init_args.lr inf: expected a finite float",
+    ),
+    "a schedule's setting of YAML's .nan": (
+        ["--model.scheduler=OneCycleLR", "--model.scheduler.init_args.max_lr=.nan"],
+        "error: --model.scheduler.init_args.max_lr nan: expected a finite float",
     ),
     "no logger": (["--trainer.logger=false"], "--trainer.logger false: a fit keeps its config, checkpoints"),
     # Lightning's AssertionError as it saved the config (MLflow with a remote tracking URI keeps no folder either)
@@ -2303,9 +2324,9 @@ def test_a_fit_from_a_checkpoint_built_in_python_takes_the_optimizer_it_holds(ru
     assert_one_line_error(
         adam,
         1,
-        f"--model.optimizer torch.optim.Adam: {ckpt} holds the state of another optimizer (lr 0.01, momentum 0.9, "
-        "dampening 0.0, weight_decay 0.0, nesterov false): give the one it was trained with, --model.optimizer and "
-        "its settings",
+        f"--model.optimizer torch.optim.Adam: {ckpt} holds the state of torch.optim.SGD (lr 0.01, momentum 0.9, "
+        "dampening 0.0, weight_decay 0.0, nesterov false): give it, --model.optimizer SGD --model.optimizer.lr 0.01 "
+        "--model.optimizer.momentum 0.9",  # it named no class ("the one it was trained with"): SGD's settings do
     )
     other = ["--model.optimizer.lr=0.05", "--model.optimizer.nesterov=true", "--trainer.max_epochs=2"]
     other_lr = run.fit(*other, f"--ckpt_path={ckpt}")
@@ -2316,6 +2337,16 @@ def test_a_fit_from_a_checkpoint_built_in_python_takes_the_optimizer_it_holds(ru
         "goes on with them: give --model.optimizer.init_args.lr 0.01 --model.optimizer.init_args.nesterov false",
     )
     assert run.snapshot() == before
+    fixed = adam.stderr.rsplit("give it, ", 1)[1].split()  # as the line gives them, over the Adam
+    given = run.fit(
+        "--model.optimizer=Adam",
+        *fixed,
+        f"--ckpt_path={ckpt}",
+        "--trainer.max_epochs=2",
+        f"--trainer.logger.init_args.save_dir={tmp_path}",
+        "--test_after_fit=false",
+    )
+    assert given.returncode == 0, given.stderr[-2000:]
 
 
 @pytest.mark.slow  # three runs of a checkpoint, options of how it runs
@@ -2481,6 +2512,28 @@ def test_an_infinite_loss_stops_the_fit_too(run: Run) -> None:
     # Checked as isfinite, not isnan: a log-probability of -inf for the true class is a loss of inf.
     result = run.fit("--trainer.accelerator=cpu", "--model.net=inf_net.InfNet", "--trainer.max_epochs=1")
     assert_one_line_error(result, 1, "training diverged: the loss is inf at step 1")
+
+
+def test_a_python_fit_without_a_logger_diverges_in_one_line_of_no_folder(tmp_path: Path) -> None:
+    """A Trainer without a logger has no run folder to name (a mutation audit: naming it unasked failed no test)."""
+    from inf_net import InfNet  # tests/: a network whose loss is inf
+
+    trainer = L.Trainer(max_steps=2, logger=False, callbacks=[StopOnNonFiniteLoss()], limit_val_batches=0, **QUIET)
+    with pytest.raises(UserError) as err:
+        trainer.fit(MNISTClassifier(InfNet()), datamodule=MNISTDataModule(data_dir=str(REPO / "data")))
+    assert str(err.value).startswith("training diverged: the loss is inf at step ")
+    assert "the run so far" not in str(err.value)
+
+
+def test_a_run_that_logs_no_steps_reads_its_flag_at_the_epochs_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """log_every_n_steps 0 (no per-step values): the accelerator's flag is read where validations and epochs end,
+    not every 0 steps (a mutation audit: a ZeroDivisionError on a GPU, pretended here)."""
+    monkeypatch.setattr(StopOnNonFiniteLoss, "_reads_freely", staticmethod(lambda loss: False))
+    trainer = L.Trainer(
+        max_steps=2, log_every_n_steps=0, logger=False, callbacks=[StopOnNonFiniteLoss()], limit_val_batches=0, **QUIET
+    )
+    trainer.fit(MNISTClassifier(MinimalCNN()), datamodule=MNISTDataModule(data_dir=str(REPO / "data")))
+    assert trainer.global_step == 2
 
 
 def test_unwritable_log_dir(run: Run, tmp_path: Path) -> None:

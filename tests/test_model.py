@@ -777,9 +777,9 @@ def test_a_python_fit_from_a_cli_checkpoint_takes_the_optimizer_it_holds(trained
     best = trained_run / "checkpoints" / "best.ckpt"
     dm = MNISTDataModule(data_dir=str(REPO / "data"))
 
-    def fit(optimizer: Any) -> L.Trainer:
+    def fit(optimizer: Any, ckpt: Path = best) -> L.Trainer:
         trainer = L.Trainer(max_epochs=2, limit_train_batches=2, limit_val_batches=1, logger=False, **QUIET)
-        trainer.fit(MNISTClassifier(LeNet(), optimizer=optimizer), datamodule=dm, ckpt_path=best)
+        trainer.fit(MNISTClassifier(LeNet(), optimizer=optimizer), datamodule=dm, ckpt_path=ckpt)
         return trainer
 
     sgd = "lr=0.01, momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=False"
@@ -796,6 +796,28 @@ def test_a_python_fit_from_a_cli_checkpoint_takes_the_optimizer_it_holds(trained
     with pytest.raises(UserError, match=f"^{re.escape(other)}$"):
         fit(partial(torch.optim.SGD, lr=0.5, momentum=0.9))
     assert fit(partial(torch.optim.SGD, lr=0.01, momentum=0.9)).optimizers[0].param_groups[0]["lr"] == 0.01
+    # A checkpoint of a module built in Python names no class: the one torch.optim class its settings fit is named,
+    # with the settings that are not its defaults (it said "give the one it was trained with"); none for its own.
+    in_python = torch.load(best, weights_only=True)
+    del in_python["hyper_parameters"]["optimizer"]
+    ckpt = tmp_path / "python.ckpt"
+    torch.save(in_python, ckpt)
+    sgd = "lr=0.01, momentum=0.9"
+    named = (
+        f"MNISTClassifier's optimizer torch.optim.Adam: {ckpt} holds the state of torch.optim.SGD ({sgd}): give it, "
+        f"optimizer=functools.partial(torch.optim.SGD, {sgd})"
+    )
+    with pytest.raises(UserError, match=f"^{re.escape(named)}$"):
+        fit(torch.optim.Adam, ckpt)
+    in_python["optimizer_states"][0]["param_groups"][0]["own_setting"] = 1  # of a user's own optimizer class
+    torch.save(in_python, ckpt)
+    own = (
+        f"MNISTClassifier's optimizer torch.optim.Adam: {ckpt} holds the state of another optimizer (its state holds "
+        "lr=0.01, momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=False, own_setting=1): give the one it was "
+        "trained with, and those settings"
+    )
+    with pytest.raises(UserError, match=f"^{re.escape(own)}$"):
+        fit(torch.optim.Adam, ckpt)
     # A schedule's state with none given was dropped without a word (Lightning zips the two lists), and a schedule
     # given where the checkpoint holds none started from its beginning in the middle of the run (an audit).
     scheduled = torch.load(best, weights_only=True)
@@ -1108,3 +1130,10 @@ def test_lbfgs_counts_each_batch_once_in_the_training_curves() -> None:
     trainer.fit(model, datamodule=dm)
     metrics = model.train_metrics
     assert (int(metrics.steps), int(metrics.seen), trainer.global_step) == (3, 96, 3)
+
+
+def test_a_momentum_of_1_from_python_is_refused_as_the_cli_refuses_1_0() -> None:
+    """An int from Python, where the CLI gives a float (a mutation audit: checking floats alone took it)."""
+    model = MNISTClassifier(LeNet(), optimizer=partial(torch.optim.SGD, lr=0.01, momentum=1))
+    with pytest.raises(UserError, match="momentum 1: at 1 or more the velocity never fades"):
+        optim.refuse_bad_settings(model)

@@ -17,6 +17,7 @@ from conftest import REPO, child_env
 # Imported here, not in a test: Lightning's log handler takes the sys.stderr of its import, which in a
 # test is capsys's, closed after it ("--- Logging error ---" in the next test's output).
 from mnist_pl import table
+from mnist_pl.errors import UserError
 
 # Fits of a batch, where the table takes the command (a check that failed: the fits of the last values given).
 SHORT = ["--trainer.limit_train_batches=1", "--trainer.limit_val_batches=1", "--trainer.limit_test_batches=1"]
@@ -112,9 +113,12 @@ def test_a_mistyped_option_of_the_tables_own_names_it(given: str, meant: str, ca
     assert last == f"python -m mnist_pl.table: error: {given}: not an option of the table: {given} here is {meant}"
 
 
-def test_a_config_name_without_its_option_is_named_with_it(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("option", [["--save_dir", "logs/t"], ["--trainer.max_epochs=1"]])  # a fit's, with its value
+def test_a_config_name_without_its_option_is_named_with_it(
+    capsys: pytest.CaptureFixture[str], option: list[str]
+) -> None:
     """It went to the first fit, whose three lines named its own usage and help: "unrecognized arguments: lenet"."""
-    argv = ["table", "--configs", "minimal", "--save_dir", "logs/t", "lenet"]
+    argv = ["table", "--configs", "minimal", *option, "lenet"]
     with mock.patch.object(sys, "argv", argv), pytest.raises(SystemExit) as exit_:
         table.main()
     assert exit_.value.code == 2
@@ -122,6 +126,14 @@ def test_a_config_name_without_its_option_is_named_with_it(capsys: pytest.Captur
         "python -m mnist_pl.table: error: lenet: a config's name, given apart from --configs: put it there "
         "(--configs minimal lenet)"
     )
+
+
+def test_fits_that_a_time_limit_ends_are_ranked() -> None:
+    """No epoch limit, but max_time: they end (a mutation audit: refusing them failed no test)."""
+    trainer = SimpleNamespace(max_epochs=-1, max_steps=-1, max_time="00:00:05:00", limit_val_batches=None)
+    table._refuse_what_the_table_cannot_rank(trainer)
+    with pytest.raises(UserError, match="never end"):
+        table._refuse_what_the_table_cannot_rank(SimpleNamespace(**{**vars(trainer), "max_time": None}))
 
 
 @pytest.mark.parametrize("given, meant", [("--seed", "--seeds"), ("--repeat", "--repeats")])
