@@ -391,7 +391,9 @@ def _the_one_held(
             given = [f"{key}={value!r}" for key, value in settings.items() if value is not None]
             held = f"{name} ({', '.join(given)})" if given else name
             return held, f"give it, {what}=functools.partial({', '.join([name, *given])})"
-        given = "".join(f" --model.{what}.{key} {_as_given(value)}" for key, value in settings.items())
+        given = "".join(
+            f" --model.{what}.{key} {_as_given(value)}" for key, value in settings.items() if value is not None
+        )
         held = ", ".join(f"{key} {_as_given(value)}" for key, value in state.items())
         return f"{name} ({held})", f"give it, --model.{what} {name.removeprefix('torch.optim.')}{given}"
     if in_python:
