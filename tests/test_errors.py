@@ -1884,6 +1884,41 @@ def test_settings_a_fit_cannot_keep_are_refused(
     assert run.refused_fit(monkeypatch, capsys, run.logs_arg, *QUICK_FIT, *args) == expected
 
 
+@pytest.mark.parametrize(
+    ("minimum", "refused"),
+    [
+        (["--trainer.limit_train_batches=3", "--trainer.min_steps=3"], None),  # the 3 steps of max_epochs 1
+        (
+            [
+                "--trainer.limit_train_batches=3",
+                "--trainer.max_epochs=2",
+                "--trainer.max_steps=6",
+                "--trainer.min_epochs=2",
+            ],
+            None,
+        ),
+        (["--trainer.limit_train_batches=2", "--trainer.max_epochs=2", "--trainer.min_epochs=2"], None),  # no max_steps
+        # Typed, Lightning's own 1 with a min_steps is not: refused (the fit trained 2 of 3 steps)
+        (
+            ["--trainer.limit_train_batches=3", "--trainer.max_steps=2", "--trainer.min_epochs=1"],
+            "error: --trainer.min_epochs 1: --trainer.max_steps 2 ends the fit in epoch 1 (3 steps each): give "
+            "--trainer.max_steps 3 or more",
+        ),
+    ],
+    ids=["min_steps at the end", "min_epochs x steps = max_steps", "min_epochs without max_steps", "min_epochs 1"],
+)
+def test_a_minimum_the_fit_reaches_exactly_is_taken(minimum: list[str], refused: str | None, tmp_path: Path) -> None:
+    """A mutation audit: each edge of refuse_a_minimum_past_the_end moved by one was refused, unseen."""
+    config = f"--config={REPO / 'configs' / 'minimal.yaml'}"
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    short = ["--trainer.limit_val_batches=1", "--test_after_fit=false"]
+    result = run_main("fit", config, DATA, logs, *QUICK_FIT, *short, *minimum, cwd=tmp_path)
+    if refused is None:
+        assert result.returncode == 0, result.stderr[-3000:]
+    else:
+        assert_one_line_error(result, 1, refused)
+
+
 def test_fast_dev_run_takes_a_recipes_minimum(run: Run) -> None:
     # Its one step a look at the recipe: a min_epochs or min_steps there is no mistake of the user's.
     for minimum in ("--trainer.min_epochs=2", "--trainer.min_steps=5"):
