@@ -307,6 +307,19 @@ def test_second_fit_gets_its_own_version_and_leaves_the_first_untouched(tmp_path
     assert tree_digest(first) == before
 
 
+def parsers_built(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The subcommands whose parsers MNISTCLI builds from now on, in order."""
+    made: list[str] = []
+    prepare = MNISTCLI._prepare_subcommand_parser
+
+    def recorded(cli: MNISTCLI, klass: type, subcommand: str, **kwargs) -> object:
+        made.append(subcommand)
+        return prepare(cli, klass, subcommand, **kwargs)
+
+    monkeypatch.setattr(MNISTCLI, "_prepare_subcommand_parser", recorded)
+    return made
+
+
 @pytest.mark.parametrize(
     ("words", "built"),
     [
@@ -322,14 +335,7 @@ def test_a_command_line_builds_the_parser_of_its_subcommand_alone(
 ) -> None:
     """Each subcommand's parser took a fifth of a second to build, and every command built all four."""
     (tmp_path / "main.yaml").write_text("validate:\n  trainer:\n    limit_val_batches: 2\n")
-    made: list[str] = []
-    prepare = MNISTCLI._prepare_subcommand_parser
-
-    def recorded(cli: MNISTCLI, klass: type, subcommand: str, **kwargs) -> object:
-        made.append(subcommand)
-        return prepare(cli, klass, subcommand, **kwargs)
-
-    monkeypatch.setattr(MNISTCLI, "_prepare_subcommand_parser", recorded)
+    made = parsers_built(monkeypatch)
     result = run_main(*words, cwd=tmp_path)
     assert made == built
     assert result.returncode == (2 if words[0] == "tset" else 0), result.stderr[-2000:]
@@ -347,14 +353,7 @@ def test_an_empty_list_of_args_is_no_words_not_sys_argv(
     """MNISTCLI(args=[]) from Python: its own words, none, not the script's, build the four parsers (a mutation
     audit: an empty list read as "not given" built the script's subcommand's alone, unseen)."""
     monkeypatch.setattr(sys, "argv", ["script.py", "fit", "--trainer.max_epochs=1"])
-    made: list[str] = []
-    prepare = MNISTCLI._prepare_subcommand_parser
-
-    def recorded(cli: MNISTCLI, klass: type, subcommand: str, **kwargs) -> object:
-        made.append(subcommand)
-        return prepare(cli, klass, subcommand, **kwargs)
-
-    monkeypatch.setattr(MNISTCLI, "_prepare_subcommand_parser", recorded)
+    made = parsers_built(monkeypatch)
     with pytest.raises(SystemExit) as exit_:
         MNISTCLI(args=[])
     assert exit_.value.code == 2
