@@ -1907,7 +1907,9 @@ def test_settings_a_fit_cannot_keep_are_refused(
     ],
     ids=["min_steps at the end", "min_epochs x steps = max_steps", "min_epochs without max_steps", "min_epochs 1"],
 )
-def test_a_minimum_the_fit_reaches_exactly_is_taken(minimum: list[str], refused: str | None, tmp_path: Path) -> None:
+def test_a_minimum_the_fit_reaches_exactly_is_taken_one_past_it_refused(
+    minimum: list[str], refused: str | None, tmp_path: Path
+) -> None:
     """A mutation audit: each edge of refuse_a_minimum_past_the_end moved by one was refused, unseen."""
     config = f"--config={REPO / 'configs' / 'minimal.yaml'}"
     logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
