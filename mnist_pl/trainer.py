@@ -293,7 +293,8 @@ def refuse_bad_settings(trainer: Namespace, subcommand: str, test_after_fit: boo
             "of batches, or --test_after_fit false"
         )
     # Lightning's words named no option and told an int of -1 to give "an int".
-    for name in ("limit_train_batches", "limit_val_batches", "limit_test_batches", "limit_predict_batches"):
+    limits = ("limit_train_batches", "limit_val_batches", "limit_test_batches", "limit_predict_batches")
+    for name in (*limits, "overfit_batches"):
         value = trainer.get(name)
         if (
             isinstance(value, int | float)
@@ -304,6 +305,11 @@ def refuse_bad_settings(trainer: Namespace, subcommand: str, test_after_fit: boo
                 f"--trainer.{name} {value}: give a number of batches (0 or more), or a fraction of them from 0.0 to "
                 "1.0 (1.0: all)"
             )
+    # YAML's .nan and .inf are floats. A nan passed the checks here, and Lightning's words for a nan clip
+    # value named another call (clip_gradients); for the others they named no option.
+    for name in (*limits, "overfit_batches", "val_check_interval", "gradient_clip_val"):
+        if isinstance(value := trainer.get(name), float) and not math.isfinite(value):
+            raise UserError(f"--trainer.{name} {value}: expected a finite float")
     # Lightning divides by these without checking them first: a ZeroDivisionError deep in its loops.
     for name in ("accumulate_grad_batches", "check_val_every_n_epoch", "val_check_interval"):
         value = trainer.get(name)

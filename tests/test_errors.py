@@ -1280,6 +1280,26 @@ OUR_CASES = {
         ["--model.scheduler=OneCycleLR", "--model.scheduler.init_args.max_lr=.nan"],
         "error: --model.scheduler.init_args.max_lr nan: expected a finite float",
     ),
+    # Lightning's words named another call: "... and have passed `clip_gradients(gradient_clip_val=nan)`"
+    "a clip value of YAML's .nan": (
+        ["--trainer.gradient_clip_val=.nan"],
+        "error: --trainer.gradient_clip_val nan: expected a finite float",
+    ),
+    # nan passed the range check of the limits, and Lightning's words named no option
+    "a limit of YAML's .nan": (
+        ["--trainer.limit_train_batches=.nan"],
+        "error: --trainer.limit_train_batches nan: expected a finite float",
+    ),
+    "a validation interval of YAML's .inf": (
+        ["--trainer.val_check_interval=.inf"],
+        "error: --trainer.val_check_interval inf: expected a finite float",
+    ),
+    # Lightning's words: "invalid value -1 for overfit_batches, it has to be in [0.0, 1.0] or an int"
+    "a negative overfit": (
+        ["--trainer.overfit_batches=-1"],
+        "error: --trainer.overfit_batches -1: give a number of batches (0 or more), or a fraction of them from 0.0 "
+        "to 1.0 (1.0: all)",
+    ),
     "no logger": (["--trainer.logger=false"], "--trainer.logger false: a fit keeps its config, checkpoints"),
     # Lightning's AssertionError as it saved the config (MLflow with a remote tracking URI keeps no folder either)
     "a first logger that keeps no folder": (
