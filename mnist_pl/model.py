@@ -23,7 +23,7 @@ from mnist_pl.optim import (
     refuse_another_optimizer,
     refuse_bad_settings,
 )
-from mnist_pl.trainer import refuse_a_minimum_past_the_end
+from mnist_pl.trainer import refuse_a_minimum_past_the_end, refuse_an_early_stop_before_validation
 
 EACH_RANKS_TRAIN_SUMS = "train_metrics_of_each_rank"  # a DDP checkpoint's: TrainLossAccuracy's sums, rank by rank
 
@@ -373,6 +373,7 @@ class MNISTClassifier(L.LightningModule):
         self.trained_data = None  # a fit learns the data it is given (a resume's was checked as it was read)
         self._ungraph()  # a fit before this one may have left graphs of its own
         refuse_a_minimum_past_the_end(self.trainer)  # not in on_train_start: a LearningRateFinder's own fit calls it
+        refuse_an_early_stop_before_validation(self.trainer)
         if not (self.hparams.cuda_graphs and self.device.type == "cuda"):
             return
         # DDP's gradient hooks around graphs that make_graphed_callables captured in one process: untried.

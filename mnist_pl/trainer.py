@@ -109,6 +109,32 @@ def refuse_a_minimum_past_the_end(trainer: L.Trainer) -> None:
         )
 
 
+def refuse_an_early_stop_before_validation(trainer: L.Trainer) -> None:
+    """An EarlyStopping on a val/ metric that checks at each training epoch's end (Lightning's choice for one
+    validation an epoch), in a fit that max_steps ends before the first validation: Lightning's RuntimeError
+    traceback at the end of that cut epoch, the metric not yet logged. As the fit starts, where its steps per
+    epoch are known (a fit from a checkpoint refuses max_steps)."""
+    stopping = [
+        callback
+        for callback in trainer.early_stopping_callbacks
+        # Set in its setup, from its check_on_train_epoch_end or Lightning's rule; Lightning has no public name for it.
+        if callback.monitor.startswith("val/") and callback._check_on_train_epoch_end
+    ]
+    if not stopping or trainer.max_steps == -1 or trainer.fast_dev_run or trainer.check_val_every_n_epoch != 1:
+        return
+    # The estimate first: where it needs them, it loads the data, and sets val_check_batch with them. Not an int:
+    # time-based validation, or an epoch of no length.
+    if not trainer.estimated_stepping_batches or not isinstance(first := trainer.val_check_batch, int):
+        return
+    steps = math.ceil(first / trainer.accumulate_grad_batches)
+    if trainer.max_steps < steps:
+        raise UserError(
+            f"--trainer.callbacks EarlyStopping monitor {stopping[0].monitor}: --trainer.max_steps {trainer.max_steps} "
+            f"ends the fit before its first validation (after {steps} steps): give --trainer.max_steps {steps} or "
+            "more, or monitor a train/ metric"
+        )
+
+
 def refuse_a_lone_node(trainer: L.Trainer) -> None:
     """Several machines with no cluster to start them (SLURM, torchrun, ...) and no NODE_RANK: the first
     waited in torch's rendezvous for the others, deaf to Ctrl-C and SIGTERM (an audit killed it after 14 min)."""

@@ -1893,6 +1893,22 @@ REFUSED_AS_THE_FIT_STARTS = {
         "error: --trainer.min_epochs 2: --trainer.max_steps 90 ends the fit in epoch 2 (60 steps each): give "
         "--trainer.max_steps 120 or more",
     ),
+    # EarlyStopping looked for val/acc at the end of the cut epoch, before any validation: a RuntimeError traceback
+    "an early stop on a validation past max_steps": (
+        ["--trainer.max_steps=20", "--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor=val/acc"],
+        "error: --trainer.callbacks EarlyStopping monitor val/acc: --trainer.max_steps 20 ends the fit before its "
+        "first validation (after 60 steps): give --trainer.max_steps 60 or more, or monitor a train/ metric",
+    ),
+    "an early stop on a validation past max_steps, gradients accumulated": (
+        [
+            "--trainer.max_steps=29",
+            "--trainer.accumulate_grad_batches=2",
+            "--trainer.callbacks+=EarlyStopping",
+            "--trainer.callbacks.monitor=val/loss",
+        ],
+        "error: --trainer.callbacks EarlyStopping monitor val/loss: --trainer.max_steps 29 ends the fit before its "
+        "first validation (after 30 steps): give --trainer.max_steps 30 or more, or monitor a train/ metric",
+    ),
 }
 
 
@@ -1939,6 +1955,30 @@ def test_a_minimum_the_fit_reaches_exactly_is_taken_one_past_it_refused(
         assert result.returncode == 0, result.stderr[-3000:]
     else:
         assert_one_line_error(result, 1, refused)
+
+
+@pytest.mark.parametrize(
+    "reaching",
+    [
+        ["--trainer.max_steps=3"],
+        ["--trainer.max_steps=2", "--trainer.val_check_interval=2"],
+        ["--trainer.max_steps=2", "--trainer.callbacks.check_on_train_epoch_end=false"],
+    ],
+    ids=["max_steps at the first validation", "a validation within max_steps", "checked after validations only"],
+)
+def test_an_early_stop_on_a_validation_the_fit_reaches_is_taken(reaching: list[str], tmp_path: Path) -> None:
+    """The edges of the refusal above: the fit ends at its first validation, validates before max_steps, or
+    its EarlyStopping checks only after a validation (none here: Lightning takes it without a word)."""
+    config = f"--config={REPO / 'configs' / 'minimal.yaml'}"
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path}"
+    stopping = [
+        "--trainer.callbacks+=EarlyStopping",
+        "--trainer.callbacks.monitor=val/acc",
+        "--trainer.callbacks.mode=max",
+    ]
+    short = ["--trainer.limit_train_batches=3", "--trainer.limit_val_batches=1", "--test_after_fit=false"]
+    result = run_main("fit", config, DATA, logs, *QUICK_FIT, *short, *stopping, *reaching, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def test_fast_dev_run_takes_a_recipes_minimum(run: Run) -> None:
