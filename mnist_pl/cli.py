@@ -621,7 +621,12 @@ class MNISTCLI(LightningCLI):
         finally:
             self.parser.exit_on_error = True
         self._refuse_model_settings_the_checkpoint_replaced(subcommand, given)
-        self._take_the_checkpoints_data_settings(subcommand, trained_settings(checkpoint, ckpt_path))
+        self._take_the_checkpoints_data_settings(subcommand, trained := trained_settings(checkpoint, ckpt_path))
+        if subcommand == "validate" and trained.get("val_size") == 0:  # else a val_size to give, then refused
+            raise UserError(
+                f"--ckpt_path {ckpt_path}: trained on all 60,000 training images (--data.val_size 0), it has no "
+                f"validation images it did not train on: test it, python -m mnist_pl test --ckpt_path {ckpt_path}"
+            )
         trainer = self.config[subcommand].trainer
         # As the fit trained and tested it (model.on_save_checkpoint), unless typed: another recipe's config, whose
         # model the checkpoint's replaces, gave its own (fast.yaml's bf16-mixed to an fp32 LeNet; an audit).
@@ -794,6 +799,16 @@ class MNISTCLI(LightningCLI):
             refuse_own_images_for(data.dataset, spec, named)
             find_images(spec)  # a path of nothing, refused: its line came after the checkpoint's lines of loading
         refuse_bad_trainer_settings(trainer, self.subcommand, self.config[self.subcommand].test_after_fit)
+        # All 60,000 training images, none held out: Lightning would look for validation batches that are not there.
+        if data.get("val_size") == 0 and self.subcommand == "validate":
+            raise UserError(
+                "--data.val_size 0 holds out no validation images: validate needs some: give a val_size, such as 5000"
+            )
+        if data.get("val_size") == 0 and self.subcommand == "fit" and trainer.get("limit_val_batches") != 0:
+            raise UserError(
+                "--data.val_size 0 holds out no validation images: give --trainer.limit_val_batches 0 as well (a fit "
+                "without validation, which tests its last weights), or a val_size, such as 5000"
+            )
         refuse_bad_checkpoint_settings(self.config[self.subcommand].get("checkpoint") or {}, self.subcommand)
         bf16_only_where_computed(trainer)
 

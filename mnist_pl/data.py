@@ -89,7 +89,7 @@ TRAINED_SETTINGS: dict[str, Callable[[Any], bool]] = {
     "dataset": lambda value: isinstance(value, str) and value in DATASETS,
     "mean": lambda value: value is None or _finite_number(value),
     "std": lambda value: value is None or (_finite_number(value) and value > 0),
-    "val_size": lambda value: _int(value) and 0 < value < 60000,
+    "val_size": lambda value: _int(value) and 0 <= value < 60000,
     "split_seed": _int,
 }
 
@@ -356,7 +356,8 @@ class MNISTDataModule(L.LightningDataModule):
             ``<data_dir>/<dataset>/raw``, or downloaded.
         batch_size: training batch size.
         eval_batch_size: batch size for validation, test and predict.
-        val_size: images held out of the 60,000 for validation.
+        val_size: images held out of the 60,000 for validation; 0: train on all of them, as the classic
+            PyTorch example does, in a fit without validation (``--trainer.limit_val_batches 0``).
         split_seed: seed of the train/val split, separate from the training seed so the
             validation images never change between runs.
         shuffle_seed: seed of the per-epoch training order (epoch ``e`` uses ``shuffle_seed + e``).
@@ -378,7 +379,7 @@ class MNISTDataModule(L.LightningDataModule):
         dataset: DatasetName = "MNIST",
         batch_size: PositiveInt = 64,
         eval_batch_size: PositiveInt = 1000,
-        val_size: PositiveInt = 5000,
+        val_size: NonNegativeInt = 5000,
         split_seed: int = 42,
         shuffle_seed: int = 0,
         mean: float | None = None,
@@ -434,8 +435,8 @@ class MNISTDataModule(L.LightningDataModule):
                 f"--data.augment {augment!r}: not a transform (a torch.nn.Module or callable of a batch of images, "
                 "such as mnist_pl.augment.RandomAffine(degrees=15))"
             )
-        if not isinstance(val_size, int) or val_size < 1:  # the CLI's type says so too; from Python, -5 gave 5
-            raise DataError(f"--data.val_size {val_size}: expected an int > 0")  # training images, None a TypeError
+        if not isinstance(val_size, int) or val_size < 0:  # the CLI's type says so too; from Python, -5 gave 5
+            raise DataError(f"--data.val_size {val_size}: expected an int >= 0")  # training images, None a TypeError
         if not isinstance(download, bool):  # None was taken for false
             raise DataError(f"--data.download {download}: expected true or false")
         if val_size >= 60000:

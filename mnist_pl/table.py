@@ -125,12 +125,13 @@ def _parse_every_fit(args: argparse.Namespace, overrides: list[str]) -> None:
         except SystemExit as err:  # 0: printed, as asked
             if err.code:
                 raise
-        trainer = Namespace(**yaml.safe_load(printed.getvalue())["trainer"])  # its settings' dicts, as the fit reads
+        settings = yaml.safe_load(printed.getvalue())
+        trainer = Namespace(**settings["trainer"])  # its settings' dicts, as the fit reads
         refuse_bad_settings(trainer, "fit", test_after_fit=True)
-        _refuse_what_the_table_cannot_rank(trainer)
+        _refuse_what_the_table_cannot_rank(trainer, settings["data"])
 
 
-def _refuse_what_the_table_cannot_rank(trainer: Namespace) -> None:
+def _refuse_what_the_table_cannot_rank(trainer: Namespace, data: dict) -> None:
     """Fits that never end (an audit's, killed at epoch 77), or test their last weights where the table says
     the best checkpoint's. (Those that train nothing, refuse_bad_settings refuses for any fit.)"""
     if trainer.max_epochs == -1 and trainer.max_steps in (None, -1) and trainer.max_time is None:
@@ -142,6 +143,11 @@ def _refuse_what_the_table_cannot_rank(trainer: Namespace) -> None:
         raise UserError(
             "--trainer.limit_val_batches 0: the table tests each fit's best checkpoint, which validation chooses: "
             "give 1 or more batches"
+        )
+    if data["val_size"] == 0:  # the fit would ask for limit_val_batches 0, refused above
+        raise UserError(
+            "--data.val_size 0: the table tests each fit's best checkpoint, which validation chooses: give a "
+            "val_size, such as 5000"
         )
 
 

@@ -31,6 +31,27 @@ def tree_digest(folder: Path) -> dict[str, str]:
     }
 
 
+def test_a_fit_on_all_60000_images_tests_its_last_weights(tmp_path: Path) -> None:
+    """--data.val_size 0 with --trainer.limit_val_batches 0: the classic example's training set, no validation."""
+    logs = f"--trainer.logger.init_args.save_dir={tmp_path / 'logs'}"
+    whole = ["--data.val_size=0", "--trainer.limit_val_batches=0", "--trainer.limit_test_batches=2"]
+    fit = run_main("fit", f"--config={REPO / 'configs' / 'lenet.yaml'}", DATA, logs, *QUICK_FIT, *whole, cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    assert "no best checkpoint was written (no validation ran" in fit.stderr
+    assert float(printed("test/acc", fit.stdout)) > 0.5
+    run = tmp_path / "logs" / "lenet" / "version_0"
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert (config["data"]["val_size"], config["trainer"]["limit_val_batches"]) == (0, 0)
+    assert {p.name for p in (run / "checkpoints").iterdir()} == {"last.ckpt"}
+    # Every training image trained on: none left to validate on.
+    last = run / "checkpoints" / "last.ckpt"
+    validate = run_main("validate", f"--ckpt_path={last}", DATA, logs, cwd=tmp_path)
+    assert validate.returncode == 1 and validate.stderr.splitlines()[-1] == (
+        f"error: --ckpt_path {last}: trained on all 60,000 training images (--data.val_size 0), it has no validation "
+        f"images it did not train on: test it, python -m mnist_pl test --ckpt_path {last}"
+    )
+
+
 def test_fit_checkpoints_logs_and_test_from_checkpoint_alone(trained_run: Path, tmp_path: Path) -> None:
     # trained_run: `python -m mnist_pl fit` of 200 steps in a fresh process (conftest).
     run = trained_run

@@ -118,6 +118,16 @@ def test_train_and_val_partition_the_training_set(dm: MNISTDataModule) -> None:
     assert split == images(original.data, original.targets)
 
 
+def test_a_val_size_of_0_trains_on_all_60000_images() -> None:
+    """As the classic PyTorch example trains: every image of the training split, none held out."""
+    dm = MNISTDataModule(data_dir=DATA_DIR, val_size=0)
+    dm.setup("fit")
+    original = MNIST(DATA_DIR, train=True)
+    assert (len(dm.train_set), len(dm.val_set)) == (60000, 0)
+    assert torch.equal(dm.train_set.labels.sort().values, original.targets.sort().values)
+    assert torch.equal(dm.train_set.images.sum(dim=(1, 2)).sort().values, original.data.sum(dim=(1, 2)).sort().values)
+
+
 def test_split_is_stable_and_setup_idempotent(dm: MNISTDataModule) -> None:
     other = MNISTDataModule(data_dir=DATA_DIR)
     other.setup("fit")
@@ -488,7 +498,7 @@ def test_a_checkpoints_data_settings_are_ones_mnist_pl_writes(tmp_path: Path) ->
         {"dataset": ["MNIST"]},
         {"dataset": "EMNIST"},
         {"val_size": True},
-        {"val_size": 0},
+        {"val_size": -1},
         {"val_size": 60000},  # no training images left
         {"split_seed": 1.5},
         {"std": 0.0},

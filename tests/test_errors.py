@@ -240,20 +240,20 @@ PARSER_CASES = {
     # A list where a number goes: jsonargparse named the type, "list", for the value, as if typed (an audit).
     "a list for a number, in a file": (
         ["--config=vallist.yaml"],
-        "error: vallist.yaml: data.val_size [5000]: expected an int > 0: fix the file\n",
+        "error: vallist.yaml: data.val_size [5000]: expected an int >= 0: fix the file\n",
     ),
     "a list for a number, typed": (
         ["--data.val_size=[5000]"],
-        "error: --data.val_size [5000]: expected an int > 0\n",
+        "error: --data.val_size [5000]: expected an int >= 0\n",
     ),
     # The parse stops at the first bad value: a good one after it is not blamed (a review).
     "a list for a number, a good config after it": (
         ["--config=vallist.yaml", "--config=lenet.yaml"],
-        "error: vallist.yaml: data.val_size [5000]: expected an int > 0: fix the file\n",
+        "error: vallist.yaml: data.val_size [5000]: expected an int >= 0: fix the file\n",
     ),
     "a list for a number typed, a good config after it": (
         ["--data.val_size=[5000]", "--config=lenet.yaml"],
-        "error: --data.val_size [5000]: expected an int > 0\n",
+        "error: --data.val_size [5000]: expected an int >= 0\n",
     ),
     # Two subcommands, or predict's option for another: "unrecognized arguments" alone (an audit).
     "a second subcommand": (
@@ -800,6 +800,43 @@ def test_a_main_parser_config_named_like_a_subcommand(
             args=["-c", "test", "fit", DATA, run.logs_arg, "--model.scheduler=torch.optim.lr_scheduler.OneCycleLR"]
         )
     assert capsys.readouterr().err.splitlines()[0] == "usage: mnist_pl [options] fit [options]"
+
+
+@pytest.mark.parametrize(
+    ("subcommand", "args", "expected"),
+    [
+        (
+            "fit",
+            [],
+            "error: --data.val_size 0 holds out no validation images: give --trainer.limit_val_batches 0 as well (a "
+            "fit without validation, which tests its last weights), or a val_size, such as 5000",
+        ),
+        (  # without a checkpoint: one trained on all 60,000 is test_cli's
+            "validate",
+            [],
+            "error: --data.val_size 0 holds out no validation images: validate needs some: give a val_size, such as "
+            "5000",
+        ),
+    ],
+)
+def test_a_val_size_of_0_asks_for_no_validation(
+    run: Run,
+    subcommand: str,
+    args: list[str],
+    expected: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    """With no validation images, Lightning would look for batches that are not there."""
+    monkeypatch.chdir(run.root)
+    given = [f"--config={run.config}", DATA, run.logs_arg, "--data.val_size=0", *args]
+    monkeypatch.setattr(sys, "argv", ["mnist_pl", subcommand, *given])
+    before = run.snapshot()
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == 1
+    assert run.snapshot() == before
+    assert capsys.readouterr().err.splitlines()[-1] == expected
 
 
 def test_val_size_too_big(run: Run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:

@@ -612,7 +612,7 @@ def test_objects_and_numbers_of_the_wrong_kind_from_python_are_refused_in_words(
         # 10,000 hung the fit until the kernel killed it for memory (an audit)
         (lambda: MNISTDataModule(num_workers=cpus + 1), f"--data.num_workers {cpus + 1}: more than the {cpus} CPUs"),
         # A TypeError of >=, and None taken for false (a review)
-        (lambda: MNISTDataModule(val_size=None), "--data.val_size None: expected an int > 0"),
+        (lambda: MNISTDataModule(val_size=None), "--data.val_size None: expected an int >= 0"),
         (lambda: MNISTDataModule(download=None), "--data.download None: expected true or false"),
         (lambda: MNISTClassifier(net, channels_last=None), "--model.channels_last None: expected true or false"),
         (lambda: MNISTClassifier(net, optimizer="SGD"), "--model.optimizer 'SGD': not an optimizer class"),

@@ -131,9 +131,9 @@ def test_a_config_name_without_its_option_is_named_with_it(
 def test_fits_that_a_time_limit_ends_are_ranked() -> None:
     """No epoch limit, but max_time: they end (a mutation audit: refusing them failed no test)."""
     trainer = SimpleNamespace(max_epochs=-1, max_steps=-1, max_time="00:00:05:00", limit_val_batches=None)
-    table._refuse_what_the_table_cannot_rank(trainer)
+    table._refuse_what_the_table_cannot_rank(trainer, {"val_size": 5000})
     with pytest.raises(UserError, match="never end"):
-        table._refuse_what_the_table_cannot_rank(SimpleNamespace(**{**vars(trainer), "max_time": None}))
+        table._refuse_what_the_table_cannot_rank(SimpleNamespace(**{**vars(trainer), "max_time": None}), {})
 
 
 @pytest.mark.parametrize("given, meant", [("--seed", "--seeds"), ("--repeat", "--repeats")])
@@ -186,6 +186,12 @@ def test_a_setting_a_fit_refuses_ends_the_table_in_one_line(tmp_path, capsys: py
             "--trainer.limit_val_batches 0: the table tests each fit's best checkpoint, which validation chooses: "
             "give 1 or more batches",
         ),
+        # The fit's own words asked for limit_val_batches 0 as well, which the table refuses
+        (
+            "--data.val_size=0",
+            "--data.val_size 0: the table tests each fit's best checkpoint, which validation chooses: give a "
+            "val_size, such as 5000",
+        ),
         # A row of "nan (nan-nan)", exit status 0: the fit's own refusal, before it trains
         (
             "--trainer.limit_test_batches=0",
@@ -193,7 +199,7 @@ def test_a_setting_a_fit_refuses_ends_the_table_in_one_line(tmp_path, capsys: py
             "batches, or --test_after_fit false",
         ),
     ],
-    ids=["no training", "no epoch", "no step", "no end", "no validation", "no test"],
+    ids=["no training", "no epoch", "no step", "no end", "no validation", "no validation images", "no test"],
 )
 def test_a_fit_that_trains_or_tests_nothing_ends_the_table_before_any_fit(
     tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], skips: str, said: str
