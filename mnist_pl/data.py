@@ -544,6 +544,12 @@ class MNISTDataModule(L.LightningDataModule):
         return loader
 
     def val_dataloader(self) -> DataLoader:
+        # Lightning validated the empty split without a word but its own warning (validate returned []).
+        if self.val_set is not None and not len(self.val_set):
+            raise UserError(
+                "MNISTDataModule.val_dataloader(): --data.val_size 0 holds out no validation images: give a "
+                "val_size, such as 5000 (or, for a fit without validation, Trainer(limit_val_batches=0))"
+            )
         return self._loader(self.val_set, self.hparams.eval_batch_size, "val")
 
     def test_dataloader(self) -> DataLoader:

@@ -128,6 +128,22 @@ def test_a_val_size_of_0_trains_on_all_60000_images() -> None:
     assert torch.equal(dm.train_set.images.sum(dim=(1, 2)).sort().values, original.data.sum(dim=(1, 2)).sort().values)
 
 
+def test_a_validation_of_no_images_is_refused_from_python(tmp_path: Path) -> None:
+    """Lightning validated an empty split without a word but its own warning: validate returned []. A fit
+    without validation (limit_val_batches 0) never asks for the loader."""
+    dm = MNISTDataModule(data_dir=DATA_DIR, val_size=0)
+    trainer = L.Trainer(max_steps=2, limit_val_batches=0, logger=False, **QUIET)
+    model = MNISTClassifier(net=MinimalCNN())
+    trainer.fit(model, datamodule=dm)
+    assert trainer.global_step == 2
+    with pytest.raises(UserError) as refused:
+        L.Trainer(logger=False, **QUIET).validate(model, datamodule=dm)
+    assert str(refused.value) == (
+        "MNISTDataModule.val_dataloader(): --data.val_size 0 holds out no validation images: give a val_size, such "
+        "as 5000 (or, for a fit without validation, Trainer(limit_val_batches=0))"
+    )
+
+
 def test_split_is_stable_and_setup_idempotent(dm: MNISTDataModule) -> None:
     other = MNISTDataModule(data_dir=DATA_DIR)
     other.setup("fit")
