@@ -67,6 +67,7 @@ from mnist_pl.trainer import (
     Trainer,
     bf16_only_where_computed,
     max_time_seconds,
+    no_validation,
     refuse_a_lone_node,
     refuse_callbacks_the_model_cannot_take,
 )
@@ -621,12 +622,13 @@ class MNISTCLI(LightningCLI):
         finally:
             self.parser.exit_on_error = True
         self._refuse_model_settings_the_checkpoint_replaced(subcommand, given)
-        self._take_the_checkpoints_data_settings(subcommand, trained := trained_settings(checkpoint, ckpt_path))
-        if subcommand == "validate" and trained.get("val_size") == 0:  # else a val_size to give, then refused
+        trained = trained_settings(checkpoint, ckpt_path)
+        if subcommand == "validate" and trained.get("val_size") == 0:  # first: another val_size given is refused too
             raise UserError(
                 f"--ckpt_path {ckpt_path}: trained on all 60,000 training images (--data.val_size 0), it has no "
                 f"validation images it did not train on: test it, python -m mnist_pl test --ckpt_path {ckpt_path}"
             )
+        self._take_the_checkpoints_data_settings(subcommand, trained)
         trainer = self.config[subcommand].trainer
         # As the fit trained and tested it (model.on_save_checkpoint), unless typed: another recipe's config, whose
         # model the checkpoint's replaces, gave its own (fast.yaml's bf16-mixed to an fp32 LeNet; an audit).
@@ -798,8 +800,8 @@ class MNISTCLI(LightningCLI):
             named = f"the checkpoint was trained on {data.dataset}" if "dataset" in self.from_the_checkpoint else None
             refuse_own_images_for(data.dataset, spec, named)
             find_images(spec)  # a path of nothing, refused: its line came after the checkpoint's lines of loading
-        refuse_bad_trainer_settings(trainer, self.subcommand, self.config[self.subcommand].test_after_fit)
         # All 60,000 training images, none held out: Lightning would look for validation batches that are not there.
+        # Before the trainer's checks: a run's config.yaml has limit_val_batches 0 too, refused for validate.
         if data.get("val_size") == 0 and self.subcommand == "validate":
             raise UserError(
                 "--data.val_size 0 holds out no validation images: validate needs some: give a val_size, such as 5000"
@@ -809,6 +811,13 @@ class MNISTCLI(LightningCLI):
                 "--data.val_size 0 holds out no validation images: give --trainer.limit_val_batches 0 as well (a fit "
                 "without validation, which tests its last weights), or a val_size, such as 5000"
             )
+        for option in ("fast_dev_run", "overfit_batches") if data.get("val_size") == 0 else ():
+            if trainer.get(option) not in (None, False, 0):  # each sets Lightning's limit_val_batches its own way
+                raise UserError(
+                    f"--data.val_size 0 holds out no validation images, and --trainer.{option} validates whatever "
+                    "--trainer.limit_val_batches says: leave it out, or give a val_size, such as 5000"
+                )
+        refuse_bad_trainer_settings(trainer, self.subcommand, self.config[self.subcommand].test_after_fit)
         refuse_bad_checkpoint_settings(self.config[self.subcommand].get("checkpoint") or {}, self.subcommand)
         bf16_only_where_computed(trainer)
 
@@ -938,9 +947,10 @@ class MNISTCLI(LightningCLI):
         for callback in self.trainer.callbacks:
             stopping = isinstance(callback, EarlyStopping) and callback.monitor.startswith("val/")
             if stopping and self.trainer.limit_val_batches == 0:
+                off, fix = no_validation(self.trainer, self.datamodule)
                 raise UserError(
-                    f"--trainer.callbacks EarlyStopping monitor {callback.monitor}: --trainer.limit_val_batches 0 "
-                    "runs no validation: give validation batches, or monitor a train/ metric"
+                    f"--trainer.callbacks EarlyStopping monitor {callback.monitor}: {off}: {fix}, or monitor a train/ "
+                    "metric"
                 )
         # The app's checkpoint mode is max, for val/acc: --checkpoint.monitor val/loss alone kept the
         # epoch of the highest loss as best.ckpt and tested it; EarlyStopping's own mode is min. Warned,

@@ -16,6 +16,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_warn
 
 from mnist_pl.errors import UserError
+from mnist_pl.trainer import no_validation
 
 if TYPE_CHECKING:  # the model imports this module
     from mnist_pl.model import MNISTClassifier
@@ -215,9 +216,10 @@ def _step_with_the_validations(trainer: L.Trainer, config: dict[str, Any]) -> No
     every epoch and ended the first one without a validation in a MisconfigurationException (val/loss
     "not available"), after training it."""
     if trainer.limit_val_batches == 0:
+        off, fix = no_validation(trainer)
         raise UserError(
-            f"--model.scheduler {type(config['scheduler']).__name__} watches {config['monitor']}, and "
-            "--trainer.limit_val_batches 0 runs no validation: give validation batches, or another schedule"
+            f"--model.scheduler {type(config['scheduler']).__name__} watches {config['monitor']}, and {off}: {fix}, "
+            "or another schedule"
         )
     # Lightning validates after epoch e where (e + 1) % check_val_every_n_epoch == 0, and steps a
     # schedule where (e + 1) % frequency == 0: the same epochs, with the value of the epoch's last

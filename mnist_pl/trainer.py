@@ -111,28 +111,50 @@ def refuse_a_minimum_past_the_end(trainer: L.Trainer) -> None:
 
 def refuse_an_early_stop_before_validation(trainer: L.Trainer) -> None:
     """An EarlyStopping on a val/ metric that checks at each training epoch's end (Lightning's choice for one
-    validation an epoch), in a fit that max_steps ends before the first validation: Lightning's RuntimeError
-    traceback at the end of that cut epoch, the metric not yet logged. As the fit starts, where its steps per
-    epoch are known (a fit from a checkpoint refuses max_steps)."""
+    validation an epoch, or asked for), where the first epoch ends before the first validation (max_steps
+    ends it sooner, or validations come every other epoch): Lightning's RuntimeError traceback at that epoch's
+    end, the metric not yet logged. As the fit starts, where its steps per epoch are known (a fit from a
+    checkpoint refuses max_steps)."""
     stopping = [
         callback
         for callback in trainer.early_stopping_callbacks
         # Set in its setup, from its check_on_train_epoch_end or Lightning's rule; Lightning has no public name for it.
         if callback.monitor.startswith("val/") and callback._check_on_train_epoch_end
     ]
-    if not stopping or trainer.max_steps == -1 or trainer.fast_dev_run or trainer.check_val_every_n_epoch != 1:
+    if not stopping or trainer.fast_dev_run:
         return
     # The estimate first: where it needs them, it loads the data, and sets val_check_batch with them. Not an int:
     # time-based validation, or an epoch of no length.
     if not trainer.estimated_stepping_batches or not isinstance(first := trainer.val_check_batch, int):
         return
-    steps = math.ceil(first / trainer.accumulate_grad_batches)
-    if trainer.max_steps < steps:
+    batches, every = trainer.num_training_batches, trainer.check_val_every_n_epoch
+    per_epoch = math.ceil(batches / trainer.accumulate_grad_batches)
+    # Its batch in every check_val_every_n_epoch-th epoch, or, with that null, counted across epochs.
+    steps = math.ceil((first if every is None else (every - 1) * batches + first) / trainer.accumulate_grad_batches)
+    monitor = f"--trainer.callbacks EarlyStopping monitor {stopping[0].monitor}"
+    if steps > per_epoch:
         raise UserError(
-            f"--trainer.callbacks EarlyStopping monitor {stopping[0].monitor}: --trainer.max_steps {trainer.max_steps} "
-            f"ends the fit before its first validation (after {steps} steps): give --trainer.max_steps {steps} or "
-            "more, or monitor a train/ metric"
+            f"{monitor}: it checks at each training epoch's end, and the first validation comes after {steps} "
+            f"steps, in epoch {math.ceil(steps / per_epoch)} ({per_epoch} steps each): give "
+            "--trainer.callbacks.check_on_train_epoch_end false"
         )
+    if trainer.max_steps != -1 and trainer.max_steps < steps:
+        raise UserError(
+            f"{monitor}: --trainer.max_steps {trainer.max_steps} ends the fit before its first validation (after "
+            f"{steps} steps): give --trainer.max_steps {steps} or more, or monitor a train/ metric"
+        )
+
+
+def no_validation(trainer: L.Trainer, datamodule: L.LightningDataModule | None = None) -> tuple[str, str]:
+    """What turned a fit's validation off, and the fix that turns it on: "give validation batches" alone led a
+    --data.val_size of 0, which asks for --trainer.limit_val_batches 0, to that refusal."""
+    datamodule = datamodule or trainer.datamodule
+    if getattr(datamodule, "hparams", {}).get("val_size") == 0:
+        return (
+            "--data.val_size 0 holds out no validation images",
+            "give a val_size, such as 5000, and validation batches",
+        )
+    return "--trainer.limit_val_batches 0 runs no validation", "give validation batches"
 
 
 def refuse_a_lone_node(trainer: L.Trainer) -> None:

@@ -45,11 +45,12 @@ def test_a_fit_on_all_60000_images_tests_its_last_weights(tmp_path: Path) -> Non
     assert {p.name for p in (run / "checkpoints").iterdir()} == {"last.ckpt"}
     # Every training image trained on: none left to validate on.
     last = run / "checkpoints" / "last.ckpt"
-    validate = run_main("validate", f"--ckpt_path={last}", DATA, logs, cwd=tmp_path)
-    assert validate.returncode == 1 and validate.stderr.splitlines()[-1] == (
-        f"error: --ckpt_path {last}: trained on all 60,000 training images (--data.val_size 0), it has no validation "
-        f"images it did not train on: test it, python -m mnist_pl test --ckpt_path {last}"
-    )
+    for another_split in ([], ["--data.val_size=5000"]):  # said first: else "leave out --data.val_size", then this
+        validate = run_main("validate", f"--ckpt_path={last}", DATA, logs, *another_split, cwd=tmp_path)
+        assert validate.returncode == 1 and validate.stderr.splitlines()[-1] == (
+            f"error: --ckpt_path {last}: trained on all 60,000 training images (--data.val_size 0), it has no "
+            f"validation images it did not train on: test it, python -m mnist_pl test --ckpt_path {last}"
+        )
 
 
 def test_fit_checkpoints_logs_and_test_from_checkpoint_alone(trained_run: Path, tmp_path: Path) -> None:

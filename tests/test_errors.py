@@ -811,9 +811,9 @@ def test_a_main_parser_config_named_like_a_subcommand(
             "error: --data.val_size 0 holds out no validation images: give --trainer.limit_val_batches 0 as well (a "
             "fit without validation, which tests its last weights), or a val_size, such as 5000",
         ),
-        (  # without a checkpoint: one trained on all 60,000 is test_cli's
+        (  # without a checkpoint (one trained on all 60,000 is test_cli's), from a run's config: said first
             "validate",
-            [],
+            ["--trainer.limit_val_batches=0"],
             "error: --data.val_size 0 holds out no validation images: validate needs some: give a val_size, such as "
             "5000",
         ),
@@ -937,6 +937,17 @@ TRAINER_CASES = {
         ("--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor=val/acc", "--trainer.limit_val_batches=0"),
         "error: --trainer.callbacks EarlyStopping monitor val/acc: --trainer.limit_val_batches 0 runs no validation: "
         "give validation batches, or monitor a train/ metric",
+    ),
+    # Its fix, validation batches, was refused as a val_size of 0 asks for none
+    "an early stop on a split of no images": (
+        (
+            "--trainer.callbacks+=EarlyStopping",
+            "--trainer.callbacks.monitor=val/acc",
+            "--trainer.limit_val_batches=0",
+            "--data.val_size=0",
+        ),
+        "error: --trainer.callbacks EarlyStopping monitor val/acc: --data.val_size 0 holds out no validation images: "
+        "give a val_size, such as 5000, and validation batches, or monitor a train/ metric",
     ),
     "a scheduler's monitored metric in another spelling": (
         ("--model.scheduler=lightning.pytorch.cli.ReduceLROnPlateau", "--model.scheduler.init_args.monitor=Val.Acc"),
@@ -1425,6 +1436,27 @@ OUR_CASES = {
         ["--model.scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau", "--trainer.limit_val_batches=0"],
         "error: --model.scheduler ReduceLROnPlateau watches val/loss, and --trainer.limit_val_batches 0 runs no "
         "validation: give validation batches, or another schedule",
+    ),
+    "a plateau schedule on a split of no images": (
+        [
+            "--model.scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau",
+            "--trainer.limit_val_batches=0",
+            "--data.val_size=0",
+        ],
+        "error: --model.scheduler ReduceLROnPlateau watches val/loss, and --data.val_size 0 holds out no validation "
+        "images: give a val_size, such as 5000, and validation batches, or another schedule",
+    ),
+    # Lightning validates under them whatever limit_val_batches says: the data module's Python words, in the model
+    # summary's wake
+    "a look at a split of no images": (
+        ["--data.val_size=0", "--trainer.limit_val_batches=0", "--trainer.fast_dev_run=true"],
+        "error: --data.val_size 0 holds out no validation images, and --trainer.fast_dev_run validates whatever "
+        "--trainer.limit_val_batches says: leave it out, or give a val_size, such as 5000",
+    ),
+    "an overfit on a split of no images": (
+        ["--data.val_size=0", "--trainer.limit_val_batches=0", "--trainer.overfit_batches=2"],
+        "error: --data.val_size 0 holds out no validation images, and --trainer.overfit_batches validates whatever "
+        "--trainer.limit_val_batches says: leave it out, or give a val_size, such as 5000",
     ),
     "a plateau schedule with validations across epochs": (
         [
@@ -1935,6 +1967,34 @@ REFUSED_AS_THE_FIT_STARTS = {
         ["--trainer.max_steps=20", "--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor=val/acc"],
         "error: --trainer.callbacks EarlyStopping monitor val/acc: --trainer.max_steps 20 ends the fit before its "
         "first validation (after 60 steps): give --trainer.max_steps 60 or more, or monitor a train/ metric",
+    ),
+    # Checked at the first epoch's end, as asked, before the first validation: the same traceback (an audit)
+    "an early stop each epoch on validations every other epoch": (
+        [
+            "--trainer.callbacks+=EarlyStopping",
+            "--trainer.callbacks.monitor=val/acc",
+            "--trainer.callbacks.mode=max",
+            "--trainer.callbacks.check_on_train_epoch_end=true",
+            "--trainer.check_val_every_n_epoch=2",
+            "--trainer.max_epochs=3",
+        ],
+        "error: --trainer.callbacks EarlyStopping monitor val/acc: it checks at each training epoch's end, and the "
+        "first validation comes after 120 steps, in epoch 2 (60 steps each): give "
+        "--trainer.callbacks.check_on_train_epoch_end false",
+    ),
+    "an early stop each epoch on validations counted across epochs": (
+        [
+            "--trainer.callbacks+=EarlyStopping",
+            "--trainer.callbacks.monitor=val/acc",
+            "--trainer.callbacks.mode=max",
+            "--trainer.callbacks.check_on_train_epoch_end=true",
+            "--trainer.check_val_every_n_epoch=null",
+            "--trainer.val_check_interval=90",
+            "--trainer.max_epochs=2",
+        ],
+        "error: --trainer.callbacks EarlyStopping monitor val/acc: it checks at each training epoch's end, and the "
+        "first validation comes after 90 steps, in epoch 2 (60 steps each): give "
+        "--trainer.callbacks.check_on_train_epoch_end false",
     ),
     "an early stop on a validation past max_steps, gradients accumulated": (
         [
