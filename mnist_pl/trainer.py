@@ -259,6 +259,16 @@ def max_time_seconds(max_time: object) -> float | None:
         ) from None
 
 
+def _a_time(value: str) -> bool:
+    """Whether Lightning reads ``value`` as a time (``_parse_time_interval_seconds``): four ints, DD:HH:MM:SS."""
+    parts = value.split(":")
+    try:
+        [int(part) for part in parts]
+    except ValueError:
+        return False
+    return len(parts) == 4
+
+
 def refuse_bad_settings(trainer: Namespace, subcommand: str, test_after_fit: bool = False) -> None:
     """The trainer settings of a command line or config that the app refuses, before anything is built
     (``test_after_fit``: a fit's, which ends in a test)."""
@@ -358,6 +368,13 @@ def refuse_bad_settings(trainer: Namespace, subcommand: str, test_after_fit: boo
     for name in (*limits, "overfit_batches", "val_check_interval", "gradient_clip_val"):
         if isinstance(value := trainer.get(name), float) and not math.isfinite(value):
             raise UserError(f"--trainer.{name} {value}: expected a finite float")
+    # A string is a time to Lightning, DD:HH:MM:SS of ints, and its words for another named no option ("Invalid time
+    # format for `val_check_interval`: 'nan'"): the words nan and inf, a number in quotes.
+    if isinstance(interval := trainer.get("val_check_interval"), str) and not _a_time(interval):
+        raise UserError(
+            f"--trainer.val_check_interval {interval}: give a number of batches (an int), a fraction of each epoch "
+            "(a float, 1.0 at most) or a time, DD:HH:MM:SS"
+        )
     # Lightning divides by these without checking them first: a ZeroDivisionError deep in its loops.
     for name in ("accumulate_grad_batches", "check_val_every_n_epoch", "val_check_interval"):
         value = trainer.get(name)

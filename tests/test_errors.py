@@ -1329,6 +1329,12 @@ OUR_CASES = {
         "error: --model.scheduler.init_args.max_lr nan: expected a finite float",
     ),
     # Lightning's words named another call: "... and have passed `clip_gradients(gradient_clip_val=nan)`"
+    # Lightning's words named no option: "Invalid time format for `val_check_interval`: 'nan'. Expected 'DD:HH:MM:SS'."
+    "a validation interval of the word nan": (
+        ["--trainer.val_check_interval=nan"],
+        "error: --trainer.val_check_interval nan: give a number of batches (an int), a fraction of each epoch (a "
+        "float, 1.0 at most) or a time, DD:HH:MM:SS",
+    ),
     "a clip value of YAML's .nan": (
         ["--trainer.gradient_clip_val=.nan"],
         "error: --trainer.gradient_clip_val nan: expected a finite float",
