@@ -318,6 +318,11 @@ def refuse_bad_settings(trainer: Namespace, subcommand: str, test_after_fit: boo
         # The run's dir is <save_dir>/<name>/<version>: "" or "." was the recipe's folder itself (the run's
         # hparams.yaml and checkpoints/ beside its version_N dirs), ".." the folder above it, an absolute one anywhere.
         version = init_args.get("version")
+        if isinstance(version, int) and not isinstance(version, bool) and version < 0:  # version_-3, without a word
+            raise UserError(
+                f"--trainer.logger.init_args.version {version}: give 0 or more, or a name, such as mine, or leave it "
+                "out (a new version_N for every run)"
+            )
         if isinstance(version, str) and (not Path(version).parts or leaves_its_folder(version)):
             named = " is empty" if version == "" else f" {version}: names no folder in the recipe's (logs/<name>/)"
             raise UserError(

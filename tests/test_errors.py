@@ -1382,6 +1382,12 @@ OUR_CASES = {
         "error: --trainer.logger.init_args.version .: names no folder in the recipe's (logs/<name>/): give a "
         "name, such as mine, or leave it out (a new version_N for every run)",
     ),
+    # A run dir version_-3, taken without a word (Lightning numbers versions from 0)
+    "a negative version": (
+        ["--trainer.logger.init_args.version=-3"],
+        "error: --trainer.logger.init_args.version -3: give 0 or more, or a name, such as mine, or leave it out "
+        "(a new version_N for every run)",
+    ),
     "an absolute version": (  # the run went outside logs/<name>/
         ["--trainer.logger.init_args.version=/tmp/elsewhere"],
         "error: --trainer.logger.init_args.version /tmp/elsewhere: names no folder in the recipe's (logs/<name>/)",
