@@ -21,7 +21,7 @@ from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities import rank_zero_warn
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
-from mnist_pl.checkpoints import RunCheckpoint
+from mnist_pl.checkpoints import PlateauStepOnResume, RunCheckpoint
 from mnist_pl.errors import UserError
 
 
@@ -177,7 +177,7 @@ class Trainer(L.Trainer):
     Its batch limits are read as Lightning documents them, and its progress bar is redrawn every 10
     steps. Also: ``enable_model_summary false`` drops the config's
     ModelSummary (which stood in for Lightning's own), two callbacks of one state key are refused in one
-    line, and ``checkpoint_callback`` is the run's own ``--checkpoint``.
+    line, ``PlateauStepOnResume`` comes first, and ``checkpoint_callback`` is the run's own ``--checkpoint``.
 
     Each redraw costs ~0.7 ms of Python (measured, 300 LeNet steps on the CPU) and reads logged
     values back to the host; Lightning's own bar redraws every step. A progress bar given in
@@ -209,6 +209,10 @@ class Trainer(L.Trainer):
         given = given if isinstance(given, list) else [given]
         if kwargs.get("enable_model_summary") is False:  # the config's ModelSummary stood in for Lightning's
             kwargs["callbacks"] = given = [c for c in given if not isinstance(c, callbacks.ModelSummary)]
+        # The plateau step a resume takes comes before any other callback's epoch start: LightningCLI lists the
+        # config's callbacks (LearningRateMonitor, which logs the epoch's lr there) before the app's own, and the
+        # curve showed the cut an epoch late.
+        kwargs["callbacks"] = given = sorted(given, key=lambda c: not isinstance(c, PlateauStepOnResume))
         bar_off = kwargs.get("enable_progress_bar") is False or kwargs.get("barebones")
         if not bar_off and not any(isinstance(c, ProgressBar) for c in given):
             kwargs["callbacks"] = [*given, TQDMProgressBar(refresh_rate=10)]

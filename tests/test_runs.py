@@ -524,6 +524,21 @@ def test_a_resume_with_a_plateau_schedule_is_exact(tmp_path: Path, stop: list[st
         assert_same_run(reference, run)
 
 
+def test_a_resumed_plateau_schedules_cut_is_on_its_lr_curve(tmp_path: Path) -> None:
+    """The step a resume takes for the epoch it starts in came after LearningRateMonitor had logged that epoch's
+    lr, config callbacks coming first: the curve showed the cut an epoch late, the training right (a review)."""
+    cuts = [*PLATEAU, "--model.scheduler.threshold=10"]  # never an improvement: a cut after every epoch
+    one_go = fit(tmp_path / "one_go", f"--trainer.max_epochs={EPOCHS}", *cuts, here=True)
+    stopped = fit(tmp_path / "logs", "--trainer.max_epochs=1", *cuts, here=True)
+    resumed = fit(tmp_path / "logs", f"--trainer.max_epochs={EPOCHS}", *cuts, "--ckpt_path=last", here=True)
+    for result in (one_go, stopped, resumed):
+        assert result.returncode == 0, result.stderr[-3000:]
+    reference, run = tmp_path / "one_go" / "lenet" / "version_0", tmp_path / "logs" / "lenet" / "version_0"
+    curves = [scalars(r)["lr-SGD"] for r in (reference, run)]
+    assert curves[0] == curves[1]
+    assert len({lr for _, lr in curves[0]}) == EPOCHS  # cut each epoch
+
+
 @pytest.mark.slow  # an edge of the default suite's checks: its time (a slower host took 302 s)
 @pytest.mark.parametrize(
     "stop",
