@@ -267,10 +267,9 @@ def _a_time(value: str) -> bool:
     """Whether Lightning reads ``value`` as a time (``_parse_time_interval_seconds``): four ints, DD:HH:MM:SS."""
     parts = value.split(":")
     try:
-        [int(part) for part in parts]
-    except ValueError:
+        return len(parts) == 4 and all(isinstance(int(part), int) for part in parts)
+    except ValueError:  # int("nan")
         return False
-    return len(parts) == 4
 
 
 def refuse_bad_settings(trainer: Namespace, subcommand: str, test_after_fit: bool = False) -> None:
