@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 import torch
 import yaml
 from jsonargparse import DefaultHelpFormatter, Namespace, get_loader, set_loader
+from jsonargparse._loaders_dumpers import get_yaml_default_loader
 from jsonargparse.typing import register_type
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
@@ -1159,6 +1160,20 @@ def _yaml_without_keys_twice(stream: str) -> Any:
     return _jsonargparse_yaml(stream)
 
 
+def _no_base_60_ints(loader: type[yaml.SafeLoader]) -> None:
+    """YAML 1.1's base-60 ints left out of ``loader``'s, as YAML 1.2 leaves them out: 1:00:00:00, a day to
+    Lightning's val_check_interval, was the number 216000, and it validated every 216000 batches (max_epochs
+    1:30 trained 90). Now a string: a time, or refused as no int."""
+    tag = "tag:yaml.org,2002:int"
+    loader.yaml_implicit_resolvers = {
+        first: [(each, regexp) for each, regexp in pairs if each != tag]
+        for first, pairs in loader.yaml_implicit_resolvers.items()
+    }
+    ints = r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"  # PyYAML's, but base 60
+    loader.add_implicit_resolver(tag, re.compile(ints), list("-+0123456789"))
+
+
 def refuse_keys_written_twice() -> None:
     """jsonargparse's YAML loader, process-wide: set by each MNISTCLI, not on import."""
     set_loader("yaml", _yaml_without_keys_twice, exceptions=(yaml.YAMLError,))
+    _no_base_60_ints(get_yaml_default_loader())

@@ -53,6 +53,19 @@ def test_a_fit_on_all_60000_images_tests_its_last_weights(tmp_path: Path) -> Non
         )
 
 
+def test_a_time_with_colons_is_no_base_60_number(tmp_path: Path) -> None:
+    """YAML 1.1 reads 1:00:00:00 as the number 216000: Lightning took a day's val_check_interval for as many
+    batches (an int option, max_epochs 1:30, was 90). As YAML 1.2, a string: a time, or refused as no int."""
+    (tmp_path / "day.yaml").write_text("trainer:\n  val_check_interval: 1:00:00:00\n")
+    lenet = f"--config={REPO / 'configs' / 'lenet.yaml'}"
+    for given in (["--trainer.val_check_interval=1:00:00:00"], [f"--config={tmp_path / 'day.yaml'}"]):
+        printed = run_main("fit", lenet, *given, "--print_config", cwd=tmp_path)
+        assert printed.returncode == 0, printed.stderr[-3000:]
+        assert yaml.safe_load(printed.stdout)["trainer"]["val_check_interval"] == "1:00:00:00"
+    refused = run_main("fit", lenet, "--trainer.max_epochs=1:30", "--print_config", cwd=tmp_path)
+    assert refused.returncode == 2 and "--trainer.max_epochs" in refused.stderr.splitlines()[-1], refused.stderr
+
+
 def test_fit_checkpoints_logs_and_test_from_checkpoint_alone(trained_run: Path, tmp_path: Path) -> None:
     # trained_run: `python -m mnist_pl fit` of 200 steps in a fresh process (conftest).
     run = trained_run
