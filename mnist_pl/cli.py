@@ -802,24 +802,31 @@ class MNISTCLI(LightningCLI):
             find_images(spec)  # a path of nothing, refused: its line came after the checkpoint's lines of loading
         # All 60,000 training images, none held out: Lightning would look for validation batches that are not there.
         # Before the trainer's checks: a run's config.yaml has limit_val_batches 0 too, refused for validate.
-        if data.get("val_size") == 0 and self.subcommand == "validate":
+        if data.get("val_size") == 0:
+            self._refuse_validating_no_images(trainer)
+        refuse_bad_trainer_settings(trainer, self.subcommand, self.config[self.subcommand].test_after_fit)
+        refuse_bad_checkpoint_settings(self.config[self.subcommand].get("checkpoint") or {}, self.subcommand)
+        bf16_only_where_computed(trainer)
+
+    def _refuse_validating_no_images(self, trainer: Namespace) -> None:
+        """A val_size of 0 in a command that would validate: test and predict read other splits."""
+        if self.subcommand == "validate":
             raise UserError(
                 "--data.val_size 0 holds out no validation images: validate needs some: give a val_size, such as 5000"
             )
-        if data.get("val_size") == 0 and self.subcommand == "fit" and trainer.get("limit_val_batches") != 0:
+        if self.subcommand != "fit":
+            return
+        if trainer.get("limit_val_batches") != 0:
             raise UserError(
                 "--data.val_size 0 holds out no validation images: give --trainer.limit_val_batches 0 as well (a fit "
                 "without validation, which tests its last weights), or a val_size, such as 5000"
             )
-        for option in ("fast_dev_run", "overfit_batches") if data.get("val_size") == 0 else ():
+        for option in ("fast_dev_run", "overfit_batches"):
             if trainer.get(option) not in (None, False, 0):  # each sets Lightning's limit_val_batches its own way
                 raise UserError(
                     f"--data.val_size 0 holds out no validation images, and --trainer.{option} validates whatever "
                     "--trainer.limit_val_batches says: leave it out, or give a val_size, such as 5000"
                 )
-        refuse_bad_trainer_settings(trainer, self.subcommand, self.config[self.subcommand].test_after_fit)
-        refuse_bad_checkpoint_settings(self.config[self.subcommand].get("checkpoint") or {}, self.subcommand)
-        bf16_only_where_computed(trainer)
 
     def instantiate_classes(self) -> None:
         try:

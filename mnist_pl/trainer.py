@@ -18,6 +18,7 @@ from lightning.fabric.plugins.environments import LightningEnvironment
 from lightning.pytorch import callbacks
 from lightning.pytorch.callbacks import ProgressBar, TQDMProgressBar
 from lightning.pytorch.profilers import PassThroughProfiler
+from lightning.pytorch.trainer.setup import _parse_time_interval_seconds
 from lightning.pytorch.utilities import rank_zero_warn
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
@@ -263,15 +264,6 @@ def max_time_seconds(max_time: object) -> float | None:
         ) from None
 
 
-def _a_time(value: str) -> bool:
-    """Whether Lightning reads ``value`` as a time (``_parse_time_interval_seconds``): four ints, DD:HH:MM:SS."""
-    parts = value.split(":")
-    try:
-        return len(parts) == 4 and all(isinstance(int(part), int) for part in parts)
-    except ValueError:  # int("nan")
-        return False
-
-
 def refuse_bad_settings(trainer: Namespace, subcommand: str, test_after_fit: bool = False) -> None:
     """The trainer settings of a command line or config that the app refuses, before anything is built
     (``test_after_fit``: a fit's, which ends in a test)."""
@@ -378,11 +370,14 @@ def refuse_bad_settings(trainer: Namespace, subcommand: str, test_after_fit: boo
             raise UserError(f"--trainer.{name} {value}: expected a finite float")
     # A string is a time to Lightning, DD:HH:MM:SS of ints, and its words for another named no option ("Invalid time
     # format for `val_check_interval`: 'nan'"): the words nan and inf, a number in quotes.
-    if isinstance(interval := trainer.get("val_check_interval"), str) and not _a_time(interval):
-        raise UserError(
-            f"--trainer.val_check_interval {interval}: give a number of batches (an int), a fraction of each epoch "
-            "(a float, 1.0 at most) or a time, DD:HH:MM:SS"
-        )
+    if isinstance(interval := trainer.get("val_check_interval"), str):
+        try:
+            _parse_time_interval_seconds(interval)
+        except MisconfigurationException:
+            raise UserError(
+                f"--trainer.val_check_interval {interval}: give a number of batches (an int), a fraction of each "
+                "epoch (a float, 1.0 at most) or a time, DD:HH:MM:SS"
+            ) from None
     # Lightning divides by these without checking them first: a ZeroDivisionError deep in its loops.
     for name in ("accumulate_grad_batches", "check_val_every_n_epoch", "val_check_interval"):
         value = trainer.get(name)

@@ -51,6 +51,9 @@ def test_a_fit_on_all_60000_images_tests_its_last_weights(tmp_path: Path) -> Non
             f"error: --ckpt_path {last}: trained on all 60,000 training images (--data.val_size 0), it has no "
             f"validation images it did not train on: test it, python -m mnist_pl test --ckpt_path {last}"
         )
+    # A test's look at it validates nothing: taken (it was refused as a fit's fast_dev_run is).
+    look = run_main("test", f"--ckpt_path={last}", DATA, logs, "--trainer.fast_dev_run=true", cwd=tmp_path)
+    assert look.returncode == 0, look.stderr[-3000:]
 
 
 def test_a_time_with_colons_is_no_base_60_number(tmp_path: Path) -> None:
