@@ -530,9 +530,12 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
         # At the end of every whole epoch, by its end hooks, also where Lightning saves after
         # validations (a --trainer.val_check_interval in batches): one before the epoch's last batches
         # left them in no checkpoint, and one after its last batch, saved inside the epoch's loop,
-        # was resumed by running the epoch's end again (its points logged twice).
+        # was resumed by running the epoch's end again (its points logged twice). At the end of one cut
+        # short (max_steps, max_time's stop) where nothing saved its last step: the steps since the last
+        # validation were in no checkpoint (a review). A cut at a validation's batch, or a signal's stop,
+        # saved there, stays so: resumed, it goes on with the epoch, as the run would have.
         whole_epoch = trainer.fit_loop.epoch_loop.batch_progress.current.ready == trainer.num_training_batches
-        if (on_epoch_end and not saved_here) or (not on_epoch_end and whole_epoch):
+        if not saved_here or (not on_epoch_end and whole_epoch):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
     held_batch: int | None = None  # the batch whose checkpoint waits for the validation that follows it

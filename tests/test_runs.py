@@ -604,7 +604,7 @@ def test_a_resume_in_double_precision_is_exact(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("every", "step", "curves"),
     [
-        # Validation, and so a checkpoint, after every 2 of the epoch's 5 batches.
+        # Validation, and so a checkpoint, after every 2 of the epoch's 5 batches; stopped at the 2nd.
         (["--trainer.val_check_interval=2"], 2, True),
         # A checkpoint at the end of every 3rd batch, before Lightning counts that batch completed.
         pytest.param(
@@ -613,7 +613,7 @@ def test_a_resume_in_double_precision_is_exact(tmp_path: Path) -> None:
             False,
             marks=pytest.mark.slow,
         ),
-        # Two batches a step, 9 an epoch: validation after the 4th batch, at step 2; stopped at step 3.
+        # Two batches a step, 9 an epoch: validation after the 4th batch, at step 2, where it stops.
         pytest.param(
             [
                 "--trainer.accumulate_grad_batches=2",
@@ -629,9 +629,14 @@ def test_a_resume_in_double_precision_is_exact(tmp_path: Path) -> None:
 )
 def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path: Path, every: list[str], step: int, curves: bool) -> None:
     # Lightning alone trained the resumed epoch's first batches again, and drew other dropout masks.
+    # Stopped by a SIGTERM at the step's last batch (a cut by max_steps is an epoch's end, resumed with the next).
     one_go = fit(tmp_path / "one_go", "--trainer.max_epochs=2", *every, here=True)
-    stopped = fit(tmp_path / "logs", "--trainer.max_steps=3", *every, here=True)
-    assert one_go.returncode == 0 and stopped.returncode == 0, one_go.stderr[-3000:] + stopped.stderr[-3000:]
+    batches = 2 if "--trainer.accumulate_grad_batches=2" in every else 1
+    marker = tmp_path / "paused"
+    with signalled_here_when_paused(marker, signal.SIGTERM):
+        pause = pause_at(marker, epoch=0, batch=step * batches - 1)
+        stopped = fit(tmp_path / "logs", "--trainer.max_epochs=2", *every, *pause, here=True)
+    assert one_go.returncode == 0 and stopped.returncode == 1, one_go.stderr[-3000:] + stopped.stderr[-3000:]
     last = tmp_path / "logs" / "lenet" / "version_0" / "checkpoints" / "last.ckpt"
     assert torch.load(last, weights_only=True)["global_step"] == step  # in the middle of epoch 0
     mid = tmp_path / "mid.ckpt"
@@ -659,9 +664,7 @@ def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path: Path, every: list
         assert_equal(a[key], b[key], key)
     assert_equal(a["callbacks"]["RNGStates"], b["callbacks"]["RNGStates"], "rng")
     # The curves too: the points logged at the checkpoint's step stay, and the resumed epoch's
-    # train/loss and train/acc average all its batches. (Stopped by max_steps right after a
-    # checkpoint at a batch's end, the stopped run logs its partial epoch's train/loss at the step
-    # before the checkpoint's, where no purge can hide it: a real interruption logs no epoch end.)
+    # train/loss and train/acc average all its batches (an interruption logs no epoch end).
     # Tested in batches of another size it is fine: no training batch is skipped.
     data, logs = f"--data.data_dir={REPO / 'data'}", f"--trainer.logger.init_args.save_dir={tmp_path / 'tests'}"
     args = [f"--ckpt_path={mid}", data, logs, "--data.batch_size=32", "--trainer.limit_test_batches=1"]
@@ -715,17 +718,33 @@ def test_a_step_checkpoint_before_a_validation_holds_that_validation(tmp_path: P
         assert state["best_model_score"].item() == pytest.approx(max(best.values()))
 
 
-def test_a_fit_cut_by_max_steps_resumes_with_the_next_epoch_whole(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "cut",
+    [
+        ["--trainer.max_steps=3"],
+        # Where Lightning saves after validations, the 3rd step was in no checkpoint (last.ckpt held the
+        # 2nd, mid-epoch: the resume went on with the cut epoch, at its 3rd batch).
+        ["--trainer.max_steps=3", "--trainer.val_check_interval=2"],
+        # A stop of Lightning's Timer (--trainer.max_time) in an epoch that does not validate: in no checkpoint.
+        [
+            "--trainer.callbacks+=stop_after.StopAfter",
+            "--trainer.callbacks.steps=3",
+            "--trainer.check_val_every_n_epoch=2",
+        ],
+    ],
+)
+def test_a_fit_cut_by_max_steps_resumes_with_the_next_epoch_whole(tmp_path: Path, cut: list[str]) -> None:
     # Lightning counts an epoch that --trainer.max_steps cut short as finished, and resumes its
     # checkpoint with the next epoch; the data then also skipped the cut epoch's 3 batches in it.
     record = "--trainer.callbacks+=batch_recorder.BatchRecorder"
-    stopped = fit(
-        tmp_path / "logs", "--trainer.max_steps=3", record, f"--trainer.callbacks.out_dir={tmp_path}", here=True
-    )
+    stopped = fit(tmp_path / "logs", *cut, record, f"--trainer.callbacks.out_dir={tmp_path}", here=True)
     assert stopped.returncode == 0, stopped.stderr[-3000:]
+    last = torch.load(tmp_path / "logs" / "lenet" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert (last["epoch"], last["global_step"]) == (0, 3)
     resumed_dir = tmp_path / "resumed"
     resumed = fit(
         tmp_path / "logs",
+        *cut[-1:] if "check_val" in cut[-1] else [],
         "--trainer.max_epochs=2",
         "--ckpt_path=last",
         record,
