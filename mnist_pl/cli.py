@@ -68,6 +68,7 @@ from mnist_pl.trainer import (
     bf16_only_where_computed,
     max_time_seconds,
     no_validation,
+    no_validation_images,
     refuse_a_lone_node,
     refuse_callbacks_the_model_cannot_take,
 )
@@ -691,19 +692,31 @@ class MNISTCLI(LightningCLI):
     # default normalisation, a network trained with another scored 87.5% instead of 92%, without a
     # word. Which settings, in which order: data.TRAINED_SETTINGS.
     def _take_the_checkpoints_data_settings(self, subcommand: str, trained: dict[str, Any]) -> None:
-        """The checkpoint's data settings where none were given; one that differs is refused in one line."""
+        """The checkpoint's data settings where none were given, or where an evaluation's --config gave
+        another, as for the model's; one typed that differs is refused in one line, as is a fit's --config's."""
         data, defaults = self.config[subcommand].data, self._parser(subcommand).get_defaults().data
         for key in trained:
             stats = dict(zip(("mean", "std"), STATS.get(data.dataset, (None, None)), strict=True))
             given, theirs = data.get(key), trained[key]
-            if given == defaults.get(key) and not self._typed(f"--data.{key}"):
+            said, typed = f"--data.{key} {'null' if given is None else given}", self._typed(f"--data.{key}")
+            own = stats.get(key)  # a mean or std of null is the dataset's own
+            differs = (own if given is None else given) != (own if theirs is None else theirs)
+            # `test --config another_run/config.yaml --ckpt_path ...` was refused ("leave out" what no option gave).
+            in_a_file = not typed and named_where_written(said, self.command_line, subcommand, False) is not None
+            told = f"the dataset's own {key}" if theirs is None else theirs
+            if (given == defaults.get(key) and not typed) or (in_a_file and subcommand != "fit"):
+                if in_a_file and differs:
+                    rank_zero_warn(
+                        f"{said} (from a --config): the checkpoint was trained with {told}, and {subcommand} keeps it"
+                    )
                 data[key] = theirs
                 self.from_the_checkpoint.add(key)
-            elif given != (stats[key] if theirs is None and key in stats else theirs):
-                theirs = f"the dataset's own {key}" if theirs is None else theirs
+            elif differs:
+                fix = f"leave out --data.{key}"
+                if in_a_file:
+                    fix = f"give --data.{key} {'null' if theirs is None else theirs} after it, or train a new run"
                 raise UserError(
-                    f"--data.{key} {'null' if given is None else given}: the checkpoint was trained with {theirs}, "
-                    f"and a run from a checkpoint keeps it: leave out --data.{key}"
+                    f"{said}: the checkpoint was trained with {told}, and a run from a checkpoint keeps it: {fix}"
                 )
 
     def _typed(self, *options: str) -> bool:
@@ -816,16 +829,18 @@ class MNISTCLI(LightningCLI):
             )
         if self.subcommand != "fit":
             return
+        # From a checkpoint of one, its 0 (another val_size is refused): "give a val_size" was no fix (a review).
+        off, new_split = no_validation_images(self.config.fit.get("ckpt_path") is not None)
         if trainer.get("limit_val_batches") != 0:
             raise UserError(
-                "--data.val_size 0 holds out no validation images: give --trainer.limit_val_batches 0 as well (a fit "
-                "without validation, which tests its last weights), or a val_size, such as 5000"
+                f"{off}: give --trainer.limit_val_batches 0 as well (a fit without validation, which tests its last "
+                f"weights), or {new_split}"
             )
         for option in ("fast_dev_run", "overfit_batches"):
             if trainer.get(option) not in (None, False, 0):  # each sets Lightning's limit_val_batches its own way
                 raise UserError(
-                    f"--data.val_size 0 holds out no validation images, and --trainer.{option} validates whatever "
-                    "--trainer.limit_val_batches says: leave it out, or give a val_size, such as 5000"
+                    f"{off}, and --trainer.{option} validates whatever --trainer.limit_val_batches says: leave it out, "
+                    f"or {new_split}"
                 )
 
     def instantiate_classes(self) -> None:
@@ -954,7 +969,7 @@ class MNISTCLI(LightningCLI):
         for callback in self.trainer.callbacks:
             stopping = isinstance(callback, EarlyStopping) and callback.monitor.startswith("val/")
             if stopping and self.trainer.limit_val_batches == 0:
-                off, fix = no_validation(self.trainer, self.datamodule)
+                off, fix = no_validation(self.trainer, self.datamodule, self.config.fit.get("ckpt_path") is not None)
                 raise UserError(
                     f"--trainer.callbacks EarlyStopping monitor {callback.monitor}: {off}: {fix}, or monitor a train/ "
                     "metric"

@@ -146,15 +146,28 @@ def refuse_an_early_stop_before_validation(trainer: L.Trainer) -> None:
         )
 
 
-def no_validation(trainer: L.Trainer, datamodule: L.LightningDataModule | None = None) -> tuple[str, str]:
+def no_validation_images(from_a_checkpoint: bool) -> tuple[str, str]:
+    """The words of a --data.val_size of 0, and the fix that holds images out: another val_size, which a fit
+    from a checkpoint refuses (it keeps the checkpoint's split), so there a new run."""
+    if from_a_checkpoint:
+        return (
+            "the checkpoint was trained with --data.val_size 0, no validation images, and a fit from it keeps that",
+            "start a new run with a val_size, such as 5000",
+        )
+    return "--data.val_size 0 holds out no validation images", "give a val_size, such as 5000"
+
+
+def no_validation(
+    trainer: L.Trainer, datamodule: L.LightningDataModule | None = None, from_a_checkpoint: bool | None = None
+) -> tuple[str, str]:
     """What turned a fit's validation off, and the fix that turns it on: "give validation batches" alone led a
-    --data.val_size of 0, which asks for --trainer.limit_val_batches 0, to that refusal."""
+    --data.val_size of 0, which asks for --trainer.limit_val_batches 0, to that refusal. ``from_a_checkpoint``:
+    whether the fit goes on from one (by default, whether the fit in progress does)."""
     datamodule = datamodule or trainer.datamodule
     if getattr(datamodule, "hparams", {}).get("val_size") == 0:
-        return (
-            "--data.val_size 0 holds out no validation images",
-            "give a val_size, such as 5000, and validation batches",
-        )
+        resumed = trainer.ckpt_path is not None if from_a_checkpoint is None else from_a_checkpoint
+        off, fix = no_validation_images(resumed)
+        return off, f"{fix}, and validation batches"
     return "--trainer.limit_val_batches 0 runs no validation", "give validation batches"
 
 

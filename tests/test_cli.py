@@ -51,6 +51,16 @@ def test_a_fit_on_all_60000_images_tests_its_last_weights(tmp_path: Path) -> Non
             f"error: --ckpt_path {last}: trained on all 60,000 training images (--data.val_size 0), it has no "
             f"validation images it did not train on: test it, python -m mnist_pl test --ckpt_path {last}"
         )
+    # A fit from it keeps its split: "or a val_size, such as 5000" was refused in turn (a review). The fix given runs.
+    lenet, more = f"--config={REPO / 'configs' / 'lenet.yaml'}", [*QUICK_FIT[1:], "--trainer.max_epochs=2"]
+    refused = run_main("fit", lenet, f"--ckpt_path={last}", DATA, logs, *more, cwd=tmp_path)
+    assert refused.returncode == 1 and refused.stderr.splitlines()[-1] == (
+        "error: the checkpoint was trained with --data.val_size 0, no validation images, and a fit from it keeps "
+        "that: give --trainer.limit_val_batches 0 as well (a fit without validation, which tests its last weights), "
+        "or start a new run with a val_size, such as 5000"
+    )
+    on = run_main("fit", lenet, f"--ckpt_path={last}", DATA, logs, *more, *whole, cwd=tmp_path)
+    assert on.returncode == 0, on.stderr[-3000:]
     # A test's look at it validates nothing: taken (it was refused as a fit's fast_dev_run is).
     look = run_main("test", f"--ckpt_path={last}", DATA, logs, "--trainer.fast_dev_run=true", cwd=tmp_path)
     assert look.returncode == 0, look.stderr[-3000:]

@@ -809,7 +809,7 @@ def test_a_main_parser_config_named_like_a_subcommand(
             "fit",
             [],
             "error: --data.val_size 0 holds out no validation images: give --trainer.limit_val_batches 0 as well (a "
-            "fit without validation, which tests its last weights), or a val_size, such as 5000",
+            "fit without validation, which tests its last weights), or give a val_size, such as 5000",
         ),
         (  # without a checkpoint (one trained on all 60,000 is test_cli's), from a run's config: said first
             "validate",
@@ -2626,6 +2626,28 @@ def test_a_checkpoints_normalisation_is_taken_and_another_refused(run: Run, tmp_
     # Typed, the default (the dataset's own) too: the test ran with the checkpoint's, status 0.
     result = run_main("test", f"--ckpt_path={other}", "--data.mean=null", DATA, logs, cwd=tmp_path)
     assert_one_line_error(result, 1, "--data.mean null: the checkpoint was trained with 0.5", "leave out --data.mean")
+
+
+def test_a_data_setting_from_a_config_gives_way_to_the_checkpoints_in_an_evaluation(run: Run, tmp_path: Path) -> None:
+    """As a model setting does: `test --config another_run/config.yaml --ckpt_path ...` was refused, "leave out
+    --data.val_size", which no option had given (a review). A fit's is refused, with a fix that can be given."""
+    other = tmp_path / "other.yaml"
+    other.write_text("data:\n  val_size: 1000\n")
+    last = run.dir / "checkpoints" / "last.ckpt"
+    given = [f"--config={other}", DATA, run.logs_arg, "--print_config"]
+    result = run_main("validate", *given, f"--ckpt_path={run.best}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert yaml.safe_load(result.stdout)["data"]["val_size"] == 5000
+    assert "--data.val_size 1000 (from a --config): the checkpoint was trained with 5000, and validate keeps it" in (
+        result.stderr
+    )
+    result = run_main("fit", *given, f"--ckpt_path={last}", cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.splitlines()[-1] == (
+        f"error: {other}: data.val_size 1000: the checkpoint was trained with 5000, and a run from a checkpoint keeps "
+        "it: give --data.val_size 5000 after it, or train a new run"
+    )
+    result = run_main("fit", *given, "--data.val_size=5000", f"--ckpt_path={last}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def test_a_recipe_is_a_config_for_validate_too(run: Run, tmp_path: Path) -> None:
