@@ -28,9 +28,15 @@ def refuse_bad_settings(model: "MNISTClassifier") -> None:
     settings = getattr(model.optimizer, "keywords", {})
     # YAML's .inf and .nan are floats, which the parser takes: torch trained on them until the loss was nan.
     for what, given in (("optimizer", settings), ("scheduler", getattr(model.scheduler, "keywords", {}))):
+        built = _class(getattr(model, what))
         for key, value in given.items():
             if any(isinstance(each, float) and not math.isfinite(each) for each in _listed(value)):
                 raise UserError(f"--model.{what}.init_args.{key} {_as_given(value)}: expected a finite float")
+            # null (or ~) for a setting that has a value by default: torch's TypeError in a traceback (a review).
+            default = _default(built, key)
+            if value is None and default is not None:
+                fix = "give one" if default is inspect.Parameter.empty else f"give one, such as its default, {default}"
+                raise UserError(f"--model.{what}.init_args.{key} null: {built.__name__} needs a value: {fix}")
     # lr 0 passes torch's check but trains nothing.
     if isinstance(lr := settings.get("lr"), float | int) and lr <= 0:
         raise UserError(f"--model.optimizer.init_args.lr {lr}: must be > 0: give a positive learning rate")
@@ -128,6 +134,16 @@ def _arguments(scheduler: LRSchedulerCallable) -> set[str]:
     except (TypeError, ValueError):  # a callable without a signature Python can read
         parameters = {}
     return {*getattr(scheduler, "keywords", {}), *parameters}
+
+
+def _default(cls: type | None, key: str) -> Any:
+    """The default of ``cls``'s argument ``key`` (``inspect.Parameter.empty`` where it has none); None where
+    unknown."""
+    try:
+        parameter = inspect.signature(cls).parameters.get(key) if cls is not None else None
+    except (TypeError, ValueError):  # a class without a signature Python can read
+        return None
+    return None if parameter is None else parameter.default
 
 
 def _class(scheduler: LRSchedulerCallable | OptimizerCallable | None) -> type | None:

@@ -1324,6 +1324,11 @@ OUR_CASES = {
         ["--model.optimizer.init_args.lr=.inf"],
         "error: --model.optimizer.init_args.lr inf: expected a finite float",
     ),
+    # torch's TypeError ('<' not supported between NoneType and float) in a traceback of 35 lines (a review)
+    "an lr of null": (
+        ["--model.optimizer.init_args.lr=null"],
+        "error: --model.optimizer.init_args.lr null: SGD needs a value: give one, such as its default, 0.001",
+    ),
     "a schedule's setting of YAML's .nan": (
         ["--model.scheduler=OneCycleLR", "--model.scheduler.init_args.max_lr=.nan"],
         "error: --model.scheduler.init_args.max_lr nan: expected a finite float",
