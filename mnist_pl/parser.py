@@ -45,6 +45,32 @@ register_type(
 )
 
 
+# YAML 1.1's base-60 numbers, ints and floats (1:30 is 90, 1:30.5 is 90.5): strings in YAML 1.2.
+_BASE_60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+
+
+def _no_base_60(loader: type[yaml.SafeLoader]) -> type[yaml.SafeLoader]:
+    """``loader`` reading YAML 1.1's base-60 numbers as YAML 1.2 does, as strings: 1:00:00:00, a day to
+    Lightning's val_check_interval, was the number 216000, and it validated every 216000 batches (max_epochs
+    1:30 trained 90). Now a time, or refused as no number. Matched before its number resolvers."""
+    string = ("tag:yaml.org,2002:str", _BASE_60)
+    resolvers = dict(loader.yaml_implicit_resolvers)
+    for first in "-+0123456789":
+        resolvers[first] = [string, *(pair for pair in resolvers.get(first, []) if pair != string)]
+    loader.yaml_implicit_resolvers = resolvers
+    return loader
+
+
+@_no_base_60
+class _Yaml12(yaml.SafeLoader):
+    """PyYAML's safe loader without base-60 numbers: the app's own reads of a config (which key a file sets,
+    to name it in an error) see the values the parser took (a review: 1:30 in a file was 90 to them)."""
+
+
+def _yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Yaml12)
+
+
 def _number(value: Any) -> int | float:
     """A ``numbers.Number`` as YAML or a command line gives it."""
     if isinstance(value, str):
@@ -288,7 +314,7 @@ def _lookup(path: Path, dotted: str) -> object:
 def _loaded(path: Path, mtime_ns: int) -> object:
     """A config file's tree, parsed once while the file is unchanged: the checks of a command line read
     a dozen keys of each file (a run's config.yaml, 5.5 ms a parse, took 66 ms of every resume's start)."""
-    return yaml.safe_load(path.read_text())
+    return _yaml(path.read_text())
 
 
 def _find(tree: object, dotted: str, subcommand: str | None = None) -> object:
@@ -472,7 +498,7 @@ def named_where_written(message: str, command_line: list[str], subcommand: str, 
         except (OSError, UnicodeDecodeError):  # inline YAML or JSON, a file name too long for one
             text, is_file = value, False
         try:
-            tree = yaml.safe_load(text)
+            tree = _yaml(text)
         except yaml.YAMLError:
             continue
         if (written := _find(tree, inner, subcommand)) is KeyError:
@@ -671,11 +697,11 @@ def _class_written(path: Path, group: str) -> str | None:
 def _config_tree(value: str) -> object:
     """A --config value as the parser reads it: a file, or YAML given inline; None where neither."""
     try:
-        return yaml.safe_load(Path(value).read_text())
+        return _yaml(Path(value).read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError):  # the parser has read it, or said why not
         pass
     try:
-        return yaml.safe_load(value)
+        return _yaml(value)
     except yaml.YAMLError:
         return None
 
@@ -685,7 +711,7 @@ def _as_given(written: object, shown: str) -> bool:
     if isinstance(written, dict) and "class_path" in written:
         return shown.rsplit(".", 1)[-1] == str(written["class_path"]).rsplit(".", 1)[-1]
     try:
-        loaded = yaml.safe_load(shown)
+        loaded = _yaml(shown)
     except yaml.YAMLError:
         loaded = shown
     if loaded == written:
@@ -993,8 +1019,8 @@ class MNISTArgumentParser(LightningArgumentParser):
         if not skip_default or not yaml_text:
             return super().dump(cfg, *args, skip_default=skip_default, **kwargs)
         short = super().dump(cfg, skip_default=True, **kwargs)
-        tree = yaml.safe_load(short)
-        _with_class_arguments(tree, yaml.safe_load(super().dump(cfg, **kwargs)))
+        tree = _yaml(short)
+        _with_class_arguments(tree, _yaml(super().dump(cfg, **kwargs)))
         header = "".join(itertools.takewhile(lambda line: line.startswith("#"), short.splitlines(keepends=True)))
         return header + yaml.safe_dump(tree, sort_keys=False)
 
@@ -1111,7 +1137,7 @@ def _empty_init_args(settings: object, where: str = "") -> str | None:
     return None
 
 
-class _UniqueKeys(yaml.SafeLoader):
+class _UniqueKeys(_Yaml12):
     """YAML's loader, refusing a key written twice in a mapping: PyYAML keeps the last one silently,
     and the first, the one a reader sees, was not the setting that ran. (YAML forbids it too.)
 
@@ -1160,20 +1186,7 @@ def _yaml_without_keys_twice(stream: str) -> Any:
     return _jsonargparse_yaml(stream)
 
 
-def _no_base_60_ints(loader: type[yaml.SafeLoader]) -> None:
-    """YAML 1.1's base-60 ints left out of ``loader``'s, as YAML 1.2 leaves them out: 1:00:00:00, a day to
-    Lightning's val_check_interval, was the number 216000, and it validated every 216000 batches (max_epochs
-    1:30 trained 90). Now a string: a time, or refused as no int."""
-    tag = "tag:yaml.org,2002:int"
-    loader.yaml_implicit_resolvers = {
-        first: [(each, regexp) for each, regexp in pairs if each != tag]
-        for first, pairs in loader.yaml_implicit_resolvers.items()
-    }
-    ints = r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"  # PyYAML's, but base 60
-    loader.add_implicit_resolver(tag, re.compile(ints), list("-+0123456789"))
-
-
 def refuse_keys_written_twice() -> None:
     """jsonargparse's YAML loader, process-wide: set by each MNISTCLI, not on import."""
     set_loader("yaml", _yaml_without_keys_twice, exceptions=(yaml.YAMLError,))
-    _no_base_60_ints(get_yaml_default_loader())
+    _no_base_60(get_yaml_default_loader())

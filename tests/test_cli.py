@@ -77,6 +77,13 @@ def test_a_time_with_colons_is_no_base_60_number(tmp_path: Path) -> None:
         assert yaml.safe_load(printed.stdout)["trainer"]["val_check_interval"] == "1:00:00:00"
     refused = run_main("fit", lenet, "--trainer.max_epochs=1:30", "--print_config", cwd=tmp_path)
     assert refused.returncode == 2 and "--trainer.max_epochs" in refused.stderr.splitlines()[-1], refused.stderr
+    # The app's own reads of a file, which name it in the line, read it so too: it named the option, untyped.
+    (tmp_path / "epochs.yaml").write_text("trainer:\n  max_epochs: 1:30\n")
+    refused = run_main("fit", lenet, f"--config={tmp_path / 'epochs.yaml'}", "--print_config", cwd=tmp_path)
+    assert refused.stderr.splitlines()[-1].startswith(f"error: {tmp_path / 'epochs.yaml'}: trainer.max_epochs 1:30:")
+    # YAML 1.1's base-60 floats as well: 1:30.5 was the lr 90.5.
+    refused = run_main("fit", lenet, "--model.optimizer.init_args.lr=1:30.5", "--print_config", cwd=tmp_path)
+    assert refused.returncode == 2 and "expected float" in refused.stderr.splitlines()[-1], refused.stderr
 
 
 def test_fit_checkpoints_logs_and_test_from_checkpoint_alone(trained_run: Path, tmp_path: Path) -> None:
