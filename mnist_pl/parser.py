@@ -330,27 +330,33 @@ def _find(tree: object, dotted: str, subcommand: str | None = None) -> object:
     return KeyError
 
 
-def _a_later_config_names(key: str, resolved: str, words: list[str]) -> bool:
-    """Whether a --config among ``words`` names another class than ``resolved`` for ``key``: an argument typed
-    before it was read for the class chosen so far (minimal.yaml's width, typed before it, for LeNet)."""
+def _a_later_config_names(key: str, resolved: str, words: list[str]) -> str | None:
+    """The class that the last --config among ``words`` to name one for ``key`` names, where it is another
+    than ``resolved``: an argument typed before it was read for the class chosen so far (minimal.yaml's
+    width, typed before it, for LeNet); None where none does."""
+    last = None
     for i, word in enumerate(words):
         option, equals, value = word.partition("=")
         path = value if equals else next(iter(words[i + 1 : i + 2]), "")
         named = _lookup(Path(path), key) if option in ("-c", "--config") else KeyError
         named = named.get("class_path") if isinstance(named, dict) else named
-        if isinstance(named, str) and named.split(".")[-1] != resolved.split(".")[-1]:
-            return True
-    return False
+        last = named if isinstance(named, str) else last
+    return last if last is not None and last.split(".")[-1] != resolved.split(".")[-1] else None
 
 
-def _argument_fix(key: str, class_path: str, name: str, thing: str) -> str:
-    """The fix of an argument ``name`` that the class of option ``key`` does not take: its nearest argument."""
+def _arguments_of(class_path: str) -> list[str]:
+    """The arguments the class at ``class_path`` takes from a config (the model gives its params or optimizer)."""
     module, _, cls = class_path.rpartition(".")
     try:
         taken = inspect.signature(getattr(importlib.import_module(module), cls)).parameters
     except (ImportError, AttributeError, TypeError, ValueError):
         taken = {}
-    own = [p for p in taken if p not in ("self", "params", "optimizer")]  # the model gives those
+    return [p for p in taken if p not in ("self", "params", "optimizer")]
+
+
+def _argument_fix(key: str, class_path: str, name: str, thing: str) -> str:
+    """The fix of an argument ``name`` that the class of option ``key`` does not take: its nearest argument."""
+    own = _arguments_of(class_path)
     near = difflib.get_close_matches(name, own, n=1, cutoff=0.75)
     listed = f"(--{key}.help {class_path} lists them)"
     return f"did you mean {near[0]}? {listed}" if near else f"fix the {thing} {listed}"
@@ -414,8 +420,11 @@ def _in_config_file(message: str, raw: str, options: list[str]) -> str:
         at = next((i for i, word in enumerate(COMMAND_LINE) if word.startswith(f"--{key}.")), None)
         typed = at is not None  # else in a group's file (--model m.yaml)
         fix = _argument_fix(key, resolved, argument[3], "option" if typed else "key")
-        if typed and _a_later_config_names(key, resolved, COMMAND_LINE[at + 1 :]):
+        if typed and (later := _a_later_config_names(key, resolved, COMMAND_LINE[at + 1 :])):
             fix = "typed before --config, it was read for the class chosen then: give it after the --config"
+            if argument[3] not in _arguments_of(later):  # given after, refused again (a review)
+                near = _argument_fix(key, later, argument[3], "option").replace("fix the option", "leave it out")
+                fix = f"nor does {later}, which a later --config names: {near}"
         return f"{'--' * typed}{key}.init_args.{argument[3]}: {resolved} takes no argument {argument[3]!r}: {fix}"
     # A class that cannot be imported or built, written in a config file: that file, and the class.
     bad_class = re.fullmatch(
@@ -560,6 +569,15 @@ def set_again_by_a_config(words: list[str], subcommand: str) -> str | None:
             if not key or key in given_again:
                 continue
             written = _find(tree, key, subcommand)
+            group, _, name = key.rpartition(".")
+            named = _find(tree, group, subcommand) if written is KeyError and group else None
+            takes = _arguments_of(named["class_path"]) if isinstance(named, dict) and "class_path" in named else []
+            if takes and name not in takes:  # jsonargparse dropped it with the class, without a word (a review)
+                near = _argument_fix(group, named["class_path"], name, "option")
+                return (
+                    f"{said} is given before {config_option} {path}, which sets {group}: {named['class_path']}, "
+                    f"which takes no argument {name!r}: " + near.replace("fix the option", f"leave out {typed}")
+                )
             if written is KeyError:  # a list in the file (--trainer.logger's) replaces all given inside it
                 parts = key.split(".")
                 outer = [".".join(parts[:m]) for m in range(len(parts) - 1, 0, -1)]

@@ -545,6 +545,13 @@ PARSER_CASES = {
         "error: --model.net.init_args.width: mnist_pl.nets.LeNet takes no argument 'width': typed before --config, "
         "it was read for the class chosen then: give it after the --config",
     ),
+    # lenet.yaml's SGD took it; the file's Adadelta dropped it, without a word (a review).
+    "an argument typed before a config whose class does not take it": (
+        ["--model.optimizer.momentum=0.5", "--config=adadelta.yaml"],
+        "error: --model.optimizer.momentum 0.5 is given before --config adadelta.yaml, which sets model.optimizer: "
+        "torch.optim.Adadelta, which takes no argument 'momentum': leave out --model.optimizer.momentum "
+        "(--model.optimizer.help torch.optim.Adadelta lists them)",
+    ),
     # Found by the main parser after fit's own parse: still under fit's usage line.
     "a required class argument left out": (
         ["--model.scheduler=torch.optim.lr_scheduler.OneCycleLR"],
@@ -699,6 +706,18 @@ PARSER_CASES = {
 }
 
 
+def test_an_argument_refused_before_a_config_whose_class_takes_none_either(tmp_path: Path) -> None:
+    """Adam, the default, takes no momentum: "give it after the --config" was refused in turn, the file's
+    Adadelta taking none either (a review)."""
+    (tmp_path / "adadelta.yaml").write_text("model:\n  optimizer:\n    class_path: torch.optim.Adadelta\n")
+    result = run_main("fit", "--model.optimizer.momentum=0.5", "--config=adadelta.yaml", "--print_config", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.splitlines()[-1] == (
+        "error: --model.optimizer.init_args.momentum: torch.optim.Adam takes no argument 'momentum': nor does "
+        "torch.optim.Adadelta, which a later --config names: leave it out (--model.optimizer.help "
+        "torch.optim.Adadelta lists them)"
+    )
+
+
 @pytest.mark.parametrize("case", PARSER_CASES)
 def test_config_mistakes_jsonargparse_reports(
     run: Run, case: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
@@ -711,6 +730,7 @@ def test_config_mistakes_jsonargparse_reports(
         "trainer:\n  callbacks:\n  - class_path: lightning.pytorch.callbacks.EarlyStopping\n    init_args:\n"
     )
     (run.root / "bell.yaml").write_text("trainer:\n  max_epochs: 1\x07\n")
+    (run.root / "adadelta.yaml").write_text("model:\n  optimizer:\n    class_path: torch.optim.Adadelta\n")
     (run.root / "empty.yaml").write_text("")
     (run.root / "twice.yaml").write_text("model:\n  optimizer:\n    init_args:\n      lr: 0.1\n      lr: 0.01\n")
     (run.root / "flow.yaml").write_text("model: {optimizer: {init_args: {lr: 1, lr: 2}}}\n")
