@@ -524,6 +524,7 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
             # inside the epoch: Lightning stops before that end. (Not under DDP, as at a batch's end: the
             # other ranks may not know of the signal yet, and a save waits for them all.)
             stopping = (self.stop_held or trainer.received_sigterm) and trainer.world_size == 1
+            stopping = stopping and not self._accumulating(trainer)  # held to their step: saved there
             if not saved_here and (not on_epoch_end or (stopping and not self._epoch_ends(trainer))):
                 self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
             return
@@ -570,10 +571,17 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
                 self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
             self._stop_now(trainer)
 
+    def _epoch_ends(self, trainer: L.Trainer) -> bool:
+        """Whether the epoch's end follows the validation ending now (its last batch, max_steps, a stop). Not
+        after a signal's stop inside the epoch: Lightning raises before that end (a SIGTERM in the validation
+        of a stop by max_time or EarlyStopping, left to that end, saved nothing; a review)."""
+        signalled = trainer.received_sigterm or self.stop_held
+        return trainer.fit_loop.epoch_loop._is_training_done or (trainer.should_stop and not signalled)
+
     @staticmethod
-    def _epoch_ends(trainer: L.Trainer) -> bool:
-        """Whether the epoch's end follows the validation ending now (its last batch, max_steps, a stop)."""
-        return trainer.fit_loop.epoch_loop._is_training_done or trainer.should_stop
+    def _accumulating(trainer: L.Trainer) -> bool:
+        """Whether the batch a validation follows is one of gradients accumulated for a later step."""
+        return trainer.state.fn == "fit" and trainer.fit_loop.epoch_loop._should_accumulate()
 
     def _decide_held(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Lightning's decision on the checkpoint of the batch a validation followed, now that it has run."""
@@ -649,7 +657,11 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
             self._decide_held(trainer, pl_module)
         super().on_validation_end(trainer, pl_module)
         self._save_last_if_skipped(trainer, at_train_epoch_end=False)
-        self._stop_now(trainer)  # a held stop: Lightning stops after this validation's end hooks, checkpointed
+        # A held stop: Lightning stops after this validation's end hooks, checkpointed. After a batch of
+        # gradients accumulated for a later step, held on to that step (on_train_batch_end): stopped here,
+        # its checkpoint had them in no state, and its resume trained on without them (a review).
+        if not self._accumulating(trainer):
+            self._stop_now(trainer)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         super().on_exception(trainer, pl_module, exception)

@@ -1027,8 +1027,24 @@ def test_a_first_ctrl_c_stops_a_fit_after_its_batch_checkpointed_there(tmp_path:
             "train",
             marks=pytest.mark.slow,
         ),
+        # After a batch of gradients accumulated for the next step: stopped at the validation's end, its checkpoint
+        # (step 1) had them in no state, and the resume trained on without them (a review). Held to that step.
+        (
+            signal.SIGTERM,
+            ["--trainer.accumulate_grad_batches=2", "--trainer.val_check_interval=3"],
+            "in epoch 0 at step 2",
+            2,
+            "validate",
+        ),
     ],
-    ids=["SIGTERM", "Ctrl-C", "SIGTERM-inside-an-epoch", "SIGTERM-in-the-batch-before", "SIGTERM-kept-at-epoch-end"],
+    ids=[
+        "SIGTERM",
+        "Ctrl-C",
+        "SIGTERM-inside-an-epoch",
+        "SIGTERM-in-the-batch-before",
+        "SIGTERM-kept-at-epoch-end",
+        "SIGTERM-after-an-accumulated-batch",
+    ],
 )
 def test_a_stop_during_a_validation_waits_for_its_end_and_the_resume_is_exact(
     tmp_path: Path, signum: signal.Signals, every: list[str], stop: str, validations: int, stage: str
@@ -1057,6 +1073,22 @@ def test_a_stop_during_a_validation_waits_for_its_end_and_the_resume_is_exact(
     resumed = run_main(*command, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert_same_run(tmp_path / "one_go" / "lenet" / "version_0", run, validations)
+
+
+def test_a_signal_in_the_validation_of_a_stop_inside_an_epoch_keeps_its_steps(tmp_path: Path) -> None:
+    """A stop inside an epoch (max_time's, an EarlyStopping's) validates there. A SIGTERM in that validation was
+    left to the epoch's end, which Lightning never reaches after a signal: nothing saved, "nothing to resume"
+    (a review: 279 steps of a max_time fit lost)."""
+    logs, marker = tmp_path / "logs", tmp_path / "paused"
+    stop = ["--trainer.callbacks+=stop_after.StopAfter", "--trainer.callbacks.steps=3"]
+    with signalled_here_when_paused(marker, signal.SIGTERM):
+        pause = pause_at(marker, epoch=0, batch=0, stage="validate")
+        stopped = fit(logs, "--trainer.max_epochs=2", *stop, *pause, here=True)
+    assert stopped.returncode == 1, stopped.stderr[-3000:]
+    # The fit was ending there: nothing to resume.
+    assert ", all of it checkpointed (" in stopped.stderr.strip().splitlines()[-1], stopped.stderr[-3000:]
+    last = torch.load(logs / "lenet" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["global_step"] == 3
 
 
 def test_a_stop_after_the_last_epoch_says_there_is_nothing_to_resume(tmp_path: Path) -> None:
