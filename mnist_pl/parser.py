@@ -525,10 +525,19 @@ def an_option_of_no_logger(words: list[str]) -> str | None:
         option, equals, value = word.partition("=")
         if option == "--trainer.logger":
             chosen = value if equals else next(iter(words[i + 1 : i + 2]), "")
-        elif option.startswith("--trainer.logger.") and (chosen or "").lower() in ("false", "null", "none", "true"):
-            what = "no logger" if chosen.lower() == "false" else "Lightning's default logger"
+        elif option.startswith("--trainer.logger.") and chosen is not None and _no_class(chosen):
+            what = "no logger" if _yaml(chosen) is False else "Lightning's default logger"
             return f"--trainer.logger {chosen} ({what}), then {option}, an option of a logger: leave out one of them"
     return None
+
+
+def _no_class(value: str) -> bool:
+    """Whether ``value`` is YAML's boolean or null, in any spelling (none, ~, off, no: a review), not a class."""
+    try:
+        loaded = _yaml(value)
+    except yaml.YAMLError:
+        return False
+    return isinstance(loaded, bool) or loaded is None or value.lower() == "none"
 
 
 _GROUPS = ("data", "model", "trainer", "checkpoint", "predictions")  # a file of its settings: --data d.yaml

@@ -195,6 +195,17 @@ PARSER_CASES = {
         "error: --trainer.logger true (Lightning's default logger), then --trainer.logger.init_args.name, an option "
         "of a logger: leave out one of them\n",
     ),
+    # YAML's other spellings: ~ blamed lenet.yaml's logger, off and no were "Logger is abstract" (a review).
+    "no logger as off, then an option of one": (
+        ["--trainer.logger=off", "--trainer.logger.init_args.name=x"],
+        "error: --trainer.logger off (no logger), then --trainer.logger.init_args.name, an option of a logger: "
+        "leave out one of them\n",
+    ),
+    "Lightning's default logger as ~, then an option of one": (
+        ["--trainer.logger=~", "--trainer.logger.init_args.name=x"],
+        "error: --trainer.logger ~ (Lightning's default logger), then --trainer.logger.init_args.name, an option "
+        "of a logger: leave out one of them\n",
+    ),
     # A logger chosen after false takes its options (a wrapper script's options added to the user's).
     "no logger, then a logger and its option": (
         ["--trainer.logger=false", "--trainer.logger=CSVLogger", "--trainer.logger.init_args.name=x", "--data=abc"],
