@@ -665,11 +665,19 @@ def kept_from_the_config(words: list[str], config: Namespace) -> list[str]:
     """
     messages = []
     for group in ("model.optimizer", "model.scheduler", "model.net", "data.augment"):
-        typed = [value for option, _, value in (word.partition("=") for word in words) if option == f"--{group}"]
+        typed = [
+            value if equals else next(iter(words[i + 1 : i + 2]), "")
+            for i, (option, equals, value) in enumerate(word.partition("=") for word in words)
+            if option == f"--{group}"
+        ]
         chosen = config.get(group)
-        with_arguments = typed and (typed[-1].lstrip().startswith("{") or Path(typed[-1]).is_file())
-        if not isinstance(chosen, Namespace) or with_arguments:
-            continue  # no class, or given with its arguments (inline, or in a file of them)
+        if not isinstance(chosen, Namespace):
+            continue  # no class
+        # Given with some of its arguments (inline, or in a file of them): those are its own, the others are kept
+        # as well (a review: lr 0.1 typed so was said to be kept, and a weight_decay kept was not said).
+        with_arguments = _config_tree(typed[-1]) if typed else None
+        with_arguments = with_arguments if isinstance(with_arguments, dict) else {}
+        arguments = with_arguments.get("init_args") if isinstance(with_arguments.get("init_args"), dict) else {}
         written = [_class_written(path, group) for path in CONFIG_FILES]
         name = chosen.class_path.rpartition(".")[2]
         if typed:
@@ -683,6 +691,7 @@ def kept_from_the_config(words: list[str], config: Namespace) -> list[str]:
                 continue  # not chosen in a file, or by the file before it too: the values are that file's for it
             files = CONFIG_FILES[at:]
         given = {word.partition("=")[0].rsplit(".", 1)[-1] for word in words if word.startswith(f"--{group}.")}
+        given |= {*arguments, *with_arguments}
         try:
             parameters = inspect.signature(pkgutil.resolve_name(chosen.class_path)).parameters
         except (ImportError, AttributeError, TypeError, ValueError):

@@ -212,6 +212,17 @@ def test_a_class_given_on_the_command_line_warns_of_the_values_it_keeps(tmp_path
         "(AdamW's own: 0.001, 0.01): give --model.optimizer.init_args.lr and "
         "--model.optimizer.init_args.weight_decay to choose"
     ]
+    # Given with some of its arguments, in each form: the others are kept too. lr 0.1 typed so was said to be
+    # kept, and with an = no word was said (a review).
+    (tmp_path / "adamw.yaml").write_text("class_path: torch.optim.AdamW\ninit_args:\n  lr: 0.1\n")
+    inline = "{class_path: torch.optim.AdamW, init_args: {lr: 0.1}}"
+    for with_lr in (["--model.optimizer", inline], [f"--model.optimizer={inline}"], ["--model.optimizer=adamw.yaml"]):
+        result = run_main("fit", f"--config={CONFIG}", *with_lr, "--print_config", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert [line for line in result.stderr.splitlines() if line.startswith("warning: --model.optimizer")] == [
+            "warning: --model.optimizer torch.optim.AdamW keeps weight_decay 0.0 from the config (AdamW's own: 0.01): "
+            "give --model.optimizer.init_args.weight_decay to choose"
+        ], with_lr
     given = ["--model.optimizer.lr=0.01", "--model.optimizer.init_args.weight_decay=0"]
     result = run_main(*adamw, *given, cwd=tmp_path)
     assert result.returncode == 0 and "warning: --model.optimizer" not in result.stderr, result.stderr[-3000:]
