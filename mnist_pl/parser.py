@@ -205,6 +205,8 @@ def one_line(message: str) -> str:
         reasons = ["expected " + " or ".join(plain)]
     elif expected and not reasons:
         reasons.append("expected " + " or ".join(expected))
+    if not reasons and (subclass := re.search(r"Not a valid subclass of (\w+)", message)):
+        reasons.append(f"expected a class path (a subclass of {subclass[1]})")  # null: "--model.net None" alone
     value = given[0] if given else ""
     # An init argument of a class given on its own (--trainer.logger.init_args.save_dri x): its key and value.
     if nested := re.match(r"^NestedArg\(key='(.*?)', val=(?:'(.*)'|(.*))\)$", value):

@@ -195,6 +195,11 @@ PARSER_CASES = {
         "error: --trainer.logger true (Lightning's default logger), then --trainer.logger.init_args.name, an option "
         "of a logger: leave out one of them\n",
     ),
+    # The line said "--model.net None" and no more (a review).
+    "a network of null": (
+        ["--model.net=null"],
+        "error: --model.net None: expected a class path (a subclass of Module)\n",
+    ),
     # YAML's other spellings: ~ blamed lenet.yaml's logger, off and no were "Logger is abstract" (a review).
     "no logger as off, then an option of one": (
         ["--trainer.logger=off", "--trainer.logger.init_args.name=x"],
