@@ -135,6 +135,8 @@ def one_line(message: str) -> str:
     Its own runs to ten lines for a value that fits no type of a Union (``max_epochs: int | None``):
     each type it tried, the value's type, the value again, and the whole namespace of a class.
     """
+    if message.strip() == "Unexpected config:":  # jsonargparse's words for --config '' (a review)
+        return "--config is empty: give a YAML file, such as configs/lenet.yaml"
     if config := re.match(r"Parser key \"config\": (File does not exist|Path is not a file): '(.*)'", message):
         path = Path(config[2])
         what = "no such file" if not path.exists() else "a folder" if path.is_dir() else "not a file"

@@ -195,6 +195,8 @@ PARSER_CASES = {
         "error: --trainer.logger true (Lightning's default logger), then --trainer.logger.init_args.name, an option "
         "of a logger: leave out one of them\n",
     ),
+    # jsonargparse's "Unexpected config" (a review).
+    "an empty config": (["--config="], "error: --config is empty: give a YAML file, such as configs/lenet.yaml\n"),
     # The line said "--model.net None" and no more (a review).
     "a network of null": (
         ["--model.net=null"],
