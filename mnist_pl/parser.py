@@ -322,16 +322,23 @@ def _loaded(path: Path, mtime_ns: int) -> object:
 
 
 def _find(tree: object, dotted: str, subcommand: str | None = None) -> object:
-    """``_lookup`` in a loaded tree. A class's arguments may be written with or without ``init_args``."""
+    """``_lookup`` in a loaded tree. A class's arguments may be written with or without ``init_args``; in a list
+    of classes (trainer.callbacks), the first class that has it."""
     for prefix in ("", *(f"{name}." for name in LightningCLI.subcommands() if subcommand in (None, name))):
-        node = tree
-        for part in (prefix + dotted).split("."):
-            if isinstance(node, dict) and part not in node and isinstance(node.get("init_args"), dict):
-                node = node["init_args"]
-            node = node[part] if isinstance(node, dict) and part in node else KeyError
-        if node is not KeyError:
+        if (node := _descend(tree, (prefix + dotted).split("."))) is not KeyError:
             return node
     return KeyError
+
+
+def _descend(node: object, parts: list[str]) -> object:
+    if not parts:
+        return node
+    if isinstance(node, list):  # a callback's argument was found in no file: its error named an option untyped
+        return next((found for each in node if (found := _descend(each, parts)) is not KeyError), KeyError)
+    part = parts[0]
+    if isinstance(node, dict) and part not in node and isinstance(node.get("init_args"), dict):
+        node = node["init_args"]
+    return _descend(node[part], parts[1:]) if isinstance(node, dict) and part in node else KeyError
 
 
 def _a_later_config_names(key: str, resolved: str, words: list[str]) -> str | None:

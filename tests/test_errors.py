@@ -195,6 +195,11 @@ PARSER_CASES = {
         "error: --trainer.logger true (Lightning's default logger), then --trainer.logger.init_args.name, an option "
         "of a logger: leave out one of them\n",
     ),
+    # In a list of classes: the line named an option nobody typed (a review).
+    "a callback's argument of the wrong type in a config": (
+        ["--config=badcallback.yaml"],
+        "error: badcallback.yaml: trainer.callbacks.init_args.patience abc: expected int: fix the file\n",
+    ),
     # jsonargparse's "Unexpected config" (a review).
     "an empty config": (["--config="], "error: --config is empty: give a YAML file, such as configs/lenet.yaml\n"),
     # The line said "--model.net None" and no more (a review).
@@ -748,6 +753,10 @@ def test_config_mistakes_jsonargparse_reports(
         "trainer:\n  callbacks:\n  - class_path: lightning.pytorch.callbacks.EarlyStopping\n    init_args:\n"
     )
     (run.root / "bell.yaml").write_text("trainer:\n  max_epochs: 1\x07\n")
+    (run.root / "badcallback.yaml").write_text(
+        "trainer:\n  callbacks:\n  - class_path: lightning.pytorch.callbacks.EarlyStopping\n    init_args:\n"
+        "      monitor: val/loss\n      patience: abc\n"
+    )
     (run.root / "adadelta.yaml").write_text("model:\n  optimizer:\n    class_path: torch.optim.Adadelta\n")
     (run.root / "empty.yaml").write_text("")
     (run.root / "twice.yaml").write_text("model:\n  optimizer:\n    init_args:\n      lr: 0.1\n      lr: 0.01\n")
