@@ -137,6 +137,9 @@ def one_line(message: str) -> str:
     """
     if message.strip() == "Unexpected config:":  # jsonargparse's words for --config '' (a review)
         return "--config is empty: give a YAML file, such as configs/lenet.yaml"
+    # The network nulled in a file (net: ~): "the following arguments are required: fit.model.net" (a review).
+    if re.fullmatch(r"the following arguments are required: (?:\w+\.)?model\.net", message.strip()):
+        return "--model.net None: expected a class path (a subclass of Module)"
     if config := re.match(r"Parser key \"config\": (File does not exist|Path is not a file): '(.*)'", message):
         path = Path(config[2])
         what = "no such file" if not path.exists() else "a folder" if path.is_dir() else "not a file"

@@ -200,6 +200,11 @@ PARSER_CASES = {
         ["--config=badcallback.yaml"],
         "error: badcallback.yaml: trainer.callbacks.init_args.patience abc: expected int: fix the file\n",
     ),
+    # "the following arguments are required: fit.model.net" (a review).
+    "a network of null in a config": (
+        ["--config=netnull.yaml"],
+        "error: netnull.yaml: model.net None: expected a class path (a subclass of Module): fix the file\n",
+    ),
     # jsonargparse's "Unexpected config" (a review).
     "an empty config": (["--config="], "error: --config is empty: give a YAML file, such as configs/lenet.yaml\n"),
     # The line said "--model.net None" and no more (a review).
@@ -757,6 +762,7 @@ def test_config_mistakes_jsonargparse_reports(
         "trainer:\n  callbacks:\n  - class_path: lightning.pytorch.callbacks.EarlyStopping\n    init_args:\n"
         "      monitor: val/loss\n      patience: abc\n"
     )
+    (run.root / "netnull.yaml").write_text("model:\n  net: ~\n")
     (run.root / "adadelta.yaml").write_text("model:\n  optimizer:\n    class_path: torch.optim.Adadelta\n")
     (run.root / "empty.yaml").write_text("")
     (run.root / "twice.yaml").write_text("model:\n  optimizer:\n    init_args:\n      lr: 0.1\n      lr: 0.01\n")
