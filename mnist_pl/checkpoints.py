@@ -523,8 +523,9 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
             # Also where Lightning keeps its checkpoints at the epoch's end, for a stop after a validation
             # inside the epoch: Lightning stops before that end. (Not under DDP, as at a batch's end: the
             # other ranks may not know of the signal yet, and a save waits for them all.)
-            stopping = (self.stop_held or trainer.received_sigterm) and trainer.world_size == 1
-            stopping = stopping and not self._accumulating(trainer)  # held to their step: saved there
+            # Not after a batch of accumulated gradients either: held to their step, saved there.
+            signalled = self.stop_held or trainer.received_sigterm
+            stopping = signalled and trainer.world_size == 1 and not self._accumulating(trainer)
             if not saved_here and (not on_epoch_end or (stopping and not self._epoch_ends(trainer))):
                 self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
             return

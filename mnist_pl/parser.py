@@ -545,6 +545,14 @@ def an_option_of_no_logger(words: list[str]) -> str | None:
     return None
 
 
+def _arguments_given(spec: object) -> set[str]:
+    """The arguments a class's spec (``{class_path: ..., init_args: {...}}``, read inline or from a file) gives."""
+    if not isinstance(spec, dict):
+        return set()
+    inner = spec.get("init_args")
+    return {*(inner if isinstance(inner, dict) else {}), *spec} - {"class_path", "init_args"}
+
+
 def _no_class(value: str) -> bool:
     """Whether ``value`` is YAML's boolean or null, in any spelling (none, ~, off, no: a review), not a class."""
     try:
@@ -687,11 +695,6 @@ def kept_from_the_config(words: list[str], config: Namespace) -> list[str]:
         chosen = config.get(group)
         if not isinstance(chosen, Namespace):
             continue  # no class
-        # Given with some of its arguments (inline, or in a file of them): those are its own, the others are kept
-        # as well (a review: lr 0.1 typed so was said to be kept, and a weight_decay kept was not said).
-        with_arguments = _config_tree(typed[-1]) if typed else None
-        with_arguments = with_arguments if isinstance(with_arguments, dict) else {}
-        arguments = with_arguments.get("init_args") if isinstance(with_arguments.get("init_args"), dict) else {}
         written = [_class_written(path, group) for path in CONFIG_FILES]
         name = chosen.class_path.rpartition(".")[2]
         if typed:
@@ -705,7 +708,9 @@ def kept_from_the_config(words: list[str], config: Namespace) -> list[str]:
                 continue  # not chosen in a file, or by the file before it too: the values are that file's for it
             files = CONFIG_FILES[at:]
         given = {word.partition("=")[0].rsplit(".", 1)[-1] for word in words if word.startswith(f"--{group}.")}
-        given |= {*arguments, *with_arguments}
+        # Given with some of its arguments (inline, or in a file of them): those are its own, the others are kept
+        # as well (a review: lr 0.1 typed so was said to be kept, and a weight_decay kept was not said).
+        given |= _arguments_given(_config_tree(typed[-1])) if typed else set()
         try:
             parameters = inspect.signature(pkgutil.resolve_name(chosen.class_path)).parameters
         except (ImportError, AttributeError, TypeError, ValueError):
