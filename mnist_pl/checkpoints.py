@@ -525,7 +525,7 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
             # other ranks may not know of the signal yet, and a save waits for them all.)
             # Not after a batch of accumulated gradients either: held to their step, saved there.
             signalled = self.stop_held or trainer.received_sigterm
-            stopping = signalled and trainer.world_size == 1 and not self._accumulating(trainer)
+            stopping = signalled and trainer.world_size == 1 and not accumulating(trainer)
             if not saved_here and (not on_epoch_end or (stopping and not self._epoch_ends(trainer))):
                 self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
             return
@@ -578,11 +578,6 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
         of a stop by max_time or EarlyStopping, left to that end, saved nothing; a review)."""
         signalled = trainer.received_sigterm or self.stop_held
         return trainer.fit_loop.epoch_loop._is_training_done or (trainer.should_stop and not signalled)
-
-    @staticmethod
-    def _accumulating(trainer: L.Trainer) -> bool:
-        """Whether the batch a validation follows is one of gradients accumulated for a later step."""
-        return trainer.state.fn == "fit" and trainer.fit_loop.epoch_loop._should_accumulate()
 
     def _decide_held(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Lightning's decision on the checkpoint of the batch a validation followed, now that it has run."""
@@ -661,13 +656,21 @@ class RunCheckpoint(callbacks.ModelCheckpoint):
         # A held stop: Lightning stops after this validation's end hooks, checkpointed. After a batch of
         # gradients accumulated for a later step, held on to that step (on_train_batch_end): stopped here,
         # its checkpoint had them in no state, and its resume trained on without them (a review).
-        if not self._accumulating(trainer):
+        if not accumulating(trainer):
             self._stop_now(trainer)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         super().on_exception(trainer, pl_module, exception)
         self.held_batch = None  # its validation did not end: not for a later fit's
         self._release(trainer)  # a second Ctrl-C in the validation: Lightning's handler back
+
+
+def accumulating(trainer: L.Trainer) -> bool:
+    """Whether the batch a fit's validation follows is one of gradients accumulated for a later step: a stop
+    there waits for that step (signals._SigtermAgreed too). Not the sanity check's, before any step."""
+    return (
+        trainer.state.fn == "fit" and not trainer.sanity_checking and trainer.fit_loop.epoch_loop._should_accumulate()
+    )
 
 
 def _names_a_folder(filename: object) -> bool:

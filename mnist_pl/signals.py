@@ -25,7 +25,7 @@ from lightning.pytorch.strategies.launchers import _SubprocessScriptLauncher
 from lightning.pytorch.trainer.states import TrainerStatus
 
 from mnist_pl import runs
-from mnist_pl.checkpoints import RunCheckpoint
+from mnist_pl.checkpoints import RunCheckpoint, accumulating
 from mnist_pl.errors import UserError
 
 log = logging.getLogger("lightning.pytorch.trainer.connectors.signal_connector")  # Lightning's SIGTERM line's
@@ -62,8 +62,9 @@ class _SigtermAgreed(L.Callback):
     training step, before ``RunCheckpoint`` saves the step they stop at (one reduction of one number;
     Lightning's broadcast already syncs every DDP step), at a validation's end, and as the fit returns.
     Not after a step a validation follows (stopped in it, the epoch was lost: the validation's end
-    decides), nor between accumulated batches (their gradients are in no checkpoint). A SIGTERM in a
-    ``validate``, ``test`` or ``predict`` lets it end: its ranks' batch counts may differ.
+    decides), nor between accumulated batches, a validation's end among them (their gradients are in no
+    checkpoint). A SIGTERM in a ``validate``, ``test`` or ``predict`` lets it end: its ranks' batch counts
+    may differ.
     """
 
     def __init__(self, trainer: L.Trainer) -> None:
@@ -88,7 +89,9 @@ class _SigtermAgreed(L.Callback):
             self.agree(trainer)
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.state.fn == "fit":  # the sanity check's too: a fit then stops before its first step
+        # The sanity check's too: a fit then stops before its first step. Not after a batch of gradients
+        # accumulated for a later step: agreed here, the checkpoint had them in no state (a review); at that step.
+        if trainer.state.fn == "fit" and not accumulating(trainer):
             self.agree(trainer)
 
 

@@ -139,23 +139,38 @@ def test_ddp_tests_and_resumes_a_ddp_runs_checkpoint_in_its_run(tmp_path: Path) 
 
 @pytest.mark.slow  # three more 2-process runs each
 @pytest.mark.parametrize(
-    "signum, stage",
-    [(signal.SIGTERM, "train"), (signal.SIGINT, "train"), (signal.SIGTERM, "validate"), (signal.SIGTERM, "setup")],
-    ids=["SIGTERM", "Ctrl-C", "SIGTERM in the last validation", "SIGTERM as it starts"],
+    "signum, stage, every",
+    [
+        (signal.SIGTERM, "train", []),
+        (signal.SIGINT, "train", []),
+        (signal.SIGTERM, "validate", []),
+        (signal.SIGTERM, "setup", []),
+        # In epoch 0's validation, after a batch of gradients accumulated for step 2: agreed there, the checkpoint
+        # (step 1) had them in no state, and the resume trained on without them. Held to step 2, as in one process.
+        (signal.SIGTERM, "validate", ["--trainer.accumulate_grad_batches=2", "--trainer.val_check_interval=3"]),
+    ],
+    ids=[
+        "SIGTERM",
+        "Ctrl-C",
+        "SIGTERM in the last validation",
+        "SIGTERM as it starts",
+        "SIGTERM in a validation after an accumulated batch",
+    ],
 )
 def test_a_signal_to_a_ddp_fits_process_group_stops_it_in_one_line(
-    tmp_path: Path, signum: signal.Signals, stage: str
+    tmp_path: Path, signum: signal.Signals, stage: str, every: list[str]
 ) -> None:
     """As SLURM and a terminal send them, to every rank. Lightning's SIGTERM handler broadcast from inside
     itself, wherever each rank was: of 4 such fits 1 hung for good and 1 ended in a gloo traceback. A Ctrl-C
     ended in 158 lines, the run dir asked of the ranks Lightning had killed (an audit)."""
     data = f"--data.data_dir={REPO / 'data'}"
-    args = ["fit", f"--config={REPO / 'configs' / 'lenet.yaml'}", data, *TWO_PROCESSES_BRIEFLY]
+    args = ["fit", f"--config={REPO / 'configs' / 'lenet.yaml'}", data, *TWO_PROCESSES_BRIEFLY, *every]
     args += ["--trainer.strategy=ddp", "--trainer.max_epochs=2", "--trainer.limit_test_batches=2"]
     logs, marker = tmp_path / "logs", tmp_path / "paused"
+    last_validation = stage == "validate" and not every
     pause = ["--trainer.callbacks+=pause_for_signal.PauseForSignal", f"--trainer.callbacks.stage={stage}"]
     pause += [
-        f"--trainer.callbacks.epoch={int(stage == 'validate')}",
+        f"--trainer.callbacks.epoch={int(last_validation)}",
         f"--trainer.callbacks.batch={int(stage != 'setup')}",
     ]
     pause += [f"--trainer.callbacks.marker={marker}", f"--trainer.logger.init_args.save_dir={logs}"]
@@ -171,12 +186,13 @@ def test_a_signal_to_a_ddp_fits_process_group_stops_it_in_one_line(
     if signum == signal.SIGINT:  # Lightning stops a Ctrl-C under DDP at once: the epoch's steps lost
         assert last == "error: fit: stopped by Ctrl-C before an epoch ended: nothing to resume, run it again"
         return
-    if stage == "validate":  # the fit's end, its test not run
+    if last_validation:  # the fit's end, its test not run
         assert last.startswith("error: fit: stopped by SIGTERM after its last epoch, all of it checkpointed ")
         assert not (run / "results.json").exists()
         return
     # Agreed after the next step, by both ranks, and checkpointed there; resumed, as if never stopped.
-    assert " in epoch 0 at step 3; checkpointed there: resume with " in last, stderr[-3000:]
+    steps = (2, 6) if every else (3, 10)  # where it stopped, and the fit's end (3 steps an epoch, accumulated)
+    assert f" in epoch 0 at step {steps[0]}; checkpointed there: resume with " in last, stderr[-3000:]
     one_go = run_cli(
         *args, "--test_after_fit=false", f"--trainer.logger.init_args.save_dir={tmp_path / 'one_go'}", cwd=tmp_path
     )
@@ -186,7 +202,7 @@ def test_a_signal_to_a_ddp_fits_process_group_stops_it_in_one_line(
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     ours = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     theirs = torch.load(tmp_path / "one_go" / "lenet" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
-    assert ours["global_step"] == theirs["global_step"] == 10
+    assert ours["global_step"] == theirs["global_step"] == steps[1]
     assert all(torch.equal(ours["state_dict"][k], t) for k, t in theirs["state_dict"].items())
     # The stopped epoch's train/loss and train/acc over both ranks' batches: its checkpoint held rank 0's sums
     # alone, which both ranks took on (its batches counted twice, rank 1's not at all).
