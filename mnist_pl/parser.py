@@ -368,6 +368,27 @@ def _arguments_of(class_path: str) -> list[str]:
     return [p for p in taken if p not in ("self", "params", "optimizer")]
 
 
+def _beside_class_path(key: str) -> str | None:
+    """Where a class's arguments were written beside its class_path, not under init_args, and how to write
+    them: jsonargparse took that class_path for an argument of the class before it, and the line said "SGD
+    takes no argument 'class_path'" (a review)."""
+    typed = [
+        value if equals else next(iter(COMMAND_LINE[i + 1 : i + 2]), "")
+        for i, (option, equals, value) in enumerate(word.partition("=") for word in COMMAND_LINE)
+        if option == f"--{key}"
+    ]
+    places = [(f"--{key}", _config_tree(value)) for value in typed]
+    places += [(f"{path}: {key}", _lookup(path, key)) for path in CONFIG_FILES]
+    for where, spec in reversed(places):
+        if isinstance(spec, dict) and "init_args" not in spec and len(spec) > 1 and "class_path" in spec:
+            init_args = ", ".join(f"{name}: {value}" for name, value in spec.items() if name != "class_path")
+            return (
+                f"{where}: {', '.join(name for name in spec if name != 'class_path')} beside class_path: a class's "
+                f"arguments go under init_args: {{class_path: {spec['class_path']}, init_args: {{{init_args}}}}}"
+            )
+    return None
+
+
 def _argument_fix(key: str, class_path: str, name: str, thing: str) -> str:
     """The fix of an argument ``name`` that the class of option ``key`` does not take: its nearest argument."""
     own = _arguments_of(class_path)
@@ -420,6 +441,12 @@ def _in_config_file(message: str, raw: str, options: list[str]) -> str:
     )
     got = re.search(r"Got value: Namespace\(.*?\bclass_path='([\w.]+)'", raw)
     resolved = argument and (argument[2] or (got and got[1]))
+    if (
+        argument
+        and argument[3] == "class_path"
+        and (beside := _beside_class_path(re.sub(r"(\.init_args)?\.class_path$", "", argument[1])))
+    ):
+        return beside
     for path in reversed(CONFIG_FILES if resolved else []):
         key, name = argument[1], argument[3]
         written_for = _lookup(path, f"{key}.class_path")

@@ -547,6 +547,18 @@ PARSER_CASES = {
         ["--config=badlr.yaml"],
         "error: badlr.yaml: model.optimizer.init_args.lr abc: expected float: fix the file",
     ),
+    # Beside its class_path, not under init_args: jsonargparse took the class_path for an argument of the class
+    # before it ("torch.optim.SGD takes no argument 'class_path'").
+    "a class argument beside its class_path in a config": (
+        ["--config=flat.yaml"],
+        "error: flat.yaml: model.optimizer: lr beside class_path: a class's arguments go under init_args: "
+        "{class_path: torch.optim.Adam, init_args: {lr: 0.1}}",
+    ),
+    "a class argument beside its class_path typed": (
+        ["--model.net={class_path: MinimalCNN, width: 4, num_classes: 10}"],
+        "error: --model.net: width, num_classes beside class_path: a class's arguments go under init_args: "
+        "{class_path: MinimalCNN, init_args: {width: 4, num_classes: 10}}",
+    ),
     "misspelled class argument in a config": (
         ["--config=badarg.yaml"],
         "error: badarg.yaml: model.optimizer.init_args.momentun: torch.optim.SGD takes no argument 'momentun': "
@@ -783,6 +795,7 @@ def test_config_mistakes_jsonargparse_reports(
         shutil.copy(run.root / name, run.root / "sub" / name)
     (run.root / "badlr.yaml").write_text("model:\n  optimizer:\n    class_path: torch.optim.Adam\n    lr: abc\n")
     (run.root / "null.yaml").write_text("data:\n  batch_size: null\n")
+    (run.root / "flat.yaml").write_text("model:\n  optimizer:\n    class_path: torch.optim.Adam\n    lr: 0.1\n")
     (run.root / "emptysection.yaml").write_text("trainer:\n  max_epochs: 1\ndata:\n")
     (run.root / "emptyargs.yaml").write_text("model:\n  optimizer:\n    class_path: torch.optim.SGD\n    init_args:\n")
     (run.root / "nulls.yaml").write_text("model:\n  label_smoothing: 0.1\n  channels_last: null\n")
