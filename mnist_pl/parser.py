@@ -970,6 +970,10 @@ def _class_meant(line: str) -> str | None:
     if missing and f"{missing[1]}.{missing[2]}" in line:  # the class path given, not a name its module's code uses
         homes, name = (missing[1],), missing[2]
     # A class option's value that names no class: a logger's (Iterable or bool or None) is not read as a class path.
+    elif (help_ := re.match(r"(--[\w.]+)\.help: Expected a dot import path string: (\w+)$", line)) and help_[
+        1
+    ] in _CLASS_HOMES:
+        homes, name = _CLASS_HOMES[help_[1]], help_[2]  # --model.net.help Lenet
     elif (wrong := re.match(r"(--[\w.]+)(?: (\w+))?: expected ", line)) and wrong[1] in _CLASS_HOMES:
         given = wrong[2] or next((w.partition("=")[2] for w in COMMAND_LINE if w.startswith(f"{wrong[1]}=")), None)
         if given is None and wrong[1] in COMMAND_LINE[:-1]:

@@ -559,6 +559,10 @@ PARSER_CASES = {
         "error: --model.net: width, num_classes beside class_path: a class's arguments go under init_args: "
         "{class_path: MinimalCNN, init_args: {width: 4, num_classes: 10}}",
     ),
+    "a class's help misspelt": (
+        ["--model.optimizer.help=SDG"],
+        "error: --model.optimizer.help: Expected a dot import path string: SDG: did you mean torch.optim.SGD?",
+    ),
     "misspelled class argument in a config": (
         ["--config=badarg.yaml"],
         "error: badarg.yaml: model.optimizer.init_args.momentun: torch.optim.SGD takes no argument 'momentun': "
