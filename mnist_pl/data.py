@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.datasets import KMNIST, MNIST, FashionMNIST
 from torchvision.datasets.utils import check_md5, download_url
 
-from mnist_pl.augment import per_image
+from mnist_pl.augment import PerImage, per_image
 from mnist_pl.checkpoints import objects_left_out, overrides_checked, plain
 from mnist_pl.errors import UserError
 from mnist_pl.files import beside, missing_folders, remove_empty
@@ -346,6 +346,30 @@ def _leave_stops_to_the_main_process(worker_id: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+def _augmented(augment: nn.Module, pixels: Tensor) -> Tensor:
+    """``augment``'s batch, or one line that names it: one built that failed on images (a crop larger than
+    28x28, ToPILImage) ended in a traceback, and one that resized them was blamed on the model (a review)."""
+    name = f"--data.augment {type(augment.transform if isinstance(augment, PerImage) else augment).__name__}"
+    try:
+        out = augment(pixels)
+    except torch.OutOfMemoryError:
+        raise
+    except (RuntimeError, ValueError, TypeError) as err:
+        reason = str(err).strip().splitlines()[0].rstrip(".") if str(err).strip() else type(err).__name__
+        raise DataError(
+            f"{name}: fails on a batch of 28x28 images ({reason}): fix its settings, or leave it out"
+        ) from err
+    if not isinstance(out, Tensor) or not out.is_floating_point() or out.shape != pixels.shape:
+        got = (
+            f"(N, {', '.join(map(str, out.shape[1:]))}) {out.dtype}" if isinstance(out, Tensor) else type(out).__name__
+        )
+        raise DataError(
+            f"{name}: turns a batch of (N, 1, 28, 28) {pixels.dtype} into {got}: give one that keeps its shape and "
+            "floats, or leave it out"
+        )
+    return out
+
+
 class MNISTDataModule(L.LightningDataModule):
     """MNIST, FashionMNIST or KMNIST: a fixed train/val split of the 60,000, and the 10,000 test images.
 
@@ -612,7 +636,7 @@ class MNISTDataModule(L.LightningDataModule):
             )
         if augment is not None or images.dtype != torch.uint8:  # floats of any value: the arithmetic itself
             pixels = images.unsqueeze(1).float().div(255)
-            return (augment(pixels) if augment is not None else pixels).sub(self.mean).div(self.std)
+            return (_augmented(augment, pixels) if augment is not None else pixels).sub(self.mean).div(self.std)
         # The 256 values a pixel can take, normalised once on the CPU, then looked up: a GPU divides by a
         # number through its reciprocal, 1 ulp off the reference for some pixels (seen on an H200), and
         # its four launches (float, /255, -mean, /std) become two. (On a CPU the lookup is 7 us slower

@@ -1747,6 +1747,17 @@ OUR_CASES = {
         ["--data.augment=torch.nn.Dropout", "--data.augment.p=2"],
         "error: --data.augment torch.nn.Dropout: cannot be built: dropout probability has to be between 0 and 1",
     ),
+    # Built, it failed on the first batch, in a traceback; a resize was blamed on the model (a review)
+    "an augmentation that fails on images": (
+        ["--data.augment=torchvision.transforms.v2.RandomCrop", "--data.augment.size=40"],
+        "error: --data.augment RandomCrop: fails on a batch of 28x28 images (Required crop size (40, 40) is larger "
+        "than input image size (28, 28)): fix its settings, or leave it out",
+    ),
+    "an augmentation that resizes images": (
+        ["--data.augment=torchvision.transforms.v2.RandomResizedCrop", "--data.augment.size=20"],
+        "error: --data.augment RandomResizedCrop: turns a batch of (N, 1, 28, 28) torch.float32 into (N, 1, 20, 20) "
+        "torch.float32: give one that keeps its shape and floats, or leave it out",
+    ),
     # failed in its first step (fewer), or trained and wrote a CSV of the wrong width (more)
     "a network of other than 10 classes": (
         ["--model.net.init_args.num_classes=5"],
