@@ -25,6 +25,7 @@ import lightning as L
 import torch
 from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from lightning.pytorch.utilities import rank_zero_warn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
@@ -668,6 +669,7 @@ class MNISTDataModule(L.LightningDataModule):
             state["processes"] = trainer.world_size
             state["limit_train_batches"] = trainer.limit_train_batches  # the epoch's end
             state["shuffle_seed"] = self.hparams.shuffle_seed
+            state["accumulate_grad_batches"] = trainer.accumulate_grad_batches
         return state
 
     def _learned_from(self) -> dict[str, Any]:
@@ -733,6 +735,16 @@ class MNISTDataModule(L.LightningDataModule):
                     f"{option} {ours}: the checkpoint is from the middle of an epoch {epoch} {theirs}: "
                     f"resume with {option} {theirs}, or from an epoch's end"
                 )
+        # Lightning validates, and saves, after batches counted, not steps: with a val_check_interval of 3 and
+        # accumulate_grad_batches 2, between the batches of a step. A fit from it trained on without their
+        # gradients, without a word (a review: another last.ckpt than the run's).
+        if self._resume_batches % state_dict.get("accumulate_grad_batches", 1):
+            rank_zero_warn(
+                f"the checkpoint was written after batch {self._resume_batches} of its epoch, between batches "
+                f"accumulated for steps of {state_dict['accumulate_grad_batches']}: the gradients of those since its "
+                "last step are in no checkpoint, and this fit goes on without them (for an exact resume, validate at a "
+                "multiple of --trainer.accumulate_grad_batches)"
+            )
 
     def on_after_batch_transfer(
         self, batch: tuple[Tensor, Tensor] | Tensor, dataloader_idx: int

@@ -799,6 +799,25 @@ def test_a_checkpoint_of_an_epochs_last_batch_resumes_with_the_next_epoch(tmp_pa
     assert (state["batches_done"], state["epoch"]) == (0, 1)
 
 
+def test_a_fit_from_a_checkpoint_between_accumulated_batches_warns(tmp_path: Path) -> None:
+    """Validated after batch 3 of steps of 2 (Lightning counts batches), its checkpoints lack batch 3's gradients:
+    a fit from one went on without them, without a word (a review)."""
+    every = ["--trainer.accumulate_grad_batches=2", "--checkpoint.save_top_k=-1", "--checkpoint.filename={step}"]
+    args = ["--trainer.max_epochs=1", "--trainer.limit_val_batches=1", *every]
+    result = fit(tmp_path / "logs", *args, "--trainer.val_check_interval=3", here=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    checkpoints = tmp_path / "logs" / "lenet" / "version_0" / "checkpoints"
+    assert torch.load(checkpoints / "step=1.ckpt", weights_only=True)["MNISTDataModule"]["batches_done"] == 3
+    resumed = fit(
+        tmp_path / "again", *args, "--trainer.val_check_interval=3", f"--ckpt_path={checkpoints / 'step=1.ckpt'}"
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert (
+        "the checkpoint was written after batch 3 of its epoch, between batches accumulated for steps of 2: the "
+        "gradients of those since its last step are in no checkpoint, and this fit goes on without them"
+    ) in " ".join(resumed.stderr.split())
+
+
 @pytest.mark.slow  # an edge check, 4-6 s: the default suite's time
 def test_a_resume_that_would_skip_other_images_is_refused(tmp_path: Path) -> None:
     # From the middle of an epoch the resumed run skips the batches trained: only in the same order
