@@ -3,7 +3,9 @@
 It pauses once: the marker file it leaves keeps a resumed run (whose saved config lists it) from pausing.
 """
 
+import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -21,6 +23,13 @@ class PauseForSignal(L.Callback):
         if stage == "built" and not self.marker.exists():  # as the CLI builds its classes, before any stage
             self.marker.write_text("paused")
             time.sleep(60)  # a Ctrl-C raises KeyboardInterrupt inside it
+        # Lightning's second DDP process as it builds its classes, rank 0 waiting for it in torch's rendezvous: held
+        # until its process group gets the signal, which this process may ignore; a process of the system's own
+        # handlers in the group dies of it.
+        if stage == "rank 1 built" and os.environ.get("LOCAL_RANK") == "1" and not self.marker.exists():
+            signalled = subprocess.Popen(["sleep", "60"], preexec_fn=_system_handlers)
+            self.marker.write_text("paused")
+            signalled.wait()
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
@@ -99,3 +108,8 @@ class PauseForSignal(L.Callback):
     def _signalled(trainer: L.Trainer) -> bool:
         held = getattr(trainer.checkpoint_callback, "stop_held", False)
         return trainer.received_sigterm or held or any(getattr(each, "noted", False) for each in trainer.callbacks)
+
+
+def _system_handlers() -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
