@@ -193,6 +193,9 @@ def one_line(message: str) -> str:
     lines = [line.strip().removeprefix("- ").strip(" :") for line in text.splitlines()]  # "- ": list items
     lines = [line for line in lines if line not in ("", "-") and not _NOT_REASONS.match(line)]  # "-": an emptied item
     lines = [re.sub(r"^Not of type Number: .*", "Expected a Number", line) for line in lines]  # as for int
+    # An optimizer of null typed: the words of one in a file (a review)
+    none = r"^Expected an import path or a subclass spec, but got None$"
+    lines = [re.sub(none, "Expected a dot import path string: None", line) for line in lines]
     if restricted := next(filter(None, map(_NOT_RESTRICTED.match, lines)), None):
         # The value is out of range; the class around it (an augment's, say) is fine.
         others = [line for line in lines if not line.startswith(("Not of type", "Problem with given class_path"))]
@@ -212,6 +215,8 @@ def one_line(message: str) -> str:
         reasons.append("expected " + " or ".join(expected))
     if not reasons and (subclass := re.search(r"Not a valid subclass of (\w+)", message)):
         reasons.append(f"expected a class path (a subclass of {subclass[1]})")  # null: "--model.net None" alone
+    # A value with a colon (lr 1:30.5) was tried as a class's module:name too: not its reason where another is.
+    reasons = [r for r in reasons if not r.startswith("Unexpected import path format")] or reasons
     value = given[0] if given else ""
     # An init argument of a class given on its own (--trainer.logger.init_args.save_dri x): its key and value.
     if nested := re.match(r"^NestedArg\(key='(.*?)', val=(?:'(.*)'|(.*))\)$", value):

@@ -559,6 +559,10 @@ PARSER_CASES = {
         "error: --model.net: width, num_classes beside class_path: a class's arguments go under init_args: "
         "{class_path: MinimalCNN, init_args: {width: 4, num_classes: 10}}",
     ),
+    "an optimizer of null typed": (  # jsonargparse's words: "Expected an import path or a subclass spec"
+        ["--model.optimizer=null"],
+        "error: --model.optimizer None: expected a class path (package.module.Class)",
+    ),
     "a class's help misspelt": (
         ["--model.optimizer.help=SDG"],
         "error: --model.optimizer.help: Expected a dot import path string: SDG: did you mean torch.optim.SGD?",
