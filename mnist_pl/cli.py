@@ -602,7 +602,7 @@ class MNISTCLI(LightningCLI):
                 "give logs/<name>/version_N/checkpoints/best.ckpt (or last.ckpt)"
             )
         if ckpt_path == "":
-            raise UserError("--ckpt_path is empty: give the path of a .ckpt file")
+            raise UserError('--ckpt_path "": empty: give the path of a .ckpt file')  # "" in a file: named by it
         if not ckpt_path or ckpt_path in ("last", "hpc"):
             if subcommand == "fit" and ckpt_path:  # Lightning's own "last" (another logger), or "hpc"
                 self._refuse_a_fit_lightning_resumes_wrongly(ckpt_path, {})

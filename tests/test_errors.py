@@ -2433,7 +2433,7 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
         "best without a logger": "--ckpt_path best: test needs a checkpoint file: give logs/<name>/version_N/",
         "registry": "--ckpt_path registry: Lightning's online model registry is not used here",
         "a folder": f"--ckpt_path {run.dir} is a folder: give a .ckpt file",
-        "empty": "--ckpt_path is empty: give the path of a .ckpt file",
+        "empty": '--ckpt_path "": empty: give the path of a .ckpt file',
         "edited dataset": f"--ckpt_path {ckpt}: its data setting dataset 'EMNIST' is none mnist_pl writes (the file "
         "was edited or is damaged): give a .ckpt file written by mnist_pl",
         "edited std": f"--ckpt_path {ckpt}: its data setting std 0.0 is none mnist_pl writes",
@@ -2443,6 +2443,13 @@ def test_bad_checkpoints(run: Run, tmp_path: Path, case: str) -> None:
     assert not marker.exists()
     # "other network" fails inside Trainer.test, after the logger made its folder: given back.
     assert run.snapshot() == before
+
+
+def test_an_empty_ckpt_path_in_a_config_names_the_file(tmp_path: Path) -> None:
+    """It named the option, which nobody typed (a review)."""
+    (tmp_path / "ck.yaml").write_text('ckpt_path: ""\n')
+    result = run_main("test", "--config=ck.yaml", cwd=tmp_path)
+    assert_one_line_error(result, 1, 'error: ck.yaml: ckpt_path "": empty: give the path of a .ckpt file')
 
 
 REPLACED = {  # what LightningCLI replaced by the checkpoint's model settings without a word
