@@ -346,6 +346,10 @@ def _descend(node: object, parts: list[str]) -> object:
     part = parts[0]
     if isinstance(node, dict) and part not in node and isinstance(node.get("init_args"), dict):
         node = node["init_args"]
+    # A dotted key (trainer.max_epochs: 3), which jsonargparse reads as nested ones: a check missed it (a review).
+    dotted = (n for n in range(len(parts), 1, -1) if isinstance(node, dict) and ".".join(parts[:n]) in node)
+    if (n := next(dotted, None)) is not None:
+        return _descend(node[".".join(parts[:n])], parts[n:])
     return _descend(node[part], parts[1:]) if isinstance(node, dict) and part in node else KeyError
 
 
@@ -631,21 +635,26 @@ def set_again_by_a_config(words: list[str], subcommand: str) -> str | None:
         for key, typed, shown, said in words_read[:n]:
             if not key or key in given_again:
                 continue
-            written = _find(tree, key, subcommand)
+            # Set by the file, or by a config it names (config: fast.yaml), read with it (a review)
+            sets, read = "which sets", tree
+            for source, inner in [(path, tree), *_configs_named_in(tree, path)]:
+                if (written := _find(inner, key, subcommand)) is not KeyError:
+                    sets, read = "which sets" if source == path else f"whose config {source} sets", inner
+                    break
             group, _, name = key.rpartition(".")
-            named = _find(tree, group, subcommand) if written is KeyError and group else None
+            named = _find(read, group, subcommand) if written is KeyError and group else None
             takes = _arguments_of(named["class_path"]) if isinstance(named, dict) and "class_path" in named else []
             if takes and name not in takes:  # jsonargparse dropped it with the class, without a word (a review)
                 near = _argument_fix(group, named["class_path"], name, "option")
                 return (
-                    f"{said} is given before {config_option} {path}, which sets {group}: {named['class_path']}, "
+                    f"{said} is given before {config_option} {path}, {sets} {group}: {named['class_path']}, "
                     f"which takes no argument {name!r}: " + near.replace("fix the option", f"leave out {typed}")
                 )
             if written is KeyError:  # a list in the file (--trainer.logger's) replaces all given inside it
                 parts = key.split(".")
                 outer = [".".join(parts[:m]) for m in range(len(parts) - 1, 0, -1)]
-                key = next((k for k in outer if isinstance(_find(tree, k, subcommand), list)), key)
-                written = _find(tree, key, subcommand)
+                key = next((k for k in outer if isinstance(_find(read, k, subcommand), list)), key)
+                written = _find(read, key, subcommand)
             if written is KeyError or (isinstance(written, dict) and "." not in key):  # a group's section
                 continue
             if isinstance(written, dict) and "init_args" in written and "class_path" not in written:
@@ -653,10 +662,18 @@ def set_again_by_a_config(words: list[str], subcommand: str) -> str | None:
             if _as_given(written, shown):
                 continue
             return (
-                f"{said} is given before {config_option} {path}, which sets {key}: {_written(written)} "
+                f"{said} is given before {config_option} {path}, {sets} {key}: {_written(written)} "
                 f"and wins: give {typed} after {config_option}"
             )
     return None
+
+
+def _configs_named_in(tree: dict, path: str) -> list[tuple[str, object]]:
+    """The configs a config names in its own ``config`` key (a path from its folder, as jsonargparse reads it),
+    and their trees."""
+    named = tree.get("config")
+    paths = named if isinstance(named, list) else [named] if isinstance(named, str) else []
+    return [(inner, _config_tree(str(Path(path).parent / inner))) for inner in paths]
 
 
 def _leaves(tree: dict, within: str = "") -> list[tuple[str, object]]:
@@ -1259,12 +1276,27 @@ class _UniqueKeys(_Yaml12):
                 continue  # a complex key is refused by yaml itself
             key = (key_node.tag, key_node.value)  # as resolved, not constructed: no constructor error here
             if key in first:
-                lines = sorted({first[key].start_mark.line + 1, key_node.start_mark.line + 1})
-                where = f"at lines {lines[0]} and {lines[1]}" if len(lines) == 2 else f"at line {lines[0]}"
-                raise yaml.constructor.ConstructorError(
-                    problem=f"{key_node.value} written twice ({where})", problem_mark=key_node.start_mark
-                )
+                self._twice(key_node, first[key])
             first[key] = key_node
+        # A dotted key (trainer.max_epochs: 3) is read as the nested one: written both ways, one was lost.
+        nested = {key_node.value: value for key_node, value in mapping.value if isinstance(key_node, yaml.ScalarNode)}
+        for key_node, _ in mapping.value:
+            parts = str(key_node.value).split(".") if isinstance(key_node, yaml.ScalarNode) else []
+            node = nested.get(parts[0]) if len(parts) > 1 else None
+            for part in parts[1:]:
+                inside = node.value if isinstance(node, yaml.MappingNode) else []
+                at = next(((k, v) for k, v in inside if isinstance(k, yaml.ScalarNode) and k.value == part), None)
+                node = at and at[1]
+            if node is not None:
+                self._twice(key_node, at[0])
+
+    @staticmethod
+    def _twice(key_node: yaml.Node, first: yaml.Node) -> None:
+        lines = sorted({first.start_mark.line + 1, key_node.start_mark.line + 1})
+        where = f"at lines {lines[0]} and {lines[1]}" if len(lines) == 2 else f"at line {lines[0]}"
+        raise yaml.constructor.ConstructorError(
+            problem=f"{key_node.value} written twice ({where})", problem_mark=key_node.start_mark
+        )
 
 
 _jsonargparse_yaml = get_loader("yaml")

@@ -456,6 +456,11 @@ PARSER_CASES = {
         "error: twice.yaml: not valid YAML at line 5, column 7: lr written twice (at lines 4 and 5): fix the file",
     ),
     # Written twice in one line, and a merge (<<) of a mapping that overrides one of its own merged keys: valid.
+    "a key written dotted and nested": (  # jsonargparse took the dotted one's 3 (a review)
+        ["--config=dotted.yaml"],
+        "error: dotted.yaml: not valid YAML at line 3, column 1: trainer.max_epochs written twice (at lines 2 and "
+        "3): fix the file",
+    ),
     "a key written twice in one line": (
         ["--config=flow.yaml"],
         "error: flow.yaml: not valid YAML at line 1, column 40: lr written twice (at line 1): fix the file",
@@ -785,6 +790,7 @@ def test_config_mistakes_jsonargparse_reports(
     (run.root / "netnull.yaml").write_text("model:\n  net: ~\n")
     (run.root / "adadelta.yaml").write_text("model:\n  optimizer:\n    class_path: torch.optim.Adadelta\n")
     (run.root / "empty.yaml").write_text("")
+    (run.root / "dotted.yaml").write_text("trainer:\n  max_epochs: 2\ntrainer.max_epochs: 3\n")
     (run.root / "twice.yaml").write_text("model:\n  optimizer:\n    init_args:\n      lr: 0.1\n      lr: 0.01\n")
     (run.root / "flow.yaml").write_text("model: {optimizer: {init_args: {lr: 1, lr: 2}}}\n")
     (run.root / "twicedata.yaml").write_text("batch_size: 64\nbatch_size: 128\n")
@@ -1180,6 +1186,17 @@ def test_an_option_before_a_config_that_sets_it_is_refused(tmp_path: Path) -> No
     cases[("--model={optimizer: {init_args: {lr: 0.5}}}", "--config", lenet)] = (
         f"--model {{optimizer: {{init_args: {{lr: 0.5}}}}}} (its optimizer.lr: 0.5) is given before "
         f"--config {lenet}, which sets model.optimizer.lr: 0.01 and wins: give --model after --config"
+    )
+    # Set by a dotted key, or by a config the file names: jsonargparse reads both; the check did not (a review).
+    (tmp_path / "dotted.yaml").write_text("trainer.max_epochs: 3\n")
+    cases[("--trainer.max_epochs=5", "--config=dotted.yaml")] = (
+        "--trainer.max_epochs 5 is given before --config dotted.yaml, which sets trainer.max_epochs: 3 and wins: "
+        "give --trainer.max_epochs after --config"
+    )
+    (tmp_path / "named.yaml").write_text(f"config: {lenet}\n")
+    cases[("--trainer.max_epochs=5", "--config=named.yaml")] = (
+        f"--trainer.max_epochs 5 is given before --config named.yaml, whose config {lenet} sets trainer.max_epochs: "
+        "10 and wins: give --trainer.max_epochs after --config"
     )
     for args, expected in cases.items():
         result = run_main("fit", *map(str, args), "--print_config", cwd=tmp_path)
