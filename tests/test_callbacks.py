@@ -21,7 +21,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from torchvision.datasets import MNIST
 
 from mnist_pl import callbacks
-from mnist_pl.callbacks import HPARAMS_METRICS, ImageLogger, PredictionWriter, _called
+from mnist_pl.callbacks import ImageLogger, PredictionWriter, _called
 from mnist_pl.cli import MNISTCLI
 from mnist_pl.data import MNISTDataModule
 from mnist_pl.errors import UserError
@@ -70,7 +70,8 @@ def test_tensorboard_has_curves_pictures_and_hparams(trained_run: Path) -> None:
     experiment = plugin_data_pb2.HParamsPluginData.FromString(content).experiment
     columns = ["net", "optimizer", "lr", "scheduler", "label_smoothing", "batch_size", "augment", "dataset"]
     assert [info.name for info in experiment.hparam_infos] == [*columns, "max_epochs", "precision", "seed"]
-    assert [info.name.tag for info in experiment.metric_infos] == list(HPARAMS_METRICS)
+    metrics = ["val/acc_best", "val/acc", "val/loss", "test/acc", "test/loss"]  # written out: not the code's own list
+    assert [info.name.tag for info in experiment.metric_infos] == metrics
     content = events.SummaryMetadata("_hparams_/session_start_info").plugin_data.content
     settings = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams
     assert {k: v.string_value if v.HasField("string_value") else v.number_value for k, v in settings.items()} == {
@@ -170,10 +171,22 @@ def test_fit_leaves_curves_and_confusion_matrix_pngs(trained_run: Path, tmp_path
             assert np.array_equal(np.asarray(saved), np.asarray(expected)), name
 
 
-def test_the_grid_holds_max_images_at_most_and_a_fit_leaves_no_figure_open(tmp_path: Path) -> None:
+def test_the_grid_holds_max_images_at_most_and_a_fit_leaves_no_figure_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An untrained network gets most of a batch wrong: the grid took the whole batch past its max (23 images of
-    3), and each fit left its two figures open, a leak in a notebook's loop of fits (a mutation audit)."""
+    3), and each fit left its two figures open, a leak in a notebook's loop of fits (a mutation audit). The fit's
+    label smoothing is in its curves (a test audit: none read it)."""
     import matplotlib.pyplot as plt
+
+    drawn = ImageLogger._curves_figure
+    smoothings = []
+
+    def curves_figure(curves: dict, smoothing: float) -> object:
+        smoothings.append(smoothing)
+        return drawn(curves, smoothing)
+
+    monkeypatch.setattr(ImageLogger, "_curves_figure", staticmethod(curves_figure))
 
     L.seed_everything(0, verbose=False)
     pictures = ImageLogger(max_images=3)
@@ -186,8 +199,9 @@ def test_the_grid_holds_max_images_at_most_and_a_fit_leaves_no_figure_open(tmp_p
         limit_val_batches=1,
         **quiet,
     )
-    trainer.fit(MNISTClassifier(LeNet()), datamodule=MNISTDataModule(data_dir=str(REPO / "data"), eval_batch_size=50))
-    assert len(pictures.wrong) == 3 and plt.get_fignums() == []
+    model = MNISTClassifier(LeNet(), label_smoothing=0.1)
+    trainer.fit(model, datamodule=MNISTDataModule(data_dir=str(REPO / "data"), eval_batch_size=50))
+    assert len(pictures.wrong) == 3 and plt.get_fignums() == [] and smoothings == [0.1]
 
 
 def test_a_validation_with_nothing_wrong_draws_an_empty_grid() -> None:
@@ -283,9 +297,13 @@ def test_a_fit_that_stops_before_validating_draws_no_sanity_check(tmp_path: Path
 def test_curves_name_the_training_losss_label_smoothing() -> None:
     # Smoothed, the training loss stays above 0.50 while the validation's NLL falls below: not overfitting.
     curves = {"train/loss": [(9, 0.84), (19, 0.6)], "val/loss": [(9, 0.18), (19, 0.12)]}
-    (loss_ax, _) = ImageLogger._curves_figure(curves, 0.1).axes
+    accuracy = {"train/acc": [(9, 0.8), (19, 0.9)], "val/acc": [(9, 0.95), (19, 0.97)]}
+    (loss_ax, acc_ax) = ImageLogger._curves_figure(curves | accuracy, 0.1).axes
     assert loss_ax.get_legend_handles_labels()[1] == ["train/loss (label smoothing 0.1)", "val/loss"]
     assert [line.get_xydata().tolist() for line in loss_ax.lines] == [[[9, 0.84], [19, 0.6]], [[9, 0.18], [19, 0.12]]]
+    # The accuracy panel (its curves went unchecked: a test audit)
+    assert acc_ax.get_legend_handles_labels()[1] == ["train/acc", "val/acc"]
+    assert [line.get_xydata().tolist() for line in acc_ax.lines] == [[[9, 0.8], [19, 0.9]], [[9, 0.95], [19, 0.97]]]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no accuracy logged: no empty legend, which matplotlib warns about
         (loss_ax, acc_ax) = ImageLogger._curves_figure(curves).axes
