@@ -735,6 +735,24 @@ def test_a_checkpoint_is_evaluated_in_the_precision_it_was_trained_in(
 
 
 @pytest.mark.parametrize(
+    "capabilities, native",
+    [
+        ({"avx2": True, "avx512_bf16": False, "amx_bf16": False}, False),  # a CPU without: bf16 emulated
+        ({"avx512_bf16": True}, True),
+        ({"amx_bf16": True}, True),
+        ({"bf16": True}, True),  # Arm's BF16 extension
+    ],
+)
+def test_bf16_is_native_where_the_cpu_says_so(
+    capabilities: dict[str, bool], native: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The test below takes this answer as given, and this CPU has AMX: a CPU without is seen here alone (a test
+    audit)."""
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: capabilities)
+    assert mnist_pl.trainer.native_bf16() is native
+
+
+@pytest.mark.parametrize(
     "native, asked, accelerator",
     [
         (False, "bf16-mixed", "cpu"),
