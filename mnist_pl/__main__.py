@@ -5,14 +5,18 @@ import signal
 import sys
 from pathlib import Path
 
-# A DDP process Lightning's launcher started (this command again, with LOCAL_RANK; torchrun's workers have it too)
-# leaves Ctrl-C, and SIGTERM until Lightning's handler takes it, to rank 0: a process group's signal reaches rank 0
-# too, which stops the stage and kills this process once it has joined torch's rendezvous. Killed by the signal as it
-# started, this process left rank 0 in the rendezvous, deaf to signals, until Lightning's watcher killed it: status
-# 137, not a word, its run dir left behind.
-if os.environ.get("LOCAL_RANK", "0") != "0" and "TORCHELASTIC_RUN_ID" not in os.environ:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+# A DDP process Lightning's launcher started (this command again, by the mnist_pl process that marked it, with a
+# LOCAL_RANK) leaves Ctrl-C, and SIGTERM until Lightning's handler takes it, to rank 0: a process group's signal
+# reaches rank 0 too, which stops the stage and kills this process once it has joined torch's rendezvous. Killed by
+# the signal as it started, this process left rank 0 in the rendezvous, deaf to signals, until Lightning's watcher
+# killed it: status 137, not a word, its run dir left behind. (Not a rank another launcher started, SLURM's or one's
+# own, which ends by the signal as before: with no rank 0 of its own to end it, it waited in the rendezvous; a review.)
+# Run as the program: imported (a test's run in its own process), it changes nothing.
+if __name__ == "__main__":
+    if os.environ.get("LOCAL_RANK", "0") != "0" and os.environ.get("MNIST_PL_PROCESS") == str(os.getppid()):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ["MNIST_PL_PROCESS"] = str(os.getpid())  # what the processes it starts see
 
 try:  # torch and Lightning take seconds to import: a Ctrl-C then ended in a traceback of 60 lines
     from mnist_pl import export

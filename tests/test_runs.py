@@ -1212,6 +1212,21 @@ def test_a_ctrl_c_while_the_cli_starts_ends_in_one_line(tmp_path: Path) -> None:
     assert not logs.exists()
 
 
+@pytest.mark.slow  # one more process run
+def test_a_rank_another_launcher_started_ends_by_a_signal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A DDP rank that SLURM or one's own script started (LOCAL_RANK 1, not a process of the app's) takes a SIGTERM as
+    before: only those the app starts leave it to their rank 0. It went on into torch's rendezvous, and waited there
+    with no rank 0 to end it (a review)."""
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    logs, marker = tmp_path / "logs", tmp_path / "paused"
+    proc = popen_fit(tmp_path, f"--trainer.logger.init_args.save_dir={logs}", *pause_at(marker, 0, 0, stage="built"))
+    try:
+        signal_when_paused(proc, marker, signal.SIGTERM)  # its pause is 60 s: ignored, it waited them out
+    finally:
+        proc.kill()
+    assert proc.returncode == -signal.SIGTERM
+
+
 @pytest.mark.slow  # a resume's case of the default suite's stop before the first step
 def test_a_resume_stopped_by_sigterm_before_its_first_step_leaves_the_run_as_it_was(tmp_path: Path) -> None:
     # Killed there, it left its config.resume1.yaml and an event file in the run.
