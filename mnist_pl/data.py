@@ -350,7 +350,8 @@ def _leave_stops_to_the_main_process(worker_id: int) -> None:
 def _augmented(augment: nn.Module, pixels: Tensor) -> Tensor:
     """``augment``'s batch, or one line that names it: one built that failed on images (a crop larger than
     28x28, ToPILImage) ended in a traceback, and one that resized them was blamed on the model (a review)."""
-    name = f"--data.augment {type(augment.transform if isinstance(augment, PerImage) else augment).__name__}"
+    inner = augment.transform if isinstance(augment, PerImage) else augment
+    name = f"--data.augment {getattr(inner, '__name__', type(inner).__name__)}"  # a function's own name
     try:
         out = augment(pixels)
     except torch.OutOfMemoryError:

@@ -346,10 +346,12 @@ def _descend(node: object, parts: list[str]) -> object:
     part = parts[0]
     if isinstance(node, dict) and part not in node and isinstance(node.get("init_args"), dict):
         node = node["init_args"]
-    # A dotted key (trainer.max_epochs: 3), which jsonargparse reads as nested ones: a check missed it (a review).
-    dotted = (n for n in range(len(parts), 1, -1) if isinstance(node, dict) and ".".join(parts[:n]) in node)
-    if (n := next(dotted, None)) is not None:
-        return _descend(node[".".join(parts[:n])], parts[n:])
+    # A dotted key (trainer.max_epochs: 3, or with init_args), read by jsonargparse as nested ones: checks missed it.
+    plain = [p for p in parts if p != "init_args"]
+    for written in node if isinstance(node, dict) else []:
+        names = [p for p in str(written).split(".") if p != "init_args"]
+        if "." in str(written) and len(names) > 1 and plain[: len(names)] == names:
+            return _descend(node[written], plain[len(names) :])
     return _descend(node[part], parts[1:]) if isinstance(node, dict) and part in node else KeyError
 
 
@@ -381,16 +383,20 @@ def _beside_class_path(key: str) -> str | None:
     """Where a class's arguments were written beside its class_path, not under init_args, and how to write
     them: jsonargparse took that class_path for an argument of the class before it, and the line said "SGD
     takes no argument 'class_path'" (a review)."""
-    typed = [
-        value if equals else next(iter(COMMAND_LINE[i + 1 : i + 2]), "")
-        for i, (option, equals, value) in enumerate(word.partition("=") for word in COMMAND_LINE)
-        if option == f"--{key}"
-    ]
-    places = [(f"--{key}", _config_tree(value)) for value in typed]
+    parts = key.split(".")
+    places = []  # typed as the option, or inside a group's (--model '{optimizer: {...}}')
+    for option, value in options_and_values(COMMAND_LINE):
+        within = next((n for n in range(1, len(parts) + 1) if option == f"--{'.'.join(parts[:n])}"), None)
+        if within is not None:
+            tree, rest = _config_tree(value), ".".join(parts[within:])
+            places.append((f"{option} (its {rest})" if rest else option, _find(tree, rest) if rest else tree))
     places += [(f"{path}: {key}", _lookup(path, key)) for path in CONFIG_FILES]
     for where, spec in reversed(places):
         if isinstance(spec, dict) and "init_args" not in spec and len(spec) > 1 and "class_path" in spec:
-            init_args = ", ".join(f"{name}: {value}" for name, value in spec.items() if name != "class_path")
+            # As JSON, which YAML reads: "a: b" quoted, null as null (a review)
+            init_args = ", ".join(
+                f"{name}: {json.dumps(value, default=str)}" for name, value in spec.items() if name != "class_path"
+            )
             return (
                 f"{where}: {', '.join(name for name in spec if name != 'class_path')} beside class_path: a class's "
                 f"arguments go under init_args: {{class_path: {spec['class_path']}, init_args: {{{init_args}}}}}"
@@ -669,11 +675,10 @@ def set_again_by_a_config(words: list[str], subcommand: str) -> str | None:
 
 
 def _configs_named_in(tree: dict, path: str) -> list[tuple[str, object]]:
-    """The configs a config names in its own ``config`` key (a path from its folder, as jsonargparse reads it),
-    and their trees."""
-    named = tree.get("config")
-    paths = named if isinstance(named, list) else [named] if isinstance(named, str) else []
-    return [(inner, _config_tree(str(Path(path).parent / inner))) for inner in paths]
+    """The config a config names in its own ``config`` key (a path from its folder, as jsonargparse reads it), and
+    its tree."""
+    named = tree.get("config")  # one path: jsonargparse reads no list there (a review)
+    return [(named, _config_tree(str(Path(path).parent / named)))] if isinstance(named, str) else []
 
 
 def _leaves(tree: dict, within: str = "") -> list[tuple[str, object]]:

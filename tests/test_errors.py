@@ -572,6 +572,16 @@ PARSER_CASES = {
         ["--model.optimizer.help=SDG"],
         "error: --model.optimizer.help: Expected a dot import path string: SDG: did you mean torch.optim.SGD?",
     ),
+    "a class argument beside its class_path in a group typed": (
+        ["--model={optimizer: {class_path: torch.optim.SGD, lr: 0.1}}"],
+        "error: --model (its optimizer): lr beside class_path: a class's arguments go under init_args: "
+        "{class_path: torch.optim.SGD, init_args: {lr: 0.1}}",
+    ),
+    "class arguments beside its class_path, written as YAML reads them": (
+        ["--config=flatlogger.yaml"],
+        "error: flatlogger.yaml: trainer.logger: save_dir, version beside class_path: a class's arguments go under "
+        'init_args: {class_path: TensorBoardLogger, init_args: {save_dir: "a: b", version: null}}',
+    ),
     "misspelled class argument in a config": (
         ["--config=badarg.yaml"],
         "error: badarg.yaml: model.optimizer.init_args.momentun: torch.optim.SGD takes no argument 'momentun': "
@@ -809,6 +819,9 @@ def test_config_mistakes_jsonargparse_reports(
         shutil.copy(run.root / name, run.root / "sub" / name)
     (run.root / "badlr.yaml").write_text("model:\n  optimizer:\n    class_path: torch.optim.Adam\n    lr: abc\n")
     (run.root / "null.yaml").write_text("data:\n  batch_size: null\n")
+    (run.root / "flatlogger.yaml").write_text(
+        'trainer:\n  logger:\n    class_path: TensorBoardLogger\n    save_dir: "a: b"\n    version: null\n'
+    )
     (run.root / "flat.yaml").write_text("model:\n  optimizer:\n    class_path: torch.optim.Adam\n    lr: 0.1\n")
     (run.root / "emptysection.yaml").write_text("trainer:\n  max_epochs: 1\ndata:\n")
     (run.root / "emptyargs.yaml").write_text("model:\n  optimizer:\n    class_path: torch.optim.SGD\n    init_args:\n")
@@ -1193,6 +1206,11 @@ def test_an_option_before_a_config_that_sets_it_is_refused(tmp_path: Path) -> No
         "--trainer.max_epochs 5 is given before --config dotted.yaml, which sets trainer.max_epochs: 3 and wins: "
         "give --trainer.max_epochs after --config"
     )
+    (tmp_path / "initargs.yaml").write_text("model.optimizer.init_args.lr: 0.05\n")
+    cases[("--model.optimizer.lr=0.3", "--config=initargs.yaml")] = (
+        "--model.optimizer.lr 0.3 is given before --config initargs.yaml, which sets model.optimizer.lr: 0.05 and "
+        "wins: give --model.optimizer.lr after --config"
+    )
     (tmp_path / "named.yaml").write_text(f"config: {lenet}\n")
     cases[("--trainer.max_epochs=5", "--config=named.yaml")] = (
         f"--trainer.max_epochs 5 is given before --config named.yaml, whose config {lenet} sets trainer.max_epochs: "
@@ -1211,12 +1229,15 @@ def test_an_option_before_a_config_that_sets_it_is_refused(tmp_path: Path) -> No
     same = "{callbacks: [{class_path: lightning.pytorch.callbacks.LearningRateMonitor}], default_root_dir: 'a: b'}"
     both = tmp_path / "both.yaml"
     both.write_text(f"trainer: {same}\n")
+    listed = tmp_path / "listed.yaml"
+    listed.write_text(f"config: [{lenet}, 5]\n")  # the 5 ended the check in a traceback (a review)
     for args in (
         ["--model", sgd, "--config", str(merged)],
         ["--trainer", same, "--config", str(both)],
         ["--trainer.max_epochs=10", "--config", str(lenet)],
         ["--model.net=LeNet", "--config", str(lenet)],
         ["--trainer.max_epochs=3", "--config", str(lenet), "--trainer.max_epochs=5"],
+        ["--trainer.max_epochs=3", "--config", str(listed)],  # a list there, which jsonargparse reads as none
         ["--trainer.log_every_n_steps=10", "--trainer.callbacks+=Timer", "--config", str(lenet)],
     ):
         result = run_main("fit", *args, "--print_config", cwd=tmp_path)
@@ -1225,7 +1246,10 @@ def test_an_option_before_a_config_that_sets_it_is_refused(tmp_path: Path) -> No
         "- class_path: lightning.pytorch.callbacks.Timer\n    init_args:\n      duration: null\n      interval: step"
         in result.stdout
     )
-    assert sorted(tmp_path.iterdir()) == sorted([both, callbacks, config, data, loggers, merged])
+    written = [both, callbacks, config, data, loggers, merged, listed]
+    assert sorted(tmp_path.iterdir()) == sorted(
+        [*written, *(tmp_path / f"{n}.yaml" for n in ("dotted", "initargs", "named"))]
+    )
 
 
 @pytest.mark.parametrize("case", TRAINER_CASES)
