@@ -996,11 +996,12 @@ def _class_meant(line: str) -> str | None:
         return _module_meant(wrong[1], wrong[2], rest[1])
     if missing and f"{missing[1]}.{missing[2]}" in line:  # the class path given, not a name its module's code uses
         homes, name = (missing[1],), missing[2]
+    # A class asked for help of (--model.net.help Lenet)
+    elif (asked := re.match(r"(--[\w.]+)\.help: Expected a dot import path string: (\w+)$", line)) and (
+        asked[1] in _CLASS_HOMES
+    ):
+        homes, name = _CLASS_HOMES[asked[1]], asked[2]
     # A class option's value that names no class: a logger's (Iterable or bool or None) is not read as a class path.
-    elif (help_ := re.match(r"(--[\w.]+)\.help: Expected a dot import path string: (\w+)$", line)) and help_[
-        1
-    ] in _CLASS_HOMES:
-        homes, name = _CLASS_HOMES[help_[1]], help_[2]  # --model.net.help Lenet
     elif (wrong := re.match(r"(--[\w.]+)(?: (\w+))?: expected ", line)) and wrong[1] in _CLASS_HOMES:
         given = wrong[2] or next((w.partition("=")[2] for w in COMMAND_LINE if w.startswith(f"{wrong[1]}=")), None)
         if given is None and wrong[1] in COMMAND_LINE[:-1]:
@@ -1284,16 +1285,10 @@ class _UniqueKeys(_Yaml12):
                 self._twice(key_node, first[key])
             first[key] = key_node
         # A dotted key (trainer.max_epochs: 3) is read as the nested one: written both ways, one was lost.
-        nested = {key_node.value: value for key_node, value in mapping.value if isinstance(key_node, yaml.ScalarNode)}
         for key_node, _ in mapping.value:
             parts = str(key_node.value).split(".") if isinstance(key_node, yaml.ScalarNode) else []
-            node = nested.get(parts[0]) if len(parts) > 1 else None
-            for part in parts[1:]:
-                inside = node.value if isinstance(node, yaml.MappingNode) else []
-                at = next(((k, v) for k, v in inside if isinstance(k, yaml.ScalarNode) and k.value == part), None)
-                node = at and at[1]
-            if node is not None:
-                self._twice(key_node, at[0])
+            if len(parts) > 1 and (nested := _key_inside(mapping, parts)) is not None:
+                self._twice(key_node, nested)
 
     @staticmethod
     def _twice(key_node: yaml.Node, first: yaml.Node) -> None:
@@ -1302,6 +1297,19 @@ class _UniqueKeys(_Yaml12):
         raise yaml.constructor.ConstructorError(
             problem=f"{key_node.value} written twice ({where})", problem_mark=key_node.start_mark
         )
+
+
+def _key_inside(mapping: yaml.MappingNode, parts: list[str]) -> yaml.Node | None:
+    """The key node written at ``parts`` (trainer, max_epochs) in the nested mappings of ``mapping``, if any."""
+    key, node = None, mapping
+    for part in parts:
+        inside = node.value if isinstance(node, yaml.MappingNode) else []
+        key, node = next(
+            ((k, v) for k, v in inside if isinstance(k, yaml.ScalarNode) and k.value == part), (None, None)
+        )
+        if key is None:
+            return None
+    return key
 
 
 _jsonargparse_yaml = get_loader("yaml")
