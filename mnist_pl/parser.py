@@ -994,7 +994,8 @@ def _class_meant(line: str) -> str | None:
     wrong = missing or re.search(r"No module named '([\w.]+)\.(\w+)'", line)
     if wrong and (rest := re.search(rf"\b{re.escape(wrong[1])}\.{wrong[2]}((?:\.\w+)+)", line)):
         return _module_meant(wrong[1], wrong[2], rest[1])
-    if missing and f"{missing[1]}.{missing[2]}" in line:  # the class path given, not a name its module's code uses
+    # The class path given (after --<option>.help too), not a name its module's code uses
+    if missing and (f"{missing[1]}.{missing[2]}" in line or re.match(r"--[\w.]+\.help: module ", line)):
         homes, name = (missing[1],), missing[2]
     # A class asked for help of (--model.net.help Lenet)
     elif (asked := re.match(r"(--[\w.]+)\.help: Expected a dot import path string: (\w+)$", line)) and (

@@ -582,6 +582,10 @@ PARSER_CASES = {
         "error: flatlogger.yaml: trainer.logger: save_dir, version beside class_path: a class's arguments go under "
         'init_args: {class_path: TensorBoardLogger, init_args: {save_dir: "a: b", version: null}}',
     ),
+    "a class's help misspelt with its module": (
+        ["--model.net.help=mnist_pl.nets.Lenet"],
+        "error: --model.net.help: module 'mnist_pl.nets' has no attribute 'Lenet': did you mean mnist_pl.nets.LeNet?",
+    ),
     "misspelled class argument in a config": (
         ["--config=badarg.yaml"],
         "error: badarg.yaml: model.optimizer.init_args.momentun: torch.optim.SGD takes no argument 'momentun': "
