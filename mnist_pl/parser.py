@@ -360,9 +360,7 @@ def _a_later_config_names(key: str, resolved: str, words: list[str]) -> str | No
     than ``resolved``: an argument typed before it was read for the class chosen so far (minimal.yaml's
     width, typed before it, for LeNet); None where none does."""
     last = None
-    for i, word in enumerate(words):
-        option, equals, value = word.partition("=")
-        path = value if equals else next(iter(words[i + 1 : i + 2]), "")
+    for option, path in options_and_values(words):
         named = _lookup(Path(path), key) if option in ("-c", "--config") else KeyError
         named = named.get("class_path") if isinstance(named, dict) else named
         last = named if isinstance(named, str) else last
@@ -522,8 +520,8 @@ def options_and_values(line: list[str]) -> list[tuple[str, str]]:
     """Each word of a command line as (option, value): ``--a=b``, or ``--a`` and the word after it."""
     pairs = []
     for i, word in enumerate(line):
-        option, _, value = word.partition("=")
-        pairs.append((option, value or (line[i + 1] if i + 1 < len(line) else "")))
+        option, equals, value = word.partition("=")
+        pairs.append((option, value if equals else next(iter(line[i + 1 : i + 2]), "")))  # --a= is ""
     return pairs
 
 
@@ -577,10 +575,9 @@ def an_option_of_no_logger(words: list[str]) -> str | None:
     not. jsonargparse blamed the option after false in words of its own, and built a logger of Lightning's
     defaults from null and the option (its runs in lightning_logs, the recipe's logger name lost)."""
     chosen = None  # the last --trainer.logger's value: a logger class given after false takes its options
-    for i, word in enumerate(words):
-        option, equals, value = word.partition("=")
+    for option, value in options_and_values(words):
         if option == "--trainer.logger":
-            chosen = value if equals else next(iter(words[i + 1 : i + 2]), "")
+            chosen = value
         elif option.startswith("--trainer.logger.") and chosen is not None and _no_class(chosen):
             what = "no logger" if _yaml(chosen) is False else "Lightning's default logger"
             return f"--trainer.logger {chosen} ({what}), then {option}, an option of a logger: leave out one of them"
@@ -741,11 +738,7 @@ def kept_from_the_config(words: list[str], config: Namespace) -> list[str]:
     """
     messages = []
     for group in ("model.optimizer", "model.scheduler", "model.net", "data.augment"):
-        typed = [
-            value if equals else next(iter(words[i + 1 : i + 2]), "")
-            for i, (option, equals, value) in enumerate(word.partition("=") for word in words)
-            if option == f"--{group}"
-        ]
+        typed = [value for option, value in options_and_values(words) if option == f"--{group}"]
         chosen = config.get(group)
         if not isinstance(chosen, Namespace):
             continue  # no class
